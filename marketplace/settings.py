@@ -1,0 +1,95 @@
+"""The only reader of the environment. Everything else imports `settings`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Demo-only fallbacks: used when the variables are unset (make demo / make test).
+# Production must set SECRET_KEY and DATA_KEYS; `Settings.check_production` enforces it.
+_DEMO_SECRET = "loanmart-demo-secret-do-not-use-in-production"
+
+
+def _parse_data_keys(raw: str) -> dict[str, bytes]:
+    """DATA_KEYS="k2:base64key,k1:base64key" — the first key encrypts, all keys decrypt."""
+    keys: dict[str, bytes] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        key_id, _, b64 = part.partition(":")
+        key = base64.b64decode(b64)
+        if len(key) != 32:
+            raise ValueError(f"DATA_KEYS entry {key_id!r} must be 32 bytes (AES-256)")
+        keys[key_id] = key
+    return keys
+
+
+def _demo_data_keys() -> str:
+    key = hashlib.sha256(b"loanmart-demo-data-key").digest()
+    return "demo1:" + base64.b64encode(key).decode()
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    database_url: str | None
+    redis_url: str | None
+    meilisearch_url: str | None
+    meilisearch_key: str | None
+    secret_key: str
+    data_keys: dict[str, bytes]
+    var_dir: Path
+    port: int
+    base_url: str
+    demo_mode: bool
+    trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def active_data_key_id(self) -> str:
+        return next(iter(self.data_keys))
+
+    @property
+    def blind_index_key(self) -> bytes:
+        # Derived, so rotating encryption keys never changes lookup hashes.
+        return hashlib.sha256(b"blind-index:" + self.secret_key.encode()).digest()
+
+    @property
+    def search_dir(self) -> Path:
+        return self.var_dir / "search"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def check_production(self) -> None:
+        if self.environment == "production" and (
+            self.secret_key == _DEMO_SECRET or "demo1" in self.data_keys
+        ):
+            raise RuntimeError("SECRET_KEY and DATA_KEYS must be set in production")
+
+
+def load_settings(env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
+    port = int(env.get("PORT", "8000"))
+    return Settings(
+        environment=env.get("LOANMART_ENV", "development"),
+        database_url=env.get("DATABASE_URL") or None,
+        redis_url=env.get("REDIS_URL") or None,
+        meilisearch_url=env.get("MEILISEARCH_URL") or None,
+        meilisearch_key=env.get("MEILISEARCH_KEY") or None,
+        secret_key=env.get("SECRET_KEY", _DEMO_SECRET),
+        data_keys=_parse_data_keys(env.get("DATA_KEYS") or _demo_data_keys()),
+        var_dir=Path(env.get("LOANMART_VAR_DIR", str(PROJECT_ROOT / "var"))),
+        port=port,
+        base_url=env.get("BASE_URL", f"http://127.0.0.1:{port}"),
+        demo_mode=env.get("LOANMART_DEMO", "1" if env.get("LOANMART_ENV") != "production" else "0")
+        == "1",
+        trusted_proxies=frozenset(
+            filter(None, (p.strip() for p in env.get("TRUSTED_PROXIES", "").split(",")))
+        ),
+    )
+
+
+settings = load_settings()
