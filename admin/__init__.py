@@ -1,0 +1,14 @@
+from litestar import Router
+
+from admin import audit, home, reviews
+from server.login import login_handlers
+
+admin_router = Router(
+    path="/admin",
+    route_handlers=[
+        *home.handlers,
+        *reviews.handlers,
+        *audit.handlers,
+        *login_handlers("admin", "operator", "/admin", "/admin/"),
+    ],
+)

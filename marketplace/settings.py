@@ -12,7 +12,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Demo-only fallbacks: used when the variables are unset (make demo / make test).
 # Production must set SECRET_KEY and DATA_KEYS; `Settings.check_production` enforces it.
-_DEMO_SECRET = "loanmart-demo-secret-do-not-use-in-production"
+_DEMO_SECRET = "loanmart-demo-secret-do-not-use-in-production"  # noqa: S105
 
 
 def _parse_data_keys(raw: str) -> dict[str, bytes]:
@@ -43,6 +43,8 @@ class Settings:
     data_keys: dict[str, bytes]
     var_dir: Path
     port: int
+    host: str
+    web_concurrency: int
     base_url: str
     demo_mode: bool
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
@@ -83,6 +85,8 @@ def load_settings(env: dict[str, str] | os._Environ[str] = os.environ) -> Settin
         data_keys=_parse_data_keys(env.get("DATA_KEYS") or _demo_data_keys()),
         var_dir=Path(env.get("LOANMART_VAR_DIR", str(PROJECT_ROOT / "var"))),
         port=port,
+        host=env.get("HOST", "127.0.0.1"),
+        web_concurrency=int(env.get("WEB_CONCURRENCY", "1")),
         base_url=env.get("BASE_URL", f"http://127.0.0.1:{port}"),
         demo_mode=env.get("LOANMART_DEMO", "1" if env.get("LOANMART_ENV") != "production" else "0")
         == "1",

@@ -1,0 +1,16 @@
+from litestar import Router
+
+from portal import account, applications, calculator, home, products
+from server.login import login_handlers
+
+portal_router = Router(
+    path="/",
+    route_handlers=[
+        *home.handlers,
+        *products.handlers,
+        *calculator.handlers,
+        *account.handlers,
+        *applications.handlers,
+        *login_handlers("portal", "borrower", "", "/"),
+    ],
+)

@@ -1,0 +1,24 @@
+from litestar import Request, Response, get
+
+from marketplace.audit.queries import search_audit
+from server.rendering import render
+
+AUDIT = {"access": "operator", "permission": "audit.view"}
+PER_PAGE = 50
+
+
+@get("/audit", name="admin.audit.list", opt=AUDIT)
+async def audit_list(request: Request, q: str = "", page: int = 1) -> Response:
+    page = max(1, page)
+    entries, total = await search_audit(q.strip(), page=page, per_page=PER_PAGE)
+    return await render(
+        request,
+        "admin/audit.html",
+        {"entries": entries, "total": total, "q": q, "page": page,
+         "pages": max(1, -(-total // PER_PAGE)),
+         "page_url": lambda p: f"/admin/audit?q={q}&page={p}"},
+        nav="audit",
+    )
+
+
+handlers = [audit_list]

@@ -1,0 +1,70 @@
+"""The lead inbox: only this institution's applications, only consented data."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+
+from marketplace.applications.queries import institution_lead, institution_leads
+from marketplace.applications.services import move_lead
+from marketplace.applications.statuses import INSTITUTION_TRANSITIONS, STATUS_LABELS
+from marketplace.errors import DomainError, NotFound
+from server.auth import require_actor
+from server.forms import errors_of, form_data
+from server.rendering import flash, redirect, render
+
+VIEW = {"access": "staff", "permission": "lead.view"}
+WORK = {"access": "staff", "permission": "lead.work"}
+PER_PAGE = 20
+
+
+@get("/leads", name="console.leads.list", opt=VIEW)
+async def lead_list(request: Request, status: str = "", page: int = 1) -> Response:
+    actor = await require_actor(request)
+    status = status if status in STATUS_LABELS else ""
+    page = max(1, page)
+    leads, total = await institution_leads(actor, status=status or None, page=page, per_page=PER_PAGE)
+    pages = max(1, -(-total // PER_PAGE))
+    return await render(
+        request,
+        "institution_console/leads.html",
+        {"leads": leads, "total": total, "status": status, "statuses": STATUS_LABELS,
+         "page": page, "pages": pages,
+         "page_url": lambda p: f"/console/leads?status={status}&page={p}"},
+        fragment="institution_console/_lead_rows.html",
+        nav="leads",
+    )
+
+
+async def _detail(request: Request, application_id: int, errors: dict | None = None,
+                  status_code: int = 200) -> Response:
+    actor = await require_actor(request)
+    lead = await institution_lead(actor, application_id)
+    moves = [(target, STATUS_LABELS[target])
+             for target in sorted(INSTITUTION_TRANSITIONS.get(lead["status"], ()))]
+    return await render(
+        request, "institution_console/lead_detail.html",
+        {"lead": lead, "moves": moves, "errors": errors or {}},
+        status_code=status_code, nav="leads",
+    )
+
+
+@get("/leads/{application_id:int}", name="console.leads.detail", opt=VIEW)
+async def lead_detail(request: Request, application_id: int) -> Response:
+    return await _detail(request, application_id)
+
+
+@post("/leads/{application_id:int}/status", name="console.leads.move", opt=WORK)
+async def lead_move(request: Request, application_id: int) -> Response:
+    actor = await require_actor(request)
+    data = await form_data(request)
+    try:
+        await move_lead(actor, application_id, str(data.get("status", "")), str(data.get("note", "")))
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return await _detail(request, application_id, errors_of(exc), status_code=409)
+    flash(request, f"已更新为“{STATUS_LABELS.get(str(data.get('status')), '')}”")
+    return redirect(request, request.url_for("console.leads.detail", application_id=application_id))
+
+
+handlers = [lead_list, lead_detail, lead_move]

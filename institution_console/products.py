@@ -1,0 +1,167 @@
+"""Product management: create/edit with live APR preview, submit for review, pause, delist."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+
+from marketplace.errors import DomainError, ValidationFailed
+from marketplace.loancalc import RatePeriod, RepaymentMethod
+from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.queries import institution_product, institution_products
+from marketplace.products.services import change_listing, price, save_product, submit_for_review
+from marketplace.products.validation import FEE_FIELDS, PERCENT, parse_product_input
+from server.auth import require_actor
+from server.forms import as_list, errors_of, form_data
+from server.rendering import flash, redirect, render
+
+VIEW = {"access": "staff", "permission": "product.view"}
+EDIT = {"access": "staff", "permission": "product.edit"}
+
+
+def _values_from_product(product: dict) -> dict:
+    values = {
+        key: product[key]
+        for key in ("name", "category", "summary", "description", "rate_period",
+                    "repayment_method", "age_min", "age_max", "approval_speed_hours")
+    }
+    values["amount_min"] = f"{product['amount_min']:f}".rstrip("0").rstrip(".")
+    values["amount_max"] = f"{product['amount_max']:f}".rstrip("0").rstrip(".")
+    values["rate"] = f"{(product['rate'] * PERCENT).normalize():f}"
+    values["min_monthly_income"] = f"{product['min_monthly_income']:.0f}"
+    values["term_options"] = ",".join(str(t) for t in product["term_options"])
+    for key in ("cities", "required_documents", "tags", "keywords"):
+        values[key] = "，".join(product[key])
+    values["employment_types"] = list(product["employment_types"])
+    for fee in product["fee_list"]:
+        for key, (kind, timing) in FEE_FIELDS.items():
+            if fee.kind == kind and fee.timing == timing:
+                values[key] = (f"{fee.amount:f}" if fee.amount is not None
+                               else f"{(fee.rate * PERCENT).normalize():f}")
+    return values
+
+
+async def _form(request: Request, values: dict, errors: dict, product: dict | None = None,
+                preview: object = None, status_code: int = 200) -> Response:
+    return await render(
+        request,
+        "institution_console/product_form.html",
+        {
+            "values": values,
+            "errors": errors,
+            "product": product,
+            "preview": preview,
+            "categories": CATEGORIES,
+            "employment_types": EMPLOYMENT_TYPES,
+            "methods": {m.value: m.label for m in RepaymentMethod},
+            "periods": {p.value: p.label for p in RatePeriod},
+        },
+        status_code=status_code,
+        nav="products",
+    )
+
+
+def _form_values(data: dict) -> dict:
+    values = {k: v for k, v in data.items() if k != "employment_types"}
+    values["employment_types"] = as_list(data, "employment_types")
+    return values
+
+
+@get("/products", name="console.products.list", opt=VIEW)
+async def product_list(request: Request) -> Response:
+    actor = await require_actor(request)
+    return await render(
+        request, "institution_console/products.html",
+        {"products": await institution_products(actor)}, nav="products",
+    )
+
+
+@get("/products/new", name="console.products.new", opt=EDIT)
+async def new_product(request: Request) -> Response:
+    return await _form(request, {"rate_period": "year", "repayment_method": "equal_installment",
+                                 "age_min": 22, "age_max": 55, "term_options": "6,12,24,36"}, {})
+
+
+@post("/products/new", name="console.products.create", opt=EDIT)
+async def create_product(request: Request) -> Response:
+    actor = await require_actor(request)
+    data = await form_data(request)
+    try:
+        product_id = await save_product(actor, None, parse_product_input(data))
+    except DomainError as exc:
+        return await _form(request, _form_values(data), errors_of(exc), status_code=400)
+    flash(request, "产品已保存为草稿，确认无误后可提交审核")
+    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+
+
+@post("/products/preview", name="console.products.preview", opt=EDIT)
+async def preview_product(request: Request) -> Response:
+    """Live APR preview and cap verdict while the form is being filled (htmx)."""
+    data = await form_data(request)
+    errors: dict = {}
+    preview = None
+    try:
+        preview = await price(parse_product_input(data))
+    except ValidationFailed as exc:
+        errors = exc.errors
+    return await render(
+        request, "institution_console/_apr_preview.html",
+        {"preview": preview, "errors": errors},
+    )
+
+
+@get("/products/{product_id:int}", name="console.products.detail", opt=VIEW)
+async def product_detail(request: Request, product_id: int) -> Response:
+    actor = await require_actor(request)
+    product = await institution_product(actor, product_id)
+    return await render(request, "institution_console/product_detail.html",
+                        {"product": product, "errors": {}}, nav="products")
+
+
+@get("/products/{product_id:int}/edit", name="console.products.edit", opt=EDIT)
+async def edit_product(request: Request, product_id: int) -> Response:
+    actor = await require_actor(request)
+    product = await institution_product(actor, product_id)
+    return await _form(request, _values_from_product(product), {}, product)
+
+
+@post("/products/{product_id:int}/edit", name="console.products.update", opt=EDIT)
+async def update_product(request: Request, product_id: int) -> Response:
+    actor = await require_actor(request)
+    product = await institution_product(actor, product_id)
+    data = await form_data(request)
+    try:
+        await save_product(actor, product_id, parse_product_input(data))
+    except DomainError as exc:
+        return await _form(request, _form_values(data), errors_of(exc), product, status_code=400)
+    flash(request, "修改已保存")
+    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+
+
+@post("/products/{product_id:int}/submit", name="console.products.submit", opt=EDIT)
+async def submit_product(request: Request, product_id: int) -> Response:
+    actor = await require_actor(request)
+    data = await form_data(request)
+    try:
+        await submit_for_review(
+            actor, product_id, acknowledge_high_cost=data.get("acknowledge_high_cost") == "yes"
+        )
+    except DomainError as exc:
+        product = await institution_product(actor, product_id)
+        return await render(request, "institution_console/product_detail.html",
+                            {"product": product, "errors": errors_of(exc)}, status_code=400,
+                            nav="products")
+    flash(request, "已提交审核，平台审核通过后将自动上架")
+    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+
+
+@post("/products/{product_id:int}/listing", name="console.products.listing", opt=EDIT)
+async def listing(request: Request, product_id: int) -> Response:
+    actor = await require_actor(request)
+    data = await form_data(request)
+    await change_listing(actor, product_id, str(data.get("action", "")))
+    flash(request, "产品状态已更新")
+    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+
+
+handlers = [product_list, new_product, create_product, preview_product, product_detail,
+            edit_product, update_product, submit_product, listing]

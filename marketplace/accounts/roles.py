@@ -1,0 +1,53 @@
+"""Role × permission matrix (PRODUCT.md A2). Deny by default."""
+
+from __future__ import annotations
+
+STAFF_ROLES: dict[str, str] = {
+    "institution_admin": "机构管理员",
+    "product_manager": "产品经理",
+    "loan_officer": "信贷员",
+    "risk_officer": "风控专员",
+    "finance": "财务",
+}
+
+OPERATOR_ROLES: dict[str, str] = {
+    "super_admin": "超级管理员",
+    "institution_reviewer": "机构审核员",
+    "product_reviewer": "产品审核员",
+    "content_editor": "内容编辑",
+    "customer_service": "客服",
+    "risk_officer": "风控专员",
+    "finance": "财务",
+    "auditor": "审计员（只读）",
+}
+
+_PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
+    ("borrower", "borrower"): frozenset({"application.submit", "application.view_own"}),
+    ("staff", "institution_admin"): frozenset(
+        {"product.view", "product.edit", "lead.view", "lead.work"}
+    ),
+    ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
+    ("staff", "loan_officer"): frozenset({"product.view", "lead.view", "lead.work"}),
+    ("staff", "risk_officer"): frozenset({"product.view", "lead.view"}),
+    ("staff", "finance"): frozenset({"product.view"}),
+    ("operator", "super_admin"): frozenset(
+        {"product.review", "audit.view", "dashboard.view", "institution.view"}
+    ),
+    ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
+    ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
+    ("operator", "auditor"): frozenset({"audit.view", "dashboard.view"}),
+    ("operator", "content_editor"): frozenset({"dashboard.view"}),
+    ("operator", "customer_service"): frozenset({"dashboard.view"}),
+    ("operator", "risk_officer"): frozenset({"dashboard.view"}),
+    ("operator", "finance"): frozenset({"dashboard.view"}),
+}
+
+
+def has_permission(kind: str, role: str, permission: str) -> bool:
+    return permission in _PERMISSIONS.get((kind, role), frozenset())
+
+
+def role_label(kind: str, role: str) -> str:
+    if kind == "borrower":
+        return "借款人"
+    return (STAFF_ROLES if kind == "staff" else OPERATOR_ROLES).get(role, role)

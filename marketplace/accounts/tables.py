@@ -1,0 +1,42 @@
+from piccolo.columns import Date, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from marketplace.institutions.tables import Institution
+
+
+class User(Table, tablename="app_user"):
+    """Every principal: borrower, institution staff or operator (`kind`).
+
+    `login_key` is the e-mail for staff/operators and the blind index of the mobile
+    number for borrowers, so no plaintext phone number is stored or searched.
+    """
+
+    kind = Varchar(length=20)
+    login_key = Varchar(length=128)
+    display_name = Varchar(length=60)
+    mobile_encrypted = Varchar(length=255, null=True, default=None)
+    mobile_masked = Varchar(length=20, default="")
+    password_hash = Varchar(length=255)
+    role = Varchar(length=40)
+    institution = ForeignKey(references=Institution, null=True, default=None)
+    status = Varchar(length=20, default="active")
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_login_at = Timestamptz(null=True, default=None)
+
+
+class BorrowerProfile(Table, tablename="borrower_profile"):
+    """The one application profile; sensitive fields are ciphertext + mask only."""
+
+    user = ForeignKey(references=User, unique=True)
+    real_name_encrypted = Varchar(length=255)
+    real_name_masked = Varchar(length=40)
+    id_number_encrypted = Varchar(length=255)
+    id_number_masked = Varchar(length=24)
+    id_number_index = Varchar(length=64)
+    birth_date = Date()
+    city = Varchar(length=30)
+    monthly_income_encrypted = Varchar(length=255)
+    employment_type = Varchar(length=30, default="employee")
+    updated_at = Timestamptz(default=TimestamptzNow())
+    version = Integer(default=1)

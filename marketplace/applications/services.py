@@ -1,0 +1,347 @@
+"""Submitting applications (with per-institution consent) and working them as leads."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from marketplace import outbox
+from marketplace.accounts.tables import BorrowerProfile, User
+from marketplace.actors import SYSTEM, Actor
+from marketplace.applications.statuses import ACTIVE_STATUSES, STATUS_LABELS, can_move
+from marketplace.applications.tables import Application, ApplicationEvent
+from marketplace.audit.services import record as audit
+from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, build_notice
+from marketplace.consents.tables import Consent
+from marketplace.db import transaction
+from marketplace.errors import (
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationFailed,
+)
+from marketplace.parameters.services import get_parameters
+from marketplace.products.catalog import EMPLOYMENT_TYPES
+from marketplace.products.tables import Product
+from marketplace.security import (
+    age_on,
+    birth_date_from_id,
+    blind_index,
+    decrypt_field,
+    encrypt_field,
+    mask_id_number,
+    mask_name,
+    normalise_id_number,
+    today_in_china,
+    validate_chinese_name,
+    validate_id_number,
+)
+
+SHARED_DATA_CONTEXT = "application.shared_data"
+
+
+@dataclass(frozen=True)
+class ApplicationInput:
+    product_id: int
+    amount: Decimal
+    term_months: int
+    real_name: str
+    id_number: str
+    city: str
+    monthly_income: Decimal
+    employment_type: str
+    consent_given: bool
+    notice_digest: str
+    submission_key: str
+
+
+def _text(data: Mapping, key: str) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
+    errors: dict[str, str] = {}
+
+    def money(key: str, label: str) -> Decimal:
+        try:
+            value = Decimal(_text(data, key).replace(",", ""))
+        except InvalidOperation:
+            errors[key] = f"请填写{label}"
+            return Decimal(0)
+        if not value.is_finite() or value <= 0:
+            errors[key] = f"{label}必须大于0"
+            return Decimal(0)
+        return value
+
+    amount = money("amount", "借款金额")
+    term_text = _text(data, "term_months")
+    term = int(term_text) if term_text.isdigit() else 0
+    if term <= 0:
+        errors["term_months"] = "请选择借款期限"
+    real_name = _text(data, "real_name")
+    if error := validate_chinese_name(real_name):
+        errors["real_name"] = error
+    id_number = normalise_id_number(_text(data, "id_number"))
+    if error := validate_id_number(id_number):
+        errors["id_number"] = error
+    city = _text(data, "city")
+    if not city:
+        errors["city"] = "请填写所在城市"
+    income = money("monthly_income", "月收入")
+    employment_type = _text(data, "employment_type") or "employee"
+    if employment_type not in EMPLOYMENT_TYPES:
+        errors["employment_type"] = "请选择职业类型"
+    submission_key = _text(data, "submission_key")
+    if not 16 <= len(submission_key) <= 64:
+        errors["submission_key"] = "表单已过期，请刷新页面后重新提交"
+    if errors:
+        raise ValidationFailed(errors)
+    return ApplicationInput(
+        product_id=product_id,
+        amount=amount,
+        term_months=term,
+        real_name=real_name,
+        id_number=id_number,
+        city=city,
+        monthly_income=income,
+        employment_type=employment_type,
+        consent_given=_text(data, "consent") == "yes",
+        notice_digest=_text(data, "notice_digest"),
+        submission_key=submission_key,
+    )
+
+
+def new_submission_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not product["amount_min"] <= cmd.amount <= product["amount_max"]:
+        errors["amount"] = (
+            f"该产品额度为{product['amount_min']:,.0f}至{product['amount_max']:,.0f}元"
+        )
+    if cmd.term_months not in product["term_options"]:
+        errors["term_months"] = "请选择该产品提供的期限"
+    age = age_on(cmd.id_number, today_in_china())
+    if not product["age_min"] <= age <= product["age_max"]:
+        errors["id_number"] = (
+            f"该产品仅面向{product['age_min']}至{product['age_max']}周岁的借款人"
+        )
+    if product["cities"] and cmd.city not in product["cities"]:
+        errors["city"] = "该产品暂不覆盖您所在的城市：" + "、".join(product["cities"])
+    if cmd.monthly_income < product["min_monthly_income"]:
+        errors["monthly_income"] = f"该产品要求月收入不低于{product['min_monthly_income']:,.0f}元"
+    if product["employment_types"] and cmd.employment_type not in product["employment_types"]:
+        errors["employment_type"] = "该产品暂不面向您的职业类型"
+    return errors
+
+
+def _reference() -> str:
+    return "LM" + datetime.now(UTC).strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
+
+
+async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
+    """Create one application for one product; returns its reference.
+
+    Re-sending the same form (same submission key) returns the first application."""
+    if not actor.can("application.submit"):
+        raise PermissionDenied()
+    product = (
+        await Product.select(
+            *Product.all_columns(),
+            Product.institution.short_name.as_alias("institution_name"),
+            Product.institution.service_phone.as_alias("service_phone"),
+        )
+        .where((Product.id == cmd.product_id) & (Product.status == "listed"))
+        .first()
+    )
+    if product is None:
+        raise NotFound("该产品已下架或不存在")
+    notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
+    errors = _eligibility_errors(product, cmd)
+    if not cmd.consent_given:
+        errors["consent"] = f"请阅读并勾选同意向{product['institution_name']}提供个人信息"
+    elif cmd.notice_digest != notice.digest:
+        errors["consent"] = "告知内容已更新，请重新阅读后勾选同意"
+    params = await get_parameters("duplicate_window_days", "applications_per_day")
+    async with transaction():
+        # Serialise one borrower's submissions: the checks below are then race-free.
+        await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
+        existing = (
+            await Application.select(Application.reference)
+            .where(
+                (Application.borrower == actor.user_id)
+                & (Application.submission_key == cmd.submission_key)
+            )
+            .first()
+        )
+        if existing:
+            return existing["reference"]
+        if errors:
+            raise ValidationFailed(errors)
+        since = datetime.now(UTC) - timedelta(days=int(params["duplicate_window_days"]))
+        if await Application.exists().where(
+            (Application.borrower == actor.user_id)
+            & (Application.product == cmd.product_id)
+            & (Application.status.is_in(list(ACTIVE_STATUSES)))
+            & (Application.submitted_at >= since)
+        ):
+            raise ValidationFailed({"product": "您已申请过该产品，请在“我的申请”中查看进度"})
+        recent = await Application.count().where(
+            (Application.borrower == actor.user_id)
+            & (Application.submitted_at >= datetime.now(UTC) - timedelta(days=1))
+        )
+        if recent >= int(params["applications_per_day"]):
+            raise Throttled("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信")
+
+        await _save_profile(actor.user_id, cmd)
+        consent_rows = await Consent.insert(
+            Consent(
+                borrower=actor.user_id,
+                institution=product["institution"],
+                notice_version=NOTICE_VERSION,
+                notice_hash=notice.digest,
+                purpose=notice.purpose,
+                data_items=list(SHARED_ITEMS),
+                retention_days=notice.retention,
+            )
+        ).returning(Consent.id)
+        mobile = await _borrower_mobile(actor.user_id)
+        shared = {
+            "real_name": cmd.real_name,
+            "id_number": cmd.id_number,
+            "mobile": mobile,
+            "city": cmd.city,
+            "employment_type": cmd.employment_type,
+            "monthly_income": str(cmd.monthly_income),
+        }
+        reference = _reference()
+        rows = await Application.insert(
+            Application(
+                reference=reference,
+                borrower=actor.user_id,
+                product=cmd.product_id,
+                product_version=product["version"],
+                institution=product["institution"],
+                consent=consent_rows[0]["id"],
+                amount=cmd.amount,
+                term_months=cmd.term_months,
+                status="submitted",
+                shared_data_encrypted=encrypt_field(
+                    json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
+                ),
+                submission_key=cmd.submission_key,
+            )
+        ).returning(Application.id)
+        application_id = rows[0]["id"]
+        await _add_event(application_id, "submitted", actor)
+        await outbox.record("applications.deliver", application_id=application_id)
+    return reference
+
+
+async def _borrower_mobile(user_id: int | None) -> str:
+    row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
+    if not row or not row["mobile_encrypted"]:
+        return ""
+    return decrypt_field(row["mobile_encrypted"], context="user.mobile")
+
+
+async def _save_profile(user_id: int | None, cmd: ApplicationInput) -> None:
+    values = {
+        BorrowerProfile.real_name_encrypted: encrypt_field(
+            cmd.real_name, context="borrower_profile.real_name"
+        ),
+        BorrowerProfile.real_name_masked: mask_name(cmd.real_name),
+        BorrowerProfile.id_number_encrypted: encrypt_field(
+            cmd.id_number, context="borrower_profile.id_number"
+        ),
+        BorrowerProfile.id_number_masked: mask_id_number(cmd.id_number),
+        BorrowerProfile.id_number_index: blind_index(cmd.id_number, purpose="id_number"),
+        BorrowerProfile.birth_date: birth_date_from_id(cmd.id_number),
+        BorrowerProfile.city: cmd.city,
+        BorrowerProfile.monthly_income_encrypted: encrypt_field(
+            str(cmd.monthly_income), context="borrower_profile.monthly_income"
+        ),
+        BorrowerProfile.employment_type: cmd.employment_type,
+        BorrowerProfile.updated_at: datetime.now(UTC),
+    }
+    updated = await BorrowerProfile.update(values).where(BorrowerProfile.user == user_id).returning(
+        BorrowerProfile.id
+    )
+    if not updated:
+        await BorrowerProfile.insert(
+            BorrowerProfile(user=user_id, **{column._meta.name: v for column, v in values.items()})
+        )
+
+
+async def _add_event(application_id: int, status: str, actor: Actor, note: str = "") -> None:
+    await ApplicationEvent.insert(
+        ApplicationEvent(
+            application=application_id,
+            status=status,
+            actor_kind=actor.kind,
+            actor_id=actor.user_id,
+            note=note,
+        )
+    )
+
+
+async def deliver(application_id: int) -> bool:
+    """Hand a submitted application to its institution, if consent still stands."""
+    async with transaction():
+        row = (
+            await Application.select(
+                Application.id, Application.status, Application.consent.withdrawn_at
+            )
+            .where(Application.id == application_id)
+            .lock_rows()
+            .first()
+        )
+        if row is None or row["status"] != "submitted":
+            return False
+        if row["consent.withdrawn_at"] is not None:
+            await _set_status(application_id, "withdrawn", SYSTEM, "借款人已撤回授权，未向机构提供信息")
+            return False
+        await _set_status(application_id, "delivered", SYSTEM)
+    return True
+
+
+async def _set_status(application_id: int, status: str, actor: Actor, note: str = "") -> None:
+    await Application.update(
+        {Application.status: status, Application.updated_at: datetime.now(UTC)}
+    ).where(Application.id == application_id)
+    await _add_event(application_id, status, actor, note)
+
+
+async def move_lead(actor: Actor, application_id: int, target: str, note: str = "") -> None:
+    """An institution moves one of its own leads (another institution's lead is NotFound)."""
+    if not actor.can("lead.work"):
+        raise PermissionDenied()
+    async with transaction():
+        row = (
+            await Application.select(Application.id, Application.status)
+            .where(
+                (Application.id == application_id)
+                & (Application.institution == actor.institution_id)
+            )
+            .lock_rows()
+            .first()
+        )
+        if row is None:
+            raise NotFound("找不到该申请")
+        if not can_move(row["status"], target):
+            raise InvalidTransition(
+                f"“{STATUS_LABELS[row['status']]}”状态的申请不能改为“{STATUS_LABELS.get(target, target)}”"
+            )
+        await _set_status(application_id, target, actor, note.strip()[:500])
+        await audit(actor, f"lead.{target}", "application", application_id, note=note.strip()[:500])
+

@@ -1,0 +1,34 @@
+from piccolo.columns import ForeignKey, Integer, Numeric, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from marketplace.accounts.tables import User
+from marketplace.consents.tables import Consent
+from marketplace.institutions.tables import Institution
+from marketplace.products.tables import Product
+
+
+class Application(Table, tablename="application"):
+    reference = Varchar(length=24, unique=True)
+    borrower = ForeignKey(references=User)
+    product = ForeignKey(references=Product)
+    product_version = Integer()
+    institution = ForeignKey(references=Institution)
+    consent = ForeignKey(references=Consent)
+    amount = Numeric(digits=(14, 2))
+    term_months = Integer()
+    status = Varchar(length=20, default="submitted")
+    # The consented data items, encrypted as one JSON document for this institution.
+    shared_data_encrypted = Text()
+    submission_key = Varchar(length=64)
+    submitted_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApplicationEvent(Table, tablename="application_event"):
+    application = ForeignKey(references=Application)
+    status = Varchar(length=20)
+    actor_kind = Varchar(length=20)
+    actor_id = Integer(null=True, default=None)
+    note = Text(default="")
+    at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,24 @@
+"""Consent lookups: SQL that Piccolo's column API cannot express."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+ID = "2026-11-24T06:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "consent lookups"
+
+STATEMENTS = [
+    'CREATE INDEX consent_borrower ON consent (borrower, institution)',
+]
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="consents", description=DESCRIPTION)
+
+    async def run():
+        from marketplace.db import engine
+
+        for statement in STATEMENTS:
+            await engine().run_ddl(statement)
+
+    manager.add_raw(run)
+    return manager

@@ -1,0 +1,70 @@
+"""Database engine and the transaction helper every service uses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from urllib.parse import parse_qs, unquote, urlparse
+
+from piccolo.engine.postgres import PostgresEngine
+
+from marketplace.settings import settings
+
+AfterCommit = Callable[[], Awaitable[None]]
+_after_commit: ContextVar[list[AfterCommit] | None] = ContextVar("after_commit", default=None)
+
+
+def engine_config(database_url: str) -> dict:
+    """asyncpg connect kwargs; socket directories (embedded Postgres) come as ?host=."""
+    parsed = urlparse(database_url)
+    query = parse_qs(parsed.query)
+    return {
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password) if parsed.password else None,
+        "database": (parsed.path or "/postgres").lstrip("/") or "postgres",
+        "host": query.get("host", [parsed.hostname or "127.0.0.1"])[0],
+        "port": parsed.port or 5432,
+    }
+
+
+def make_engine(database_url: str) -> PostgresEngine:
+    return PostgresEngine(config=engine_config(database_url), log_queries=False)
+
+
+DB = make_engine(settings.database_url) if settings.database_url else None
+
+
+def engine() -> PostgresEngine:
+    if DB is None:
+        raise RuntimeError(
+            "DATABASE_URL is not set; run through `loanmart demo` or the test suite, "
+            "which start the embedded PostgreSQL"
+        )
+    return DB
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[None]:
+    """One unit of work. Nested calls join the outer one; `on_commit` callbacks run
+    only after the outermost transaction has committed."""
+    db = engine()
+    if db.current_transaction.get() is not None:
+        yield
+        return
+    callbacks: list[AfterCommit] = []
+    token = _after_commit.set(callbacks)
+    try:
+        async with db.transaction():
+            yield
+    finally:
+        _after_commit.reset(token)
+    for callback in callbacks:
+        await callback()
+
+
+def on_commit(callback: AfterCommit) -> None:
+    callbacks = _after_commit.get()
+    if callbacks is None:
+        raise RuntimeError("on_commit() needs an open transaction()")
+    callbacks.append(callback)

@@ -1,0 +1,93 @@
+"""Load the demo catalogue and accounts. Idempotent: an already seeded database is left as is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from marketplace.accounts.services import mobile_login_key
+from marketplace.accounts.tables import User
+from marketplace.db import transaction
+from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
+from marketplace.institutions.tables import Institution
+from marketplace.loancalc import Fee, apr_range, classify_cost
+from marketplace.parameters.services import cost_lines
+from marketplace.products.tables import Product
+from marketplace.security import encrypt_field, hash_password, mask_mobile
+
+
+async def seed_demo() -> bool:
+    """Returns False when demo data was already there."""
+    if await Institution.exists().where(Institution.code == INSTITUTIONS[0]["code"]):
+        return False
+    lines = await cost_lines()
+    now = datetime.now(UTC)
+    async with transaction():
+        ids: dict[str, int] = {}
+        for inst in INSTITUTIONS:
+            rows = await Institution.insert(
+                Institution(**{k: inst[k] for k in (
+                    "code", "name", "short_name", "kind", "licence_no", "city", "description",
+                    "service_phone", "contact_name", "contact_email")})
+            ).returning(Institution.id)
+            ids[inst["code"]] = rows[0]["id"]
+        for position, item in enumerate(PRODUCTS):
+            fees = [Fee.from_dict(f) for f in item["fees"]]
+            low, high = apr_range(
+                Decimal(item["amount_min"]), Decimal(item["amount_max"]), item["term_options"],
+                item["repayment_method"], Decimal(item["rate"]), item["rate_period"], fees,
+            )
+            verdict = classify_cost(high, lines)
+            await Product.insert(
+                Product(
+                    institution=ids[item["institution"]],
+                    name=item["name"],
+                    category=item["category"],
+                    summary=item["summary"],
+                    description=item["description"],
+                    amount_min=Decimal(item["amount_min"]),
+                    amount_max=Decimal(item["amount_max"]),
+                    term_options=item["term_options"],
+                    rate=Decimal(item["rate"]),
+                    rate_period=item["rate_period"],
+                    repayment_method=item["repayment_method"],
+                    fees=[fee.to_dict() for fee in fees],
+                    age_min=item["age_min"],
+                    age_max=item["age_max"],
+                    cities=item["cities"],
+                    min_monthly_income=Decimal(item["min_monthly_income"]),
+                    employment_types=item["employment_types"],
+                    required_documents=item["required_documents"],
+                    tags=item["tags"],
+                    keywords=item["keywords"],
+                    approval_speed_hours=item["approval_speed_hours"],
+                    approval_rate=item["approval_rate"],
+                    popularity=item["popularity"],
+                    apr_min=low,
+                    apr_max=high,
+                    cost_verdict=str(verdict),
+                    high_cost_acknowledged=str(verdict) == "warn",
+                    status="listed",
+                    listed_at=now - timedelta(days=len(PRODUCTS) - position),
+                )
+            )
+        for account in DEMO_ACCOUNTS:
+            await User.insert(_demo_user(account, ids))
+    return True
+
+
+def _demo_user(account: dict, institution_ids: dict[str, int]) -> User:
+    password_hash = hash_password(account["password"])
+    if account["kind"] == "borrower":
+        mobile = account["mobile"]
+        return User(
+            kind="borrower", login_key=mobile_login_key(mobile), display_name=account["name"],
+            mobile_encrypted=encrypt_field(mobile, context="user.mobile"),
+            mobile_masked=mask_mobile(mobile), password_hash=password_hash, role="borrower",
+        )
+    kind = "staff" if account["kind"] == "institution" else "operator"
+    return User(
+        kind=kind, login_key=account["username"].lower(), display_name=account["name"],
+        password_hash=password_hash, role=account["role"],
+        institution=institution_ids.get(account.get("institution", "")),
+    )

@@ -1,0 +1,40 @@
+"""Domain errors the web layer maps to form errors and 4xx pages."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule was broken; `message` is zh-CN and safe to show."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ValidationFailed(DomainError):
+    """Several fields are wrong at once: {field: message}."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("；".join(errors.values()))
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    """Missing, or belongs to another tenant: both look the same from outside."""
+
+    def __init__(self, message: str = "找不到该记录") -> None:
+        super().__init__(message)
+
+
+class PermissionDenied(DomainError):
+    def __init__(self, message: str = "没有执行该操作的权限") -> None:
+        super().__init__(message)
+
+
+class InvalidTransition(DomainError):
+    pass
+
+
+class Throttled(DomainError):
+    pass

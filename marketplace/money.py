@@ -1,0 +1,87 @@
+"""Money helpers: CNY held as `Decimal`, never float.
+
+`to_fen` is the one place where amounts are rounded to the fen (0.01 CNY), half-up.
+Everything that produces an amount a borrower pays goes through it.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+__all__ = ["FEN", "format_cny", "format_rate", "parse_money", "to_fen"]
+
+FEN = Decimal("0.01")
+
+# Plain digits ("12000", "12000.5") or thousands-grouped digits ("12,000.50").
+_MONEY_RE = re.compile(r"^(?:\d+|\d{1,3}(?:,\d{3})+)(?:\.\d+)?$")
+_MAX_INPUT_LEN = 32
+
+
+def _as_decimal(x: Decimal | int | str) -> Decimal:
+    if isinstance(x, bool | float):
+        raise TypeError(f"money must be Decimal, int or str, not {type(x).__name__}")
+    if isinstance(x, Decimal):
+        return x
+    return Decimal(x)
+
+
+def to_fen(x: Decimal | int | str) -> Decimal:
+    """Round to the fen (two decimal places), ROUND_HALF_UP. Floats are refused."""
+    d = _as_decimal(x)
+    if not d.is_finite():
+        raise ValueError("金额必须是有限数值")
+    return d.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def parse_money(text: str) -> Decimal:
+    """Parse an amount typed by a person: "12,000", "12000.5", "¥12,000.00", "5000元".
+
+    Returns a `Decimal` with two decimal places. Raises `ValueError` with a zh-CN message
+    for empty input, malformed numbers, negatives, NaN/Infinity and more than two decimals.
+    """
+    if text is None:
+        raise ValueError("请输入金额")
+    s = str(text).strip()
+    if not s:
+        raise ValueError("请输入金额")
+    if len(s) > _MAX_INPUT_LEN:
+        raise ValueError("金额格式不正确")
+    # Full-width forms are common with Chinese input methods.
+    s = s.replace("，", ",").replace("．", ".").replace("－", "-")
+    s = s.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+    if s[:1] in ("¥", "￥"):
+        s = s[1:].strip()
+    if s.endswith("元"):
+        s = s[:-1].strip()
+    if s.startswith("-"):
+        raise ValueError("金额不能为负数")
+    if not _MONEY_RE.match(s):
+        raise ValueError("金额格式不正确")
+    try:
+        value = Decimal(s.replace(",", ""))
+    except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
+        raise ValueError("金额格式不正确") from exc
+    if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
+        raise ValueError("金额最多保留两位小数")
+    return to_fen(value)
+
+
+def format_cny(d: Decimal | int | str) -> str:
+    """Format as "¥12,000.00" (negative amounts as "-¥12.00")."""
+    value = to_fen(d)
+    if value < 0:
+        return f"-¥{-value:,.2f}"
+    return f"¥{value:,.2f}"
+
+
+def format_rate(fraction: Decimal | int | str, digits: int = 2) -> str:
+    """Format a rate held as a fraction: Decimal("0.1825") -> "18.25%"."""
+    percent = _as_decimal(fraction) * 100
+    if not percent.is_finite():
+        raise ValueError("利率必须是有限数值")
+    quantum = Decimal(1).scaleb(-digits)
+    percent = percent.quantize(quantum, rounding=ROUND_HALF_UP)
+    if percent == 0:
+        percent = abs(percent)  # never print "-0.00%"
+    return f"{percent:.{digits}f}%"

@@ -1,0 +1,3 @@
+from marketplace.outbox.services import record
+
+__all__ = ["record"]

@@ -1,0 +1,43 @@
+"""System parameters (PRODUCT.md A3): defaults in code, overrides in the table."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from marketplace.loancalc import CostLines
+from marketplace.parameters.tables import SystemParameter
+
+DEFAULTS: dict[str, Any] = {
+    "apr_block_line": "0.24",
+    "lpr_1y": "0.030",
+    "apr_warn_multiple": "4",
+    "duplicate_window_days": 30,
+    "applications_per_day": 10,
+    "institutions_per_application": 5,
+}
+
+
+async def get_parameters(*keys: str) -> dict[str, Any]:
+    values = {key: DEFAULTS[key] for key in keys}
+    rows = await SystemParameter.select(SystemParameter.key, SystemParameter.value).where(
+        SystemParameter.key.is_in(list(keys))
+    )
+    for row in rows:
+        value = row["value"]
+        values[row["key"]] = value if not isinstance(value, str) else _json_scalar(value)
+    return values
+
+
+def _json_scalar(raw: str) -> Any:
+    return json.loads(raw)
+
+
+async def cost_lines() -> CostLines:
+    p = await get_parameters("apr_block_line", "lpr_1y", "apr_warn_multiple")
+    return CostLines(
+        block_apr=Decimal(str(p["apr_block_line"])),
+        lpr_1y=Decimal(str(p["lpr_1y"])),
+        warn_multiple=Decimal(str(p["apr_warn_multiple"])),
+    )

@@ -1,0 +1,205 @@
+"""Verbs on products: save, price, submit for review, review, pause/resume/delist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from marketplace import outbox
+from marketplace.actors import Actor
+from marketplace.audit.services import record as audit
+from marketplace.db import transaction
+from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
+from marketplace.loancalc import CostLines, CostVerdict, apr_range, classify_cost
+from marketplace.parameters.services import cost_lines
+from marketplace.products.tables import Product, ProductRevision
+from marketplace.products.validation import ProductInput
+
+
+@dataclass(frozen=True)
+class PricePreview:
+    apr_min: Decimal
+    apr_max: Decimal
+    verdict: CostVerdict
+    lines: CostLines
+
+
+async def price(data: ProductInput) -> PricePreview:
+    low, high = apr_range(
+        data.amount_min,
+        data.amount_max,
+        data.term_options,
+        data.repayment_method,
+        data.rate,
+        data.rate_period,
+        data.fees,
+    )
+    lines = await cost_lines()
+    return PricePreview(low, high, classify_cost(high, lines), lines)
+
+
+def _columns(data: ProductInput, preview: PricePreview) -> dict:
+    return {
+        Product.name: data.name,
+        Product.category: data.category,
+        Product.summary: data.summary,
+        Product.description: data.description,
+        Product.amount_min: data.amount_min,
+        Product.amount_max: data.amount_max,
+        Product.term_options: data.term_options,
+        Product.rate: data.rate,
+        Product.rate_period: data.rate_period,
+        Product.repayment_method: data.repayment_method,
+        Product.fees: [fee.to_dict() for fee in data.fees],
+        Product.age_min: data.age_min,
+        Product.age_max: data.age_max,
+        Product.cities: data.cities,
+        Product.min_monthly_income: data.min_monthly_income,
+        Product.employment_types: data.employment_types,
+        Product.required_documents: data.required_documents,
+        Product.tags: data.tags,
+        Product.keywords: data.keywords,
+        Product.approval_speed_hours: data.approval_speed_hours,
+        Product.apr_min: preview.apr_min,
+        Product.apr_max: preview.apr_max,
+        Product.cost_verdict: str(preview.verdict),
+        Product.updated_at: datetime.now(UTC),
+    }
+
+
+def _require(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        raise PermissionDenied()
+
+
+async def _own_product(actor: Actor, product_id: int, *, lock: bool = False) -> dict:
+    """The product if it belongs to the actor's institution; otherwise NotFound."""
+    query = Product.select().where(
+        (Product.id == product_id) & (Product.institution == actor.institution_id)
+    )
+    if lock:
+        query = query.lock_rows()
+    row = await query.first()
+    if row is None:
+        raise NotFound("找不到该产品")
+    return row
+
+
+EDITABLE_STATUSES = frozenset({"draft", "rejected", "paused"})
+
+
+async def save_product(actor: Actor, product_id: int | None, data: ProductInput) -> int:
+    _require(actor, "product.edit")
+    preview = await price(data)
+    async with transaction():
+        if product_id is None:
+            values = {column._meta.name: value for column, value in _columns(data, preview).items()}
+            rows = await Product.insert(
+                Product(institution=actor.institution_id, status="draft", **values)
+            ).returning(Product.id)
+            product_id = rows[0]["id"]
+            await audit(actor, "product.create", "product", product_id, name=data.name)
+        else:
+            current = await _own_product(actor, product_id, lock=True)
+            if current["status"] not in EDITABLE_STATUSES:
+                raise InvalidTransition("审核中或已上架的产品不能直接修改，请先暂停")
+            await Product.update(
+                {**_columns(data, preview), Product.status: "draft"}
+            ).where(Product.id == product_id)
+            await audit(actor, "product.update", "product", product_id, name=data.name)
+            if current["status"] == "paused":
+                await outbox.record("search.index_product", product_id=product_id)
+    return product_id
+
+
+async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_cost: bool) -> None:
+    _require(actor, "product.edit")
+    async with transaction():
+        product = await _own_product(actor, product_id, lock=True)
+        if product["status"] not in ("draft", "rejected"):
+            raise InvalidTransition("只有草稿或被驳回的产品可以提交审核")
+        verdict = CostVerdict(product["cost_verdict"])
+        if verdict is CostVerdict.BLOCK:
+            raise DomainError(
+                "综合年化利率超过平台上限，不能提交审核；请调整利率或费用", field="rate"
+            )
+        if verdict is CostVerdict.WARN and not acknowledge_high_cost:
+            raise DomainError(
+                "综合年化利率较高，须勾选确认后方可提交，并将向借款人显著提示",
+                field="acknowledge_high_cost",
+            )
+        version = product["version"] + 1
+        snapshot = {
+            key: (str(value) if isinstance(value, Decimal | datetime) else value)
+            for key, value in product.items()
+        }
+        await ProductRevision.insert(
+            ProductRevision(product=product_id, version=version, snapshot=snapshot)
+        )
+        await Product.update(
+            {
+                Product.status: "pending_review",
+                Product.version: version,
+                Product.high_cost_acknowledged: verdict is CostVerdict.WARN,
+            }
+        ).where(Product.id == product_id)
+        await audit(actor, "product.submit", "product", product_id, version=version)
+
+
+async def review_product(actor: Actor, product_id: int, *, approve: bool, note: str) -> None:
+    _require(actor, "product.review")
+    note = note.strip()
+    if not approve and not note:
+        raise DomainError("驳回时请填写原因，机构将看到该说明", field="note")
+    async with transaction():
+        product = await Product.select().where(Product.id == product_id).lock_rows().first()
+        if product is None:
+            raise NotFound("找不到该产品")
+        if product["status"] != "pending_review":
+            raise InvalidTransition("该产品不在待审核状态")
+        now = datetime.now(UTC)
+        if approve:
+            await Product.update(
+                {
+                    Product.status: "listed",
+                    Product.listed_at: product["listed_at"] or now,
+                    Product.review_note: note,
+                }
+            ).where(Product.id == product_id)
+            await outbox.record("search.index_product", product_id=product_id)
+        else:
+            await Product.update(
+                {Product.status: "rejected", Product.review_note: note}
+            ).where(Product.id == product_id)
+        await audit(
+            actor,
+            "product.approve" if approve else "product.reject",
+            "product",
+            product_id,
+            note=note,
+            version=product["version"],
+        )
+
+
+LISTING_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "pause": (frozenset({"listed"}), "paused"),
+    "resume": (frozenset({"paused"}), "pending_review"),
+    "delist": (frozenset({"listed", "paused"}), "delisted"),
+}
+
+
+async def change_listing(actor: Actor, product_id: int, action: str) -> str:
+    """Pause, resume (goes back through review) or delist one of the institution's products."""
+    _require(actor, "product.edit")
+    if action not in LISTING_TRANSITIONS:
+        raise InvalidTransition("不支持的操作")
+    allowed, target = LISTING_TRANSITIONS[action]
+    async with transaction():
+        product = await _own_product(actor, product_id, lock=True)
+        if product["status"] not in allowed:
+            raise InvalidTransition("当前状态不能执行该操作")
+        await Product.update({Product.status: target}).where(Product.id == product_id)
+        await outbox.record("search.index_product", product_id=product_id)
+        await audit(actor, f"product.{action}", "product", product_id)
+    return target

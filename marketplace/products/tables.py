@@ -1,0 +1,64 @@
+from decimal import Decimal
+
+from piccolo.columns import (
+    JSONB,
+    Array,
+    Boolean,
+    ForeignKey,
+    Integer,
+    Numeric,
+    Real,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from marketplace.institutions.tables import Institution
+
+
+class Product(Table, tablename="product"):
+    institution = ForeignKey(references=Institution)
+    name = Varchar(length=60)
+    category = Varchar(length=30)
+    summary = Varchar(length=200, default="")
+    description = Text(default="")
+    amount_min = Numeric(digits=(14, 2))
+    amount_max = Numeric(digits=(14, 2))
+    term_options = Array(base_column=Integer())
+    rate = Numeric(digits=(12, 8))
+    rate_period = Varchar(length=10)
+    repayment_method = Varchar(length=30)
+    fees = JSONB(default="[]")
+    age_min = Integer(default=18)
+    age_max = Integer(default=60)
+    cities = Array(base_column=Varchar(length=30))
+    min_monthly_income = Numeric(digits=(14, 2), default=Decimal("0"))
+    employment_types = Array(base_column=Varchar(length=30))
+    required_documents = Array(base_column=Varchar(length=40))
+    tags = Array(base_column=Varchar(length=20))
+    keywords = Array(base_column=Varchar(length=20))
+    approval_speed_hours = Integer(default=24)
+    approval_rate = Real(default=0.5)
+    popularity = Integer(default=0)
+    apr_min = Numeric(digits=(10, 6), null=True, default=None)
+    apr_max = Numeric(digits=(10, 6), null=True, default=None)
+    cost_verdict = Varchar(length=10, default="ok")
+    high_cost_acknowledged = Boolean(default=False)
+    promoted = Boolean(default=False)
+    status = Varchar(length=20, default="draft")
+    version = Integer(default=1)
+    review_note = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+    listed_at = Timestamptz(null=True, default=None)
+
+
+class ProductRevision(Table, tablename="product_revision"):
+    """Snapshot of the terms at each submission; applications pin one."""
+
+    product = ForeignKey(references=Product)
+    version = Integer()
+    snapshot = JSONB()
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,203 @@
+"""Turn a submitted product form into checked values, collecting every error at once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from marketplace.errors import ValidationFailed
+from marketplace.loancalc import Fee, LoanInputError, RatePeriod, RepaymentMethod
+from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+
+_SPLIT = re.compile(r"[,，、;；\s]+")
+PERCENT = Decimal(100)
+BANNED_PHRASES = ("秒批", "无视征信", "黑户可贷", "黑户", "包过", "百分百下款", "零门槛")
+
+# form field -> (fee kind, timing)
+FEE_FIELDS: dict[str, tuple[str, str]] = {
+    "fee_upfront_amount": ("arrangement", "upfront"),
+    "fee_service_rate": ("service", "per_period"),
+    "fee_guarantee_rate": ("guarantee", "per_period"),
+    "fee_insurance_rate": ("insurance", "per_period"),
+}
+
+
+@dataclass
+class ProductInput:
+    name: str
+    category: str
+    summary: str
+    description: str
+    amount_min: Decimal
+    amount_max: Decimal
+    term_options: list[int]
+    rate: Decimal
+    rate_period: str
+    repayment_method: str
+    fees: list[Fee]
+    age_min: int
+    age_max: int
+    cities: list[str]
+    min_monthly_income: Decimal
+    employment_types: list[str]
+    required_documents: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    approval_speed_hours: int = 24
+
+
+def split_list(raw: str | list[str] | None) -> list[str]:
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else _SPLIT.split(raw)
+    return [item.strip() for item in items if item and item.strip()]
+
+
+def _first(data: Mapping, key: str) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return str(value).strip()
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text.replace(",", "").replace("，", ""))
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def banned_phrase_in(*texts: str) -> str | None:
+    for phrase in BANNED_PHRASES:
+        if any(phrase in text for text in texts):
+            return phrase
+    return None
+
+
+def parse_product_input(data: Mapping) -> ProductInput:
+    """`data` is the raw form (values str or list[str]); raises ValidationFailed."""
+    errors: dict[str, str] = {}
+
+    def need_decimal(key: str, label: str, *, minimum: Decimal = Decimal(0)) -> Decimal:
+        value = _decimal(_first(data, key))
+        if value is None:
+            errors[key] = f"请填写正确的{label}"
+            return Decimal(0)
+        if value < minimum:
+            errors[key] = f"{label}不能小于{minimum}"
+        return value
+
+    def need_int(key: str, label: str, default: int) -> int:
+        text = _first(data, key)
+        if not text:
+            return default
+        value = _int(text)
+        if value is None:
+            errors[key] = f"{label}应为整数"
+            return default
+        return value
+
+    name = _first(data, "name")
+    if not 2 <= len(name) <= 30:
+        errors["name"] = "产品名称应为2到30个字"
+    category = _first(data, "category")
+    if category not in CATEGORIES:
+        errors["category"] = "请选择产品类别"
+    summary = _first(data, "summary")
+    if len(summary) > 100:
+        errors["summary"] = "一句话介绍最多100个字"
+    description = _first(data, "description")
+    if phrase := banned_phrase_in(name, summary, description):
+        errors["summary"] = f"宣传用语不得包含“{phrase}”等违规表述"
+
+    amount_min = need_decimal("amount_min", "最低额度", minimum=Decimal(100))
+    amount_max = need_decimal("amount_max", "最高额度", minimum=Decimal(100))
+    if "amount_min" not in errors and "amount_max" not in errors and amount_max < amount_min:
+        errors["amount_max"] = "最高额度不能低于最低额度"
+
+    terms: list[int] = []
+    for item in split_list(data.get("term_options")):
+        term = _int(item)
+        if term is None or not 1 <= term <= 360:
+            errors["term_options"] = "期限应为1到360之间的整数月数"
+            break
+        terms.append(term)
+    terms = sorted(set(terms))
+    if not terms and "term_options" not in errors:
+        errors["term_options"] = "请至少选择一个期限"
+
+    rate_period = _first(data, "rate_period")
+    if rate_period not in RatePeriod.__members__.values():
+        errors["rate_period"] = "请选择计息周期"
+    rate_percent = need_decimal("rate", "利率")
+    if "rate" not in errors and rate_percent <= 0:
+        errors["rate"] = "利率必须大于0"
+    method = _first(data, "repayment_method")
+    if method not in RepaymentMethod.__members__.values():
+        errors["repayment_method"] = "请选择还款方式"
+
+    fees: list[Fee] = []
+    for key, (kind, timing) in FEE_FIELDS.items():
+        text = _first(data, key)
+        if not text:
+            continue
+        value = _decimal(text)
+        if value is None or value < 0:
+            errors[key] = "请填写正确的费用"
+            continue
+        if value == 0:
+            continue
+        try:
+            if timing == "upfront":
+                fees.append(Fee(kind=kind, timing=timing, amount=value))
+            else:
+                fees.append(Fee(kind=kind, timing=timing, rate=value / PERCENT))
+        except LoanInputError as exc:
+            errors[key] = exc.message
+
+    age_min = need_int("age_min", "最低年龄", 18)
+    age_max = need_int("age_max", "最高年龄", 60)
+    if age_min < 18:
+        errors["age_min"] = "借款人须年满18周岁"
+    if age_max < age_min or age_max > 75:
+        errors["age_max"] = "最高年龄应在最低年龄与75岁之间"
+
+    employment_types = split_list(data.get("employment_types"))
+    if any(item not in EMPLOYMENT_TYPES for item in employment_types):
+        errors["employment_types"] = "职业类型不正确"
+
+    min_income = need_decimal("min_monthly_income", "最低月收入") if _first(
+        data, "min_monthly_income"
+    ) else Decimal(0)
+
+    if errors:
+        raise ValidationFailed(errors)
+    return ProductInput(
+        name=name,
+        category=category,
+        summary=summary,
+        description=description,
+        amount_min=amount_min,
+        amount_max=amount_max,
+        term_options=terms,
+        rate=rate_percent / PERCENT,
+        rate_period=rate_period,
+        repayment_method=method,
+        fees=fees,
+        age_min=age_min,
+        age_max=age_max,
+        cities=split_list(data.get("cities")),
+        min_monthly_income=min_income,
+        employment_types=employment_types or list(EMPLOYMENT_TYPES),
+        required_documents=split_list(data.get("required_documents")),
+        tags=split_list(data.get("tags"))[:4],
+        keywords=split_list(data.get("keywords")),
+        approval_speed_hours=need_int("approval_speed_hours", "审批时效", 24),
+    )

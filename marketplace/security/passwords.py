@@ -1,0 +1,95 @@
+"""Password hashing (argon2id) and the password strength rule."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+__all__ = [
+    "DUMMY_HASH",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "hash_password",
+    "make_password_hasher",
+    "needs_rehash",
+    "use_password_hasher",
+    "validate_password_strength",
+    "verify_dummy",
+    "verify_password",
+]
+
+MIN_PASSWORD_LENGTH = 8
+# Bounded so a megabyte "password" cannot be used to burn CPU on every login attempt.
+MAX_PASSWORD_LENGTH = 128
+
+# A hash of a random, discarded password made with the default parameters below. Verifying
+# against it costs the same as a real verification, so "no such account" is not faster.
+DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$xqhjVR/aso4UrgEepvn8Ag$gwPjkMxDs0SAFZEIUyh0KMjcWgzAMnY26tSDmCJ1URE"
+
+_LETTER = re.compile(r"[A-Za-z]")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def make_password_hasher(
+    *, time_cost: int = 3, memory_cost: int = 65536, parallelism: int = 4
+) -> PasswordHasher:
+    """argon2id hasher; the defaults are RFC 9106's low-memory profile (64 MiB, t=3, p=4).
+
+    Tests pass tiny costs (e.g. ``time_cost=1, memory_cost=8, parallelism=1``) and install
+    the result with :func:`use_password_hasher`.
+    """
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+_default_hasher = make_password_hasher()
+_hasher = _default_hasher
+_dummy_hash = DUMMY_HASH
+
+
+def use_password_hasher(hasher: PasswordHasher | None) -> None:
+    """Install ``hasher`` for every function here; ``None`` restores the default."""
+    global _hasher, _dummy_hash
+    _hasher = hasher or _default_hasher
+    _dummy_hash = DUMMY_HASH if _hasher is _default_hasher else ""
+
+
+def hash_password(plain: str) -> str:
+    return _hasher.hash(plain)
+
+
+def verify_password(password_hash: str, plain: str) -> bool:
+    """True only if ``plain`` matches; a mismatch or a malformed hash is simply False."""
+    try:
+        return _hasher.verify(password_hash, plain)
+    except (VerificationError, InvalidHashError, ValueError, TypeError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the hash was made with other parameters (or is unreadable) than today's."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return True
+
+
+def verify_dummy() -> None:
+    """Spend the time of one verification; call it when the account does not exist."""
+    global _dummy_hash
+    if not _dummy_hash:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(32))
+    verify_password(_dummy_hash, secrets.token_urlsafe(16))
+
+
+def validate_password_strength(plain: str) -> str | None:
+    """The zh-CN reason the password is too weak, or None if it is acceptable."""
+    if len(plain) < MIN_PASSWORD_LENGTH:
+        return f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"
+    if len(plain) > MAX_PASSWORD_LENGTH:
+        return f"密码不能超过{MAX_PASSWORD_LENGTH}个字符"
+    if not (_LETTER.search(plain) and _DIGIT.search(plain)):
+        return "密码必须同时包含字母和数字"
+    return None

@@ -1,0 +1,20 @@
+from litestar import Request, Response, get
+
+from marketplace.products.catalog import CATEGORIES
+from marketplace.products.queries import featured_products
+from server.rendering import render
+
+PUBLIC = {"access": "public"}
+
+
+@get("/", name="portal.home", opt=PUBLIC)
+async def home(request: Request) -> Response:
+    return await render(
+        request,
+        "portal/home.html",
+        {"categories": CATEGORIES, "products": await featured_products(6)},
+        nav="home",
+    )
+
+
+handlers = [home]

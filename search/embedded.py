@@ -1,0 +1,350 @@
+"""Embedded search engine: tantivy on a local directory, no server needed.
+
+Text is analysed in Python (search/text.py) and indexed pre-tokenised with tantivy's
+whitespace tokenizer; queries are built programmatically, never parsed, so user input
+cannot be tantivy syntax.
+
+Processes: any number of readers and writers may open the same directory. A writer is
+opened per write batch and closed after its commit, serialised by a thread lock within
+the process and an advisory file lock across processes; readers reload before every
+search, so they see other processes' commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tantivy
+from tantivy import FieldType, Occur, Order, Query
+
+from search import text as tx
+from search.backend import FACETS, SearchHit, SearchQuery, SearchResult
+from search.documents import ProductDocument
+
+T = TypeVar("T")
+
+# Bump when the schema or the analysis changes: a new directory is used and the
+# catalogue must be reindexed into it.
+SCHEMA_VERSION = 1
+WRITER_HEAP_BYTES = 50_000_000
+FACET_SIZE = 10_000
+
+# (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
+# character (phrase matching); pinyin/initials fields the forms from text.pinyin_keys.
+WORD_FIELDS = (("name", 3.0), ("institution", 2.0), ("labels", 1.5), ("summary", 1.0))
+CHAR_FIELDS = tuple((f"{f}_chars", b * 0.8) for f, b in WORD_FIELDS)
+PINYIN_FIELDS = (("name_py", 2.0), ("institution_py", 1.5))
+INITIALS_FIELDS = (("name_initials", 2.0), ("institution_initials", 1.5))
+FUZZY_WEIGHT = 0.5
+PREFIX_WEIGHT = 0.3
+
+_U32 = 0xFFFF_FFFF
+# sort -> (composite key field, order). Keys pack the sort value in the high 32 bits and
+# the id in the low 32 bits, so ties break by id ascending like the Meilisearch adapter.
+SORT_KEYS = {
+    "apr": ("sort_apr", Order.Asc),
+    "amount": ("sort_amount", Order.Desc),
+    "approval": ("sort_approval", Order.Desc),
+    "newest": ("sort_newest", Order.Desc),
+    "popularity": ("sort_popularity", Order.Desc),
+}
+
+
+def _build_schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("id", indexed=True, fast=True)
+    sb.add_bytes_field("payload", stored=True)
+    for name, _ in WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
+        sb.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    for name, _ in CHAR_FIELDS:
+        sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
+    for name in ("category", "repayment_methods"):
+        sb.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
+    for name in ("cities", "employment_types"):
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    sb.add_boolean_field("nationwide", indexed=True)
+    for name in ("institution_id", "amount_min", "amount_max", "term_min", "term_max"):
+        sb.add_integer_field(name, indexed=True, fast=True)
+    sb.add_float_field("apr_min", indexed=True, fast=True)
+    for name, _ in SORT_KEYS.values():
+        sb.add_unsigned_field(name, fast=True)
+    return sb.build()
+
+
+def _sort_key(value: float, doc_id: int, order: Order) -> int:
+    v = min(max(int(value), 0), _U32)
+    return (v << 32) | (doc_id if order == Order.Asc else _U32 - doc_id)
+
+
+def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
+    if not 0 <= doc.id <= _U32:
+        raise ValueError(f"product id {doc.id} out of range for the embedded index")
+    d = tantivy.Document()
+    d.add_integer("id", doc.id)
+    d.add_bytes("payload", json.dumps(doc.to_dict(), ensure_ascii=False).encode())
+    labels = " ".join([doc.category_label, *doc.tags])
+    for field, value in (
+        ("name", doc.name),
+        ("institution", doc.institution_name),
+        ("labels", labels),
+        ("summary", doc.summary),
+    ):
+        d.add_text(field, " ".join(tx.segment(value)))
+        d.add_text(f"{field}_chars", " ".join(tx.char_tokens(value)))
+    for prefix, value in (("name", doc.name), ("institution", doc.institution_name)):
+        full, initials = tx.pinyin_keys(value)
+        d.add_text(f"{prefix}_py", " ".join(full))
+        d.add_text(f"{prefix}_initials", " ".join(initials))
+    d.add_text("category", doc.category)
+    for method in doc.repayment_methods:
+        d.add_text("repayment_methods", method)
+    for city in doc.cities:
+        d.add_text("cities", city)
+    for employment in doc.employment_types:
+        d.add_text("employment_types", employment)
+    d.add_boolean("nationwide", doc.nationwide)
+    d.add_integer("institution_id", doc.institution_id)
+    d.add_integer("amount_min", doc.amount_min)
+    d.add_integer("amount_max", doc.amount_max)
+    d.add_integer("term_min", doc.term_min)
+    d.add_integer("term_max", doc.term_max)
+    d.add_float("apr_min", float(doc.apr_min))
+    sort_values = {
+        "apr": round(doc.apr_min * 1_000_000),
+        "amount": doc.amount_max,
+        "approval": round(doc.approval_rate * 1_000_000),
+        "newest": doc.listed_at,
+        "popularity": doc.popularity,
+    }
+    for sort, (field, order) in SORT_KEYS.items():
+        d.add_unsigned(field, _sort_key(sort_values[sort], doc.id, order))
+    return d
+
+
+class EmbeddedSearch:
+    """SearchBackend on a tantivy index under `index_dir` (created when missing)."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self._root = Path(index_dir)
+        self._path = self._root / f"products-v{SCHEMA_VERSION}"
+        self._schema = _build_schema()
+        self._index: tantivy.Index | None = None
+        self._open_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        """Advisory lock shared by every process using this directory."""
+        self._root.mkdir(parents=True, exist_ok=True)
+        with open(self._root / ".write.lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _idx(self) -> tantivy.Index:
+        with self._open_lock:
+            if self._index is None:
+                with self._process_lock():
+                    self._path.mkdir(parents=True, exist_ok=True)
+                    index = tantivy.Index(self._schema, path=str(self._path), reuse=True)
+                index.config_reader(reload_policy="manual")
+                self._index = index
+            return self._index
+
+    def _write(self, work: Callable[[tantivy.IndexWriter], None]) -> None:
+        index = self._idx()  # before the process lock: opening takes it too
+        with self._write_lock, self._process_lock():
+            writer = index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
+            try:
+                work(writer)
+                writer.commit()
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                # Consumes the writer: merges finish and the tantivy lock is released.
+                writer.wait_merging_threads()
+
+    def _searcher(self) -> tantivy.Searcher:
+        index = self._idx()
+        index.reload()
+        return index.searcher()
+
+    @staticmethod
+    async def _run(fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    # -- SearchBackend ----------------------------------------------------------------
+
+    async def upsert(self, docs: Sequence[ProductDocument]) -> None:
+        if not docs:
+            return
+
+        def upsert() -> None:
+            # Analysis (jieba, pinyin) is CPU work: done here, off the event loop.
+            prepared = [(doc.id, _to_tantivy(doc)) for doc in docs]
+
+            def work(writer: tantivy.IndexWriter) -> None:
+                for doc_id, doc in prepared:
+                    writer.delete_documents_by_term("id", doc_id)
+                    writer.add_document(doc)
+
+            self._write(work)
+
+        await self._run(upsert)
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+
+        def work(writer: tantivy.IndexWriter) -> None:
+            for doc_id in ids:
+                writer.delete_documents_by_term("id", int(doc_id))
+
+        await self._run(self._write, work)
+
+    async def clear(self) -> None:
+        await self._run(self._write, lambda writer: writer.delete_all_documents())
+
+    async def count(self) -> int:
+        return await self._run(lambda: self._searcher().num_docs)
+
+    async def search(self, q: SearchQuery) -> SearchResult:
+        return await self._run(self._search, q)
+
+    async def close(self) -> None:
+        with self._open_lock:
+            self._index = None
+
+    # -- query building ---------------------------------------------------------------
+
+    def _term(self, field: str, value: Any) -> Query:
+        return Query.term_query(self._schema, field, value)
+
+    def _term_clause(self, term: str, last: bool) -> Query:
+        """Should-match alternatives for one query term across fields."""
+        alts: list[Query] = []
+        if not tx.is_latin(term):
+            chars = tx.char_tokens(term)
+            for field, boost in WORD_FIELDS:
+                alts.append(Query.boost_query(self._term(field, term), boost))
+            for field, boost in CHAR_FIELDS if chars else ():
+                q = (
+                    Query.phrase_query(self._schema, field, chars)
+                    if len(chars) > 1  # a one-word phrase query panics in tantivy
+                    else self._term(field, chars[0])
+                )
+                alts.append(Query.boost_query(q, boost))
+        else:
+            exact_fields = WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS
+            for field, boost in exact_fields:
+                alts.append(Query.boost_query(self._term(field, term), boost))
+            if tx.typo_tolerant(term):
+                for field, boost in WORD_FIELDS + PINYIN_FIELDS:
+                    fuzzy = Query.fuzzy_term_query(
+                        self._schema, field, term, distance=1, transposition_cost_one=True
+                    )
+                    alts.append(Query.boost_query(fuzzy, boost * FUZZY_WEIGHT))
+            if last and len(term) >= tx.PREFIX_MIN_LENGTH:
+                for field, boost in exact_fields:
+                    prefix = Query.fuzzy_term_query(
+                        self._schema, field, term, distance=0, prefix=True
+                    )
+                    alts.append(Query.boost_query(prefix, boost * PREFIX_WEIGHT))
+        return Query.boolean_query([(Occur.Should, a) for a in alts])
+
+    def _range(self, field: str, kind: FieldType, lower: Any = None, upper: Any = None) -> Query:
+        return Query.range_query(self._schema, field, kind, lower_bound=lower, upper_bound=upper)
+
+    def _filters(self, q: SearchQuery) -> list[Query]:
+        filters: list[Query] = []
+        if q.category is not None:
+            filters.append(self._term("category", q.category))
+        if q.institution_id is not None:
+            filters.append(self._term("institution_id", int(q.institution_id)))
+        if q.repayment_method is not None:
+            filters.append(self._term("repayment_methods", q.repayment_method))
+        if q.city is not None:
+            filters.append(
+                Query.boolean_query(
+                    [
+                        (Occur.Should, self._term("cities", q.city)),
+                        (Occur.Should, self._term("nationwide", True)),
+                    ]
+                )
+            )
+        if q.employment_type is not None:
+            filters.append(self._term("employment_types", q.employment_type))
+        if q.amount is not None:
+            filters.append(self._range("amount_min", FieldType.Integer, upper=int(q.amount)))
+            filters.append(self._range("amount_max", FieldType.Integer, lower=int(q.amount)))
+        if q.term is not None:
+            filters.append(self._range("term_min", FieldType.Integer, upper=int(q.term)))
+            filters.append(self._range("term_max", FieldType.Integer, lower=int(q.term)))
+        if q.apr_max is not None:
+            filters.append(self._range("apr_min", FieldType.Float, upper=float(q.apr_max)))
+        return filters
+
+    def _query(self, q: SearchQuery, terms: list[str]) -> Query:
+        clauses = [
+            (Occur.Must, self._term_clause(term, last=i == len(terms) - 1))
+            for i, term in enumerate(terms)
+        ]
+        # Filters must match but must not change the text score.
+        clauses += [(Occur.Must, Query.const_score_query(f, 0.0)) for f in self._filters(q)]
+        if not clauses:
+            return Query.all_query()
+        if not terms:
+            clauses.append((Occur.Must, Query.all_query()))
+        return Query.boolean_query(clauses)
+
+    # -- search -----------------------------------------------------------------------
+
+    def _search(self, q: SearchQuery) -> SearchResult:
+        terms = tx.query_terms(q.text)
+        searcher = self._searcher()
+        query = self._query(q, terms)
+        sort = q.effective_sort
+        if sort == "relevance" and not terms:
+            sort = "apr"  # e.g. text of punctuation only
+        if sort == "relevance":
+            found = searcher.search(query, limit=q.per_page, offset=q.offset, count=True)
+        else:
+            field, order = SORT_KEYS[sort]
+            found = searcher.search(
+                query,
+                limit=q.per_page,
+                offset=q.offset,
+                count=True,
+                order_by_field=field,
+                order=order,
+            )
+        hits = []
+        for _, address in found.hits:
+            payload = json.loads(searcher.doc(address).get_first("payload"))
+            hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, terms)))
+        total = found.count if found.count is not None else len(hits)
+        return SearchResult(total=total, hits=hits, facets=self._facets(searcher, query, total))
+
+    @staticmethod
+    def _facets(searcher: tantivy.Searcher, query: Query, total: int) -> dict[str, dict[str, int]]:
+        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+        if total == 0:
+            return facets
+        aggs = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS}
+        result = searcher.aggregate(query, aggs)
+        for name in FACETS:
+            for bucket in result.get(name, {}).get("buckets", []):
+                facets[name][str(bucket["key"])] = int(bucket["doc_count"])
+        return facets

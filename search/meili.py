@@ -1,0 +1,273 @@
+"""Meilisearch adapter, with the official (synchronous) `meilisearch` client.
+
+Every client call runs in a worker thread. The client mutates its request headers per
+call, so each thread gets its own client. Writes wait for their task, so a write is
+searchable once the coroutine returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import meilisearch
+from meilisearch.errors import MeilisearchApiError
+from meilisearch.index import Index
+
+from search import text as tx
+from search.backend import FACETS, SearchHit, SearchQuery, SearchResult
+from search.documents import ProductDocument
+
+T = TypeVar("T")
+
+TASK_TIMEOUT_MS = 60_000
+BATCH_SIZE = 1_000
+
+SORTS = {
+    "apr": ["apr_min:asc", "id:asc"],
+    "amount": ["amount_max:desc", "id:asc"],
+    "approval": ["approval_rate:desc", "id:asc"],
+    "newest": ["listed_at:desc", "id:asc"],
+    "popularity": ["popularity:desc", "id:asc"],
+}
+
+SETTINGS: dict[str, Any] = {
+    "searchableAttributes": [
+        "name",
+        "institution_name",
+        "name_pinyin",
+        "name_initials",
+        "institution_pinyin",
+        "institution_initials",
+        "category_label",
+        "tags",
+        "summary",
+    ],
+    "filterableAttributes": [
+        "id",
+        "category",
+        "institution_id",
+        "repayment_methods",
+        "cities",
+        "nationwide",
+        "employment_types",
+        "amount_min",
+        "amount_max",
+        "term_min",
+        "term_max",
+        "apr_min",
+    ],
+    "sortableAttributes": [
+        "apr_min",
+        "amount_max",
+        "approval_rate",
+        "listed_at",
+        "popularity",
+        "id",
+    ],
+    # "sort" first: an explicit sort orders strictly, like the embedded engine; without a
+    # sort parameter (relevance) the rule is a no-op and text relevance decides.
+    "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
+    "typoTolerance": {
+        "enabled": True,
+        "minWordSizeForTypos": {"oneTypo": tx.TYPO_MIN_LENGTH, "twoTypos": 9},
+        "disableOnAttributes": ["name_initials", "institution_initials"],
+    },
+    "faceting": {"maxValuesPerFacet": 10_000},
+    "pagination": {"maxTotalHits": 100_000},
+}
+
+RETRIEVED = ["id", "name", "institution_name", "summary"]
+
+
+class SearchEngineError(RuntimeError):
+    """A Meilisearch task failed."""
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def filter_expressions(q: SearchQuery) -> list[str]:
+    """Meilisearch filter, as a list of expressions that must all hold."""
+    filters: list[str] = []
+    if q.category is not None:
+        filters.append(f"category = {_quote(q.category)}")
+    if q.institution_id is not None:
+        filters.append(f"institution_id = {int(q.institution_id)}")
+    if q.repayment_method is not None:
+        filters.append(f"repayment_methods = {_quote(q.repayment_method)}")
+    if q.city is not None:
+        filters.append(f"(cities = {_quote(q.city)} OR nationwide = true)")
+    if q.employment_type is not None:
+        filters.append(f"employment_types = {_quote(q.employment_type)}")
+    if q.amount is not None:
+        filters += [f"amount_min <= {int(q.amount)}", f"amount_max >= {int(q.amount)}"]
+    if q.term is not None:
+        filters += [f"term_min <= {int(q.term)}", f"term_max >= {int(q.term)}"]
+    if q.apr_max is not None:
+        filters.append(f"apr_min <= {float(q.apr_max)!r}")
+    return filters
+
+
+def to_meili(doc: ProductDocument) -> dict[str, Any]:
+    data = doc.to_dict()
+    data["nationwide"] = doc.nationwide
+    for prefix, value in (("name", doc.name), ("institution", doc.institution_name)):
+        full, initials = tx.pinyin_keys(value)
+        data[f"{prefix}_pinyin"] = " ".join(full)
+        data[f"{prefix}_initials"] = " ".join(initials)
+    return data
+
+
+def search_params(q: SearchQuery, has_terms: bool) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "facets": list(FACETS),
+        "page": q.page,
+        "hitsPerPage": q.per_page,
+        "matchingStrategy": "all",
+        "attributesToRetrieve": RETRIEVED,
+    }
+    filters = filter_expressions(q)
+    if filters:
+        params["filter"] = filters
+    sort = q.effective_sort
+    if sort == "relevance" and not has_terms:
+        sort = "apr"
+    if sort != "relevance":
+        params["sort"] = SORTS[sort]
+    return params
+
+
+def _is_missing_index(exc: MeilisearchApiError) -> bool:
+    return exc.code == "index_not_found"
+
+
+class MeiliSearch:
+    """SearchBackend on a Meilisearch index (created and configured on first write)."""
+
+    def __init__(self, url: str, api_key: str | None, index_name: str = "products") -> None:
+        self._url = url
+        self._api_key = api_key
+        self._index_name = index_name
+        self._local = threading.local()
+        self._setup_lock = threading.Lock()
+        self._configured = False
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _client(self) -> meilisearch.Client:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = meilisearch.Client(self._url, self._api_key, timeout=30)
+            self._local.client = client
+        return client
+
+    def _index(self) -> Index:
+        index = getattr(self._local, "index", None)
+        if index is None:
+            index = self._client().index(self._index_name)
+            self._local.index = index
+        return index
+
+    def _wait(self, task_uid: int, tolerated: frozenset[str] = frozenset()) -> None:
+        task = self._client().wait_for_task(task_uid, timeout_in_ms=TASK_TIMEOUT_MS)
+        if task.status != "succeeded":
+            code = (task.error or {}).get("code")
+            if code not in tolerated:
+                raise SearchEngineError(f"meilisearch task {task_uid} {task.status}: {task.error}")
+
+    def _ensure_index(self) -> None:
+        """Create the index and apply settings, once per instance (idempotent)."""
+        with self._setup_lock:
+            if self._configured:
+                return
+            info = self._client().create_index(self._index_name, {"primaryKey": "id"})
+            self._wait(info.task_uid, tolerated=frozenset({"index_already_exists"}))
+            self._wait(self._index().update_settings(SETTINGS).task_uid)
+            self._configured = True
+
+    @staticmethod
+    async def _run(fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    # -- SearchBackend ----------------------------------------------------------------
+
+    async def upsert(self, docs: Sequence[ProductDocument]) -> None:
+        if not docs:
+            return
+
+        def work() -> None:
+            # Later duplicates of an id win, as with sequential upserts.
+            payload = list({doc.id: to_meili(doc) for doc in docs}.values())
+            self._ensure_index()
+            index = self._index()
+            uids = [
+                index.add_documents(payload[i : i + BATCH_SIZE], primary_key="id").task_uid
+                for i in range(0, len(payload), BATCH_SIZE)
+            ]
+            for uid in uids:
+                self._wait(uid)
+
+        await self._run(work)
+
+    async def delete(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        id_list = ", ".join(str(int(i)) for i in ids)
+
+        def work() -> None:
+            self._ensure_index()
+            self._wait(self._index().delete_documents(filter=f"id IN [{id_list}]").task_uid)
+
+        await self._run(work)
+
+    async def clear(self) -> None:
+        def work() -> None:
+            self._ensure_index()
+            self._wait(self._index().delete_all_documents().task_uid)
+
+        await self._run(work)
+
+    async def count(self) -> int:
+        def work() -> int:
+            try:
+                return self._index().get_stats().number_of_documents
+            except MeilisearchApiError as exc:
+                if _is_missing_index(exc):
+                    return 0
+                raise
+
+        return await self._run(work)
+
+    async def search(self, q: SearchQuery) -> SearchResult:
+        return await self._run(self._search, q)
+
+    def _search(self, q: SearchQuery) -> SearchResult:
+        terms = tx.query_terms(q.text)
+        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
+        try:
+            response = self._index().search(
+                tx.plain_query(q.text), search_params(q, has_terms=bool(terms))
+            )
+        except MeilisearchApiError as exc:
+            if _is_missing_index(exc):  # nothing written yet
+                return SearchResult(total=0, hits=[], facets=facets)
+            raise
+        for name, counts in (response.get("facetDistribution") or {}).items():
+            if name in facets:
+                facets[name] = {str(k): int(v) for k, v in counts.items()}
+        hits = [
+            SearchHit(id=int(hit["id"]), highlights=tx.highlights(hit, terms))
+            for hit in response["hits"]
+        ]
+        return SearchResult(
+            total=int(response.get("totalHits", len(hits))), hits=hits, facets=facets
+        )
+
+    async def close(self) -> None:
+        # The client keeps no connection pool (module-level `requests` calls).
+        self._local = threading.local()

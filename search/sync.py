@@ -1,0 +1,89 @@
+"""Keeping the index in step with the database: only through the outbox job below
+and the full `reindex` — never inline in a web request."""
+
+from __future__ import annotations
+
+from marketplace.products.catalog import CATEGORIES
+from marketplace.products.tables import Product
+from search.documents import ProductDocument
+from search.runtime import backend
+
+DOCUMENT_COLUMNS = (
+    Product.id,
+    Product.name,
+    Product.institution.id.as_alias("institution_id"),
+    Product.institution.short_name.as_alias("institution_name"),
+    Product.category,
+    Product.summary,
+    Product.tags,
+    Product.keywords,
+    Product.repayment_method,
+    Product.cities,
+    Product.employment_types,
+    Product.amount_min,
+    Product.amount_max,
+    Product.term_options,
+    Product.apr_min,
+    Product.apr_max,
+    Product.approval_rate,
+    Product.popularity,
+    Product.listed_at,
+    Product.promoted,
+    Product.status,
+)
+
+
+def product_document(row: dict) -> ProductDocument:
+    """Catalogue facts only: nothing about any borrower ever goes into the index."""
+    summary = row["summary"]
+    if row["keywords"]:
+        summary = f"{summary} {' '.join(row['keywords'])}"
+    return ProductDocument(
+        id=row["id"],
+        name=row["name"],
+        institution_id=row["institution_id"],
+        institution_name=row["institution_name"],
+        category=row["category"],
+        category_label=CATEGORIES[row["category"]],
+        summary=summary,
+        tags=list(row["tags"]),
+        repayment_methods=[row["repayment_method"]],
+        cities=list(row["cities"]),
+        employment_types=list(row["employment_types"]),
+        amount_min=int(row["amount_min"]),
+        amount_max=int(row["amount_max"]),
+        term_min=min(row["term_options"]),
+        term_max=max(row["term_options"]),
+        term_options=list(row["term_options"]),
+        apr_min=float(row["apr_min"]),
+        apr_max=float(row["apr_max"]),
+        approval_rate=float(row["approval_rate"]),
+        popularity=int(row["popularity"]),
+        listed_at=int(row["listed_at"].timestamp()) if row["listed_at"] else 0,
+        promoted=bool(row["promoted"]),
+    )
+
+
+async def index_product(product_id: int) -> str:
+    """Listed → upsert, anything else → delete. Idempotent."""
+    row = await Product.select(*DOCUMENT_COLUMNS).where(Product.id == product_id).first()
+    if row is None or row["status"] != "listed":
+        await backend().delete([product_id])
+        return "deleted"
+    await backend().upsert([product_document(row)])
+    return "indexed"
+
+
+async def index_product_job(ctx: dict, product_id: int, **_: object) -> str:
+    return await index_product(product_id)
+
+
+async def reindex_all(batch_size: int = 500) -> int:
+    """Rebuild the whole index from the database."""
+    search = backend()
+    await search.clear()
+    rows = await Product.select(*DOCUMENT_COLUMNS).where(Product.status == "listed")
+    documents = [product_document(row) for row in rows]
+    for start in range(0, len(documents), batch_size):
+        await search.upsert(documents[start : start + batch_size])
+    return len(documents)

@@ -1,0 +1,261 @@
+"""Text analysis shared by both engines: normalisation, Chinese segmentation, pinyin and
+initials, typo rules and highlighting.
+
+Both adapters index the same pinyin forms and highlight with the same function, so a
+query behaves alike whichever engine answers it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import rjieba
+from pypinyin import Style, lazy_pinyin
+
+from search.backend import HIGHLIGHT_FIELDS
+
+# Latin/pinyin tokens at least this long match with one typo (edit or transposition).
+TYPO_MIN_LENGTH = 4
+# The last query token also matches as a prefix ("search as you type") from this length.
+PREFIX_MIN_LENGTH = 2
+# Pinyin forms are indexed for every run of up to this many consecutive Han characters.
+PINYIN_MAX_SPAN = 8
+# A query is cut to this many characters and terms (each term is a clause of its own).
+MAX_QUERY_CHARS = 100
+MAX_QUERY_TERMS = 16
+# Long fields (the summary) are highlighted as a window of about this many characters.
+SNIPPET_CHARS = 160
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
+_HAN_RE = re.compile(f"[{_HAN}]")
+_HAN_RUN_RE = re.compile(f"[{_HAN}]+")
+_WORD_RE = re.compile(r"[^\W_]+")
+_CHAR_TOKEN_RE = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
+_ASCII_WORD_RE = re.compile(r"[a-z0-9]+")
+_COMBINING_RE = re.compile("[\u0300-\u036f]")
+
+
+def normalize(text: str) -> str:
+    """Lower case, accents and tone marks folded (zhāo -> zhao), full-width to half-width."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return unicodedata.normalize("NFKC", _COMBINING_RE.sub("", decomposed)).lower()
+
+
+def has_han(text: str) -> bool:
+    return _HAN_RE.search(text) is not None
+
+
+def is_latin(token: str) -> bool:
+    """An ASCII letters/digits token: matched as a word, with pinyin, typos and prefixes."""
+    return token.isascii() and token.isalnum()
+
+
+def typo_tolerant(token: str) -> bool:
+    return is_latin(token) and len(token) >= TYPO_MIN_LENGTH and not token.isdigit()
+
+
+def _dedupe(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def segment(text: str) -> list[str]:
+    """Search-mode word tokens (jieba cut_for_search), normalised, punctuation dropped.
+
+    "招商银行闪电贷" -> ["招商", "商银", "银行", "招商银行", "闪电", "贷"].
+    """
+    tokens: list[str] = []
+    for word in rjieba.cut_for_search(normalize(text)):
+        tokens.extend(_WORD_RE.findall(word))
+    return tokens
+
+
+def query_terms(text: str) -> list[str]:
+    """The terms of a user query, each of which a result must match. Never raises:
+    syntax characters of any engine are dropped like other punctuation. Long queries are
+    cut to MAX_QUERY_CHARS and MAX_QUERY_TERMS."""
+    return _dedupe(segment(text[:MAX_QUERY_CHARS]))[:MAX_QUERY_TERMS]
+
+
+def plain_query(text: str) -> str:
+    """The query as plain words for an engine that segments itself: punctuation (and so
+    any phrase, negation or field syntax) becomes spaces."""
+    return " ".join(_WORD_RE.findall(normalize(text[:MAX_QUERY_CHARS])))
+
+
+def char_tokens(text: str) -> list[str]:
+    """One token per Han character, other letter/digit runs whole: "融e借" -> 融 e 借.
+
+    Indexed with positions, so a Chinese term can match as a phrase of characters even
+    where jieba segmented the document differently from the query."""
+    return _CHAR_TOKEN_RE.findall(normalize(text))
+
+
+@lru_cache(maxsize=8192)
+def syllables(han_run: str) -> tuple[str, ...]:
+    """Toneless pinyin, one syllable per Han character (context-aware: 银行 -> yin hang)."""
+    result = lazy_pinyin(han_run, style=Style.NORMAL, errors="default")
+    if len(result) != len(han_run):
+        result = [lazy_pinyin(ch, style=Style.NORMAL, errors="default")[0] for ch in han_run]
+    return tuple(s.lower() for s in result)
+
+
+def pinyin_keys(text: str) -> tuple[list[str], list[str]]:
+    """(full pinyin forms, initials forms) to index for a name.
+
+    For every run of 1..PINYIN_MAX_SPAN consecutive Han characters (and each whole run)
+    the concatenated pinyin and, from two characters on, the initials:
+    "招商银行" -> full: zhao, shang, …, zhaoshang, yinhang, zhaoshangyinhang;
+    initials: zs, sy, yh, zsy, syh, zsyh.
+    """
+    full: list[str] = []
+    initials: list[str] = []
+    for run in _HAN_RUN_RE.findall(normalize(text)):
+        syl = syllables(run)
+        spans = {
+            (i, j)
+            for i in range(len(syl))
+            for j in range(i + 1, min(len(syl), i + PINYIN_MAX_SPAN) + 1)
+        }
+        spans.add((0, len(syl)))
+        for i, j in sorted(spans):
+            full.append("".join(syl[i:j]))
+            if j - i >= 2:
+                initials.append("".join(s[0] for s in syl[i:j]))
+    return _dedupe(full), _dedupe(initials)
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Optimal-string-alignment distance <= 1 (one insert, delete, substitute or swap)."""
+    if a == b:
+        return True
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1:
+        return False
+    i = 0
+    while i < min(la, lb) and a[i] == b[i]:
+        i += 1
+    if la == lb:
+        if a[i + 1 :] == b[i + 1 :]:
+            return True
+        return i + 1 < la and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    if la > lb:
+        return a[i + 1 :] == b[i:]
+    return a[i:] == b[i + 1 :]
+
+
+def _latin_match(token: str, word: str, prefix: bool) -> int:
+    """Length of `word` to mark for `token` (0 = no match)."""
+    if token == word or (typo_tolerant(token) and within_one_edit(token, word)):
+        return len(word)
+    if prefix and len(token) >= PREFIX_MIN_LENGTH and word.startswith(token):
+        return len(token)
+    return 0
+
+
+def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, int]]:
+    """Spans of Han characters whose pinyin or initials the Latin token matches."""
+    for run in _HAN_RUN_RE.finditer(norm):
+        syl = syllables(run.group())
+        for i in range(len(syl)):
+            concat = ""
+            for j in range(i, min(len(syl), i + PINYIN_MAX_SPAN)):
+                before = len(concat)
+                concat += syl[j]
+                n = j - i + 1
+                initials_match = n >= 2 and token == "".join(s[0] for s in syl[i : j + 1])
+                typo_match = typo_tolerant(token) and within_one_edit(token, concat)
+                prefix_match = (
+                    prefix
+                    and len(token) >= PREFIX_MIN_LENGTH
+                    and concat.startswith(token)
+                    and before < len(token)
+                )
+                if token == concat or initials_match or typo_match or prefix_match:
+                    yield run.start() + i, run.start() + j + 1
+                if len(concat) > len(token) + 1 and n > len(token):
+                    break
+
+
+def _match_spans(norm: str, terms: Sequence[str], prefix_last: bool) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for k, term in enumerate(terms):
+        prefix = prefix_last and k == len(terms) - 1
+        if not is_latin(term):
+            start = norm.find(term)
+            while start != -1:
+                spans.append((start, start + len(term)))
+                start = norm.find(term, start + 1)
+            continue
+        for m in _ASCII_WORD_RE.finditer(norm):
+            length = _latin_match(term, m.group(), prefix)
+            if length:
+                spans.append((m.start(), m.start() + length))
+        if not term.isdigit():
+            spans.extend(_pinyin_spans(norm, term, prefix))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _per_char_normalized(text: str) -> str:
+    """Normalise character by character so offsets stay those of the original text."""
+    out = []
+    for ch in text:
+        n = normalize(ch)
+        out.append(n if len(n) == 1 else ch)
+    return "".join(out)
+
+
+def highlight(
+    text: str, terms: Sequence[str], *, prefix_last: bool = True, max_chars: int | None = None
+) -> str | None:
+    """HTML-escaped `text` with matches of the query `terms` wrapped in <mark>…</mark>,
+    or None when nothing matches. Latin terms also mark the Han characters whose pinyin
+    or initials they match. With max_chars, a long text is cut to a window around the
+    first match, with "…" where it was cut."""
+    if not text or not terms:
+        return None
+    spans = _match_spans(_per_char_normalized(text), terms, prefix_last)
+    if not spans:
+        return None
+    start, end = 0, len(text)
+    if max_chars is not None and len(text) > max_chars:
+        start = max(0, spans[0][0] - max_chars // 4)
+        end = min(len(text), start + max_chars)
+        start = max(0, end - max_chars)
+    parts = ["…"] if start > 0 else []
+    pos = start
+    for s, e in spans:
+        s, e = max(s, start), min(e, end)
+        if s >= e:
+            continue
+        parts.append(html.escape(text[pos:s]))
+        parts.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    parts.append(html.escape(text[pos:end]))
+    if end < len(text):
+        parts.append("…")
+    return "".join(parts)
+
+
+def highlights(doc: Mapping[str, Any], terms: Sequence[str]) -> dict[str, str]:
+    """The SearchHit.highlights of a document (a ProductDocument dict) for query terms."""
+    out: dict[str, str] = {}
+    if not terms:
+        return out
+    for field in HIGHLIGHT_FIELDS:
+        max_chars = SNIPPET_CHARS if field == "summary" else None
+        marked = highlight(str(doc.get(field) or ""), terms, max_chars=max_chars)
+        if marked is not None:
+            out[field] = marked
+    return out

@@ -1,0 +1,102 @@
+"""Composition root: create_app() wires routers, middleware, templates and lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.middleware import DefineMiddleware
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from admin import admin_router
+from institution_console import console_router
+from marketplace import cache
+from marketplace.db import engine
+from marketplace.security import install_log_redaction
+from marketplace.settings import PROJECT_ROOT, settings
+from portal import portal_router
+from search.runtime import backend
+from server.auth import access_guard
+from server.errors import EXCEPTION_HANDLERS
+from server.lifecycle import start_services, stop_services
+from server.sessions import SessionMiddleware
+from server.templating import make_environment
+
+CSRF_HEADER = "x-csrftoken"
+CSRF_FIELD = "_csrf_token"
+
+
+@get("/healthz", opt={"access": "public"}, name="health.live", sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", opt={"access": "public"}, name="health.ready")
+async def readyz() -> Response:
+    checks: dict[str, str] = {}
+    try:
+        await engine().run_ddl("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["database"] = type(exc).__name__
+    try:
+        await cache.redis().ping()
+        checks["redis"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["redis"] = type(exc).__name__
+    try:
+        await backend().count()
+        checks["search"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["search"] = type(exc).__name__
+    ready = all(value == "ok" for value in checks.values())
+    return Response(content={"ready": ready, **checks}, status_code=200 if ready else 503)
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings.check_production()
+    install_log_redaction()
+    await start_services()
+    try:
+        yield
+    finally:
+        await stop_services()
+
+
+def create_app() -> Litestar:
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            portal_router,
+            console_router,
+            admin_router,
+            create_static_files_router(
+                path="/static",
+                directories=[PROJECT_ROOT / "static"],
+                name="static",
+                opt={"access": "public"},
+                cache_control=None,
+            ),
+        ],
+        guards=[access_guard],
+        middleware=[DefineMiddleware(SessionMiddleware)],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="csrftoken",
+            cookie_secure=settings.secure_cookies,
+            cookie_samesite="lax",
+            header_name=CSRF_HEADER,
+        ),
+        template_config=TemplateConfig(
+            engine=JinjaTemplateEngine.from_environment(make_environment())
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        debug=False,
+    )

@@ -1,0 +1,95 @@
+"""Who is asking: sessions → actors, the deny-by-default guard, client addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from marketplace.accounts.services import actor_for
+from marketplace.actors import Actor
+from marketplace.errors import DomainError
+from marketplace.settings import settings
+from server.sessions import session_of
+
+ACCESS_LEVELS = frozenset({"public", "borrower", "staff", "operator"})
+_ACTOR_KEY = "lm_actor"
+
+
+def client_address(connection: ASGIConnection) -> str:
+    """The peer address; X-Forwarded-For is believed only from a configured proxy, so a
+    client cannot pick its own address to dodge the failed-login limit."""
+    peer = connection.client.host if connection.client else "unknown"
+    if peer not in settings.trusted_proxies:
+        return peer
+    forwarded = connection.headers.get("x-forwarded-for", "")
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if hop not in settings.trusted_proxies:
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer
+    return peer
+
+
+def request_id(connection: ASGIConnection) -> str:
+    scope = connection.scope
+    if "lm_request_id" not in scope:
+        scope["lm_request_id"] = secrets.token_hex(8)  # type: ignore[typeddict-unknown-key]
+    return scope["lm_request_id"]  # type: ignore[typeddict-item]
+
+
+async def current_actor(connection: ASGIConnection) -> Actor | None:
+    scope = connection.scope
+    if _ACTOR_KEY in scope:
+        return scope[_ACTOR_KEY]  # type: ignore[typeddict-item]
+    session = session_of(scope)
+    actor = None
+    if user_id := session.get("uid"):
+        try:
+            actor = (await actor_for(int(user_id))).with_request(
+                client_address(connection), request_id(connection)
+            )
+        except DomainError:
+            session.clear()
+    scope[_ACTOR_KEY] = actor  # type: ignore[typeddict-unknown-key]
+    return actor
+
+
+def sign_in(connection: ASGIConnection, actor: Actor) -> None:
+    session = session_of(connection.scope)
+    session.clear()
+    session.rotate()
+    session["uid"] = actor.user_id
+    session["kind"] = actor.kind
+    connection.scope[_ACTOR_KEY] = actor  # type: ignore[typeddict-unknown-key]
+
+
+def sign_out(connection: ASGIConnection) -> None:
+    session_of(connection.scope).clear()
+    connection.scope[_ACTOR_KEY] = None  # type: ignore[typeddict-unknown-key]
+
+
+async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Every route declares `opt={"access": ...}`; a route that does not is refused."""
+    access = handler.opt.get("access")
+    if access not in ACCESS_LEVELS:
+        raise PermissionDeniedException("route declares no access level")
+    if access == "public":
+        return
+    actor = await current_actor(connection)
+    if actor is None or actor.kind != access:
+        raise NotAuthorizedException()
+    permission = handler.opt.get("permission")
+    if permission and not actor.can(permission):
+        raise PermissionDeniedException()
+
+
+async def require_actor(connection: ASGIConnection) -> Actor:
+    actor = await current_actor(connection)
+    if actor is None:
+        raise NotAuthorizedException()
+    return actor

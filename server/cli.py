@@ -1,0 +1,171 @@
+"""`loanmart <command>`: demo, web, worker, migrate, seed, reindex.
+
+Imports of the application happen inside the commands: `demo` first starts the embedded
+services and exports their URLs, and settings are read once at import."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+
+async def _with_db(coro_factory):
+    from marketplace.db import engine
+
+    await engine().start_connection_pool(min_size=1, max_size=4)
+    try:
+        return await coro_factory()
+    finally:
+        await engine().close_connection_pool()
+
+
+def migrate() -> None:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    async def run():
+        result = await run_forwards("all")
+        if not result.success:
+            raise SystemExit(f"migrations failed: {result.message}")
+
+    asyncio.run(_with_db(run))
+
+
+def seed() -> None:
+    from marketplace.demo.seed import seed_demo
+
+    created = asyncio.run(_with_db(seed_demo))
+    print("demo data seeded" if created else "demo data already present")  # noqa: T201
+
+
+def reindex() -> None:
+    from marketplace.settings import settings
+    from search import make_backend
+    from search.runtime import set_backend
+    from search.sync import reindex_all
+
+    async def run():
+        set_backend(make_backend(settings))
+        return await reindex_all()
+
+    count = asyncio.run(_with_db(run))
+    print(f"indexed {count} listed products")  # noqa: T201
+
+
+def web(workers: int = 1) -> None:
+    import uvicorn
+
+    from marketplace.settings import settings
+
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        proxy_headers=False,
+        access_log=False,
+    )
+
+
+def worker() -> None:
+    from marketplace.jobs import run_worker
+
+    run_worker()
+
+
+DEMO_LOGINS = """
+  借款人门户   {base}/            手机号 13800138000 / Demo12345（也可自行注册，验证码打印在本终端）
+  机构工作台   {base}/console/    admin@huaxin-bank.example / Demo12345
+  运营后台     {base}/admin/      reviewer@loanmart.example / Demo12345
+"""
+
+
+def demo() -> None:
+    """Everything on the embedded default: Postgres, Redis, search, web and worker."""
+    from marketplace.settings import load_settings
+    from server.embedded import ensure_services
+
+    config = load_settings()
+    var_dir = config.var_dir
+    started = time.monotonic()
+    services = ensure_services(var_dir)
+    env = {**os.environ, "LOANMART_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
+    me = [sys.executable, "-m", "server.cli"]
+    children: list[subprocess.Popen] = []
+
+    def stop(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        services.stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for step in ("migrate", "seed", "reindex"):
+            subprocess.run([*me, step], env=env, check=True, cwd=PROJECT_ROOT)  # noqa: S603
+        children.append(subprocess.Popen([*me, "worker"], env=env, cwd=PROJECT_ROOT))  # noqa: S603
+        children.append(subprocess.Popen([*me, "web"], env=env, cwd=PROJECT_ROOT))  # noqa: S603
+        base = f"http://127.0.0.1:{config.port}"
+        _wait_ready(f"{base}/readyz", children)
+        print(f"\nLoanMart 已就绪（{time.monotonic() - started:.1f} 秒）", flush=True)  # noqa: T201
+        print(DEMO_LOGINS.format(base=base), flush=True)  # noqa: T201
+        print("按 Ctrl-C 停止。", flush=True)  # noqa: T201
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        raise SystemExit("a demo process exited unexpectedly")
+    finally:
+        stop()
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise SystemExit("a demo process exited during start-up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - local URL
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"not ready after {timeout:.0f}s: {url}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="loanmart")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("demo", "worker", "migrate", "seed", "reindex"):
+        sub.add_parser(name)
+    web_parser = sub.add_parser("web")
+    web_parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.command == "web":
+        from marketplace.settings import settings
+
+        web(args.workers or settings.web_concurrency)
+    else:
+        {"demo": demo, "worker": worker, "migrate": migrate, "seed": seed, "reindex": reindex}[
+            args.command
+        ]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Error pages in the product's design; domain errors mapped to HTTP."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.response import Redirect, Template
+
+from marketplace.errors import DomainError, NotFound, PermissionDenied
+from server.rendering import audience_of
+
+log = logging.getLogger(__name__)
+
+LOGIN_ROUTES = {"portal": "/login", "console": "/console/login", "admin": "/admin/login"}
+
+TITLES = {
+    400: ("请求有误", "提交的内容无法处理，请检查后重试。"),
+    403: ("无权访问", "您没有访问该页面的权限。如需开通，请联系管理员。"),
+    404: ("页面不存在", "您访问的页面不存在，或已被删除。"),
+    405: ("请求有误", "该页面不支持这种访问方式。"),
+    409: ("操作未完成", "当前状态不允许该操作，请刷新页面后重试。"),
+    429: ("操作过于频繁", "请稍后再试。"),
+    500: ("系统繁忙", "服务出现了问题，我们已记录。请稍后再试。"),
+}
+
+
+def error_page(request: Request, status_code: int, message: str | None = None) -> Response:
+    title, default_message = TITLES.get(status_code, TITLES[500])
+    template = f"errors/{status_code}.html" if status_code in (403, 404, 500) else "errors/error.html"
+    return Template(
+        template_name=template,
+        context={
+            "audience": audience_of(request.url.path),
+            "principal": None,
+            "flashes": [],
+            "status_code": status_code,
+            "title": title,
+            "message": message or default_message,
+        },
+        status_code=status_code,
+        headers={"Vary": "HX-Request"},
+    )
+
+
+def not_authorized(request: Request, exc: Exception) -> Response:
+    login = LOGIN_ROUTES[audience_of(request.url.path)]
+    target = f"{login}?next={quote(request.url.path)}"
+    if request.headers.get("hx-request") == "true":
+        return Response(content=b"", status_code=401, headers={"HX-Redirect": target})
+    return Redirect(path=target, status_code=303)
+
+
+def permission_denied(request: Request, exc: Exception) -> Response:
+    detail = getattr(exc, "detail", "")
+    if "CSRF" in str(detail):
+        return error_page(request, 403, "页面已过期或来源不明，请刷新页面后重新提交。")
+    return error_page(request, 403)
+
+
+def not_found(request: Request, exc: Exception) -> Response:
+    message = exc.message if isinstance(exc, NotFound) else None
+    return error_page(request, 404, message)
+
+
+def domain_error(request: Request, exc: DomainError) -> Response:
+    return error_page(request, 409, exc.message)
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    return error_page(request, exc.status_code if exc.status_code in TITLES else 400)
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s", request.url.path)
+    return error_page(request, 500)
+
+
+EXCEPTION_HANDLERS = {
+    NotAuthorizedException: not_authorized,
+    PermissionDeniedException: permission_denied,
+    PermissionDenied: permission_denied,
+    NotFoundException: not_found,
+    NotFound: not_found,
+    DomainError: domain_error,
+    HTTPException: http_error,
+    500: server_error,
+}

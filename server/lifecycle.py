@@ -1,0 +1,25 @@
+"""Start and stop what a process needs: the DB pool, Redis, the search backend."""
+
+from __future__ import annotations
+
+import contextlib
+
+from marketplace import cache, jobs
+from marketplace.db import engine
+from marketplace.settings import settings
+from search import make_backend
+from search.runtime import backend, set_backend
+
+
+async def start_services() -> None:
+    await engine().start_connection_pool(min_size=1, max_size=10)
+    set_backend(make_backend(settings))
+
+
+async def stop_services() -> None:
+    with contextlib.suppress(RuntimeError):
+        await backend().close()
+    set_backend(None)
+    await jobs.close()
+    await cache.close()
+    await engine().close_connection_pool()

@@ -1,0 +1,70 @@
+"""The one HTMX helper: full page or fragment, flashes, redirects after POST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.response import Redirect, Template
+
+from marketplace.accounts.services import principal_view
+from server.auth import current_actor
+from server.sessions import session_of
+
+
+def audience_of(path: str) -> str:
+    if path.startswith("/console"):
+        return "console"
+    if path.startswith("/admin"):
+        return "admin"
+    return "portal"
+
+
+def wants_fragment(request: Request) -> bool:
+    """htmx swaps get the fragment; boosted and history-restore requests get full pages."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-boosted") != "true"
+        and headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def flash(request: Request, message: str, category: str = "success") -> None:
+    session = session_of(request.scope)
+    session["flashes"] = [*session.get("flashes", []), {"category": category, "message": message}]
+
+
+async def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    nav: str = "",
+) -> Template:
+    """Render `template`, or only `fragment` (a `_partial.html`) for htmx swaps."""
+    actor = await current_actor(request)
+    ctx: dict[str, Any] = {
+        "audience": audience_of(request.url.path),
+        "principal": (await principal_view(actor)) if actor else None,
+        "nav_active": nav,
+        **(context or {}),
+    }
+    partial = fragment is not None and wants_fragment(request)
+    if not partial:
+        ctx["flashes"] = session_of(request.scope).pop("flashes", [])
+    return Template(
+        template_name=fragment if partial and fragment else template,
+        context=ctx,
+        status_code=status_code,
+        headers={"Vary": "HX-Request"},
+    )
+
+
+def redirect(request: Request, url: str) -> Response:
+    """303 after a POST; an htmx request is told to navigate instead of swapping."""
+    if request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true":
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": url})
+    return Redirect(path=url, status_code=303)
