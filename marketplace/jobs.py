@@ -87,3 +87,22 @@ def run_worker() -> None:
     from arq.worker import run_worker as arq_run_worker
 
     arq_run_worker(worker_settings())  # type: ignore[arg-type]
+
+
+async def run_until_idle(*, with_lifecycle: bool = False) -> int:
+    """Run queued jobs in this process until the queue is empty (arq burst mode).
+
+    Used by `loanmart` maintenance and the tests; returns the number of jobs completed."""
+    from arq.worker import create_worker
+
+    options = worker_settings()
+    if not with_lifecycle:
+        options.pop("on_startup")
+        options.pop("on_shutdown")
+    options["cron_jobs"] = []
+    worker = create_worker(options, burst=True, poll_delay=0.05)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker.jobs_complete

@@ -236,7 +236,7 @@ class EmbeddedSearch:
         """Should-match alternatives for one query term across fields."""
         alts: list[Query] = []
         if not tx.is_latin(term):
-            chars = tx.char_tokens(term)
+            chars: list[str | tuple[int, str]] = list(tx.char_tokens(term))
             for field, boost in WORD_FIELDS:
                 alts.append(Query.boost_query(self._term(field, term), boost))
             for field, boost in CHAR_FIELDS if chars else ():
@@ -332,9 +332,9 @@ class EmbeddedSearch:
             )
         hits = []
         for _, address in found.hits:
-            payload = json.loads(searcher.doc(address).get_first("payload"))
+            payload = json.loads(searcher.doc(address)["payload"][0])
             hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, terms)))
-        total = found.count if found.count is not None else len(hits)
+        total = int(found.count)  # type: ignore[attr-defined]  # set with count=True; not in the stub
         return SearchResult(total=total, hits=hits, facets=self._facets(searcher, query, total))
 
     @staticmethod

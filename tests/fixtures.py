@@ -1,0 +1,92 @@
+"""Shared fixtures. The app runs in the test's own event loop (httpx ASGITransport), so
+the Piccolo pool, Redis client and arq pool are all created in one loop; Litestar's
+AsyncTestClient would run the app on a second loop in another thread."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from bs4 import BeautifulSoup
+
+from marketplace import cache
+from marketplace.db import engine
+from marketplace.security import make_password_hasher, use_password_hasher
+from server.lifecycle import start_services, stop_services
+from tests import factories
+
+APP_TABLES = (
+    "application_event, application, consent, borrower_profile, product_revision, product, "
+    "app_user, institution, outbox_message, notification, system_parameter"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def services() -> AsyncIterator[None]:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    # Cheap hashing in tests; production parameters are covered in test_security.
+    use_password_hasher(make_password_hasher(time_cost=1, memory_cost=8, parallelism=1))
+    result = await run_forwards("all")
+    assert result.success, result.message
+    await start_services()
+    yield
+    await stop_services()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(services: None) -> AsyncIterator[None]:
+    yield
+    # audit_entry is append-only (a trigger refuses DELETE); TRUNCATE is the test reset.
+    await engine().run_ddl(f"TRUNCATE {APP_TABLES}, audit_entry RESTART IDENTITY CASCADE")
+    await cache.redis().flushdb()
+    from search.runtime import backend
+
+    await backend().clear()
+
+
+@pytest.fixture(scope="session")
+def app():
+    from server.app import create_app
+
+    return create_app()
+
+
+class Client(httpx.AsyncClient):
+    """An httpx client that knows the CSRF dance: GET a page, then post its form."""
+
+    async def csrf_token(self) -> str:
+        token = self.cookies.get("csrftoken")
+        if not token:
+            await self.get("/healthz")
+            await self.get("/login")
+            token = self.cookies.get("csrftoken")
+        assert token, "no CSRF cookie issued"
+        return token
+
+    async def submit(self, url: str, data: dict | None = None, **kwargs) -> httpx.Response:
+        form = {"_csrf_token": await self.csrf_token(), **(data or {})}
+        return await self.post(url, data=form, **kwargs)
+
+
+def soup(response: httpx.Response) -> BeautifulSoup:
+    return BeautifulSoup(response.text, "html.parser")
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[Client]:
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.7", 50000))
+    async with Client(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def login(client: Client, path: str, login: str, password: str = factories.PASSWORD) -> None:
+    response = await client.submit(path, {"login": login, "password": password})
+    assert response.status_code == 303, response.text[:500]
+
+
+@pytest.fixture
+async def world():
+    """Two institutions with staff, an operator and a borrower."""
+    return await factories.world()

@@ -1,0 +1,140 @@
+"""Registration by SMS code, sessions, CSRF, login limits, deny-by-default routing."""
+
+from __future__ import annotations
+
+import re
+
+from marketplace import cache
+from marketplace.accounts.tables import User
+from marketplace.notifications.services import BODY_CONTEXT
+from marketplace.notifications.tables import Notification
+from marketplace.security import decrypt_field
+from tests.fixtures import login, soup
+
+
+async def _last_sms_code() -> str:
+    row = await Notification.objects().order_by(Notification.id, ascending=False).first()
+    return re.search(r"\d{6}", decrypt_field(row.body_encrypted, context=BODY_CONTEXT)).group()
+
+
+async def test_register_with_sms_code_then_signed_in(client):
+    sent = await client.submit("/register", {"action": "send_code", "mobile": "139 0000 1111"})
+    assert sent.status_code == 200 and "验证码已发送" in sent.text
+    notification = await Notification.objects().first()
+    assert notification.recipient_masked == "139****1111"
+    assert "13900001111" not in notification.body_encrypted
+
+    wrong = await client.submit("/register", {
+        "action": "register", "mobile": "13900001111", "code": "000000",
+        "password": "abc12345", "password_confirm": "abc12345", "display_name": "小李"})
+    assert wrong.status_code == 400
+    assert soup(wrong).select_one("input[name=mobile]")["value"] == "13900001111"
+    assert "abc12345" not in wrong.text, "passwords are never echoed back"
+
+    # A wrong code counts as a try; the real one still works within the limit.
+    code = await _last_sms_code()
+    response = await client.submit("/register", {
+        "action": "register", "mobile": "13900001111", "code": code,
+        "password": "abc12345", "password_confirm": "abc12345", "display_name": "小李"})
+    assert response.status_code == 303
+    user = await User.objects().where(User.kind == "borrower").first()
+    assert user.mobile_masked == "139****1111"
+    assert "13900001111" not in user.login_key
+    home = await client.get("/me/applications")
+    assert home.status_code == 200
+
+
+async def test_code_resend_is_throttled(client):
+    await client.submit("/register", {"action": "send_code", "mobile": "13900002222"})
+    again = await client.submit("/register", {"action": "send_code", "mobile": "13900002222"})
+    assert again.status_code == 400 and "60秒" in again.text
+    assert await Notification.count() == 1
+
+
+async def test_session_rotates_at_login_and_planted_ids_are_ignored(client, world):
+    client.cookies.set("lm_session", "attacker-chosen-session-id")
+    await client.get("/login")
+    await login(client, "/login", world.borrower_mobile)
+    issued = client.cookies.get("lm_session")
+    assert issued and issued != "attacker-chosen-session-id"
+    assert await cache.redis().get("session:attacker-chosen-session-id") is None
+
+    response = await client.post("/logout", data={"_csrf_token": await client.csrf_token()})
+    assert response.status_code == 303
+    keys = [key async for key in cache.redis().scan_iter("session:*")]
+    assert keys == [], "logout deletes the server-side session"
+    assert (await client.get("/me/applications")).status_code == 303
+
+
+async def test_cookie_flags(client, world):
+    response = await client.submit("/login", {"login": world.borrower_mobile, "password": "Passw0rd!"})
+    cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("lm_session="))
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+async def test_writes_without_csrf_token_are_refused(client, world):
+    response = await client.post("/login", data={"login": world.borrower_mobile, "password": "Passw0rd!"})
+    assert response.status_code == 403
+    assert "lm_session" not in response.headers.get("set-cookie", "")
+
+
+async def test_failed_logins_are_limited_per_account(client, world):
+    for _ in range(5):
+        bad = await client.submit("/console/login", {"login": "staff@test-bank.example", "password": "nope"})
+        assert bad.status_code == 400 and "账号或密码不正确" in bad.text
+    blocked = await client.submit(
+        "/console/login", {"login": "staff@test-bank.example", "password": "Passw0rd!"}
+    )
+    assert blocked.status_code == 400 and "过多" in blocked.text
+
+
+async def test_forwarded_for_does_not_reset_the_address_limit(client, world):
+    for attempt in range(30):
+        await client.submit(
+            "/login",
+            {"login": f"1390000{attempt:04d}", "password": "wrong"},
+            headers={"X-Forwarded-For": f"203.0.113.{attempt}"},
+        )
+    blocked = await client.submit(
+        "/login", {"login": world.borrower_mobile, "password": "Passw0rd!"},
+        headers={"X-Forwarded-For": "203.0.113.250"},
+    )
+    assert blocked.status_code == 400 and "过多" in blocked.text
+
+
+async def test_every_route_declares_access(app):
+    undeclared = [
+        route.path
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if handler.opt.get("access") not in {"public", "borrower", "staff", "operator"}
+    ]
+    assert undeclared == []
+
+
+async def test_audiences_are_separate(client, world):
+    await login(client, "/login", world.borrower_mobile)
+    assert (await client.get("/console/")).status_code == 303
+    assert (await client.get("/admin/")).status_code == 303
+
+
+async def test_permissions_deny_by_default(client, world):
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    assert (await client.get("/admin/audit")).status_code == 200
+    assert (await client.get("/admin/reviews/products")).status_code == 403
+
+
+async def test_error_pages_use_the_design(client):
+    response = await client.get("/no-such-page")
+    assert response.status_code == 404
+    assert "页面不存在" in response.text
+    assert soup(response).select_one("link[rel=stylesheet]") is not None
+    assert (await client.get("/console/leads/999999")).status_code == 303
+
+
+async def test_fragment_for_htmx_full_page_otherwise(client):
+    full = await client.get("/products")
+    fragment = await client.get("/products", headers={"HX-Request": "true"})
+    boosted = await client.get("/products", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<html" in full.text and "<html" not in fragment.text and "<html" in boosted.text
+    assert full.headers["vary"] == "HX-Request"
