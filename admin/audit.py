@@ -14,9 +14,14 @@ async def audit_list(request: Request, q: str = "", page: int = 1) -> Response:
     return await render(
         request,
         "admin/audit.html",
-        {"entries": entries, "total": total, "q": q, "page": page,
-         "pages": max(1, -(-total // PER_PAGE)),
-         "page_url": lambda p: f"/admin/audit?q={q}&page={p}"},
+        {
+            "entries": entries,
+            "total": total,
+            "q": q,
+            "page": page,
+            "pages": max(1, -(-total // PER_PAGE)),
+            "page_url": lambda p: f"/admin/audit?q={q}&page={p}",
+        },
         nav="audit",
     )
 

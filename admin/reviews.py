@@ -17,20 +17,27 @@ REVIEW = {"access": "operator", "permission": "product.review"}
 
 @get("/reviews/products", name="admin.reviews.list", opt=REVIEW)
 async def queue(request: Request) -> Response:
-    return await render(request, "admin/reviews.html", {"products": await review_queue()},
-                        nav="reviews")
+    return await render(
+        request, "admin/reviews.html", {"products": await review_queue()}, nav="reviews"
+    )
 
 
-async def _detail(request: Request, product_id: int, errors: dict, status_code: int = 200) -> Response:
+async def _detail(
+    request: Request, product_id: int, errors: dict, status_code: int = 200
+) -> Response:
     product = await product_for_review(product_id)
     lint = []
     if phrase := banned_phrase_in(product["name"], product["summary"], product["description"]):
         lint.append(f"宣传用语含违规表述“{phrase}”")
     if product["high_cost"]:
         lint.append("综合年化利率高于警示线：上架后将向借款人显著提示")
-    return await render(request, "admin/review_detail.html",
-                        {"product": product, "lint": lint, "errors": errors},
-                        status_code=status_code, nav="reviews")
+    return await render(
+        request,
+        "admin/review_detail.html",
+        {"product": product, "lint": lint, "errors": errors},
+        status_code=status_code,
+        nav="reviews",
+    )
 
 
 @get("/reviews/products/{product_id:int}", name="admin.reviews.detail", opt=REVIEW)

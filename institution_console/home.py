@@ -9,8 +9,10 @@ from server.rendering import render
 async def home(request: Request) -> Response:
     actor = await require_actor(request)
     return await render(
-        request, "institution_console/home.html",
-        {"counts": await institution_lead_counts(actor)}, nav="home",
+        request,
+        "institution_console/home.html",
+        {"counts": await institution_lead_counts(actor)},
+        nav="home",
     )
 
 

@@ -22,29 +22,42 @@ async def lead_list(request: Request, status: str = "", page: int = 1) -> Respon
     actor = await require_actor(request)
     status = status if status in STATUS_LABELS else ""
     page = max(1, page)
-    leads, total = await institution_leads(actor, status=status or None, page=page, per_page=PER_PAGE)
+    leads, total = await institution_leads(
+        actor, status=status or None, page=page, per_page=PER_PAGE
+    )
     pages = max(1, -(-total // PER_PAGE))
     return await render(
         request,
         "institution_console/leads.html",
-        {"leads": leads, "total": total, "status": status, "statuses": STATUS_LABELS,
-         "page": page, "pages": pages,
-         "page_url": lambda p: f"/console/leads?status={status}&page={p}"},
+        {
+            "leads": leads,
+            "total": total,
+            "status": status,
+            "statuses": STATUS_LABELS,
+            "page": page,
+            "pages": pages,
+            "page_url": lambda p: f"/console/leads?status={status}&page={p}",
+        },
         fragment="institution_console/_lead_rows.html",
         nav="leads",
     )
 
 
-async def _detail(request: Request, application_id: int, errors: dict | None = None,
-                  status_code: int = 200) -> Response:
+async def _detail(
+    request: Request, application_id: int, errors: dict | None = None, status_code: int = 200
+) -> Response:
     actor = await require_actor(request)
     lead = await institution_lead(actor, application_id)
-    moves = [(target, STATUS_LABELS[target])
-             for target in sorted(INSTITUTION_TRANSITIONS.get(lead["status"], ()))]
+    moves = [
+        (target, STATUS_LABELS[target])
+        for target in sorted(INSTITUTION_TRANSITIONS.get(lead["status"], ()))
+    ]
     return await render(
-        request, "institution_console/lead_detail.html",
+        request,
+        "institution_console/lead_detail.html",
         {"lead": lead, "moves": moves, "errors": errors or {}},
-        status_code=status_code, nav="leads",
+        status_code=status_code,
+        nav="leads",
     )
 
 
@@ -58,7 +71,9 @@ async def lead_move(request: Request, application_id: int) -> Response:
     actor = await require_actor(request)
     data = await form_data(request)
     try:
-        await move_lead(actor, application_id, str(data.get("status", "")), str(data.get("note", "")))
+        await move_lead(
+            actor, application_id, str(data.get("status", "")), str(data.get("note", ""))
+        )
     except NotFound:
         raise
     except DomainError as exc:

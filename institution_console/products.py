@@ -21,8 +21,17 @@ EDIT = {"access": "staff", "permission": "product.edit"}
 def _values_from_product(product: dict) -> dict:
     values = {
         key: product[key]
-        for key in ("name", "category", "summary", "description", "rate_period",
-                    "repayment_method", "age_min", "age_max", "approval_speed_hours")
+        for key in (
+            "name",
+            "category",
+            "summary",
+            "description",
+            "rate_period",
+            "repayment_method",
+            "age_min",
+            "age_max",
+            "approval_speed_hours",
+        )
     }
     values["amount_min"] = f"{product['amount_min']:f}".rstrip("0").rstrip(".")
     values["amount_max"] = f"{product['amount_max']:f}".rstrip("0").rstrip(".")
@@ -35,13 +44,22 @@ def _values_from_product(product: dict) -> dict:
     for fee in product["fee_list"]:
         for key, (kind, timing) in FEE_FIELDS.items():
             if fee.kind == kind and fee.timing == timing:
-                values[key] = (f"{fee.amount:f}" if fee.amount is not None
-                               else f"{(fee.rate * PERCENT).normalize():f}")
+                values[key] = (
+                    f"{fee.amount:f}"
+                    if fee.amount is not None
+                    else f"{(fee.rate * PERCENT).normalize():f}"
+                )
     return values
 
 
-async def _form(request: Request, values: dict, errors: dict, product: dict | None = None,
-                preview: object = None, status_code: int = 200) -> Response:
+async def _form(
+    request: Request,
+    values: dict,
+    errors: dict,
+    product: dict | None = None,
+    preview: object = None,
+    status_code: int = 200,
+) -> Response:
     return await render(
         request,
         "institution_console/product_form.html",
@@ -70,15 +88,26 @@ def _form_values(data: dict) -> dict:
 async def product_list(request: Request) -> Response:
     actor = await require_actor(request)
     return await render(
-        request, "institution_console/products.html",
-        {"products": await institution_products(actor)}, nav="products",
+        request,
+        "institution_console/products.html",
+        {"products": await institution_products(actor)},
+        nav="products",
     )
 
 
 @get("/products/new", name="console.products.new", opt=EDIT)
 async def new_product(request: Request) -> Response:
-    return await _form(request, {"rate_period": "year", "repayment_method": "equal_installment",
-                                 "age_min": 22, "age_max": 55, "term_options": "6,12,24,36"}, {})
+    return await _form(
+        request,
+        {
+            "rate_period": "year",
+            "repayment_method": "equal_installment",
+            "age_min": 22,
+            "age_max": 55,
+            "term_options": "6,12,24,36",
+        },
+        {},
+    )
 
 
 @post("/products/new", name="console.products.create", opt=EDIT)
@@ -104,7 +133,8 @@ async def preview_product(request: Request) -> Response:
     except ValidationFailed as exc:
         errors = exc.errors
     return await render(
-        request, "institution_console/_apr_preview.html",
+        request,
+        "institution_console/_apr_preview.html",
         {"preview": preview, "errors": errors},
     )
 
@@ -113,8 +143,12 @@ async def preview_product(request: Request) -> Response:
 async def product_detail(request: Request, product_id: int) -> Response:
     actor = await require_actor(request)
     product = await institution_product(actor, product_id)
-    return await render(request, "institution_console/product_detail.html",
-                        {"product": product, "errors": {}}, nav="products")
+    return await render(
+        request,
+        "institution_console/product_detail.html",
+        {"product": product, "errors": {}},
+        nav="products",
+    )
 
 
 @get("/products/{product_id:int}/edit", name="console.products.edit", opt=EDIT)
@@ -147,9 +181,13 @@ async def submit_product(request: Request, product_id: int) -> Response:
         )
     except DomainError as exc:
         product = await institution_product(actor, product_id)
-        return await render(request, "institution_console/product_detail.html",
-                            {"product": product, "errors": errors_of(exc)}, status_code=400,
-                            nav="products")
+        return await render(
+            request,
+            "institution_console/product_detail.html",
+            {"product": product, "errors": errors_of(exc)},
+            status_code=400,
+            nav="products",
+        )
     flash(request, "已提交审核，平台审核通过后将自动上架")
     return redirect(request, request.url_for("console.products.detail", product_id=product_id))
 
@@ -163,5 +201,14 @@ async def listing(request: Request, product_id: int) -> Response:
     return redirect(request, request.url_for("console.products.detail", product_id=product_id))
 
 
-handlers = [product_list, new_product, create_product, preview_product, product_detail,
-            edit_product, update_product, submit_product, listing]
+handlers = [
+    product_list,
+    new_product,
+    create_product,
+    preview_product,
+    product_detail,
+    edit_product,
+    update_product,
+    submit_product,
+    listing,
+]

@@ -13,8 +13,9 @@ from server.rendering import flash, redirect, render
 PUBLIC = {"access": "public"}
 
 
-async def _page(request: Request, values: dict, errors: dict, *, code_sent: bool = False,
-                status_code: int = 200) -> Response:
+async def _page(
+    request: Request, values: dict, errors: dict, *, code_sent: bool = False, status_code: int = 200
+) -> Response:
     return await render(
         request,
         "portal/register.html",
@@ -42,8 +43,13 @@ async def register_submit(request: Request) -> Response:
         return await _page(request, values, {}, code_sent=True)
     password = str(data.get("password", ""))
     if password != str(data.get("password_confirm", "")):
-        return await _page(request, values, {"password_confirm": "两次输入的密码不一致"}, code_sent=True,
-                           status_code=400)
+        return await _page(
+            request,
+            values,
+            {"password_confirm": "两次输入的密码不一致"},
+            code_sent=True,
+            status_code=400,
+        )
     try:
         await register_borrower(values["mobile"], values["code"], password, values["display_name"])
         actor = await authenticate("borrower", values["mobile"], password, client_address(request))

@@ -19,18 +19,32 @@ from server.forms import errors_of, form_data
 from server.rendering import flash, redirect, render
 
 BORROWER = {"access": "borrower"}
-FIELDS = ("amount", "term_months", "real_name", "id_number", "city", "monthly_income",
-          "employment_type", "submission_key")
+FIELDS = (
+    "amount",
+    "term_months",
+    "real_name",
+    "id_number",
+    "city",
+    "monthly_income",
+    "employment_type",
+    "submission_key",
+)
 
 
-async def _form(request: Request, product: dict, values: dict, errors: dict,
-                status_code: int = 200) -> Response:
+async def _form(
+    request: Request, product: dict, values: dict, errors: dict, status_code: int = 200
+) -> Response:
     notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
     return await render(
         request,
         "portal/apply.html",
-        {"product": product, "values": values, "errors": errors, "notice": notice,
-         "employment_types": EMPLOYMENT_TYPES},
+        {
+            "product": product,
+            "values": values,
+            "errors": errors,
+            "notice": notice,
+            "employment_types": EMPLOYMENT_TYPES,
+        },
         status_code=status_code,
         nav="products",
     )

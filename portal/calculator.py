@@ -153,4 +153,3 @@ async def calculator(request: Request) -> Response:
 
 
 handlers = [product_quote, calculator]
-

@@ -23,8 +23,18 @@ SORT_LABELS = {
     "popularity": "最受欢迎",
     "relevance": "相关度",
 }
-FILTER_KEYS = ("q", "category", "institution", "method", "city", "employment", "amount", "term",
-               "apr_max", "sort")
+FILTER_KEYS = (
+    "q",
+    "category",
+    "institution",
+    "method",
+    "city",
+    "employment",
+    "amount",
+    "term",
+    "apr_max",
+    "sort",
+)
 
 
 def _int(value: str | None) -> int | None:
@@ -45,7 +55,9 @@ def search_query_from(params: dict[str, str]) -> SearchQuery:
         institution_id=_int(params.get("institution")),
         repayment_method=params.get("method") or None,
         city=params.get("city") or None,
-        employment_type=params.get("employment") if params.get("employment") in EMPLOYMENT_TYPES else None,
+        employment_type=params.get("employment")
+        if params.get("employment") in EMPLOYMENT_TYPES
+        else None,
         amount=_int(params.get("amount")),
         term=_int(params.get("term")),
         apr_max=apr_max,

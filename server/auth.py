@@ -36,17 +36,17 @@ def client_address(connection: ASGIConnection) -> str:
 
 
 def request_id(connection: ASGIConnection) -> str:
-    scope = connection.scope
-    if "lm_request_id" not in scope:
-        scope["lm_request_id"] = secrets.token_hex(8)  # type: ignore[typeddict-unknown-key]
-    return scope["lm_request_id"]  # type: ignore[typeddict-item]
+    state = connection.state
+    if "lm_request_id" not in state:
+        state["lm_request_id"] = secrets.token_hex(8)
+    return state["lm_request_id"]
 
 
 async def current_actor(connection: ASGIConnection) -> Actor | None:
-    scope = connection.scope
-    if _ACTOR_KEY in scope:
-        return scope[_ACTOR_KEY]  # type: ignore[typeddict-item]
-    session = session_of(scope)
+    state = connection.state
+    if _ACTOR_KEY in state:
+        return state[_ACTOR_KEY]
+    session = session_of(connection.scope)
     actor = None
     if user_id := session.get("uid"):
         try:
@@ -55,7 +55,7 @@ async def current_actor(connection: ASGIConnection) -> Actor | None:
             )
         except DomainError:
             session.clear()
-    scope[_ACTOR_KEY] = actor  # type: ignore[typeddict-unknown-key]
+    state[_ACTOR_KEY] = actor
     return actor
 
 
@@ -65,12 +65,12 @@ def sign_in(connection: ASGIConnection, actor: Actor) -> None:
     session.rotate()
     session["uid"] = actor.user_id
     session["kind"] = actor.kind
-    connection.scope[_ACTOR_KEY] = actor  # type: ignore[typeddict-unknown-key]
+    connection.state[_ACTOR_KEY] = actor
 
 
 def sign_out(connection: ASGIConnection) -> None:
     session_of(connection.scope).clear()
-    connection.scope[_ACTOR_KEY] = None  # type: ignore[typeddict-unknown-key]
+    connection.state[_ACTOR_KEY] = None
 
 
 async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-
 async def _with_db(coro_factory):
     from marketplace.db import engine
 

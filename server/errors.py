@@ -34,7 +34,9 @@ TITLES = {
 
 def error_page(request: Request, status_code: int, message: str | None = None) -> Response:
     title, default_message = TITLES.get(status_code, TITLES[500])
-    template = f"errors/{status_code}.html" if status_code in (403, 404, 500) else "errors/error.html"
+    template = (
+        f"errors/{status_code}.html" if status_code in (403, 404, 500) else "errors/error.html"
+    )
     return Template(
         template_name=template,
         context={

@@ -12,12 +12,24 @@ from server.forms import form_data, safe_next
 from server.rendering import flash, redirect, render
 
 LOGIN_COPY = {
-    "borrower": {"title": "借款人登录", "login_label": "手机号", "login_type": "tel",
-                 "autocomplete": "tel"},
-    "staff": {"title": "机构工作台登录", "login_label": "工作邮箱", "login_type": "email",
-              "autocomplete": "username"},
-    "operator": {"title": "运营后台登录", "login_label": "运营账号邮箱", "login_type": "email",
-                 "autocomplete": "username"},
+    "borrower": {
+        "title": "借款人登录",
+        "login_label": "手机号",
+        "login_type": "tel",
+        "autocomplete": "tel",
+    },
+    "staff": {
+        "title": "机构工作台登录",
+        "login_label": "工作邮箱",
+        "login_type": "email",
+        "autocomplete": "username",
+    },
+    "operator": {
+        "title": "运营后台登录",
+        "login_label": "运营账号邮箱",
+        "login_type": "email",
+        "autocomplete": "username",
+    },
 }
 
 
@@ -25,13 +37,24 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
     """`prefix` is the router's mount path ("" for the portal), used to vet `next`."""
     copy = LOGIN_COPY[kind]
 
-    async def page(request: Request, login: str = "", error: str | None = None, next_url: str = "",
-                   status_code: int = 200) -> Response:
+    async def page(
+        request: Request,
+        login: str = "",
+        error: str | None = None,
+        next_url: str = "",
+        status_code: int = 200,
+    ) -> Response:
         return await render(
             request,
             "auth/login.html",
-            {"copy": copy, "login": login, "error": error, "next_url": next_url,
-             "action": request.url_for(f"{audience}.auth.login_submit"), "kind": kind},
+            {
+                "copy": copy,
+                "login": login,
+                "error": error,
+                "next_url": next_url,
+                "action": request.url_for(f"{audience}.auth.login_submit"),
+                "kind": kind,
+            },
             status_code=status_code,
         )
 

@@ -23,24 +23,39 @@ def valid_id_number(birth: str = "19900307", region: str = "110105", sequence: s
 async def institution(code: str, short_name: str) -> int:
     rows = await Institution.insert(
         Institution(
-            code=code, name=f"{short_name}股份有限公司", short_name=short_name, kind="bank",
-            licence_no="B0001H", city="北京", service_phone="400-000-0000",
+            code=code,
+            name=f"{short_name}股份有限公司",
+            short_name=short_name,
+            kind="bank",
+            licence_no="B0001H",
+            city="北京",
+            service_phone="400-000-0000",
         )
     ).returning(Institution.id)
     return rows[0]["id"]
 
 
-async def user(kind: str, login: str, role: str, institution_id: int | None = None,
-               name: str = "测试用户") -> Actor:
-    values = dict(kind=kind, login_key=login, display_name=name, role=role,
-                  password_hash=hash_password(PASSWORD), institution=institution_id)
+async def user(
+    kind: str, login: str, role: str, institution_id: int | None = None, name: str = "测试用户"
+) -> Actor:
+    values = dict(
+        kind=kind,
+        login_key=login,
+        display_name=name,
+        role=role,
+        password_hash=hash_password(PASSWORD),
+        institution=institution_id,
+    )
     if kind == "borrower":
-        values.update(login_key=mobile_login_key(login),
-                      mobile_encrypted=encrypt_field(login, context="user.mobile"),
-                      mobile_masked=mask_mobile(login))
+        values.update(
+            login_key=mobile_login_key(login),
+            mobile_encrypted=encrypt_field(login, context="user.mobile"),
+            mobile_masked=mask_mobile(login),
+        )
     rows = await User.insert(User(**values)).returning(User.id)
-    return Actor(user_id=rows[0]["id"], kind=kind, label=name, role=role,
-                 institution_id=institution_id)
+    return Actor(
+        user_id=rows[0]["id"], kind=kind, label=name, role=role, institution_id=institution_id
+    )
 
 
 PRODUCT_FORM = {
@@ -89,8 +104,12 @@ async def world() -> World:
         bank_id=bank,
         other_bank_id=other,
         staff=await user("staff", "staff@test-bank.example", "institution_admin", bank, "王敏"),
-        other_staff=await user("staff", "staff@other-bank.example", "institution_admin", other, "李静"),
-        operator=await user("operator", "reviewer@loanmart.example", "product_reviewer", None, "审核员"),
+        other_staff=await user(
+            "staff", "staff@other-bank.example", "institution_admin", other, "李静"
+        ),
+        operator=await user(
+            "operator", "reviewer@loanmart.example", "product_reviewer", None, "审核员"
+        ),
         auditor=await user("operator", "auditor@loanmart.example", "auditor", None, "审计员"),
         borrower=await user("borrower", "13912345678", "borrower", None, "张伟"),
     )
@@ -109,5 +128,3 @@ def application_form(**overrides: str) -> dict[str, str]:
         "submission_key": "k" * 24,
         **overrides,
     }
-
-

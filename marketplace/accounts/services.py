@@ -55,7 +55,7 @@ async def request_registration_code(mobile: str) -> None:
     if not await r.set(f"smscode:cooldown:{key}", "1", nx=True, ex=CODE_RESEND_SECONDS):
         raise Throttled("验证码发送过于频繁，请60秒后再试", field="mobile")
     code = f"{secrets.randbelow(1_000_000):06d}"
-    await r.hset(f"smscode:register:{key}", mapping={"digest": _code_digest(code), "tries": 0})
+    await r.hset(f"smscode:register:{key}", mapping={"digest": _code_digest(code), "tries": 0})  # type: ignore[misc]
     await r.expire(f"smscode:register:{key}", CODE_TTL_SECONDS)
     await send_sms(mobile, "register_code", f"【LoanMart】您的注册验证码为{code}，5分钟内有效。")
 
@@ -63,10 +63,10 @@ async def request_registration_code(mobile: str) -> None:
 async def _consume_code(key: str, code: str) -> bool:
     r = redis()
     name = f"smscode:register:{key}"
-    stored = await r.hgetall(name)
+    stored = await r.hgetall(name)  # type: ignore[misc]
     if not stored:
         return False
-    if int(await r.hincrby(name, "tries", 1)) > CODE_MAX_ATTEMPTS:
+    if int(await r.hincrby(name, "tries", 1)) > CODE_MAX_ATTEMPTS:  # type: ignore[misc]
         await r.delete(name)
         return False
     if not hmac.compare_digest(stored["digest"], _code_digest(code.strip())):
@@ -120,9 +120,10 @@ async def authenticate(kind: str, login: str, password: str, client_address: str
     address_counter = f"loginfail:address:{client_address}"
     r = redis()
     account_failures, address_failures = await r.mget(account_counter, address_counter)
-    if int(account_failures or 0) >= LOGIN_MAX_FAILURES_PER_ACCOUNT or int(
-        address_failures or 0
-    ) >= LOGIN_MAX_FAILURES_PER_ADDRESS:
+    if (
+        int(account_failures or 0) >= LOGIN_MAX_FAILURES_PER_ACCOUNT
+        or int(address_failures or 0) >= LOGIN_MAX_FAILURES_PER_ADDRESS
+    ):
         raise Throttled("登录失败次数过多，请15分钟后再试")
     user = await User.objects().where((User.kind == kind) & (User.login_key == key)).first()
     if user is None:

@@ -1,4 +1,4 @@
-from piccolo.columns import Date, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -12,6 +12,7 @@ class User(Table, tablename="app_user"):
     number for borrowers, so no plaintext phone number is stored or searched.
     """
 
+    id: Serial  # created by Piccolo; declared for type checkers
     kind = Varchar(length=20)
     login_key = Varchar(length=128)
     display_name = Varchar(length=60)
@@ -28,6 +29,7 @@ class User(Table, tablename="app_user"):
 class BorrowerProfile(Table, tablename="borrower_profile"):
     """The one application profile; sensitive fields are ciphertext + mask only."""
 
+    id: Serial  # created by Piccolo; declared for type checkers
     user = ForeignKey(references=User, unique=True)
     real_name_encrypted = Varchar(length=255)
     real_name_masked = Varchar(length=40)

@@ -40,16 +40,26 @@ async def borrower_applications(actor: Actor) -> list[dict]:
 
 
 async def _events(application_id: int) -> list[dict]:
-    return await ApplicationEvent.select(
-        ApplicationEvent.status, ApplicationEvent.note, ApplicationEvent.at
-    ).where(ApplicationEvent.application == application_id).order_by(ApplicationEvent.at)
+    return (
+        await ApplicationEvent.select(
+            ApplicationEvent.status, ApplicationEvent.note, ApplicationEvent.at
+        )
+        .where(ApplicationEvent.application == application_id)
+        .order_by(ApplicationEvent.at)
+    )
 
 
 def timeline(status: str, events: list[dict]) -> list[dict]:
     """Past steps with their times, then the steps still ahead on the normal path."""
     steps = [
-        {"status": e["status"], "label": STATUS_LABELS[e["status"]], "at": e["at"],
-         "note": e["note"], "done": True, "current": False}
+        {
+            "status": e["status"],
+            "label": STATUS_LABELS[e["status"]],
+            "at": e["at"],
+            "note": e["note"],
+            "done": True,
+            "current": False,
+        }
         for e in events
     ]
     if steps:
@@ -58,8 +68,16 @@ def timeline(status: str, events: list[dict]) -> list[dict]:
     if status in TIMELINE_PATH:
         for future in TIMELINE_PATH[TIMELINE_PATH.index(status) + 1 :]:
             if future not in reached:
-                steps.append({"status": future, "label": STATUS_LABELS[future], "at": None,
-                              "note": "", "done": False, "current": False})
+                steps.append(
+                    {
+                        "status": future,
+                        "label": STATUS_LABELS[future],
+                        "at": None,
+                        "note": "",
+                        "done": False,
+                        "current": False,
+                    }
+                )
     return steps
 
 
@@ -95,7 +113,13 @@ async def institution_leads(
     leads = []
     for row in rows:
         shared = _shared(row.pop("shared_data_encrypted"))
-        leads.append({**_with_label(row), "city": shared["city"], "applicant": shared["real_name"][:1] + "**"})
+        leads.append(
+            {
+                **_with_label(row),
+                "city": shared["city"],
+                "applicant": shared["real_name"][:1] + "**",
+            }
+        )
     return leads, total
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from marketplace import outbox
 from marketplace.accounts.tables import BorrowerProfile, User
@@ -133,9 +134,7 @@ def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
         errors["term_months"] = "请选择该产品提供的期限"
     age = age_on(cmd.id_number, today_in_china())
     if not product["age_min"] <= age <= product["age_max"]:
-        errors["id_number"] = (
-            f"该产品仅面向{product['age_min']}至{product['age_max']}周岁的借款人"
-        )
+        errors["id_number"] = f"该产品仅面向{product['age_min']}至{product['age_max']}周岁的借款人"
     if product["cities"] and cmd.city not in product["cities"]:
         errors["city"] = "该产品暂不覆盖您所在的城市：" + "、".join(product["cities"])
     if cmd.monthly_income < product["min_monthly_income"]:
@@ -256,7 +255,7 @@ async def _borrower_mobile(user_id: int | None) -> str:
 
 
 async def _save_profile(user_id: int | None, cmd: ApplicationInput) -> None:
-    values = {
+    values: dict[Any, Any] = {
         BorrowerProfile.real_name_encrypted: encrypt_field(
             cmd.real_name, context="borrower_profile.real_name"
         ),
@@ -274,8 +273,10 @@ async def _save_profile(user_id: int | None, cmd: ApplicationInput) -> None:
         BorrowerProfile.employment_type: cmd.employment_type,
         BorrowerProfile.updated_at: datetime.now(UTC),
     }
-    updated = await BorrowerProfile.update(values).where(BorrowerProfile.user == user_id).returning(
-        BorrowerProfile.id
+    updated = (
+        await BorrowerProfile.update(values)
+        .where(BorrowerProfile.user == user_id)
+        .returning(BorrowerProfile.id)
     )
     if not updated:
         await BorrowerProfile.insert(
@@ -309,7 +310,9 @@ async def deliver(application_id: int) -> bool:
         if row is None or row["status"] != "submitted":
             return False
         if row["consent.withdrawn_at"] is not None:
-            await _set_status(application_id, "withdrawn", SYSTEM, "借款人已撤回授权，未向机构提供信息")
+            await _set_status(
+                application_id, "withdrawn", SYSTEM, "借款人已撤回授权，未向机构提供信息"
+            )
             return False
         await _set_status(application_id, "delivered", SYSTEM)
     return True
@@ -344,4 +347,3 @@ async def move_lead(actor: Actor, application_id: int, target: str, note: str = 
             )
         await _set_status(application_id, target, actor, note.strip()[:500])
         await audit(actor, f"lead.{target}", "application", application_id, note=note.strip()[:500])
-

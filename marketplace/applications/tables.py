@@ -1,4 +1,4 @@
-from piccolo.columns import ForeignKey, Integer, Numeric, Text, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Numeric, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -9,6 +9,7 @@ from marketplace.products.tables import Product
 
 
 class Application(Table, tablename="application"):
+    id: Serial  # created by Piccolo; declared for type checkers
     reference = Varchar(length=24, unique=True)
     borrower = ForeignKey(references=User)
     product = ForeignKey(references=Product)
@@ -26,6 +27,7 @@ class Application(Table, tablename="application"):
 
 
 class ApplicationEvent(Table, tablename="application_event"):
+    id: Serial  # created by Piccolo; declared for type checkers
     application = ForeignKey(references=Application)
     status = Varchar(length=20)
     actor_kind = Varchar(length=20)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from marketplace.audit.tables import AuditEntry
 
 
 async def search_audit(text: str, *, page: int, per_page: int) -> tuple[list[dict], int]:
     """Newest first; `text` matches action, object, or actor label."""
-    condition = AuditEntry.id > 0
+    condition: Any = AuditEntry.id > 0
     if text:
         pattern = f"%{text}%"
         condition = (

@@ -1,4 +1,4 @@
-from piccolo.columns import JSONB, Integer, Timestamptz, Varchar
+from piccolo.columns import JSONB, Integer, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -6,6 +6,7 @@ from piccolo.table import Table
 class AuditEntry(Table, tablename="audit_entry"):
     """Append-only (a trigger refuses UPDATE and DELETE)."""
 
+    id: Serial  # created by Piccolo; declared for type checkers
     at = Timestamptz(default=TimestamptzNow())
     actor_kind = Varchar(length=20)
     actor_id = Integer(null=True, default=None)

@@ -1,4 +1,4 @@
 from marketplace.appconfig import app_config
 from marketplace.consents.tables import Consent
 
-APP_CONFIG = app_config("consents", __file__, [Consent], depends_on=('accounts', 'institutions'))
+APP_CONFIG = app_config("consents", __file__, [Consent], depends_on=("accounts", "institutions"))

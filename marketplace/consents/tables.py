@@ -1,4 +1,4 @@
-from piccolo.columns import Array, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import Array, ForeignKey, Serial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -9,6 +9,7 @@ from marketplace.institutions.tables import Institution
 class Consent(Table, tablename="consent"):
     """A borrower's separate consent naming one institution (PIPL art. 23)."""
 
+    id: Serial  # created by Piccolo; declared for type checkers
     borrower = ForeignKey(references=User)
     institution = ForeignKey(references=Institution)
     notice_version = Varchar(length=20)

@@ -26,16 +26,35 @@ async def seed_demo() -> bool:
         ids: dict[str, int] = {}
         for inst in INSTITUTIONS:
             rows = await Institution.insert(
-                Institution(**{k: inst[k] for k in (
-                    "code", "name", "short_name", "kind", "licence_no", "city", "description",
-                    "service_phone", "contact_name", "contact_email")})
+                Institution(
+                    **{
+                        k: inst[k]
+                        for k in (
+                            "code",
+                            "name",
+                            "short_name",
+                            "kind",
+                            "licence_no",
+                            "city",
+                            "description",
+                            "service_phone",
+                            "contact_name",
+                            "contact_email",
+                        )
+                    }
+                )
             ).returning(Institution.id)
             ids[inst["code"]] = rows[0]["id"]
         for position, item in enumerate(PRODUCTS):
             fees = [Fee.from_dict(f) for f in item["fees"]]
             low, high = apr_range(
-                Decimal(item["amount_min"]), Decimal(item["amount_max"]), item["term_options"],
-                item["repayment_method"], Decimal(item["rate"]), item["rate_period"], fees,
+                Decimal(item["amount_min"]),
+                Decimal(item["amount_max"]),
+                item["term_options"],
+                item["repayment_method"],
+                Decimal(item["rate"]),
+                item["rate_period"],
+                fees,
             )
             verdict = classify_cost(high, lines)
             await Product.insert(
@@ -81,13 +100,20 @@ def _demo_user(account: dict, institution_ids: dict[str, int]) -> User:
     if account["kind"] == "borrower":
         mobile = account["mobile"]
         return User(
-            kind="borrower", login_key=mobile_login_key(mobile), display_name=account["name"],
+            kind="borrower",
+            login_key=mobile_login_key(mobile),
+            display_name=account["name"],
             mobile_encrypted=encrypt_field(mobile, context="user.mobile"),
-            mobile_masked=mask_mobile(mobile), password_hash=password_hash, role="borrower",
+            mobile_masked=mask_mobile(mobile),
+            password_hash=password_hash,
+            role="borrower",
         )
     kind = "staff" if account["kind"] == "institution" else "operator"
     return User(
-        kind=kind, login_key=account["username"].lower(), display_name=account["name"],
-        password_hash=password_hash, role=account["role"],
+        kind=kind,
+        login_key=account["username"].lower(),
+        display_name=account["name"],
+        password_hash=password_hash,
+        role=account["role"],
         institution=institution_ids.get(account.get("institution", "")),
     )

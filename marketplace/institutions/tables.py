@@ -1,9 +1,10 @@
-from piccolo.columns import Text, Timestamptz, Varchar
+from piccolo.columns import Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 
 class Institution(Table, tablename="institution"):
+    id: Serial  # created by Piccolo; declared for type checkers
     code = Varchar(length=60, unique=True)
     name = Varchar(length=120)
     short_name = Varchar(length=60)

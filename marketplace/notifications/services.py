@@ -19,12 +19,16 @@ BODY_CONTEXT = "notification.body"
 
 async def send_sms(mobile: str, template: str, body: str) -> int:
     mobile = normalise_mobile(mobile)
-    return await _record("sms", blind_index(mobile, purpose="mobile"), mask_mobile(mobile), template, body)
+    return await _record(
+        "sms", blind_index(mobile, purpose="mobile"), mask_mobile(mobile), template, body
+    )
 
 
 async def send_email(address: str, template: str, body: str) -> int:
     address = address.strip().lower()
-    return await _record("email", blind_index(address, purpose="email"), mask_email(address), template, body)
+    return await _record(
+        "email", blind_index(address, purpose="email"), mask_email(address), template, body
+    )
 
 
 async def _record(channel: str, index: str, masked: str, template: str, body: str) -> int:

@@ -1,4 +1,4 @@
-from piccolo.columns import Text, Timestamptz, Varchar
+from piccolo.columns import Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -6,6 +6,7 @@ from piccolo.table import Table
 class Notification(Table, tablename="notification"):
     """Every SMS and e-mail the platform sends, recorded before delivery."""
 
+    id: Serial  # created by Piccolo; declared for type checkers
     channel = Varchar(length=10)
     recipient_index = Varchar(length=64)
     recipient_masked = Varchar(length=60)

@@ -39,7 +39,8 @@ async def dispatch(ids: list[int]) -> int:
             "WHERE id = ANY({}) AND dispatched_at IS NULL FOR UPDATE SKIP LOCKED",
             ids,
         )
-        return await _enqueue_rows(rows)
+        sent = await _enqueue_rows(rows)
+    return sent
 
 
 async def sweep(batch: int = 200, min_age_seconds: int = 5) -> int:
@@ -51,7 +52,8 @@ async def sweep(batch: int = 200, min_age_seconds: int = 5) -> int:
             min_age_seconds,
             batch,
         )
-        return await _enqueue_rows(rows)
+        sent = await _enqueue_rows(rows)
+    return sent
 
 
 async def _enqueue_rows(rows: list[dict]) -> int:

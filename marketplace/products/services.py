@@ -104,9 +104,9 @@ async def save_product(actor: Actor, product_id: int | None, data: ProductInput)
             current = await _own_product(actor, product_id, lock=True)
             if current["status"] not in EDITABLE_STATUSES:
                 raise InvalidTransition("审核中或已上架的产品不能直接修改，请先暂停")
-            await Product.update(
-                {**_columns(data, preview), Product.status: "draft"}
-            ).where(Product.id == product_id)
+            await Product.update({**_columns(data, preview), Product.status: "draft"}).where(
+                Product.id == product_id
+            )
             await audit(actor, "product.update", "product", product_id, name=data.name)
             if current["status"] == "paused":
                 await outbox.record("search.index_product", product_id=product_id)
@@ -169,9 +169,9 @@ async def review_product(actor: Actor, product_id: int, *, approve: bool, note: 
             ).where(Product.id == product_id)
             await outbox.record("search.index_product", product_id=product_id)
         else:
-            await Product.update(
-                {Product.status: "rejected", Product.review_note: note}
-            ).where(Product.id == product_id)
+            await Product.update({Product.status: "rejected", Product.review_note: note}).where(
+                Product.id == product_id
+            )
         await audit(
             actor,
             "product.approve" if approve else "product.reject",

@@ -8,6 +8,7 @@ from piccolo.columns import (
     Integer,
     Numeric,
     Real,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -19,6 +20,7 @@ from marketplace.institutions.tables import Institution
 
 
 class Product(Table, tablename="product"):
+    id: Serial  # created by Piccolo; declared for type checkers
     institution = ForeignKey(references=Institution)
     name = Varchar(length=60)
     category = Varchar(length=30)
@@ -58,6 +60,7 @@ class Product(Table, tablename="product"):
 class ProductRevision(Table, tablename="product_revision"):
     """Snapshot of the terms at each submission; applications pin one."""
 
+    id: Serial  # created by Piccolo; declared for type checkers
     product = ForeignKey(references=Product)
     version = Integer()
     snapshot = JSONB()

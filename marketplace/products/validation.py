@@ -173,9 +173,11 @@ def parse_product_input(data: Mapping) -> ProductInput:
     if any(item not in EMPLOYMENT_TYPES for item in employment_types):
         errors["employment_types"] = "职业类型不正确"
 
-    min_income = need_decimal("min_monthly_income", "最低月收入") if _first(
-        data, "min_monthly_income"
-    ) else Decimal(0)
+    min_income = (
+        need_decimal("min_monthly_income", "最低月收入")
+        if _first(data, "min_monthly_income")
+        else Decimal(0)
+    )
 
     if errors:
         raise ValidationFailed(errors)

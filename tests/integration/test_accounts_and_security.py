@@ -24,18 +24,34 @@ async def test_register_with_sms_code_then_signed_in(client):
     assert notification.recipient_masked == "139****1111"
     assert "13900001111" not in notification.body_encrypted
 
-    wrong = await client.submit("/register", {
-        "action": "register", "mobile": "13900001111", "code": "000000",
-        "password": "abc12345", "password_confirm": "abc12345", "display_name": "小李"})
+    wrong = await client.submit(
+        "/register",
+        {
+            "action": "register",
+            "mobile": "13900001111",
+            "code": "000000",
+            "password": "abc12345",
+            "password_confirm": "abc12345",
+            "display_name": "小李",
+        },
+    )
     assert wrong.status_code == 400
     assert soup(wrong).select_one("input[name=mobile]")["value"] == "13900001111"
     assert "abc12345" not in wrong.text, "passwords are never echoed back"
 
     # A wrong code counts as a try; the real one still works within the limit.
     code = await _last_sms_code()
-    response = await client.submit("/register", {
-        "action": "register", "mobile": "13900001111", "code": code,
-        "password": "abc12345", "password_confirm": "abc12345", "display_name": "小李"})
+    response = await client.submit(
+        "/register",
+        {
+            "action": "register",
+            "mobile": "13900001111",
+            "code": code,
+            "password": "abc12345",
+            "password_confirm": "abc12345",
+            "display_name": "小李",
+        },
+    )
     assert response.status_code == 303
     user = await User.objects().where(User.kind == "borrower").first()
     assert user.mobile_masked == "139****1111"
@@ -67,20 +83,26 @@ async def test_session_rotates_at_login_and_planted_ids_are_ignored(client, worl
 
 
 async def test_cookie_flags(client, world):
-    response = await client.submit("/login", {"login": world.borrower_mobile, "password": "Passw0rd!"})
+    response = await client.submit(
+        "/login", {"login": world.borrower_mobile, "password": "Passw0rd!"}
+    )
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("lm_session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 async def test_writes_without_csrf_token_are_refused(client, world):
-    response = await client.post("/login", data={"login": world.borrower_mobile, "password": "Passw0rd!"})
+    response = await client.post(
+        "/login", data={"login": world.borrower_mobile, "password": "Passw0rd!"}
+    )
     assert response.status_code == 403
     assert "lm_session" not in response.headers.get("set-cookie", "")
 
 
 async def test_failed_logins_are_limited_per_account(client, world):
     for _ in range(5):
-        bad = await client.submit("/console/login", {"login": "staff@test-bank.example", "password": "nope"})
+        bad = await client.submit(
+            "/console/login", {"login": "staff@test-bank.example", "password": "nope"}
+        )
         assert bad.status_code == 400 and "账号或密码不正确" in bad.text
     blocked = await client.submit(
         "/console/login", {"login": "staff@test-bank.example", "password": "Passw0rd!"}
@@ -96,7 +118,8 @@ async def test_forwarded_for_does_not_reset_the_address_limit(client, world):
             headers={"X-Forwarded-For": f"203.0.113.{attempt}"},
         )
     blocked = await client.submit(
-        "/login", {"login": world.borrower_mobile, "password": "Passw0rd!"},
+        "/login",
+        {"login": world.borrower_mobile, "password": "Passw0rd!"},
         headers={"X-Forwarded-For": "203.0.113.250"},
     )
     assert blocked.status_code == 400 and "过多" in blocked.text

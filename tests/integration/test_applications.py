@@ -70,10 +70,14 @@ async def test_apply_once_with_consent_and_follow_the_lead(client, world):
     assert "张伟" in lead.text and "北京" in lead.text
 
     for target in ("reviewing", "approved"):
-        response = await client.submit(f"/console/leads/{application.id}/status", {"status": target})
+        response = await client.submit(
+            f"/console/leads/{application.id}/status", {"status": target}
+        )
         assert response.status_code == 303
     assert (await Application.objects().first()).status == "approved"
-    illegal = await client.submit(f"/console/leads/{application.id}/status", {"status": "reviewing"})
+    illegal = await client.submit(
+        f"/console/leads/{application.id}/status", {"status": "reviewing"}
+    )
     assert illegal.status_code == 409
 
     await client.post("/console/logout", data={"_csrf_token": await client.csrf_token()})

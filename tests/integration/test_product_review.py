@@ -48,21 +48,26 @@ async def test_product_from_form_to_search(client, world):
         assert [hit.id for hit in result.hits] == [product.id], text
 
     listing = await client.get("/products", params={"q": "装修"})
-    cards = soup(listing).select("a[href='/products/%d']" % product.id)
+    cards = soup(listing).select(f"a[href='/products/{product.id}']")
     assert cards, "the listed product is on the portal's search page"
 
 
 async def test_preview_shows_apr_and_blocks_overpriced(client, world):
     await login(client, "/console/login", "staff@test-bank.example")
-    fair = await client.submit("/console/products/preview", PRODUCT_FORM, headers={"HX-Request": "true"})
+    fair = await client.submit(
+        "/console/products/preview", PRODUCT_FORM, headers={"HX-Request": "true"}
+    )
     assert "7.20%" in fair.text
     dear = await client.submit(
-        "/console/products/preview", {**PRODUCT_FORM, "rate": "0.1", "rate_period": "day"},
+        "/console/products/preview",
+        {**PRODUCT_FORM, "rate": "0.1", "rate_period": "day"},
         headers={"HX-Request": "true"},
     )
     assert "36.00%" in dear.text
 
-    response = await client.submit("/console/products/new", {**PRODUCT_FORM, "rate": "0.1", "rate_period": "day"})
+    response = await client.submit(
+        "/console/products/new", {**PRODUCT_FORM, "rate": "0.1", "rate_period": "day"}
+    )
     product = await Product.objects().first()
     assert product.cost_verdict == "block"
     response = await client.submit(f"/console/products/{product.id}/submit")
@@ -78,7 +83,9 @@ async def test_warn_line_requires_acknowledgement(client, world):
     assert product.cost_verdict == "warn"
     refused = await client.submit(f"/console/products/{product.id}/submit")
     assert refused.status_code == 400
-    accepted = await client.submit(f"/console/products/{product.id}/submit", {"acknowledge_high_cost": "yes"})
+    accepted = await client.submit(
+        f"/console/products/{product.id}/submit", {"acknowledge_high_cost": "yes"}
+    )
     assert accepted.status_code == 303
     assert (await Product.objects().first()).status == "pending_review"
 
