@@ -31,6 +31,7 @@ async def services() -> AsyncIterator[None]:
     result = await run_forwards("all")
     assert result.success, result.message
     await start_services()
+    await cache.redis().flushdb()  # the embedded Redis keeps data between runs
     yield
     await stop_services()
 
