@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.conf.apps import AppConfig
 from piccolo.table import Table
 
@@ -19,3 +20,21 @@ def app_config(
         migration_dependencies=[f"marketplace.{app}.piccolo_app" for app in depends_on],
         commands=[],
     )
+
+
+def raw_sql_migration(
+    migration_id: str, app_name: str, description: str, statements: list[str]
+) -> MigrationManager:
+    """A hand-written migration of SQL that Piccolo's column API cannot express."""
+    manager = MigrationManager(
+        migration_id=migration_id, app_name=app_name, description=description
+    )
+
+    async def run() -> None:
+        from marketplace.db import engine
+
+        for statement in statements:
+            await engine().run_ddl(statement)
+
+    manager.add_raw(run)
+    return manager

@@ -1,6 +1,6 @@
 """Pending messages: SQL that Piccolo's column API cannot express."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from marketplace.appconfig import raw_sql_migration
 
 ID = "2026-11-24T06:00:00:000000"
 VERSION = "1.38.0"
@@ -12,13 +12,4 @@ STATEMENTS = [
 
 
 async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="outbox", description=DESCRIPTION)
-
-    async def run():
-        from marketplace.db import engine
-
-        for statement in STATEMENTS:
-            await engine().run_ddl(statement)
-
-    manager.add_raw(run)
-    return manager
+    return raw_sql_migration(ID, "outbox", DESCRIPTION, STATEMENTS)
