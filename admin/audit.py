@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from litestar import Request, Response, get
 
 from marketplace.audit.queries import search_audit
@@ -20,7 +22,7 @@ async def audit_list(request: Request, q: str = "", page: int = 1) -> Response:
             "q": q,
             "page": page,
             "pages": max(1, -(-total // PER_PAGE)),
-            "page_url": lambda p: f"/admin/audit?q={q}&page={p}",
+            "page_url": lambda p: f"/admin/audit?{urlencode({'q': q, 'page': p})}",
         },
         nav="audit",
     )

