@@ -68,7 +68,7 @@ def calculator_context(product: dict, params: dict[str, str]) -> dict:
         method=product["repayment_method"],
         rate=product["rate"],
         rate_period=product["rate_period"],
-        fees=[Fee.from_dict(f) for f in product["fees"] or []],
+        fees=product["fee_list"],
     )
     amount = _decimal(amount_text)
     if amount is not None and not calc["errors"]:

@@ -98,5 +98,6 @@ def create_app() -> Litestar:
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
+        openapi_config=None,
         debug=False,
     )

@@ -100,6 +100,9 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
     employment_type = _text(data, "employment_type") or "employee"
     if employment_type not in EMPLOYMENT_TYPES:
         errors["employment_type"] = "请选择职业类型"
+    consent_given = _text(data, "consent") == "yes"
+    if not consent_given:
+        errors["consent"] = "请阅读个人信息单独同意书，并勾选同意后再提交"
     submission_key = _text(data, "submission_key")
     if not 16 <= len(submission_key) <= 64:
         errors["submission_key"] = "表单已过期，请刷新页面后重新提交"
@@ -114,7 +117,7 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         city=city,
         monthly_income=income,
         employment_type=employment_type,
-        consent_given=_text(data, "consent") == "yes",
+        consent_given=consent_given,
         notice_digest=_text(data, "notice_digest"),
         submission_key=submission_key,
     )
@@ -300,16 +303,16 @@ async def deliver(application_id: int) -> bool:
     """Hand a submitted application to its institution, if consent still stands."""
     async with transaction():
         row = (
-            await Application.select(
-                Application.id, Application.status, Application.consent.withdrawn_at
-            )
+            await Application.select(Application.id, Application.status, Application.consent)
             .where(Application.id == application_id)
             .lock_rows()
             .first()
         )
         if row is None or row["status"] != "submitted":
             return False
-        if row["consent.withdrawn_at"] is not None:
+        if await Consent.exists().where(
+            (Consent.id == row["consent"]) & Consent.withdrawn_at.is_not_null()
+        ):
             await _set_status(
                 application_id, "withdrawn", SYSTEM, "借款人已撤回授权，未向机构提供信息"
             )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from marketplace.actors import Actor
 from marketplace.errors import NotFound
 from marketplace.loancalc import Fee, RatePeriod, RepaymentMethod
@@ -32,7 +34,9 @@ CARD_COLUMNS = (
 
 
 def _decorate(row: dict) -> dict:
-    fees = [Fee.from_dict(fee) for fee in row.get("fees") or []]
+    fees_json = row.get("fees") or "[]"
+    # Piccolo returns JSONB columns as text unless asked otherwise.
+    fees = [Fee.from_dict(fee) for fee in (json.loads(fees_json) if isinstance(fees_json, str) else fees_json)]
     return {
         **row,
         "category_label": CATEGORIES.get(row["category"], row["category"]),
