@@ -149,6 +149,17 @@ def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120
     raise SystemExit(f"not ready after {timeout:.0f}s: {url}")
 
 
+def _configure_logging() -> None:
+    import logging
+
+    from marketplace.security import install_log_redaction
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    install_log_redaction()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="loanmart")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     web_parser = sub.add_parser("web")
     web_parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
+    _configure_logging()
     if args.command == "web":
         from marketplace.settings import settings
 

@@ -36,7 +36,10 @@ CARD_COLUMNS = (
 def _decorate(row: dict) -> dict:
     fees_json = row.get("fees") or "[]"
     # Piccolo returns JSONB columns as text unless asked otherwise.
-    fees = [Fee.from_dict(fee) for fee in (json.loads(fees_json) if isinstance(fees_json, str) else fees_json)]
+    fees = [
+        Fee.from_dict(fee)
+        for fee in (json.loads(fees_json) if isinstance(fees_json, str) else fees_json)
+    ]
     return {
         **row,
         "category_label": CATEGORIES.get(row["category"], row["category"]),

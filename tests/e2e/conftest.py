@@ -1,20 +1,24 @@
-"""A real server process (web + arq worker) on its own database, and Debian's chromium."""
+"""A real server process (web + arq worker) on its own database, and Debian's chromium.
+
+Async Playwright: the suite runs in one session event loop (pytest-asyncio), where the
+sync API cannot run."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
+from redis.asyncio import Redis
 
 from tests.conftest import (
     BASE_DATABASE_URL,
@@ -39,24 +43,36 @@ class LiveServer:
     url: str
     log: Path
 
-    def sms_code_for(self, masked_mobile: str, timeout: float = 10) -> str:
+    async def sms_code_for(self, masked_mobile: str, wait_seconds: float = 10) -> str:
         """The demo console output is where a newcomer reads the SMS code too."""
-        import re
-
-        deadline = time.monotonic() + timeout
+        pattern = rf"\[sms\] {re.escape(masked_mobile)}: .*?(\d{{6}})"
+        deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
-            matches = re.findall(
-                rf"\[sms\] {re.escape(masked_mobile)}: .*?(\d{{6}})", self.log.read_text()
-            )
-            if matches:
+            if matches := re.findall(pattern, self.log.read_text()):
                 return matches[-1]
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
         raise AssertionError(f"no SMS code for {masked_mobile}")
 
 
+async def _run(*args: str, env: dict) -> None:
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        env=env,
+        cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()[-3000:]
+
+
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    asyncio.run(_recreate_database(BASE_DATABASE_URL, E2E_DATABASE))
+async def live_server() -> AsyncIterator[LiveServer]:
+    await _recreate_database(BASE_DATABASE_URL, E2E_DATABASE)
+    # A fresh database restarts outbox ids; stale arq job ids in Redis would swallow them.
+    redis = Redis.from_url(E2E_ENV["REDIS_URL"])
+    await redis.flushdb()
+    await redis.aclose()
     port = _free_port()
     var_dir = tempfile.mkdtemp(prefix="loanmart-e2e-")
     env = {
@@ -67,45 +83,48 @@ def live_server() -> Iterator[LiveServer]:
         "LOANMART_DEMO": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    cli = [sys.executable, "-m", "server.cli"]
+    cli = (sys.executable, "-m", "server.cli")
     for step in ("migrate", "seed", "reindex"):
-        subprocess.run([*cli, step], env=env, cwd=PROJECT_ROOT, check=True, capture_output=True)
+        await _run(*cli, step, env=env)
     log = Path(var_dir) / "server.log"
     with log.open("wb") as out:
         processes = [
-            subprocess.Popen([*cli, "worker"], env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out),
-            subprocess.Popen([*cli, "web"], env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out),
+            await asyncio.create_subprocess_exec(
+                *cli, role, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=out
+            )
+            for role in ("worker", "web")
         ]
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:  # noqa: S310
-                    if response.status == 200:
+        async with httpx.AsyncClient() as client:
+            while True:
+                try:
+                    if (await client.get(f"{url}/readyz")).status_code == 200:
                         break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
-                raise RuntimeError("e2e server did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.3)
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or any(p.returncode is not None for p in processes):
+                    raise RuntimeError("e2e server did not start:\n" + log.read_text()[-3000:])
+                await asyncio.sleep(0.3)
         yield LiveServer(url, log)
     finally:
         for process in processes:
-            process.terminate()
+            if process.returncode is None:
+                process.terminate()
         for process in processes:
             try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
+                await asyncio.wait_for(process.wait(), 10)
+            except TimeoutError:
                 process.kill()
 
 
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
+async def browser():
+    from playwright.async_api import async_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=[
                 "--no-sandbox",
@@ -117,43 +136,44 @@ def browser():
             ],
         )
         yield browser
-        browser.close()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    report = outcome.get_result()
-    if report.when == "call" and report.failed:
-        for page in item.funcargs.get("_open_pages", []):
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"{item.name}-{id(page)}.png"), full_page=True)
+        await browser.close()
 
 
 @pytest.fixture
-def _open_pages() -> list:
-    return []
+async def new_page(browser, live_server, request):
+    """Each call is a fresh browser context (another person), phone-sized by default.
+    A failing test leaves full-page screenshots of its pages in test-artifacts/."""
+    contexts, pages = [], []
 
-
-@pytest.fixture
-def new_page(browser, live_server, _open_pages):
-    """Each call is a fresh browser context (a different person), phone-sized by default."""
-    contexts = []
-
-    def make(*, mobile: bool = True, javascript: bool = True):
+    async def make(*, mobile: bool = True, javascript: bool = True):
         viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
-        context = browser.new_context(
+        context = await browser.new_context(
             base_url=live_server.url,
             viewport=viewport,
             java_script_enabled=javascript,
             locale="zh-CN",
         )
         contexts.append(context)
-        page = context.new_page()
+        page = await context.new_page()
         page.set_default_timeout(10_000)
-        _open_pages.append(page)
+        pages.append(page)
         return page
 
     yield make
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        for number, page in enumerate(pages):
+            await page.screenshot(
+                path=str(ARTIFACTS / f"{request.node.name}-{number}.png"), full_page=True
+            )
     for context in contexts:
-        context.close()
+        await context.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report
