@@ -4,6 +4,7 @@ the product's stored APR range drives list, sort and filter."""
 from __future__ import annotations
 
 import re
+
 from bs4 import BeautifulSoup, Tag
 
 from marketplace import jobs
