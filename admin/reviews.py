@@ -23,7 +23,7 @@ async def queue(request: Request) -> Response:
 
 
 async def _detail(
-    request: Request, product_id: int, errors: dict, status_code: int = 200
+    request: Request, product_id: int, errors: dict, status_code: int = 200, note: str = ""
 ) -> Response:
     product = await product_for_review(product_id)
     lint = []
@@ -34,7 +34,7 @@ async def _detail(
     return await render(
         request,
         "admin/review_detail.html",
-        {"product": product, "lint": lint, "errors": errors},
+        {"product": product, "lint": lint, "errors": errors, "note": note},
         status_code=status_code,
         nav="reviews",
     )
@@ -55,7 +55,9 @@ async def decide(request: Request, product_id: int) -> Response:
     except NotFound:
         raise
     except DomainError as exc:
-        return await _detail(request, product_id, errors_of(exc), status_code=400)
+        return await _detail(
+            request, product_id, errors_of(exc), status_code=400, note=str(data.get("note", ""))
+        )
     flash(request, "已通过，产品已上架" if approve else "已驳回，机构将看到驳回原因")
     return redirect(request, request.url_for("admin.reviews.list"))
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.actors import Actor
+from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.loancalc import RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import institution_product, institution_products
@@ -171,6 +172,19 @@ async def update_product(request: Request, product_id: int) -> Response:
     return redirect(request, request.url_for("console.products.detail", product_id=product_id))
 
 
+async def _detail_with_errors(
+    request: Request, actor: Actor, product_id: int, exc: DomainError, status_code: int
+) -> Response:
+    product = await institution_product(actor, product_id)
+    return await render(
+        request,
+        "institution_console/product_detail.html",
+        {"product": product, "errors": errors_of(exc)},
+        status_code=status_code,
+        nav="products",
+    )
+
+
 @post("/products/{product_id:int}/submit", name="console.products.submit", opt=EDIT)
 async def submit_product(request: Request, product_id: int) -> Response:
     actor = await require_actor(request)
@@ -179,15 +193,10 @@ async def submit_product(request: Request, product_id: int) -> Response:
         await submit_for_review(
             actor, product_id, acknowledge_high_cost=data.get("acknowledge_high_cost") == "yes"
         )
+    except NotFound:
+        raise
     except DomainError as exc:
-        product = await institution_product(actor, product_id)
-        return await render(
-            request,
-            "institution_console/product_detail.html",
-            {"product": product, "errors": errors_of(exc)},
-            status_code=400,
-            nav="products",
-        )
+        return await _detail_with_errors(request, actor, product_id, exc, 400)
     flash(request, "已提交审核，平台审核通过后将自动上架")
     return redirect(request, request.url_for("console.products.detail", product_id=product_id))
 
@@ -196,7 +205,12 @@ async def submit_product(request: Request, product_id: int) -> Response:
 async def listing(request: Request, product_id: int) -> Response:
     actor = await require_actor(request)
     data = await form_data(request)
-    await change_listing(actor, product_id, str(data.get("action", "")))
+    try:
+        await change_listing(actor, product_id, str(data.get("action", "")))
+    except NotFound:
+        raise
+    except DomainError as exc:
+        return await _detail_with_errors(request, actor, product_id, exc, 409)
     flash(request, "产品状态已更新")
     return redirect(request, request.url_for("console.products.detail", product_id=product_id))
 

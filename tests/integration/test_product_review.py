@@ -115,3 +115,34 @@ async def test_other_institution_cannot_see_or_touch_product(client, world):
     assert response.status_code == 404
     listing = await client.get("/console/products")
     assert "安居装修贷" not in listing.text
+
+
+async def test_reject_needs_a_reason_and_keeps_the_typed_note(client, world):
+    from marketplace.products.services import save_product, submit_for_review
+    from marketplace.products.validation import parse_product_input
+
+    product_id = await save_product(world.staff, None, parse_product_input(PRODUCT_FORM))
+    await submit_for_review(world.staff, product_id, acknowledge_high_cost=False)
+    await login(client, "/admin/login", "reviewer@loanmart.example")
+    response = await client.submit(
+        f"/admin/reviews/products/{product_id}", {"decision": "reject", "note": "  "}
+    )
+    assert response.status_code == 400 and "驳回时请填写原因" in response.text
+    response = await client.submit(
+        f"/admin/reviews/products/{product_id}", {"decision": "reject", "note": "费用披露不完整"}
+    )
+    assert response.status_code == 303
+    product = await Product.objects().where(Product.id == product_id).first()
+    assert product.status == "rejected" and product.review_note == "费用披露不完整"
+
+
+async def test_stale_listing_action_shows_a_message(client, world):
+    from tests.factories import listed_product
+
+    product_id = await listed_product(world.staff, world.operator)
+    await login(client, "/console/login", "staff@test-bank.example")
+    assert (
+        await client.submit(f"/console/products/{product_id}/listing", {"action": "pause"})
+    ).status_code == 303
+    again = await client.submit(f"/console/products/{product_id}/listing", {"action": "pause"})
+    assert again.status_code == 409 and "当前状态不能执行该操作" in again.text
