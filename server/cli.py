@@ -102,7 +102,9 @@ def demo() -> None:
     me = [sys.executable, "-m", "server.cli"]
     children: list[subprocess.Popen] = []
 
-    def stop(*_: object) -> None:
+    def stop() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
@@ -113,15 +115,21 @@ def demo() -> None:
                 child.kill()
         services.stop()
         print("LoanMart 已停止。", flush=True)  # noqa: T201
-        sys.exit(0)
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    def on_signal(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         for step in ("migrate", "seed", "reindex"):
             subprocess.run([*me, step], env=env, check=True, cwd=PROJECT_ROOT)  # noqa: S603
-        children.append(subprocess.Popen([*me, "worker"], env=env, cwd=PROJECT_ROOT))  # noqa: S603
-        children.append(subprocess.Popen([*me, "web"], env=env, cwd=PROJECT_ROOT))  # noqa: S603
+        # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which then
+        # stops each child exactly once (a second SIGINT would make uvicorn quit hard).
+        for role in ("worker", "web"):
+            children.append(
+                subprocess.Popen([*me, role], env=env, cwd=PROJECT_ROOT, start_new_session=True)  # noqa: S603
+            )
         base = f"http://127.0.0.1:{config.port}"
         _wait_ready(f"{base}/readyz", children)
         print(f"\nLoanMart 已就绪（{time.monotonic() - started:.1f} 秒）", flush=True)  # noqa: T201

@@ -54,7 +54,8 @@ def error_page(request: Request, status_code: int, message: str | None = None) -
 
 def not_authorized(request: Request, exc: Exception) -> Response:
     login = LOGIN_ROUTES[audience_of(request.url.path)]
-    target = f"{login}?next={quote(request.url.path)}"
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = f"{login}?next={quote(path, safe='')}"
     if request.headers.get("hx-request") == "true":
         return Response(content=b"", status_code=401, headers={"HX-Redirect": target})
     return Redirect(path=target, status_code=303)

@@ -143,6 +143,12 @@ async def test_eligibility_and_duplicate_guard(client, world):
 
 async def test_applying_needs_a_borrower_login(client, world):
     product_id = await listed_product(world.staff, world.operator)
-    response = await client.get(f"/products/{product_id}/apply")
+    response = await client.get(f"/products/{product_id}/apply?amount=50000&term=12")
     assert response.status_code == 303
-    assert response.headers["location"].startswith("/login?next=")
+    login_url = response.headers["location"]
+    assert login_url.startswith("/login?next=")
+    next_url = soup(await client.get(login_url)).select_one("input[name=next]")["value"]
+    assert next_url == f"/products/{product_id}/apply?amount=50000&term=12"
+    await client.submit("/login", {"login": world.borrower_mobile, "password": "Passw0rd!", "next": next_url})
+    form = soup(await client.get(next_url))
+    assert form.select_one("input[name=amount]")["value"] == "50000"
