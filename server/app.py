@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, Response, get
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.middleware import DefineMiddleware
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -81,7 +82,8 @@ def create_app() -> Litestar:
                 directories=[PROJECT_ROOT / "static"],
                 name="static",
                 opt={"access": "public"},
-                cache_control=None,
+                # URLs carry a content hash (static_url), so browsers may keep them a year.
+                cache_control=CacheControlHeader(max_age=31_536_000, public=True),
             ),
         ],
         guards=[access_guard],

@@ -149,6 +149,8 @@ async def test_applying_needs_a_borrower_login(client, world):
     assert login_url.startswith("/login?next=")
     next_url = soup(await client.get(login_url)).select_one("input[name=next]")["value"]
     assert next_url == f"/products/{product_id}/apply?amount=50000&term=12"
-    await client.submit("/login", {"login": world.borrower_mobile, "password": "Passw0rd!", "next": next_url})
+    await client.submit(
+        "/login", {"login": world.borrower_mobile, "password": "Passw0rd!", "next": next_url}
+    )
     form = soup(await client.get(next_url))
     assert form.select_one("input[name=amount]")["value"] == "50000"
