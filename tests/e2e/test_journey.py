@@ -153,3 +153,36 @@ async def test_phone_pages_do_not_scroll_sideways(new_page, path):
     await page.goto(path)
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{path} is {overflow}px wider than a 390px phone"
+
+
+async def test_applying_works_without_javascript(new_page):
+    from marketplace.demo.catalogue import PRODUCTS
+
+    product = next(
+        p
+        for p in PRODUCTS
+        if p["category"] == "consumer"
+        and not p["cities"]
+        and p["min_monthly_income"] <= 15000
+        and "employee" in p["employment_types"]
+        and p["age_min"] <= 30 <= p["age_max"]
+    )
+    page = await new_page(javascript=False)
+    await sign_in(page, "/login", "13800138000")
+    await page.goto(f"/products?q={product['name']}")
+    await page.get_by_role("link", name=product["name"], exact=True).first.click()
+    await page.get_by_role("link", name=re.compile("立即申请")).first.click()
+    await page.fill("input[name=amount]", str(product["amount_min"]))
+    await page.select_option("select[name=term_months]", str(product["term_options"][0]))
+    await page.fill("input[name=real_name]", "张伟")
+    await page.fill("input[name=id_number]", valid_id_number(birth="19960101"))
+    await page.fill("input[name=city]", "成都")
+    await page.fill("input[name=monthly_income]", "15000")
+    # Forgetting the consent keeps everything typed and says what is missing.
+    await page.get_by_role("button", name="提交申请").click()
+    await expect(page.locator(".error-summary")).to_contain_text("同意")
+    await expect(page.locator("input[name=real_name]")).to_have_value("张伟")
+    await page.check("input[name=consent]")
+    await page.get_by_role("button", name="提交申请").click()
+    await expect(page.locator("main")).to_contain_text("已提交")
+    await expect(page.locator("main")).to_contain_text(product["name"])
