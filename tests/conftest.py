@@ -15,6 +15,11 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
+from hypothesis import settings as hypothesis_settings
+
+# Timing is measured in bench/, never asserted: no per-example deadline on a busy CI box.
+hypothesis_settings.register_profile("loanmart", deadline=None)
+hypothesis_settings.load_profile("loanmart")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
