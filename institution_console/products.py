@@ -10,7 +10,12 @@ from marketplace.loancalc import RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import institution_product, institution_products
 from marketplace.products.services import change_listing, price, save_product, submit_for_review
-from marketplace.products.validation import FEE_FIELDS, PERCENT, parse_product_input
+from marketplace.products.validation import (
+    FEE_FIELDS,
+    PERCENT,
+    parse_price_terms,
+    parse_product_input,
+)
 from server.auth import require_actor
 from server.forms import as_list, errors_of, form_data
 from server.rendering import flash, redirect, render
@@ -130,7 +135,7 @@ async def preview_product(request: Request) -> Response:
     errors: dict = {}
     preview = None
     try:
-        preview = await price(parse_product_input(data))
+        preview = await price(parse_price_terms(data))
     except ValidationFailed as exc:
         errors = exc.errors
     return await render(

@@ -14,7 +14,7 @@ from marketplace.errors import DomainError, InvalidTransition, NotFound, Permiss
 from marketplace.loancalc import CostLines, CostVerdict, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
 from marketplace.products.tables import Product, ProductRevision
-from marketplace.products.validation import ProductInput
+from marketplace.products.validation import PriceTerms, ProductInput
 
 
 @dataclass(frozen=True)
@@ -25,33 +25,34 @@ class PricePreview:
     lines: CostLines
 
 
-async def price(data: ProductInput) -> PricePreview:
+async def price(terms: PriceTerms) -> PricePreview:
     low, high = apr_range(
-        data.amount_min,
-        data.amount_max,
-        data.term_options,
-        data.repayment_method,
-        data.rate,
-        data.rate_period,
-        data.fees,
+        terms.amount_min,
+        terms.amount_max,
+        terms.term_options,
+        terms.repayment_method,
+        terms.rate,
+        terms.rate_period,
+        terms.fees,
     )
     lines = await cost_lines()
     return PricePreview(low, high, classify_cost(high, lines), lines)
 
 
 def _columns(data: ProductInput, preview: PricePreview) -> dict:
+    terms = data.price_terms
     return {
         Product.name: data.name,
         Product.category: data.category,
         Product.summary: data.summary,
         Product.description: data.description,
-        Product.amount_min: data.amount_min,
-        Product.amount_max: data.amount_max,
-        Product.term_options: data.term_options,
-        Product.rate: data.rate,
-        Product.rate_period: data.rate_period,
-        Product.repayment_method: data.repayment_method,
-        Product.fees: [fee.to_dict() for fee in data.fees],
+        Product.amount_min: terms.amount_min,
+        Product.amount_max: terms.amount_max,
+        Product.term_options: terms.term_options,
+        Product.rate: terms.rate,
+        Product.rate_period: terms.rate_period,
+        Product.repayment_method: terms.repayment_method,
+        Product.fees: [fee.to_dict() for fee in terms.fees],
         Product.age_min: data.age_min,
         Product.age_max: data.age_max,
         Product.cities: data.cities,
@@ -91,7 +92,7 @@ EDITABLE_STATUSES = frozenset({"draft", "rejected", "paused"})
 
 async def save_product(actor: Actor, product_id: int | None, data: ProductInput) -> int:
     _require(actor, "product.edit")
-    preview = await price(data)
+    preview = await price(data.price_terms)
     async with transaction():
         if product_id is None:
             values = {column._meta.name: value for column, value in _columns(data, preview).items()}

@@ -24,12 +24,10 @@ FEE_FIELDS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass
-class ProductInput:
-    name: str
-    category: str
-    summary: str
-    description: str
+@dataclass(frozen=True)
+class PriceTerms:
+    """What the price depends on: enough for the APR preview on a half-filled form."""
+
     amount_min: Decimal
     amount_max: Decimal
     term_options: list[int]
@@ -37,6 +35,15 @@ class ProductInput:
     rate_period: str
     repayment_method: str
     fees: list[Fee]
+
+
+@dataclass
+class ProductInput:
+    name: str
+    category: str
+    summary: str
+    description: str
+    price_terms: PriceTerms
     age_min: int
     age_max: int
     cities: list[str]
@@ -81,49 +88,45 @@ def banned_phrase_in(*texts: str) -> str | None:
     return None
 
 
-def parse_product_input(data: Mapping) -> ProductInput:
-    """`data` is the raw form (values str or list[str]); raises ValidationFailed."""
-    errors: dict[str, str] = {}
+class _Form:
+    """Reads one submitted form, collecting every error instead of stopping at the first."""
 
-    def need_decimal(key: str, label: str, *, minimum: Decimal = Decimal(0)) -> Decimal:
-        value = _decimal(_first(data, key))
+    def __init__(self, data: Mapping) -> None:
+        self.data = data
+        self.errors: dict[str, str] = {}
+
+    def text(self, key: str) -> str:
+        return _first(self.data, key)
+
+    def decimal(self, key: str, label: str, *, minimum: Decimal = Decimal(0)) -> Decimal:
+        value = _decimal(self.text(key))
         if value is None:
-            errors[key] = f"请填写正确的{label}"
+            self.errors[key] = f"请填写正确的{label}"
             return Decimal(0)
         if value < minimum:
-            errors[key] = f"{label}不能小于{minimum}"
+            self.errors[key] = f"{label}不能小于{minimum}"
         return value
 
-    def need_int(key: str, label: str, default: int) -> int:
-        text = _first(data, key)
+    def integer(self, key: str, label: str, default: int) -> int:
+        text = self.text(key)
         if not text:
             return default
         value = _int(text)
         if value is None:
-            errors[key] = f"{label}应为整数"
+            self.errors[key] = f"{label}应为整数"
             return default
         return value
 
-    name = _first(data, "name")
-    if not 2 <= len(name) <= 30:
-        errors["name"] = "产品名称应为2到30个字"
-    category = _first(data, "category")
-    if category not in CATEGORIES:
-        errors["category"] = "请选择产品类别"
-    summary = _first(data, "summary")
-    if len(summary) > 100:
-        errors["summary"] = "一句话介绍最多100个字"
-    description = _first(data, "description")
-    if phrase := banned_phrase_in(name, summary, description):
-        errors["summary"] = f"宣传用语不得包含“{phrase}”等违规表述"
 
-    amount_min = need_decimal("amount_min", "最低额度", minimum=Decimal(100))
-    amount_max = need_decimal("amount_max", "最高额度", minimum=Decimal(100))
+def _price_terms(form: _Form) -> PriceTerms:
+    errors = form.errors
+    amount_min = form.decimal("amount_min", "最低额度", minimum=Decimal(100))
+    amount_max = form.decimal("amount_max", "最高额度", minimum=Decimal(100))
     if "amount_min" not in errors and "amount_max" not in errors and amount_max < amount_min:
         errors["amount_max"] = "最高额度不能低于最低额度"
 
     terms: list[int] = []
-    for item in split_list(data.get("term_options")):
+    for item in split_list(form.data.get("term_options")):
         term = _int(item)
         if term is None or not 1 <= term <= 360:
             errors["term_options"] = "期限应为1到360之间的整数月数"
@@ -133,19 +136,19 @@ def parse_product_input(data: Mapping) -> ProductInput:
     if not terms and "term_options" not in errors:
         errors["term_options"] = "请至少选择一个期限"
 
-    rate_period = _first(data, "rate_period")
+    rate_period = form.text("rate_period")
     if rate_period not in RatePeriod.__members__.values():
         errors["rate_period"] = "请选择计息周期"
-    rate_percent = need_decimal("rate", "利率")
+    rate_percent = form.decimal("rate", "利率")
     if "rate" not in errors and rate_percent <= 0:
         errors["rate"] = "利率必须大于0"
-    method = _first(data, "repayment_method")
+    method = form.text("repayment_method")
     if method not in RepaymentMethod.__members__.values():
         errors["repayment_method"] = "请选择还款方式"
 
     fees: list[Fee] = []
     for key, (kind, timing) in FEE_FIELDS.items():
-        text = _first(data, key)
+        text = form.text(key)
         if not text:
             continue
         value = _decimal(text)
@@ -161,9 +164,41 @@ def parse_product_input(data: Mapping) -> ProductInput:
                 fees.append(Fee(kind=kind, timing=timing, rate=value / PERCENT))
         except LoanInputError as exc:
             errors[key] = exc.message
+    return PriceTerms(
+        amount_min, amount_max, terms, rate_percent / PERCENT, rate_period, method, fees
+    )
 
-    age_min = need_int("age_min", "最低年龄", 18)
-    age_max = need_int("age_max", "最高年龄", 60)
+
+def parse_price_terms(data: Mapping) -> PriceTerms:
+    """Only the fields that set the price; raises ValidationFailed for those alone."""
+    form = _Form(data)
+    terms = _price_terms(form)
+    if form.errors:
+        raise ValidationFailed(form.errors)
+    return terms
+
+
+def parse_product_input(data: Mapping) -> ProductInput:
+    """`data` is the raw form (values str or list[str]); raises ValidationFailed."""
+    form = _Form(data)
+    errors = form.errors
+    name = form.text("name")
+    if not 2 <= len(name) <= 30:
+        errors["name"] = "产品名称应为2到30个字"
+    category = form.text("category")
+    if category not in CATEGORIES:
+        errors["category"] = "请选择产品类别"
+    summary = form.text("summary")
+    if len(summary) > 100:
+        errors["summary"] = "一句话介绍最多100个字"
+    description = form.text("description")
+    if phrase := banned_phrase_in(name, summary, description):
+        errors["summary"] = f"宣传用语不得包含“{phrase}”等违规表述"
+
+    price_terms = _price_terms(form)
+
+    age_min = form.integer("age_min", "最低年龄", 18)
+    age_max = form.integer("age_max", "最高年龄", 60)
     if age_min < 18:
         errors["age_min"] = "借款人须年满18周岁"
     if age_max < age_min or age_max > 75:
@@ -172,12 +207,12 @@ def parse_product_input(data: Mapping) -> ProductInput:
     employment_types = split_list(data.get("employment_types"))
     if any(item not in EMPLOYMENT_TYPES for item in employment_types):
         errors["employment_types"] = "职业类型不正确"
-
     min_income = (
-        need_decimal("min_monthly_income", "最低月收入")
-        if _first(data, "min_monthly_income")
+        form.decimal("min_monthly_income", "最低月收入")
+        if form.text("min_monthly_income")
         else Decimal(0)
     )
+    approval_speed_hours = form.integer("approval_speed_hours", "审批时效", 24)
 
     if errors:
         raise ValidationFailed(errors)
@@ -186,13 +221,7 @@ def parse_product_input(data: Mapping) -> ProductInput:
         category=category,
         summary=summary,
         description=description,
-        amount_min=amount_min,
-        amount_max=amount_max,
-        term_options=terms,
-        rate=rate_percent / PERCENT,
-        rate_period=rate_period,
-        repayment_method=method,
-        fees=fees,
+        price_terms=price_terms,
         age_min=age_min,
         age_max=age_max,
         cities=split_list(data.get("cities")),
@@ -201,5 +230,5 @@ def parse_product_input(data: Mapping) -> ProductInput:
         required_documents=split_list(data.get("required_documents")),
         tags=split_list(data.get("tags"))[:4],
         keywords=split_list(data.get("keywords")),
-        approval_speed_hours=need_int("approval_speed_hours", "审批时效", 24),
+        approval_speed_hours=approval_speed_hours,
     )

@@ -65,6 +65,12 @@ async def test_preview_shows_apr_and_blocks_overpriced(client, world):
         headers={"HX-Request": "true"},
     )
     assert "36.00%" in dear.text
+    # The price shows as soon as the fields that set it are filled, before name or category.
+    half_filled = {**PRODUCT_FORM, "name": "", "category": ""}
+    early = await client.submit(
+        "/console/products/preview", half_filled, headers={"HX-Request": "true"}
+    )
+    assert "7.20%" in early.text
 
     response = await client.submit(
         "/console/products/new", {**PRODUCT_FORM, "rate": "0.1", "rate_period": "day"}
