@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from marketplace.products.queries import product_for_review, review_queue
 from marketplace.products.services import review_product
 from marketplace.products.validation import banned_phrase_in
@@ -52,8 +52,6 @@ async def decide(request: Request, product_id: int) -> Response:
     approve = data.get("decision") == "approve"
     try:
         await review_product(actor, product_id, approve=approve, note=str(data.get("note", "")))
-    except NotFound:
-        raise
     except DomainError as exc:
         return await _detail(
             request, product_id, errors_of(exc), status_code=400, note=str(data.get("note", ""))

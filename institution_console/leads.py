@@ -7,7 +7,7 @@ from litestar import Request, Response, get, post
 from marketplace.applications.queries import institution_lead, institution_leads
 from marketplace.applications.services import move_lead
 from marketplace.applications.statuses import INSTITUTION_TRANSITIONS, STATUS_LABELS
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from server.auth import require_actor
 from server.forms import errors_of, form_data
 from server.rendering import flash, redirect, render
@@ -74,8 +74,6 @@ async def lead_move(request: Request, application_id: int) -> Response:
         await move_lead(
             actor, application_id, str(data.get("status", "")), str(data.get("note", ""))
         )
-    except NotFound:
-        raise
     except DomainError as exc:
         return await _detail(request, application_id, errors_of(exc), status_code=409)
     flash(request, f"已更新为“{STATUS_LABELS.get(str(data.get('status')), '')}”")

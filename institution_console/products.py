@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 
 from marketplace.actors import Actor
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, ValidationFailed
 from marketplace.loancalc import RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import institution_product, institution_products
@@ -198,8 +198,6 @@ async def submit_product(request: Request, product_id: int) -> Response:
         await submit_for_review(
             actor, product_id, acknowledge_high_cost=data.get("acknowledge_high_cost") == "yes"
         )
-    except NotFound:
-        raise
     except DomainError as exc:
         return await _detail_with_errors(request, actor, product_id, exc, 400)
     flash(request, "已提交审核，平台审核通过后将自动上架")
@@ -212,8 +210,6 @@ async def listing(request: Request, product_id: int) -> Response:
     data = await form_data(request)
     try:
         await change_listing(actor, product_id, str(data.get("action", "")))
-    except NotFound:
-        raise
     except DomainError as exc:
         return await _detail_with_errors(request, actor, product_id, exc, 409)
     flash(request, "产品状态已更新")

@@ -20,16 +20,21 @@ class ValidationFailed(DomainError):
         self.errors = errors
 
 
-class NotFound(DomainError):
-    """Missing, or belongs to another tenant: both look the same from outside."""
+class NotFound(Exception):
+    """Missing, or belongs to another tenant: both look the same from outside (404).
+    Not a DomainError, so form handlers that catch rule breaks let it through."""
 
     def __init__(self, message: str = "找不到该记录") -> None:
         super().__init__(message)
+        self.message = message
 
 
-class PermissionDenied(DomainError):
+class PermissionDenied(Exception):
+    """The actor's role lacks the permission (403)."""
+
     def __init__(self, message: str = "没有执行该操作的权限") -> None:
         super().__init__(message)
+        self.message = message
 
 
 class InvalidTransition(DomainError):
