@@ -85,7 +85,7 @@ def worker() -> None:
 DEMO_LOGINS = """
   借款人门户   {base}/            手机号 13800138000 / Demo12345（也可自行注册，验证码打印在本终端）
   机构工作台   {base}/console/    admin@huaxin-bank.example / Demo12345
-  运营后台     {base}/admin/      reviewer@loanmart.example / Demo12345
+  运营后台     {base}/admin/      reviewer@loanmart.example / Demo12345（两步验证码打印在本终端）
 """
 
 

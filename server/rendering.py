@@ -63,6 +63,11 @@ async def render(
     )
 
 
+def redirect_to(request: Request, route_name: str, **path_params: object) -> Response:
+    """303 to a named route, as a path: never an absolute URL built from the Host header."""
+    return redirect(request, request.app.route_reverse(route_name, **path_params))
+
+
 def redirect(request: Request, url: str) -> Response:
     """303 after a POST; an htmx request is told to navigate instead of swapping."""
     if request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
@@ -13,6 +14,7 @@ from marketplace.products.validation import parse_product_input
 from marketplace.security import encrypt_field, hash_password, id_check_char, mask_mobile
 
 PASSWORD = "Passw0rd!"  # noqa: S105
+OPERATOR_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105
 
 
 def valid_id_number(birth: str = "19900307", region: str = "110105", sequence: str = "123") -> str:
@@ -46,6 +48,12 @@ async def user(
         password_hash=hash_password(PASSWORD),
         institution=institution_id,
     )
+    if kind == "operator":
+        values.update(
+            totp_secret_encrypted=encrypt_field(
+                OPERATOR_TOTP_SECRET, context=second_factor.ENCRYPTION_CONTEXT
+            )
+        )
     if kind == "borrower":
         values.update(
             login_key=mobile_login_key(login),

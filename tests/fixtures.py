@@ -12,7 +12,7 @@ from bs4 import BeautifulSoup
 
 from marketplace import cache
 from marketplace.db import engine
-from marketplace.security import make_password_hasher, use_password_hasher
+from marketplace.security import current_totp_code, make_password_hasher, use_password_hasher
 from server.lifecycle import start_services, stop_services
 from tests import factories
 
@@ -85,6 +85,11 @@ async def client(app) -> AsyncIterator[Client]:
 async def login(client: Client, path: str, login: str, password: str = factories.PASSWORD) -> None:
     response = await client.submit(path, {"login": login, "password": password})
     assert response.status_code == 303, response.text[:500]
+    if path.startswith("/admin"):
+        assert response.headers["location"] == "/admin/login/verify"
+        code = current_totp_code(factories.OPERATOR_TOTP_SECRET)
+        response = await client.submit("/admin/login/verify", {"code": code})
+        assert response.status_code == 303, response.text[:500]
 
 
 @pytest.fixture

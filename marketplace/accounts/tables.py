@@ -22,6 +22,8 @@ class User(Table, tablename="app_user"):
     role = Varchar(length=40)
     institution = ForeignKey(references=Institution, null=True, default=None)
     status = Varchar(length=20, default="active")
+    # Operators' second factor (PRODUCT.md §1), encrypted like any other secret.
+    totp_secret_encrypted = Varchar(length=255, null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
 

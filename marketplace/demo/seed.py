@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
@@ -13,7 +14,7 @@ from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
 from marketplace.products.tables import Product
-from marketplace.security import encrypt_field, hash_password, mask_mobile
+from marketplace.security import encrypt_field, hash_password, mask_mobile, new_totp_secret
 
 
 async def seed_demo() -> bool:
@@ -109,8 +110,15 @@ def _demo_user(account: dict, institution_ids: dict[str, int]) -> User:
             role="borrower",
         )
     kind = "staff" if account["kind"] == "institution" else "operator"
+    # Operators are enrolled for TOTP; the demo console prints their codes at sign-in.
+    totp = (
+        encrypt_field(new_totp_secret(), context=second_factor.ENCRYPTION_CONTEXT)
+        if kind == "operator"
+        else None
+    )
     return User(
         kind=kind,
+        totp_secret_encrypted=totp,
         login_key=account["username"].lower(),
         display_name=account["name"],
         password_hash=password_hash,

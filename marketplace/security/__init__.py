@@ -48,7 +48,13 @@ from marketplace.security.passwords import (
     verify_dummy,
     verify_password,
 )
-from marketplace.security.totp import matched_totp_step, new_totp_secret, totp_uri, verify_totp
+from marketplace.security.totp import (
+    current_totp_code,
+    matched_totp_step,
+    new_totp_secret,
+    totp_uri,
+    verify_totp,
+)
 
 __all__ = [
     "DUMMY_HASH",
@@ -58,6 +64,7 @@ __all__ = [
     "age_on",
     "birth_date_from_id",
     "blind_index",
+    "current_totp_code",
     "decrypt_field",
     "encrypt_field",
     "gender_from_id",

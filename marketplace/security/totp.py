@@ -14,7 +14,14 @@ from datetime import datetime
 
 import pyotp
 
-__all__ = ["TOTP_ISSUER", "matched_totp_step", "new_totp_secret", "totp_uri", "verify_totp"]
+__all__ = [
+    "TOTP_ISSUER",
+    "current_totp_code",
+    "matched_totp_step",
+    "new_totp_secret",
+    "totp_uri",
+    "verify_totp",
+]
 
 TOTP_ISSUER = "LoanMart"
 _CODE = re.compile(r"[0-9]{6}")
@@ -23,6 +30,11 @@ _CODE = re.compile(r"[0-9]{6}")
 def new_totp_secret() -> str:
     """A random base32 secret of 160 bits, as RFC 4226 recommends."""
     return pyotp.random_base32()
+
+
+def current_totp_code(secret: str) -> str:
+    """The code an authenticator app shows now (demo console and tests only)."""
+    return pyotp.TOTP(secret).now()
 
 
 def totp_uri(secret: str, account: str, *, issuer: str = TOTP_ISSUER) -> str:

@@ -43,15 +43,16 @@ class LiveServer:
     url: str
     log: Path
 
-    async def sms_code_for(self, masked_mobile: str, wait_seconds: float = 10) -> str:
-        """The demo console output is where a newcomer reads the SMS code too."""
-        pattern = rf"\[sms\] {re.escape(masked_mobile)}: .*?(\d{{6}})"
+    async def printed_code(self, channel: str, recipient: str, wait_seconds: float = 10) -> str:
+        """The newest code the demo console printed (`[sms] 137****1234: …`, `[totp] …`):
+        where a newcomer reads SMS and authenticator codes too."""
+        pattern = rf"\[{channel}\] {re.escape(recipient)}: .*?(\d{{6}})"
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             if matches := re.findall(pattern, self.log.read_text()):
                 return matches[-1]
             await asyncio.sleep(0.2)
-        raise AssertionError(f"no SMS code for {masked_mobile}")
+        raise AssertionError(f"no {channel} code for {recipient}")
 
 
 async def _run(*args: str, env: dict) -> None:

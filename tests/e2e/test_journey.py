@@ -18,11 +18,15 @@ PRODUCT = "E2E安家装修贷"
 PASSWORD = "Demo12345"  # noqa: S105 - demo accounts seeded by `loanmart seed`
 
 
-async def sign_in(page: Page, path: str, login: str, password: str = PASSWORD) -> None:
+async def sign_in(page: Page, path: str, login: str, password: str = PASSWORD, server=None) -> None:
     await page.goto(path)
     await page.fill("input[name=login]", login)
     await page.fill("input[name=password]", password)
     await page.get_by_role("button", name="登录").click()
+    if path.startswith("/admin"):
+        await page.wait_for_url("**/admin/login/verify")
+        await page.fill("input[name=code]", await server.printed_code("totp", login))
+        await page.get_by_role("button", name="验证并登录").click()
     await page.wait_for_load_state()
     await expect(page.locator("form[action$='/login']")).to_have_count(0)
 
@@ -62,7 +66,7 @@ async def test_product_to_lead_journey(new_page, live_server):
 
     # 2. An operator approves it from the review queue; the audit log records it.
     operator = await new_page(mobile=False)
-    await sign_in(operator, "/admin/login", "super@loanmart.example")
+    await sign_in(operator, "/admin/login", "super@loanmart.example", server=live_server)
     await operator.goto("/admin/reviews/products")
     await operator.get_by_role("link", name=PRODUCT, exact=True).click()
     await operator.get_by_role("button", name=re.compile("通过")).click()
@@ -80,7 +84,7 @@ async def test_product_to_lead_journey(new_page, live_server):
     await borrower.goto("/register")
     await borrower.fill("input[name=mobile]", "13700001234")
     await borrower.get_by_role("button", name="获取验证码").click()
-    code = await live_server.sms_code_for("137****1234")
+    code = await live_server.printed_code("sms", "137****1234")
     await borrower.fill("input[name=code]", code)
     await borrower.fill("input[name=password]", "abc12345")
     await borrower.fill("input[name=password_confirm]", "abc12345")
