@@ -10,7 +10,7 @@ from marketplace.products.services import review_product
 from marketplace.products.validation import banned_phrase_in
 from server.auth import require_actor
 from server.forms import errors_of, form_data
-from server.rendering import flash, redirect, render
+from server.rendering import flash, redirect_to, render
 
 REVIEW = {"access": "operator", "permission": "product.review"}
 
@@ -57,7 +57,7 @@ async def decide(request: Request, product_id: int) -> Response:
             request, product_id, errors_of(exc), status_code=400, note=str(data.get("note", ""))
         )
     flash(request, "已通过，产品已上架" if approve else "已驳回，机构将看到驳回原因")
-    return redirect(request, request.url_for("admin.reviews.list"))
+    return redirect_to(request, "admin.reviews.list")
 
 
 handlers = [queue, detail, decide]

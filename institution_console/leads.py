@@ -10,7 +10,7 @@ from marketplace.applications.statuses import INSTITUTION_TRANSITIONS, STATUS_LA
 from marketplace.errors import DomainError
 from server.auth import require_actor
 from server.forms import errors_of, form_data
-from server.rendering import flash, redirect, render
+from server.rendering import flash, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "lead.view"}
 WORK = {"access": "staff", "permission": "lead.work"}
@@ -77,7 +77,7 @@ async def lead_move(request: Request, application_id: int) -> Response:
     except DomainError as exc:
         return await _detail(request, application_id, errors_of(exc), status_code=409)
     flash(request, f"已更新为“{STATUS_LABELS.get(str(data.get('status')), '')}”")
-    return redirect(request, request.url_for("console.leads.detail", application_id=application_id))
+    return redirect_to(request, "console.leads.detail", application_id=application_id)
 
 
 handlers = [lead_list, lead_detail, lead_move]

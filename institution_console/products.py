@@ -18,7 +18,7 @@ from marketplace.products.validation import (
 )
 from server.auth import require_actor
 from server.forms import as_list, errors_of, form_data
-from server.rendering import flash, redirect, render
+from server.rendering import flash, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "product.view"}
 EDIT = {"access": "staff", "permission": "product.edit"}
@@ -125,7 +125,7 @@ async def create_product(request: Request) -> Response:
     except DomainError as exc:
         return await _form(request, _form_values(data), errors_of(exc), status_code=400)
     flash(request, "产品已保存为草稿，确认无误后可提交审核")
-    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+    return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
 @post("/products/preview", name="console.products.preview", opt=EDIT)
@@ -174,7 +174,7 @@ async def update_product(request: Request, product_id: int) -> Response:
     except DomainError as exc:
         return await _form(request, _form_values(data), errors_of(exc), product, status_code=400)
     flash(request, "修改已保存")
-    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+    return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
 async def _detail_with_errors(
@@ -201,7 +201,7 @@ async def submit_product(request: Request, product_id: int) -> Response:
     except DomainError as exc:
         return await _detail_with_errors(request, actor, product_id, exc, 400)
     flash(request, "已提交审核，平台审核通过后将自动上架")
-    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+    return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
 @post("/products/{product_id:int}/listing", name="console.products.listing", opt=EDIT)
@@ -213,7 +213,7 @@ async def listing(request: Request, product_id: int) -> Response:
     except DomainError as exc:
         return await _detail_with_errors(request, actor, product_id, exc, 409)
     flash(request, "产品状态已更新")
-    return redirect(request, request.url_for("console.products.detail", product_id=product_id))
+    return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
 handlers = [

@@ -16,7 +16,7 @@ from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product
 from server.auth import require_actor
 from server.forms import errors_of, form_data
-from server.rendering import flash, redirect, render
+from server.rendering import flash, redirect_to, render
 
 BORROWER = {"access": "borrower"}
 FIELDS = (
@@ -74,7 +74,7 @@ async def apply_submit(request: Request, product_id: int) -> Response:
         values["consent"] = str(data.get("consent", ""))
         return await _form(request, product, values, errors_of(exc), status_code=400)
     flash(request, "申请已提交，机构接收后会在时间线上更新")
-    return redirect(request, request.url_for("portal.applications.detail", reference=reference))
+    return redirect_to(request, "portal.applications.detail", reference=reference)
 
 
 @get("/me/applications", name="portal.applications.list", opt=BORROWER)
