@@ -163,3 +163,33 @@ async def test_fragment_for_htmx_full_page_otherwise(client):
     boosted = await client.get("/products", headers={"HX-Request": "true", "HX-Boosted": "true"})
     assert "<html" in full.text and "<html" not in fragment.text and "<html" in boosted.text
     assert full.headers["vary"] == "HX-Request"
+
+
+async def test_session_cookie_is_secure_behind_https(monkeypatch):
+    from dataclasses import replace
+
+    from server import sessions
+
+    monkeypatch.setattr(
+        sessions, "settings", replace(sessions.settings, base_url="https://loanmart.example")
+    )
+    assert "Secure" in sessions._cookie_header("token", 60).decode()
+    monkeypatch.setattr(
+        sessions, "settings", replace(sessions.settings, base_url="http://127.0.0.1:8000")
+    )
+    assert "Secure" not in sessions._cookie_header("token", 60).decode()
+
+
+async def test_htmx_writes_carry_the_token_in_a_header(client, world):
+    await login(client, "/console/login", "staff@test-bank.example")
+    token = await client.csrf_token()
+    with_header = await client.post(
+        "/console/products/preview",
+        data={"amount_min": "1000"},
+        headers={"HX-Request": "true", "x-csrftoken": token},
+    )
+    assert with_header.status_code == 200
+    without = await client.post(
+        "/console/products/preview", data={"amount_min": "1000"}, headers={"HX-Request": "true"}
+    )
+    assert without.status_code == 403
