@@ -214,7 +214,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
                 notice_hash=notice.digest,
                 purpose=notice.purpose,
                 data_items=list(SHARED_ITEMS),
-                retention_days=notice.retention,
+                retention=notice.retention,
             )
         ).returning(Consent.id)
         mobile = await _borrower_mobile(actor.user_id)

@@ -16,6 +16,6 @@ class Consent(Table, tablename="consent"):
     notice_hash = Varchar(length=64)
     purpose = Varchar(length=200)
     data_items = Array(base_column=Varchar(length=40))
-    retention_days = Varchar(length=20)
+    retention = Varchar(length=60)
     granted_at = Timestamptz(default=TimestamptzNow())
     withdrawn_at = Timestamptz(null=True, default=None)

@@ -201,12 +201,12 @@ async def forwards():
     manager.add_column(
         table_class_name="Consent",
         tablename="consent",
-        column_name="retention_days",
-        db_column_name="retention_days",
+        column_name="retention",
+        db_column_name="retention",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 20,
+            "length": 60,
             "default": "",
             "null": False,
             "primary_key": False,
