@@ -1,6 +1,7 @@
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
+from litestar.params import FromQuery
 
 from marketplace.audit.queries import search_audit
 from server.rendering import render
@@ -10,7 +11,9 @@ PER_PAGE = 50
 
 
 @get("/audit", name="admin.audit.list", opt=AUDIT)
-async def audit_list(request: Request, q: str = "", page: int = 1) -> Response:
+async def audit_list(
+    request: Request, q: FromQuery[str] = "", page: FromQuery[int] = 1
+) -> Response:
     page = max(1, page)
     entries, total = await search_audit(q.strip(), page=page, per_page=PER_PAGE)
     return await render(

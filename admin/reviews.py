@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from marketplace.errors import DomainError
 from marketplace.products.queries import product_for_review, review_queue
@@ -41,12 +42,12 @@ async def _detail(
 
 
 @get("/reviews/products/{product_id:int}", name="admin.reviews.detail", opt=REVIEW)
-async def detail(request: Request, product_id: int) -> Response:
+async def detail(request: Request, product_id: FromPath[int]) -> Response:
     return await _detail(request, product_id, {})
 
 
 @post("/reviews/products/{product_id:int}", name="admin.reviews.decide", opt=REVIEW)
-async def decide(request: Request, product_id: int) -> Response:
+async def decide(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     data = await form_data(request)
     approve = data.get("decision") == "approve"

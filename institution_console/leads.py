@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 
 from marketplace.applications.queries import institution_lead, institution_leads
 from marketplace.applications.services import move_lead
@@ -18,7 +19,9 @@ PER_PAGE = 20
 
 
 @get("/leads", name="console.leads.list", opt=VIEW)
-async def lead_list(request: Request, status: str = "", page: int = 1) -> Response:
+async def lead_list(
+    request: Request, status: FromQuery[str] = "", page: FromQuery[int] = 1
+) -> Response:
     actor = await require_actor(request)
     status = status if status in STATUS_LABELS else ""
     page = max(1, page)
@@ -62,12 +65,12 @@ async def _detail(
 
 
 @get("/leads/{application_id:int}", name="console.leads.detail", opt=VIEW)
-async def lead_detail(request: Request, application_id: int) -> Response:
+async def lead_detail(request: Request, application_id: FromPath[int]) -> Response:
     return await _detail(request, application_id)
 
 
 @post("/leads/{application_id:int}/status", name="console.leads.move", opt=WORK)
-async def lead_move(request: Request, application_id: int) -> Response:
+async def lead_move(request: Request, application_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     data = await form_data(request)
     try:

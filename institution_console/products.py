@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from marketplace.actors import Actor
 from marketplace.errors import DomainError, ValidationFailed
@@ -146,7 +147,7 @@ async def preview_product(request: Request) -> Response:
 
 
 @get("/products/{product_id:int}", name="console.products.detail", opt=VIEW)
-async def product_detail(request: Request, product_id: int) -> Response:
+async def product_detail(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     product = await institution_product(actor, product_id)
     return await render(
@@ -158,14 +159,14 @@ async def product_detail(request: Request, product_id: int) -> Response:
 
 
 @get("/products/{product_id:int}/edit", name="console.products.edit", opt=EDIT)
-async def edit_product(request: Request, product_id: int) -> Response:
+async def edit_product(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     product = await institution_product(actor, product_id)
     return await _form(request, _values_from_product(product), {}, product)
 
 
 @post("/products/{product_id:int}/edit", name="console.products.update", opt=EDIT)
-async def update_product(request: Request, product_id: int) -> Response:
+async def update_product(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     product = await institution_product(actor, product_id)
     data = await form_data(request)
@@ -191,7 +192,7 @@ async def _detail_with_errors(
 
 
 @post("/products/{product_id:int}/submit", name="console.products.submit", opt=EDIT)
-async def submit_product(request: Request, product_id: int) -> Response:
+async def submit_product(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     data = await form_data(request)
     try:
@@ -205,7 +206,7 @@ async def submit_product(request: Request, product_id: int) -> Response:
 
 
 @post("/products/{product_id:int}/listing", name="console.products.listing", opt=EDIT)
-async def listing(request: Request, product_id: int) -> Response:
+async def listing(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     data = await form_data(request)
     try:

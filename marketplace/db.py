@@ -5,27 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from urllib.parse import parse_qs, unquote, urlparse
 
 from piccolo.engine.postgres import PostgresEngine
 
+from marketplace.dburl import engine_config
 from marketplace.settings import settings
 
 AfterCommit = Callable[[], Awaitable[None]]
 _after_commit: ContextVar[list[AfterCommit] | None] = ContextVar("after_commit", default=None)
-
-
-def engine_config(database_url: str) -> dict:
-    """asyncpg connect kwargs; socket directories (embedded Postgres) come as ?host=."""
-    parsed = urlparse(database_url)
-    query = parse_qs(parsed.query)
-    return {
-        "user": unquote(parsed.username or "postgres"),
-        "password": unquote(parsed.password) if parsed.password else None,
-        "database": (parsed.path or "/postgres").lstrip("/") or "postgres",
-        "host": query.get("host", [parsed.hostname or "127.0.0.1"])[0],
-        "port": parsed.port or 5432,
-    }
 
 
 def make_engine(database_url: str) -> PostgresEngine:

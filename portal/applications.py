@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 
 from marketplace.applications.queries import borrower_application, borrower_applications
 from marketplace.applications.services import (
@@ -51,7 +52,7 @@ async def _form(
 
 
 @get("/products/{product_id:int}/apply", name="portal.applications.new", opt=BORROWER)
-async def apply_form(request: Request, product_id: int) -> Response:
+async def apply_form(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     values = {
         "amount": request.query_params.get("amount", ""),
@@ -62,7 +63,7 @@ async def apply_form(request: Request, product_id: int) -> Response:
 
 
 @post("/products/{product_id:int}/apply", name="portal.applications.create", opt=BORROWER)
-async def apply_submit(request: Request, product_id: int) -> Response:
+async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     product = await listed_product(product_id)
     data = await form_data(request)
@@ -89,7 +90,7 @@ async def my_applications(request: Request) -> Response:
 
 
 @get("/me/applications/{reference:str}", name="portal.applications.detail", opt=BORROWER)
-async def application_detail(request: Request, reference: str) -> Response:
+async def application_detail(request: Request, reference: FromPath[str]) -> Response:
     actor = await require_actor(request)
     application = await borrower_application(actor, reference)
     return await render(

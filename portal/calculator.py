@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from marketplace.loancalc import (
     Fee,
@@ -84,7 +85,7 @@ def calculator_context(product: dict, params: dict[str, str]) -> dict:
 
 
 @get("/products/{product_id:int}/quote", name="portal.products.quote", opt=PUBLIC)
-async def product_quote(request: Request, product_id: int) -> Response:
+async def product_quote(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
     return await render(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
 from marketplace.loancalc import RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
@@ -102,7 +103,7 @@ async def product_list(request: Request) -> Response:
 
 
 @get("/products/{product_id:int}", name="portal.products.detail", opt=PUBLIC)
-async def product_detail(request: Request, product_id: int) -> Response:
+async def product_detail(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
     return await render(

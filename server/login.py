@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromQuery
 
 from marketplace.accounts import second_factor
 from marketplace.accounts.services import actor_for, authenticate
@@ -63,7 +64,7 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
         )
 
     @get("/login", name=f"{audience}.auth.login", opt={"access": "public"})
-    async def login_page(request: Request, next: str = "") -> Response:  # noqa: A002
+    async def login_page(request: Request, next: FromQuery[str] = "") -> Response:  # noqa: A002
         return await page(request, next_url=next)
 
     @post("/login", name=f"{audience}.auth.login_submit", opt={"access": "public"})

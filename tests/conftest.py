@@ -40,7 +40,7 @@ def _with_database(url: str, name: str) -> str:
 
 
 async def _recreate_database(base_url: str, name: str) -> None:
-    from marketplace.db import engine_config
+    from marketplace.dburl import engine_config
 
     config = engine_config(_with_database(base_url, "postgres"))
     connection = await asyncpg.connect(**config)
