@@ -6,6 +6,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from marketplace.errors import DomainError
+from marketplace.i18n import _
 from marketplace.products.queries import product_for_review, review_queue
 from marketplace.products.services import review_product
 from marketplace.products.validation import banned_phrase_in
@@ -29,9 +30,9 @@ async def _detail(
     product = await product_for_review(product_id)
     lint = []
     if phrase := banned_phrase_in(product["name"], product["summary"], product["description"]):
-        lint.append(f"宣传用语含违规表述“{phrase}”")
+        lint.append(_("宣传用语含违规表述“{phrase}”", phrase=phrase))
     if product["high_cost"]:
-        lint.append("综合年化利率高于警示线：上架后将向借款人显著提示")
+        lint.append(_("综合年化利率高于警示线：上架后将向借款人显著提示"))
     return await render(
         request,
         "admin/review_detail.html",
@@ -57,7 +58,7 @@ async def decide(request: Request, product_id: FromPath[int]) -> Response:
         return await _detail(
             request, product_id, errors_of(exc), status_code=400, note=str(data.get("note", ""))
         )
-    flash(request, "已通过，产品已上架" if approve else "已驳回，机构将看到驳回原因")
+    flash(request, _("已通过，产品已上架") if approve else _("已驳回，机构将看到驳回原因"))
     return redirect_to(request, "admin.reviews.list")
 
 

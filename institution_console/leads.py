@@ -9,6 +9,7 @@ from marketplace.applications.queries import institution_lead, institution_leads
 from marketplace.applications.services import move_lead
 from marketplace.applications.statuses import INSTITUTION_TRANSITIONS, STATUS_LABELS
 from marketplace.errors import DomainError
+from marketplace.i18n import _, translated
 from server.auth import require_actor
 from server.forms import errors_of, form_data
 from server.rendering import flash, redirect_to, render
@@ -36,7 +37,7 @@ async def lead_list(
             "leads": leads,
             "total": total,
             "status": status,
-            "statuses": STATUS_LABELS,
+            "statuses": translated(STATUS_LABELS),
             "page": page,
             "pages": pages,
             "page_url": lambda p: f"/console/leads?status={status}&page={p}",
@@ -52,7 +53,7 @@ async def _detail(
     actor = await require_actor(request)
     lead = await institution_lead(actor, application_id)
     moves = [
-        (target, STATUS_LABELS[target])
+        (target, _(STATUS_LABELS[target]))
         for target in sorted(INSTITUTION_TRANSITIONS.get(lead["status"], ()))
     ]
     return await render(
@@ -79,7 +80,9 @@ async def lead_move(request: Request, application_id: FromPath[int]) -> Response
         )
     except DomainError as exc:
         return await _detail(request, application_id, errors_of(exc), status_code=409)
-    flash(request, f"已更新为“{STATUS_LABELS.get(str(data.get('status')), '')}”")
+    flash(
+        request, _("已更新为“{status}”", status=_(STATUS_LABELS.get(str(data.get("status")), "")))
+    )
     return redirect_to(request, "console.leads.detail", application_id=application_id)
 
 

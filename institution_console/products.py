@@ -7,6 +7,7 @@ from litestar.params import FromPath
 
 from marketplace.actors import Actor
 from marketplace.errors import DomainError, ValidationFailed
+from marketplace.i18n import _, translated
 from marketplace.loancalc import RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import institution_product, institution_products
@@ -75,8 +76,8 @@ async def _form(
             "errors": errors,
             "product": product,
             "preview": preview,
-            "categories": CATEGORIES,
-            "employment_types": EMPLOYMENT_TYPES,
+            "categories": translated(CATEGORIES),
+            "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
             "periods": {p.value: p.label for p in RatePeriod},
         },
@@ -125,7 +126,7 @@ async def create_product(request: Request) -> Response:
         product_id = await save_product(actor, None, parse_product_input(data))
     except DomainError as exc:
         return await _form(request, _form_values(data), errors_of(exc), status_code=400)
-    flash(request, "产品已保存为草稿，确认无误后可提交审核")
+    flash(request, _("产品已保存为草稿，确认无误后可提交审核"))
     return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
@@ -174,7 +175,7 @@ async def update_product(request: Request, product_id: FromPath[int]) -> Respons
         await save_product(actor, product_id, parse_product_input(data))
     except DomainError as exc:
         return await _form(request, _form_values(data), errors_of(exc), product, status_code=400)
-    flash(request, "修改已保存")
+    flash(request, _("修改已保存"))
     return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
@@ -201,7 +202,7 @@ async def submit_product(request: Request, product_id: FromPath[int]) -> Respons
         )
     except DomainError as exc:
         return await _detail_with_errors(request, actor, product_id, exc, 400)
-    flash(request, "已提交审核，平台审核通过后将自动上架")
+    flash(request, _("已提交审核，平台审核通过后将自动上架"))
     return redirect_to(request, "console.products.detail", product_id=product_id)
 
 
@@ -213,7 +214,7 @@ async def listing(request: Request, product_id: FromPath[int]) -> Response:
         await change_listing(actor, product_id, str(data.get("action", "")))
     except DomainError as exc:
         return await _detail_with_errors(request, actor, product_id, exc, 409)
-    flash(request, "产品状态已更新")
+    flash(request, _("产品状态已更新"))
     return redirect_to(request, "console.products.detail", product_id=product_id)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from marketplace.i18n import _
+
 
 class DomainError(Exception):
-    """A rule was broken; `message` is zh-CN and safe to show."""
+    """A rule was broken; `message` is translated and safe to show."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -16,7 +18,8 @@ class ValidationFailed(DomainError):
     """Several fields are wrong at once: {field: message}."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("；".join(errors.values()))
+        # Translators: joins several form errors into one message.
+        super().__init__(_("；").join(errors.values()))
         self.errors = errors
 
 
@@ -24,17 +27,17 @@ class NotFound(Exception):
     """Missing, or belongs to another tenant: both look the same from outside (404).
     Not a DomainError, so form handlers that catch rule breaks let it through."""
 
-    def __init__(self, message: str = "找不到该记录") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or _("找不到该记录")
+        super().__init__(self.message)
 
 
 class PermissionDenied(Exception):
     """The actor's role lacks the permission (403)."""
 
-    def __init__(self, message: str = "没有执行该操作的权限") -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or _("没有执行该操作的权限")
+        super().__init__(self.message)
 
 
 class InvalidTransition(DomainError):

@@ -37,6 +37,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from marketplace.i18n import N_, _
 from marketplace.money import to_fen
 
 __all__ = [
@@ -72,11 +73,6 @@ _ZERO = Decimal("0.00")  # fen-scaled zero, so sums and empty parts print as 0.0
 _PREC = 34  # decimal digits for intermediate arithmetic, independent of the caller
 
 
-def N_(message: str) -> str:
-    """Mark a string for translation (extracted by Babel); translated where displayed."""
-    return message
-
-
 # --------------------------------------------------------------------------- enums
 
 
@@ -89,7 +85,7 @@ class RepaymentMethod(StrEnum):
 
     @property
     def label(self) -> str:
-        return _METHOD_LABELS[self]
+        return _(_METHOD_LABELS[self])
 
 
 _METHOD_LABELS = {
@@ -108,7 +104,7 @@ class RatePeriod(StrEnum):
 
     @property
     def label(self) -> str:
-        return _RATE_PERIOD_LABELS[self]
+        return _(_RATE_PERIOD_LABELS[self])
 
 
 _RATE_PERIOD_LABELS = {
@@ -126,7 +122,7 @@ class FeeKind(StrEnum):
 
     @property
     def label(self) -> str:
-        return _FEE_KIND_LABELS[self]
+        return _(_FEE_KIND_LABELS[self])
 
 
 _FEE_KIND_LABELS = {
@@ -143,7 +139,7 @@ class FeeTiming(StrEnum):
 
     @property
     def label(self) -> str:
-        return _FEE_TIMING_LABELS[self]
+        return _(_FEE_TIMING_LABELS[self])
 
 
 _FEE_TIMING_LABELS = {
@@ -159,7 +155,7 @@ class CostVerdict(StrEnum):
 
     @property
     def label(self) -> str:
-        return _VERDICT_LABELS[self]
+        return _(_VERDICT_LABELS[self])
 
 
 _VERDICT_LABELS = {
@@ -173,7 +169,7 @@ _VERDICT_LABELS = {
 
 
 class LoanInputError(ValueError):
-    """Impossible calculator input. ``field`` names the form field, ``message`` is zh-CN."""
+    """Impossible calculator input. ``field`` names the form field, ``message`` is translated."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -185,20 +181,21 @@ class LoanInputError(ValueError):
 
 
 def _decimal(value: Any, field: str, label: str) -> Decimal:
-    """Coerce Decimal/int/str to a finite Decimal; floats are refused (money is never float)."""
+    """Coerce Decimal/int/str to a finite Decimal; floats are refused (money is never float).
+    ``label`` is an `N_()`-marked name of the value, for the error message."""
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, bool | float) or value is None:
-        raise LoanInputError(field, f"{label}格式不正确")
+        raise LoanInputError(field, _("{label}格式不正确", label=_(label)))
     elif isinstance(value, int | str):
         try:
             d = Decimal(value.strip() if isinstance(value, str) else value)
         except InvalidOperation:
-            raise LoanInputError(field, f"{label}格式不正确") from None
+            raise LoanInputError(field, _("{label}格式不正确", label=_(label))) from None
     else:
-        raise LoanInputError(field, f"{label}格式不正确")
+        raise LoanInputError(field, _("{label}格式不正确", label=_(label)))
     if not d.is_finite():
-        raise LoanInputError(field, f"{label}格式不正确")
+        raise LoanInputError(field, _("{label}格式不正确", label=_(label)))
     return d
 
 
@@ -219,21 +216,21 @@ class Fee:
         try:
             kind = FeeKind(self.kind)
         except ValueError:
-            raise LoanInputError("fees", "不支持的费用类型") from None
+            raise LoanInputError("fees", _("不支持的费用类型")) from None
         try:
             timing = FeeTiming(self.timing)
         except ValueError:
-            raise LoanInputError("fees", "不支持的收费方式") from None
+            raise LoanInputError("fees", _("不支持的收费方式")) from None
         if (self.amount is None) == (self.rate is None):
-            raise LoanInputError("fees", "费用须填写固定金额或费率之一")
-        amount = None if self.amount is None else _decimal(self.amount, "fees", "费用金额")
-        rate = None if self.rate is None else _decimal(self.rate, "fees", "费率")
+            raise LoanInputError("fees", _("费用须填写固定金额或费率之一"))
+        amount = None if self.amount is None else _decimal(self.amount, "fees", N_("费用金额"))
+        rate = None if self.rate is None else _decimal(self.rate, "fees", N_("费率"))
         if amount is not None and amount < 0:
-            raise LoanInputError("fees", "费用金额不能为负数")
+            raise LoanInputError("fees", _("费用金额不能为负数"))
         if amount is not None and amount > MAX_PRINCIPAL:
-            raise LoanInputError("fees", "费用金额超出可计算范围")
+            raise LoanInputError("fees", _("费用金额超出可计算范围"))
         if rate is not None and (rate < 0 or rate > 1):
-            raise LoanInputError("fees", "费率必须在0到100%之间")
+            raise LoanInputError("fees", _("费率必须在0到100%之间"))
         object.__setattr__(self, "kind", kind)
         object.__setattr__(self, "timing", timing)
         object.__setattr__(self, "amount", amount)
@@ -267,7 +264,7 @@ class Fee:
         try:
             kind, timing = d["kind"], d["timing"]
         except KeyError as exc:
-            raise LoanInputError("fees", "费用信息不完整") from exc
+            raise LoanInputError("fees", _("费用信息不完整")) from exc
         return cls(kind=kind, timing=timing, amount=dec(d.get("amount")), rate=dec(d.get("rate")))
 
 
@@ -383,39 +380,44 @@ def _parse_method(method: Any) -> RepaymentMethod:
     try:
         return RepaymentMethod(method)
     except ValueError:
-        raise LoanInputError("method", "不支持的还款方式") from None
+        raise LoanInputError("method", _("不支持的还款方式")) from None
 
 
 def _parse_rate_period(rate_period: Any) -> RatePeriod:
     try:
         return RatePeriod(rate_period)
     except ValueError:
-        raise LoanInputError("rate_period", "不支持的利率周期，请选择日、月或年") from None
+        raise LoanInputError("rate_period", _("不支持的利率周期，请选择日、月或年")) from None
 
 
 def _check_day_count(day_count: Any) -> int:
     if isinstance(day_count, bool) or day_count not in DAY_COUNTS:
-        raise LoanInputError("day_count", "计息天数只能是360或365")
+        raise LoanInputError("day_count", _("计息天数只能是360或365"))
     return int(day_count)
 
 
 def _check_principal(principal: Any) -> Decimal:
-    p = _decimal(principal, "principal", "借款金额")
+    p = _decimal(principal, "principal", N_("借款金额"))
     if p <= 0:
-        raise LoanInputError("principal", "借款金额必须大于0")
+        raise LoanInputError("principal", _("借款金额必须大于0"))
     if p > MAX_PRINCIPAL:
-        raise LoanInputError("principal", "借款金额超出可计算范围")
+        raise LoanInputError("principal", _("借款金额超出可计算范围"))
     if p != to_fen(p):
-        raise LoanInputError("principal", "借款金额最多保留两位小数")
+        raise LoanInputError("principal", _("借款金额最多保留两位小数"))
     return to_fen(p)
 
 
 def _check_term(term_months: Any) -> int:
     if isinstance(term_months, bool) or not isinstance(term_months, int):
-        raise LoanInputError("term_months", "借款期限必须是整数月")
+        raise LoanInputError("term_months", _("借款期限必须是整数月"))
     if not MIN_TERM_MONTHS <= term_months <= MAX_TERM_MONTHS:
         raise LoanInputError(
-            "term_months", f"借款期限必须在{MIN_TERM_MONTHS}到{MAX_TERM_MONTHS}个月之间"
+            "term_months",
+            _(
+                "借款期限必须在{min}到{max}个月之间",
+                min=MIN_TERM_MONTHS,
+                max=MAX_TERM_MONTHS,
+            ),
         )
     return term_months
 
@@ -424,9 +426,9 @@ def _rates(rate: Any, rate_period: Any, day_count: int) -> tuple[Decimal, Decima
     """(monthly rate, nominal annual rate) as fractions; validates the rate."""
     period = _parse_rate_period(rate_period)
     day_count = _check_day_count(day_count)
-    r = _decimal(rate, "rate", "利率")
+    r = _decimal(rate, "rate", N_("利率"))
     if r < 0:
-        raise LoanInputError("rate", "利率不能为负数")
+        raise LoanInputError("rate", _("利率不能为负数"))
     with localcontext() as ctx:
         ctx.prec = _PREC
         if period is RatePeriod.DAY:
@@ -439,7 +441,7 @@ def _rates(rate: Any, rate_period: Any, day_count: int) -> tuple[Decimal, Decima
             annual = r
             monthly = r / PERIODS_PER_YEAR
     if annual > MAX_NOMINAL_ANNUAL_RATE:
-        raise LoanInputError("rate", "利率过高：折合年利率不能超过100%")
+        raise LoanInputError("rate", _("利率过高：折合年利率不能超过100%"))
     return monthly, annual
 
 
@@ -467,7 +469,7 @@ def _check_fees(fees: Iterable[Fee | Mapping[str, Any]] | None) -> tuple[Fee, ..
         elif isinstance(f, Mapping):
             out.append(Fee.from_dict(f))
         else:
-            raise LoanInputError("fees", "费用信息格式不正确")
+            raise LoanInputError("fees", _("费用信息格式不正确"))
     return tuple(out)
 
 
@@ -516,7 +518,7 @@ def _principal_and_interest(
             else:
                 rows.append((_ZERO, _ZERO))
     else:  # pragma: no cover - _parse_method rejects everything else
-        raise LoanInputError("method", "不支持的还款方式")
+        raise LoanInputError("method", _("不支持的还款方式"))
     return rows
 
 
@@ -544,7 +546,7 @@ def periodic_irr(net_received: float, payments: list[float]) -> float:
             slope -= t * p * d
         return value, slope * v
 
-    f0, _ = npv_and_slope(0.0)
+    f0 = npv_and_slope(0.0)[0]
     if f0 <= 0.0:
         return 0.0
     lo, hi = 0.0, 0.01
@@ -556,7 +558,7 @@ def periodic_irr(net_received: float, payments: list[float]) -> float:
     total = math.fsum(payments)
     n = len(payments)
     r = min(max((total / net_received - 1.0) / max(1.0, (n + 1) / 2.0), lo), hi)
-    for _ in range(200):
+    for _iteration in range(200):
         f, df = npv_and_slope(r)
         if f == 0.0:
             return r
@@ -602,12 +604,12 @@ def quote(
     fee_list = _check_fees(fees)
     start = today_shanghai() if start_date is None else start_date
     if not isinstance(start, date):
-        raise LoanInputError("start_date", "起始日期格式不正确")
+        raise LoanInputError("start_date", _("起始日期格式不正确"))
 
     upfront = sum((f.charge(p) for f in fee_list if f.timing is FeeTiming.UPFRONT), _ZERO)
     per_period = sum((f.charge(p) for f in fee_list if f.timing is FeeTiming.PER_PERIOD), _ZERO)
     if upfront >= p:
-        raise LoanInputError("fees", "一次性收取的费用不能大于或等于借款金额")
+        raise LoanInputError("fees", _("一次性收取的费用不能大于或等于借款金额"))
 
     with localcontext() as ctx:
         ctx.prec = _PREC
@@ -682,10 +684,10 @@ def apr_range(
     lo_amt = _check_principal(amount_min)
     hi_amt = _check_principal(amount_max)
     if lo_amt > hi_amt:
-        raise LoanInputError("amount_max", "最高金额不能低于最低金额")
+        raise LoanInputError("amount_max", _("最高金额不能低于最低金额"))
     terms = sorted({_check_term(t) for t in term_options})
     if not terms:
-        raise LoanInputError("term_options", "请至少提供一个借款期限")
+        raise LoanInputError("term_options", _("请至少提供一个借款期限"))
     fee_list = _check_fees(fees)
     start = date(2000, 1, 1)  # APR is per period; the calendar does not change it
     aprs = [
@@ -702,7 +704,7 @@ def classify_cost(apr: Decimal, lines: CostLines | None = None) -> CostVerdict:
     Lines are exclusive: an APR exactly on a line is on the cheaper side of it.
     """
     lines = CostLines() if lines is None else lines
-    a = _decimal(apr, "apr", "年化利率")
+    a = _decimal(apr, "apr", N_("年化利率"))
     if a > lines.block_apr:
         return CostVerdict.BLOCK
     if a > lines.warn_apr:

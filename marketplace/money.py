@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from marketplace.i18n import _
+
 __all__ = ["FEN", "format_cny", "format_rate", "parse_money", "to_fen"]
 
 FEN = Decimal("0.01")
@@ -30,23 +32,23 @@ def to_fen(x: Decimal | int | str) -> Decimal:
     """Round to the fen (two decimal places), ROUND_HALF_UP. Floats are refused."""
     d = _as_decimal(x)
     if not d.is_finite():
-        raise ValueError("金额必须是有限数值")
+        raise ValueError(_("金额必须是有限数值"))
     return d.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
 def parse_money(text: str) -> Decimal:
     """Parse an amount typed by a person: "12,000", "12000.5", "¥12,000.00", "5000元".
 
-    Returns a `Decimal` with two decimal places. Raises `ValueError` with a zh-CN message
+    Returns a `Decimal` with two decimal places. Raises `ValueError` with a translated message
     for empty input, malformed numbers, negatives, NaN/Infinity and more than two decimals.
     """
     if text is None:
-        raise ValueError("请输入金额")
+        raise ValueError(_("请输入金额"))
     s = str(text).strip()
     if not s:
-        raise ValueError("请输入金额")
+        raise ValueError(_("请输入金额"))
     if len(s) > _MAX_INPUT_LEN:
-        raise ValueError("金额格式不正确")
+        raise ValueError(_("金额格式不正确"))
     # Full-width forms are common with Chinese input methods.
     s = s.replace("，", ",").replace("．", ".").replace("－", "-")
     s = s.translate(str.maketrans("０１２３４５６７８９", "0123456789"))
@@ -55,15 +57,15 @@ def parse_money(text: str) -> Decimal:
     if s.endswith("元"):
         s = s[:-1].strip()
     if s.startswith("-"):
-        raise ValueError("金额不能为负数")
+        raise ValueError(_("金额不能为负数"))
     if not _MONEY_RE.match(s):
-        raise ValueError("金额格式不正确")
+        raise ValueError(_("金额格式不正确"))
     try:
         value = Decimal(s.replace(",", ""))
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise ValueError("金额格式不正确") from exc
+        raise ValueError(_("金额格式不正确")) from exc
     if value != value.quantize(FEN, rounding=ROUND_HALF_UP):
-        raise ValueError("金额最多保留两位小数")
+        raise ValueError(_("金额最多保留两位小数"))
     return to_fen(value)
 
 
@@ -79,7 +81,7 @@ def format_rate(fraction: Decimal | int | str, digits: int = 2) -> str:
     """Format a rate held as a fraction: Decimal("0.1825") -> "18.25%"."""
     percent = _as_decimal(fraction) * 100
     if not percent.is_finite():
-        raise ValueError("利率必须是有限数值")
+        raise ValueError(_("利率必须是有限数值"))
     quantum = Decimal(1).scaleb(-digits)
     percent = percent.quantize(quantum, rounding=ROUND_HALF_UP)
     if percent == 0:

@@ -6,6 +6,7 @@ from litestar import Request, Response, get, post
 
 from marketplace.accounts.services import authenticate, register_borrower, request_registration_code
 from marketplace.errors import DomainError
+from marketplace.i18n import _
 from server.auth import client_address, sign_in
 from server.forms import errors_of, form_data
 from server.rendering import flash, redirect, render
@@ -46,7 +47,7 @@ async def register_submit(request: Request) -> Response:
         return await _page(
             request,
             values,
-            {"password_confirm": "两次输入的密码不一致"},
+            {"password_confirm": _("两次输入的密码不一致")},
             code_sent=True,
             status_code=400,
         )
@@ -56,7 +57,7 @@ async def register_submit(request: Request) -> Response:
     except DomainError as exc:
         return await _page(request, values, errors_of(exc), code_sent=True, status_code=400)
     sign_in(request, actor)
-    flash(request, "注册成功，欢迎来到 LoanMart")
+    flash(request, _("注册成功，欢迎来到 LoanMart"))
     next_url = str(data.get("next", ""))
     return redirect(request, next_url if next_url.startswith("/products/") else "/")
 

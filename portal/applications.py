@@ -13,6 +13,7 @@ from marketplace.applications.services import (
 )
 from marketplace.consents.notices import build_notice
 from marketplace.errors import DomainError
+from marketplace.i18n import _, translated
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product
 from server.auth import require_actor
@@ -44,7 +45,7 @@ async def _form(
             "values": values,
             "errors": errors,
             "notice": notice,
-            "employment_types": EMPLOYMENT_TYPES,
+            "employment_types": translated(EMPLOYMENT_TYPES),
         },
         status_code=status_code,
         nav="products",
@@ -74,7 +75,7 @@ async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
         # Everything typed comes back, including the consent box as it was.
         values["consent"] = str(data.get("consent", ""))
         return await _form(request, product, values, errors_of(exc), status_code=400)
-    flash(request, "申请已提交，机构接收后会在时间线上更新")
+    flash(request, _("申请已提交，机构接收后会在时间线上更新"))
     return redirect_to(request, "portal.applications.detail", reference=reference)
 
 

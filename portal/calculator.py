@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.i18n import _
 from marketplace.loancalc import (
     Fee,
     LoanInputError,
@@ -44,10 +45,10 @@ def _compute(values: dict[str, Any], amount_text: str, term_text: str, **loan: A
     errors: dict[str, str] = {}
     amount = _decimal(amount_text)
     if amount is None:
-        errors["amount"] = "请输入正确的借款金额"
+        errors["amount"] = _("请输入正确的借款金额")
     term = int(term_text) if term_text.isdigit() else None
     if term is None:
-        errors["term"] = "请选择借款期限"
+        errors["term"] = _("请选择借款期限")
     result = None
     if not errors:
         try:
@@ -74,12 +75,14 @@ def calculator_context(product: dict, params: dict[str, str]) -> dict:
     amount = _decimal(amount_text)
     if amount is not None and not calc["errors"]:
         if not product["amount_min"] <= amount <= product["amount_max"]:
-            calc["errors"]["amount"] = (
-                f"该产品额度为{product['amount_min']:,.0f}至{product['amount_max']:,.0f}元"
+            calc["errors"]["amount"] = _(
+                "该产品额度为{amount_min}至{amount_max}元",
+                amount_min=f"{product['amount_min']:,.0f}",
+                amount_max=f"{product['amount_max']:,.0f}",
             )
             calc["quote"] = None
         elif int(term_text) not in terms:
-            calc["errors"]["term"] = "请选择该产品提供的期限"
+            calc["errors"]["term"] = _("请选择该产品提供的期限")
             calc["quote"] = None
     return {"calc": calc}
 
@@ -114,14 +117,14 @@ async def calculator(request: Request) -> Response:
     errors: dict[str, str] = {}
     rate = _decimal(values["rate"])
     if rate is None:
-        errors["rate"] = "请输入正确的利率"
+        errors["rate"] = _("请输入正确的利率")
     fees: list[Fee] = []
     upfront = _decimal(values["upfront_fee"])
     if values["upfront_fee"] and upfront is None:
-        errors["upfront_fee"] = "请输入正确的金额"
+        errors["upfront_fee"] = _("请输入正确的金额")
     monthly = _decimal(values["monthly_fee_rate"])
     if values["monthly_fee_rate"] and monthly is None:
-        errors["monthly_fee_rate"] = "请输入正确的费率"
+        errors["monthly_fee_rate"] = _("请输入正确的费率")
     try:
         if upfront:
             fees.append(Fee(kind="arrangement", timing="upfront", amount=upfront))

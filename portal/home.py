@@ -1,5 +1,6 @@
 from litestar import Request, Response, get
 
+from marketplace.i18n import translated
 from marketplace.products.catalog import CATEGORIES
 from marketplace.products.queries import featured_products
 from server.rendering import render
@@ -12,7 +13,7 @@ async def home(request: Request) -> Response:
     return await render(
         request,
         "portal/home.html",
-        {"categories": CATEGORIES, "products": await featured_products(6)},
+        {"categories": translated(CATEGORIES), "products": await featured_products(6)},
         nav="home",
     )
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.i18n import N_, translated
 from marketplace.loancalc import RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product, products_by_ids, search_products
@@ -17,12 +18,12 @@ from server.rendering import render
 PUBLIC = {"access": "public"}
 PER_PAGE = 12
 SORT_LABELS = {
-    "apr": "综合年化最低",
-    "amount": "额度最高",
-    "approval": "通过率最高",
-    "newest": "最新上架",
-    "popularity": "最受欢迎",
-    "relevance": "相关度",
+    "apr": N_("综合年化最低"),
+    "amount": N_("额度最高"),
+    "approval": N_("通过率最高"),
+    "newest": N_("最新上架"),
+    "popularity": N_("最受欢迎"),
+    "relevance": N_("相关度"),
 }
 FILTER_KEYS = (
     "q",
@@ -90,10 +91,10 @@ async def product_list(request: Request) -> Response:
             "params": params,
             "page_url": page_url,
             "pages": pages,
-            "categories": CATEGORIES,
-            "employment_types": EMPLOYMENT_TYPES,
+            "categories": translated(CATEGORIES),
+            "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
-            "sort_labels": SORT_LABELS,
+            "sort_labels": translated(SORT_LABELS),
             "institution_names": institution_names,
             "neutral_url": "/products?" + urlencode({**kept, "sort": "apr"}),
         },

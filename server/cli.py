@@ -82,15 +82,9 @@ def worker() -> None:
     run_worker()
 
 
-DEMO_LOGINS = """
-  借款人门户   {base}/            手机号 13800138000 / Demo12345（也可自行注册，验证码打印在本终端）
-  机构工作台   {base}/console/    admin@huaxin-bank.example / Demo12345
-  运营后台     {base}/admin/      reviewer@loanmart.example / Demo12345（两步验证码打印在本终端）
-"""
-
-
 def demo() -> None:
     """Everything on the embedded default: Postgres, Redis, search, web and worker."""
+    from marketplace.i18n import _
     from marketplace.settings import load_settings
     from server.embedded import ensure_services
 
@@ -114,9 +108,9 @@ def demo() -> None:
             except subprocess.TimeoutExpired:
                 child.kill()
         services.stop()
-        print("LoanMart 已停止。", flush=True)  # noqa: T201
+        print(_("LoanMart 已停止。"), flush=True)  # noqa: T201
 
-    def on_signal(*_: object) -> None:
+    def on_signal(*_signal: object) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -132,9 +126,18 @@ def demo() -> None:
             )
         base = f"http://127.0.0.1:{config.port}"
         _wait_ready(f"{base}/readyz", children)
-        print(f"\nLoanMart 已就绪（{time.monotonic() - started:.1f} 秒）", flush=True)  # noqa: T201
-        print(DEMO_LOGINS.format(base=base), flush=True)  # noqa: T201
-        print("按 Ctrl-C 停止。", flush=True)  # noqa: T201
+        seconds = f"{time.monotonic() - started:.1f}"
+        print("\n" + _("LoanMart 已就绪（{seconds} 秒）", seconds=seconds), flush=True)  # noqa: T201
+        logins = _(
+            """
+  借款人门户   {base}/            手机号 13800138000 / Demo12345（也可自行注册，验证码打印在本终端）
+  机构工作台   {base}/console/    admin@huaxin-bank.example / Demo12345
+  运营后台     {base}/admin/      reviewer@loanmart.example / Demo12345（两步验证码打印在本终端）
+""",
+            base=base,
+        )
+        print(logins, flush=True)  # noqa: T201
+        print(_("按 Ctrl-C 停止。"), flush=True)  # noqa: T201
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         raise SystemExit("a demo process exited unexpectedly")

@@ -15,6 +15,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 
 from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.i18n import N_, _
 from server.rendering import audience_of
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,13 @@ log = logging.getLogger(__name__)
 LOGIN_ROUTES = {"portal": "/login", "console": "/console/login", "admin": "/admin/login"}
 
 TITLES = {
-    400: ("请求有误", "提交的内容无法处理，请检查后重试。"),
-    403: ("无权访问", "您没有访问该页面的权限。如需开通，请联系管理员。"),
-    404: ("页面不存在", "您访问的页面不存在，或已被删除。"),
-    405: ("请求有误", "该页面不支持这种访问方式。"),
-    409: ("操作未完成", "当前状态不允许该操作，请刷新页面后重试。"),
-    429: ("操作过于频繁", "请稍后再试。"),
-    500: ("系统繁忙", "服务出现了问题，我们已记录。请稍后再试。"),
+    400: (N_("请求有误"), N_("提交的内容无法处理，请检查后重试。")),
+    403: (N_("无权访问"), N_("您没有访问该页面的权限。如需开通，请联系管理员。")),
+    404: (N_("页面不存在"), N_("您访问的页面不存在，或已被删除。")),
+    405: (N_("请求有误"), N_("该页面不支持这种访问方式。")),
+    409: (N_("操作未完成"), N_("当前状态不允许该操作，请刷新页面后重试。")),
+    429: (N_("操作过于频繁"), N_("请稍后再试。")),
+    500: (N_("系统繁忙"), N_("服务出现了问题，我们已记录。请稍后再试。")),
 }
 
 
@@ -44,8 +45,8 @@ def error_page(request: Request, status_code: int, message: str | None = None) -
             "principal": None,
             "flashes": [],
             "status_code": status_code,
-            "title": title,
-            "message": message or default_message,
+            "title": _(title),
+            "message": message or _(default_message),
         },
         status_code=status_code,
         headers={"Vary": "HX-Request"},
@@ -64,7 +65,7 @@ def not_authorized(request: Request, exc: Exception) -> Response:
 def permission_denied(request: Request, exc: Exception) -> Response:
     detail = getattr(exc, "detail", "")
     if "CSRF" in str(detail):
-        return error_page(request, 403, "页面已过期或来源不明，请刷新页面后重新提交。")
+        return error_page(request, 403, _("页面已过期或来源不明，请刷新页面后重新提交。"))
     return error_page(request, 403)
 
 

@@ -10,6 +10,7 @@ from marketplace.accounts import second_factor
 from marketplace.accounts.services import actor_for, authenticate
 from marketplace.actors import Actor
 from marketplace.errors import DomainError, Throttled
+from marketplace.i18n import N_, _
 from marketplace.security import new_totp_secret
 from server.auth import client_address, request_id, sign_in, sign_out
 from server.forms import form_data, safe_next
@@ -18,20 +19,20 @@ from server.sessions import session_of
 
 LOGIN_COPY = {
     "borrower": {
-        "title": "借款人登录",
-        "login_label": "手机号",
+        "title": N_("借款人登录"),
+        "login_label": N_("手机号"),
         "login_type": "tel",
         "autocomplete": "tel",
     },
     "staff": {
-        "title": "机构工作台登录",
-        "login_label": "工作邮箱",
+        "title": N_("机构工作台登录"),
+        "login_label": N_("工作邮箱"),
         "login_type": "email",
         "autocomplete": "username",
     },
     "operator": {
-        "title": "运营后台登录",
-        "login_label": "运营账号邮箱",
+        "title": N_("运营后台登录"),
+        "login_label": N_("运营账号邮箱"),
         "login_type": "email",
         "autocomplete": "username",
     },
@@ -53,7 +54,7 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
             request,
             "auth/login.html",
             {
-                "copy": copy,
+                "copy": {**copy, "title": _(copy["title"]), "login_label": _(copy["login_label"])},
                 "login": login,
                 "error": error,
                 "next_url": next_url,
@@ -73,7 +74,7 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
         login, password = str(data.get("login", "")).strip(), str(data.get("password", ""))
         next_url = str(data.get("next", ""))
         if not login or not password:
-            return await page(request, login, "请输入账号和密码", next_url, 400)
+            return await page(request, login, _("请输入账号和密码"), next_url, 400)
         try:
             actor = await authenticate(kind, login, password, client_address(request))
         except DomainError as exc:
@@ -85,7 +86,7 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
             await second_factor.show_demo_code(actor, login)
             return redirect_to(request, f"{audience}.auth.verify")
         sign_in(request, actor)
-        flash(request, f"欢迎回来，{actor.label}")
+        flash(request, _("欢迎回来，{name}", name=actor.label))
         return redirect(request, target)
 
     @post("/logout", name=f"{audience}.auth.logout", opt={"access": "public"})
@@ -165,7 +166,7 @@ def second_factor_handlers(audience: str, prefix: str) -> list[HTTPRouteHandler]
             return await page(request, actor, exc.message, 400)
         target = session.get("pending_next") or f"{prefix}/"
         sign_in(request, actor)
-        flash(request, f"欢迎回来，{actor.label}")
+        flash(request, _("欢迎回来，{name}", name=actor.label))
         return redirect(request, target)
 
     return [verify_page, verify_submit]

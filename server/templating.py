@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gettext
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
@@ -11,11 +10,12 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from marketplace import i18n
+from marketplace.i18n import _
 from marketplace.money import format_cny, format_rate
 from marketplace.settings import PROJECT_ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LOCALE_DIR = PROJECT_ROOT / "locale"
 
 
 def _datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -45,8 +45,8 @@ def _wan(value: Decimal | int | None) -> str:
         return ""
     amount = Decimal(value)
     if amount >= 10000 and amount % 1000 == 0:
-        return f"{(amount / 10000).normalize():f}万"
-    return f"{amount:,.0f}元"
+        return _("{amount}万", amount=f"{(amount / 10000).normalize():f}")
+    return _("{amount}元", amount=f"{amount:,.0f}")
 
 
 @lru_cache(maxsize=256)
@@ -65,11 +65,8 @@ def make_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    # Source strings are zh-CN; an English catalogue can be dropped into locale/.
-    translations = gettext.translation(
-        "messages", localedir=str(LOCALE_DIR), languages=["zh_CN"], fallback=True
-    )
-    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+    # The catalogues Python code translates with (marketplace.i18n), so both agree.
+    env.install_gettext_translations(i18n.translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["static_url"] = static_url
     env.filters.update(
         cny=format_cny, pct=format_rate, dt=_datetime, date=_date, amount=_amount, wan=_wan

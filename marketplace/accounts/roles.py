@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from marketplace.i18n import N_, _
+
 STAFF_ROLES: dict[str, str] = {
-    "institution_admin": "机构管理员",
-    "product_manager": "产品经理",
-    "loan_officer": "信贷员",
-    "risk_officer": "风控专员",
-    "finance": "财务",
+    "institution_admin": N_("机构管理员"),
+    "product_manager": N_("产品经理"),
+    "loan_officer": N_("信贷员"),
+    "risk_officer": N_("风控专员"),
+    "finance": N_("财务"),
 }
 
 OPERATOR_ROLES: dict[str, str] = {
-    "super_admin": "超级管理员",
-    "institution_reviewer": "机构审核员",
-    "product_reviewer": "产品审核员",
-    "content_editor": "内容编辑",
-    "customer_service": "客服",
-    "risk_officer": "风控专员",
-    "finance": "财务",
-    "auditor": "审计员（只读）",
+    "super_admin": N_("超级管理员"),
+    "institution_reviewer": N_("机构审核员"),
+    "product_reviewer": N_("产品审核员"),
+    "content_editor": N_("内容编辑"),
+    "customer_service": N_("客服"),
+    "risk_officer": N_("风控专员"),
+    "finance": N_("财务"),
+    "auditor": N_("审计员（只读）"),
 }
 
 _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
@@ -49,5 +51,5 @@ def has_permission(kind: str, role: str, permission: str) -> bool:
 
 def role_label(kind: str, role: str) -> str:
     if kind == "borrower":
-        return "借款人"
-    return (STAFF_ROLES if kind == "staff" else OPERATOR_ROLES).get(role, role)
+        return _("借款人")
+    return _((STAFF_ROLES if kind == "staff" else OPERATOR_ROLES).get(role, role))

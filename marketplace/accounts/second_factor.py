@@ -11,6 +11,7 @@ from marketplace.audit.services import record as audit
 from marketplace.cache import redis
 from marketplace.db import transaction
 from marketplace.errors import DomainError, Throttled
+from marketplace.i18n import _
 from marketplace.security import (
     current_totp_code,
     decrypt_field,
@@ -55,10 +56,10 @@ async def verify(actor: Actor, code: str, *, enrolling_secret: str | None = None
     r = redis()
     failures_key = f"totp:failures:{actor.user_id}"
     if int(await r.get(failures_key) or 0) >= MAX_WRONG_CODES:
-        raise Throttled("验证码错误次数过多，请15分钟后重新登录")
+        raise Throttled(_("验证码错误次数过多，请15分钟后重新登录"))
     secret = enrolling_secret or await enrolled_secret(actor.user_id or 0)
     if secret is None:
-        raise DomainError("请先绑定身份验证器")
+        raise DomainError(_("请先绑定身份验证器"))
     step = matched_totp_step(secret, code)
     last_key = f"totp:last_step:{actor.user_id}"
     last = int(await r.get(last_key) or -1)
@@ -67,7 +68,7 @@ async def verify(actor: Actor, code: str, *, enrolling_secret: str | None = None
             pipe.incr(failures_key)
             pipe.expire(failures_key, WINDOW_SECONDS)
             await pipe.execute()
-        raise DomainError("验证码不正确或已使用，请输入身份验证器上的最新6位数字", field="code")
+        raise DomainError(_("验证码不正确或已使用，请输入身份验证器上的最新6位数字"), field="code")
     await r.set(last_key, step, ex=WINDOW_SECONDS)
     await r.delete(failures_key)
     if enrolling_secret:

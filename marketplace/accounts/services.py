@@ -13,6 +13,7 @@ from marketplace.actors import Actor
 from marketplace.cache import redis
 from marketplace.db import transaction
 from marketplace.errors import DomainError, Throttled, ValidationFailed
+from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import send_sms
 from marketplace.security import (
@@ -50,14 +51,16 @@ async def request_registration_code(mobile: str) -> None:
         raise DomainError(error, field="mobile")
     key = mobile_login_key(mobile)
     if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
-        raise DomainError("该手机号已注册，请直接登录", field="mobile")
+        raise DomainError(_("该手机号已注册，请直接登录"), field="mobile")
     r = redis()
     if not await r.set(f"smscode:cooldown:{key}", "1", nx=True, ex=CODE_RESEND_SECONDS):
-        raise Throttled("验证码发送过于频繁，请60秒后再试", field="mobile")
+        raise Throttled(_("验证码发送过于频繁，请60秒后再试"), field="mobile")
     code = f"{secrets.randbelow(1_000_000):06d}"
     await r.hset(f"smscode:register:{key}", mapping={"digest": _code_digest(code), "tries": 0})  # type: ignore[misc]
     await r.expire(f"smscode:register:{key}", CODE_TTL_SECONDS)
-    await send_sms(mobile, "register_code", f"【LoanMart】您的注册验证码为{code}，5分钟内有效。")
+    await send_sms(
+        mobile, "register_code", _("【LoanMart】您的注册验证码为{code}，5分钟内有效。", code=code)
+    )
 
 
 async def _consume_code(key: str, code: str) -> bool:
@@ -80,21 +83,21 @@ async def register_borrower(mobile: str, code: str, password: str, display_name:
     if error := validate_mobile(mobile):
         errors["mobile"] = error
     if not code.strip():
-        errors["code"] = "请输入短信验证码"
+        errors["code"] = _("请输入短信验证码")
     if error := validate_password_strength(password):
         errors["password"] = error
-    display_name = display_name.strip() or "借款人"
+    display_name = display_name.strip() or _("借款人")
     if len(display_name) > 20:
-        errors["display_name"] = "昵称最多20个字"
+        errors["display_name"] = _("昵称最多20个字")
     if errors:
         raise ValidationFailed(errors)
     key = mobile_login_key(mobile)
     if not await _consume_code(key, code):
-        raise ValidationFailed({"code": "验证码不正确或已过期"})
+        raise ValidationFailed({"code": _("验证码不正确或已过期")})
     normalised = normalise_mobile(mobile)
     async with transaction():
         if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
-            raise ValidationFailed({"mobile": "该手机号已注册，请直接登录"})
+            raise ValidationFailed({"mobile": _("该手机号已注册，请直接登录")})
         rows = await User.insert(
             User(
                 kind="borrower",
@@ -124,7 +127,7 @@ async def authenticate(kind: str, login: str, password: str, client_address: str
         int(account_failures or 0) >= LOGIN_MAX_FAILURES_PER_ACCOUNT
         or int(address_failures or 0) >= LOGIN_MAX_FAILURES_PER_ADDRESS
     ):
-        raise Throttled("登录失败次数过多，请15分钟后再试")
+        raise Throttled(_("登录失败次数过多，请15分钟后再试"))
     user = await User.objects().where((User.kind == kind) & (User.login_key == key)).first()
     if user is None:
         verify_dummy()
@@ -137,9 +140,9 @@ async def authenticate(kind: str, login: str, password: str, client_address: str
                 pipe.incr(counter)
                 pipe.expire(counter, LOGIN_WINDOW_SECONDS)
             await pipe.execute()
-        raise DomainError("账号或密码不正确")
+        raise DomainError(_("账号或密码不正确"))
     if user.status != "active":
-        raise DomainError("该账号已被冻结，请联系客服")
+        raise DomainError(_("该账号已被冻结，请联系客服"))
     await r.delete(account_counter)
     values: dict = {User.last_login_at: datetime.now(UTC)}
     if needs_rehash(user.password_hash):
@@ -163,7 +166,7 @@ async def actor_for(user_id: int) -> Actor:
         .first()
     )
     if row is None or row["status"] != "active":
-        raise DomainError("账号不可用")
+        raise DomainError(_("账号不可用"))
     return Actor(
         user_id=row["id"],
         kind=row["kind"],

@@ -9,6 +9,7 @@ from marketplace.applications.services import SHARED_DATA_CONTEXT
 from marketplace.applications.statuses import STATUS_LABELS, TIMELINE_PATH
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.errors import NotFound
+from marketplace.i18n import _
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.security import decrypt_field, mask_id_number, mask_mobile
 
@@ -27,7 +28,7 @@ LIST_COLUMNS = (
 
 
 def _with_label(row: dict) -> dict:
-    return {**row, "status_label": STATUS_LABELS.get(row["status"], row["status"])}
+    return {**row, "status_label": _(STATUS_LABELS.get(row["status"], row["status"]))}
 
 
 async def borrower_applications(actor: Actor) -> list[dict]:
@@ -54,7 +55,7 @@ def timeline(status: str, events: list[dict]) -> list[dict]:
     steps = [
         {
             "status": e["status"],
-            "label": STATUS_LABELS[e["status"]],
+            "label": _(STATUS_LABELS[e["status"]]),
             "at": e["at"],
             "note": e["note"],
             "done": True,
@@ -71,7 +72,7 @@ def timeline(status: str, events: list[dict]) -> list[dict]:
                 steps.append(
                     {
                         "status": future,
-                        "label": STATUS_LABELS[future],
+                        "label": _(STATUS_LABELS[future]),
                         "at": None,
                         "note": "",
                         "done": False,
@@ -88,7 +89,7 @@ async def borrower_application(actor: Actor, reference: str) -> dict:
         .first()
     )
     if row is None:
-        raise NotFound("找不到该申请")
+        raise NotFound(_("找不到该申请"))
     events = await _events(row["id"])
     return {**_with_label(row), "timeline": timeline(row["status"], events)}
 
@@ -148,7 +149,7 @@ async def institution_lead(actor: Actor, application_id: int) -> dict:
         .first()
     )
     if row is None:
-        raise NotFound("找不到该申请")
+        raise NotFound(_("找不到该申请"))
     token = row.pop("shared_data_encrypted")
     withdrawn = row["consent_withdrawn_at"] is not None
     applicant = {}
@@ -159,7 +160,7 @@ async def institution_lead(actor: Actor, application_id: int) -> dict:
             "id_number_masked": mask_id_number(shared["id_number"]),
             "mobile_masked": mask_mobile(shared["mobile"]) if shared["mobile"] else "",
             "city": shared["city"],
-            "employment_type": EMPLOYMENT_TYPES.get(shared["employment_type"], ""),
+            "employment_type": _(EMPLOYMENT_TYPES.get(shared["employment_type"], "")),
             "monthly_income": shared["monthly_income"],
         }
     events = await _events(row["id"])

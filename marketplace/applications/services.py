@@ -26,6 +26,7 @@ from marketplace.errors import (
     Throttled,
     ValidationFailed,
 )
+from marketplace.i18n import N_, _
 from marketplace.parameters.services import get_parameters
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
@@ -71,22 +72,22 @@ def _text(data: Mapping, key: str) -> str:
 def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
     errors: dict[str, str] = {}
 
-    def money(key: str, label: str) -> Decimal:
+    def money(key: str, label: str) -> Decimal:  # label: marked with N_()
         try:
             value = Decimal(_text(data, key).replace(",", ""))
         except InvalidOperation:
-            errors[key] = f"请填写{label}"
+            errors[key] = _("请填写{label}", label=_(label))
             return Decimal(0)
         if not value.is_finite() or value <= 0:
-            errors[key] = f"{label}必须大于0"
+            errors[key] = _("{label}必须大于0", label=_(label))
             return Decimal(0)
         return value
 
-    amount = money("amount", "借款金额")
+    amount = money("amount", N_("借款金额"))
     term_text = _text(data, "term_months")
     term = int(term_text) if term_text.isdigit() else 0
     if term <= 0:
-        errors["term_months"] = "请选择借款期限"
+        errors["term_months"] = _("请选择借款期限")
     real_name = _text(data, "real_name")
     if error := validate_chinese_name(real_name):
         errors["real_name"] = error
@@ -95,17 +96,17 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         errors["id_number"] = error
     city = _text(data, "city")
     if not city:
-        errors["city"] = "请填写所在城市"
-    income = money("monthly_income", "月收入")
+        errors["city"] = _("请填写所在城市")
+    income = money("monthly_income", N_("月收入"))
     employment_type = _text(data, "employment_type") or "employee"
     if employment_type not in EMPLOYMENT_TYPES:
-        errors["employment_type"] = "请选择职业类型"
+        errors["employment_type"] = _("请选择职业类型")
     consent_given = _text(data, "consent") == "yes"
     if not consent_given:
-        errors["consent"] = "请阅读个人信息单独同意书，并勾选同意后再提交"
+        errors["consent"] = _("请阅读个人信息单独同意书，并勾选同意后再提交")
     submission_key = _text(data, "submission_key")
     if not 16 <= len(submission_key) <= 64:
-        errors["submission_key"] = "表单已过期，请刷新页面后重新提交"
+        errors["submission_key"] = _("表单已过期，请刷新页面后重新提交")
     if errors:
         raise ValidationFailed(errors)
     return ApplicationInput(
@@ -130,20 +131,30 @@ def new_submission_key() -> str:
 def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not product["amount_min"] <= cmd.amount <= product["amount_max"]:
-        errors["amount"] = (
-            f"该产品额度为{product['amount_min']:,.0f}至{product['amount_max']:,.0f}元"
+        errors["amount"] = _(
+            "该产品额度为{amount_min}至{amount_max}元",
+            amount_min=f"{product['amount_min']:,.0f}",
+            amount_max=f"{product['amount_max']:,.0f}",
         )
     if cmd.term_months not in product["term_options"]:
-        errors["term_months"] = "请选择该产品提供的期限"
+        errors["term_months"] = _("请选择该产品提供的期限")
     age = age_on(cmd.id_number, today_in_china())
     if not product["age_min"] <= age <= product["age_max"]:
-        errors["id_number"] = f"该产品仅面向{product['age_min']}至{product['age_max']}周岁的借款人"
+        errors["id_number"] = _(
+            "该产品仅面向{age_min}至{age_max}周岁的借款人",
+            age_min=product["age_min"],
+            age_max=product["age_max"],
+        )
     if product["cities"] and cmd.city not in product["cities"]:
-        errors["city"] = "该产品暂不覆盖您所在的城市：" + "、".join(product["cities"])
+        # Translators: separator between the items of a list.
+        cities = _("、").join(product["cities"])
+        errors["city"] = _("该产品暂不覆盖您所在的城市：{cities}", cities=cities)
     if cmd.monthly_income < product["min_monthly_income"]:
-        errors["monthly_income"] = f"该产品要求月收入不低于{product['min_monthly_income']:,.0f}元"
+        errors["monthly_income"] = _(
+            "该产品要求月收入不低于{amount}元", amount=f"{product['min_monthly_income']:,.0f}"
+        )
     if product["employment_types"] and cmd.employment_type not in product["employment_types"]:
-        errors["employment_type"] = "该产品暂不面向您的职业类型"
+        errors["employment_type"] = _("该产品暂不面向您的职业类型")
     return errors
 
 
@@ -167,13 +178,15 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         .first()
     )
     if product is None:
-        raise NotFound("该产品已下架或不存在")
+        raise NotFound(_("该产品已下架或不存在"))
     notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
     errors = _eligibility_errors(product, cmd)
     if not cmd.consent_given:
-        errors["consent"] = f"请阅读并勾选同意向{product['institution_name']}提供个人信息"
+        errors["consent"] = _(
+            "请阅读并勾选同意向{institution}提供个人信息", institution=product["institution_name"]
+        )
     elif cmd.notice_digest != notice.digest:
-        errors["consent"] = "告知内容已更新，请重新阅读后勾选同意"
+        errors["consent"] = _("告知内容已更新，请重新阅读后勾选同意")
     params = await get_parameters("duplicate_window_days", "applications_per_day")
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
@@ -197,13 +210,13 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             & (Application.status.is_in(list(ACTIVE_STATUSES)))
             & (Application.submitted_at >= since)
         ):
-            raise ValidationFailed({"product": "您已申请过该产品，请在“我的申请”中查看进度"})
+            raise ValidationFailed({"product": _("您已申请过该产品，请在“我的申请”中查看进度")})
         recent = await Application.count().where(
             (Application.borrower == actor.user_id)
             & (Application.submitted_at >= datetime.now(UTC) - timedelta(days=1))
         )
         if recent >= int(params["applications_per_day"]):
-            raise Throttled("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信")
+            raise Throttled(_("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信"))
 
         await _save_profile(actor.user_id, cmd)
         consent_rows = await Consent.insert(
@@ -314,7 +327,7 @@ async def deliver(application_id: int) -> bool:
             (Consent.id == row["consent"]) & Consent.withdrawn_at.is_not_null()
         ):
             await _set_status(
-                application_id, "withdrawn", SYSTEM, "借款人已撤回授权，未向机构提供信息"
+                application_id, "withdrawn", SYSTEM, _("借款人已撤回授权，未向机构提供信息")
             )
             return False
         await _set_status(application_id, "delivered", SYSTEM)
@@ -343,10 +356,14 @@ async def move_lead(actor: Actor, application_id: int, target: str, note: str = 
             .first()
         )
         if row is None:
-            raise NotFound("找不到该申请")
+            raise NotFound(_("找不到该申请"))
         if not can_move(row["status"], target):
             raise InvalidTransition(
-                f"“{STATUS_LABELS[row['status']]}”状态的申请不能改为“{STATUS_LABELS.get(target, target)}”"
+                _(
+                    "“{current}”状态的申请不能改为“{target}”",
+                    current=_(STATUS_LABELS[row["status"]]),
+                    target=_(STATUS_LABELS.get(target, target)),
+                )
             )
         await _set_status(application_id, target, actor, note.strip()[:500])
         await audit(actor, f"lead.{target}", "application", application_id, note=note.strip()[:500])

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from marketplace.i18n import N_
+
 STATUS_LABELS: dict[str, str] = {
-    "submitted": "已提交",
-    "delivered": "机构已接收",
-    "reviewing": "审核中",
-    "approved": "已批复",
-    "rejected": "已拒绝",
-    "withdrawn": "已撤回",
-    "signed": "已签约",
-    "disbursed": "已放款",
-    "repaying": "还款中",
-    "settled": "已结清",
-    "overdue": "逾期",
+    "submitted": N_("已提交"),
+    "delivered": N_("机构已接收"),
+    "reviewing": N_("审核中"),
+    "approved": N_("已批复"),
+    "rejected": N_("已拒绝"),
+    "withdrawn": N_("已撤回"),
+    "signed": N_("已签约"),
+    "disbursed": N_("已放款"),
+    "repaying": N_("还款中"),
+    "settled": N_("已结清"),
+    "overdue": N_("逾期"),
 }
 
 # Moves an institution may make on a lead.

@@ -6,18 +6,20 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from marketplace.i18n import N_, _
+
 NOTICE_VERSION = "2026-11-v1"
-RETENTION = "自提交之日起2年，或至您撤回同意"
-PURPOSE = "用于评估您的借款申请、与您联系办理及履行借款合同"
+RETENTION = N_("自提交之日起2年，或至您撤回同意")
+PURPOSE = N_("用于评估您的借款申请、与您联系办理及履行借款合同")
 
 DATA_ITEMS: dict[str, str] = {
-    "real_name": "姓名",
-    "id_number": "身份证号码",
-    "mobile": "手机号码",
-    "city": "所在城市",
-    "employment_type": "职业类型",
-    "monthly_income": "月收入",
-    "loan_request": "借款金额与期限",
+    "real_name": N_("姓名"),
+    "id_number": N_("身份证号码"),
+    "mobile": N_("手机号码"),
+    "city": N_("所在城市"),
+    "employment_type": N_("职业类型"),
+    "monthly_income": N_("月收入"),
+    "loan_request": N_("借款金额与期限"),
 }
 SHARED_ITEMS: tuple[str, ...] = tuple(DATA_ITEMS)
 
@@ -38,23 +40,35 @@ class Notice:
 
 
 def build_notice(institution_name: str, service_phone: str, product_name: str) -> Notice:
-    items = "、".join(DATA_ITEMS[item] for item in SHARED_ITEMS)
-    text = (
-        f"个人信息单独同意书（版本 {NOTICE_VERSION}）\n"
-        f"您正在申请“{institution_name}”的“{product_name}”。为办理该申请，LoanMart 将把以下"
-        f"个人信息提供给{institution_name}（联系电话 {service_phone}）：{items}。\n"
-        f"处理目的：{PURPOSE}。\n"
-        f"保存期限：{RETENTION}。\n"
-        f"LoanMart 不会向该机构提供平台信用评分或审批概率等其他信息。您可以在“个人中心—我的授权”"
-        f"中随时撤回本同意；撤回后平台将停止向该机构提供您的信息，但不影响撤回前已进行的处理。"
-        f"您也可以依法向该机构查阅、复制、更正或删除其持有的您的个人信息。"
+    # The stored digest covers the text exactly as shown: the zh-CN source below must stay
+    # byte-identical for this version, and a translated notice hashes differently.
+    purpose = _(PURPOSE)
+    retention = _(RETENTION)
+    # Translators: separator between the items of a list.
+    items = _("、").join(_(DATA_ITEMS[item]) for item in SHARED_ITEMS)
+    text = _(
+        "个人信息单独同意书（版本 {version}）\n"
+        "您正在申请“{institution}”的“{product}”。为办理该申请，LoanMart 将把以下"
+        "个人信息提供给{institution}（联系电话 {phone}）：{items}。\n"
+        "处理目的：{purpose}。\n"
+        "保存期限：{retention}。\n"
+        "LoanMart 不会向该机构提供平台信用评分或审批概率等其他信息。您可以在“个人中心—我的授权”"
+        "中随时撤回本同意；撤回后平台将停止向该机构提供您的信息，但不影响撤回前已进行的处理。"
+        "您也可以依法向该机构查阅、复制、更正或删除其持有的您的个人信息。",
+        version=NOTICE_VERSION,
+        institution=institution_name,
+        product=product_name,
+        phone=service_phone,
+        items=items,
+        purpose=purpose,
+        retention=retention,
     )
     return Notice(
         version=NOTICE_VERSION,
         institution_name=institution_name,
         institution_contact=service_phone,
-        purpose=PURPOSE,
+        purpose=purpose,
         items=SHARED_ITEMS,
-        retention=RETENTION,
+        retention=retention,
         text=text,
     )

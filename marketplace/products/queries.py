@@ -6,6 +6,7 @@ import json
 
 from marketplace.actors import Actor
 from marketplace.errors import NotFound
+from marketplace.i18n import _
 from marketplace.loancalc import Fee, RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES, PRODUCT_STATUSES
 from marketplace.products.tables import Product
@@ -42,15 +43,17 @@ def _decorate(row: dict) -> dict:
     ]
     return {
         **row,
-        "category_label": CATEGORIES.get(row["category"], row["category"]),
+        "category_label": _(CATEGORIES.get(row["category"], row["category"])),
         "method_label": RepaymentMethod(row["repayment_method"]).label,
-        "status_label": PRODUCT_STATUSES.get(row["status"], row["status"]),
+        "status_label": _(PRODUCT_STATUSES.get(row["status"], row["status"])),
         "term_min": min(row["term_options"]) if row["term_options"] else 0,
         "term_max": max(row["term_options"]) if row["term_options"] else 0,
         "high_cost": row["cost_verdict"] == "warn",
         "fee_list": fees,
         "rate_period_label": RatePeriod(row["rate_period"]).label if "rate_period" in row else "",
-        "employment_labels": [EMPLOYMENT_TYPES.get(e, e) for e in row.get("employment_types", [])],
+        "employment_labels": [
+            _(EMPLOYMENT_TYPES.get(e, e)) for e in row.get("employment_types", [])
+        ],
     }
 
 
@@ -96,7 +99,7 @@ async def listed_product(product_id: int) -> dict:
         .first()
     )
     if row is None:
-        raise NotFound("该产品不存在或已下架")
+        raise NotFound(_("该产品不存在或已下架"))
     return _decorate({**row, "institution_id": row["institution"]})
 
 
@@ -126,7 +129,7 @@ async def institution_product(actor: Actor, product_id: int) -> dict:
         .first()
     )
     if row is None:
-        raise NotFound("找不到该产品")
+        raise NotFound(_("找不到该产品"))
     return _decorate({**row, "institution_id": row["institution"]})
 
 
@@ -150,5 +153,5 @@ async def product_for_review(product_id: int) -> dict:
         .first()
     )
     if row is None:
-        raise NotFound("找不到该产品")
+        raise NotFound(_("找不到该产品"))
     return _decorate({**row, "institution_id": row["institution"]})

@@ -11,6 +11,7 @@ from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
+from marketplace.i18n import _
 from marketplace.loancalc import CostLines, CostVerdict, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
 from marketplace.products.tables import Product, ProductRevision
@@ -83,7 +84,7 @@ async def _own_product(actor: Actor, product_id: int, *, lock: bool = False) -> 
         query = query.lock_rows()
     row = await query.first()
     if row is None:
-        raise NotFound("找不到该产品")
+        raise NotFound(_("找不到该产品"))
     return row
 
 
@@ -104,7 +105,7 @@ async def save_product(actor: Actor, product_id: int | None, data: ProductInput)
         else:
             current = await _own_product(actor, product_id, lock=True)
             if current["status"] not in EDITABLE_STATUSES:
-                raise InvalidTransition("审核中或已上架的产品不能直接修改，请先暂停")
+                raise InvalidTransition(_("审核中或已上架的产品不能直接修改，请先暂停"))
             await Product.update({**_columns(data, preview), Product.status: "draft"}).where(
                 Product.id == product_id
             )
@@ -119,15 +120,15 @@ async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_c
     async with transaction():
         product = await _own_product(actor, product_id, lock=True)
         if product["status"] not in ("draft", "rejected"):
-            raise InvalidTransition("只有草稿或被驳回的产品可以提交审核")
+            raise InvalidTransition(_("只有草稿或被驳回的产品可以提交审核"))
         verdict = CostVerdict(product["cost_verdict"])
         if verdict is CostVerdict.BLOCK:
             raise DomainError(
-                "综合年化利率超过平台上限，不能提交审核；请调整利率或费用", field="rate"
+                _("综合年化利率超过平台上限，不能提交审核；请调整利率或费用"), field="rate"
             )
         if verdict is CostVerdict.WARN and not acknowledge_high_cost:
             raise DomainError(
-                "综合年化利率较高，须勾选确认后方可提交，并将向借款人显著提示",
+                _("综合年化利率较高，须勾选确认后方可提交，并将向借款人显著提示"),
                 field="acknowledge_high_cost",
             )
         version = product["version"] + 1
@@ -152,13 +153,13 @@ async def review_product(actor: Actor, product_id: int, *, approve: bool, note: 
     _require(actor, "product.review")
     note = note.strip()
     if not approve and not note:
-        raise DomainError("驳回时请填写原因，机构将看到该说明", field="note")
+        raise DomainError(_("驳回时请填写原因，机构将看到该说明"), field="note")
     async with transaction():
         product = await Product.select().where(Product.id == product_id).lock_rows().first()
         if product is None:
-            raise NotFound("找不到该产品")
+            raise NotFound(_("找不到该产品"))
         if product["status"] != "pending_review":
-            raise InvalidTransition("该产品不在待审核状态")
+            raise InvalidTransition(_("该产品不在待审核状态"))
         now = datetime.now(UTC)
         if approve:
             await Product.update(
@@ -194,12 +195,12 @@ async def change_listing(actor: Actor, product_id: int, action: str) -> str:
     """Pause, resume (goes back through review) or delist one of the institution's products."""
     _require(actor, "product.edit")
     if action not in LISTING_TRANSITIONS:
-        raise InvalidTransition("不支持的操作")
+        raise InvalidTransition(_("不支持的操作"))
     allowed, target = LISTING_TRANSITIONS[action]
     async with transaction():
         product = await _own_product(actor, product_id, lock=True)
         if product["status"] not in allowed:
-            raise InvalidTransition("当前状态不能执行该操作")
+            raise InvalidTransition(_("当前状态不能执行该操作"))
         await Product.update({Product.status: target}).where(Product.id == product_id)
         await outbox.record("search.index_product", product_id=product_id)
         await audit(actor, f"product.{action}", "product", product_id)

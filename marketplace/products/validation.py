@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from marketplace.errors import ValidationFailed
+from marketplace.i18n import N_, _
 from marketplace.loancalc import Fee, LoanInputError, RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 
 _SPLIT = re.compile(r"[,，、;；\s]+")
 PERCENT = Decimal(100)
+# Matched against the zh-CN text institutions write: content rules, not UI text.
 BANNED_PHRASES = ("秒批", "无视征信", "黑户可贷", "黑户", "包过", "百分百下款", "零门槛")
 
 # form field -> (fee kind, timing)
@@ -98,13 +100,14 @@ class _Form:
     def text(self, key: str) -> str:
         return _first(self.data, key)
 
+    # `label` is the field's name, marked with N_() by the caller.
     def decimal(self, key: str, label: str, *, minimum: Decimal = Decimal(0)) -> Decimal:
         value = _decimal(self.text(key))
         if value is None:
-            self.errors[key] = f"请填写正确的{label}"
+            self.errors[key] = _("请填写正确的{label}", label=_(label))
             return Decimal(0)
         if value < minimum:
-            self.errors[key] = f"{label}不能小于{minimum}"
+            self.errors[key] = _("{label}不能小于{minimum}", label=_(label), minimum=minimum)
         return value
 
     def integer(self, key: str, label: str, default: int) -> int:
@@ -113,38 +116,38 @@ class _Form:
             return default
         value = _int(text)
         if value is None:
-            self.errors[key] = f"{label}应为整数"
+            self.errors[key] = _("{label}应为整数", label=_(label))
             return default
         return value
 
 
 def _price_terms(form: _Form) -> PriceTerms:
     errors = form.errors
-    amount_min = form.decimal("amount_min", "最低额度", minimum=Decimal(100))
-    amount_max = form.decimal("amount_max", "最高额度", minimum=Decimal(100))
+    amount_min = form.decimal("amount_min", N_("最低额度"), minimum=Decimal(100))
+    amount_max = form.decimal("amount_max", N_("最高额度"), minimum=Decimal(100))
     if "amount_min" not in errors and "amount_max" not in errors and amount_max < amount_min:
-        errors["amount_max"] = "最高额度不能低于最低额度"
+        errors["amount_max"] = _("最高额度不能低于最低额度")
 
     terms: list[int] = []
     for item in split_list(form.data.get("term_options")):
         term = _int(item)
         if term is None or not 1 <= term <= 360:
-            errors["term_options"] = "期限应为1到360之间的整数月数"
+            errors["term_options"] = _("期限应为1到360之间的整数月数")
             break
         terms.append(term)
     terms = sorted(set(terms))
     if not terms and "term_options" not in errors:
-        errors["term_options"] = "请至少选择一个期限"
+        errors["term_options"] = _("请至少选择一个期限")
 
     rate_period = form.text("rate_period")
     if rate_period not in RatePeriod.__members__.values():
-        errors["rate_period"] = "请选择计息周期"
-    rate_percent = form.decimal("rate", "利率")
+        errors["rate_period"] = _("请选择计息周期")
+    rate_percent = form.decimal("rate", N_("利率"))
     if "rate" not in errors and rate_percent <= 0:
-        errors["rate"] = "利率必须大于0"
+        errors["rate"] = _("利率必须大于0")
     method = form.text("repayment_method")
     if method not in RepaymentMethod.__members__.values():
-        errors["repayment_method"] = "请选择还款方式"
+        errors["repayment_method"] = _("请选择还款方式")
 
     fees: list[Fee] = []
     for key, (kind, timing) in FEE_FIELDS.items():
@@ -153,7 +156,7 @@ def _price_terms(form: _Form) -> PriceTerms:
             continue
         value = _decimal(text)
         if value is None or value < 0:
-            errors[key] = "请填写正确的费用"
+            errors[key] = _("请填写正确的费用")
             continue
         if value == 0:
             continue
@@ -184,35 +187,35 @@ def parse_product_input(data: Mapping) -> ProductInput:
     errors = form.errors
     name = form.text("name")
     if not 2 <= len(name) <= 30:
-        errors["name"] = "产品名称应为2到30个字"
+        errors["name"] = _("产品名称应为2到30个字")
     category = form.text("category")
     if category not in CATEGORIES:
-        errors["category"] = "请选择产品类别"
+        errors["category"] = _("请选择产品类别")
     summary = form.text("summary")
     if len(summary) > 100:
-        errors["summary"] = "一句话介绍最多100个字"
+        errors["summary"] = _("一句话介绍最多100个字")
     description = form.text("description")
     if phrase := banned_phrase_in(name, summary, description):
-        errors["summary"] = f"宣传用语不得包含“{phrase}”等违规表述"
+        errors["summary"] = _("宣传用语不得包含“{phrase}”等违规表述", phrase=phrase)
 
     price_terms = _price_terms(form)
 
-    age_min = form.integer("age_min", "最低年龄", 18)
-    age_max = form.integer("age_max", "最高年龄", 60)
+    age_min = form.integer("age_min", N_("最低年龄"), 18)
+    age_max = form.integer("age_max", N_("最高年龄"), 60)
     if age_min < 18:
-        errors["age_min"] = "借款人须年满18周岁"
+        errors["age_min"] = _("借款人须年满18周岁")
     if age_max < age_min or age_max > 75:
-        errors["age_max"] = "最高年龄应在最低年龄与75岁之间"
+        errors["age_max"] = _("最高年龄应在最低年龄与75岁之间")
 
     employment_types = split_list(data.get("employment_types"))
     if any(item not in EMPLOYMENT_TYPES for item in employment_types):
-        errors["employment_types"] = "职业类型不正确"
+        errors["employment_types"] = _("职业类型不正确")
     min_income = (
-        form.decimal("min_monthly_income", "最低月收入")
+        form.decimal("min_monthly_income", N_("最低月收入"))
         if form.text("min_monthly_income")
         else Decimal(0)
     )
-    approval_speed_hours = form.integer("approval_speed_hours", "审批时效", 24)
+    approval_speed_hours = form.integer("approval_speed_hours", N_("审批时效"), 24)
 
     if errors:
         raise ValidationFailed(errors)

@@ -1,7 +1,7 @@
 """Validation of mainland identity data: ID number (GB 11643-1999), mobile, personal name.
 
 Validators take raw user input, normalise it the same way the ``normalise_*`` functions do
-and return a zh-CN error message or None. Store and index the normalised form.
+and return a translated error message or None. Store and index the normalised form.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
+
+from marketplace.i18n import N_, _
 
 __all__ = [
     "ID_NUMBER_BAD_BIRTH_DATE",
@@ -32,14 +34,14 @@ __all__ = [
     "validate_mobile",
 ]
 
-ID_NUMBER_BAD_LENGTH = "身份证号码应为18位"
-ID_NUMBER_BAD_FORMAT = "身份证号码应由17位数字和1位数字或X组成"
-ID_NUMBER_BAD_REGION = "身份证号码中的地区码无效"
-ID_NUMBER_BAD_BIRTH_DATE = "身份证号码中的出生日期无效"
-ID_NUMBER_BAD_CHECKSUM = "身份证号码校验位不正确"
-MOBILE_BAD_FORMAT = "请输入正确的11位手机号码"
-NAME_BAD_LENGTH = "姓名应为2至20个字符"
-NAME_BAD_CHARACTERS = "姓名只能包含汉字、英文字母或间隔号“·”"
+ID_NUMBER_BAD_LENGTH = N_("身份证号码应为18位")
+ID_NUMBER_BAD_FORMAT = N_("身份证号码应由17位数字和1位数字或X组成")
+ID_NUMBER_BAD_REGION = N_("身份证号码中的地区码无效")
+ID_NUMBER_BAD_BIRTH_DATE = N_("身份证号码中的出生日期无效")
+ID_NUMBER_BAD_CHECKSUM = N_("身份证号码校验位不正确")
+MOBILE_BAD_FORMAT = N_("请输入正确的11位手机号码")
+NAME_BAD_LENGTH = N_("姓名应为2至20个字符")
+NAME_BAD_CHARACTERS = N_("姓名只能包含汉字、英文字母或间隔号“·”")
 
 # China has had no daylight saving time since 1991, so a fixed offset is exact.
 _CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -93,16 +95,16 @@ def _birth_date(id_number: str) -> date | None:
 def validate_id_number(raw: str, *, today: date | None = None) -> str | None:
     id_number = normalise_id_number(raw)
     if len(id_number) != 18:
-        return ID_NUMBER_BAD_LENGTH
+        return _(ID_NUMBER_BAD_LENGTH)
     if not _ID_SHAPE.fullmatch(id_number):
-        return ID_NUMBER_BAD_FORMAT
+        return _(ID_NUMBER_BAD_FORMAT)
     if id_number[0] not in "12345678":
-        return ID_NUMBER_BAD_REGION
+        return _(ID_NUMBER_BAD_REGION)
     born = _birth_date(id_number)
     if born is None or born.year < 1900 or born > (today or today_in_china()):
-        return ID_NUMBER_BAD_BIRTH_DATE
+        return _(ID_NUMBER_BAD_BIRTH_DATE)
     if id_check_char(id_number[:17]) != id_number[17]:
-        return ID_NUMBER_BAD_CHECKSUM
+        return _(ID_NUMBER_BAD_CHECKSUM)
     return None
 
 
@@ -131,7 +133,7 @@ def gender_from_id(id_number: str) -> Literal["male", "female"]:
 def validate_mobile(raw: str) -> str | None:
     if _MOBILE_SHAPE.fullmatch(normalise_mobile(raw)):
         return None
-    return MOBILE_BAD_FORMAT
+    return _(MOBILE_BAD_FORMAT)
 
 
 def _is_cjk(char: str) -> bool:
@@ -148,7 +150,7 @@ def validate_chinese_name(raw: str) -> str | None:
     """Han characters joined by "·" (e.g. 买买提·艾力), or a Latin-letter name."""
     name = unicodedata.normalize("NFC", raw.strip())
     if not 2 <= len(name) <= 20:
-        return NAME_BAD_LENGTH
+        return _(NAME_BAD_LENGTH)
     if _is_chinese_name(name) or _LATIN_NAME.fullmatch(name):
         return None
-    return NAME_BAD_CHARACTERS
+    return _(NAME_BAD_CHARACTERS)

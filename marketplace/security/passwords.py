@@ -8,6 +8,8 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from marketplace.i18n import _
+
 __all__ = [
     "DUMMY_HASH",
     "MAX_PASSWORD_LENGTH",
@@ -85,11 +87,11 @@ def verify_dummy() -> None:
 
 
 def validate_password_strength(plain: str) -> str | None:
-    """The zh-CN reason the password is too weak, or None if it is acceptable."""
+    """The (translated) reason the password is too weak, or None if it is acceptable."""
     if len(plain) < MIN_PASSWORD_LENGTH:
-        return f"密码至少需要{MIN_PASSWORD_LENGTH}个字符"
+        return _("密码至少需要{count}个字符", count=MIN_PASSWORD_LENGTH)
     if len(plain) > MAX_PASSWORD_LENGTH:
-        return f"密码不能超过{MAX_PASSWORD_LENGTH}个字符"
+        return _("密码不能超过{count}个字符", count=MAX_PASSWORD_LENGTH)
     if not (_LETTER.search(plain) and _DIGIT.search(plain)):
-        return "密码必须同时包含字母和数字"
+        return _("密码必须同时包含字母和数字")
     return None
