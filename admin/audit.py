@@ -1,9 +1,8 @@
-from urllib.parse import urlencode
-
 from litestar import Request, Response, get
 from litestar.params import FromQuery
 
 from marketplace.audit.queries import search_audit
+from server.pagination import pagination
 from server.rendering import render
 
 AUDIT = {"access": "operator", "permission": "audit.view"}
@@ -23,9 +22,7 @@ async def audit_list(
             "entries": entries,
             "total": total,
             "q": q,
-            "page": page,
-            "pages": max(1, -(-total // PER_PAGE)),
-            "page_url": lambda p: f"/admin/audit?{urlencode({'q': q, 'page': p})}",
+            **pagination("/admin/audit", {"q": q}, page, total, PER_PAGE),
         },
         nav="audit",
     )

@@ -12,6 +12,7 @@ from marketplace.errors import DomainError
 from marketplace.i18n import _, translated
 from server.auth import require_actor
 from server.forms import errors_of, form_data
+from server.pagination import pagination
 from server.rendering import flash, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "lead.view"}
@@ -29,7 +30,6 @@ async def lead_list(
     leads, total = await institution_leads(
         actor, status=status or None, page=page, per_page=PER_PAGE
     )
-    pages = max(1, -(-total // PER_PAGE))
     return await render(
         request,
         "institution_console/leads.html",
@@ -38,9 +38,7 @@ async def lead_list(
             "total": total,
             "status": status,
             "statuses": translated(STATUS_LABELS),
-            "page": page,
-            "pages": pages,
-            "page_url": lambda p: f"/console/leads?status={status}&page={p}",
+            **pagination("/console/leads", {"status": status}, page, total, PER_PAGE),
         },
         fragment="institution_console/_lead_rows.html",
         nav="leads",

@@ -13,6 +13,7 @@ from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product, products_by_ids, search_products
 from portal.calculator import calculator_context
 from search.backend import SORTS, SearchQuery
+from server.pagination import pagination
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
@@ -74,12 +75,7 @@ async def product_list(request: Request) -> Response:
     params = {key: request.query_params.get(key, "").strip() for key in (*FILTER_KEYS, "page")}
     query = search_query_from(params)
     cards, result = await search_products(query)
-    pages = max(1, -(-result.total // PER_PAGE))
     kept = {k: v for k, v in params.items() if v and k != "page"}
-
-    def page_url(page: int) -> str:
-        return "/products?" + urlencode({**kept, "page": page})
-
     institution_names = {str(card["institution_id"]): card["institution_name"] for card in cards}
     return await render(
         request,
@@ -89,8 +85,7 @@ async def product_list(request: Request) -> Response:
             "result": result,
             "query": query,
             "params": params,
-            "page_url": page_url,
-            "pages": pages,
+            **pagination("/products", kept, query.page, result.total, PER_PAGE),
             "categories": translated(CATEGORIES),
             "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
