@@ -47,6 +47,8 @@ messages: install
 
 bench: install
 	$(VENV)/bin/python bench/bench_quote.py
+	$(VENV)/bin/python bench/bench_search.py
+	$(VENV)/bin/python bench/bench_web.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var

@@ -9,7 +9,7 @@ reports it as a ratio against baselines measured in the same run on the same mac
 * ``periodic_irr`` alone (the engine's safeguarded-Newton IRR on the same cash flows).
 
 Ratios travel between machines better than microseconds. Prints a table and appends one
-line to bench/RESULTS.md.
+row to its section of bench/RESULTS.md.
 
     .venv/bin/python bench/bench_quote.py [--runs 3000] [--no-write]
 """
@@ -23,23 +23,22 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, localcontext
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy_financial as npf
+from _results import RESULTS, append_rows, now, python_version
 
 from marketplace import loancalc
 from marketplace.loancalc import Fee, RepaymentMethod, periodic_irr, quote
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADER = """# Benchmark results
+HEADING = "## Loan quote (`bench/bench_quote.py`)"
+SECTION = f"""{HEADING}
 
-Appended by `bench/bench_quote.py`. Times are medians of single calls; ratios are against
-baselines measured in the same run (machine-independent-ish). Baselines:
-`numpy_financial.irr` on the same 36 cash flows, and the bare Decimal schedule (no fees/IRR).
+Times are medians of single calls; ratios are against baselines measured in the same run
+(machine-independent-ish). Baselines: `numpy_financial.irr` on the same 36 cash flows, and
+the bare Decimal schedule (no fees/IRR).
 
 | when (Asia/Shanghai) | python | machine | runs | quote 36m (µs) | npf.irr (µs) | quote ÷ npf.irr | schedule only (µs) | quote ÷ schedule | periodic_irr (µs) |
 |---|---|---|---|---|---|---|---|---|---|
@@ -115,17 +114,12 @@ def main() -> int:
         print(f"{name:<44} {us:>10.1f} {ratio:>13.2f}")
 
     if not args.no_write:
-        when = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
-        pyver = f"{platform.python_implementation()} {platform.python_version()}"
         line = (
-            f"| {when} | {pyver} | {platform.machine()} | {args.runs} | {t_quote:.1f} "
-            f"| {t_npf:.1f} | {t_quote / t_npf:.2f} | {t_sched:.1f} | {t_quote / t_sched:.2f} "
-            f"| {t_irr:.1f} |\n"
+            f"| {now()} | {python_version()} | {platform.machine()} | {args.runs} "
+            f"| {t_quote:.1f} | {t_npf:.1f} | {t_quote / t_npf:.2f} | {t_sched:.1f} "
+            f"| {t_quote / t_sched:.2f} | {t_irr:.1f} |"
         )
-        if not RESULTS.exists():
-            RESULTS.write_text(HEADER, encoding="utf-8")
-        with RESULTS.open("a", encoding="utf-8") as fh:
-            fh.write(line)
+        append_rows(HEADING, SECTION, [line])
         print(f"appended to {RESULTS}")
     return 0
 
