@@ -32,7 +32,6 @@ MAX_QUERY_TERMS = 16
 SNIPPET_CHARS = 160
 
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
-_HAN_RE = re.compile(f"[{_HAN}]")
 _HAN_RUN_RE = re.compile(f"[{_HAN}]+")
 _WORD_RE = re.compile(r"[^\W_]+")
 _CHAR_TOKEN_RE = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
@@ -44,10 +43,6 @@ def normalize(text: str) -> str:
     """Lower case, accents and tone marks folded (zhāo -> zhao), full-width to half-width."""
     decomposed = unicodedata.normalize("NFKD", text)
     return unicodedata.normalize("NFKC", _COMBINING_RE.sub("", decomposed)).lower()
-
-
-def has_han(text: str) -> bool:
-    return _HAN_RE.search(text) is not None
 
 
 def is_latin(token: str) -> bool:

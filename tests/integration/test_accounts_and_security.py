@@ -193,3 +193,13 @@ async def test_htmx_writes_carry_the_token_in_a_header(client, world):
         "/console/products/preview", data={"amount_min": "1000"}, headers={"HX-Request": "true"}
     )
     assert without.status_code == 403
+
+
+async def test_email_goes_through_the_same_recorded_notifier():
+    from marketplace.notifications.services import send_email
+
+    await send_email("Zhang.Wei@Example.com", "welcome", "欢迎使用 LoanMart")
+    row = await Notification.objects().first()
+    assert row.channel == "email" and row.recipient_masked.endswith("@example.com")
+    assert "zhang.wei" not in row.recipient_masked
+    assert decrypt_field(row.body_encrypted, context=BODY_CONTEXT) == "欢迎使用 LoanMart"
