@@ -14,6 +14,7 @@ class Actor:
     label: str
     role: str = ""
     institution_id: int | None = None
+    institution_name: str = ""
     ip: str = ""
     request_id: str = ""
 

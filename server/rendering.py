@@ -48,7 +48,7 @@ async def render(
     actor = await current_actor(request)
     ctx: dict[str, Any] = {
         "audience": audience_of(request.url.path),
-        "principal": (await principal_view(actor)) if actor else None,
+        "principal": principal_view(actor) if actor else None,
         "nav_active": nav,
         **(context or {}),
     }

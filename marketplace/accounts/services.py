@@ -14,7 +14,6 @@ from marketplace.cache import redis
 from marketplace.db import transaction
 from marketplace.errors import DomainError, Throttled, ValidationFailed
 from marketplace.i18n import _
-from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import send_sms
 from marketplace.security import (
     blind_index,
@@ -161,6 +160,7 @@ async def actor_for(user_id: int) -> Actor:
             User.role,
             User.status,
             User.institution.id.as_alias("institution_id"),
+            User.institution.short_name.as_alias("institution_name"),
         )
         .where(User.id == user_id)
         .first()
@@ -173,22 +173,15 @@ async def actor_for(user_id: int) -> Actor:
         label=row["display_name"],
         role=row["role"],
         institution_id=row["institution_id"],
+        institution_name=row["institution_name"] or "",
     )
 
 
-async def principal_view(actor: Actor) -> dict:
-    """What page chrome shows about the signed-in user."""
-    institution_name = None
-    if actor.institution_id:
-        institution = (
-            await Institution.select(Institution.short_name)
-            .where(Institution.id == actor.institution_id)
-            .first()
-        )
-        institution_name = institution["short_name"] if institution else None
+def principal_view(actor: Actor) -> dict:
+    """What page chrome shows about the signed-in user (loaded with the actor: no query)."""
     return {
         "display_name": actor.label,
         "kind": actor.kind,
         "role_label": role_label(actor.kind, actor.role),
-        "institution_name": institution_name,
+        "institution_name": actor.institution_name or None,
     }

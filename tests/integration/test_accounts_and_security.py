@@ -137,6 +137,12 @@ async def test_every_route_declares_access(app):
     assert undeclared == []
 
 
+async def test_console_chrome_names_the_staff_members_institution(client, world):
+    await login(client, "/console/login", "staff@test-bank.example")
+    header = soup(await client.get("/console/")).select_one("header")
+    assert "测试银行" in header.get_text() and "王敏" in header.get_text()
+
+
 async def test_audiences_are_separate(client, world):
     await login(client, "/login", world.borrower_mobile)
     assert (await client.get("/console/")).status_code == 303
