@@ -24,6 +24,8 @@ hypothesis_settings.load_profile("loanmart")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 WORKER_NUMBER = int(WORKER.removeprefix("gw") or 0)
+# Lets several checkouts or people share one PostgreSQL server without sharing databases.
+NAMESPACE = os.environ.get("LOANMART_TEST_NAMESPACE", "")
 
 
 def _start_services() -> tuple[str, str]:
@@ -59,13 +61,13 @@ def _with_redis_db(url: str, number: int) -> str:
 
 
 BASE_DATABASE_URL, BASE_REDIS_URL = _start_services()
-TEST_DATABASE = f"loanmart_test_{WORKER}"
-E2E_DATABASE = f"loanmart_e2e_{WORKER}"
+TEST_DATABASE = f"loanmart_test_{NAMESPACE}{WORKER}"
+E2E_DATABASE = f"loanmart_e2e_{NAMESPACE}{WORKER}"
 asyncio.run(_recreate_database(BASE_DATABASE_URL, TEST_DATABASE))
 
 os.environ["DATABASE_URL"] = _with_database(BASE_DATABASE_URL, TEST_DATABASE)
 os.environ["REDIS_URL"] = _with_redis_db(BASE_REDIS_URL, 1 + 2 * WORKER_NUMBER)
-os.environ["LOANMART_VAR_DIR"] = tempfile.mkdtemp(prefix=f"loanmart-test-{WORKER}-")
+os.environ["LOANMART_VAR_DIR"] = tempfile.mkdtemp(prefix=f"loanmart-test-{NAMESPACE}{WORKER}-")
 os.environ["LOANMART_DEMO"] = "0"
 # Values the e2e server process gets: its own database and Redis db.
 E2E_ENV = {
