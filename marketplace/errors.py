@@ -45,4 +45,10 @@ class InvalidTransition(DomainError):
 
 
 class Throttled(DomainError):
-    pass
+    """Too many attempts; `retry_after` is the wait in seconds when it is known (429)."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
