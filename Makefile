@@ -34,6 +34,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy marketplace server portal institution_console admin search
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

@@ -36,8 +36,7 @@ from pathlib import Path
 from _results import RESULTS, append_rows, now, pad, python_version
 
 from marketplace.products.catalog import CATEGORIES
-from search.backend import SearchQuery
-from search.documents import ProductDocument
+from marketplace.products.search_port import ProductDocument, SearchQuery
 from search.embedded import EmbeddedSearch
 
 SEED = 20240601

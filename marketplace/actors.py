@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
-from marketplace.accounts.roles import has_permission
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -17,9 +15,12 @@ class Actor:
     institution_name: str = ""
     ip: str = ""
     request_id: str = ""
+    # Resolved from the role × permission matrix when the actor is loaded (accounts), so
+    # checking a permission needs no query and this module depends on no context.
+    permissions: frozenset[str] = field(default_factory=frozenset)
 
     def can(self, permission: str) -> bool:
-        return has_permission(self.kind, self.role, permission)
+        return permission in self.permissions
 
     def with_request(self, ip: str, request_id: str) -> Actor:
         return replace(self, ip=ip, request_id=request_id)

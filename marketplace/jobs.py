@@ -3,25 +3,29 @@ so swapping the queue means rewriting this file alone)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import cron
-from arq.worker import func
+from arq.worker import Worker, create_worker, func
+from redis.exceptions import RedisError
 
+from marketplace.contexts import Cron, cron_table, job_table
 from marketplace.settings import settings
 
 log = logging.getLogger(__name__)
 
-# job name -> "module:function"; handlers take ids and are idempotent (at-least-once).
-JOBS: dict[str, str] = {
-    "search.index_product": "search.sync:index_product_job",
-    "applications.deliver": "marketplace.applications.jobs:deliver_application_job",
-    "notifications.deliver": "marketplace.notifications.jobs:deliver_notification_job",
-}
+# job name -> "module:function", declared by each context (marketplace/contexts.py);
+# handlers take ids and are idempotent (at-least-once).
+JOBS: dict[str, str] = job_table()
 JOB_NAMES = frozenset(JOBS)
 
 _pool: ArqRedis | None = None
@@ -52,53 +56,126 @@ def _resolve(target: str):
     return getattr(importlib.import_module(module), name)
 
 
-async def _sweep_outbox(ctx: dict) -> int:
-    from marketplace.outbox.services import sweep
+def _cron_job(entry: Cron) -> Any:
+    target = _resolve(entry.target)
 
-    return await sweep()
+    async def run(ctx: dict) -> Any:
+        return await target()
+
+    run.__qualname__ = run.__name__ = entry.name.replace(".", "_")
+    seconds = set(range(0, 60, entry.every_seconds)) if entry.every_seconds < 60 else {0}
+    return cron(run, name=entry.name, second=seconds, run_at_startup=entry.run_at_startup)
 
 
-async def _startup(ctx: dict) -> None:
-    from server.lifecycle import start_services
+Lifecycle = Callable[[], Awaitable[None]]
 
-    await start_services()
+# How long the worker waits before reconnecting to Redis: doubling up to the cap.
+RECONNECT_FIRST_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 30.0
+# Jobs still running when the worker stops or loses Redis get this long to finish.
+DRAIN_SECONDS = 10.0
 
 
-async def _shutdown(ctx: dict) -> None:
-    from server.lifecycle import stop_services
+def _outbox_job(name: str, target: str) -> Any:
+    """The queue carries only an outbox row id and its run number; the row holds the
+    payload, and `execute` commits the handler's effect with the row's `done`."""
+    from marketplace.outbox.services import POLICY, execute
 
-    await stop_services()
+    handler = _resolve(target)
+
+    async def run(ctx: dict, message_id: int, run: int) -> str | None:
+        return await execute(handler, ctx, message_id, run)
+
+    run.__qualname__ = run.__name__ = name.replace(".", "_")
+    # arq's own timeout only backs up the outbox's, which records the failure.
+    return func(run, name=name, timeout=POLICY.job_timeout_seconds + 30, max_tries=1)
 
 
 def worker_settings() -> dict[str, Any]:
     return {
-        "functions": [func(_resolve(target), name=name) for name, target in JOBS.items()],
-        "cron_jobs": [cron(_sweep_outbox, second=set(range(0, 60, 5)), run_at_startup=True)],
-        "on_startup": _startup,
-        "on_shutdown": _shutdown,
+        "functions": [_outbox_job(name, target) for name, target in JOBS.items()],
+        "cron_jobs": [_cron_job(entry) for entry in cron_table()],
         "redis_settings": redis_settings(),
-        "max_tries": 8,
+        # The outbox retries with backoff; arq only delivers (and never retries itself).
+        "max_tries": 1,
         "keep_result": 3600,
         "health_check_interval": 30,
     }
 
 
-def run_worker() -> None:
-    from arq.worker import run_worker as arq_run_worker
+def run_worker(on_startup: Lifecycle, on_shutdown: Lifecycle) -> None:
+    """Run until SIGINT/SIGTERM. `on_startup`/`on_shutdown` come from the composition
+    root (server/), which wires the adapters a worker needs; the domain does not import it.
 
-    arq_run_worker(worker_settings())  # type: ignore[arg-type]
+    A lost Redis does not end the process: the worker reconnects with backoff, and the
+    outbox re-sends whatever the queue lost meanwhile."""
+    asyncio.run(_serve(on_startup, on_shutdown))
 
 
-async def run_until_idle(*, with_lifecycle: bool = False) -> int:
+async def _serve(on_startup: Lifecycle, on_shutdown: Lifecycle) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    await on_startup()
+    try:
+        delay = RECONNECT_FIRST_SECONDS
+        while not stopping.is_set():
+            started = time.monotonic()
+            outage = await _run_until_stopped_or_lost(stopping)
+            if outage is None:
+                break
+            if time.monotonic() - started > RECONNECT_MAX_SECONDS:
+                delay = RECONNECT_FIRST_SECONDS  # it had been working: start over
+            log.warning("worker lost Redis (%s); reconnecting in %.1fs", outage, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), delay)
+            delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+    finally:
+        await on_shutdown()
+
+
+async def _run_until_stopped_or_lost(stopping: asyncio.Event) -> str | None:
+    """One arq worker's life: returns the error class name if Redis was lost, None if
+    asked to stop."""
+    worker = create_worker(worker_settings(), handle_signals=False)
+    main = asyncio.create_task(worker.main())
+    stop = asyncio.create_task(stopping.wait())
+    try:
+        await asyncio.wait({main, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not main.done():
+            return None
+        error = main.exception()
+        if isinstance(error, RedisError | OSError):
+            return type(error).__name__
+        if error is not None:
+            raise error
+        return None
+    finally:
+        stop.cancel()
+        await _drain(worker, main)
+
+
+async def _drain(worker: Worker, main: asyncio.Task) -> None:
+    main.cancel()
+    with contextlib.suppress(BaseException):
+        await main
+    running = [task for task in worker.tasks.values() if not task.done()]
+    if running:
+        _, late = await asyncio.wait(running, timeout=DRAIN_SECONDS)
+        for task in late:
+            task.cancel()  # its transaction rolls back; the lease brings the row back
+        await asyncio.gather(*running, return_exceptions=True)
+    if worker._pool is not None:  # noqa: SLF001 - arq's close() needs a live Redis
+        with contextlib.suppress(RedisError, OSError):
+            await worker._pool.close(close_connection_pool=True)  # noqa: SLF001
+
+
+async def run_until_idle() -> int:
     """Run queued jobs in this process until the queue is empty (arq burst mode).
 
     Used by `loanmart` maintenance and the tests; returns the number of jobs completed."""
-    from arq.worker import create_worker
-
     options = worker_settings()
-    if not with_lifecycle:
-        options.pop("on_startup")
-        options.pop("on_shutdown")
     options["cron_jobs"] = []
     worker = create_worker(options, burst=True, poll_delay=0.05)
     try:

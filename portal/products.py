@@ -11,8 +11,8 @@ from marketplace.i18n import N_, translated
 from marketplace.loancalc import RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product, products_by_ids, search_products
+from marketplace.products.search_port import SORTS, SearchQuery
 from portal.calculator import calculator_context
-from search.backend import SORTS, SearchQuery
 from server.pagination import pagination
 from server.rendering import render
 
@@ -76,7 +76,7 @@ async def product_list(request: Request) -> Response:
     query = search_query_from(params)
     cards, result = await search_products(query)
     kept = {k: v for k, v in params.items() if v and k != "page"}
-    institution_names = {str(card["institution_id"]): card["institution_name"] for card in cards}
+    institution_names = {str(card.institution_id): card.institution_name for card in cards}
     return await render(
         request,
         "portal/products.html",

@@ -1,4 +1,4 @@
-"""Product search: a port (SearchBackend) with two adapters.
+"""Product search adapters for the domain's port (marketplace.products.search_port).
 
 `make_backend` picks Meilisearch when MEILISEARCH_URL is configured, else the embedded
 tantivy engine with its index under the settings' search directory.
@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from search.backend import SearchBackend, SearchHit, SearchQuery, SearchResult
-from search.documents import CATEGORIES, ProductDocument
+from marketplace.products.search_port import (
+    ProductDocument,
+    SearchBackend,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
 
 if TYPE_CHECKING:
     from marketplace.settings import Settings
 
 __all__ = [
-    "CATEGORIES",
     "ProductDocument",
     "SearchBackend",
     "SearchHit",

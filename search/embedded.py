@@ -24,9 +24,14 @@ from typing import Any, TypeVar
 import tantivy
 from tantivy import FieldType, Occur, Order, Query
 
+from marketplace.products.search_port import (
+    FACETS,
+    ProductDocument,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
 from search import text as tx
-from search.backend import FACETS, SearchHit, SearchQuery, SearchResult
-from search.documents import ProductDocument
 
 T = TypeVar("T")
 

@@ -16,9 +16,14 @@ import meilisearch
 from meilisearch.errors import MeilisearchApiError
 from meilisearch.index import Index
 
+from marketplace.products.search_port import (
+    FACETS,
+    ProductDocument,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+)
 from search import text as tx
-from search.backend import FACETS, SearchHit, SearchQuery, SearchResult
-from search.documents import ProductDocument
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from typing import Any
 import rjieba
 from pypinyin import Style, lazy_pinyin
 
-from search.backend import HIGHLIGHT_FIELDS
+from marketplace.products.search_port import HIGHLIGHT_FIELDS
 
 # Latin/pinyin tokens at least this long match with one typo (edit or transposition).
 TYPO_MIN_LENGTH = 4

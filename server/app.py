@@ -17,13 +17,14 @@ from admin import admin_router
 from institution_console import console_router
 from marketplace import cache
 from marketplace.db import engine
-from marketplace.security import install_log_redaction
+from marketplace.products.search_port import backend
 from marketplace.settings import PROJECT_ROOT, settings
 from portal import portal_router
-from search.runtime import backend
 from server.auth import access_guard
 from server.errors import EXCEPTION_HANDLERS
 from server.lifecycle import start_services, stop_services
+from server.logs import RequestContextMiddleware, configure_logging
+from server.security_headers import SecurityHeadersMiddleware
 from server.sessions import SessionMiddleware
 from server.templating import make_environment
 
@@ -61,7 +62,8 @@ async def readyz() -> Response:
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     settings.check_production()
-    install_log_redaction()
+    # Each uvicorn worker process (spawned) configures its own JSON logging.
+    configure_logging()
     await start_services()
     try:
         yield
@@ -70,7 +72,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 
 def create_app() -> Litestar:
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -103,3 +105,7 @@ def create_app() -> Litestar:
         openapi_config=None,
         debug=False,
     )
+    # Around Litestar's own router, not in its per-route middleware list: answers for
+    # unmatched paths (404/405) get the headers, the request id and an access line too.
+    app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(app.asgi_handler))
+    return app

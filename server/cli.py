@@ -47,10 +47,10 @@ def seed() -> None:
 
 
 def reindex() -> None:
+    from marketplace.products.indexing import reindex_all
+    from marketplace.products.search_port import set_backend
     from marketplace.settings import settings
     from search import make_backend
-    from search.runtime import set_backend
-    from search.sync import reindex_all
 
     async def run():
         set_backend(make_backend(settings))
@@ -73,13 +73,16 @@ def web(workers: int = 1) -> None:
         workers=workers,
         proxy_headers=False,
         access_log=False,
+        # Our JSON handler on the root logger (the app's lifespan) formats uvicorn's lines too.
+        log_config=None,
     )
 
 
 def worker() -> None:
     from marketplace.jobs import run_worker
+    from server.lifecycle import start_services, stop_services
 
-    run_worker()
+    run_worker(start_services, stop_services)
 
 
 def demo() -> None:
@@ -161,14 +164,9 @@ def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120
 
 
 def _configure_logging() -> None:
-    import logging
+    from server.logs import configure_logging
 
-    from marketplace.security import install_log_redaction
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    install_log_redaction()
+    configure_logging()
 
 
 def main(argv: list[str] | None = None) -> None:

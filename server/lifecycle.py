@@ -6,9 +6,9 @@ import contextlib
 
 from marketplace import cache, jobs
 from marketplace.db import engine
+from marketplace.products.search_port import backend, set_backend
 from marketplace.settings import settings
 from search import make_backend
-from search.runtime import backend, set_backend
 
 
 async def start_services() -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
+from marketplace.accounts.roles import permissions_of
 from marketplace.actors import Actor
 from marketplace.institutions.tables import Institution
 from marketplace.products.services import review_product, save_product, submit_for_review
@@ -62,7 +63,12 @@ async def user(
         )
     rows = await User.insert(User(**values)).returning(User.id)
     return Actor(
-        user_id=rows[0]["id"], kind=kind, label=name, role=role, institution_id=institution_id
+        user_id=rows[0]["id"],
+        kind=kind,
+        label=name,
+        role=role,
+        institution_id=institution_id,
+        permissions=permissions_of(kind, role),
     )
 
 

@@ -11,15 +11,15 @@ import pytest
 from bs4 import BeautifulSoup
 
 from marketplace import cache
+from marketplace.contexts import table_names
 from marketplace.db import engine
 from marketplace.security import current_totp_code, make_password_hasher, use_password_hasher
 from server.lifecycle import start_services, stop_services
 from tests import factories
 
-APP_TABLES = (
-    "application_event, application, consent, borrower_profile, product_revision, product, "
-    "app_user, institution, outbox_message, notification, system_parameter"
-)
+# Every table of every context, derived from the Piccolo apps: a new context's tables are
+# emptied between tests without anyone listing them here.
+APP_TABLES = ", ".join(table_names())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -40,9 +40,9 @@ async def services() -> AsyncIterator[None]:
 async def clean_state(services: None) -> AsyncIterator[None]:
     yield
     # audit_entry is append-only (a trigger refuses DELETE); TRUNCATE is the test reset.
-    await engine().run_ddl(f"TRUNCATE {APP_TABLES}, audit_entry RESTART IDENTITY CASCADE")
+    await engine().run_ddl(f"TRUNCATE {APP_TABLES} RESTART IDENTITY CASCADE")
     await cache.redis().flushdb()
-    from search.runtime import backend
+    from marketplace.products.search_port import backend
 
     await backend().clear()
 

@@ -1,4 +1,11 @@
 from marketplace.accounts.tables import BorrowerProfile, User
-from marketplace.appconfig import app_config
+from marketplace.contexts import declare_context
 
-APP_CONFIG = app_config("accounts", __file__, [User, BorrowerProfile], depends_on=("institutions",))
+CONTEXT = declare_context(
+    "accounts",
+    __file__,
+    [User, BorrowerProfile],
+    depends_on=("institutions",),
+    public=("services", "queries", "roles", "profiles", "second_factor"),
+)
+APP_CONFIG = CONTEXT.app

@@ -1,15 +1,18 @@
-"""Registration, login and the failed-login limits."""
+"""Registration, login and the limits on attempts (every one reserved atomically)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from datetime import UTC, datetime
 
-from marketplace.accounts.roles import role_label
+from marketplace.accounts.limits import Limit, clear, release, reserve
+from marketplace.accounts.roles import permissions_of, role_label
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
+from marketplace.audit.services import record as audit
 from marketplace.cache import redis
 from marketplace.db import transaction
 from marketplace.errors import DomainError, Throttled, ValidationFailed
@@ -18,23 +21,32 @@ from marketplace.notifications.services import send_sms
 from marketplace.security import (
     blind_index,
     encrypt_field,
-    hash_password,
+    hash_password_async,
     mask_mobile,
     needs_rehash,
     normalise_mobile,
     validate_mobile,
     validate_password_strength,
-    verify_dummy,
-    verify_password,
+    verify_dummy_async,
+    verify_password_async,
 )
 from marketplace.settings import settings
 
 CODE_TTL_SECONDS = 300
 CODE_RESEND_SECONDS = 60
 CODE_MAX_ATTEMPTS = 5
+# SMS costs money and lands on a stranger's phone: one address may ask for this many codes
+# an hour, whatever numbers it types.
+CODE_MAX_PER_ADDRESS = 10
+CODE_ADDRESS_WINDOW_SECONDS = 3600
 LOGIN_WINDOW_SECONDS = 900
 LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
 LOGIN_MAX_FAILURES_PER_ADDRESS = 30
+
+
+def visitor(ip: str, request_id: str = "") -> Actor:
+    """Someone not signed in (registering, signing in), known only by their request."""
+    return Actor(user_id=None, kind="visitor", label="visitor", ip=ip, request_id=request_id)
 
 
 def mobile_login_key(mobile: str) -> str:
@@ -45,39 +57,72 @@ def _code_digest(code: str) -> str:
     return hmac.new(settings.blind_index_key, code.encode(), hashlib.sha256).hexdigest()
 
 
-async def request_registration_code(mobile: str) -> None:
+def _minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+async def request_registration_code(origin: Actor, mobile: str) -> None:
+    """Send a registration code, but only to a number with no account. The caller shows
+    the same answer either way, so the form does not tell strangers who is registered."""
     if error := validate_mobile(mobile):
         raise DomainError(error, field="mobile")
     key = mobile_login_key(mobile)
-    if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
-        raise DomainError(_("该手机号已注册，请直接登录"), field="mobile")
+    if wait := await reserve(
+        Limit(f"smscode:address:{origin.ip}", CODE_MAX_PER_ADDRESS, CODE_ADDRESS_WINDOW_SECONDS)
+    ):
+        raise Throttled(
+            _("获取验证码过于频繁，请{minutes}分钟后再试", minutes=_minutes(wait)),
+            field="mobile",
+            retry_after=wait,
+        )
     r = redis()
-    if not await r.set(f"smscode:cooldown:{key}", "1", nx=True, ex=CODE_RESEND_SECONDS):
-        raise Throttled(_("验证码发送过于频繁，请60秒后再试"), field="mobile")
+    cooldown = f"smscode:cooldown:{key}"
+    if not await r.set(cooldown, "1", nx=True, ex=CODE_RESEND_SECONDS):
+        raise Throttled(
+            _("验证码发送过于频繁，请60秒后再试"),
+            field="mobile",
+            retry_after=max(1, int(await r.ttl(cooldown))),
+        )
+    if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
+        # The owner signs in (or resets the password); nobody is told the number is taken.
+        return
     code = f"{secrets.randbelow(1_000_000):06d}"
-    await r.hset(f"smscode:register:{key}", mapping={"digest": _code_digest(code), "tries": 0})  # type: ignore[misc]
-    await r.expire(f"smscode:register:{key}", CODE_TTL_SECONDS)
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.hset(f"smscode:register:{key}", mapping={"digest": _code_digest(code), "tries": 0})
+        pipe.expire(f"smscode:register:{key}", CODE_TTL_SECONDS)
+        await pipe.execute()
     await send_sms(
         mobile, "register_code", _("【LoanMart】您的注册验证码为{code}，5分钟内有效。", code=code)
     )
 
 
+# Counts the try before the code is compared and hands back the stored digest; a code
+# that has run out of tries is deleted. Never creates a key (so never one without a TTL).
+_TAKE_CODE_TRY = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return false
+end
+if redis.call('HINCRBY', KEYS[1], 'tries', 1) > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return false
+end
+return redis.call('HGET', KEYS[1], 'digest')
+"""
+
+
 async def _consume_code(key: str, code: str) -> bool:
     r = redis()
     name = f"smscode:register:{key}"
-    stored = await r.hgetall(name)  # type: ignore[misc]
-    if not stored:
+    digest = await r.register_script(_TAKE_CODE_TRY)(keys=[name], args=[CODE_MAX_ATTEMPTS])
+    if not digest or not hmac.compare_digest(digest, _code_digest(code.strip())):
         return False
-    if int(await r.hincrby(name, "tries", 1)) > CODE_MAX_ATTEMPTS:  # type: ignore[misc]
-        await r.delete(name)
-        return False
-    if not hmac.compare_digest(stored["digest"], _code_digest(code.strip())):
-        return False
-    await r.delete(name)
-    return True
+    # Of two requests with the right code, only the one that deletes it goes on.
+    return bool(await r.delete(name))
 
 
-async def register_borrower(mobile: str, code: str, password: str, display_name: str) -> int:
+async def register_borrower(
+    origin: Actor, mobile: str, code: str, password: str, display_name: str
+) -> int:
     errors: dict[str, str] = {}
     if error := validate_mobile(mobile):
         errors["mobile"] = error
@@ -94,9 +139,12 @@ async def register_borrower(mobile: str, code: str, password: str, display_name:
     if not await _consume_code(key, code):
         raise ValidationFailed({"code": _("验证码不正确或已过期")})
     normalised = normalise_mobile(mobile)
+    password_hash = await hash_password_async(password)
     async with transaction():
         if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
-            raise ValidationFailed({"mobile": _("该手机号已注册，请直接登录")})
+            raise ValidationFailed(
+                {"mobile": _("无法完成注册，请重新获取验证码；已有账号请直接登录")}
+            )
         rows = await User.insert(
             User(
                 kind="borrower",
@@ -104,50 +152,88 @@ async def register_borrower(mobile: str, code: str, password: str, display_name:
                 display_name=display_name,
                 mobile_encrypted=encrypt_field(normalised, context="user.mobile"),
                 mobile_masked=mask_mobile(normalised),
-                password_hash=hash_password(password),
+                password_hash=password_hash,
                 role="borrower",
             )
         ).returning(User.id)
-    return rows[0]["id"]
+        user_id = rows[0]["id"]
+        borrower = Actor(
+            user_id=user_id,
+            kind="borrower",
+            label=display_name,
+            role="borrower",
+            ip=origin.ip,
+            request_id=origin.request_id,
+        )
+        await audit(borrower, "borrower.register", "user", user_id)
+    return user_id
 
 
 def login_key_for(kind: str, login: str) -> str:
     return mobile_login_key(login) if kind == "borrower" else login.strip().lower()
 
 
-async def authenticate(kind: str, login: str, password: str, client_address: str) -> Actor:
-    """Return the actor, or raise. Failures count per account and per client address."""
+def _login_index(kind: str, key: str) -> str:
+    """What the audit log may keep of a login: a blind index, never the phone or e-mail."""
+    return key if kind == "borrower" else blind_index(key, purpose="email")
+
+
+async def authenticate(origin: Actor, kind: str, login: str, password: str) -> Actor:
+    """Return the actor, or raise. Every attempt is reserved against the per-account and
+    per-address limits before the password is checked; a success gives it back."""
     key = login_key_for(kind, login)
-    account_counter = f"loginfail:account:{kind}:{hashlib.sha256(key.encode()).hexdigest()}"
-    address_counter = f"loginfail:address:{client_address}"
-    r = redis()
-    account_failures, address_failures = await r.mget(account_counter, address_counter)
-    if (
-        int(account_failures or 0) >= LOGIN_MAX_FAILURES_PER_ACCOUNT
-        or int(address_failures or 0) >= LOGIN_MAX_FAILURES_PER_ADDRESS
-    ):
-        raise Throttled(_("登录失败次数过多，请15分钟后再试"))
+    account = Limit(
+        f"loginfail:account:{kind}:{hashlib.sha256(key.encode()).hexdigest()}",
+        LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        LOGIN_WINDOW_SECONDS,
+    )
+    address = Limit(
+        f"loginfail:address:{origin.ip}", LOGIN_MAX_FAILURES_PER_ADDRESS, LOGIN_WINDOW_SECONDS
+    )
+    # A locked account is refused before its password is looked at: right or wrong, the
+    # answer is the same.
+    if wait := await reserve(account, address):
+        raise Throttled(
+            _("登录失败次数过多，请{minutes}分钟后再试", minutes=_minutes(wait)),
+            retry_after=wait,
+        )
     user = await User.objects().where((User.kind == kind) & (User.login_key == key)).first()
     if user is None:
-        verify_dummy()
+        await verify_dummy_async()
         ok = False
     else:
-        ok = verify_password(user.password_hash, password)
+        ok = await verify_password_async(user.password_hash, password)
     if not ok or user is None:
-        async with r.pipeline(transaction=True) as pipe:
-            for counter in (account_counter, address_counter):
-                pipe.incr(counter)
-                pipe.expire(counter, LOGIN_WINDOW_SECONDS)
-            await pipe.execute()
+        await _record_failure(origin, kind, key, user.id if user else None, "password")
         raise DomainError(_("账号或密码不正确"))
     if user.status != "active":
+        await _record_failure(origin, kind, key, user.id, "frozen")
         raise DomainError(_("该账号已被冻结，请联系客服"))
-    await r.delete(account_counter)
+    await clear(account)
+    await release(address)
     values: dict = {User.last_login_at: datetime.now(UTC)}
     if needs_rehash(user.password_hash):
-        values[User.password_hash] = hash_password(password)
-    await User.update(values).where(User.id == user.id)
-    return await actor_for(user.id)
+        values[User.password_hash] = await hash_password_async(password)
+    actor = (await actor_for(user.id)).with_request(origin.ip, origin.request_id)
+    async with transaction():
+        await User.update(values).where(User.id == user.id)
+        await audit(actor, "auth.login", "user", user.id)
+    return actor
+
+
+async def _record_failure(
+    origin: Actor, kind: str, key: str, user_id: int | None, reason: str
+) -> None:
+    async with transaction():
+        await audit(
+            origin,
+            "auth.login_failed",
+            "user",
+            user_id or "",
+            kind=kind,
+            reason=reason,
+            login_index=_login_index(kind, key),
+        )
 
 
 async def actor_for(user_id: int) -> Actor:
@@ -174,6 +260,7 @@ async def actor_for(user_id: int) -> Actor:
         role=row["role"],
         institution_id=row["institution_id"],
         institution_name=row["institution_name"] or "",
+        permissions=permissions_of(row["kind"], row["role"]),
     )
 
 
@@ -183,5 +270,6 @@ def principal_view(actor: Actor) -> dict:
         "display_name": actor.label,
         "kind": actor.kind,
         "role_label": role_label(actor.kind, actor.role),
+        "permissions": permissions_of(actor.kind, actor.role),
         "institution_name": actor.institution_name or None,
     }

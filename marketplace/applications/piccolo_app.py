@@ -1,9 +1,12 @@
-from marketplace.appconfig import app_config
 from marketplace.applications.tables import Application, ApplicationEvent
+from marketplace.contexts import declare_context
 
-APP_CONFIG = app_config(
+CONTEXT = declare_context(
     "applications",
     __file__,
     [Application, ApplicationEvent],
     depends_on=("accounts", "consents", "institutions", "products"),
+    jobs={"applications.deliver": "marketplace.applications.jobs:deliver_application_job"},
+    public=("services", "queries", "statuses"),
 )
+APP_CONFIG = CONTEXT.app

@@ -11,16 +11,21 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from marketplace import outbox
-from marketplace.accounts.tables import BorrowerProfile, User
+from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
+from marketplace.accounts.tables import User
 from marketplace.actors import SYSTEM, Actor
-from marketplace.applications.statuses import ACTIVE_STATUSES, STATUS_LABELS, can_move
+from marketplace.applications.statuses import (
+    APPLICATION_MACHINE,
+    OPEN_STATUSES,
+    ApplicationStatus,
+)
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.services import record as audit
-from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, build_notice
+from marketplace.consents.notices import build_notice
+from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
 from marketplace.db import transaction
 from marketplace.errors import (
-    InvalidTransition,
     NotFound,
     PermissionDenied,
     Throttled,
@@ -32,12 +37,8 @@ from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
 from marketplace.security import (
     age_on,
-    birth_date_from_id,
-    blind_index,
     decrypt_field,
     encrypt_field,
-    mask_id_number,
-    mask_name,
     normalise_id_number,
     today_in_china,
     validate_chinese_name,
@@ -158,8 +159,31 @@ def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
     return errors
 
 
+# Crockford base32: no I, L, O or U, so a reference read out over the phone is unambiguous.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_ATTEMPTS = 5
+
+
 def _reference() -> str:
-    return "LM" + datetime.now(UTC).strftime("%y%m%d") + f"{secrets.randbelow(10**8):08d}"
+    """LM + date + 10 random characters (50 bits): at 8,000 applications a day two share
+    one about 3 times in 100 million days, and `_insert_application` retries when they do."""
+    random_part = "".join(secrets.choice(REFERENCE_ALPHABET) for _position in range(10))
+    return "LM" + datetime.now(UTC).strftime("%y%m%d") + random_part
+
+
+async def _insert_application(**values: Any) -> tuple[int, str]:
+    """Insert under a fresh reference; a clash takes another one, so it never reaches the
+    borrower. ON CONFLICT rather than catching the violation keeps the transaction usable."""
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        reference = _reference()
+        rows = (
+            await Application.insert(Application(reference=reference, **values))
+            .on_conflict(target=Application.reference, action="DO NOTHING")
+            .returning(Application.id)
+        )
+        if rows:
+            return rows[0]["id"], reference
+    raise RuntimeError(f"no free application reference in {REFERENCE_ATTEMPTS} attempts")
 
 
 async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
@@ -207,7 +231,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         if await Application.exists().where(
             (Application.borrower == actor.user_id)
             & (Application.product == cmd.product_id)
-            & (Application.status.is_in(list(ACTIVE_STATUSES)))
+            & (Application.status.is_in(list(OPEN_STATUSES)))
             & (Application.submitted_at >= since)
         ):
             raise ValidationFailed({"product": _("您已申请过该产品，请在“我的申请”中查看进度")})
@@ -218,18 +242,17 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         if recent >= int(params["applications_per_day"]):
             raise Throttled(_("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信"))
 
-        await _save_profile(actor.user_id, cmd)
-        consent_rows = await Consent.insert(
-            Consent(
-                borrower=actor.user_id,
-                institution=product["institution"],
-                notice_version=NOTICE_VERSION,
-                notice_hash=notice.digest,
-                purpose=notice.purpose,
-                data_items=list(SHARED_ITEMS),
-                retention=notice.retention,
-            )
-        ).returning(Consent.id)
+        await save_borrower_profile(
+            actor.user_id or 0,
+            ProfileFacts(
+                real_name=cmd.real_name,
+                id_number=cmd.id_number,
+                city=cmd.city,
+                monthly_income=cmd.monthly_income,
+                employment_type=cmd.employment_type,
+            ),
+        )
+        consent_id = await grant_consent(actor, product["institution"], notice)
         mobile = await _borrower_mobile(actor.user_id)
         shared = {
             "real_name": cmd.real_name,
@@ -239,26 +262,21 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             "employment_type": cmd.employment_type,
             "monthly_income": str(cmd.monthly_income),
         }
-        reference = _reference()
-        rows = await Application.insert(
-            Application(
-                reference=reference,
-                borrower=actor.user_id,
-                product=cmd.product_id,
-                product_version=product["version"],
-                institution=product["institution"],
-                consent=consent_rows[0]["id"],
-                amount=cmd.amount,
-                term_months=cmd.term_months,
-                status="submitted",
-                shared_data_encrypted=encrypt_field(
-                    json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
-                ),
-                submission_key=cmd.submission_key,
-            )
-        ).returning(Application.id)
-        application_id = rows[0]["id"]
-        await _add_event(application_id, "submitted", actor)
+        application_id, reference = await _insert_application(
+            borrower=actor.user_id,
+            product=cmd.product_id,
+            product_version=product["version"],
+            institution=product["institution"],
+            consent=consent_id,
+            amount=cmd.amount,
+            term_months=cmd.term_months,
+            status=ApplicationStatus.SUBMITTED,
+            shared_data_encrypted=encrypt_field(
+                json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
+            ),
+            submission_key=cmd.submission_key,
+        )
+        await _add_event(application_id, ApplicationStatus.SUBMITTED, actor)
         await outbox.record("applications.deliver", application_id=application_id)
     return reference
 
@@ -268,36 +286,6 @@ async def _borrower_mobile(user_id: int | None) -> str:
     if not row or not row["mobile_encrypted"]:
         return ""
     return decrypt_field(row["mobile_encrypted"], context="user.mobile")
-
-
-async def _save_profile(user_id: int | None, cmd: ApplicationInput) -> None:
-    values: dict[Any, Any] = {
-        BorrowerProfile.real_name_encrypted: encrypt_field(
-            cmd.real_name, context="borrower_profile.real_name"
-        ),
-        BorrowerProfile.real_name_masked: mask_name(cmd.real_name),
-        BorrowerProfile.id_number_encrypted: encrypt_field(
-            cmd.id_number, context="borrower_profile.id_number"
-        ),
-        BorrowerProfile.id_number_masked: mask_id_number(cmd.id_number),
-        BorrowerProfile.id_number_index: blind_index(cmd.id_number, purpose="id_number"),
-        BorrowerProfile.birth_date: birth_date_from_id(cmd.id_number),
-        BorrowerProfile.city: cmd.city,
-        BorrowerProfile.monthly_income_encrypted: encrypt_field(
-            str(cmd.monthly_income), context="borrower_profile.monthly_income"
-        ),
-        BorrowerProfile.employment_type: cmd.employment_type,
-        BorrowerProfile.updated_at: datetime.now(UTC),
-    }
-    updated = (
-        await BorrowerProfile.update(values)
-        .where(BorrowerProfile.user == user_id)
-        .returning(BorrowerProfile.id)
-    )
-    if not updated:
-        await BorrowerProfile.insert(
-            BorrowerProfile(user=user_id, **{column._meta.name: v for column, v in values.items()})
-        )
 
 
 async def _add_event(application_id: int, status: str, actor: Actor, note: str = "") -> None:
@@ -321,28 +309,35 @@ async def deliver(application_id: int) -> bool:
             .lock_rows()
             .first()
         )
-        if row is None or row["status"] != "submitted":
+        # Delivered already (a job that ran twice): nothing to do.
+        if row is None or row["status"] != ApplicationStatus.SUBMITTED:
             return False
         if await Consent.exists().where(
             (Consent.id == row["consent"]) & Consent.withdrawn_at.is_not_null()
         ):
-            await _set_status(
-                application_id, "withdrawn", SYSTEM, _("借款人已撤回授权，未向机构提供信息")
-            )
+            await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             return False
-        await _set_status(application_id, "delivered", SYSTEM)
+        await _set_status(row, "deliver", SYSTEM)
     return True
 
 
-async def _set_status(application_id: int, status: str, actor: Actor, note: str = "") -> None:
+async def _set_status(
+    row: Mapping[str, Any], action: str, actor: Actor, note: str = ""
+) -> ApplicationStatus:
+    """Take `action` on a locked application row ({id, status}) by the one transition table."""
+    target = APPLICATION_MACHINE.target(row["status"], action, actor)
     await Application.update(
-        {Application.status: status, Application.updated_at: datetime.now(UTC)}
-    ).where(Application.id == application_id)
-    await _add_event(application_id, status, actor, note)
+        {Application.status: target, Application.updated_at: datetime.now(UTC)}
+    ).where(Application.id == row["id"])
+    await _add_event(row["id"], target, actor, note)
+    return target
 
 
-async def move_lead(actor: Actor, application_id: int, target: str, note: str = "") -> None:
-    """An institution moves one of its own leads (another institution's lead is NotFound)."""
+async def move_lead(
+    actor: Actor, application_id: int, action: str, note: str = ""
+) -> ApplicationStatus:
+    """An institution takes `action` (review, approve, reject) on one of its own leads
+    (another institution's lead is NotFound)."""
     if not actor.can("lead.work"):
         raise PermissionDenied()
     async with transaction():
@@ -357,13 +352,6 @@ async def move_lead(actor: Actor, application_id: int, target: str, note: str = 
         )
         if row is None:
             raise NotFound(_("找不到该申请"))
-        if not can_move(row["status"], target):
-            raise InvalidTransition(
-                _(
-                    "“{current}”状态的申请不能改为“{target}”",
-                    current=_(STATUS_LABELS[row["status"]]),
-                    target=_(STATUS_LABELS.get(target, target)),
-                )
-            )
-        await _set_status(application_id, target, actor, note.strip()[:500])
+        target = await _set_status(row, action, actor, note.strip()[:500])
         await audit(actor, f"lead.{target}", "application", application_id, note=note.strip()[:500])
+    return target

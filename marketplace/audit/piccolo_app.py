@@ -1,4 +1,5 @@
-from marketplace.appconfig import app_config
 from marketplace.audit.tables import AuditEntry
+from marketplace.contexts import declare_context
 
-APP_CONFIG = app_config("audit", __file__, [AuditEntry])
+CONTEXT = declare_context("audit", __file__, [AuditEntry])
+APP_CONFIG = CONTEXT.app

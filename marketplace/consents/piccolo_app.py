@@ -1,4 +1,11 @@
-from marketplace.appconfig import app_config
 from marketplace.consents.tables import Consent
+from marketplace.contexts import declare_context
 
-APP_CONFIG = app_config("consents", __file__, [Consent], depends_on=("accounts", "institutions"))
+CONTEXT = declare_context(
+    "consents",
+    __file__,
+    [Consent],
+    depends_on=("accounts", "institutions"),
+    public=("services", "queries", "notices"),
+)
+APP_CONFIG = CONTEXT.app

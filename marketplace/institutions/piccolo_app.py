@@ -1,4 +1,5 @@
-from marketplace.appconfig import app_config
+from marketplace.contexts import declare_context
 from marketplace.institutions.tables import Institution
 
-APP_CONFIG = app_config("institutions", __file__, [Institution])
+CONTEXT = declare_context("institutions", __file__, [Institution])
+APP_CONFIG = CONTEXT.app

@@ -1,4 +1,10 @@
-from marketplace.appconfig import app_config
+from marketplace.contexts import declare_context
 from marketplace.notifications.tables import Notification
 
-APP_CONFIG = app_config("notifications", __file__, [Notification])
+CONTEXT = declare_context(
+    "notifications",
+    __file__,
+    [Notification],
+    jobs={"notifications.deliver": "marketplace.notifications.jobs:deliver_notification_job"},
+)
+APP_CONFIG = CONTEXT.app

@@ -1,4 +1,5 @@
-from marketplace.appconfig import app_config
+from marketplace.contexts import declare_context
 from marketplace.parameters.tables import SystemParameter
 
-APP_CONFIG = app_config("parameters", __file__, [SystemParameter])
+CONTEXT = declare_context("parameters", __file__, [SystemParameter])
+APP_CONFIG = CONTEXT.app

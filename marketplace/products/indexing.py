@@ -4,9 +4,8 @@ and the full `reindex` — never inline in a web request."""
 from __future__ import annotations
 
 from marketplace.products.catalog import CATEGORIES
+from marketplace.products.search_port import ProductDocument, backend
 from marketplace.products.tables import Product
-from search.documents import ProductDocument
-from search.runtime import backend
 
 DOCUMENT_COLUMNS = (
     Product.id,

@@ -1,6 +1,13 @@
-from marketplace.appconfig import app_config
+from marketplace.contexts import declare_context
 from marketplace.products.tables import Product, ProductRevision
 
-APP_CONFIG = app_config(
-    "products", __file__, [Product, ProductRevision], depends_on=("institutions",)
+CONTEXT = declare_context(
+    "products",
+    __file__,
+    [Product, ProductRevision],
+    depends_on=("institutions",),
+    # Keeps the search index in step with listings (through the search port).
+    jobs={"products.index": "marketplace.products.indexing:index_product_job"},
+    public=("services", "queries", "catalog", "statuses", "search_port", "indexing"),
 )
+APP_CONFIG = CONTEXT.app

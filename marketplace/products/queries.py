@@ -1,17 +1,32 @@
-"""Read models for product pages: portal cards and detail, console lists, review queue."""
+"""Read models for product pages: portal cards and detail, console lists, review queue.
+
+Typed and frozen; labels are translated here, where they are read for a page. A detail
+carries the actions its reader may take now (from the product transition table and the
+reader's permissions), so templates never compare status strings.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from marketplace.actors import Actor
 from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.loancalc import Fee, RatePeriod, RepaymentMethod
-from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES, PRODUCT_STATUSES
+from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.search_port import SearchQuery, SearchResult, backend
+from marketplace.products.statuses import (
+    PRODUCT_MACHINE,
+    STATUS_HINTS,
+    ProductStatus,
+)
 from marketplace.products.tables import Product
-from search.backend import SearchQuery, SearchResult
-from search.runtime import backend
+from marketplace.statemachine import Actions
 
 CARD_COLUMNS = (
     Product.id,
@@ -34,30 +49,110 @@ CARD_COLUMNS = (
 )
 
 
-def _decorate(row: dict) -> dict:
+@dataclass(frozen=True, kw_only=True)
+class ProductCard:
+    """A product in a list: the portal's cards and comparison, the console's tables."""
+
+    id: int
+    name: str
+    category: str
+    category_label: str
+    summary: str
+    amount_min: Decimal
+    amount_max: Decimal
+    term_options: list[int]
+    term_min: int
+    term_max: int
+    repayment_method: str
+    method_label: str
+    apr_min: Decimal | None
+    apr_max: Decimal | None
+    cost_verdict: str
+    high_cost: bool
+    approval_speed_hours: int
+    tags: list[str]
+    promoted: bool
+    status: ProductStatus
+    status_label: str
+    institution_id: int
+    institution_name: str
+    # Only where the page shows them: search snippets; the comparison's price terms.
+    highlights: Mapping[str, str] = field(default_factory=dict)
+    rate: Decimal | None = None
+    rate_period: str = ""
+    rate_period_label: str = ""
+    fee_list: tuple[Fee, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductSummary(ProductCard):
+    """A row of the console's product list or the review queue."""
+
+    updated_at: datetime
+    review_note: str
+    high_cost_acknowledged: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductDetail(ProductSummary):
+    """Every term of one product, and what the reader may do with it now."""
+
+    rate: Decimal
+    rate_period: str
+    description: str
+    age_min: int
+    age_max: int
+    cities: list[str]
+    min_monthly_income: Decimal
+    employment_types: list[str]
+    employment_labels: list[str]
+    required_documents: list[str]
+    keywords: list[str]
+    version: int
+    created_at: datetime
+    listed_at: datetime | None
+    status_hint: str
+    actions: Actions = Actions()
+    # Institution facts, where the page shows them.
+    institution_legal_name: str = ""
+    licence_no: str = ""
+    service_phone: str = ""
+
+
+T = TypeVar("T", bound=ProductCard)
+
+
+def _build(cls: type[T], row: Mapping[str, Any], **extra: Any) -> T:
+    """The read model `cls` from a selected row, with its labels translated now."""
+    status = PRODUCT_MACHINE.state(row["status"])
     fees_json = row.get("fees") or "[]"
     # Piccolo returns JSONB columns as text unless asked otherwise.
-    fees = [
+    fees = tuple(
         Fee.from_dict(fee)
         for fee in (json.loads(fees_json) if isinstance(fees_json, str) else fees_json)
-    ]
-    return {
+    )
+    terms = row["term_options"] or [0]
+    values: dict[str, Any] = {
         **row,
+        "status": status,
+        "status_label": PRODUCT_MACHINE.label(status),
+        "status_hint": _(STATUS_HINTS[status]),
         "category_label": _(CATEGORIES.get(row["category"], row["category"])),
         "method_label": RepaymentMethod(row["repayment_method"]).label,
-        "status_label": _(PRODUCT_STATUSES.get(row["status"], row["status"])),
-        "term_min": min(row["term_options"]) if row["term_options"] else 0,
-        "term_max": max(row["term_options"]) if row["term_options"] else 0,
+        "term_min": min(terms),
+        "term_max": max(terms),
         "high_cost": row["cost_verdict"] == "warn",
         "fee_list": fees,
         "rate_period_label": RatePeriod(row["rate_period"]).label if "rate_period" in row else "",
         "employment_labels": [
-            _(EMPLOYMENT_TYPES.get(e, e)) for e in row.get("employment_types", [])
+            _(EMPLOYMENT_TYPES.get(e, e)) for e in row.get("employment_types") or []
         ],
+        **extra,
     }
+    return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
-async def search_products(query: SearchQuery) -> tuple[list[dict], SearchResult]:
+async def search_products(query: SearchQuery) -> tuple[list[ProductCard], SearchResult]:
     """Cards in the search engine's order, with its highlights; rows come from the DB so
     a product paused since it was indexed never shows."""
     result = await backend().search(query)
@@ -65,28 +160,28 @@ async def search_products(query: SearchQuery) -> tuple[list[dict], SearchResult]
     if not ids:
         return [], result
     rows = await Product.select(*CARD_COLUMNS).where(
-        Product.id.is_in(ids) & (Product.status == "listed")
+        Product.id.is_in(ids) & (Product.status == ProductStatus.LISTED)
     )
     by_id = {row["id"]: row for row in rows}
     cards = [
-        {**_decorate(by_id[hit.id]), "highlights": hit.highlights}
+        _build(ProductCard, by_id[hit.id], highlights=hit.highlights)
         for hit in result.hits
         if hit.id in by_id
     ]
     return cards, result
 
 
-async def featured_products(limit: int = 6) -> list[dict]:
+async def featured_products(limit: int = 6) -> list[ProductCard]:
     rows = (
         await Product.select(*CARD_COLUMNS)
-        .where(Product.status == "listed")
+        .where(Product.status == ProductStatus.LISTED)
         .order_by(Product.popularity, ascending=False)
         .limit(limit)
     )
-    return [_decorate(row) for row in rows]
+    return [_build(ProductCard, row) for row in rows]
 
 
-async def listed_product(product_id: int) -> dict:
+async def listed_product(product_id: int) -> ProductDetail:
     row = (
         await Product.select(
             *Product.all_columns(),
@@ -95,32 +190,38 @@ async def listed_product(product_id: int) -> dict:
             Product.institution.licence_no.as_alias("licence_no"),
             Product.institution.service_phone.as_alias("service_phone"),
         )
-        .where((Product.id == product_id) & (Product.status == "listed"))
+        .where((Product.id == product_id) & (Product.status == ProductStatus.LISTED))
         .first()
     )
     if row is None:
         raise NotFound(_("该产品不存在或已下架"))
-    return _decorate({**row, "institution_id": row["institution"]})
+    return _build(ProductDetail, row, institution_id=row["institution"])
 
 
-async def products_by_ids(ids: list[int]) -> list[dict]:
+async def products_by_ids(ids: list[int]) -> list[ProductCard]:
     rows = await Product.select(
         *CARD_COLUMNS, Product.rate, Product.rate_period, Product.fees
-    ).where(Product.id.is_in(ids or [0]) & (Product.status == "listed"))
-    by_id = {row["id"]: _decorate(row) for row in rows}
+    ).where(Product.id.is_in(ids or [0]) & (Product.status == ProductStatus.LISTED))
+    by_id = {row["id"]: _build(ProductCard, row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
-async def institution_products(actor: Actor) -> list[dict]:
+async def institution_products(actor: Actor) -> list[ProductSummary]:
     rows = (
-        await Product.select(*CARD_COLUMNS, Product.updated_at, Product.review_note)
+        await Product.select(
+            *CARD_COLUMNS,
+            Product.updated_at,
+            Product.review_note,
+            Product.high_cost_acknowledged,
+        )
         .where(Product.institution == actor.institution_id)
         .order_by(Product.updated_at, ascending=False)
     )
-    return [_decorate(row) for row in rows]
+    return [_build(ProductSummary, row) for row in rows]
 
 
-async def institution_product(actor: Actor, product_id: int) -> dict:
+async def institution_product(actor: Actor, product_id: int) -> ProductDetail:
+    """One of the actor's institution's products, with the actions the actor may take."""
     row = (
         await Product.select(
             *Product.all_columns(), Product.institution.short_name.as_alias("institution_name")
@@ -130,28 +231,47 @@ async def institution_product(actor: Actor, product_id: int) -> dict:
     )
     if row is None:
         raise NotFound(_("找不到该产品"))
-    return _decorate({**row, "institution_id": row["institution"]})
+    return _build(
+        ProductDetail,
+        row,
+        institution_id=row["institution"],
+        actions=PRODUCT_MACHINE.actions(row["status"], actor),
+    )
 
 
-async def review_queue() -> list[dict]:
+async def review_queue() -> list[ProductSummary]:
     rows = (
-        await Product.select(*CARD_COLUMNS, Product.updated_at, Product.high_cost_acknowledged)
-        .where(Product.status == "pending_review")
+        await Product.select(
+            *CARD_COLUMNS,
+            Product.updated_at,
+            Product.review_note,
+            Product.high_cost_acknowledged,
+        )
+        .where(Product.status == ProductStatus.PENDING_REVIEW)
         .order_by(Product.updated_at)
     )
-    return [_decorate(row) for row in rows]
+    return [_build(ProductSummary, row) for row in rows]
 
 
-async def product_for_review(product_id: int) -> dict:
+async def product_for_review(actor: Actor, product_id: int) -> ProductDetail:
+    """A product for the platform's review screen, with the decisions the actor may take.
+
+    Reviewers see only what an institution has submitted: a draft (never submitted, or
+    being edited after review) is its own work in progress, so it is a 404."""
     row = (
         await Product.select(
             *Product.all_columns(),
             Product.institution.short_name.as_alias("institution_name"),
             Product.institution.licence_no.as_alias("licence_no"),
         )
-        .where(Product.id == product_id)
+        .where((Product.id == product_id) & (Product.status != ProductStatus.DRAFT))
         .first()
     )
     if row is None:
         raise NotFound(_("找不到该产品"))
-    return _decorate({**row, "institution_id": row["institution"]})
+    return _build(
+        ProductDetail,
+        row,
+        institution_id=row["institution"],
+        actions=PRODUCT_MACHINE.actions(row["status"], actor),
+    )

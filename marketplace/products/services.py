@@ -14,6 +14,7 @@ from marketplace.errors import DomainError, InvalidTransition, NotFound, Permiss
 from marketplace.i18n import _
 from marketplace.loancalc import CostLines, CostVerdict, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
+from marketplace.products.statuses import LISTING_ACTIONS, PRODUCT_MACHINE, ProductStatus
 from marketplace.products.tables import Product, ProductRevision
 from marketplace.products.validation import PriceTerms, ProductInput
 
@@ -88,9 +89,6 @@ async def _own_product(actor: Actor, product_id: int, *, lock: bool = False) -> 
     return row
 
 
-EDITABLE_STATUSES = frozenset({"draft", "rejected", "paused"})
-
-
 async def save_product(actor: Actor, product_id: int | None, data: ProductInput) -> int:
     _require(actor, "product.edit")
     preview = await price(data.price_terms)
@@ -98,29 +96,36 @@ async def save_product(actor: Actor, product_id: int | None, data: ProductInput)
         if product_id is None:
             values = {column._meta.name: value for column, value in _columns(data, preview).items()}
             rows = await Product.insert(
-                Product(institution=actor.institution_id, status="draft", **values)
+                Product(institution=actor.institution_id, status=ProductStatus.DRAFT, **values)
             ).returning(Product.id)
             product_id = rows[0]["id"]
             await audit(actor, "product.create", "product", product_id, name=data.name)
         else:
             current = await _own_product(actor, product_id, lock=True)
-            if current["status"] not in EDITABLE_STATUSES:
-                raise InvalidTransition(_("审核中或已上架的产品不能直接修改，请先暂停"))
-            await Product.update({**_columns(data, preview), Product.status: "draft"}).where(
-                Product.id == product_id
-            )
+            target = PRODUCT_MACHINE.target(current["status"], "edit", actor)
+            # A paused product was listed: its terms stay that version, the edit is the next.
+            version = current["version"] + (1 if current["status"] == ProductStatus.PAUSED else 0)
+            await Product.update(
+                {**_columns(data, preview), Product.status: target, Product.version: version}
+            ).where(Product.id == product_id)
             await audit(actor, "product.update", "product", product_id, name=data.name)
-            if current["status"] == "paused":
-                await outbox.record("search.index_product", product_id=product_id)
+            if current["status"] == ProductStatus.PAUSED:
+                await outbox.record("products.index", product_id=product_id)
     return product_id
 
 
 async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_cost: bool) -> None:
+    """Send the product's terms to review, keeping a snapshot (a ProductRevision).
+
+    Version numbers count listed revisions without gaps: a new product is version 1, and
+    submitting (or resubmitting after a rejection) does not change the number, so the
+    version a reviewer lists is the one the institution drafted. Only editing a listed
+    (paused) product starts the next version (`save_product`). A version resubmitted after
+    a rejection has one snapshot per submission; the newest is the reviewed one."""
     _require(actor, "product.edit")
     async with transaction():
         product = await _own_product(actor, product_id, lock=True)
-        if product["status"] not in ("draft", "rejected"):
-            raise InvalidTransition(_("只有草稿或被驳回的产品可以提交审核"))
+        target = PRODUCT_MACHINE.target(product["status"], "submit", actor)
         verdict = CostVerdict(product["cost_verdict"])
         if verdict is CostVerdict.BLOCK:
             raise DomainError(
@@ -131,7 +136,7 @@ async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_c
                 _("综合年化利率较高，须勾选确认后方可提交，并将向借款人显著提示"),
                 field="acknowledge_high_cost",
             )
-        version = product["version"] + 1
+        version = product["version"]
         snapshot = {
             key: (str(value) if isinstance(value, Decimal | datetime) else value)
             for key, value in product.items()
@@ -141,8 +146,7 @@ async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_c
         )
         await Product.update(
             {
-                Product.status: "pending_review",
-                Product.version: version,
+                Product.status: target,
                 Product.high_cost_acknowledged: verdict is CostVerdict.WARN,
             }
         ).where(Product.id == product_id)
@@ -158,20 +162,21 @@ async def review_product(actor: Actor, product_id: int, *, approve: bool, note: 
         product = await Product.select().where(Product.id == product_id).lock_rows().first()
         if product is None:
             raise NotFound(_("找不到该产品"))
-        if product["status"] != "pending_review":
-            raise InvalidTransition(_("该产品不在待审核状态"))
+        target = PRODUCT_MACHINE.target(
+            product["status"], "approve" if approve else "reject", actor
+        )
         now = datetime.now(UTC)
         if approve:
             await Product.update(
                 {
-                    Product.status: "listed",
+                    Product.status: target,
                     Product.listed_at: product["listed_at"] or now,
                     Product.review_note: note,
                 }
             ).where(Product.id == product_id)
-            await outbox.record("search.index_product", product_id=product_id)
+            await outbox.record("products.index", product_id=product_id)
         else:
-            await Product.update({Product.status: "rejected", Product.review_note: note}).where(
+            await Product.update({Product.status: target, Product.review_note: note}).where(
                 Product.id == product_id
             )
         await audit(
@@ -184,24 +189,15 @@ async def review_product(actor: Actor, product_id: int, *, approve: bool, note: 
         )
 
 
-LISTING_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
-    "pause": (frozenset({"listed"}), "paused"),
-    "resume": (frozenset({"paused"}), "pending_review"),
-    "delist": (frozenset({"listed", "paused"}), "delisted"),
-}
-
-
 async def change_listing(actor: Actor, product_id: int, action: str) -> str:
     """Pause, resume (goes back through review) or delist one of the institution's products."""
     _require(actor, "product.edit")
-    if action not in LISTING_TRANSITIONS:
+    if action not in LISTING_ACTIONS:
         raise InvalidTransition(_("不支持的操作"))
-    allowed, target = LISTING_TRANSITIONS[action]
     async with transaction():
         product = await _own_product(actor, product_id, lock=True)
-        if product["status"] not in allowed:
-            raise InvalidTransition(_("当前状态不能执行该操作"))
+        target = PRODUCT_MACHINE.target(product["status"], action, actor)
         await Product.update({Product.status: target}).where(Product.id == product_id)
-        await outbox.record("search.index_product", product_id=product_id)
+        await outbox.record("products.index", product_id=product_id)
         await audit(actor, f"product.{action}", "product", product_id)
     return target

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from marketplace import jobs
 from marketplace.audit.tables import AuditEntry
+from marketplace.products.search_port import SearchQuery, backend
 from marketplace.products.tables import Product
-from search.backend import SearchQuery
-from search.runtime import backend
 from tests.factories import PRODUCT_FORM
 from tests.fixtures import login, soup
 
