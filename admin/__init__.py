@@ -1,6 +1,6 @@
 from litestar import Router
 
-from admin import audit, home, reviews
+from admin import audit, home, jobs, reviews
 from server.login import login_handlers
 
 admin_router = Router(
@@ -9,6 +9,7 @@ admin_router = Router(
         *home.handlers,
         *reviews.handlers,
         *audit.handlers,
+        *jobs.handlers,
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],
 )

@@ -83,8 +83,9 @@ def _outbox_job(name: str, target: str) -> Any:
 
     handler = _resolve(target)
 
-    async def run(ctx: dict, message_id: int, run: int) -> str | None:
-        return await execute(handler, ctx, message_id, run)
+    async def run(ctx: dict, message_id: int, run: int) -> str:
+        status = await execute(handler, ctx, message_id, run)
+        return status.value if status else "skipped"
 
     run.__qualname__ = run.__name__ = name.replace(".", "_")
     # arq's own timeout only backs up the outbox's, which records the failure.
@@ -168,7 +169,7 @@ async def _drain(worker: Worker, main: asyncio.Task) -> None:
         await asyncio.gather(*running, return_exceptions=True)
     if worker._pool is not None:  # noqa: SLF001 - arq's close() needs a live Redis
         with contextlib.suppress(RedisError, OSError):
-            await worker._pool.close(close_connection_pool=True)  # noqa: SLF001
+            await worker._pool.aclose()  # noqa: SLF001
 
 
 async def run_until_idle() -> int:

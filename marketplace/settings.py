@@ -48,6 +48,16 @@ class Settings:
     base_url: str
     demo_mode: bool
     trusted_proxies: frozenset[str] = field(default_factory=frozenset)
+    # Outbox delivery: retries back off exponentially (full jitter) from base to cap;
+    # after max attempts a row is parked as dead. A dispatched row is re-sent when its
+    # lease ends without a result (Redis lost it, or the worker died).
+    outbox_max_attempts: int = 8
+    outbox_retry_base_seconds: float = 2.0
+    outbox_retry_max_seconds: float = 600.0
+    outbox_lease_seconds: float = 60.0
+    outbox_job_timeout_seconds: float = 120.0
+    # /metrics answers loopback clients, or anyone bearing this token when it is set.
+    metrics_token: str | None = None
 
     @property
     def active_data_key_id(self) -> str:
@@ -93,6 +103,12 @@ def load_settings(env: dict[str, str] | os._Environ[str] = os.environ) -> Settin
         trusted_proxies=frozenset(
             filter(None, (p.strip() for p in env.get("TRUSTED_PROXIES", "").split(",")))
         ),
+        outbox_max_attempts=max(1, int(env.get("OUTBOX_MAX_ATTEMPTS", "8"))),
+        outbox_retry_base_seconds=float(env.get("OUTBOX_RETRY_BASE_SECONDS", "2")),
+        outbox_retry_max_seconds=float(env.get("OUTBOX_RETRY_MAX_SECONDS", "600")),
+        outbox_lease_seconds=float(env.get("OUTBOX_LEASE_SECONDS", "60")),
+        outbox_job_timeout_seconds=float(env.get("OUTBOX_JOB_TIMEOUT_SECONDS", "120")),
+        metrics_token=env.get("METRICS_TOKEN") or None,
     )
 
 

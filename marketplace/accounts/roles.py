@@ -33,11 +33,18 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("staff", "risk_officer"): frozenset({"product.view", "lead.view"}),
     ("staff", "finance"): frozenset({"product.view"}),
     ("operator", "super_admin"): frozenset(
-        {"product.review", "audit.view", "dashboard.view", "institution.view"}
+        {
+            "product.review",
+            "audit.view",
+            "dashboard.view",
+            "institution.view",
+            "jobs.view",
+            "jobs.manage",
+        }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
     ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
-    ("operator", "auditor"): frozenset({"audit.view", "dashboard.view"}),
+    ("operator", "auditor"): frozenset({"audit.view", "dashboard.view", "jobs.view"}),
     ("operator", "content_editor"): frozenset({"dashboard.view"}),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view"}),

@@ -1,16 +1,64 @@
-"""Transactional outbox: jobs are rows written with the change that causes them,
-enqueued after commit, and swept again if that enqueue was lost."""
+"""Transactional outbox: jobs are rows written with the change that causes them.
+
+The row is the source of truth, not Redis. Dispatching (right after commit, and by the
+sweeper) hands the row to the queue under a lease; a row is done only when its handler's
+effect has committed in the same transaction that marks it done. A failed run is retried
+with exponential backoff and full jitter, then parked as dead for an operator. Whatever
+the queue loses (a flushed Redis, a killed worker) is re-sent when its lease runs out."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from marketplace import jobs
-from marketplace.db import engine, on_commit
-from marketplace.outbox.tables import OutboxMessage
+from marketplace.actors import Actor
+from marketplace.audit.services import record as audit
+from marketplace.db import on_commit, transaction
+from marketplace.errors import NotFound, PermissionDenied
+from marketplace.i18n import _
+from marketplace.outbox.tables import OutboxMessage, OutboxStatus
+from marketplace.security import redact_sensitive
+from marketplace.settings import Settings, settings
 
 log = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[Any]]
+ERROR_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+    lease_seconds: float
+    job_timeout_seconds: float
+
+    @classmethod
+    def from_settings(cls, config: Settings) -> RetryPolicy:
+        return cls(
+            max_attempts=config.outbox_max_attempts,
+            base_seconds=config.outbox_retry_base_seconds,
+            max_seconds=config.outbox_retry_max_seconds,
+            lease_seconds=config.outbox_lease_seconds,
+            job_timeout_seconds=config.outbox_job_timeout_seconds,
+        )
+
+    def backoff(self, attempts: int) -> float:
+        """Full jitter: uniform over [0, min(cap, base·2^(attempts-1))], so a crowd of
+        failing rows spreads out instead of retrying in step."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2 ** min(attempts - 1, 30))
+        return random.uniform(0, ceiling)  # noqa: S311 - spreading load, not a secret
+
+
+# Module-level so tests can swap in a fast policy.
+POLICY = RetryPolicy.from_settings(settings)
 
 
 async def record(job: str, **payload: int | str) -> None:
@@ -25,46 +73,159 @@ async def record(job: str, **payload: int | str) -> None:
     async def dispatch_now() -> None:
         try:
             await dispatch([message_id])
-        except Exception:  # the sweeper delivers it later
-            log.warning("outbox dispatch of %s failed; left for the sweeper", message_id)
+        except Exception as exc:  # noqa: BLE001 - the sweeper sends it when the lease ends
+            log.warning("outbox dispatch of %s failed (%s); left for the sweeper",
+                        message_id, type(exc).__name__)
 
     on_commit(dispatch_now)
 
 
 async def dispatch(ids: list[int]) -> int:
-    """Enqueue undelivered messages among `ids`; safe to race with the sweeper."""
-    async with engine().transaction():
-        rows = await OutboxMessage.raw(
-            "SELECT id, job, payload FROM outbox_message "
-            "WHERE id = ANY({}) AND dispatched_at IS NULL FOR UPDATE SKIP LOCKED",
-            ids,
-        )
-        sent = await _enqueue_rows(rows)
-    return sent
+    """Send the due pending rows among `ids`; safe to race with the sweeper."""
+    return await _dispatch_due(ids, len(ids))
 
 
-async def sweep(batch: int = 200, min_age_seconds: int = 5) -> int:
-    async with engine().transaction():
+async def sweep(batch: int = 500) -> int:
+    """Re-send every pending row whose attempt is due or whose lease ran out."""
+    return await _dispatch_due(None, batch)
+
+
+async def _dispatch_due(ids: list[int] | None, batch: int) -> int:
+    # Enqueued inside the transaction that takes the lease: if Redis refuses, the lease
+    # rolls back and the row stays due for the next sweep.
+    async with transaction():
         rows = await OutboxMessage.raw(
-            "SELECT id, job, payload FROM outbox_message WHERE dispatched_at IS NULL "
-            "AND created_at < now() - make_interval(secs => {}) "
-            "ORDER BY id LIMIT {} FOR UPDATE SKIP LOCKED",
-            min_age_seconds,
+            "UPDATE outbox_message SET next_attempt_at = now() + make_interval(secs => {}) "
+            "WHERE id IN (SELECT id FROM outbox_message WHERE status = 'pending' "
+            "AND next_attempt_at <= now() AND ({} OR id = ANY({})) "
+            "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, job, runs, next_attempt_at",
+            POLICY.lease_seconds,
+            ids is None,
+            ids or [],
             batch,
         )
-        sent = await _enqueue_rows(rows)
-    return sent
-
-
-async def _enqueue_rows(rows: list[dict]) -> int:
-    for row in rows:
-        payload = row["payload"]
-        if isinstance(payload, str):
-            payload = json.loads(payload)
-        await jobs.enqueue(row["job"], job_id=f"outbox-{row['id']}", **payload)
-        await OutboxMessage.raw(
-            "UPDATE outbox_message SET dispatched_at = now(), attempts = attempts + 1 "
-            "WHERE id = {}",
-            row["id"],
-        )
+        for row in rows:
+            # One queue id per delivery: arq silently drops a job id it still remembers.
+            lease = int(row["next_attempt_at"].timestamp() * 1000)
+            await jobs.enqueue(
+                row["job"],
+                job_id=f"outbox-{row['id']}-{row['runs']}-{lease}",
+                message_id=row["id"],
+                run=row["runs"],
+            )
     return len(rows)
+
+
+async def execute(handler: Handler, ctx: dict, message_id: int, run: int) -> OutboxStatus | None:
+    """Run one delivery of a row: the handler's effect and `done` commit together.
+
+    A delivery for a row that is no longer pending, or that another run has overtaken
+    (`run` differs), is skipped: duplicates from the queue are harmless. Returns the
+    row's status after this run, or None when skipped."""
+    try:
+        async with transaction():
+            rows = await OutboxMessage.raw(
+                "SELECT job, payload, status, runs FROM outbox_message WHERE id = {} FOR UPDATE",
+                message_id,
+            )
+            if not rows or rows[0]["status"] != OutboxStatus.PENDING or rows[0]["runs"] != run:
+                return None
+            async with asyncio.timeout(POLICY.job_timeout_seconds):
+                await handler(ctx, **_payload(rows[0]["payload"]))
+            await OutboxMessage.raw(
+                "UPDATE outbox_message SET status = 'done', done_at = now(), "
+                "attempts = attempts + 1, runs = runs + 1 WHERE id = {}",
+                message_id,
+            )
+        return OutboxStatus.DONE
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
+        return await _record_failure(message_id, run, exc)
+
+
+async def _record_failure(message_id: int, run: int, exc: Exception) -> OutboxStatus | None:
+    error = redact_sensitive(f"{type(exc).__name__}: {exc}")[:ERROR_LENGTH]
+    async with transaction():
+        rows = await OutboxMessage.raw(
+            "SELECT job, status, attempts, runs FROM outbox_message WHERE id = {} FOR UPDATE",
+            message_id,
+        )
+        if not rows or rows[0]["status"] != OutboxStatus.PENDING or rows[0]["runs"] != run:
+            return None
+        attempts = rows[0]["attempts"] + 1
+        status = OutboxStatus.DEAD if attempts >= POLICY.max_attempts else OutboxStatus.PENDING
+        delay = POLICY.backoff(attempts) if status == OutboxStatus.PENDING else 0.0
+        await OutboxMessage.raw(
+            "UPDATE outbox_message SET attempts = {}, runs = runs + 1, status = {}, "
+            "last_error = {}, next_attempt_at = now() + make_interval(secs => {}) WHERE id = {}",
+            attempts,
+            status.value,
+            error,
+            delay,
+            message_id,
+        )
+    # The class only: an exception's text may carry what it was handed.
+    log.warning(
+        "outbox %s (%s) attempt %s failed with %s; now %s",
+        message_id,
+        rows[0]["job"],
+        attempts,
+        type(exc).__name__,
+        status.value,
+    )
+    return status
+
+
+def _payload(raw: Any) -> dict[str, Any]:
+    return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+async def retry_message(actor: Actor, message_id: int) -> None:
+    """An operator gives a dead row a new series of attempts, due now."""
+    if not actor.can("jobs.manage"):
+        raise PermissionDenied()
+    async with transaction():
+        rows = await OutboxMessage.raw(
+            "SELECT status, job FROM outbox_message WHERE id = {} FOR UPDATE", message_id
+        )
+        if not rows:
+            raise NotFound(_("任务不存在"))
+        if rows[0]["status"] != OutboxStatus.DEAD:
+            return  # already retried (a double click) or never dead: nothing to do
+        await _revive([message_id])
+        await audit(actor, "job.retry", "outbox_message", message_id, job=rows[0]["job"])
+        on_commit(lambda: _dispatch_quietly([message_id]))
+
+
+async def retry_dead(actor: Actor, job: str | None = None) -> int:
+    """Retry every dead row (of one job, if given); returns how many."""
+    if not actor.can("jobs.manage"):
+        raise PermissionDenied()
+    async with transaction():
+        rows = await OutboxMessage.raw(
+            "SELECT id FROM outbox_message WHERE status = 'dead' AND ({} OR job = {}) "
+            "ORDER BY id FOR UPDATE",
+            job is None,
+            job or "",
+        )
+        ids = [row["id"] for row in rows]
+        if ids:
+            await _revive(ids)
+            await audit(actor, "job.retry_dead", "outbox_message", job or "*", count=len(ids))
+            on_commit(lambda: _dispatch_quietly(ids))
+    return len(ids)
+
+
+async def _revive(ids: list[int]) -> None:
+    await OutboxMessage.raw(
+        "UPDATE outbox_message SET status = 'pending', attempts = 0, next_attempt_at = now() "
+        "WHERE id = ANY({})",
+        ids,
+    )
+
+
+async def _dispatch_quietly(ids: list[int]) -> None:
+    try:
+        await dispatch(ids)
+    except Exception as exc:  # noqa: BLE001 - the rows are due: the sweeper sends them
+        log.warning("outbox dispatch failed (%s); left for the sweeper", type(exc).__name__)
