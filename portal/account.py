@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 
-from marketplace.accounts.services import authenticate, register_borrower, request_registration_code
-from marketplace.errors import DomainError
+from marketplace.accounts.services import (
+    authenticate,
+    register_borrower,
+    request_registration_code,
+    visitor,
+)
+from marketplace.errors import DomainError, Throttled
 from marketplace.i18n import _
-from server.auth import client_address, sign_in
+from server.auth import client_address, request_id, sign_in
 from server.forms import errors_of, form_data
 from server.rendering import flash, redirect, render
 
@@ -36,9 +41,14 @@ async def register_submit(request: Request) -> Response:
     data = await form_data(request)
     # Passwords are never echoed back into the page.
     values = {k: str(data.get(k, "")).strip() for k in ("mobile", "code", "display_name")}
+    origin = visitor(client_address(request), request_id(request))
     if data.get("action") == "send_code":
         try:
-            await request_registration_code(values["mobile"])
+            await request_registration_code(origin, values["mobile"])
+        except Throttled as exc:
+            response = await _page(request, values, errors_of(exc), status_code=429)
+            response.headers["Retry-After"] = str(exc.retry_after or 60)
+            return response
         except DomainError as exc:
             return await _page(request, values, errors_of(exc), status_code=400)
         return await _page(request, values, {}, code_sent=True)
@@ -52,8 +62,10 @@ async def register_submit(request: Request) -> Response:
             status_code=400,
         )
     try:
-        await register_borrower(values["mobile"], values["code"], password, values["display_name"])
-        actor = await authenticate("borrower", values["mobile"], password, client_address(request))
+        await register_borrower(
+            origin, values["mobile"], values["code"], password, values["display_name"]
+        )
+        actor = await authenticate(origin, "borrower", values["mobile"], password)
     except DomainError as exc:
         return await _page(request, values, errors_of(exc), code_sent=True, status_code=400)
     sign_in(request, actor)

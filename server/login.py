@@ -7,7 +7,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery
 
 from marketplace.accounts import second_factor
-from marketplace.accounts.services import actor_for, authenticate
+from marketplace.accounts.services import actor_for, authenticate, visitor
 from marketplace.actors import Actor
 from marketplace.errors import DomainError, Throttled
 from marketplace.i18n import N_, _
@@ -76,7 +76,13 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
         if not login or not password:
             return await page(request, login, _("请输入账号和密码"), next_url, 400)
         try:
-            actor = await authenticate(kind, login, password, client_address(request))
+            actor = await authenticate(
+                visitor(client_address(request), request_id(request)), kind, login, password
+            )
+        except Throttled as exc:
+            response = await page(request, login, exc.message, next_url, 429)
+            response.headers["Retry-After"] = str(exc.retry_after or 60)
+            return response
         except DomainError as exc:
             return await page(request, login, exc.message, next_url, 400)
         target = safe_next(next_url, prefix or "/", home_path)

@@ -4,12 +4,16 @@ from typing import Any
 
 from marketplace.actors import Actor
 from marketplace.audit.tables import AuditEntry
+from marketplace.db import engine
 
 
 async def record(
     actor: Actor, action: str, object_type: str, object_id: object, **detail: Any
 ) -> None:
-    """Append one audit row; call inside the transaction of the write it describes."""
+    """Append one audit row inside the transaction of the write it describes, so the row
+    exists exactly when the write does."""
+    if engine().current_transaction.get() is None:
+        raise RuntimeError("audit.record() needs an open transaction()")
     await AuditEntry.insert(
         AuditEntry(
             actor_kind=actor.kind,

@@ -41,12 +41,15 @@ from marketplace.security.masking import (
 from marketplace.security.passwords import (
     DUMMY_HASH,
     hash_password,
+    hash_password_async,
     make_password_hasher,
     needs_rehash,
     use_password_hasher,
     validate_password_strength,
     verify_dummy,
+    verify_dummy_async,
     verify_password,
+    verify_password_async,
 )
 from marketplace.security.totp import (
     current_totp_code,
@@ -69,6 +72,7 @@ __all__ = [
     "encrypt_field",
     "gender_from_id",
     "hash_password",
+    "hash_password_async",
     "id_check_char",
     "install_log_redaction",
     "make_password_hasher",
@@ -94,6 +98,8 @@ __all__ = [
     "validate_mobile",
     "validate_password_strength",
     "verify_dummy",
+    "verify_dummy_async",
     "verify_password",
+    "verify_password_async",
     "verify_totp",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 from marketplace import cache
+from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
+from marketplace.audit.tables import AuditEntry
 from marketplace.notifications.services import BODY_CONTEXT
 from marketplace.notifications.tables import Notification
 from marketplace.security import decrypt_field
@@ -58,12 +60,17 @@ async def test_register_with_sms_code_then_signed_in(client):
     assert "13900001111" not in user.login_key
     home = await client.get("/me/applications")
     assert home.status_code == 200
+    registered, signed_in = await AuditEntry.objects().order_by(AuditEntry.id)
+    assert (registered.action, registered.actor_id) == ("borrower.register", user.id)
+    assert (signed_in.action, signed_in.actor_id) == ("auth.login", user.id)
+    assert registered.ip == signed_in.ip == "198.51.100.7"
 
 
 async def test_code_resend_is_throttled(client):
     await client.submit("/register", {"action": "send_code", "mobile": "13900002222"})
     again = await client.submit("/register", {"action": "send_code", "mobile": "13900002222"})
-    assert again.status_code == 400 and "60秒" in again.text
+    assert again.status_code == 429 and "60秒" in again.text
+    assert 0 < int(again.headers["retry-after"]) <= 60
     assert await Notification.count() == 1
 
 
@@ -107,7 +114,8 @@ async def test_failed_logins_are_limited_per_account(client, world):
     blocked = await client.submit(
         "/console/login", {"login": "staff@test-bank.example", "password": "Passw0rd!"}
     )
-    assert blocked.status_code == 400 and "过多" in blocked.text
+    assert blocked.status_code == 429 and "过多" in blocked.text
+    assert int(blocked.headers["retry-after"]) > 0
 
 
 async def test_forwarded_for_does_not_reset_the_address_limit(client, world):
@@ -122,7 +130,7 @@ async def test_forwarded_for_does_not_reset_the_address_limit(client, world):
         {"login": world.borrower_mobile, "password": "Passw0rd!"},
         headers={"X-Forwarded-For": "203.0.113.250"},
     )
-    assert blocked.status_code == 400 and "过多" in blocked.text
+    assert blocked.status_code == 429 and "过多" in blocked.text
 
 
 async def test_every_route_declares_access(app):
@@ -209,3 +217,20 @@ async def test_email_goes_through_the_same_recorded_notifier():
     assert row.channel == "email" and row.recipient_masked.endswith("@example.com")
     assert "zhang.wei" not in row.recipient_masked
     assert decrypt_field(row.body_encrypted, context=BODY_CONTEXT) == "欢迎使用 LoanMart"
+
+
+async def test_sign_in_failures_are_audited_without_the_login(client, world):
+    unknown = "13955556666"
+    await client.submit("/login", {"login": unknown, "password": "wrong1"})
+    await client.submit("/console/login", {"login": "nobody@bank.example", "password": "wrong1"})
+    await client.submit("/login", {"login": world.borrower_mobile, "password": "wrong1"})
+    rows = await AuditEntry.select().order_by(AuditEntry.id)
+    assert [row["action"] for row in rows] == ["auth.login_failed"] * 3
+    assert rows[0]["object_id"] == "" and rows[0]["actor_id"] is None
+    assert rows[0]["detail"]  # the blind index, so failures on one login can be grouped
+    assert '"login_index": "' + mobile_login_key(unknown) + '"' in rows[0]["detail"]
+    dumped = str(rows)
+    assert unknown not in dumped and "nobody@bank.example" not in dumped
+    assert world.borrower_mobile not in dumped
+    borrower = await User.objects().where(User.kind == "borrower").first()
+    assert rows[2]["object_id"] == str(borrower.id)
