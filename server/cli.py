@@ -1,4 +1,4 @@
-"""`loanmart <command>`: demo, web, worker, migrate, seed, reindex.
+"""`loanmart <command>`: demo, web, worker, migrate, seed, reindex, backup, restore.
 
 Imports of the application happen inside the commands: `demo` first starts the embedded
 services and exports their URLs, and settings are read once at import."""
@@ -41,8 +41,10 @@ def migrate() -> None:
 
 def seed() -> None:
     from marketplace.demo.seed import seed_demo
+    from server.progress import progress
 
-    created = asyncio.run(_with_db(seed_demo))
+    with progress("seed demo data") as (step,):
+        created = asyncio.run(_with_db(lambda: seed_demo(step.report)))
     print("demo data seeded" if created else "demo data already present")  # noqa: T201
 
 
@@ -51,13 +53,64 @@ def reindex() -> None:
     from marketplace.products.search_port import set_backend
     from marketplace.settings import settings
     from search import make_backend
+    from server.progress import progress
 
-    async def run():
-        set_backend(make_backend(settings))
-        return await reindex_all()
+    with progress("rebuild search index") as (step,):
 
-    count = asyncio.run(_with_db(run))
+        async def run():
+            set_backend(make_backend(settings))
+            return await reindex_all(progress=step.report)
+
+        count = asyncio.run(_with_db(run))
     print(f"indexed {count} listed products")  # noqa: T201
+
+
+def backup(target: str | None) -> None:
+    from server.backup import create_backup
+    from server.progress import progress
+
+    with progress("dump database tables", "archive stored files") as (tables, files):
+        path = asyncio.run(
+            _with_db(
+                lambda: create_backup(
+                    Path(target) if target else None, on_table=tables.report, on_file=files.report
+                )
+            )
+        )
+    print(f"backup written to {path}")  # noqa: T201
+
+
+def restore(source: str, assume_yes: bool) -> None:
+    from marketplace.products.search_port import set_backend
+    from marketplace.settings import settings
+    from search import make_backend
+    from server.backup import read_manifest, restore_backup
+    from server.progress import progress
+
+    path = Path(source)
+    manifest = read_manifest(path)
+    print(  # noqa: T201
+        f"backup of {manifest['database']} taken {manifest['created_at']} "
+        f"(LoanMart {manifest['app_version']}, {manifest['files']} stored files)"
+    )
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            raise SystemExit("restore replaces the database and stored files: pass --yes")
+        answer = input("Replace the current database and stored files with it? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise SystemExit("restore cancelled")
+
+    with progress("restore database tables", "restore stored files") as (tables, files):
+
+        async def run():
+            set_backend(make_backend(settings))
+            return await restore_backup(path, on_table=tables.report, on_file=files.report)
+
+        summary = asyncio.run(_with_db(run))
+    print(  # noqa: T201
+        f"restored {summary.tables} tables and {summary.files} files; "
+        f"indexed {summary.indexed} listed products"
+    )
 
 
 def web(workers: int = 1) -> None:
@@ -176,12 +229,21 @@ def main(argv: list[str] | None = None) -> None:
         sub.add_parser(name)
     web_parser = sub.add_parser("web")
     web_parser.add_argument("--workers", type=int, default=None)
+    backup_parser = sub.add_parser("backup", help="database, stored files and manifest in one tar")
+    backup_parser.add_argument("path", nargs="?", help="file or directory (default var/backups/)")
+    restore_parser = sub.add_parser("restore", help="replace database and files from a backup")
+    restore_parser.add_argument("path")
+    restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
     _configure_logging()
     if args.command == "web":
         from marketplace.settings import settings
 
         web(args.workers or settings.web_concurrency)
+    elif args.command == "backup":
+        backup(args.path)
+    elif args.command == "restore":
+        restore(args.path, args.yes)
     else:
         {"demo": demo, "worker": worker, "migrate": migrate, "seed": seed, "reindex": reindex}[
             args.command

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,12 +18,18 @@ from marketplace.products.tables import Product
 from marketplace.security import encrypt_field, hash_password, mask_mobile, new_totp_secret
 
 
-async def seed_demo() -> bool:
-    """Returns False when demo data was already there."""
+def _no_progress(done_now: int, total: int) -> None:
+    pass
+
+
+async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool:
+    """Returns False when demo data was already there. `progress(done_now, total)` is
+    called per institution, product and account (accounts are slow: password hashing)."""
     if await Institution.exists().where(Institution.code == INSTITUTIONS[0]["code"]):
         return False
     lines = await cost_lines()
     now = datetime.now(UTC)
+    total = len(INSTITUTIONS) + len(PRODUCTS) + len(DEMO_ACCOUNTS)
     async with transaction():
         ids: dict[str, int] = {}
         for inst in INSTITUTIONS:
@@ -46,6 +53,7 @@ async def seed_demo() -> bool:
                 )
             ).returning(Institution.id)
             ids[inst["code"]] = rows[0]["id"]
+            progress(1, total)
         for position, item in enumerate(PRODUCTS):
             fees = [Fee.from_dict(f) for f in item["fees"]]
             low, high = apr_range(
@@ -91,8 +99,10 @@ async def seed_demo() -> bool:
                     listed_at=now - timedelta(days=len(PRODUCTS) - position),
                 )
             )
+            progress(1, total)
         for account in DEMO_ACCOUNTS:
             await User.insert(_demo_user(account, ids))
+            progress(1, total)
     return True
 
 

@@ -3,6 +3,8 @@ and the full `reindex` — never inline in a web request."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from marketplace.products.catalog import CATEGORIES
 from marketplace.products.search_port import ProductDocument, backend
 from marketplace.products.tables import Product
@@ -77,12 +79,17 @@ async def index_product_job(ctx: dict, product_id: int, **_: object) -> str:
     return await index_product(product_id)
 
 
-async def reindex_all(batch_size: int = 500) -> int:
-    """Rebuild the whole index from the database."""
+async def reindex_all(
+    batch_size: int = 500, progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Rebuild the whole index from the database; `progress(done_now, total)` per batch."""
     search = backend()
     await search.clear()
     rows = await Product.select(*DOCUMENT_COLUMNS).where(Product.status == "listed")
     documents = [product_document(row) for row in rows]
     for start in range(0, len(documents), batch_size):
-        await search.upsert(documents[start : start + batch_size])
+        batch = documents[start : start + batch_size]
+        await search.upsert(batch)
+        if progress is not None:
+            progress(len(batch), len(documents))
     return len(documents)
