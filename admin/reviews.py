@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, InvalidTransition
 from marketplace.i18n import _
 from marketplace.products.queries import product_for_review, review_queue
 from marketplace.products.services import review_product
@@ -27,11 +27,11 @@ async def queue(request: Request) -> Response:
 async def _detail(
     request: Request, product_id: int, errors: dict, status_code: int = 200, note: str = ""
 ) -> Response:
-    product = await product_for_review(product_id)
+    product = await product_for_review(await require_actor(request), product_id)
     lint = []
-    if phrase := banned_phrase_in(product["name"], product["summary"], product["description"]):
+    if phrase := banned_phrase_in(product.name, product.summary, product.description):
         lint.append(_("宣传用语含违规表述“{phrase}”", phrase=phrase))
-    if product["high_cost"]:
+    if product.high_cost:
         lint.append(_("综合年化利率高于警示线：上架后将向借款人显著提示"))
     return await render(
         request,
@@ -56,7 +56,11 @@ async def decide(request: Request, product_id: FromPath[int]) -> Response:
         await review_product(actor, product_id, approve=approve, note=str(data.get("note", "")))
     except DomainError as exc:
         return await _detail(
-            request, product_id, errors_of(exc), status_code=400, note=str(data.get("note", ""))
+            request,
+            product_id,
+            errors_of(exc),
+            status_code=409 if isinstance(exc, InvalidTransition) else 400,
+            note=str(data.get("note", "")),
         )
     flash(request, _("已通过，产品已上架") if approve else _("已驳回，机构将看到驳回原因"))
     return redirect_to(request, "admin.reviews.list")

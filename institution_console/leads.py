@@ -5,11 +5,15 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 
-from marketplace.applications.queries import institution_lead, institution_leads
+from marketplace.applications.queries import (
+    institution_lead,
+    institution_leads,
+    lead_status_labels,
+)
 from marketplace.applications.services import move_lead
-from marketplace.applications.statuses import INSTITUTION_TRANSITIONS, STATUS_LABELS
+from marketplace.applications.statuses import APPLICATION_MACHINE
 from marketplace.errors import DomainError
-from marketplace.i18n import _, translated
+from marketplace.i18n import _
 from server.auth import require_actor
 from server.forms import errors_of, form_data
 from server.pagination import pagination
@@ -25,7 +29,8 @@ async def lead_list(
     request: Request, status: FromQuery[str] = "", page: FromQuery[int] = 1
 ) -> Response:
     actor = await require_actor(request)
-    status = status if status in STATUS_LABELS else ""
+    statuses = lead_status_labels()
+    status = status if status in statuses else ""
     page = max(1, page)
     leads, total = await institution_leads(
         actor, status=status or None, page=page, per_page=PER_PAGE
@@ -37,7 +42,7 @@ async def lead_list(
             "leads": leads,
             "total": total,
             "status": status,
-            "statuses": translated(STATUS_LABELS),
+            "statuses": statuses,
             **pagination("/console/leads", {"status": status}, page, total, PER_PAGE),
         },
         fragment="institution_console/_lead_rows.html",
@@ -50,14 +55,10 @@ async def _detail(
 ) -> Response:
     actor = await require_actor(request)
     lead = await institution_lead(actor, application_id)
-    moves = [
-        (target, _(STATUS_LABELS[target]))
-        for target in sorted(INSTITUTION_TRANSITIONS.get(lead["status"], ()))
-    ]
     return await render(
         request,
         "institution_console/lead_detail.html",
-        {"lead": lead, "moves": moves, "errors": errors or {}},
+        {"lead": lead, "errors": errors or {}},
         status_code=status_code,
         nav="leads",
     )
@@ -73,14 +74,12 @@ async def lead_move(request: Request, application_id: FromPath[int]) -> Response
     actor = await require_actor(request)
     data = await form_data(request)
     try:
-        await move_lead(
-            actor, application_id, str(data.get("status", "")), str(data.get("note", ""))
+        target = await move_lead(
+            actor, application_id, str(data.get("action", "")), str(data.get("note", ""))
         )
     except DomainError as exc:
         return await _detail(request, application_id, errors_of(exc), status_code=409)
-    flash(
-        request, _("已更新为“{status}”", status=_(STATUS_LABELS.get(str(data.get("status")), "")))
-    )
+    flash(request, _("已更新为“{status}”", status=APPLICATION_MACHINE.label(target)))
     return redirect_to(request, "console.leads.detail", application_id=application_id)
 
 

@@ -6,11 +6,15 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from marketplace.actors import Actor
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError, InvalidTransition, ValidationFailed
 from marketplace.i18n import _, translated
 from marketplace.loancalc import RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
-from marketplace.products.queries import institution_product, institution_products
+from marketplace.products.queries import (
+    ProductDetail,
+    institution_product,
+    institution_products,
+)
 from marketplace.products.services import change_listing, price, save_product, submit_for_review
 from marketplace.products.validation import (
     FEE_FIELDS,
@@ -26,9 +30,9 @@ VIEW = {"access": "staff", "permission": "product.view"}
 EDIT = {"access": "staff", "permission": "product.edit"}
 
 
-def _values_from_product(product: dict) -> dict:
+def _values_from_product(product: ProductDetail) -> dict:
     values = {
-        key: product[key]
+        key: getattr(product, key)
         for key in (
             "name",
             "category",
@@ -41,22 +45,21 @@ def _values_from_product(product: dict) -> dict:
             "approval_speed_hours",
         )
     }
-    values["amount_min"] = f"{product['amount_min']:f}".rstrip("0").rstrip(".")
-    values["amount_max"] = f"{product['amount_max']:f}".rstrip("0").rstrip(".")
-    values["rate"] = f"{(product['rate'] * PERCENT).normalize():f}"
-    values["min_monthly_income"] = f"{product['min_monthly_income']:.0f}"
-    values["term_options"] = ",".join(str(t) for t in product["term_options"])
+    values["amount_min"] = f"{product.amount_min:f}".rstrip("0").rstrip(".")
+    values["amount_max"] = f"{product.amount_max:f}".rstrip("0").rstrip(".")
+    values["rate"] = f"{(product.rate * PERCENT).normalize():f}"
+    values["min_monthly_income"] = f"{product.min_monthly_income:.0f}"
+    values["term_options"] = ",".join(str(t) for t in product.term_options)
     for key in ("cities", "required_documents", "tags", "keywords"):
-        values[key] = "，".join(product[key])
-    values["employment_types"] = list(product["employment_types"])
-    for fee in product["fee_list"]:
+        values[key] = "，".join(getattr(product, key))
+    values["employment_types"] = list(product.employment_types)
+    for fee in product.fee_list:
         for key, (kind, timing) in FEE_FIELDS.items():
             if fee.kind == kind and fee.timing == timing:
-                values[key] = (
-                    f"{fee.amount:f}"
-                    if fee.amount is not None
-                    else f"{(fee.rate * PERCENT).normalize():f}"
-                )
+                if fee.amount is not None:
+                    values[key] = f"{fee.amount:f}"
+                elif fee.rate is not None:
+                    values[key] = f"{(fee.rate * PERCENT).normalize():f}"
     return values
 
 
@@ -64,7 +67,7 @@ async def _form(
     request: Request,
     values: dict,
     errors: dict,
-    product: dict | None = None,
+    product: ProductDetail | None = None,
     preview: object = None,
     status_code: int = 200,
 ) -> Response:
@@ -201,7 +204,8 @@ async def submit_product(request: Request, product_id: FromPath[int]) -> Respons
             actor, product_id, acknowledge_high_cost=data.get("acknowledge_high_cost") == "yes"
         )
     except DomainError as exc:
-        return await _detail_with_errors(request, actor, product_id, exc, 400)
+        status = 409 if isinstance(exc, InvalidTransition) else 400
+        return await _detail_with_errors(request, actor, product_id, exc, status)
     flash(request, _("已提交审核，平台审核通过后将自动上架"))
     return redirect_to(request, "console.products.detail", product_id=product_id)
 

@@ -26,4 +26,11 @@ class Actor:
         return replace(self, ip=ip, request_id=request_id)
 
 
-SYSTEM = Actor(user_id=None, kind="system", label="system", role="system")
+# Background steps of a lifecycle (delivering an application) are the system's to take.
+SYSTEM = Actor(
+    user_id=None,
+    kind="system",
+    label="system",
+    role="system",
+    permissions=frozenset({"application.deliver"}),
+)

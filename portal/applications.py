@@ -15,7 +15,7 @@ from marketplace.consents.notices import build_notice
 from marketplace.errors import DomainError
 from marketplace.i18n import _, translated
 from marketplace.products.catalog import EMPLOYMENT_TYPES
-from marketplace.products.queries import listed_product
+from marketplace.products.queries import ProductDetail, listed_product
 from server.auth import require_actor
 from server.forms import errors_of, form_data
 from server.rendering import flash, redirect_to, render
@@ -34,9 +34,9 @@ FIELDS = (
 
 
 async def _form(
-    request: Request, product: dict, values: dict, errors: dict, status_code: int = 200
+    request: Request, product: ProductDetail, values: dict, errors: dict, status_code: int = 200
 ) -> Response:
-    notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
+    notice = build_notice(product.institution_name, product.service_phone, product.name)
     return await render(
         request,
         "portal/apply.html",

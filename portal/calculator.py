@@ -17,7 +17,7 @@ from marketplace.loancalc import (
     RepaymentMethod,
     quote,
 )
-from marketplace.products.queries import listed_product
+from marketplace.products.queries import ProductDetail, listed_product
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
@@ -34,8 +34,8 @@ def _decimal(text: str | None) -> Decimal | None:
     return value if value.is_finite() else None
 
 
-def _default_amount(product: dict) -> Decimal:
-    low, high = Decimal(product["amount_min"]), Decimal(product["amount_max"])
+def _default_amount(product: ProductDetail) -> Decimal:
+    low, high = Decimal(product.amount_min), Decimal(product.amount_max)
     preferred = Decimal(50000) if high >= 50000 else high
     return max(low, min(preferred, high))
 
@@ -58,27 +58,27 @@ def _compute(values: dict[str, Any], amount_text: str, term_text: str, **loan: A
     return {"values": values, "quote": result, "errors": errors}
 
 
-def calculator_context(product: dict, params: dict[str, str]) -> dict:
+def calculator_context(product: ProductDetail, params: dict[str, str]) -> dict:
     amount_text = params.get("amount") or str(int(_default_amount(product)))
-    terms = product["term_options"]
+    terms = product.term_options
     term_text = params.get("term") or str(terms[len(terms) // 2])
     values = {"amount": amount_text, "term": term_text}
     calc = _compute(
         values,
         amount_text,
         term_text,
-        method=product["repayment_method"],
-        rate=product["rate"],
-        rate_period=product["rate_period"],
-        fees=product["fee_list"],
+        method=product.repayment_method,
+        rate=product.rate,
+        rate_period=product.rate_period,
+        fees=product.fee_list,
     )
     amount = _decimal(amount_text)
     if amount is not None and not calc["errors"]:
-        if not product["amount_min"] <= amount <= product["amount_max"]:
+        if not product.amount_min <= amount <= product.amount_max:
             calc["errors"]["amount"] = _(
                 "该产品额度为{amount_min}至{amount_max}元",
-                amount_min=f"{product['amount_min']:,.0f}",
-                amount_max=f"{product['amount_max']:,.0f}",
+                amount_min=f"{product.amount_min:,.0f}",
+                amount_max=f"{product.amount_max:,.0f}",
             )
             calc["quote"] = None
         elif int(term_text) not in terms:

@@ -1,17 +1,34 @@
-"""Read models: a borrower's applications and an institution's leads."""
+"""Read models: a borrower's applications and an institution's leads.
+
+Typed and frozen; labels are translated here, where they are read for a page, never stored.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from marketplace.actors import Actor
 from marketplace.applications.services import SHARED_DATA_CONTEXT
-from marketplace.applications.statuses import STATUS_LABELS, TIMELINE_PATH
+from marketplace.applications.statuses import (
+    APPLICATION_MACHINE,
+    IN_PROGRESS_STATUSES,
+    LEAD_STATUSES,
+    NEGATIVE_STATUSES,
+    POSITIVE_STATUSES,
+    TIMELINE_PATH,
+    ApplicationStatus,
+)
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.security import decrypt_field, mask_id_number, mask_mobile
+from marketplace.statemachine import Actions
 
 LIST_COLUMNS = (
     Application.id,
@@ -27,17 +44,86 @@ LIST_COLUMNS = (
 )
 
 
-def _with_label(row: dict) -> dict:
-    return {**row, "status_label": _(STATUS_LABELS.get(row["status"], row["status"]))}
+@dataclass(frozen=True, kw_only=True)
+class ApplicationSummary:
+    """One row of a list of applications (the borrower's or the institution's)."""
+
+    id: int
+    reference: str
+    amount: Decimal
+    term_months: int
+    status: ApplicationStatus
+    status_label: str
+    submitted_at: datetime
+    updated_at: datetime
+    product_id: int
+    product_name: str
+    institution_name: str
 
 
-async def borrower_applications(actor: Actor) -> list[dict]:
+def _summary_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    status = APPLICATION_MACHINE.state(row["status"])
+    return {
+        **{key: row[key] for key in ApplicationSummary.__dataclass_fields__ if key in row},
+        "status": status,
+        "status_label": APPLICATION_MACHINE.label(status),
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineStep:
+    status: ApplicationStatus
+    label: str
+    at: datetime | None
+    note: str
+    done: bool
+    current: bool
+    tone: str  # "approved" | "rejected" | "upcoming" | "": how the step is drawn
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationDetail(ApplicationSummary):
+    timeline: tuple[TimelineStep, ...]
+    # Still waiting on the institution or the system: the borrower's page keeps refreshing.
+    in_progress: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadSummary(ApplicationSummary):
+    city: str
+    applicant: str  # surname and stars: enough to tell leads apart in a list
+
+
+@dataclass(frozen=True, kw_only=True)
+class Applicant:
+    """What the borrower consented to share, identity and contact numbers masked."""
+
+    real_name: str
+    id_number_masked: str
+    mobile_masked: str
+    city: str
+    employment_type: str
+    monthly_income: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadDetail(ApplicationSummary):
+    product_version: int | None
+    consent_granted_at: datetime | None
+    consent_withdrawn: bool
+    notice_version: str | None
+    applicant: Applicant | None  # None once consent is withdrawn
+    timeline: tuple[TimelineStep, ...]
+    actions: Actions  # what this staff member may do with the lead now
+
+
+async def borrower_applications(actor: Actor) -> list[ApplicationSummary]:
     rows = (
         await Application.select(*LIST_COLUMNS)
         .where(Application.borrower == actor.user_id)
         .order_by(Application.submitted_at, ascending=False)
     )
-    return [_with_label(row) for row in rows]
+    return [ApplicationSummary(**_summary_fields(row)) for row in rows]
 
 
 async def _events(application_id: int) -> list[dict]:
@@ -46,43 +132,52 @@ async def _events(application_id: int) -> list[dict]:
             ApplicationEvent.status, ApplicationEvent.note, ApplicationEvent.at
         )
         .where(ApplicationEvent.application == application_id)
-        .order_by(ApplicationEvent.at)
+        .order_by(ApplicationEvent.at, ApplicationEvent.id)
     )
 
 
-def timeline(status: str, events: list[dict]) -> list[dict]:
+def _tone(status: ApplicationStatus) -> str:
+    if status in POSITIVE_STATUSES:
+        return "approved"
+    if status in NEGATIVE_STATUSES:
+        return "rejected"
+    return ""
+
+
+def timeline(status: str, events: list[dict]) -> tuple[TimelineStep, ...]:
     """Past steps with their times, then the steps still ahead on the normal path."""
+    past = [APPLICATION_MACHINE.state(e["status"]) for e in events]
     steps = [
-        {
-            "status": e["status"],
-            "label": _(STATUS_LABELS[e["status"]]),
-            "at": e["at"],
-            "note": e["note"],
-            "done": True,
-            "current": False,
-        }
-        for e in events
+        TimelineStep(
+            status=state,
+            label=APPLICATION_MACHINE.label(state),
+            at=e["at"],
+            note=e["note"],
+            done=True,
+            current=i == len(events) - 1,
+            tone=_tone(state),
+        )
+        for i, (state, e) in enumerate(zip(past, events, strict=True))
     ]
-    if steps:
-        steps[-1]["current"] = True
-    reached = {e["status"] for e in events}
-    if status in TIMELINE_PATH:
-        for future in TIMELINE_PATH[TIMELINE_PATH.index(status) + 1 :]:
-            if future not in reached:
+    current = APPLICATION_MACHINE.state(status)
+    if current in TIMELINE_PATH:
+        for future in TIMELINE_PATH[TIMELINE_PATH.index(current) + 1 :]:
+            if future not in past:
                 steps.append(
-                    {
-                        "status": future,
-                        "label": _(STATUS_LABELS[future]),
-                        "at": None,
-                        "note": "",
-                        "done": False,
-                        "current": False,
-                    }
+                    TimelineStep(
+                        status=future,
+                        label=APPLICATION_MACHINE.label(future),
+                        at=None,
+                        note="",
+                        done=False,
+                        current=False,
+                        tone="upcoming",
+                    )
                 )
-    return steps
+    return tuple(steps)
 
 
-async def borrower_application(actor: Actor, reference: str) -> dict:
+async def borrower_application(actor: Actor, reference: str) -> ApplicationDetail:
     row = (
         await Application.select(*LIST_COLUMNS)
         .where((Application.reference == reference) & (Application.borrower == actor.user_id))
@@ -91,15 +186,24 @@ async def borrower_application(actor: Actor, reference: str) -> dict:
     if row is None:
         raise NotFound(_("找不到该申请"))
     events = await _events(row["id"])
-    return {**_with_label(row), "timeline": timeline(row["status"], events)}
+    return ApplicationDetail(
+        **_summary_fields(row),
+        timeline=timeline(row["status"], events),
+        in_progress=row["status"] in IN_PROGRESS_STATUSES,
+    )
+
+
+def lead_status_labels() -> dict[str, str]:
+    """The statuses an institution can filter its leads by, translated."""
+    return {str(status): APPLICATION_MACHINE.label(status) for status in LEAD_STATUSES}
 
 
 async def institution_leads(
     actor: Actor, *, status: str | None = None, page: int = 1, per_page: int = 20
-) -> tuple[list[dict], int]:
+) -> tuple[list[LeadSummary], int]:
     # Undelivered applications are not the institution's yet.
     condition = (Application.institution == actor.institution_id) & (
-        Application.status != "submitted"
+        Application.status != ApplicationStatus.SUBMITTED
     )
     if status:
         condition &= Application.status == status
@@ -113,13 +217,13 @@ async def institution_leads(
     )
     leads = []
     for row in rows:
-        shared = _shared(row.pop("shared_data_encrypted"))
+        shared = _shared(row["shared_data_encrypted"])
         leads.append(
-            {
-                **_with_label(row),
-                "city": shared["city"],
-                "applicant": shared["real_name"][:1] + "**",
-            }
+            LeadSummary(
+                **_summary_fields(row),
+                city=shared["city"],
+                applicant=shared["real_name"][:1] + "**",
+            )
         )
     return leads, total
 
@@ -128,7 +232,7 @@ def _shared(token: str) -> dict:
     return json.loads(decrypt_field(token, context=SHARED_DATA_CONTEXT))
 
 
-async def institution_lead(actor: Actor, application_id: int) -> dict:
+async def institution_lead(actor: Actor, application_id: int) -> LeadDetail:
     """One lead, scoped to the actor's institution, showing only consented data.
 
     Identity and contact numbers stay masked; revealing them is a separate audited act."""
@@ -144,39 +248,44 @@ async def institution_lead(actor: Actor, application_id: int) -> dict:
         .where(
             (Application.id == application_id)
             & (Application.institution == actor.institution_id)
-            & (Application.status != "submitted")
+            & (Application.status != ApplicationStatus.SUBMITTED)
         )
         .first()
     )
     if row is None:
         raise NotFound(_("找不到该申请"))
-    token = row.pop("shared_data_encrypted")
     withdrawn = row["consent_withdrawn_at"] is not None
-    applicant = {}
+    applicant = None
     if not withdrawn:
-        shared = _shared(token)
-        applicant = {
-            "real_name": shared["real_name"],
-            "id_number_masked": mask_id_number(shared["id_number"]),
-            "mobile_masked": mask_mobile(shared["mobile"]) if shared["mobile"] else "",
-            "city": shared["city"],
-            "employment_type": _(EMPLOYMENT_TYPES.get(shared["employment_type"], "")),
-            "monthly_income": shared["monthly_income"],
-        }
+        shared = _shared(row["shared_data_encrypted"])
+        applicant = Applicant(
+            real_name=shared["real_name"],
+            id_number_masked=mask_id_number(shared["id_number"]),
+            mobile_masked=mask_mobile(shared["mobile"]) if shared["mobile"] else "",
+            city=shared["city"],
+            employment_type=_(EMPLOYMENT_TYPES.get(shared["employment_type"], "")),
+            monthly_income=Decimal(shared["monthly_income"]),
+        )
     events = await _events(row["id"])
-    return {
-        **_with_label(row),
-        "applicant": applicant,
-        "consent_withdrawn": withdrawn,
-        "timeline": timeline(row["status"], events),
-    }
+    return LeadDetail(
+        **_summary_fields(row),
+        product_version=row["product_version"],
+        consent_granted_at=row["consent_granted_at"],
+        consent_withdrawn=withdrawn,
+        notice_version=row["notice_version"],
+        applicant=applicant,
+        timeline=timeline(row["status"], events),
+        actions=APPLICATION_MACHINE.actions(row["status"], actor),
+    )
 
 
 async def institution_lead_counts(actor: Actor) -> dict[str, int]:
+    """{"total": n, <status>: n}; statuses without leads are absent."""
     rows = await Application.raw(
         "SELECT status, count(*) AS n FROM application "
-        "WHERE institution = {} AND status <> 'submitted' GROUP BY status",
+        "WHERE institution = {} AND status <> {} GROUP BY status",
         actor.institution_id,
+        ApplicationStatus.SUBMITTED.value,
     )
     counts = {row["status"]: row["n"] for row in rows}
     return {"total": sum(counts.values()), **counts}

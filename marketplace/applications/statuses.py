@@ -1,34 +1,84 @@
-"""The application lifecycle (PRODUCT.md §5)."""
+"""The application lifecycle (PRODUCT.md §5) and its one transition table.
+
+Boundary: an application is the borrower's request to one institution. It ends at the
+institution's decision (approved / rejected), at the borrower's withdrawal, and, once
+offers exist, at the borrower's acceptance of an approved offer (accepted: the state is
+declared, the flow comes with the offers context). What happens to the money afterwards
+(signed → disbursed → repaying → settled / overdue) is a loan, its own aggregate in its own
+context; none of those states belong here.
+
+    submitted ──deliver──▶ delivered ──review──▶ reviewing ──approve──▶ approved ──accept──▶ accepted
+        │                      │                     │
+        └─withdraw─▶ withdrawn └──reject──▶ rejected ◀┘
+"""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from marketplace.i18n import N_
+from marketplace.statemachine import StateMachine, Transition
 
-STATUS_LABELS: dict[str, str] = {
-    "submitted": N_("已提交"),
-    "delivered": N_("机构已接收"),
-    "reviewing": N_("审核中"),
-    "approved": N_("已批复"),
-    "rejected": N_("已拒绝"),
-    "withdrawn": N_("已撤回"),
-    "signed": N_("已签约"),
-    "disbursed": N_("已放款"),
-    "repaying": N_("还款中"),
-    "settled": N_("已结清"),
-    "overdue": N_("逾期"),
+
+class ApplicationStatus(StrEnum):
+    SUBMITTED = "submitted"
+    DELIVERED = "delivered"
+    REVIEWING = "reviewing"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    ACCEPTED = "accepted"
+
+
+S = ApplicationStatus
+
+STATUS_LABELS: dict[ApplicationStatus, str] = {
+    S.SUBMITTED: N_("已提交"),
+    S.DELIVERED: N_("机构已接收"),
+    S.REVIEWING: N_("审核中"),
+    S.APPROVED: N_("已批复"),
+    S.REJECTED: N_("已拒绝"),
+    S.WITHDRAWN: N_("已撤回"),
+    S.ACCEPTED: N_("已接受"),
 }
 
-# Moves an institution may make on a lead.
-INSTITUTION_TRANSITIONS: dict[str, frozenset[str]] = {
-    "delivered": frozenset({"reviewing", "rejected"}),
-    "reviewing": frozenset({"approved", "rejected"}),
-}
+# Delivery is the system's step ("application.deliver"); it withdraws the application
+# instead when the borrower has withdrawn consent before it reached the institution.
+# "application.accept" is granted with the offers context, which brings the verb.
+APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
+    ApplicationStatus,
+    STATUS_LABELS,
+    {
+        S.SUBMITTED: {
+            "deliver": Transition(S.DELIVERED, "application.deliver", N_("交付机构")),
+            "withdraw": Transition(S.WITHDRAWN, "application.deliver", N_("撤回"), "danger"),
+        },
+        S.DELIVERED: {
+            "review": Transition(S.REVIEWING, "lead.work", N_("开始审核")),
+            "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
+        },
+        S.REVIEWING: {
+            "approve": Transition(S.APPROVED, "lead.work", N_("批复通过")),
+            "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
+        },
+        S.APPROVED: {
+            "accept": Transition(S.ACCEPTED, "application.accept", N_("接受批复")),
+        },
+    },
+)
 
-ACTIVE_STATUSES = frozenset({"submitted", "delivered", "reviewing", "approved", "signed"})
+# Still open for the borrower: applying again for the same product would duplicate it.
+OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.WITHDRAWN}
+
+# Waiting on the institution or the system; the borrower's page keeps refreshing meanwhile.
+IN_PROGRESS_STATUSES = frozenset({S.SUBMITTED, S.DELIVERED, S.REVIEWING})
+
+# An institution never sees an application before it is delivered.
+LEAD_STATUSES = tuple(s for s in S if s is not S.SUBMITTED)
 
 # The path shown on a borrower's timeline, with where a rejection branches off.
-TIMELINE_PATH = ("submitted", "delivered", "reviewing", "approved")
+TIMELINE_PATH = (S.SUBMITTED, S.DELIVERED, S.REVIEWING, S.APPROVED)
 
-
-def can_move(current: str, target: str) -> bool:
-    return target in INSTITUTION_TRANSITIONS.get(current, frozenset())
+# How a step reads on a timeline: good news, bad news, or neither.
+POSITIVE_STATUSES = frozenset({S.APPROVED, S.ACCEPTED})
+NEGATIVE_STATUSES = frozenset({S.REJECTED, S.WITHDRAWN})

@@ -1,11 +1,85 @@
+"""Read model of the audit log for the operators' audit page."""
+
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from marketplace.audit.tables import AuditEntry
+from marketplace.i18n import N_, _
+
+ACTOR_KINDS: dict[str, str] = {
+    "operator": N_("运营人员"),
+    "staff": N_("机构用户"),
+    "borrower": N_("借款人"),
+    "system": N_("系统"),
+}
+
+# Actions without a label here are shown by their code, which is always shown anyway.
+ACTIONS: dict[str, str] = {
+    "product.create": N_("创建产品"),
+    "product.update": N_("修改产品"),
+    "product.submit": N_("提交审核"),
+    "product.approve": N_("审核通过"),
+    "product.reject": N_("审核驳回"),
+    "product.pause": N_("暂停产品"),
+    "product.resume": N_("重新提交上架"),
+    "product.delist": N_("下架产品"),
+    "lead.reviewing": N_("开始审核线索"),
+    "lead.approved": N_("批复线索"),
+    "lead.rejected": N_("拒绝线索"),
+    "borrower.register": N_("借款人注册"),
+    "auth.login": N_("登录"),
+    "auth.second_factor": N_("二次验证通过"),
+    "auth.second_factor_failed": N_("二次验证失败"),
+    "operator.totp_enrol": N_("绑定动态验证码"),
+    "job.retry": N_("重试后台任务"),
+    "job.retry_dead": N_("重试全部失败任务"),
+}
+
+OBJECT_TYPES: dict[str, str] = {"product": N_("产品"), "application": N_("申请")}
 
 
-async def search_audit(text: str, *, page: int, per_page: int) -> tuple[list[dict], int]:
+@dataclass(frozen=True, kw_only=True)
+class AuditRow:
+    id: int
+    at: datetime
+    actor_kind: str
+    actor_kind_label: str
+    actor_id: int | None
+    actor_label: str
+    action: str
+    action_label: str
+    object_type: str
+    object_label: str
+    object_id: str
+    ip: str
+    request_id: str
+
+
+def _row(entry: dict[str, Any]) -> AuditRow:
+    def label(table: dict[str, str], key: str) -> str:
+        return _(table[key]) if key in table else key
+
+    return AuditRow(
+        id=entry["id"],
+        at=entry["at"],
+        actor_kind=entry["actor_kind"],
+        actor_kind_label=label(ACTOR_KINDS, entry["actor_kind"]),
+        actor_id=entry["actor_id"],
+        actor_label=entry["actor_label"],
+        action=entry["action"],
+        action_label=label(ACTIONS, entry["action"]),
+        object_type=entry["object_type"],
+        object_label=label(OBJECT_TYPES, entry["object_type"]),
+        object_id=entry["object_id"],
+        ip=entry["ip"],
+        request_id=entry["request_id"],
+    )
+
+
+async def search_audit(text: str, *, page: int, per_page: int) -> tuple[list[AuditRow], int]:
     """Newest first; `text` matches action, object, or actor label."""
     condition: Any = AuditEntry.id > 0
     if text:
@@ -24,4 +98,4 @@ async def search_audit(text: str, *, page: int, per_page: int) -> tuple[list[dic
         .limit(per_page)
         .offset((page - 1) * per_page)
     )
-    return rows, total
+    return [_row(row) for row in rows], total

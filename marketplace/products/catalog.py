@@ -1,4 +1,4 @@
-"""Vocabulary of the catalogue: categories, employment types, labels."""
+"""Vocabulary of the catalogue: categories, employment types, terms (statuses: statuses.py)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,6 @@ EMPLOYMENT_TYPES: dict[str, str] = {
     "business_owner": N_("企业主"),
     "self_employed": N_("个体工商户"),
     "freelancer": N_("自由职业"),
-}
-
-PRODUCT_STATUSES: dict[str, str] = {
-    "draft": N_("草稿"),
-    "pending_review": N_("待审核"),
-    "listed": N_("已上架"),
-    "paused": N_("已暂停"),
-    "delisted": N_("已下架"),
-    "rejected": N_("已驳回"),
 }
 
 TERM_CHOICES = (1, 3, 6, 9, 12, 18, 24, 36, 48, 60, 120, 240, 360)

@@ -90,6 +90,7 @@ class ProductSummary(ProductCard):
 
     updated_at: datetime
     review_note: str
+    review_rejected: bool  # the review note is why the platform turned it down
     high_cost_acknowledged: bool
 
 
@@ -111,6 +112,7 @@ class ProductDetail(ProductSummary):
     version: int
     created_at: datetime
     listed_at: datetime | None
+    public: bool  # borrowers can see and apply for it now
     status_hint: str
     actions: Actions = Actions()
     # Institution facts, where the page shows them.
@@ -137,6 +139,8 @@ def _build(cls: type[T], row: Mapping[str, Any], **extra: Any) -> T:
         "status": status,
         "status_label": PRODUCT_MACHINE.label(status),
         "status_hint": _(STATUS_HINTS[status]),
+        "review_rejected": status is ProductStatus.REJECTED,
+        "public": status is ProductStatus.LISTED,
         "category_label": _(CATEGORIES.get(row["category"], row["category"])),
         "method_label": RepaymentMethod(row["repayment_method"]).label,
         "term_min": min(terms),

@@ -69,15 +69,13 @@ async def test_apply_once_with_consent_and_follow_the_lead(client, world):
     assert id_number[:3] + "*" * 11 + id_number[-4:] in lead.text
     assert "张伟" in lead.text and "北京" in lead.text
 
-    for target in ("reviewing", "approved"):
+    for action in ("review", "approve"):
         response = await client.submit(
-            f"/console/leads/{application.id}/status", {"status": target}
+            f"/console/leads/{application.id}/status", {"action": action}
         )
         assert response.status_code == 303
     assert (await Application.objects().first()).status == "approved"
-    illegal = await client.submit(
-        f"/console/leads/{application.id}/status", {"status": "reviewing"}
-    )
+    illegal = await client.submit(f"/console/leads/{application.id}/status", {"action": "review"})
     assert illegal.status_code == 409
 
     await client.post("/console/logout", data={"_csrf_token": await client.csrf_token()})
@@ -99,7 +97,7 @@ async def test_other_institution_gets_404(client, world):
 
     await login(client, "/console/login", "staff@other-bank.example")
     assert (await client.get(f"/console/leads/{application.id}")).status_code == 404
-    moved = await client.submit(f"/console/leads/{application.id}/status", {"status": "reviewing"})
+    moved = await client.submit(f"/console/leads/{application.id}/status", {"action": "review"})
     assert moved.status_code == 404
     inbox = await client.get("/console/leads")
     assert application.reference not in inbox.text
