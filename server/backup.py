@@ -120,6 +120,10 @@ async def _server_major() -> int:
 
 
 async def migration_head() -> dict[str, str]:
+    """Newest migration per app; empty for a database never migrated."""
+    exists = await engine().run_ddl("SELECT to_regclass('migration') IS NOT NULL AS ok")
+    if not exists[0]["ok"]:
+        return {}
     rows = await engine().run_ddl(
         "SELECT app_name, max(name) AS head FROM migration GROUP BY app_name ORDER BY app_name"
     )

@@ -216,6 +216,27 @@ def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120
     raise SystemExit(f"not ready after {timeout:.0f}s: {url}")
 
 
+def _ran_on_embedded_postgres(argv: list[str] | None) -> bool:
+    """Without DATABASE_URL (the embedded default), start the embedded PostgreSQL and run
+    the command again in a child that sees its URL: settings are read once, at import."""
+    from marketplace.settings import load_settings
+    from server.embedded import start_postgres
+
+    config = load_settings()
+    if config.database_url:
+        return False
+    env = {
+        **os.environ,
+        "DATABASE_URL": start_postgres(config.var_dir / "postgres"),
+        "LOANMART_VAR_DIR": str(config.var_dir),
+    }
+    command = [sys.executable, "-m", "server.cli", *(sys.argv[1:] if argv is None else argv)]
+    returncode = subprocess.run(command, env=env, cwd=PROJECT_ROOT).returncode  # noqa: S603
+    if returncode:
+        raise SystemExit(returncode)
+    return True
+
+
 def _configure_logging() -> None:
     from server.logs import configure_logging
 
@@ -235,6 +256,9 @@ def main(argv: list[str] | None = None) -> None:
     restore_parser.add_argument("path")
     restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     args = parser.parse_args(argv)
+    needs_database = ("migrate", "seed", "reindex", "backup", "restore")
+    if args.command in needs_database and _ran_on_embedded_postgres(argv):
+        return
     _configure_logging()
     if args.command == "web":
         from marketplace.settings import settings
