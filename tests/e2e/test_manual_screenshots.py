@@ -274,4 +274,11 @@ async def test_operator_manual(new_page, live_server):
     await operator_sign_in(auditor, live_server, "auditor@loanmart.example")
     await auditor.goto("/admin/audit?q=product.approve")
     await expect(auditor.locator("main table")).to_contain_text("product.approve")
+    # Read-only: the auditor's menu has no review queue.
+    await expect(auditor.locator(".site-nav")).not_to_contain_text("产品审核")
     await shoot(auditor, "operator-06-audit")
+
+    await auditor.goto("/admin/jobs")
+    await expect(auditor.locator("h1")).to_have_text("后台任务")
+    await expect(auditor.locator("main table")).to_contain_text("products.index")
+    await shoot(auditor, "operator-07-jobs")
