@@ -25,7 +25,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.errors import NotFound
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.security import decrypt_field, mask_id_number, mask_mobile
 from marketplace.statemachine import Actions
@@ -279,8 +279,34 @@ async def institution_lead(actor: Actor, application_id: int) -> LeadDetail:
     )
 
 
-async def institution_lead_counts(actor: Actor) -> dict[str, int]:
-    """{"total": n, <status>: n}; statuses without leads are absent."""
+@dataclass(frozen=True, kw_only=True)
+class LeadTile:
+    """One figure of the console dashboard, linking to the leads it counts."""
+
+    status: str  # the lead list's filter value; "" for all leads
+    label: str
+    n: int
+    needs_attention: bool  # leads nobody has started on
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadCounts:
+    total: int
+    waiting: int  # delivered, not yet taken up
+    waiting_status: str  # the lead list's filter value for those
+    tiles: tuple[LeadTile, ...]
+
+
+# The dashboard's figures, in the institution's words: a delivered lead is work waiting.
+DASHBOARD_TILES: tuple[tuple[ApplicationStatus, str], ...] = (
+    (ApplicationStatus.DELIVERED, N_("待处理")),
+    (ApplicationStatus.REVIEWING, N_("审核中")),
+    (ApplicationStatus.APPROVED, N_("已批复")),
+    (ApplicationStatus.REJECTED, N_("已拒绝")),
+)
+
+
+async def institution_lead_counts(actor: Actor) -> LeadCounts:
     rows = await Application.raw(
         "SELECT status, count(*) AS n FROM application "
         "WHERE institution = {} AND status <> {} GROUP BY status",
@@ -288,4 +314,22 @@ async def institution_lead_counts(actor: Actor) -> dict[str, int]:
         ApplicationStatus.SUBMITTED.value,
     )
     counts = {row["status"]: row["n"] for row in rows}
-    return {"total": sum(counts.values()), **counts}
+    total = sum(counts.values())
+    waiting = ApplicationStatus.DELIVERED
+    return LeadCounts(
+        total=total,
+        waiting=counts.get(waiting, 0),
+        waiting_status=waiting.value,
+        tiles=(
+            LeadTile(status="", label=_("全部线索"), n=total, needs_attention=False),
+            *(
+                LeadTile(
+                    status=status.value,
+                    label=_(label),
+                    n=counts.get(status, 0),
+                    needs_attention=status is waiting and counts.get(status, 0) > 0,
+                )
+                for status, label in DASHBOARD_TILES
+            ),
+        ),
+    )

@@ -14,6 +14,7 @@ from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
+from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
 from marketplace.security import encrypt_field, hash_password, mask_mobile, new_totp_secret
 
@@ -95,7 +96,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
                     apr_max=high,
                     cost_verdict=str(verdict),
                     high_cost_acknowledged=str(verdict) == "warn",
-                    status="listed",
+                    status=ProductStatus.LISTED,
                     listed_at=now - timedelta(days=len(PRODUCTS) - position),
                 )
             )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from marketplace.products.catalog import CATEGORIES
 from marketplace.products.search_port import ProductDocument, backend
+from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
 
 DOCUMENT_COLUMNS = (
@@ -68,7 +69,7 @@ def product_document(row: dict) -> ProductDocument:
 async def index_product(product_id: int) -> str:
     """Listed → upsert, anything else → delete. Idempotent."""
     row = await Product.select(*DOCUMENT_COLUMNS).where(Product.id == product_id).first()
-    if row is None or row["status"] != "listed":
+    if row is None or row["status"] != ProductStatus.LISTED:
         await backend().delete([product_id])
         return "deleted"
     await backend().upsert([product_document(row)])
@@ -85,7 +86,7 @@ async def reindex_all(
     """Rebuild the whole index from the database; `progress(done_now, total)` per batch."""
     search = backend()
     await search.clear()
-    rows = await Product.select(*DOCUMENT_COLUMNS).where(Product.status == "listed")
+    rows = await Product.select(*DOCUMENT_COLUMNS).where(Product.status == ProductStatus.LISTED)
     documents = [product_document(row) for row in rows]
     for start in range(0, len(documents), batch_size):
         batch = documents[start : start + batch_size]

@@ -161,3 +161,15 @@ async def test_review_page_offers_decisions_only_while_pending(client, world):
     # An auditor reads the audit log; review decisions are not theirs to see or take.
     await login(client, "/admin/login", "auditor@loanmart.example")
     assert (await client.get(url)).status_code == 403
+
+
+async def test_dashboard_points_at_the_leads_waiting(client, world):
+    await _delivered_lead(client, world)
+    await login(client, "/console/login", "staff@test-bank.example")
+    page = soup(await client.get("/console/"))
+    waiting = page.select("a.stat-link--attention")
+    assert [a["href"] for a in waiting] == ["/console/leads?status=delivered"]
+    assert "1" in waiting[0].get_text()
+    assert "有 1 条新线索等待处理" in page.get_text()
+    filtered = await client.get(waiting[0]["href"])
+    assert len(soup(filtered).select("#lead-rows tbody tr")) == 1
