@@ -25,6 +25,7 @@ from server.errors import EXCEPTION_HANDLERS
 from server.lifecycle import start_services, stop_services
 from server.logs import RequestContextMiddleware, configure_logging
 from server.security_headers import SecurityHeadersMiddleware
+from server.metrics import MetricsMiddleware, metrics
 from server.sessions import SessionMiddleware
 from server.templating import make_environment
 
@@ -32,12 +33,12 @@ CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
 
 
-@get("/healthz", opt={"access": "public"}, name="health.live", sync_to_thread=False)
+@get("/healthz", opt={"access": "public", "session": False}, name="health.live", sync_to_thread=False)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", opt={"access": "public"}, name="health.ready")
+@get("/readyz", opt={"access": "public", "session": False}, name="health.ready")
 async def readyz() -> Response:
     checks: dict[str, str] = {}
     try:
@@ -77,6 +78,7 @@ def create_app() -> Litestar:
             healthz,
             readyz,
             portal_router,
+            metrics,
             console_router,
             admin_router,
             create_static_files_router(
@@ -107,5 +109,7 @@ def create_app() -> Litestar:
     )
     # Around Litestar's own router, not in its per-route middleware list: answers for
     # unmatched paths (404/405) get the headers, the request id and an access line too.
-    app.asgi_handler = RequestContextMiddleware(SecurityHeadersMiddleware(app.asgi_handler))
+    app.asgi_handler = MetricsMiddleware(
+        RequestContextMiddleware(SecurityHeadersMiddleware(app.asgi_handler))
+    )
     return app

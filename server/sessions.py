@@ -114,6 +114,13 @@ class SessionMiddleware:
         if scope["type"] != "http" or scope["path"].startswith("/static/"):
             await self.app(scope, receive, send)
             return
+        handler = scope.get("route_handler")  # type: ignore[call-overload]
+        if handler is not None and handler.opt.get("session") is False:
+            # Health checks and /metrics never touch Redis, so they answer during an outage.
+            scope[SCOPE_KEY] = Session(None, {})  # type: ignore[literal-required]
+            await self.app(scope, receive, send)
+            return
+        # A Redis outage raises here; server.errors turns it into a 503 page.
         session = await _load(_cookie_token(scope))
         scope[SCOPE_KEY] = session  # type: ignore[literal-required]
 
