@@ -88,6 +88,12 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
         raise PermissionDeniedException()
 
 
+def loaded_actor(connection: ASGIConnection) -> Actor | None:
+    """The actor if this request has already loaded it: exception handlers cannot await,
+    and every guarded route has loaded it before its handler could raise."""
+    return connection.state.get(_ACTOR_KEY)
+
+
 async def require_actor(connection: ASGIConnection) -> Actor:
     actor = await current_actor(connection)
     if actor is None:

@@ -14,8 +14,10 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 
+from marketplace.accounts.services import principal_view
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.i18n import N_, _
+from server.auth import loaded_actor
 from server.rendering import audience_of
 
 log = logging.getLogger(__name__)
@@ -38,15 +40,18 @@ def error_page(request: Request, status_code: int, message: str | None = None) -
     template = (
         f"errors/{status_code}.html" if status_code in (403, 404, 500) else "errors/error.html"
     )
+    # The 403 page's copy and the header's menus depend on who is signed in.
+    actor = loaded_actor(request)
     return Template(
         template_name=template,
         context={
             "audience": audience_of(request.url.path),
-            "principal": None,
+            "principal": principal_view(actor) if actor else None,
             "flashes": [],
             "status_code": status_code,
             "title": _(title),
             "message": message or _(default_message),
+            "detail": message,
         },
         status_code=status_code,
         headers={"Vary": "HX-Request"},

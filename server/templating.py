@@ -14,6 +14,7 @@ from marketplace import i18n
 from marketplace.i18n import _
 from marketplace.money import format_cny, format_rate
 from marketplace.settings import PROJECT_ROOT, settings
+from server.navigation import may_open
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -71,6 +72,7 @@ def make_environment() -> Environment:
     # The catalogues Python code translates with (marketplace.i18n), so both agree.
     env.install_gettext_translations(i18n.translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["static_url"] = static_url
+    env.globals["may_open"] = may_open
     env.filters.update(
         cny=format_cny, pct=format_rate, dt=_datetime, date=_date, amount=_amount, wan=_wan
     )

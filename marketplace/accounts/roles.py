@@ -56,6 +56,11 @@ def has_permission(kind: str, role: str, permission: str) -> bool:
     return permission in _PERMISSIONS.get((kind, role), frozenset())
 
 
+def permissions_of(kind: str, role: str) -> frozenset[str]:
+    """Everything the role may do: page chrome shows only links and buttons it can use."""
+    return _PERMISSIONS.get((kind, role), frozenset())
+
+
 def role_label(kind: str, role: str) -> str:
     if kind == "borrower":
         return _("借款人")

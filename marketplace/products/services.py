@@ -1,4 +1,11 @@
-"""Verbs on products: save, price, submit for review, review, pause/resume/delist."""
+"""Verbs on products: save, price, submit for review, review, pause/resume/delist.
+
+Version numbers count listed revisions, without gaps. A new product is version 1;
+submitting, rejection and resubmission keep the number, so the version a reviewer lists
+is the one the institution drafted. Listing a version freezes its terms in a
+ProductRevision (what applications pin); editing a product whose version has been listed
+starts the next version. A paused product resumed unchanged is still the same version.
+"""
 
 from __future__ import annotations
 
@@ -103,8 +110,11 @@ async def save_product(actor: Actor, product_id: int | None, data: ProductInput)
         else:
             current = await _own_product(actor, product_id, lock=True)
             target = PRODUCT_MACHINE.target(current["status"], "edit", actor)
-            # A paused product was listed: its terms stay that version, the edit is the next.
-            version = current["version"] + (1 if current["status"] == ProductStatus.PAUSED else 0)
+            listed = await ProductRevision.exists().where(
+                (ProductRevision.product == product_id)
+                & (ProductRevision.version == current["version"])
+            )
+            version = current["version"] + (1 if listed else 0)
             await Product.update(
                 {**_columns(data, preview), Product.status: target, Product.version: version}
             ).where(Product.id == product_id)
@@ -115,13 +125,7 @@ async def save_product(actor: Actor, product_id: int | None, data: ProductInput)
 
 
 async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_cost: bool) -> None:
-    """Send the product's terms to review, keeping a snapshot (a ProductRevision).
-
-    Version numbers count listed revisions without gaps: a new product is version 1, and
-    submitting (or resubmitting after a rejection) does not change the number, so the
-    version a reviewer lists is the one the institution drafted. Only editing a listed
-    (paused) product starts the next version (`save_product`). A version resubmitted after
-    a rejection has one snapshot per submission; the newest is the reviewed one."""
+    """Send the product's current version to review (the number does not change)."""
     _require(actor, "product.edit")
     async with transaction():
         product = await _own_product(actor, product_id, lock=True)
@@ -136,21 +140,25 @@ async def submit_for_review(actor: Actor, product_id: int, *, acknowledge_high_c
                 _("综合年化利率较高，须勾选确认后方可提交，并将向借款人显著提示"),
                 field="acknowledge_high_cost",
             )
-        version = product["version"]
-        snapshot = {
-            key: (str(value) if isinstance(value, Decimal | datetime) else value)
-            for key, value in product.items()
-        }
-        await ProductRevision.insert(
-            ProductRevision(product=product_id, version=version, snapshot=snapshot)
-        )
         await Product.update(
             {
                 Product.status: target,
                 Product.high_cost_acknowledged: verdict is CostVerdict.WARN,
             }
         ).where(Product.id == product_id)
-        await audit(actor, "product.submit", "product", product_id, version=version)
+        await audit(actor, "product.submit", "product", product_id, version=product["version"])
+
+
+async def _freeze_listed_version(product: dict) -> None:
+    """Keep the terms of the version being listed; listing it again after a pause with
+    no edit keeps the first snapshot (the terms are the same)."""
+    snapshot = {
+        key: (str(value) if isinstance(value, Decimal | datetime) else value)
+        for key, value in product.items()
+    }
+    await ProductRevision.insert(
+        ProductRevision(product=product["id"], version=product["version"], snapshot=snapshot)
+    ).on_conflict(target=(ProductRevision.product, ProductRevision.version), action="DO NOTHING")
 
 
 async def review_product(actor: Actor, product_id: int, *, approve: bool, note: str) -> None:
@@ -167,6 +175,7 @@ async def review_product(actor: Actor, product_id: int, *, approve: bool, note: 
         )
         now = datetime.now(UTC)
         if approve:
+            await _freeze_listed_version(product)
             await Product.update(
                 {
                     Product.status: target,

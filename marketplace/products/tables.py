@@ -58,7 +58,7 @@ class Product(Table, tablename="product"):
 
 
 class ProductRevision(Table, tablename="product_revision"):
-    """Snapshot of the terms at each submission; applications pin one."""
+    """The terms of each listed version, frozen when it is listed; applications pin one."""
 
     id: Serial  # created by Piccolo; declared for type checkers
     product = ForeignKey(references=Product)
