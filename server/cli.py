@@ -150,19 +150,20 @@ def demo() -> None:
     services = ensure_services(var_dir)
     env = {**os.environ, "LOANMART_VAR_DIR": str(var_dir), "PYTHONUNBUFFERED": "1"}
     me = [sys.executable, "-m", "server.cli"]
-    children: list[subprocess.Popen] = []
+    children: list[Supervised] = []
 
     def stop() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
+        running = [child.process for child in children if child.process]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in running:
             try:
-                child.wait(15)
+                process.wait(15)
             except subprocess.TimeoutExpired:
-                child.kill()
+                process.kill()
         services.stop()
         print(_("LoanMart 已停止。"), flush=True)  # noqa: T201
 
@@ -174,14 +175,12 @@ def demo() -> None:
     try:
         for step in ("migrate", "seed", "reindex"):
             subprocess.run([*me, step], env=env, check=True, cwd=PROJECT_ROOT)  # noqa: S603
-        # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which then
-        # stops each child exactly once (a second SIGINT would make uvicorn quit hard).
         for role in ("worker", "web"):
-            children.append(
-                subprocess.Popen([*me, role], env=env, cwd=PROJECT_ROOT, start_new_session=True)  # noqa: S603
-            )
+            children.append(Supervised(role, [*me, role], env))
+        for child in children:
+            child.start(time.monotonic())
         base = f"http://127.0.0.1:{config.port}"
-        _wait_ready(f"{base}/readyz", children)
+        _wait_ready(f"{base}/readyz", [child.process for child in children if child.process])
         seconds = f"{time.monotonic() - started:.1f}"
         print("\n" + _("LoanMart 已就绪（{seconds} 秒）", seconds=seconds), flush=True)  # noqa: T201
         logins = _(
@@ -194,11 +193,63 @@ def demo() -> None:
         )
         print(logins, flush=True)  # noqa: T201
         print(_("按 Ctrl-C 停止。"), flush=True)  # noqa: T201
-        while all(child.poll() is None for child in children):
+        while True:
+            for child in children:
+                if news := child.tick(time.monotonic()):
+                    print(news, flush=True)  # noqa: T201
             time.sleep(0.5)
-        raise SystemExit("a demo process exited unexpectedly")
     finally:
         stop()
+
+
+class Supervised:
+    """One demo child (web or worker): restarted when it dies, after a pause that doubles
+    while it keeps dying young, so a crash loop does not spin."""
+
+    FIRST_PAUSE = 1.0
+    MAX_PAUSE = 30.0
+    STABLE_AFTER = 60.0  # a child that ran this long starts over from the first pause
+
+    def __init__(self, role: str, command: list[str], env: dict[str, str]) -> None:
+        self.role = role
+        self.command = command
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+        self.pause = self.FIRST_PAUSE
+        self.restart_at: float | None = None
+
+    def start(self, now: float) -> None:
+        # Own session: a terminal's Ctrl-C reaches only the supervisor, which then stops
+        # each child exactly once (a second SIGINT would make uvicorn quit hard).
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            self.command, env=self.env, cwd=PROJECT_ROOT, start_new_session=True
+        )
+        self.started_at = now
+        self.restart_at = None
+
+    def tick(self, now: float) -> str | None:
+        """Notice a death or restart when due; returns what to tell the operator."""
+        from marketplace.i18n import _
+
+        if self.process is None or self.process.poll() is None:
+            return None
+        if self.restart_at is None:
+            if now - self.started_at >= self.STABLE_AFTER:
+                self.pause = self.FIRST_PAUSE
+            self.restart_at = now + self.pause
+            news = _(
+                "{role} 进程意外退出（退出码 {code}），{seconds} 秒后重启。",
+                role=self.role,
+                code=self.process.returncode,
+                seconds=f"{self.pause:g}",
+            )
+            self.pause = min(self.pause * 2, self.MAX_PAUSE)
+            return news
+        if now < self.restart_at:
+            return None
+        self.start(now)
+        return _("{role} 进程已重启。", role=self.role)
 
 
 def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120) -> None:

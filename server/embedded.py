@@ -60,10 +60,15 @@ def start_redis(data_dir: Path) -> tuple[str, subprocess.Popen]:
             str(data_dir),
             "--dbfilename",
             "dump.rdb",
+            # Separate arguments: "--save", "60 1" would be one quoted value, saving nothing.
             "--save",
-            "60 1",
+            "60",
+            "1",
+            # Sessions and queued jobs survive a restart (the outbox re-sends jobs anyway).
             "--appendonly",
-            "no",
+            "yes",
+            "--appendfsync",
+            "everysec",
             "--logfile",
             str(data_dir / "redis.log"),
         ],

@@ -302,3 +302,25 @@ async def test_worker_survives_a_redis_outage_and_delivers_what_was_acknowledged
     )
     assert (await _delivered_once_each())["delivered_exactly_once"] == len(applicants)
     assert worker.alive()
+
+
+async def test_embedded_redis_keeps_sessions_and_jobs_across_a_restart(tmp_path):
+    from server.embedded import start_redis
+
+    url, process = start_redis(tmp_path)
+    try:
+        client = Redis.from_url(url)
+        assert await client.config_get("appendonly") == {"appendonly": "yes"}
+        await client.set("session:probe", "kept")
+        await client.aclose()
+    finally:
+        process.terminate()
+        process.wait(10)
+    url, process = start_redis(tmp_path)
+    try:
+        client = Redis.from_url(url)
+        assert await client.get("session:probe") == b"kept"
+        await client.aclose()
+    finally:
+        process.terminate()
+        process.wait(10)
