@@ -1,20 +1,20 @@
 from litestar import Request, Response, get
-from litestar.params import FromQuery
 
 from marketplace.audit.queries import search_audit
+from server.forms import query_page, query_text
 from server.pagination import pagination
 from server.rendering import render
 
 AUDIT = {"access": "operator", "permission": "audit.view"}
 PER_PAGE = 50
+MAX_QUERY_TEXT = 100
 
 
 @get("/audit", name="admin.audit.list", opt=AUDIT)
-async def audit_list(
-    request: Request, q: FromQuery[str] = "", page: FromQuery[int] = 1
-) -> Response:
-    page = max(1, page)
-    entries, total = await search_audit(q.strip(), page=page, per_page=PER_PAGE)
+async def audit_list(request: Request) -> Response:
+    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
+    page = query_page(request)
+    entries, total = await search_audit(q, page=page, per_page=PER_PAGE)
     return await render(
         request,
         "admin/audit.html",

@@ -5,16 +5,18 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from marketplace.errors import DomainError, InvalidTransition
 from marketplace.i18n import _
+from marketplace.parsing import FormReader, first, parse_text
 from marketplace.products.queries import product_for_review, review_queue
 from marketplace.products.services import review_product
 from marketplace.products.validation import banned_phrase_in
 from server.auth import require_actor
-from server.forms import errors_of, form_data
+from server.forms import FormData, submit_form
 from server.rendering import flash, redirect_to, render
 
 REVIEW = {"access": "operator", "permission": "product.review"}
+# The institution reads the note on its product page.
+NOTE_MAX_LENGTH = 1000
 
 
 @get("/reviews/products", name="admin.reviews.list", opt=REVIEW)
@@ -24,9 +26,7 @@ async def queue(request: Request) -> Response:
     )
 
 
-async def _detail(
-    request: Request, product_id: int, errors: dict, status_code: int = 200, note: str = ""
-) -> Response:
+async def _detail(request: Request, product_id: int, errors: dict, note: str = "") -> Response:
     product = await product_for_review(await require_actor(request), product_id)
     lint = []
     if phrase := banned_phrase_in(product.name, product.summary, product.description):
@@ -37,7 +37,6 @@ async def _detail(
         request,
         "admin/review_detail.html",
         {"product": product, "lint": lint, "errors": errors, "note": note},
-        status_code=status_code,
         nav="reviews",
     )
 
@@ -50,20 +49,22 @@ async def detail(request: Request, product_id: FromPath[int]) -> Response:
 @post("/reviews/products/{product_id:int}", name="admin.reviews.decide", opt=REVIEW)
 async def decide(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    data = await form_data(request)
-    approve = data.get("decision") == "approve"
-    try:
-        await review_product(actor, product_id, approve=approve, note=str(data.get("note", "")))
-    except DomainError as exc:
-        return await _detail(
-            request,
-            product_id,
-            errors_of(exc),
-            status_code=409 if isinstance(exc, InvalidTransition) else 400,
-            note=str(data.get("note", "")),
+
+    async def submit(data: FormData) -> Response:
+        form = FormReader(data)
+        approve = first(data.get("decision")) == "approve"
+        note = form.field(
+            "note", parse_text, "", label=_("审核意见"), max_length=NOTE_MAX_LENGTH, multiline=True
         )
-    flash(request, _("已通过，产品已上架") if approve else _("已驳回，机构将看到驳回原因"))
-    return redirect_to(request, "admin.reviews.list")
+        form.raise_errors()
+        await review_product(actor, product_id, approve=approve, note=note)
+        flash(request, _("已通过，产品已上架") if approve else _("已驳回，机构将看到驳回原因"))
+        return redirect_to(request, "admin.reviews.list")
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _detail(request, product_id, errors, note=first(data.get("note")))
+
+    return await submit_form(request, submit, rerender)
 
 
 handlers = [queue, detail, decide]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 
 from marketplace.applications.queries import (
     institution_lead,
@@ -12,26 +12,26 @@ from marketplace.applications.queries import (
 )
 from marketplace.applications.services import move_lead
 from marketplace.applications.statuses import APPLICATION_MACHINE
-from marketplace.errors import DomainError
 from marketplace.i18n import _
+from marketplace.parsing import FormReader, first, parse_text
 from server.auth import require_actor
-from server.forms import errors_of, form_data
+from server.forms import FormData, query_choice, query_page, submit_form
 from server.pagination import pagination
 from server.rendering import flash, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "lead.view"}
 WORK = {"access": "staff", "permission": "lead.work"}
 PER_PAGE = 20
+# The note goes on the borrower's timeline with the new status.
+NOTE_MAX_LENGTH = 500
 
 
 @get("/leads", name="console.leads.list", opt=VIEW)
-async def lead_list(
-    request: Request, status: FromQuery[str] = "", page: FromQuery[int] = 1
-) -> Response:
+async def lead_list(request: Request) -> Response:
     actor = await require_actor(request)
     statuses = lead_status_labels()
-    status = status if status in statuses else ""
-    page = max(1, page)
+    status = query_choice(request, "status", statuses)
+    page = query_page(request)
     leads, total = await institution_leads(
         actor, status=status or None, page=page, per_page=PER_PAGE
     )
@@ -51,15 +51,14 @@ async def lead_list(
 
 
 async def _detail(
-    request: Request, application_id: int, errors: dict | None = None, status_code: int = 200
+    request: Request, application_id: int, errors: dict | None = None, note: str = ""
 ) -> Response:
     actor = await require_actor(request)
     lead = await institution_lead(actor, application_id)
     return await render(
         request,
         "institution_console/lead_detail.html",
-        {"lead": lead, "errors": errors or {}},
-        status_code=status_code,
+        {"lead": lead, "errors": errors or {}, "note": note},
         nav="leads",
     )
 
@@ -72,15 +71,21 @@ async def lead_detail(request: Request, application_id: FromPath[int]) -> Respon
 @post("/leads/{application_id:int}/status", name="console.leads.move", opt=WORK)
 async def lead_move(request: Request, application_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    data = await form_data(request)
-    try:
-        target = await move_lead(
-            actor, application_id, str(data.get("action", "")), str(data.get("note", ""))
+
+    async def submit(data: FormData) -> Response:
+        form = FormReader(data)
+        note = form.field(
+            "note", parse_text, "", label=_("备注"), max_length=NOTE_MAX_LENGTH, multiline=True
         )
-    except DomainError as exc:
-        return await _detail(request, application_id, errors_of(exc), status_code=409)
-    flash(request, _("已更新为“{status}”", status=APPLICATION_MACHINE.label(target)))
-    return redirect_to(request, "console.leads.detail", application_id=application_id)
+        form.raise_errors()
+        target = await move_lead(actor, application_id, first(data.get("action")), note)
+        flash(request, _("已更新为“{status}”", status=APPLICATION_MACHINE.label(target)))
+        return redirect_to(request, "console.leads.detail", application_id=application_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _detail(request, application_id, errors, note=first(data.get("note")))
+
+    return await submit_form(request, submit, rerender)
 
 
 handlers = [lead_list, lead_detail, lead_move]

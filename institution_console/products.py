@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from marketplace.actors import Actor
-from marketplace.errors import DomainError, InvalidTransition, ValidationFailed
+from marketplace.errors import ValidationFailed
 from marketplace.i18n import _, translated
 from marketplace.loancalc import RatePeriod, RepaymentMethod
+from marketplace.parsing import first
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import (
     ProductDetail,
@@ -23,7 +26,7 @@ from marketplace.products.validation import (
     parse_product_input,
 )
 from server.auth import require_actor
-from server.forms import as_list, errors_of, form_data
+from server.forms import FormData, as_list, form_data, submit_form
 from server.rendering import flash, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "product.view"}
@@ -69,7 +72,6 @@ async def _form(
     errors: dict,
     product: ProductDetail | None = None,
     preview: object = None,
-    status_code: int = 200,
 ) -> Response:
     return await render(
         request,
@@ -84,7 +86,6 @@ async def _form(
             "methods": {m.value: m.label for m in RepaymentMethod},
             "periods": {p.value: p.label for p in RatePeriod},
         },
-        status_code=status_code,
         nav="products",
     )
 
@@ -124,13 +125,16 @@ async def new_product(request: Request) -> Response:
 @post("/products/new", name="console.products.create", opt=EDIT)
 async def create_product(request: Request) -> Response:
     actor = await require_actor(request)
-    data = await form_data(request)
-    try:
+
+    async def submit(data: FormData) -> Response:
         product_id = await save_product(actor, None, parse_product_input(data))
-    except DomainError as exc:
-        return await _form(request, _form_values(data), errors_of(exc), status_code=400)
-    flash(request, _("产品已保存为草稿，确认无误后可提交审核"))
-    return redirect_to(request, "console.products.detail", product_id=product_id)
+        flash(request, _("产品已保存为草稿，确认无误后可提交审核"))
+        return redirect_to(request, "console.products.detail", product_id=product_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _form(request, _form_values(data), errors)
+
+    return await submit_form(request, submit, rerender)
 
 
 @post("/products/preview", name="console.products.preview", opt=EDIT)
@@ -173,53 +177,58 @@ async def edit_product(request: Request, product_id: FromPath[int]) -> Response:
 async def update_product(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     product = await institution_product(actor, product_id)
-    data = await form_data(request)
-    try:
+
+    async def submit(data: FormData) -> Response:
         await save_product(actor, product_id, parse_product_input(data))
-    except DomainError as exc:
-        return await _form(request, _form_values(data), errors_of(exc), product, status_code=400)
-    flash(request, _("修改已保存"))
-    return redirect_to(request, "console.products.detail", product_id=product_id)
+        flash(request, _("修改已保存"))
+        return redirect_to(request, "console.products.detail", product_id=product_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _form(request, _form_values(data), errors, product)
+
+    return await submit_form(request, submit, rerender)
 
 
-async def _detail_with_errors(
-    request: Request, actor: Actor, product_id: int, exc: DomainError, status_code: int
-) -> Response:
-    product = await institution_product(actor, product_id)
-    return await render(
-        request,
-        "institution_console/product_detail.html",
-        {"product": product, "errors": errors_of(exc)},
-        status_code=status_code,
-        nav="products",
-    )
+def _detail_with_errors(
+    request: Request, actor: Actor, product_id: int
+) -> Callable[[FormData, dict[str, str]], Awaitable[Response]]:
+    """The product page again, with why the action was refused."""
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        product = await institution_product(actor, product_id)
+        return await render(
+            request,
+            "institution_console/product_detail.html",
+            {"product": product, "errors": errors},
+            nav="products",
+        )
+
+    return rerender
 
 
 @post("/products/{product_id:int}/submit", name="console.products.submit", opt=EDIT)
 async def submit_product(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    data = await form_data(request)
-    try:
-        await submit_for_review(
-            actor, product_id, acknowledge_high_cost=data.get("acknowledge_high_cost") == "yes"
-        )
-    except DomainError as exc:
-        status = 409 if isinstance(exc, InvalidTransition) else 400
-        return await _detail_with_errors(request, actor, product_id, exc, status)
-    flash(request, _("已提交审核，平台审核通过后将自动上架"))
-    return redirect_to(request, "console.products.detail", product_id=product_id)
+
+    async def submit(data: FormData) -> Response:
+        acknowledged = first(data.get("acknowledge_high_cost")) == "yes"
+        await submit_for_review(actor, product_id, acknowledge_high_cost=acknowledged)
+        flash(request, _("已提交审核，平台审核通过后将自动上架"))
+        return redirect_to(request, "console.products.detail", product_id=product_id)
+
+    return await submit_form(request, submit, _detail_with_errors(request, actor, product_id))
 
 
 @post("/products/{product_id:int}/listing", name="console.products.listing", opt=EDIT)
 async def listing(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    data = await form_data(request)
-    try:
-        await change_listing(actor, product_id, str(data.get("action", "")))
-    except DomainError as exc:
-        return await _detail_with_errors(request, actor, product_id, exc, 409)
-    flash(request, _("产品状态已更新"))
-    return redirect_to(request, "console.products.detail", product_id=product_id)
+
+    async def submit(data: FormData) -> Response:
+        await change_listing(actor, product_id, first(data.get("action")))
+        flash(request, _("产品状态已更新"))
+        return redirect_to(request, "console.products.detail", product_id=product_id)
+
+    return await submit_form(request, submit, _detail_with_errors(request, actor, product_id))
 
 
 handlers = [

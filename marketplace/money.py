@@ -7,11 +7,11 @@ Everything that produces an amount a borrower pays goes through it.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from marketplace.i18n import _
 
-__all__ = ["FEN", "format_cny", "format_rate", "parse_money", "to_fen"]
+__all__ = ["FEN", "NO_VALUE", "format_cny", "format_rate", "parse_money", "to_fen"]
 
 FEN = Decimal("0.01")
 
@@ -69,19 +69,44 @@ def parse_money(text: str) -> Decimal:
     return to_fen(value)
 
 
-def format_cny(d: Decimal | int | str) -> str:
-    """Format as "¥12,000.00" (negative amounts as "-¥12.00")."""
-    value = to_fen(d)
-    if value < 0:
-        return f"-¥{-value:,.2f}"
-    return f"¥{value:,.2f}"
+# Beyond this an amount is not money any more (Numeric(14, 2) columns stop at 10^12);
+# it is shown in scientific notation instead of being rounded to a million digits.
+_FORMAT_LIMIT = Decimal("1e18")
+NO_VALUE = "—"
+_WIDE = Context(Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
-def format_rate(fraction: Decimal | int | str, digits: int = 2) -> str:
-    """Format a rate held as a fraction: Decimal("0.1825") -> "18.25%"."""
-    percent = _as_decimal(fraction) * 100
-    if not percent.is_finite():
-        raise ValueError(_("利率必须是有限数值"))
+def _displayable(x: object) -> Decimal | None:
+    """A finite Decimal for display, or None; accepts whatever a template hands over."""
+    if isinstance(x, bool) or x is None:
+        return None
+    try:
+        value = x if isinstance(x, Decimal) else Decimal(str(x).strip())
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+    return value if value.is_finite() else None
+
+
+def format_cny(d: object) -> str:
+    """Format as "¥12,000.00" (negative amounts as "-¥12.00"). Never raises: a value that
+    is not a finite number shows as "—", an absurdly large one in scientific notation."""
+    value = _displayable(d)
+    if value is None:
+        return NO_VALUE
+    if abs(value) >= _FORMAT_LIMIT:
+        return f"{'-' if value < 0 else ''}¥{abs(value):.2E}"
+    value = to_fen(value)
+    return f"-¥{-value:,.2f}" if value < 0 else f"¥{abs(value):,.2f}"
+
+
+def format_rate(fraction: object, digits: int = 2) -> str:
+    """Format a rate held as a fraction: Decimal("0.1825") -> "18.25%". Never raises."""
+    value = _displayable(fraction)
+    if value is None:
+        return NO_VALUE
+    if abs(value) >= _FORMAT_LIMIT:
+        return f"{value.scaleb(2, _WIDE):.2E}%"
+    percent = value.scaleb(2)
     quantum = Decimal(1).scaleb(-digits)
     percent = percent.quantize(quantum, rounding=ROUND_HALF_UP)
     if percent == 0:

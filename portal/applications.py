@@ -12,15 +12,17 @@ from marketplace.applications.services import (
     submit_application,
 )
 from marketplace.consents.notices import build_notice
-from marketplace.errors import DomainError
 from marketplace.i18n import _, translated
+from marketplace.parsing import first
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.queries import ProductDetail, listed_product
 from server.auth import require_actor
-from server.forms import errors_of, form_data
+from server.forms import FormData, query_text, submit_form
 from server.rendering import flash, redirect_to, render
 
 BORROWER = {"access": "borrower"}
+# The calculator's amount and term carried over to the form; anything longer is not one.
+PREFILL_MAX_LENGTH = 20
 FIELDS = (
     "amount",
     "term_months",
@@ -30,12 +32,11 @@ FIELDS = (
     "monthly_income",
     "employment_type",
     "submission_key",
+    "consent",
 )
 
 
-async def _form(
-    request: Request, product: ProductDetail, values: dict, errors: dict, status_code: int = 200
-) -> Response:
+async def _form(request: Request, product: ProductDetail, values: dict, errors: dict) -> Response:
     notice = build_notice(product.institution_name, product.service_phone, product.name)
     return await render(
         request,
@@ -47,7 +48,6 @@ async def _form(
             "notice": notice,
             "employment_types": translated(EMPLOYMENT_TYPES),
         },
-        status_code=status_code,
         nav="products",
     )
 
@@ -56,8 +56,8 @@ async def _form(
 async def apply_form(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     values = {
-        "amount": request.query_params.get("amount", ""),
-        "term_months": request.query_params.get("term", ""),
+        "amount": query_text(request, "amount", max_length=PREFILL_MAX_LENGTH),
+        "term_months": query_text(request, "term", max_length=PREFILL_MAX_LENGTH),
         "submission_key": new_submission_key(),
     }
     return await _form(request, product, values, {})
@@ -67,16 +67,17 @@ async def apply_form(request: Request, product_id: FromPath[int]) -> Response:
 async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
     product = await listed_product(product_id)
-    data = await form_data(request)
-    values = {key: str(data.get(key, "")).strip() for key in FIELDS}
-    try:
+
+    async def submit(data: FormData) -> Response:
         reference = await submit_application(actor, parse_application_input(product_id, data))
-    except DomainError as exc:
+        flash(request, _("申请已提交，机构接收后会在时间线上更新"))
+        return redirect_to(request, "portal.applications.detail", reference=reference)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         # Everything typed comes back, including the consent box as it was.
-        values["consent"] = str(data.get("consent", ""))
-        return await _form(request, product, values, errors_of(exc), status_code=400)
-    flash(request, _("申请已提交，机构接收后会在时间线上更新"))
-    return redirect_to(request, "portal.applications.detail", reference=reference)
+        return await _form(request, product, {key: first(data.get(key)) for key in FIELDS}, errors)
+
+    return await submit_form(request, submit, rerender)
 
 
 @get("/me/applications", name="portal.applications.list", opt=BORROWER)

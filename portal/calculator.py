@@ -3,7 +3,8 @@ results are shareable URLs and work without JavaScript; htmx swaps only the resu
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Response, get
@@ -11,12 +12,17 @@ from litestar.params import FromPath
 
 from marketplace.i18n import _
 from marketplace.loancalc import (
+    MAX_PRINCIPAL,
+    MAX_TERM_MONTHS,
+    MIN_TERM_MONTHS,
     Fee,
     LoanInputError,
     RatePeriod,
     RepaymentMethod,
     quote,
 )
+from marketplace.money import FEN
+from marketplace.parsing import FormReader, first, parse_decimal, parse_int
 from marketplace.products.queries import ProductDetail, listed_product
 from server.rendering import render
 
@@ -24,66 +30,74 @@ PUBLIC = {"access": "public"}
 PERCENT = Decimal(100)
 
 
-def _decimal(text: str | None) -> Decimal | None:
-    if not text:
-        return None
-    try:
-        value = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
 def _default_amount(product: ProductDetail) -> Decimal:
-    low, high = Decimal(product.amount_min), Decimal(product.amount_max)
+    low, high = product.amount_min, product.amount_max
     preferred = Decimal(50000) if high >= 50000 else high
     return max(low, min(preferred, high))
 
 
-def _compute(values: dict[str, Any], amount_text: str, term_text: str, **loan: Any) -> dict:
+def _terms(values: dict[str, str], errors: dict[str, str]) -> tuple[Decimal, int]:
+    """The amount and term typed into the calculator; bad ones become field errors."""
+    form = FormReader(values)
+    amount = form.field(
+        "amount",
+        parse_decimal,
+        Decimal(0),
+        label=_("借款金额"),
+        minimum=FEN,
+        maximum=MAX_PRINCIPAL,
+        scale=2,
+    )
+    term = form.field(
+        "term",
+        parse_int,
+        0,
+        label=_("借款期限"),
+        minimum=MIN_TERM_MONTHS,
+        maximum=MAX_TERM_MONTHS,
+    )
+    errors.update(form.errors)
+    return amount, term
+
+
+def _compute(values: dict[str, str], errors: dict[str, str], **loan: Any) -> dict:
     """Run the engine; bad input becomes a field error and keeps what was typed."""
-    errors: dict[str, str] = {}
-    amount = _decimal(amount_text)
-    if amount is None:
-        errors["amount"] = _("请输入正确的借款金额")
-    term = int(term_text) if term_text.isdigit() else None
-    if term is None:
-        errors["term"] = _("请选择借款期限")
+    amount, term = _terms(values, errors)
     result = None
     if not errors:
         try:
-            result = quote(amount, term, **loan)  # type: ignore[arg-type]
+            result = quote(amount, term, **loan)
         except LoanInputError as exc:
             errors["amount" if exc.field == "principal" else exc.field] = exc.message
     return {"values": values, "quote": result, "errors": errors}
 
 
-def calculator_context(product: ProductDetail, params: dict[str, str]) -> dict:
-    amount_text = params.get("amount") or str(int(_default_amount(product)))
+def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dict:
     terms = product.term_options
-    term_text = params.get("term") or str(terms[len(terms) // 2])
-    values = {"amount": amount_text, "term": term_text}
+    values = {
+        "amount": params.get("amount") or str(int(_default_amount(product))),
+        "term": params.get("term") or str(terms[len(terms) // 2]),
+    }
+    errors: dict[str, str] = {}
+    amount, term = _terms(values, errors)
+    if not errors and not product.amount_min <= amount <= product.amount_max:
+        errors["amount"] = _(
+            "该产品额度为{amount_min}至{amount_max}元",
+            amount_min=f"{product.amount_min:,.0f}",
+            amount_max=f"{product.amount_max:,.0f}",
+        )
+    elif not errors and term not in terms:
+        errors["term"] = _("请选择该产品提供的期限")
+    if errors:
+        return {"calc": {"values": values, "quote": None, "errors": errors}}
     calc = _compute(
         values,
-        amount_text,
-        term_text,
+        errors,
         method=product.repayment_method,
         rate=product.rate,
         rate_period=product.rate_period,
         fees=product.fee_list,
     )
-    amount = _decimal(amount_text)
-    if amount is not None and not calc["errors"]:
-        if not product.amount_min <= amount <= product.amount_max:
-            calc["errors"]["amount"] = _(
-                "该产品额度为{amount_min}至{amount_max}元",
-                amount_min=f"{product.amount_min:,.0f}",
-                amount_max=f"{product.amount_max:,.0f}",
-            )
-            calc["quote"] = None
-        elif int(term_text) not in terms:
-            calc["errors"]["term"] = _("请选择该产品提供的期限")
-            calc["quote"] = None
     return {"calc": calc}
 
 
@@ -113,31 +127,38 @@ STANDALONE_DEFAULTS = {
 
 @get("/calculator", name="portal.calculator", opt=PUBLIC)
 async def calculator(request: Request) -> Response:
-    values = {k: request.query_params.get(k, v).strip() for k, v in STANDALONE_DEFAULTS.items()}
-    errors: dict[str, str] = {}
-    rate = _decimal(values["rate"])
-    if rate is None:
-        errors["rate"] = _("请输入正确的利率")
+    values = {
+        key: first(request.query_params.get(key, default)).strip()
+        for key, default in STANDALONE_DEFAULTS.items()
+    }
+    form = FormReader(values)
+    percent = {"minimum": Decimal(0), "maximum": PERCENT, "scale": 6}
+    rate = form.field("rate", parse_decimal, Decimal(0), label=_("利率"), **percent)
     fees: list[Fee] = []
-    upfront = _decimal(values["upfront_fee"])
-    if values["upfront_fee"] and upfront is None:
-        errors["upfront_fee"] = _("请输入正确的金额")
-    monthly = _decimal(values["monthly_fee_rate"])
-    if values["monthly_fee_rate"] and monthly is None:
-        errors["monthly_fee_rate"] = _("请输入正确的费率")
-    try:
+    if values["upfront_fee"]:
+        upfront = form.field(
+            "upfront_fee",
+            parse_decimal,
+            Decimal(0),
+            label=_("一次性费用"),
+            minimum=Decimal(0),
+            maximum=MAX_PRINCIPAL,
+            scale=2,
+        )
         if upfront:
             fees.append(Fee(kind="arrangement", timing="upfront", amount=upfront))
+    if values["monthly_fee_rate"]:
+        monthly = form.field(
+            "monthly_fee_rate", parse_decimal, Decimal(0), label=_("月服务费率"), **percent
+        )
         if monthly:
             fees.append(Fee(kind="service", timing="per_period", rate=monthly / PERCENT))
-    except LoanInputError as exc:
-        errors["upfront_fee" if exc.field == "fees" else exc.field] = exc.message
+    errors = dict(form.errors)
     calc: dict = {"values": values, "quote": None, "errors": errors}
-    if not errors and rate is not None:
+    if not errors:
         calc = _compute(
             values,
-            values["amount"],
-            values["term"],
+            errors,
             method=values["method"],
             rate=rate / PERCENT,
             rate_period=values["rate_period"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
@@ -9,15 +10,29 @@ from litestar.params import FromPath
 
 from marketplace.i18n import N_, translated
 from marketplace.loancalc import RepaymentMethod
+from marketplace.parsing import (
+    MAX_ID,
+    column_length,
+    lenient,
+    parse_choice,
+    parse_decimal,
+    parse_int,
+    parse_text,
+)
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product, products_by_ids, search_products
 from marketplace.products.search_port import SORTS, SearchQuery
+from marketplace.products.tables import Product
 from portal.calculator import calculator_context
+from server.forms import query_ints
 from server.pagination import pagination
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
 PER_PAGE = 12
+MAX_COMPARED = 4
+PERCENT = Decimal(100)
+METHODS = tuple(m.value for m in RepaymentMethod)
 SORT_LABELS = {
     "apr": N_("综合年化最低"),
     "amount": N_("额度最高"),
@@ -40,32 +55,32 @@ FILTER_KEYS = (
 )
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+MAX_PAGE = 500
+MAX_QUERY_TEXT = 100
 
 
 def search_query_from(params: dict[str, str]) -> SearchQuery:
     """Lenient: an unknown or malformed parameter is ignored rather than an error."""
-    apr_max = None
-    try:
-        apr_max = float(params["apr_max"]) / 100 if params.get("apr_max") else None
-    except ValueError:
-        apr_max = None
-    sort = params.get("sort") or "apr"
+    apr_max = lenient(
+        parse_decimal, params.get("apr_max"), None, minimum=Decimal(0), maximum=PERCENT, scale=4
+    )
+    whole = {"minimum": 1, "maximum": MAX_ID}
     return SearchQuery(
-        text=params.get("q", "")[:100],
-        category=params.get("category") if params.get("category") in CATEGORIES else None,
-        institution_id=_int(params.get("institution")),
-        repayment_method=params.get("method") or None,
-        city=params.get("city") or None,
-        employment_type=params.get("employment")
-        if params.get("employment") in EMPLOYMENT_TYPES
-        else None,
-        amount=_int(params.get("amount")),
-        term=_int(params.get("term")),
-        apr_max=apr_max,
-        sort=sort if sort in SORTS else "apr",
-        page=max(1, min(_int(params.get("page")) or 1, 500)),
+        text=lenient(parse_text, params.get("q"), "", max_length=MAX_QUERY_TEXT),
+        category=lenient(parse_choice, params.get("category"), None, choices=CATEGORIES),
+        institution_id=lenient(parse_int, params.get("institution"), None, **whole),
+        repayment_method=lenient(parse_choice, params.get("method"), None, choices=METHODS),
+        city=lenient(
+            parse_text, params.get("city"), None, max_length=column_length(Product.cities)
+        ),
+        employment_type=lenient(
+            parse_choice, params.get("employment"), None, choices=EMPLOYMENT_TYPES
+        ),
+        amount=lenient(parse_int, params.get("amount"), None, **whole),
+        term=lenient(parse_int, params.get("term"), None, **whole),
+        apr_max=float(apr_max / PERCENT) if apr_max is not None else None,
+        sort=lenient(parse_choice, params.get("sort"), "apr", choices=SORTS),
+        page=lenient(parse_int, params.get("page"), 1, minimum=1, maximum=MAX_PAGE),
         per_page=PER_PAGE,
     )
 
@@ -109,8 +124,7 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
 
 @get("/compare", name="portal.products.compare", opt=PUBLIC)
 async def compare(request: Request) -> Response:
-    ids = [int(i) for i in request.query_params.getall("id", []) if i.isdigit()][:4]
-    products = await products_by_ids(ids)
+    products = await products_by_ids(query_ints(request, "id", limit=MAX_COMPARED))
     return await render(request, "portal/compare.html", {"products": products}, nav="products")
 
 

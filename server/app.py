@@ -22,6 +22,7 @@ from marketplace.settings import PROJECT_ROOT, settings
 from portal import portal_router
 from server.auth import access_guard
 from server.errors import EXCEPTION_HANDLERS
+from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
 from server.logs import RequestContextMiddleware, configure_logging
 from server.security_headers import SecurityHeadersMiddleware
@@ -90,7 +91,7 @@ def create_app() -> Litestar:
                 cache_control=CacheControlHeader(max_age=31_536_000, public=True),
             ),
         ],
-        guards=[access_guard],
+        guards=[access_guard, path_params_guard],
         middleware=[DefineMiddleware(SessionMiddleware)],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -15,7 +15,14 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 
 from marketplace.accounts.services import principal_view
-from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.errors import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationFailed,
+)
 from marketplace.i18n import N_, _
 from server.auth import loaded_actor
 from server.rendering import audience_of
@@ -30,6 +37,7 @@ TITLES = {
     404: (N_("页面不存在"), N_("您访问的页面不存在，或已被删除。")),
     405: (N_("请求有误"), N_("该页面不支持这种访问方式。")),
     409: (N_("操作未完成"), N_("当前状态不允许该操作，请刷新页面后重试。")),
+    422: (N_("提交的内容有误"), N_("提交的内容未通过检查，请返回修改后重试。")),
     429: (N_("操作过于频繁"), N_("请稍后再试。")),
     500: (N_("系统繁忙"), N_("服务出现了问题，我们已记录。请稍后再试。")),
 }
@@ -79,8 +87,33 @@ def not_found(request: Request, exc: Exception) -> Response:
     return error_page(request, 404, message)
 
 
+def status_of(exc: DomainError) -> int:
+    """The one mapping of broken rules to HTTP, for pages without a form to re-render."""
+    if isinstance(exc, Throttled):
+        return 429
+    if isinstance(exc, InvalidTransition):
+        return 409
+    if isinstance(exc, ValidationFailed) or exc.field:
+        return 422
+    return 409
+
+
+def form_status(exc: DomainError) -> int:
+    """The same mapping for a form re-rendered with its errors (server.forms.submit_form)."""
+    status = status_of(exc)
+    return 400 if status == 422 else status
+
+
+def retry_headers(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, Throttled) and exc.retry_after:
+        return {"Retry-After": str(max(1, exc.retry_after))}
+    return {}
+
+
 def domain_error(request: Request, exc: DomainError) -> Response:
-    return error_page(request, 409, exc.message)
+    response = error_page(request, status_of(exc), exc.message)
+    response.headers.update(retry_headers(exc))
+    return response
 
 
 def http_error(request: Request, exc: HTTPException) -> Response:

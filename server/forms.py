@@ -1,14 +1,27 @@
-"""Reading submitted forms and carrying errors back to the page."""
+"""Reading submitted forms, query strings and path parameters through the one parsing
+layer (marketplace.parsing), and carrying a rejected form back to its page."""
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Awaitable, Callable, Collection
+from pathlib import PurePath
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers.base import BaseRouteHandler
 
 from marketplace.errors import DomainError, ValidationFailed
+from marketplace.parsing import MAX_ID, lenient, parse_choice, parse_int, parse_text
+from server.errors import form_status, retry_headers
 
 FormData = dict[str, Any]
+# Past this a list is empty anyway; bounding it keeps OFFSET inside PostgreSQL's bigint.
+MAX_PAGE = 10_000
+# No path segment we route on (ids, references, static files) is longer than this.
+MAX_PATH_TEXT = 255
 
 
 async def form_data(request: Request) -> FormData:
@@ -42,3 +55,65 @@ def safe_next(target: str | None, prefix: str, default: str) -> str:
     if not target or not target.startswith(prefix) or target.startswith("//") or "\\" in target:
         return default
     return target
+
+
+async def path_params_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Every route: an id outside PostgreSQL's integer range, or path text with control
+    characters (NUL) or absurd length, names nothing: 404 rather than a database or
+    file-system error."""
+    for value in connection.path_params.values():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int) and not 1 <= value <= MAX_ID:
+            raise NotFoundException()
+        if isinstance(value, str | PurePath):
+            text = str(value)
+            if len(text) > MAX_PATH_TEXT or any(unicodedata.category(c) == "Cc" for c in text):
+                raise NotFoundException()
+
+
+def query_int(
+    request: Request, key: str, default: int, *, minimum: int = 0, maximum: int = MAX_ID
+) -> int:
+    """Lenient, as query strings are: a malformed or out-of-range value is the default."""
+    return lenient(
+        parse_int, request.query_params.get(key), default, minimum=minimum, maximum=maximum
+    )
+
+
+def query_ints(request: Request, key: str, *, limit: int) -> list[int]:
+    """Repeated ids (`?id=1&id=2`): the well-formed ones, at most `limit`."""
+    ids = (lenient(parse_int, raw, 0, minimum=1) for raw in request.query_params.getall(key, []))
+    return [value for value in ids if value][:limit]
+
+
+def query_page(request: Request) -> int:
+    return query_int(request, "page", 1, minimum=1, maximum=MAX_PAGE)
+
+
+def query_choice(request: Request, key: str, choices: Collection[str], default: str = "") -> str:
+    return lenient(parse_choice, request.query_params.get(key), default, choices=choices)
+
+
+def query_text(request: Request, key: str, *, max_length: int) -> str:
+    """Text that does not fit (or has control characters) is dropped, not cut."""
+    return lenient(parse_text, request.query_params.get(key), "", max_length=max_length)
+
+
+async def submit_form(
+    request: Request,
+    submit: Callable[[FormData], Awaitable[Response]],
+    rerender: Callable[[FormData, dict[str, str]], Awaitable[Response]],
+) -> Response:
+    """Run `submit` with the posted form. A rule it breaks (DomainError) re-renders the
+    form through `rerender(values, errors)` with every typed value, at the status the one
+    mapping in server.errors gives (400 field errors, 409 wrong state, 429 + Retry-After).
+    NotFound and PermissionDenied are not rule breaks: they become the 404/403 pages."""
+    data = await form_data(request)
+    try:
+        return await submit(data)
+    except DomainError as exc:
+        response = await rerender(data, errors_of(exc))
+        response.status_code = form_status(exc)
+        response.headers.update(retry_headers(exc))
+        return response

@@ -7,12 +7,12 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from marketplace import outbox
 from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
-from marketplace.accounts.tables import User
+from marketplace.accounts.tables import BorrowerProfile, User
 from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
@@ -31,8 +31,18 @@ from marketplace.errors import (
     Throttled,
     ValidationFailed,
 )
-from marketplace.i18n import N_, _
+from marketplace.i18n import _
+from marketplace.loancalc import MAX_PRINCIPAL, MAX_TERM_MONTHS, MIN_TERM_MONTHS
+from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
+from marketplace.parsing import (
+    FormReader,
+    column_length,
+    first,
+    parse_decimal,
+    parse_int,
+    parse_text,
+)
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
 from marketplace.security import (
@@ -63,53 +73,57 @@ class ApplicationInput:
     submission_key: str
 
 
-def _text(data: Mapping, key: str) -> str:
-    value = data.get(key, "")
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value).strip()
+# Income is bounded like any amount of money we can compute with.
+MAX_MONTHLY_INCOME = MAX_PRINCIPAL
 
 
 def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
-    errors: dict[str, str] = {}
-
-    def money(key: str, label: str) -> Decimal:  # label: marked with N_()
-        try:
-            value = Decimal(_text(data, key).replace(",", ""))
-        except InvalidOperation:
-            errors[key] = _("请填写{label}", label=_(label))
-            return Decimal(0)
-        if not value.is_finite() or value <= 0:
-            errors[key] = _("{label}必须大于0", label=_(label))
-            return Decimal(0)
-        return value
-
-    amount = money("amount", N_("借款金额"))
-    term_text = _text(data, "term_months")
-    term = int(term_text) if term_text.isdigit() else 0
-    if term <= 0:
-        errors["term_months"] = _("请选择借款期限")
-    real_name = _text(data, "real_name")
+    form = FormReader(data)
+    money = {"minimum": FEN, "scale": 2}
+    amount = form.field(
+        "amount", parse_decimal, Decimal(0), label=_("借款金额"), maximum=MAX_PRINCIPAL, **money
+    )
+    term = form.field(
+        "term_months",
+        parse_int,
+        0,
+        label=_("借款期限"),
+        minimum=MIN_TERM_MONTHS,
+        maximum=MAX_TERM_MONTHS,
+    )
+    real_name = first(data.get("real_name")).strip()
     if error := validate_chinese_name(real_name):
-        errors["real_name"] = error
-    id_number = normalise_id_number(_text(data, "id_number"))
+        form.fail("real_name", error)
+    id_number = normalise_id_number(first(data.get("id_number")).strip())
     if error := validate_id_number(id_number):
-        errors["id_number"] = error
-    city = _text(data, "city")
-    if not city:
-        errors["city"] = _("请填写所在城市")
-    income = money("monthly_income", N_("月收入"))
-    employment_type = _text(data, "employment_type") or "employee"
+        form.fail("id_number", error)
+    city = form.field(
+        "city",
+        parse_text,
+        "",
+        label=_("所在城市"),
+        min_length=1,
+        max_length=column_length(BorrowerProfile.city),
+    )
+    income = form.field(
+        "monthly_income",
+        parse_decimal,
+        Decimal(0),
+        label=_("月收入"),
+        maximum=MAX_MONTHLY_INCOME,
+        **money,
+    )
+    employment_type = first(data.get("employment_type")).strip() or "employee"
     if employment_type not in EMPLOYMENT_TYPES:
-        errors["employment_type"] = _("请选择职业类型")
-    consent_given = _text(data, "consent") == "yes"
+        form.fail("employment_type", _("请选择职业类型"))
+    consent_given = first(data.get("consent")).strip() == "yes"
     if not consent_given:
-        errors["consent"] = _("请阅读个人信息单独同意书，并勾选同意后再提交")
-    submission_key = _text(data, "submission_key")
-    if not 16 <= len(submission_key) <= 64:
-        errors["submission_key"] = _("表单已过期，请刷新页面后重新提交")
-    if errors:
-        raise ValidationFailed(errors)
+        form.fail("consent", _("请阅读个人信息单独同意书，并勾选同意后再提交"))
+    submission_key = first(data.get("submission_key")).strip()
+    if not 16 <= len(submission_key) <= column_length(Application.submission_key):
+        form.fail("submission_key", _("表单已过期，请刷新页面后重新提交"))
+    notice_digest = first(data.get("notice_digest")).strip()
+    form.raise_errors()
     return ApplicationInput(
         product_id=product_id,
         amount=amount,
@@ -120,7 +134,7 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         monthly_income=income,
         employment_type=employment_type,
         consent_given=consent_given,
-        notice_digest=_text(data, "notice_digest"),
+        notice_digest=notice_digest,
         submission_key=submission_key,
     )
 

@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from marketplace.errors import ValidationFailed
-from marketplace.i18n import N_, _
-from marketplace.loancalc import Fee, LoanInputError, RatePeriod, RepaymentMethod
+from piccolo.columns import Column
+
+from marketplace.i18n import _
+from marketplace.loancalc import (
+    MAX_PRINCIPAL,
+    MAX_TERM_MONTHS,
+    MIN_TERM_MONTHS,
+    Fee,
+    LoanInputError,
+    RatePeriod,
+    RepaymentMethod,
+    apr_range,
+)
+from marketplace.parsing import (
+    LIST_SEPARATORS,
+    FieldError,
+    FormReader,
+    column_length,
+    first,
+    parse_choice,
+    parse_decimal,
+    parse_int,
+    parse_list,
+    parse_text,
+)
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.tables import Product
 
-_SPLIT = re.compile(r"[,，、;；\s]+")
 PERCENT = Decimal(100)
 # Matched against the zh-CN text institutions write: content rules, not UI text.
 BANNED_PHRASES = ("秒批", "无视征信", "黑户可贷", "黑户", "包过", "百分百下款", "零门槛")
+
+# Business limits; each is within its column (test_parsing checks), so a value that passes
+# here always fits the database.
+NAME_MAX_LENGTH = 30
+SUMMARY_MAX_LENGTH = 100
+DESCRIPTION_MAX_LENGTH = 5000
+MIN_AMOUNT = Decimal(100)
+MAX_AGE = 75
+MAX_APPROVAL_HOURS = 24 * 30
+MAX_TERM_OPTIONS = 24
+MAX_TAGS = 4
+MAX_LIST_ITEMS = 50
+# Rates are typed as percentages and kept as fractions in Numeric(12, 8).
+RATE_PERCENT_SCALE = 6
+RATE_PERIODS = tuple(p.value for p in RatePeriod)
+REPAYMENT_METHODS = tuple(m.value for m in RepaymentMethod)
 
 # form field -> (fee kind, timing)
 FEE_FIELDS: dict[str, tuple[str, str]] = {
@@ -57,32 +94,6 @@ class ProductInput:
     approval_speed_hours: int = 24
 
 
-def split_list(raw: str | list[str] | None) -> list[str]:
-    if raw is None:
-        return []
-    items = raw if isinstance(raw, list) else _SPLIT.split(raw)
-    return [item.strip() for item in items if item and item.strip()]
-
-
-def _first(data: Mapping, key: str) -> str:
-    value = data.get(key, "")
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value).strip()
-
-
-def _decimal(text: str) -> Decimal | None:
-    try:
-        value = Decimal(text.replace(",", "").replace("，", ""))
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def _int(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
-
-
 def banned_phrase_in(*texts: str) -> str | None:
     for phrase in BANNED_PHRASES:
         if any(phrase in text for text in texts):
@@ -90,135 +101,189 @@ def banned_phrase_in(*texts: str) -> str | None:
     return None
 
 
-class _Form:
-    """Reads one submitted form, collecting every error instead of stopping at the first."""
-
-    def __init__(self, data: Mapping) -> None:
-        self.data = data
-        self.errors: dict[str, str] = {}
-
-    def text(self, key: str) -> str:
-        return _first(self.data, key)
-
-    # `label` is the field's name, marked with N_() by the caller.
-    def decimal(self, key: str, label: str, *, minimum: Decimal = Decimal(0)) -> Decimal:
-        value = _decimal(self.text(key))
-        if value is None:
-            self.errors[key] = _("请填写正确的{label}", label=_(label))
-            return Decimal(0)
-        if value < minimum:
-            self.errors[key] = _("{label}不能小于{minimum}", label=_(label), minimum=minimum)
-        return value
-
-    def integer(self, key: str, label: str, default: int) -> int:
-        text = self.text(key)
-        if not text:
-            return default
-        value = _int(text)
-        if value is None:
-            self.errors[key] = _("{label}应为整数", label=_(label))
-            return default
-        return value
+# Where the loan engine's own verdict on the terms belongs on the form.
+_ENGINE_FIELDS = {
+    "principal": "amount_max",
+    "amount_max": "amount_max",
+    "term_months": "term_options",
+    "term_options": "term_options",
+    "rate": "rate",
+    "rate_period": "rate_period",
+    "method": "repayment_method",
+    "fees": "fee_upfront_amount",
+}
 
 
-def _price_terms(form: _Form) -> PriceTerms:
-    errors = form.errors
-    amount_min = form.decimal("amount_min", N_("最低额度"), minimum=Decimal(100))
-    amount_max = form.decimal("amount_max", N_("最高额度"), minimum=Decimal(100))
-    if "amount_min" not in errors and "amount_max" not in errors and amount_max < amount_min:
-        errors["amount_max"] = _("最高额度不能低于最低额度")
+def _price_terms(form: FormReader) -> PriceTerms:
+    money = {"minimum": MIN_AMOUNT, "maximum": MAX_PRINCIPAL, "scale": 2}
+    amount_min = form.field("amount_min", parse_decimal, MIN_AMOUNT, label=_("最低额度"), **money)
+    amount_max = form.field("amount_max", parse_decimal, MIN_AMOUNT, label=_("最高额度"), **money)
+    if not form.errors.keys() & {"amount_min", "amount_max"} and amount_max < amount_min:
+        form.fail("amount_max", _("最高额度不能低于最低额度"))
 
     terms: list[int] = []
-    for item in split_list(form.data.get("term_options")):
-        term = _int(item)
-        if term is None or not 1 <= term <= 360:
-            errors["term_options"] = _("期限应为1到360之间的整数月数")
+    for item in LIST_SEPARATORS.split(first(form.data.get("term_options"))):
+        if not item:
+            continue
+        try:
+            terms.append(
+                parse_int(item, label=_("期限"), minimum=MIN_TERM_MONTHS, maximum=MAX_TERM_MONTHS)
+            )
+        except FieldError:
+            form.fail("term_options", _("期限应为1到360之间的整数月数"))
             break
-        terms.append(term)
     terms = sorted(set(terms))
-    if not terms and "term_options" not in errors:
-        errors["term_options"] = _("请至少选择一个期限")
+    if not terms:
+        form.fail("term_options", _("请至少选择一个期限"))
+    elif len(terms) > MAX_TERM_OPTIONS:
+        form.fail("term_options", _("期限最多{count}个", count=MAX_TERM_OPTIONS))
 
-    rate_period = form.text("rate_period")
-    if rate_period not in RatePeriod.__members__.values():
-        errors["rate_period"] = _("请选择计息周期")
-    rate_percent = form.decimal("rate", N_("利率"))
-    if "rate" not in errors and rate_percent <= 0:
-        errors["rate"] = _("利率必须大于0")
-    method = form.text("repayment_method")
-    if method not in RepaymentMethod.__members__.values():
-        errors["repayment_method"] = _("请选择还款方式")
+    rate_period = form.field(
+        "rate_period", parse_choice, "year", choices=RATE_PERIODS, label=_("计息周期")
+    )
+    rate_percent = form.field(
+        "rate",
+        parse_decimal,
+        Decimal(0),
+        label=_("利率"),
+        minimum=Decimal(0),
+        maximum=PERCENT,
+        scale=RATE_PERCENT_SCALE,
+    )
+    if "rate" not in form.errors and rate_percent <= 0:
+        form.fail("rate", _("利率必须大于0"))
+    method = form.field(
+        "repayment_method", parse_choice, "", choices=REPAYMENT_METHODS, label=_("还款方式")
+    )
 
     fees: list[Fee] = []
     for key, (kind, timing) in FEE_FIELDS.items():
-        text = form.text(key)
-        if not text:
+        if not first(form.data.get(key)).strip():
             continue
-        value = _decimal(text)
-        if value is None or value < 0:
-            errors[key] = _("请填写正确的费用")
-            continue
-        if value == 0:
-            continue
-        try:
-            if timing == "upfront":
-                fees.append(Fee(kind=kind, timing=timing, amount=value))
-            else:
-                fees.append(Fee(kind=kind, timing=timing, rate=value / PERCENT))
-        except LoanInputError as exc:
-            errors[key] = exc.message
-    return PriceTerms(
+        if timing == "upfront":
+            amount = form.field(key, parse_decimal, Decimal(0), label=_("费用"), **money)
+            if amount:
+                fees.append(Fee(kind=kind, timing=timing, amount=amount))
+        else:
+            percent = form.field(
+                key,
+                parse_decimal,
+                Decimal(0),
+                label=_("费率"),
+                minimum=Decimal(0),
+                maximum=PERCENT,
+                scale=RATE_PERCENT_SCALE,
+            )
+            if percent:
+                fees.append(Fee(kind=kind, timing=timing, rate=percent / PERCENT))
+    terms_read = PriceTerms(
         amount_min, amount_max, terms, rate_percent / PERCENT, rate_period, method, fees
     )
+    if not form.errors:
+        _engine_verdict(form, terms_read)
+    return terms_read
+
+
+def _engine_verdict(form: FormReader, terms: PriceTerms) -> None:
+    """The loan engine has the last word on terms that are each fine on their own (a rate
+    over 100% a year once annualised, an upfront fee as large as the loan)."""
+    try:
+        apr_range(
+            terms.amount_min,
+            terms.amount_max,
+            terms.term_options,
+            terms.repayment_method,
+            terms.rate,
+            terms.rate_period,
+            terms.fees,
+        )
+    except LoanInputError as exc:
+        form.fail(_ENGINE_FIELDS.get(exc.field, "rate"), exc.message)
 
 
 def parse_price_terms(data: Mapping) -> PriceTerms:
     """Only the fields that set the price; raises ValidationFailed for those alone."""
-    form = _Form(data)
+    form = FormReader(data)
     terms = _price_terms(form)
-    if form.errors:
-        raise ValidationFailed(form.errors)
+    form.raise_errors()
     return terms
+
+
+def _list(form: FormReader, key: str, label: str, column: Column, max_items: int) -> list[str]:
+    no_items: list[str] = []
+    return form.field(
+        key,
+        parse_list,
+        no_items,
+        label=label,
+        max_length=column_length(column),
+        max_items=max_items,
+    )
 
 
 def parse_product_input(data: Mapping) -> ProductInput:
     """`data` is the raw form (values str or list[str]); raises ValidationFailed."""
-    form = _Form(data)
-    errors = form.errors
-    name = form.text("name")
-    if not 2 <= len(name) <= 30:
-        errors["name"] = _("产品名称应为2到30个字")
-    category = form.text("category")
-    if category not in CATEGORIES:
-        errors["category"] = _("请选择产品类别")
-    summary = form.text("summary")
-    if len(summary) > 100:
-        errors["summary"] = _("一句话介绍最多100个字")
-    description = form.text("description")
+    form = FormReader(data)
+    name = form.field(
+        "name", parse_text, "", label=_("产品名称"), min_length=2, max_length=NAME_MAX_LENGTH
+    )
+    category = form.field("category", parse_choice, "", choices=CATEGORIES, label=_("产品类别"))
+    summary = form.field(
+        "summary", parse_text, "", label=_("一句话介绍"), max_length=SUMMARY_MAX_LENGTH
+    )
+    description = form.field(
+        "description",
+        parse_text,
+        "",
+        label=_("产品说明"),
+        max_length=DESCRIPTION_MAX_LENGTH,
+        multiline=True,
+    )
     if phrase := banned_phrase_in(name, summary, description):
-        errors["summary"] = _("宣传用语不得包含“{phrase}”等违规表述", phrase=phrase)
+        form.fail("summary", _("宣传用语不得包含“{phrase}”等违规表述", phrase=phrase))
 
     price_terms = _price_terms(form)
 
-    age_min = form.integer("age_min", N_("最低年龄"), 18)
-    age_max = form.integer("age_max", N_("最高年龄"), 60)
+    ages = {"minimum": 0, "maximum": MAX_AGE}
+    age_min = _optional_int(form, "age_min", _("最低年龄"), 18, **ages)
+    age_max = _optional_int(form, "age_max", _("最高年龄"), 60, **ages)
     if age_min < 18:
-        errors["age_min"] = _("借款人须年满18周岁")
-    if age_max < age_min or age_max > 75:
-        errors["age_max"] = _("最高年龄应在最低年龄与75岁之间")
+        form.fail("age_min", _("借款人须年满18周岁"))
+    if age_max < age_min:
+        form.fail("age_max", _("最高年龄应在最低年龄与75岁之间"))
 
-    employment_types = split_list(data.get("employment_types"))
-    if any(item not in EMPLOYMENT_TYPES for item in employment_types):
-        errors["employment_types"] = _("职业类型不正确")
-    min_income = (
-        form.decimal("min_monthly_income", N_("最低月收入"))
-        if form.text("min_monthly_income")
-        else Decimal(0)
+    no_items: list[str] = []
+    employment_types = form.field(
+        "employment_types",
+        parse_list,
+        no_items,
+        label=_("职业类型"),
+        max_length=column_length(Product.employment_types),
+        max_items=len(EMPLOYMENT_TYPES),
     )
-    approval_speed_hours = form.integer("approval_speed_hours", N_("审批时效"), 24)
-
-    if errors:
-        raise ValidationFailed(errors)
+    if any(item not in EMPLOYMENT_TYPES for item in employment_types):
+        form.fail("employment_types", _("职业类型不正确"))
+    min_income = Decimal(0)
+    if first(data.get("min_monthly_income")).strip():
+        min_income = form.field(
+            "min_monthly_income",
+            parse_decimal,
+            Decimal(0),
+            label=_("最低月收入"),
+            minimum=Decimal(0),
+            maximum=MAX_PRINCIPAL,
+            scale=2,
+        )
+    approval_speed_hours = _optional_int(
+        form, "approval_speed_hours", _("审批时效"), 24, minimum=1, maximum=MAX_APPROVAL_HOURS
+    )
+    cities = _list(form, "cities", _("城市"), Product.cities, MAX_LIST_ITEMS)
+    documents = _list(
+        form, "required_documents", _("所需材料"), Product.required_documents, MAX_LIST_ITEMS
+    )
+    tags = _list(form, "tags", _("标签"), Product.tags, MAX_TAGS)
+    keywords = _list(form, "keywords", _("搜索关键词"), Product.keywords, MAX_LIST_ITEMS)
+    form.raise_errors()
     return ProductInput(
         name=name,
         category=category,
@@ -227,11 +292,19 @@ def parse_product_input(data: Mapping) -> ProductInput:
         price_terms=price_terms,
         age_min=age_min,
         age_max=age_max,
-        cities=split_list(data.get("cities")),
+        cities=cities,
         min_monthly_income=min_income,
         employment_types=employment_types or list(EMPLOYMENT_TYPES),
-        required_documents=split_list(data.get("required_documents")),
-        tags=split_list(data.get("tags"))[:4],
-        keywords=split_list(data.get("keywords")),
+        required_documents=documents,
+        tags=tags,
+        keywords=keywords,
         approval_speed_hours=approval_speed_hours,
     )
+
+
+def _optional_int(
+    form: FormReader, key: str, label: str, default: int, *, minimum: int, maximum: int
+) -> int:
+    if not first(form.data.get(key)).strip():
+        return default
+    return form.field(key, parse_int, default, label=label, minimum=minimum, maximum=maximum)
