@@ -140,11 +140,16 @@ async def browser():
         await browser.close()
 
 
+CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|load|apply)", re.I)
+
+
 @pytest.fixture
 async def new_page(browser, live_server, request):
     """Each call is a fresh browser context (another person), phone-sized by default.
-    A failing test leaves full-page screenshots of its pages in test-artifacts/."""
+    A failing test leaves full-page screenshots of its pages in test-artifacts/. Any test
+    whose pages broke the Content-Security-Policy or threw a script error fails."""
     contexts, pages = [], []
+    script_problems: list[str] = []
 
     async def make(*, mobile: bool = True, javascript: bool = True):
         viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}
@@ -157,6 +162,15 @@ async def new_page(browser, live_server, request):
         contexts.append(context)
         page = await context.new_page()
         page.set_default_timeout(10_000)
+        page.on(
+            "console",
+            lambda message: (
+                script_problems.append(f"{page.url}: {message.text}")
+                if message.type == "error" and CSP_VIOLATION.search(message.text)
+                else None
+            ),
+        )
+        page.on("pageerror", lambda error: script_problems.append(f"{page.url}: {error}"))
         pages.append(page)
         return page
 
@@ -170,6 +184,7 @@ async def new_page(browser, live_server, request):
             )
     for context in contexts:
         await context.close()
+    assert not script_problems, "\n".join(script_problems)
 
 
 @pytest.hookimpl(hookwrapper=True)
