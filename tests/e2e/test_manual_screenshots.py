@@ -242,6 +242,16 @@ async def test_staff_manual(new_page, live_server):
     await scroll_to_top_of(timeline)
     await shoot(staff, "staff-09-lead-approved")
 
+    # A loan officer works leads but does not create or change products.
+    officer = await new_page(mobile=False)
+    await sign_in(officer, "/console/login", "officer@huaxin-bank.example")
+    await officer.goto("/console/")
+    await officer.locator(".account-menu summary").click()
+    await expect(officer.locator(".account-menu__who")).to_contain_text("信贷员")
+    await expect(officer.locator(".stat-links")).to_contain_text("待处理")
+    await expect(officer.get_by_role("link", name="新建产品")).to_have_count(0)
+    await shoot(officer, "staff-10-officer")
+
 
 async def test_operator_manual(new_page, live_server):
     staff = await new_page(mobile=False)
@@ -256,6 +266,7 @@ async def test_operator_manual(new_page, live_server):
     await reviewer.goto("/admin/")
     await expect(reviewer.locator("h1")).to_have_text("运营概览")
     await expect(reviewer.locator(".stat-links")).to_contain_text("待审核产品")
+    await expect(reviewer.locator(".site-nav")).not_to_contain_text("审计日志")
     await shoot(reviewer, "operator-03-overview")
 
     await reviewer.goto("/admin/reviews/products")
