@@ -8,6 +8,8 @@ import pytest
 from marketplace.audit.services import record
 from marketplace.audit.tables import AuditEntry
 from marketplace.db import transaction
+from tests.factories import application_form, listed_product
+from tests.fixtures import login, soup
 
 
 async def test_audit_log_is_append_only(world):
@@ -24,3 +26,23 @@ async def test_record_refuses_to_run_outside_a_transaction(world):
     with pytest.raises(RuntimeError):
         await record(world.operator, "product.approve", "product", 1)
     assert await AuditEntry.count() == 0
+
+
+async def test_a_borrowers_application_leaves_its_audit_rows(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    await login(client, "/login", world.borrower_mobile)
+    form = soup(await client.get(f"/products/{product_id}/apply"))
+    hidden = {
+        name: form.select_one(f"input[name={name}]")["value"]
+        for name in ("notice_digest", "submission_key")
+    }
+    response = await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
+    assert response.status_code == 303
+    rows = (
+        await AuditEntry.objects()
+        .where(AuditEntry.actor_kind == "borrower")
+        .order_by(AuditEntry.id)
+    )
+    assert [row.action for row in rows] == ["auth.login", "consent.granted", "application.submit"]
+    assert {row.actor_id for row in rows} == {rows[0].actor_id}
+    assert all(row.ip == "198.51.100.7" for row in rows)

@@ -32,6 +32,8 @@ async def test_code_signs_in_once_and_cannot_be_replayed(client, world):
     ok = await client.submit("/admin/login/verify", {"code": code})
     assert ok.status_code == 303
     assert (await client.get("/admin/")).status_code == 200
+    actions = [row["action"] for row in await AuditEntry.select().order_by(AuditEntry.id)]
+    assert actions == ["auth.login", "auth.second_factor_failed", "auth.second_factor"]
 
     await client.post("/admin/logout", data={"_csrf_token": await client.csrf_token()})
     await _password_step(client)
