@@ -291,6 +291,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             submission_key=cmd.submission_key,
         )
         await _add_event(application_id, ApplicationStatus.SUBMITTED, actor)
+        await audit(actor, "application.submit", "application", application_id, reference=reference)
         await outbox.record("applications.deliver", application_id=application_id)
     return reference
 
