@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import httpx
 from litestar.routes import HTTPRoute
 
+from marketplace import jobs
 from marketplace.applications.tables import Application
 from marketplace.products.services import save_product, submit_for_review
 from marketplace.products.validation import parse_product_input
@@ -246,3 +247,99 @@ async def test_no_route_gives_a_5xx_for_hostile_input(app, client, world):
     assert not walk.failures, f"{len(walk.failures)} of {walk.sent}:\n" + "\n".join(
         walk.failures[:80]
     )
+
+
+def _shown_values(page: httpx.Response, action: str) -> dict[str, str | list[str]]:
+    """What the re-rendered form holds, field by field (checkbox groups as lists)."""
+    form = next(f for f in soup(page).select("form") if f.get("action") == action)
+    shown: dict[str, str | list[str]] = {}
+    for control in form.select("input[name], select[name], textarea[name]"):
+        name = control["name"]
+        if control.name == "select":
+            chosen = control.select_one("option[selected]")
+            shown[name] = chosen.get("value", "") if chosen else ""
+        elif control.name == "textarea":
+            shown[name] = control.text
+        elif control.get("type") == "checkbox":
+            if control.has_attr("checked"):
+                group = shown.setdefault(name, [])
+                assert isinstance(group, list)
+                group.append(control.get("value", ""))
+        else:
+            shown[name] = control.get("value", "")
+    return shown
+
+
+def _assert_kept(typed: dict[str, str | list[str]], shown: dict[str, str | list[str]]) -> None:
+    for name, value in typed.items():
+        if isinstance(value, list):
+            assert sorted(shown.get(name, [])) == sorted(value), name
+        else:
+            assert shown.get(name) == value, f"{name}: typed {value!r}, shown {shown.get(name)!r}"
+
+
+async def test_rejected_apply_form_keeps_every_typed_value(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    await login(client, "/login", world.borrower_mobile)
+    page = soup(await client.get(f"/products/{product_id}/apply"))
+    hidden = {
+        name: page.select_one(f"input[name={name}]")["value"]
+        for name in ("notice_digest", "submission_key")
+    }
+    # A city longer than its column and an income that is not a number: both used to 500
+    # (the first losing everything typed).
+    typed = application_form(**hidden, city="城" * 31, monthly_income="1e999999")
+    response = await client.submit(f"/products/{product_id}/apply", typed)
+    assert response.status_code == 400
+    errors = {node["id"] for node in soup(response).select("[id$=-error]")}
+    assert {"f-city-error", "f-monthly_income-error"} <= errors, errors
+    _assert_kept(
+        {**typed, "consent": ["yes"]}, _shown_values(response, f"/products/{product_id}/apply")
+    )
+    assert await Application.count() == 0
+
+
+async def test_rejected_product_form_keeps_every_typed_value(client, world):
+    await login(client, "/console/login", "staff@test-bank.example")
+    typed = {**PRODUCT_FORM, "rate": "500", "amount_max": "1e13", "keywords": "k" * 21}
+    response = await client.submit("/console/products/new", typed)
+    assert response.status_code == 400
+    text = response.text
+    assert "利率不能大于100" in text and "每个搜索关键词最多20个字" in text
+    _assert_kept(typed, _shown_values(response, "/console/products/new"))
+
+
+async def test_rejected_console_form_keeps_the_typed_note(app, client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    borrower = await _signed_in(app, "/login", world.borrower_mobile)
+    page = soup(await borrower.get(f"/products/{product_id}/apply"))
+    hidden = {
+        name: page.select_one(f"input[name={name}]")["value"]
+        for name in ("notice_digest", "submission_key")
+    }
+    assert (
+        await borrower.submit(f"/products/{product_id}/apply", application_form(**hidden))
+    ).status_code == 303
+    await borrower.aclose()
+    await jobs.run_until_idle()  # delivered: the institution can work it now
+    application = await Application.objects().first()
+    await login(client, "/console/login", "staff@test-bank.example")
+    note = "请补充近六个月的银行流水。" * 40  # longer than the timeline note allows
+    action = f"/console/leads/{application.id}/status"
+    response = await client.submit(action, {"action": "review", "note": note})
+    assert response.status_code == 400
+    assert _shown_values(response, action)["note"] == note
+    assert (await Application.objects().first()).status == application.status
+
+
+def test_domain_errors_map_to_one_set_of_statuses():
+    from marketplace.errors import DomainError, InvalidTransition, Throttled, ValidationFailed
+    from server.errors import form_status, retry_headers, status_of
+
+    assert status_of(InvalidTransition("x")) == form_status(InvalidTransition("x")) == 409
+    assert status_of(Throttled("x", retry_after=90)) == 429
+    assert retry_headers(Throttled("x", retry_after=90)) == {"Retry-After": "90"}
+    assert retry_headers(Throttled("x")) == {}
+    assert status_of(ValidationFailed({"city": "x"})) == 422
+    assert form_status(ValidationFailed({"city": "x"})) == 400
+    assert status_of(DomainError("x")) == 409
