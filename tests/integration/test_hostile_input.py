@@ -343,3 +343,18 @@ def test_domain_errors_map_to_one_set_of_statuses():
     assert status_of(ValidationFailed({"city": "x"})) == 422
     assert form_status(ValidationFailed({"city": "x"})) == 400
     assert status_of(DomainError("x")) == 409
+
+
+async def test_the_known_500s_are_ordinary_answers_now(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    big = "9" * 40
+    for path in (f"/products/{big}", f"/products/{big}/quote", "/static/css/app.css%00.py"):
+        assert (await client.get(path)).status_code == 404, path
+    # Malformed filters in a query string are ignored, not errors.
+    for path in ("/products?page=²", f"/products?amount={big}", "/compare?id=²&id=1"):
+        assert (await client.get(path)).status_code == 200, path
+    calculator = await client.get("/calculator", params={"term": "²"})
+    assert calculator.status_code == 200
+    assert soup(calculator).select_one("#f-term-error") is not None
+    quote = await client.get(f"/products/{product_id}/quote", params={"amount": "1e999999"})
+    assert quote.status_code == 200 and "请填写正确的借款金额" in quote.text
