@@ -26,7 +26,10 @@ STATUS_LABELS = {
 
 @get("/jobs", name="admin.jobs.list", opt=VIEW)
 async def jobs_list(
-    request: Request, status: FromQuery[str] = "", job: FromQuery[str] = "", page: FromQuery[str] = "1"
+    request: Request,
+    status: FromQuery[str] = "",
+    job: FromQuery[str] = "",
+    page: FromQuery[str] = "1",
 ) -> Response:
     filters = JobFilters.parse(status, job)
     result = await list_jobs(filters, page=_page_number(page), per_page=PER_PAGE)
@@ -57,7 +60,9 @@ async def retry_all_dead(request: Request) -> Response:
     data = await form_data(request)
     job = str(data.get("job", ""))
     count = await retry_dead(await require_actor(request), JobFilters.parse("", job).job)
-    flash(request, _("已重新排队 {count} 个失败任务", count=count) if count else _("没有失败的任务"))
+    flash(
+        request, _("已重新排队 {count} 个失败任务", count=count) if count else _("没有失败的任务")
+    )
     return redirect(request, _back_to_list(data))
 
 

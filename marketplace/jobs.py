@@ -76,20 +76,24 @@ RECONNECT_MAX_SECONDS = 30.0
 DRAIN_SECONDS = 10.0
 
 
+# Every job runs through the outbox's delivery step. Named like the handlers and resolved
+# when the worker is built: the outbox imports this module to enqueue.
+DELIVERY = "marketplace.outbox.services:execute"
+
+
 def _outbox_job(name: str, target: str) -> Any:
     """The queue carries only an outbox row id and its run number; the row holds the
-    payload, and `execute` commits the handler's effect with the row's `done`."""
-    from marketplace.outbox.services import POLICY, execute
-
+    payload, and the delivery step commits the handler's effect with the row's `done`."""
+    deliver = _resolve(DELIVERY)
     handler = _resolve(target)
 
     async def run(ctx: dict, message_id: int, run: int) -> str:
-        status = await execute(handler, ctx, message_id, run)
-        return status.value if status else "skipped"
+        status = await deliver(handler, ctx, message_id, run)
+        return str(status) if status else "skipped"
 
     run.__qualname__ = run.__name__ = name.replace(".", "_")
     # arq's own timeout only backs up the outbox's, which records the failure.
-    return func(run, name=name, timeout=POLICY.job_timeout_seconds + 30, max_tries=1)
+    return func(run, name=name, timeout=settings.outbox_job_timeout_seconds + 30, max_tries=1)
 
 
 def worker_settings() -> dict[str, Any]:

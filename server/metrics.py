@@ -10,10 +10,11 @@ import hmac
 import ipaddress
 import time
 from collections.abc import Iterator
+from typing import cast
 
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -70,7 +71,9 @@ class MetricsMiddleware:
         finally:
             handler = scope.get("route_handler")  # type: ignore[call-overload]
             route = (handler.name or "unnamed") if handler is not None else "unmatched"
-            method = scope["method"] if scope["method"] in METHODS else "other"
+            method: str = cast("HTTPScope", scope)["method"]
+            if method not in METHODS:
+                method = "other"
             REQUESTS.labels(route, method, str(status)).inc()
             LATENCY.labels(route, method).observe(time.perf_counter() - started)
 

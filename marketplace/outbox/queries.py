@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from piccolo.custom_types import Combinable
+
 from marketplace import jobs
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
 
@@ -52,7 +54,7 @@ def job_names() -> list[str]:
 
 async def list_jobs(filters: JobFilters, page: int, per_page: int) -> JobPage:
     """Newest first; a page past the end shows the last page."""
-    where = OutboxMessage.id.is_not_null()
+    where: Combinable = OutboxMessage.id.is_not_null()
     if filters.status is not None:
         where &= OutboxMessage.status == filters.status.value
     if filters.job is not None:

@@ -74,8 +74,11 @@ async def record(job: str, **payload: int | str) -> None:
         try:
             await dispatch([message_id])
         except Exception as exc:  # noqa: BLE001 - the sweeper sends it when the lease ends
-            log.warning("outbox dispatch of %s failed (%s); left for the sweeper",
-                        message_id, type(exc).__name__)
+            log.warning(
+                "outbox dispatch of %s failed (%s); left for the sweeper",
+                message_id,
+                type(exc).__name__,
+            )
 
     on_commit(dispatch_now)
 

@@ -8,7 +8,6 @@ import socket
 from dataclasses import replace
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
@@ -69,12 +68,24 @@ async def test_metrics_expose_request_and_job_figures(app):
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]
 
-    assert value("loanmart_http_requests_total", route="portal.products.detail", method="GET",
-                 status="404") == 1
-    assert value("loanmart_http_requests_total", route="unmatched", method="GET",
-                 status="404") >= 1
-    assert value("loanmart_http_request_duration_seconds_count",
-                 route="portal.products.detail", method="GET") >= 1
+    assert (
+        value(
+            "loanmart_http_requests_total",
+            route="portal.products.detail",
+            method="GET",
+            status="404",
+        )
+        == 1
+    )
+    assert value("loanmart_http_requests_total", route="unmatched", method="GET", status="404") >= 1
+    assert (
+        value(
+            "loanmart_http_request_duration_seconds_count",
+            route="portal.products.detail",
+            method="GET",
+        )
+        >= 1
+    )
     assert "12345678" not in response.text and "13912345678" not in response.text
 
     assert value("loanmart_job_runs_total", job="notifications.deliver") == 8

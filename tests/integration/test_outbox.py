@@ -29,9 +29,7 @@ class Boom(Exception):
 @pytest.fixture
 def fast_policy(monkeypatch):
     """Three attempts, millisecond backoff, short leases."""
-    policy = replace(
-        outbox_services.POLICY, max_attempts=3, base_seconds=0.001, max_seconds=0.01
-    )
+    policy = replace(outbox_services.POLICY, max_attempts=3, base_seconds=0.001, max_seconds=0.01)
     monkeypatch.setattr(outbox_services, "POLICY", policy)
     return policy
 
@@ -114,8 +112,7 @@ async def test_handler_failing_twice_runs_three_times_and_its_effect_happens_onc
         "delivered"
     )
     delivered = await ApplicationEvent.count().where(
-        (ApplicationEvent.application == application_id)
-        & (ApplicationEvent.status == "delivered")
+        (ApplicationEvent.application == application_id) & (ApplicationEvent.status == "delivered")
     )
     assert delivered == 1
 

@@ -49,7 +49,9 @@ def test_a_child_that_ran_a_long_time_starts_over_from_the_first_pause():
 
 
 def test_a_running_child_is_left_alone():
-    child = Supervised("web", [sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ))
+    child = Supervised(
+        "web", [sys.executable, "-c", "import time; time.sleep(30)"], dict(os.environ)
+    )
     child.start(now=0.0)
     try:
         assert child.tick(now=100.0) is None
