@@ -25,8 +25,8 @@ from server.errors import EXCEPTION_HANDLERS
 from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
 from server.logs import RequestContextMiddleware, configure_logging
-from server.security_headers import SecurityHeadersMiddleware
 from server.metrics import MetricsMiddleware, metrics
+from server.security_headers import SecurityHeadersMiddleware
 from server.sessions import SessionMiddleware
 from server.templating import make_environment
 
@@ -78,8 +78,8 @@ def create_app() -> Litestar:
         route_handlers=[
             healthz,
             readyz,
-            portal_router,
             metrics,
+            portal_router,
             console_router,
             admin_router,
             create_static_files_router(

@@ -13,6 +13,8 @@ from litestar.exceptions import (
     PermissionDeniedException,
 )
 from litestar.response import Redirect, Template
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from marketplace.accounts.services import principal_view
 from marketplace.errors import (
@@ -40,7 +42,13 @@ TITLES = {
     422: (N_("提交的内容有误"), N_("提交的内容未通过检查，请返回修改后重试。")),
     429: (N_("操作过于频繁"), N_("请稍后再试。")),
     500: (N_("系统繁忙"), N_("服务出现了问题，我们已记录。请稍后再试。")),
+    503: (
+        N_("服务暂时不可用"),
+        N_("系统正在恢复，请稍等片刻后刷新页面。已提交成功的申请不会丢失。"),
+    ),
 }
+# How long a client should wait when a backing service (Redis) is down.
+RETRY_AFTER_SECONDS = 30
 
 
 def error_page(request: Request, status_code: int, message: str | None = None) -> Response:
@@ -120,6 +128,14 @@ def http_error(request: Request, exc: HTTPException) -> Response:
     return error_page(request, exc.status_code if exc.status_code in TITLES else 400)
 
 
+def service_unavailable(request: Request, exc: Exception) -> Response:
+    """Redis (sessions, throttles) is down: a clear 503 the client may retry, not a 500."""
+    log.warning("redis unavailable on %s: %s", request.url.path, type(exc).__name__)
+    response = error_page(request, 503)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s", request.url.path)
     return error_page(request, 500)
@@ -133,5 +149,7 @@ EXCEPTION_HANDLERS = {
     NotFound: not_found,
     DomainError: domain_error,
     HTTPException: http_error,
+    RedisConnectionError: service_unavailable,
+    RedisTimeoutError: service_unavailable,
     500: server_error,
 }
