@@ -71,8 +71,10 @@ class StateMachine(Generic[S]):
         labels: Mapping[S, str],
         table: Mapping[S, Mapping[str, Transition[S]]],
     ) -> None:
-        missing = set(states) - set(labels)
-        assert not missing, f"states without a label: {missing}"
+        if missing := set(states) - set(labels):
+            raise ValueError(f"states without a label: {sorted(missing)}")
+        if strays := {t.target for exits in table.values() for t in exits.values()} - set(states):
+            raise ValueError(f"transitions to undeclared states: {sorted(strays)}")
         self.states = states
         self.labels = labels
         self.table = table

@@ -44,6 +44,7 @@ from marketplace.parsing import (
     parse_text,
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
+from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
 from marketplace.security import (
     age_on,
@@ -212,7 +213,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             Product.institution.short_name.as_alias("institution_name"),
             Product.institution.service_phone.as_alias("service_phone"),
         )
-        .where((Product.id == cmd.product_id) & (Product.status == "listed"))
+        .where((Product.id == cmd.product_id) & (Product.status == ProductStatus.LISTED))
         .first()
     )
     if product is None:

@@ -205,3 +205,25 @@ def test_random_walks_never_leave_the_declared_states(name, walk):
         assert target in machine.states and target == machine.table[state][action].target
         state = target
         assert isinstance(state, machine.states)
+
+
+def test_a_table_that_names_an_unlabelled_or_undeclared_state_is_refused():
+    from enum import StrEnum
+
+    from marketplace.statemachine import Transition
+
+    class Door(StrEnum):
+        OPEN = "open"
+        SHUT = "shut"
+
+    class Other(StrEnum):
+        GONE = "gone"
+
+    with pytest.raises(ValueError, match="without a label"):
+        StateMachine(Door, {Door.OPEN: "开"}, {})
+    with pytest.raises(ValueError, match="undeclared"):
+        StateMachine(
+            Door,
+            {Door.OPEN: "开", Door.SHUT: "关"},
+            {Door.OPEN: {"vanish": Transition(Other.GONE, "door.use", "消失")}},
+        )
