@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from _results import RESULTS, append_rows, now, pad, python_version
 from marketplace.products.catalog import CATEGORIES
 from marketplace.products.search_port import ProductDocument, SearchQuery
 from search.embedded import EmbeddedSearch
+from server.progress import progress
 
 SEED = 20240601
 BATCH = 500
@@ -90,7 +92,9 @@ def _round_amount(value: float) -> int:
     return max(step, int(value // step) * step)
 
 
-def synthetic_products(n: int, seed: int = SEED) -> list[ProductDocument]:
+def synthetic_products(
+    n: int, seed: int = SEED, on_product: Callable[[int], None] = lambda count: None
+) -> list[ProductDocument]:
     rng = random.Random(seed)
     listed_from = 1_700_000_000
     docs = []
@@ -142,6 +146,7 @@ def synthetic_products(n: int, seed: int = SEED) -> list[ProductDocument]:
                 promoted=rng.random() < 0.05,
             )
         )
+        on_product(1)
     return docs
 
 
@@ -196,8 +201,11 @@ def p95(samples: list[float]) -> float:
 
 async def index_catalogue(engine: EmbeddedSearch, docs: list[ProductDocument]) -> float:
     started = time.perf_counter()
-    for i in range(0, len(docs), BATCH):
-        await engine.upsert(docs[i : i + BATCH])
+    with progress(f"index {len(docs):,} products") as (step,):
+        step.set_total(len(docs))
+        for i in range(0, len(docs), BATCH):
+            await engine.upsert(docs[i : i + BATCH])
+            step.advance(len(docs[i : i + BATCH]))
     elapsed = time.perf_counter() - started
     assert await engine.count() == len(docs)
     return elapsed
@@ -307,7 +315,9 @@ def main() -> int:
         parser.error("--queries must be at least 20 (for a p95), --seconds positive")
 
     started = time.perf_counter()
-    catalogue = synthetic_products(sizes[-1])
+    with progress("generate products") as (step,):
+        step.set_total(sizes[-1])
+        catalogue = synthetic_products(sizes[-1], on_product=step.advance)
     print(f"generated {len(catalogue):,} products in {time.perf_counter() - started:.1f} s")
     results = []
     with tempfile.TemporaryDirectory(prefix="loanmart-bench-search-") as tmp:
