@@ -228,6 +228,8 @@ async def test_no_route_gives_a_5xx_for_hostile_input(app, client, world):
         "staff", "officer@test-bank.example", "loan_officer", world.bank_id, "赵信"
     )
     assert officer.role == "loan_officer"
+    # The operator who may open every admin page (reviews, audit log, jobs).
+    await factories.user("operator", "super@loanmart.example", "super_admin", None, "超管")
 
     walk = Walk()
     visitors = [
@@ -235,7 +237,7 @@ async def test_no_route_gives_a_5xx_for_hostile_input(app, client, world):
         (borrower, "borrower"),
         (await _signed_in(app, "/console/login", "staff@test-bank.example"), "staff"),
         (await _signed_in(app, "/console/login", "officer@test-bank.example"), "staff"),
-        (await _signed_in(app, "/admin/login", "reviewer@loanmart.example"), "operator"),
+        (await _signed_in(app, "/admin/login", "super@loanmart.example"), "operator"),
     ]
     for visitor, kind in visitors:
         await _walk(visitor, app, walk, ids, kind)
