@@ -163,7 +163,7 @@ async def _run_until_stopped_or_lost(stopping: asyncio.Event) -> str | None:
 
 async def _drain(worker: Worker, main: asyncio.Task) -> None:
     main.cancel()
-    with contextlib.suppress(BaseException):
+    with contextlib.suppress(asyncio.CancelledError, Exception):  # already reported
         await main
     running = [task for task in worker.tasks.values() if not task.done()]
     if running:
