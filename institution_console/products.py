@@ -143,6 +143,7 @@ async def preview_product(request: Request) -> Response:
     data = await form_data(request)
     errors: dict = {}
     preview = None
+    # What is wrong is the preview's content (a 200): htmx swaps only successful answers.
     try:
         preview = await price(parse_price_terms(data))
     except ValidationFailed as exc:

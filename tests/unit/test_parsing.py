@@ -189,6 +189,24 @@ def test_application_form_rejects_with_a_field_error(field, value):
     assert set(excinfo.value.errors) == {field}
 
 
+form_values = st.dictionaries(
+    st.sampled_from(sorted({*PRODUCT_FORM, *application_form(), "fee_upfront_amount"})),
+    st.one_of(st.text(max_size=50), st.sampled_from(HOSTILE), st.lists(st.text(), max_size=3)),
+)
+
+
+@given(form_values)
+def test_whole_forms_fail_only_with_field_errors(overrides):
+    for parse, form in (
+        (parse_product_input, PRODUCT_FORM),
+        (lambda data: parse_application_input(1, data), application_form()),
+    ):
+        try:
+            parse({**form, **overrides})
+        except ValidationFailed as exc:
+            assert exc.errors and all(exc.errors.values())
+
+
 def test_application_form_fits_its_columns():
     cmd = parse_application_input(1, application_form(city="c" * 30))
     assert cmd.city == "c" * 30
