@@ -254,28 +254,32 @@ async def restore_backup(
             str(pg_restore), "--list", str(dump), stdout=asyncio.subprocess.PIPE
         )
         toc, _ = await listing.communicate()
+        if listing.returncode != 0:
+            raise BackupError(f"{path} holds no readable database dump")
         tables = toc.count(b" TABLE DATA ")
         # Pooled connections cache statements for the tables about to be replaced.
         await engine().close_connection_pool()
-        await _run_counting(
-            [
-                str(pg_restore),
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                "--no-privileges",
-                "--single-transaction",
-                "--exit-on-error",
-                "--verbose",
-                f"--dbname={engine_config(database_url)['database']}",
-                str(dump),
-            ],
-            _libpq_env(database_url),
-            re.compile(rb"processing data for table"),
-            tables,
-            on_table,
-        )
-        await engine().start_connection_pool(min_size=1, max_size=4)
+        try:
+            await _run_counting(
+                [
+                    str(pg_restore),
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--single-transaction",
+                    "--exit-on-error",
+                    "--verbose",
+                    f"--dbname={engine_config(database_url)['database']}",
+                    str(dump),
+                ],
+                _libpq_env(database_url),
+                re.compile(rb"processing data for table"),
+                tables,
+                on_table,
+            )
+        finally:
+            await engine().start_connection_pool(min_size=1, max_size=4)
         restored_files = sorted(p for p in (work_dir / FILES).rglob("*") if p.is_file())
         if files_dir().exists():
             shutil.rmtree(files_dir())

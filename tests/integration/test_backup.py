@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import stat
 import tarfile
@@ -130,3 +131,22 @@ async def test_pg_tools_match_the_server_version():
         assert binary.name == tool and binary.exists()
     with pytest.raises(BackupError, match="no pg_dump"):
         await find_pg_tool("pg_dump", 99)
+
+
+async def test_a_broken_dump_changes_nothing(world, tmp_path):
+    await listed_product(world.staff, world.operator)
+    archive = await create_backup(tmp_path)
+    before = await _snapshot()
+    broken = tmp_path / "broken.tar"
+    with tarfile.open(archive) as source, tarfile.open(broken, "w") as target:
+        manifest = source.getmember("manifest.json")
+        target.addfile(manifest, source.extractfile(manifest))
+        dump = source.getmember("database.dump")
+        data = source.extractfile(dump).read()
+        # The table of contents stays readable; the data after it is cut off.
+        dump.size = len(data) // 2
+        target.addfile(dump, io.BytesIO(data[: dump.size]))
+    with pytest.raises(BackupError):
+        await restore_backup(broken)
+    assert await _snapshot() == before
+    assert await Product.count() == 1
