@@ -31,11 +31,13 @@ browser: ## install Debian chromium and CJK fonts for the browser tests, if miss
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-# Two workers: this project's machines have 2 cores; one file stays on one worker
-# (loadfile) so module fixtures and the e2e live server are set up once per file.
+# pytest-xdist: two workers for this project's 2-core machines (at most 7: each worker
+# takes two of Redis's 16 databases). loadgroup hands out single tests, so the long ones
+# do not pile up on one worker, and keeps every browser test on one worker (group "e2e"):
+# one live server and one chromium instead of one per worker.
 PYTEST_WORKERS ?= 2
 test: install browser ## run the whole test suite in parallel (pytest-xdist)
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: install ## ruff, format check, mypy and import contracts (same as pre-commit)
 	$(VENV)/bin/ruff check .
