@@ -74,6 +74,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        method = scope["method"]  # type: ignore[typeddict-item]  # http only, checked above
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})[REQUEST_ID_STATE_KEY] = request_id  # type: ignore[typeddict-item]
         token = current_request_id.set(request_id)
@@ -101,11 +102,11 @@ class RequestContextMiddleware:
             )
             access_log.info(
                 "%s %s %s",
-                scope["method"],
+                method,
                 route,
                 status,
                 extra={
-                    "method": scope["method"],
+                    "method": method,
                     "route": route,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),

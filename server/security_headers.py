@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.sessions import COOKIE_NAME, SCOPE_KEY
+from server.sessions import COOKIE_NAME, SCOPE_KEY, Session
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -37,7 +37,7 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 def _has_live_session(scope: Scope) -> bool:
     # Sessions only exist once something is stored: a signed-in user or a half-done sign-in.
-    session = scope.get(SCOPE_KEY)  # type: ignore[call-overload]
+    session: Session | None = scope.get(SCOPE_KEY)  # type: ignore[call-overload,assignment]
     if session is not None:
         return bool(session.data)
     # Unmatched paths never load the session: the cookie is what we know there.
