@@ -250,6 +250,7 @@ async def test_killed_worker_and_flushed_redis_lose_no_acknowledged_application(
         )
         acknowledged += len(chunk)
         if acknowledged == 60:
+            in_progress_at_kill = len(await queue.run("KEYS", "arq:in-progress:*"))
             first.kill()  # SIGKILL: mid-job, its transaction never commits
             undelivered_at_kill = acknowledged - await _delivered_count()
             second = workers(queue.url)  # starts while the burst goes on
@@ -266,6 +267,7 @@ async def test_killed_worker_and_flushed_redis_lose_no_acknowledged_application(
     )
     print(  # noqa: T201 - the figures quoted in the issue's note
         f"\nacknowledged={acknowledged} undelivered_when_killed={undelivered_at_kill} "
+        f"jobs_in_progress_when_killed={in_progress_at_kill} "
         f"{figures} outbox_runs={runs[0]['runs']} "
         f"duplicate_deliveries_skipped={(first.output() + second.output()).count('skipped')} "
         f"outbox_done={runs[0]['done']}"
