@@ -60,9 +60,11 @@ def _terms(values: dict[str, str], errors: dict[str, str]) -> tuple[Decimal, int
     return amount, term
 
 
-def _compute(values: dict[str, str], errors: dict[str, str], **loan: Any) -> dict:
-    """Run the engine; bad input becomes a field error and keeps what was typed."""
-    amount, term = _terms(values, errors)
+def _compute(
+    values: dict[str, str], errors: dict[str, str], amount: Decimal, term: int, **loan: Any
+) -> dict:
+    """Run the engine unless the input is already wrong; what it refuses becomes a field
+    error, and what was typed is kept either way."""
     result = None
     if not errors:
         try:
@@ -88,11 +90,11 @@ def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dic
         )
     elif not errors and term not in terms:
         errors["term"] = _("请选择该产品提供的期限")
-    if errors:
-        return {"calc": {"values": values, "quote": None, "errors": errors}}
     calc = _compute(
         values,
         errors,
+        amount,
+        term,
         method=product.repayment_method,
         rate=product.rate,
         rate_period=product.rate_period,
@@ -154,16 +156,17 @@ async def calculator(request: Request) -> Response:
         if monthly:
             fees.append(Fee(kind="service", timing="per_period", rate=monthly / PERCENT))
     errors = dict(form.errors)
-    calc: dict = {"values": values, "quote": None, "errors": errors}
-    if not errors:
-        calc = _compute(
-            values,
-            errors,
-            method=values["method"],
-            rate=rate / PERCENT,
-            rate_period=values["rate_period"],
-            fees=fees,
-        )
+    amount, term = _terms(values, errors)
+    calc = _compute(
+        values,
+        errors,
+        amount,
+        term,
+        method=values["method"],
+        rate=rate / PERCENT,
+        rate_period=values["rate_period"],
+        fees=fees,
+    )
     return await render(
         request,
         "portal/calculator.html",
