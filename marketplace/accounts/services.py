@@ -84,7 +84,7 @@ async def request_registration_code(origin: Actor, mobile: str) -> None:
             retry_after=max(1, int(await r.ttl(cooldown))),
         )
     if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
-        # The owner signs in (or resets the password); nobody is told the number is taken.
+        # No code and no SMS (its owner can sign in); the stranger is not told it is taken.
         return
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with r.pipeline(transaction=True) as pipe:
