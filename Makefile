@@ -32,12 +32,11 @@ browser: ## install Debian chromium and CJK fonts for the browser tests, if miss
 	fi
 
 # pytest-xdist: two workers for this project's 2-core machines (at most 7: each worker
-# takes two of Redis's 16 databases). loadgroup hands out single tests, so the long ones
-# do not pile up on one worker, and keeps every browser test on one worker (group "e2e"):
-# one live server and one chromium instead of one per worker.
+# takes two of Redis's 16 databases); loadfile keeps a file's tests on one worker, so its
+# module fixtures are built once.
 PYTEST_WORKERS ?= 2
 test: install browser ## run the whole test suite in parallel (pytest-xdist)
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: install ## ruff, format check, mypy and import contracts (same as pre-commit)
 	$(VENV)/bin/ruff check .

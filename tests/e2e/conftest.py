@@ -187,15 +187,6 @@ async def new_page(browser, live_server, request):
     assert not script_problems, "\n".join(script_problems)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under `--dist loadgroup` every browser test runs on one xdist worker: one live
-    server and one chromium for all of them, instead of one per worker."""
-    for item in items:
-        if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.xdist_group("e2e"))
-
-
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
