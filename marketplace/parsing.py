@@ -19,6 +19,7 @@ from piccolo.columns import Array, Column, Varchar
 
 from marketplace.errors import ValidationFailed
 from marketplace.i18n import _
+from marketplace.loancalc import MAX_PRINCIPAL
 
 T = TypeVar("T")
 
@@ -106,6 +107,13 @@ def parse_decimal(
     if value > maximum:
         raise FieldError(_("{label}不能大于{maximum}", label=label, maximum=_plain(maximum)))
     return value
+
+
+def parse_money(
+    raw: Any, *, label: str, minimum: Decimal = Decimal(0), maximum: Decimal = MAX_PRINCIPAL
+) -> Decimal:
+    """An amount of yuan to the fen, within the bounds (by default 0 to MAX_PRINCIPAL)."""
+    return parse_decimal(raw, label=label, minimum=minimum, maximum=maximum, scale=2)
 
 
 def _plain(value: Decimal) -> str:

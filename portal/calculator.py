@@ -12,7 +12,6 @@ from litestar.params import FromPath
 
 from marketplace.i18n import _
 from marketplace.loancalc import (
-    MAX_PRINCIPAL,
     MAX_TERM_MONTHS,
     MIN_TERM_MONTHS,
     Fee,
@@ -22,7 +21,7 @@ from marketplace.loancalc import (
     quote,
 )
 from marketplace.money import FEN
-from marketplace.parsing import FormReader, first, parse_decimal, parse_int
+from marketplace.parsing import FormReader, first, parse_decimal, parse_int, parse_money
 from marketplace.products.queries import ProductDetail, listed_product
 from server.rendering import render
 
@@ -39,15 +38,7 @@ def _default_amount(product: ProductDetail) -> Decimal:
 def _terms(values: dict[str, str], errors: dict[str, str]) -> tuple[Decimal, int]:
     """The amount and term typed into the calculator; bad ones become field errors."""
     form = FormReader(values)
-    amount = form.field(
-        "amount",
-        parse_decimal,
-        Decimal(0),
-        label=_("借款金额"),
-        minimum=FEN,
-        maximum=MAX_PRINCIPAL,
-        scale=2,
-    )
+    amount = form.field("amount", parse_money, Decimal(0), label=_("借款金额"), minimum=FEN)
     term = form.field(
         "term",
         parse_int,
@@ -138,15 +129,7 @@ async def calculator(request: Request) -> Response:
     rate = form.field("rate", parse_decimal, Decimal(0), label=_("利率"), **percent)
     fees: list[Fee] = []
     if values["upfront_fee"]:
-        upfront = form.field(
-            "upfront_fee",
-            parse_decimal,
-            Decimal(0),
-            label=_("一次性费用"),
-            minimum=Decimal(0),
-            maximum=MAX_PRINCIPAL,
-            scale=2,
-        )
+        upfront = form.field("upfront_fee", parse_money, Decimal(0), label=_("一次性费用"))
         if upfront:
             fees.append(Fee(kind="arrangement", timing="upfront", amount=upfront))
     if values["monthly_fee_rate"]:

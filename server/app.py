@@ -34,7 +34,9 @@ CSRF_HEADER = "x-csrftoken"
 CSRF_FIELD = "_csrf_token"
 
 
-@get("/healthz", opt={"access": "public", "session": False}, name="health.live", sync_to_thread=False)
+@get(
+    "/healthz", opt={"access": "public", "session": False}, name="health.live", sync_to_thread=False
+)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -16,9 +16,10 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
 
 from marketplace.security import install_log_redaction
+from server.asgi import HttpMiddleware
 
 # server.auth.request_id() reads the id from the connection state under this key.
 REQUEST_ID_STATE_KEY = "lm_request_id"
@@ -63,17 +64,11 @@ def configure_logging(level: int = logging.INFO, stream: IO[str] | None = None) 
     install_log_redaction()
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Pure ASGI, outermost: gives each request an id (state, log context, `X-Request-ID`)
     and writes one access line when it ends, whatever answered it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]  # type: ignore[typeddict-item]  # http only, checked above
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})[REQUEST_ID_STATE_KEY] = request_id  # type: ignore[typeddict-item]

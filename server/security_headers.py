@@ -7,8 +7,9 @@ styles from other origins are still refused."""
 
 from __future__ import annotations
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Receive, Scope, Send
 
+from server.asgi import HttpMiddleware
 from server.sessions import COOKIE_NAME, SCOPE_KEY, Session
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -45,16 +46,10 @@ def _has_live_session(scope: Scope) -> bool:
     return any(name == b"cookie" and cookie in value for name, value in scope["headers"])
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(HttpMiddleware):
     """Pure ASGI: wraps the whole application, so Litestar's 404/405 answers get them too."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marketplace.accounts import second_factor
+from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
-from marketplace.accounts.roles import permissions_of
 from marketplace.actors import Actor
 from marketplace.institutions.tables import Institution
 from marketplace.products.services import review_product, save_product, submit_for_review

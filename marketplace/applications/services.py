@@ -32,15 +32,15 @@ from marketplace.errors import (
     ValidationFailed,
 )
 from marketplace.i18n import _
-from marketplace.loancalc import MAX_PRINCIPAL, MAX_TERM_MONTHS, MIN_TERM_MONTHS
+from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
 from marketplace.parsing import (
     FormReader,
     column_length,
     first,
-    parse_decimal,
     parse_int,
+    parse_money,
     parse_text,
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
@@ -74,16 +74,9 @@ class ApplicationInput:
     submission_key: str
 
 
-# Income is bounded like any amount of money we can compute with.
-MAX_MONTHLY_INCOME = MAX_PRINCIPAL
-
-
 def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
     form = FormReader(data)
-    money = {"minimum": FEN, "scale": 2}
-    amount = form.field(
-        "amount", parse_decimal, Decimal(0), label=_("借款金额"), maximum=MAX_PRINCIPAL, **money
-    )
+    amount = form.field("amount", parse_money, Decimal(0), label=_("借款金额"), minimum=FEN)
     term = form.field(
         "term_months",
         parse_int,
@@ -106,14 +99,8 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         min_length=1,
         max_length=column_length(BorrowerProfile.city),
     )
-    income = form.field(
-        "monthly_income",
-        parse_decimal,
-        Decimal(0),
-        label=_("月收入"),
-        maximum=MAX_MONTHLY_INCOME,
-        **money,
-    )
+    # Income is bounded like any amount of money we can compute with.
+    income = form.field("monthly_income", parse_money, Decimal(0), label=_("月收入"), minimum=FEN)
     employment_type = first(data.get("employment_type")).strip() or "employee"
     if employment_type not in EMPLOYMENT_TYPES:
         form.fail("employment_type", _("请选择职业类型"))

@@ -14,12 +14,14 @@ ACTOR_KINDS: dict[str, str] = {
     "staff": N_("机构用户"),
     "borrower": N_("借款人"),
     "system": N_("系统"),
+    "visitor": N_("访客"),
 }
 
 # Actions without a label here are shown by their code, which is always shown anyway.
 ACTIONS: dict[str, str] = {
     "product.create": N_("创建产品"),
     "product.update": N_("修改产品"),
+    "product.edit": N_("退回草稿修改"),
     "product.submit": N_("提交审核"),
     "product.approve": N_("审核通过"),
     "product.reject": N_("审核驳回"),
@@ -30,7 +32,10 @@ ACTIONS: dict[str, str] = {
     "lead.approved": N_("批复线索"),
     "lead.rejected": N_("拒绝线索"),
     "borrower.register": N_("借款人注册"),
+    "application.submit": N_("提交借款申请"),
+    "consent.granted": N_("同意向机构提供信息"),
     "auth.login": N_("登录"),
+    "auth.login_failed": N_("登录失败"),
     "auth.second_factor": N_("二次验证通过"),
     "auth.second_factor_failed": N_("二次验证失败"),
     "operator.totp_enrol": N_("绑定动态验证码"),
@@ -38,7 +43,13 @@ ACTIONS: dict[str, str] = {
     "job.retry_dead": N_("重试全部失败任务"),
 }
 
-OBJECT_TYPES: dict[str, str] = {"product": N_("产品"), "application": N_("申请")}
+OBJECT_TYPES: dict[str, str] = {
+    "product": N_("产品"),
+    "application": N_("申请"),
+    "user": N_("账号"),
+    "consent": N_("授权"),
+    "outbox_message": N_("后台任务"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,6 +29,7 @@ from marketplace.parsing import (
     parse_decimal,
     parse_int,
     parse_list,
+    parse_money,
     parse_text,
 )
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
@@ -266,13 +267,7 @@ def parse_product_input(data: Mapping) -> ProductInput:
     min_income = Decimal(0)
     if first(data.get("min_monthly_income")).strip():
         min_income = form.field(
-            "min_monthly_income",
-            parse_decimal,
-            Decimal(0),
-            label=_("最低月收入"),
-            minimum=Decimal(0),
-            maximum=MAX_PRINCIPAL,
-            scale=2,
+            "min_monthly_income", parse_money, Decimal(0), label=_("最低月收入")
         )
     approval_speed_hours = _optional_int(
         form, "approval_speed_hours", _("审批时效"), 24, minimum=1, maximum=MAX_APPROVAL_HOURS
