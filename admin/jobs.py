@@ -10,7 +10,7 @@ from marketplace.outbox.queries import JobFilters, job_names, list_jobs
 from marketplace.outbox.services import retry_dead, retry_message
 from marketplace.outbox.tables import OutboxStatus
 from server.auth import require_actor
-from server.forms import form_data
+from server.forms import form_data, page_number
 from server.pagination import pagination
 from server.rendering import flash, redirect, render
 
@@ -32,7 +32,7 @@ async def jobs_list(
     page: FromQuery[str] = "1",
 ) -> Response:
     filters = JobFilters.parse(status, job)
-    result = await list_jobs(filters, page=_page_number(page), per_page=PER_PAGE)
+    result = await list_jobs(filters, page=page_number(page), per_page=PER_PAGE)
     kept = {"status": filters.status or "", "job": filters.job or ""}
     return await render(
         request,
@@ -66,17 +66,12 @@ async def retry_all_dead(request: Request) -> Response:
     return redirect(request, _back_to_list(data))
 
 
-def _page_number(text: str) -> int:
-    # ASCII digits only, bounded: `int()` accepts "²"-free Unicode digits and huge values.
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 1
-
-
 def _back_to_list(data: dict) -> str:
     """The list the operator came from, rebuilt from its parsed filters (never a URL
     taken from the form)."""
     filters = JobFilters.parse(str(data.get("status", "")), str(data.get("job", "")))
     kept = {"status": filters.status or "", "job": filters.job or ""}
-    page = _page_number(str(data.get("page", "1")))
+    page = page_number(data.get("page"))
     return pagination("/admin/jobs", kept, page, 0, PER_PAGE)["page_url"](page)
 
 

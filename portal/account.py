@@ -10,10 +10,10 @@ from marketplace.accounts.services import (
     request_registration_code,
     visitor,
 )
-from marketplace.errors import DomainError, Throttled
+from marketplace.errors import ValidationFailed
 from marketplace.i18n import _
 from server.auth import client_address, request_id, sign_in
-from server.forms import errors_of, form_data
+from server.forms import FormData, submit_form
 from server.rendering import flash, redirect, render
 
 PUBLIC = {"access": "public"}
@@ -38,40 +38,35 @@ async def register_page(request: Request) -> Response:
 
 @post("/register", name="portal.auth.register_submit", opt=PUBLIC)
 async def register_submit(request: Request) -> Response:
-    data = await form_data(request)
-    # Passwords are never echoed back into the page.
-    values = {k: str(data.get(k, "")).strip() for k in ("mobile", "code", "display_name")}
     origin = visitor(client_address(request), request_id(request))
-    if data.get("action") == "send_code":
-        try:
+
+    async def submit(data: FormData) -> Response:
+        values = _typed_values(data)
+        if data.get("action") == "send_code":
             await request_registration_code(origin, values["mobile"])
-        except Throttled as exc:
-            response = await _page(request, values, errors_of(exc), status_code=429)
-            response.headers["Retry-After"] = str(exc.retry_after or 60)
-            return response
-        except DomainError as exc:
-            return await _page(request, values, errors_of(exc), status_code=400)
-        return await _page(request, values, {}, code_sent=True)
-    password = str(data.get("password", ""))
-    if password != str(data.get("password_confirm", "")):
-        return await _page(
-            request,
-            values,
-            {"password_confirm": _("两次输入的密码不一致")},
-            code_sent=True,
-            status_code=400,
-        )
-    try:
+            return await _page(request, values, {}, code_sent=True)
+        password = str(data.get("password", ""))
+        if password != str(data.get("password_confirm", "")):
+            raise ValidationFailed({"password_confirm": _("两次输入的密码不一致")})
         await register_borrower(
             origin, values["mobile"], values["code"], password, values["display_name"]
         )
-        actor = await authenticate(origin, "borrower", values["mobile"], password)
-    except DomainError as exc:
-        return await _page(request, values, errors_of(exc), code_sent=True, status_code=400)
-    sign_in(request, actor)
-    flash(request, _("注册成功，欢迎来到 LoanMart"))
-    next_url = str(data.get("next", ""))
-    return redirect(request, next_url if next_url.startswith("/products/") else "/")
+        sign_in(request, await authenticate(origin, "borrower", values["mobile"], password))
+        flash(request, _("注册成功，欢迎来到 LoanMart"))
+        next_url = str(data.get("next", ""))
+        return redirect(request, next_url if next_url.startswith("/products/") else "/")
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        # After a failed registration step the code field stays on the page.
+        code_sent = data.get("action") != "send_code"
+        return await _page(request, _typed_values(data), errors, code_sent=code_sent)
+
+    return await submit_form(request, submit, rerender)
+
+
+def _typed_values(data: FormData) -> dict[str, str]:
+    """What goes back into the page: passwords are never echoed."""
+    return {key: str(data.get(key, "")).strip() for key in ("mobile", "code", "display_name")}
 
 
 handlers = [register_page, register_submit]

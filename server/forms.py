@@ -87,8 +87,13 @@ def query_ints(request: Request, key: str, *, limit: int) -> list[int]:
     return [value for value in ids if value][:limit]
 
 
+def page_number(raw: Any) -> int:
+    """A page number from a query string or a form; anything malformed is page 1."""
+    return lenient(parse_int, raw, 1, minimum=1, maximum=MAX_PAGE)
+
+
 def query_page(request: Request) -> int:
-    return query_int(request, "page", 1, minimum=1, maximum=MAX_PAGE)
+    return page_number(request.query_params.get("page"))
 
 
 def query_choice(request: Request, key: str, choices: Collection[str], default: str = "") -> str:
