@@ -9,11 +9,11 @@ from litestar.params import FromQuery
 from marketplace.accounts import second_factor
 from marketplace.accounts.services import actor_for, authenticate, visitor
 from marketplace.actors import Actor
-from marketplace.errors import DomainError, Throttled
+from marketplace.errors import DomainError, Throttled, ValidationFailed
 from marketplace.i18n import N_, _
 from marketplace.security import new_totp_secret
 from server.auth import client_address, request_id, sign_in, sign_out
-from server.forms import form_data, safe_next
+from server.forms import FormData, form_data, safe_next, submit_form
 from server.rendering import flash, redirect, redirect_to, render
 from server.sessions import session_of
 
@@ -70,30 +70,29 @@ def login_handlers(audience: str, kind: str, prefix: str, home_path: str) -> lis
 
     @post("/login", name=f"{audience}.auth.login_submit", opt={"access": "public"})
     async def login_submit(request: Request) -> Response:
-        data = await form_data(request)
-        login, password = str(data.get("login", "")).strip(), str(data.get("password", ""))
-        next_url = str(data.get("next", ""))
-        if not login or not password:
-            return await page(request, login, _("请输入账号和密码"), next_url, 400)
-        try:
-            actor = await authenticate(
-                visitor(client_address(request), request_id(request)), kind, login, password
-            )
-        except Throttled as exc:
-            response = await page(request, login, exc.message, next_url, 429)
-            response.headers["Retry-After"] = str(exc.retry_after or 60)
-            return response
-        except DomainError as exc:
-            return await page(request, login, exc.message, next_url, 400)
-        target = safe_next(next_url, prefix or "/", home_path)
-        if second_factor.required_for(actor):
-            # Password alone signs nobody in: the session only remembers who is halfway.
-            start_second_factor(request, actor, target)
-            await second_factor.show_demo_code(actor, login)
-            return redirect_to(request, f"{audience}.auth.verify")
-        sign_in(request, actor)
-        flash(request, _("欢迎回来，{name}", name=actor.label))
-        return redirect(request, target)
+        async def submit(data: FormData) -> Response:
+            login, password = str(data.get("login", "")).strip(), str(data.get("password", ""))
+            if not login or not password:
+                raise ValidationFailed({"login": _("请输入账号和密码")})
+            origin = visitor(client_address(request), request_id(request))
+            actor = await authenticate(origin, kind, login, password)
+            target = safe_next(str(data.get("next", "")), prefix or "/", home_path)
+            if second_factor.required_for(actor):
+                # Password alone signs nobody in: the session only remembers who is halfway.
+                start_second_factor(request, actor, target)
+                await second_factor.show_demo_code(actor, login)
+                return redirect_to(request, f"{audience}.auth.verify")
+            sign_in(request, actor)
+            flash(request, _("欢迎回来，{name}", name=actor.label))
+            return redirect(request, target)
+
+        async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+            login = str(data.get("login", "")).strip()
+            # Translators: joins several form errors into one message.
+            message = _("；").join(errors.values())
+            return await page(request, login, message, str(data.get("next", "")))
+
+        return await submit_form(request, submit, rerender)
 
     @post("/logout", name=f"{audience}.auth.logout", opt={"access": "public"})
     async def logout(request: Request) -> Response:

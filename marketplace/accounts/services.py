@@ -205,10 +205,10 @@ async def authenticate(origin: Actor, kind: str, login: str, password: str) -> A
         ok = await verify_password_async(user.password_hash, password)
     if not ok or user is None:
         await _record_failure(origin, kind, key, user.id if user else None, "password")
-        raise DomainError(_("账号或密码不正确"))
+        raise DomainError(_("账号或密码不正确"), field="password")
     if user.status != "active":
         await _record_failure(origin, kind, key, user.id, "frozen")
-        raise DomainError(_("该账号已被冻结，请联系客服"))
+        raise DomainError(_("该账号已被冻结，请联系客服"), field="login")
     await clear(account)
     await release(address)
     values: dict = {User.last_login_at: datetime.now(UTC)}
