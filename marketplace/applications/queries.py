@@ -306,7 +306,10 @@ DASHBOARD_TILES: tuple[tuple[ApplicationStatus, str], ...] = (
 )
 
 
-async def institution_lead_counts(actor: Actor) -> LeadCounts:
+async def institution_lead_counts(actor: Actor) -> LeadCounts | None:
+    """None for a role that may not see leads (nothing is counted for it)."""
+    if not actor.can("lead.view"):
+        return None
     rows = await Application.raw(
         "SELECT status, count(*) AS n FROM application "
         "WHERE institution = {} AND status <> {} GROUP BY status",
