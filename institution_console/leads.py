@@ -8,14 +8,16 @@ from litestar.params import FromPath
 from marketplace.applications.queries import (
     institution_lead,
     institution_leads,
-    lead_status_labels,
+    lead_desk_options,
+    lead_filter_query,
+    parse_lead_filters,
 )
 from marketplace.applications.services import move_lead
 from marketplace.applications.statuses import APPLICATION_MACHINE
 from marketplace.i18n import _
 from marketplace.parsing import FormReader, first, parse_text
 from server.auth import require_actor
-from server.forms import FormData, query_choice, query_page, submit_form
+from server.forms import FormData, query_page, submit_form
 from server.pagination import pagination
 from server.rendering import flash, redirect_to, render
 
@@ -29,21 +31,21 @@ NOTE_MAX_LENGTH = 500
 @get("/leads", name="console.leads.list", opt=VIEW)
 async def lead_list(request: Request) -> Response:
     actor = await require_actor(request)
-    statuses = lead_status_labels()
-    status = query_choice(request, "status", statuses)
+    options = await lead_desk_options(actor)
+    filters = parse_lead_filters(request.query_params, options)
     page = query_page(request)
-    leads, total = await institution_leads(
-        actor, status=status or None, page=page, per_page=PER_PAGE
-    )
+    leads, total = await institution_leads(actor, filters, page=page, per_page=PER_PAGE)
+    query = lead_filter_query(filters, options)
     return await render(
         request,
         "institution_console/leads.html",
         {
             "leads": leads,
             "total": total,
-            "status": status,
-            "statuses": statuses,
-            **pagination("/console/leads", {"status": status}, page, total, PER_PAGE),
+            "filters": filters,
+            "options": options,
+            "query": query,
+            **pagination("/console/leads", query, page, total, PER_PAGE),
         },
         fragment="institution_console/_lead_rows.html",
         nav="leads",

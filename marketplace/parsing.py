@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ T = TypeVar("T")
 # PostgreSQL `integer` / `serial`: ids and counts past it overflow in the database.
 MAX_ID = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]+")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Plain or thousands-grouped digits, optional fraction; no sign, exponent, NaN or Infinity.
 _DECIMAL = re.compile(r"(?:[0-9]+|[0-9]{1,3}(?:,[0-9]{3})+)(?:\.([0-9]+))?")
 # Longest decimal text worth reading: anything longer is out of every range we accept.
@@ -150,6 +152,19 @@ def parse_choice(raw: Any, choices: Collection[str], *, label: str) -> str:
     if text not in choices:
         raise FieldError(_("请选择{label}", label=label))
     return text
+
+
+def parse_date(raw: Any, *, label: str) -> date:
+    """A calendar date as a date input sends it (YYYY-MM-DD), ASCII digits only."""
+    text = first(raw).strip()
+    if not text:
+        raise FieldError(_("请填写{label}", label=label))
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FieldError(_("请填写正确的{label}，如 2026-01-31", label=label)) from None
 
 
 LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")

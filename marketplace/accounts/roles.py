@@ -26,11 +26,18 @@ OPERATOR_ROLES: dict[str, str] = {
 _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("borrower", "borrower"): frozenset({"application.submit", "application.view_own"}),
     ("staff", "institution_admin"): frozenset(
-        {"product.view", "product.edit", "lead.view", "lead.work"}
+        {
+            "product.view",
+            "product.edit",
+            "lead.view",
+            "lead.work",
+            "lead.assign",  # hand leads to staff of the institution
+            "lead.reveal",  # see a lead's full ID number or phone, with a reason
+        }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
     ("staff", "loan_officer"): frozenset({"product.view", "lead.view", "lead.work"}),
-    ("staff", "risk_officer"): frozenset({"product.view", "lead.view"}),
+    ("staff", "risk_officer"): frozenset({"product.view", "lead.view", "lead.reveal"}),
     ("staff", "finance"): frozenset({"product.view"}),
     ("operator", "super_admin"): frozenset(
         {

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
+from marketplace.accounts.roles import permissions_of
+from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.applications.services import SHARED_DATA_CONTEXT
 from marketplace.applications.statuses import (
@@ -26,7 +29,18 @@ from marketplace.applications.statuses import (
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.errors import NotFound
 from marketplace.i18n import N_, _
+from marketplace.loancalc import SHANGHAI
+from marketplace.parameters.services import get_parameters
+from marketplace.parsing import (
+    column_length,
+    lenient,
+    parse_choice,
+    parse_date,
+    parse_money,
+    parse_text,
+)
 from marketplace.products.catalog import EMPLOYMENT_TYPES
+from marketplace.products.tables import Product
 from marketplace.security import decrypt_field, mask_id_number, mask_mobile
 from marketplace.statemachine import Actions
 
@@ -92,6 +106,11 @@ class ApplicationDetail(ApplicationSummary):
 class LeadSummary(ApplicationSummary):
     city: str
     applicant: str  # surname and stars: enough to tell leads apart in a list
+    delivered_at: datetime | None
+    assignee_id: int | None
+    assignee_name: str
+    age_hours: int | None  # since delivery, while the lead waits on the institution
+    sla: str  # "" (not waiting) | "ok" | "amber" (past the SLA) | "red" (past twice it)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,34 +217,248 @@ def lead_status_labels() -> dict[str, str]:
     return {str(status): APPLICATION_MACHINE.label(status) for status in LEAD_STATUSES}
 
 
+# Leads waiting on the institution: the SLA clock runs on these.
+WAITING_STATUSES = frozenset({ApplicationStatus.DELIVERED, ApplicationStatus.REVIEWING})
+
+ASSIGNEE_ALL = "all"
+ASSIGNEE_MINE = "me"
+ASSIGNEE_NONE = "none"
+
+
+class LeadSort(StrEnum):
+    AGE = "age"
+    RECENT = "recent"
+    AMOUNT_DESC = "amount_desc"
+    AMOUNT_ASC = "amount_asc"
+
+
+SORT_LABELS: dict[LeadSort, str] = {
+    LeadSort.AGE: N_("等待最久优先"),
+    LeadSort.RECENT: N_("最新接收优先"),
+    LeadSort.AMOUNT_DESC: N_("金额从高到低"),
+    LeadSort.AMOUNT_ASC: N_("金额从低到高"),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadFilters:
+    """What the lead desk shows: the page, its pagination links and its exports agree."""
+
+    status: str = ""
+    product: int = 0
+    delivered_from: date | None = None
+    delivered_to: date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    city: str = ""
+    assignee: str = ASSIGNEE_ALL  # ASSIGNEE_* or a staff member's id
+    sort: str = LeadSort.AGE
+
+    def as_query(self) -> dict[str, str]:
+        """The query string that reproduces these filters (empty ones left out)."""
+        values = {
+            "status": self.status,
+            "product": str(self.product or ""),
+            "delivered_from": self.delivered_from.isoformat() if self.delivered_from else "",
+            "delivered_to": self.delivered_to.isoformat() if self.delivered_to else "",
+            "amount_min": "" if self.amount_min is None else str(self.amount_min),
+            "amount_max": "" if self.amount_max is None else str(self.amount_max),
+            "city": self.city,
+            "assignee": self.assignee,
+            "sort": str(self.sort),
+        }
+        return {key: value for key, value in values.items() if value}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeadDeskOptions:
+    """The choices of the lead desk's filters, labels translated."""
+
+    statuses: dict[str, str]
+    products: dict[str, str]  # id → name, this institution's products
+    assignees: dict[str, str]  # ASSIGNEE_* and staff ids → label
+    officers: dict[str, str]  # staff who may work leads: id → name (assignment targets)
+    sorts: dict[str, str]
+    default_assignee: str
+
+
+async def assignable_staff(institution_id: int | None) -> dict[int, str]:
+    """Active staff of the institution whose role may work leads."""
+    rows = (
+        await User.select(User.id, User.display_name, User.role)
+        .where(
+            (User.kind == "staff")
+            & (User.institution == institution_id)
+            & (User.status == "active")
+        )
+        .order_by(User.id)
+    )
+    return {
+        row["id"]: row["display_name"]
+        for row in rows
+        if "lead.work" in permissions_of("staff", row["role"])
+    }
+
+
+async def lead_desk_options(actor: Actor) -> LeadDeskOptions:
+    products = (
+        await Product.select(Product.id, Product.name)
+        .where(Product.institution == actor.institution_id)
+        .order_by(Product.id)
+    )
+    officers = {str(k): v for k, v in (await assignable_staff(actor.institution_id)).items()}
+    return LeadDeskOptions(
+        statuses=lead_status_labels(),
+        products={str(row["id"]): row["name"] for row in products},
+        assignees={
+            ASSIGNEE_ALL: _("全部"),
+            ASSIGNEE_MINE: _("我的线索"),
+            ASSIGNEE_NONE: _("未分配"),
+            **officers,
+        },
+        officers=officers,
+        sorts={str(key): _(label) for key, label in SORT_LABELS.items()},
+        # Officers start on their own leads; whoever hands leads out starts on all of them.
+        default_assignee=ASSIGNEE_ALL if actor.can("lead.assign") else ASSIGNEE_MINE,
+    )
+
+
+def parse_lead_filters(params: Mapping[str, Any], options: LeadDeskOptions) -> LeadFilters:
+    """Leniently, as a query string is read: a malformed or unknown value is no filter."""
+    status = lenient(parse_choice, params.get("status"), "", choices=options.statuses)
+    product = lenient(parse_choice, params.get("product"), "", choices=options.products)
+    amount_min = lenient(parse_money, params.get("amount_min"), None)
+    amount_max = lenient(parse_money, params.get("amount_max"), None)
+    # A sort given for decided leads is kept; waiting leads default to the oldest first.
+    default_sort = str(
+        LeadSort.AGE if not status or status in WAITING_STATUSES else LeadSort.RECENT
+    )
+    return LeadFilters(
+        status=status,
+        product=int(product) if product else 0,
+        delivered_from=lenient(parse_date, params.get("delivered_from"), None),
+        delivered_to=lenient(parse_date, params.get("delivered_to"), None),
+        amount_min=amount_min,
+        amount_max=amount_max,
+        city=lenient(
+            parse_text, params.get("city"), "", max_length=column_length(Application.city)
+        ),
+        assignee=lenient(
+            parse_choice,
+            params.get("assignee"),
+            options.default_assignee,
+            choices=options.assignees,
+        ),
+        sort=lenient(parse_choice, params.get("sort"), default_sort, choices=options.sorts),
+    )
+
+
+def lead_filter_query(filters: LeadFilters, options: LeadDeskOptions) -> dict[str, str]:
+    """The query string of `filters` without the values a bare visit gets anyway, so
+    links stay short and a plain visit and its page 1 link are the same list."""
+    defaults = parse_lead_filters({"status": filters.status}, options).as_query()
+    return {
+        key: value
+        for key, value in filters.as_query().items()
+        if key == "status" or defaults.get(key) != value
+    }
+
+
 async def institution_leads(
-    actor: Actor, *, status: str | None = None, page: int = 1, per_page: int = 20
+    actor: Actor, filters: LeadFilters, *, page: int = 1, per_page: int = 20
 ) -> tuple[list[LeadSummary], int]:
+    """One page of the institution's leads matching `filters`, and how many match."""
+    condition = _lead_condition(actor, filters)
+    total = await Application.count().where(condition)
+    leads = await _lead_rows(
+        actor, filters, condition, limit=per_page, offset=(page - 1) * per_page
+    )
+    return leads, total
+
+
+def _lead_condition(actor: Actor, filters: LeadFilters) -> Any:
     # Undelivered applications are not the institution's yet.
     condition = (Application.institution == actor.institution_id) & (
         Application.status != ApplicationStatus.SUBMITTED
     )
-    if status:
-        condition &= Application.status == status
-    total = await Application.count().where(condition)
+    if filters.status:
+        condition &= Application.status == filters.status
+    if filters.product:
+        condition &= Application.product == filters.product
+    if filters.delivered_from:
+        condition &= Application.delivered_at >= _china_midnight(filters.delivered_from)
+    if filters.delivered_to:
+        condition &= Application.delivered_at < _china_midnight(
+            filters.delivered_to + timedelta(days=1)
+        )
+    if filters.amount_min is not None:
+        condition &= Application.amount >= filters.amount_min
+    if filters.amount_max is not None:
+        condition &= Application.amount <= filters.amount_max
+    if filters.city:
+        condition &= Application.city == filters.city
+    if filters.assignee == ASSIGNEE_MINE:
+        condition &= Application.assignee == actor.user_id
+    elif filters.assignee == ASSIGNEE_NONE:
+        condition &= Application.assignee.is_null()
+    elif filters.assignee != ASSIGNEE_ALL:
+        condition &= Application.assignee == int(filters.assignee)
+    return condition
+
+
+def _china_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=SHANGHAI)
+
+
+async def _lead_rows(
+    actor: Actor, filters: LeadFilters, condition: Any, *, limit: int, offset: int = 0
+) -> list[LeadSummary]:
+    sla_hours = int((await get_parameters("lead_sla_hours"))["lead_sla_hours"])
+    order = {
+        LeadSort.AGE: (Application.delivered_at, True),
+        LeadSort.RECENT: (Application.delivered_at, False),
+        LeadSort.AMOUNT_DESC: (Application.amount, False),
+        LeadSort.AMOUNT_ASC: (Application.amount, True),
+    }[LeadSort(filters.sort)]
     rows = (
-        await Application.select(*LIST_COLUMNS, Application.shared_data_encrypted)
+        await Application.select(
+            *LIST_COLUMNS,
+            Application.city,
+            Application.delivered_at,
+            Application.shared_data_encrypted,
+            Application.assignee.id.as_alias("assignee_id"),
+            Application.assignee.display_name.as_alias("assignee_name"),
+        )
         .where(condition)
-        .order_by(Application.submitted_at, ascending=False)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .order_by(order[0], ascending=order[1])
+        .order_by(Application.id, ascending=order[1])
+        .limit(limit)
+        .offset(offset)
     )
+    now = datetime.now(UTC)
     leads = []
     for row in rows:
         shared = _shared(row["shared_data_encrypted"])
+        age_hours = None
+        sla = ""
+        if row["status"] in WAITING_STATUSES and row["delivered_at"] is not None:
+            age_hours = int((now - row["delivered_at"]).total_seconds() // 3600)
+            sla = (
+                "red" if age_hours >= 2 * sla_hours else "amber" if age_hours >= sla_hours else "ok"
+            )
         leads.append(
             LeadSummary(
                 **_summary_fields(row),
-                city=shared["city"],
+                city=row["city"] or shared["city"],
                 applicant=shared["real_name"][:1] + "**",
+                delivered_at=row["delivered_at"],
+                assignee_id=row["assignee_id"],
+                assignee_name=row["assignee_name"] or "",
+                age_hours=age_hours,
+                sla=sla,
             )
         )
-    return leads, total
+    return leads
 
 
 def _shared(token: str) -> dict:

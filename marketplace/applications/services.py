@@ -273,6 +273,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             amount=cmd.amount,
             term_months=cmd.term_months,
             status=ApplicationStatus.SUBMITTED,
+            city=cmd.city,
             shared_data_encrypted=encrypt_field(
                 json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
             ),
@@ -329,9 +330,11 @@ async def _set_status(
 ) -> ApplicationStatus:
     """Take `action` on a locked application row ({id, status}) by the one transition table."""
     target = APPLICATION_MACHINE.target(row["status"], action, actor)
-    await Application.update(
-        {Application.status: target, Application.updated_at: datetime.now(UTC)}
-    ).where(Application.id == row["id"])
+    now = datetime.now(UTC)
+    changes: dict[Any, Any] = {Application.status: target, Application.updated_at: now}
+    if target is ApplicationStatus.DELIVERED:
+        changes[Application.delivered_at] = now  # the lead desk's SLA clock starts here
+    await Application.update(changes).where(Application.id == row["id"])
     await _add_event(row["id"], target, actor, note)
     return target
 

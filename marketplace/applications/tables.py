@@ -1,4 +1,13 @@
-from piccolo.columns import ForeignKey, Integer, Numeric, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    ForeignKey,
+    Integer,
+    Numeric,
+    OnDelete,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -24,6 +33,11 @@ class Application(Table, tablename="application"):
     submission_key = Varchar(length=64)
     submitted_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # In clear beside the encrypted document: the lead desk filters and sorts on them.
+    city = Varchar(length=30, default="")
+    delivered_at = Timestamptz(null=True, default=None)
+    # The loan officer of the institution working this lead; None while unassigned.
+    assignee = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
 
 
 class ApplicationEvent(Table, tablename="application_event"):

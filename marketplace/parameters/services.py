@@ -16,6 +16,10 @@ DEFAULTS: dict[str, Any] = {
     "duplicate_window_days": 30,
     "applications_per_day": 10,
     "institutions_per_application": 5,
+    # Days before a due date that count as "upcoming" (reminders, institution dues).
+    "repayment_reminder_days": 3,
+    # A lead waiting on the institution turns amber past this many hours, red past twice it.
+    "lead_sla_hours": 24,
 }
 
 

@@ -1,0 +1,202 @@
+"""The lead desk (issue 7, I3): filters that combine, the SLA badge, assignment, bulk
+moves, audited reveals and exports. Leads are seeded straight into the table with their
+delivery times, so ages and date ranges are exact."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from marketplace.applications.services import SHARED_DATA_CONTEXT
+from marketplace.applications.tables import Application
+from marketplace.consents.notices import build_notice
+from marketplace.consents.services import grant_consent
+from marketplace.db import transaction
+from marketplace.loancalc import SHANGHAI
+from marketplace.security import encrypt_field
+from tests import factories
+from tests.factories import listed_product, valid_id_number
+from tests.fixtures import login, soup
+
+STAFF = "staff@test-bank.example"
+OFFICER = "officer@test-bank.example"
+
+
+async def _consent(world, institution_id: int) -> int:
+    async with transaction():
+        return await grant_consent(
+            world.borrower, institution_id, build_notice("测试银行", "400", "贷")
+        )
+
+
+async def _lead(
+    world,
+    product_id: int,
+    *,
+    amount: str = "50000",
+    city: str = "北京",
+    hours_ago: float = 1,
+    status: str = "delivered",
+    institution_id: int | None = None,
+    real_name: str = "张伟",
+    id_number: str = "",
+    mobile: str = "13912345678",
+    assignee: int | None = None,
+) -> int:
+    institution_id = institution_id or world.bank_id
+    shared = {
+        "real_name": real_name,
+        "id_number": id_number or valid_id_number(),
+        "mobile": mobile,
+        "city": city,
+        "employment_type": "employee",
+        "monthly_income": "12000",
+    }
+    delivered = datetime.now(UTC) - timedelta(hours=hours_ago)
+    rows = await Application.insert(
+        Application(
+            reference=f"LM{datetime.now(UTC).timestamp():.6f}".replace(".", "")[-20:],
+            borrower=world.borrower.user_id,
+            product=product_id,
+            product_version=1,
+            institution=institution_id,
+            consent=await _consent(world, institution_id),
+            amount=Decimal(amount),
+            term_months=12,
+            status=status,
+            shared_data_encrypted=encrypt_field(
+                json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
+            ),
+            submission_key=f"k{delivered.timestamp()}",
+            submitted_at=delivered - timedelta(minutes=5),
+            delivered_at=delivered,
+            city=city,
+            assignee=assignee,
+        )
+    ).returning(Application.id)
+    return rows[0]["id"]
+
+
+def _ids(response) -> list[int]:
+    return [int(tr["data-lead"]) for tr in soup(response).select("#lead-rows tbody tr")]
+
+
+async def _officer(world, login_name: str = OFFICER, institution_id: int | None = None):
+    return await factories.user(
+        "staff", login_name, "loan_officer", institution_id or world.bank_id, "赵信贷"
+    )
+
+
+async def test_filters_combine_and_sort(client, world):
+    p1 = await listed_product(world.staff, world.operator)
+    p2 = await listed_product(world.staff, world.operator, name="安心经营贷")
+    other_product = await listed_product(world.other_staff, world.operator)
+    a = await _lead(world, p1, amount="50000", city="北京", hours_ago=20)
+    b = await _lead(world, p1, amount="150000", city="上海", hours_ago=2, status="reviewing")
+    c = await _lead(world, p2, amount="80000", city="北京", hours_ago=72)
+    d = await _lead(world, p1, amount="90000", city="北京", hours_ago=120, status="rejected")
+    f = await _lead(world, p2, amount="60000", city="上海", hours_ago=30)
+    await _lead(world, other_product, city="北京", institution_id=world.other_bank_id)
+
+    await login(client, "/console/login", STAFF)
+    everything = await client.get("/console/leads")
+    # Waiting leads oldest first by default; the other institution's lead never shows.
+    assert _ids(everything) == [d, c, f, a, b]
+    by_amount = await client.get("/console/leads", params={"sort": "amount_desc"})
+    assert _ids(by_amount) == [b, d, c, f, a]
+
+    combined = {"product": str(p1), "city": "北京", "amount_min": "40000", "amount_max": "100000"}
+    assert set(_ids(await client.get("/console/leads", params=combined))) == {a, d}
+    only_waiting = await client.get("/console/leads", params={**combined, "status": "delivered"})
+    assert _ids(only_waiting) == [a]
+    assert "符合筛选条件的线索共 1 条" in only_waiting.text
+
+    # Delivered between two dates (China calendar days).
+    since = (datetime.now(SHANGHAI) - timedelta(hours=36)).date().isoformat()
+    assert set(_ids(await client.get("/console/leads", params={"delivered_from": since}))) == {
+        a,
+        b,
+        f,
+    }
+    until = (datetime.now(SHANGHAI) - timedelta(hours=50)).date().isoformat()
+    window = {"delivered_to": until, "amount_max": "85000"}
+    assert _ids(await client.get("/console/leads", params=window)) == [c]
+
+    # The SLA badge: hours since delivery, amber past 24 h, red past 48 h, none once decided.
+    badges = {
+        int(tr["data-lead"]): tr.select_one("[data-sla]")
+        for tr in soup(everything).select("#lead-rows tbody tr")
+    }
+    assert badges[a]["data-sla"] == "ok" and "20 小时" in badges[a].get_text()
+    assert badges[f]["data-sla"] == "amber" and "30 小时" in badges[f].get_text()
+    assert badges[c]["data-sla"] == "red"
+    assert badges[d]["data-sla"] == "" and "小时" not in badges[d].get_text()
+
+
+async def test_filters_survive_pagination_and_htmx(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    for hours in range(22):
+        await _lead(world, product_id, city="北京", hours_ago=hours + 1)
+    await _lead(world, product_id, city="上海", hours_ago=50)
+    await login(client, "/console/login", STAFF)
+
+    first = await client.get("/console/leads", params={"city": "北京", "sort": "recent"})
+    assert len(_ids(first)) == 20
+    next_links = [a["href"] for a in soup(first).select(".pagination a") if "page=2" in a["href"]]
+    assert next_links and all("city=" in h and "sort=recent" in h for h in next_links)
+    second = await client.get(next_links[0])
+    assert len(_ids(second)) == 2
+
+    live = await client.get(
+        "/console/leads", params={"city": "上海"}, headers={"HX-Request": "true"}
+    )
+    assert live.status_code == 200
+    fragment = soup(live)
+    assert fragment.select_one("#lead-filters") is None, "htmx gets the table only"
+    assert len(fragment.select("#lead-rows tbody tr")) == 1
+
+
+async def test_hostile_filter_values_are_ignored(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    lead = await _lead(world, product_id)
+    await login(client, "/console/login", STAFF)
+    for params in (
+        {"amount_min": "1e999"},
+        {"amount_max": "-5"},
+        {"delivered_from": "2026-13-45"},
+        {"delivered_to": "２０２６-01-01"},
+        {"product": "99999999999999"},
+        {"assignee": "<script>"},
+        {"assignee": "2147483648"},
+        {"sort": "amount; DROP TABLE application"},
+        {"city": "x" * 500},
+        {"city": "北\x00京"},
+        {"status": ["delivered", "rejected"]},
+    ):
+        response = await client.get("/console/leads", params=params)
+        assert response.status_code == 200, params
+        assert _ids(response) == [lead], params
+
+
+async def test_officers_see_their_own_leads_by_default(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    officer = await _officer(world)
+    mine = await _lead(world, product_id, assignee=officer.user_id, hours_ago=3)
+    theirs = await _lead(world, product_id, assignee=world.staff.user_id, hours_ago=2)
+    unassigned = await _lead(world, product_id, hours_ago=1)
+
+    await login(client, "/console/login", OFFICER)
+    assert _ids(await client.get("/console/leads")) == [mine]
+    assert _ids(await client.get("/console/leads", params={"assignee": "none"})) == [unassigned]
+    assert _ids(await client.get("/console/leads", params={"assignee": "all"})) == [
+        mine,
+        theirs,
+        unassigned,
+    ]
+    client.cookies.clear()
+    await login(client, "/console/login", STAFF)
+    assert len(_ids(await client.get("/console/leads"))) == 3, "the admin starts on all leads"
+    by_officer = await client.get("/console/leads", params={"assignee": str(officer.user_id)})
+    assert _ids(by_officer) == [mine]
+    assert "赵信贷" in by_officer.text
