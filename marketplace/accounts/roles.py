@@ -24,7 +24,9 @@ OPERATOR_ROLES: dict[str, str] = {
 }
 
 _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
-    ("borrower", "borrower"): frozenset({"application.submit", "application.view_own"}),
+    ("borrower", "borrower"): frozenset(
+        {"application.submit", "application.view_own", "loan.view_own"}
+    ),
     ("staff", "institution_admin"): frozenset(
         {
             "product.view",
@@ -33,12 +35,19 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "lead.work",
             "lead.assign",  # hand leads to staff of the institution
             "lead.reveal",  # see a lead's full ID number or phone, with a reason
+            "loan.view",
+            "loan.disburse",
+            "loan.record_repayment",
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
-    ("staff", "loan_officer"): frozenset({"product.view", "lead.view", "lead.work"}),
-    ("staff", "risk_officer"): frozenset({"product.view", "lead.view", "lead.reveal"}),
-    ("staff", "finance"): frozenset({"product.view"}),
+    ("staff", "loan_officer"): frozenset(
+        {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
+    ),
+    ("staff", "risk_officer"): frozenset({"product.view", "lead.view", "lead.reveal", "loan.view"}),
+    ("staff", "finance"): frozenset(
+        {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}
+    ),
     ("operator", "super_admin"): frozenset(
         {
             "product.review",

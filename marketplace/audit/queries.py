@@ -33,6 +33,9 @@ ACTIONS: dict[str, str] = {
     "lead.rejected": N_("拒绝线索"),
     "borrower.register": N_("借款人注册"),
     "application.submit": N_("提交借款申请"),
+    "loan.disburse": N_("登记放款"),
+    "loan.repayment": N_("登记还款"),
+    "loan.daily_overdue": N_("每日逾期计算"),
     "consent.granted": N_("同意向机构提供信息"),
     "auth.login": N_("登录"),
     "auth.login_failed": N_("登录失败"),
@@ -46,6 +49,8 @@ ACTIONS: dict[str, str] = {
 OBJECT_TYPES: dict[str, str] = {
     "product": N_("产品"),
     "application": N_("申请"),
+    "loan": N_("贷款"),
+    "loan_run": N_("逾期计算批次"),
     "user": N_("账号"),
     "consent": N_("授权"),
     "outbox_message": N_("后台任务"),
