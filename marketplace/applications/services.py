@@ -320,8 +320,10 @@ async def deliver(application_id: int) -> bool:
             (Consent.id == row["consent"]) & Consent.withdrawn_at.is_not_null()
         ):
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
+            await audit(SYSTEM, "application.withdrawn", "application", application_id)
             return False
         await _set_status(row, "deliver", SYSTEM)
+        await audit(SYSTEM, "application.delivered", "application", application_id)
     return True
 
 

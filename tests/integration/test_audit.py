@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from marketplace import jobs
 from marketplace.audit.services import record
 from marketplace.audit.tables import AuditEntry
 from marketplace.db import transaction
@@ -46,3 +47,7 @@ async def test_a_borrowers_application_leaves_its_audit_rows(client, world):
     assert [row.action for row in rows] == ["auth.login", "consent.granted", "application.submit"]
     assert {row.actor_id for row in rows} == {rows[0].actor_id}
     assert all(row.ip == "198.51.100.7" for row in rows)
+    # The system's delivery to the institution is a state change too: audited as the system.
+    await jobs.run_until_idle()
+    delivered = await AuditEntry.objects().where(AuditEntry.action == "application.delivered")
+    assert [(row.actor_kind, row.object_type) for row in delivered] == [("system", "application")]
