@@ -63,8 +63,17 @@ def _cron_job(entry: Cron) -> Any:
         return await target()
 
     run.__qualname__ = run.__name__ = entry.name.replace(".", "_")
-    seconds = set(range(0, 60, entry.every_seconds)) if entry.every_seconds < 60 else {0}
-    return cron(run, name=entry.name, second=seconds, run_at_startup=entry.run_at_startup)
+    return cron(run, name=entry.name, run_at_startup=entry.run_at_startup, **_schedule(entry))
+
+
+def _schedule(entry: Cron) -> dict[str, set[int]]:
+    """arq's calendar fields for "every N seconds" (N divides a minute, hour or day)."""
+    every = entry.every_seconds
+    if every < 60:
+        return {"second": set(range(0, 60, every))}
+    if every < 3600:
+        return {"second": {0}, "minute": set(range(0, 60, every // 60))}
+    return {"second": {0}, "minute": {0}, "hour": set(range(0, 24, max(1, every // 3600)))}
 
 
 Lifecycle = Callable[[], Awaitable[None]]

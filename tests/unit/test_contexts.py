@@ -13,7 +13,14 @@ import pytest
 from piccolo.table import Table
 
 from marketplace import jobs
-from marketplace.contexts import CONTEXTS, all_contexts, cron_table, job_table, table_names
+from marketplace.contexts import (
+    CONTEXTS,
+    Cron,
+    all_contexts,
+    cron_table,
+    job_table,
+    table_names,
+)
 from marketplace.piccolo_conf import APP_REGISTRY
 
 MARKETPLACE = Path(__file__).resolve().parents[2] / "marketplace"
@@ -117,3 +124,16 @@ def test_the_write_check_can_fail():
         and node.func.attr in WRITE_METHODS
     ]
     assert owner_of_tables()[calls[0].func.value.id] == "consents"
+
+
+@pytest.mark.parametrize(
+    ("every", "expected"),
+    [
+        (5, {"second": set(range(0, 60, 5))}),
+        (600, {"second": {0}, "minute": {0, 10, 20, 30, 40, 50}}),
+        (3600, {"second": {0}, "minute": {0}, "hour": set(range(24))}),
+        (86400, {"second": {0}, "minute": {0}, "hour": {0}}),
+    ],
+)
+def test_crons_run_as_often_as_declared(every, expected):
+    assert jobs._schedule(Cron("x.y", "m:f", every_seconds=every)) == expected
