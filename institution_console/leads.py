@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
@@ -12,17 +16,25 @@ from marketplace.applications.queries import (
     lead_filter_query,
     parse_lead_filters,
 )
-from marketplace.applications.services import move_lead
+from marketplace.applications.services import (
+    MAX_BULK_LEADS,
+    assign_leads,
+    bulk_move_leads,
+    move_lead,
+)
 from marketplace.applications.statuses import APPLICATION_MACHINE
 from marketplace.i18n import _
-from marketplace.parsing import FormReader, first, parse_text
+from marketplace.parsing import FormReader, first, lenient, parse_int, parse_text
 from server.auth import require_actor
-from server.forms import FormData, query_page, submit_form
+from server.forms import FormData, as_list, page_number, safe_next, submit_form
 from server.pagination import pagination
-from server.rendering import flash, redirect_to, render
+from server.rendering import flash, redirect, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "lead.view"}
 WORK = {"access": "staff", "permission": "lead.work"}
+ASSIGN = {"access": "staff", "permission": "lead.assign"}
+LIST_PATH = "/console/leads"
+UNASSIGN = "none"
 PER_PAGE = 20
 # The note goes on the borrower's timeline with the new status.
 NOTE_MAX_LENGTH = 500
@@ -30,10 +42,16 @@ NOTE_MAX_LENGTH = 500
 
 @get("/leads", name="console.leads.list", opt=VIEW)
 async def lead_list(request: Request) -> Response:
+    return await _list_page(request, request.query_params)
+
+
+async def _list_page(
+    request: Request, params: Mapping[str, Any], errors: dict[str, str] | None = None
+) -> Response:
     actor = await require_actor(request)
     options = await lead_desk_options(actor)
-    filters = parse_lead_filters(request.query_params, options)
-    page = query_page(request)
+    filters = parse_lead_filters(params, options)
+    page = page_number(params.get("page"))
     leads, total = await institution_leads(actor, filters, page=page, per_page=PER_PAGE)
     query = lead_filter_query(filters, options)
     return await render(
@@ -45,7 +63,8 @@ async def lead_list(request: Request) -> Response:
             "filters": filters,
             "options": options,
             "query": query,
-            **pagination("/console/leads", query, page, total, PER_PAGE),
+            "bulk_errors": errors or {},
+            **pagination(LIST_PATH, query, page, total, PER_PAGE),
         },
         fragment="institution_console/_lead_rows.html",
         nav="leads",
@@ -90,4 +109,61 @@ async def lead_move(request: Request, application_id: FromPath[int]) -> Response
     return await submit_form(request, submit, rerender)
 
 
-handlers = [lead_list, lead_detail, lead_move]
+def _lead_ids(data: FormData) -> list[int]:
+    ids = (lenient(parse_int, raw, 0, minimum=1) for raw in as_list(data, "lead"))
+    return [value for value in ids if value][:MAX_BULK_LEADS]
+
+
+def _back(request: Request, data: FormData) -> Response:
+    """Back to the list the form was sent from, its filters kept (or to the lead)."""
+    return redirect(request, safe_next(first(data.get("next")), LIST_PATH, LIST_PATH))
+
+
+async def _refused(request: Request, data: FormData, errors: dict[str, str]) -> Response:
+    """The list the form was sent from, with what was wrong above it."""
+    back = urlsplit(safe_next(first(data.get("next")), LIST_PATH, LIST_PATH))
+    return await _list_page(request, parse_qs(back.query), errors)
+
+
+@post("/leads/assign", name="console.leads.assign", opt=ASSIGN)
+async def lead_assign(request: Request) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        form = FormReader(data)
+        assignee = first(data.get("assignee")).strip()
+        if not assignee:
+            form.fail("assignee", _("请选择负责人"))
+        form.raise_errors()
+        # An id that is not one of this institution's staff is NotFound in the verb.
+        assignee_id = None if assignee == UNASSIGN else lenient(parse_int, assignee, 0)
+        n = await assign_leads(actor, _lead_ids(data), assignee_id)
+        flash(
+            request, _("已分配 {n} 条线索", n=n) if assignee_id else _("已取消分配 {n} 条线索", n=n)
+        )
+        return _back(request, data)
+
+    return await submit_form(request, submit, lambda data, errors: _refused(request, data, errors))
+
+
+@post("/leads/bulk-status", name="console.leads.bulk_move", opt=WORK)
+async def lead_bulk_move(request: Request) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        result = await bulk_move_leads(actor, _lead_ids(data), first(data.get("action")))
+        if result.moved:
+            flash(request, _("已更新 {n} 条线索", n=len(result.moved)))
+        if result.refused:
+            reasons = "；".join(f"{ref}：{why}" for ref, why in result.refused)
+            flash(
+                request,
+                _("{n} 条线索未更新：{reasons}", n=len(result.refused), reasons=reasons),
+                "error",
+            )
+        return _back(request, data)
+
+    return await submit_form(request, submit, lambda data, errors: _refused(request, data, errors))
+
+
+handlers = [lead_list, lead_detail, lead_move, lead_assign, lead_bulk_move]

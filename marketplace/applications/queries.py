@@ -13,10 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from marketplace.accounts.roles import permissions_of
-from marketplace.accounts.tables import User
 from marketplace.actors import Actor
-from marketplace.applications.services import SHARED_DATA_CONTEXT
+from marketplace.applications.services import SHARED_DATA_CONTEXT, assignable_staff
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     IN_PROGRESS_STATUSES,
@@ -280,24 +278,8 @@ class LeadDeskOptions:
     officers: dict[str, str]  # staff who may work leads: id → name (assignment targets)
     sorts: dict[str, str]
     default_assignee: str
-
-
-async def assignable_staff(institution_id: int | None) -> dict[int, str]:
-    """Active staff of the institution whose role may work leads."""
-    rows = (
-        await User.select(User.id, User.display_name, User.role)
-        .where(
-            (User.kind == "staff")
-            & (User.institution == institution_id)
-            & (User.status == "active")
-        )
-        .order_by(User.id)
-    )
-    return {
-        row["id"]: row["display_name"]
-        for row in rows
-        if "lead.work" in permissions_of("staff", row["role"])
-    }
+    can_assign: bool
+    bulk_actions: dict[str, str]  # what a bulk move may ask for, if the actor works leads
 
 
 async def lead_desk_options(actor: Actor) -> LeadDeskOptions:
@@ -320,6 +302,13 @@ async def lead_desk_options(actor: Actor) -> LeadDeskOptions:
         sorts={str(key): _(label) for key, label in SORT_LABELS.items()},
         # Officers start on their own leads; whoever hands leads out starts on all of them.
         default_assignee=ASSIGNEE_ALL if actor.can("lead.assign") else ASSIGNEE_MINE,
+        can_assign=actor.can("lead.assign"),
+        bulk_actions={
+            action: _(transition.label)
+            for state in LEAD_STATUSES
+            for action, transition in APPLICATION_MACHINE.transitions(state).items()
+            if transition.permission == "lead.work" and actor.can("lead.work")
+        },
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from marketplace import outbox
 from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
+from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.tables import BorrowerProfile, User
 from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.statuses import (
@@ -26,6 +27,7 @@ from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
 from marketplace.db import transaction
 from marketplace.errors import (
+    InvalidTransition,
     NotFound,
     PermissionDenied,
     Throttled,
@@ -363,3 +365,91 @@ async def move_lead(
         target = await _set_status(row, action, actor, note.strip()[:500])
         await audit(actor, f"lead.{target}", "application", application_id, note=note.strip()[:500])
     return target
+
+
+# One bulk action touches at most this many leads (a page of checkboxes is 20).
+MAX_BULK_LEADS = 200
+
+
+async def assignable_staff(institution_id: int | None) -> dict[int, str]:
+    """Active staff of the institution whose role may work leads: id → name."""
+    rows = (
+        await User.select(User.id, User.display_name, User.role)
+        .where(
+            (User.kind == "staff")
+            & (User.institution == institution_id)
+            & (User.status == "active")
+        )
+        .order_by(User.id)
+    )
+    return {
+        row["id"]: row["display_name"]
+        for row in rows
+        if "lead.work" in permissions_of("staff", row["role"])
+    }
+
+
+async def assign_leads(actor: Actor, application_ids: list[int], assignee_id: int | None) -> int:
+    """Hand leads of the actor's institution to one of its staff who may work leads (None:
+    back to unassigned). All or nothing: another institution's lead or staff member is
+    NotFound. Returns how many leads were assigned."""
+    if not actor.can("lead.assign"):
+        raise PermissionDenied()
+    ids = sorted(set(application_ids))[:MAX_BULK_LEADS]
+    if not ids:
+        raise ValidationFailed({"lead": _("请至少勾选一条线索")})
+    if assignee_id is not None and assignee_id not in await assignable_staff(actor.institution_id):
+        raise NotFound(_("找不到该员工"))
+    async with transaction():
+        rows = (
+            await Application.select(Application.id)
+            .where(
+                Application.id.is_in(ids)
+                & (Application.institution == actor.institution_id)
+                & (Application.status != ApplicationStatus.SUBMITTED)
+            )
+            .lock_rows()
+        )
+        if len(rows) != len(ids):
+            raise NotFound(_("找不到该申请"))
+        await Application.update(
+            {Application.assignee: assignee_id, Application.updated_at: datetime.now(UTC)}
+        ).where(Application.id.is_in(ids))
+        for application_id in ids:
+            await audit(actor, "lead.assign", "application", application_id, assignee=assignee_id)
+    return len(ids)
+
+
+@dataclass(frozen=True)
+class BulkMoveResult:
+    moved: list[str]  # references
+    refused: list[tuple[str, str]]  # (reference or "#id", why), in the order asked
+
+
+async def bulk_move_leads(
+    actor: Actor, application_ids: list[int], action: str, note: str = ""
+) -> BulkMoveResult:
+    """Take `action` on each lead in its own transaction, through the same checks as one
+    lead: a lead in the wrong state (or another institution's) is refused, the rest move."""
+    if not actor.can("lead.work"):
+        raise PermissionDenied()
+    ids = list(dict.fromkeys(application_ids))[:MAX_BULK_LEADS]
+    if not ids:
+        raise ValidationFailed({"lead": _("请至少勾选一条线索")})
+    references = {
+        row["id"]: row["reference"]
+        for row in await Application.select(Application.id, Application.reference).where(
+            Application.id.is_in(ids) & (Application.institution == actor.institution_id)
+        )
+    }
+    moved: list[str] = []
+    refused: list[tuple[str, str]] = []
+    for application_id in ids:
+        label = references.get(application_id, f"#{application_id}")
+        try:
+            await move_lead(actor, application_id, action, note)
+        except (InvalidTransition, NotFound, PermissionDenied) as exc:
+            refused.append((label, exc.message or _("无权执行该操作")))
+        else:
+            moved.append(label)
+    return BulkMoveResult(moved=moved, refused=refused)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from marketplace.applications.services import SHARED_DATA_CONTEXT
 from marketplace.applications.tables import Application
+from marketplace.audit.tables import AuditEntry
 from marketplace.consents.notices import build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.db import transaction
@@ -200,3 +201,109 @@ async def test_officers_see_their_own_leads_by_default(client, world):
     by_officer = await client.get("/console/leads", params={"assignee": str(officer.user_id)})
     assert _ids(by_officer) == [mine]
     assert "赵信贷" in by_officer.text
+
+
+async def _audit(action: str) -> list[dict]:
+    return await AuditEntry.select().where(AuditEntry.action == action).order_by(AuditEntry.id)
+
+
+async def test_admin_assigns_leads_to_own_staff_only(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    officer = await _officer(world)
+    stranger = await _officer(world, "officer@other-bank.example", world.other_bank_id)
+    a = await _lead(world, product_id, hours_ago=3)
+    b = await _lead(world, product_id, hours_ago=2)
+    foreign = await _lead(
+        world,
+        await listed_product(world.other_staff, world.operator),
+        institution_id=world.other_bank_id,
+    )
+    await login(client, "/console/login", STAFF)
+    back = "/console/leads?city=%E5%8C%97%E4%BA%AC"
+    done = await client.submit(
+        "/console/leads/assign",
+        {"lead": [str(a), str(b)], "assignee": str(officer.user_id), "next": back},
+    )
+    assert done.status_code == 303 and done.headers["location"] == back
+    assert "已分配 2 条线索" in (await client.get(back)).text
+    assignees = {
+        r["id"]: r["assignee"]
+        for r in await Application.select(Application.id, Application.assignee)
+    }
+    assert assignees[a] == assignees[b] == officer.user_id
+    audited = await _audit("lead.assign")
+    assert sorted(int(r["object_id"]) for r in audited) == [a, b]
+    assert all(r["actor_id"] == world.staff.user_id for r in audited)
+
+    # Another institution's officer, or its lead among ours: 404, nothing changes.
+    to_stranger = {"lead": [str(a)], "assignee": str(stranger.user_id)}
+    assert (await client.submit("/console/leads/assign", to_stranger)).status_code == 404
+    with_foreign = {"lead": [str(a), str(foreign)], "assignee": "none"}
+    assert (await client.submit("/console/leads/assign", with_foreign)).status_code == 404
+    after = {
+        r["id"]: r["assignee"]
+        for r in await Application.select(Application.id, Application.assignee)
+    }
+    assert after[a] == officer.user_id and after[foreign] is None
+    assert len(await _audit("lead.assign")) == 2
+
+    # Back to unassigned; an officer may not hand leads out.
+    assert (
+        await client.submit("/console/leads/assign", {"lead": [str(b)], "assignee": "none"})
+    ).status_code == 303
+    assert (await Application.select(Application.assignee).where(Application.id == b).first())[
+        "assignee"
+    ] is None
+    client.cookies.clear()
+    await login(client, "/console/login", OFFICER)
+    assert _ids(await client.get("/console/leads")) == [a], "the officer starts on 我的线索"
+    refused = await client.submit(
+        "/console/leads/assign", {"lead": [str(b)], "assignee": str(officer.user_id)}
+    )
+    assert refused.status_code == 403
+
+
+async def test_bulk_move_reports_each_refusal(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    waiting = await _lead(world, product_id, hours_ago=4)
+    reviewing = await _lead(world, product_id, hours_ago=3, status="reviewing")
+    rejected = await _lead(world, product_id, hours_ago=2, status="rejected")
+    foreign = await _lead(
+        world,
+        await listed_product(world.other_staff, world.operator),
+        institution_id=world.other_bank_id,
+    )
+    references = {
+        r["id"]: r["reference"]
+        for r in await Application.select(Application.id, Application.reference)
+    }
+    await login(client, "/console/login", STAFF)
+    ids = [waiting, reviewing, rejected, foreign]
+    response = await client.submit(
+        "/console/leads/bulk-status", {"lead": [str(i) for i in ids], "action": "review"}
+    )
+    assert response.status_code == 303
+    statuses = {
+        r["id"]: r["status"] for r in await Application.select(Application.id, Application.status)
+    }
+    assert statuses == {
+        waiting: "reviewing",
+        reviewing: "reviewing",
+        rejected: "rejected",
+        foreign: "delivered",
+    }
+    page = (await client.get(response.headers["location"])).text
+    assert "已更新 1 条线索" in page
+    assert "3 条线索未更新" in page
+    assert references[reviewing] in page and references[rejected] in page
+    assert references[foreign] not in page, "another institution's reference is never shown"
+    assert "当前状态不能执行该操作" in page and "找不到该申请" in page
+    assert [int(r["object_id"]) for r in await _audit("lead.reviewing")] == [waiting]
+
+    nothing = await client.submit(
+        "/console/leads/bulk-status", {"action": "review", "next": "/console/leads?city=上海"}
+    )
+    assert nothing.status_code == 400 and "请至少勾选一条线索" in nothing.text
+    assert soup(nothing).select_one("#f-city")["value"] == "上海", "the list keeps its filters"
+    no_assignee = await client.submit("/console/leads/assign", {"lead": [str(waiting)]})
+    assert no_assignee.status_code == 400 and "请选择负责人" in no_assignee.text
