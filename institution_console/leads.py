@@ -18,13 +18,17 @@ from marketplace.applications.queries import (
 )
 from marketplace.applications.services import (
     MAX_BULK_LEADS,
+    REVEAL_REASON_MAX_LENGTH,
+    REVEAL_REASON_MIN_LENGTH,
+    REVEALABLE_FIELDS,
     assign_leads,
     bulk_move_leads,
     move_lead,
+    reveal_lead_field,
 )
 from marketplace.applications.statuses import APPLICATION_MACHINE
 from marketplace.i18n import _
-from marketplace.parsing import FormReader, first, lenient, parse_int, parse_text
+from marketplace.parsing import FormReader, first, lenient, parse_choice, parse_int, parse_text
 from server.auth import require_actor
 from server.forms import FormData, as_list, page_number, safe_next, submit_form
 from server.pagination import pagination
@@ -33,6 +37,7 @@ from server.rendering import flash, redirect, redirect_to, render
 VIEW = {"access": "staff", "permission": "lead.view"}
 WORK = {"access": "staff", "permission": "lead.work"}
 ASSIGN = {"access": "staff", "permission": "lead.assign"}
+REVEAL = {"access": "staff", "permission": "lead.reveal"}
 LIST_PATH = "/console/leads"
 UNASSIGN = "none"
 PER_PAGE = 20
@@ -109,6 +114,73 @@ async def lead_move(request: Request, application_id: FromPath[int]) -> Response
     return await submit_form(request, submit, rerender)
 
 
+async def _reveal_page(
+    request: Request,
+    application_id: int,
+    *,
+    field: str = "",
+    reason: str = "",
+    errors: dict[str, str] | None = None,
+    revealed: Any = None,
+) -> Response:
+    actor = await require_actor(request)
+    lead = await institution_lead(actor, application_id)
+    response = await render(
+        request,
+        "institution_console/lead_reveal.html",
+        {
+            "lead": lead,
+            "fields": {key: _(label) for key, label in REVEALABLE_FIELDS.items()},
+            "field": field,
+            "reason": reason,
+            "reason_max": REVEAL_REASON_MAX_LENGTH,
+            "errors": errors or {},
+            "revealed": revealed,
+        },
+        nav="leads",
+    )
+    # The full value is shown in this one answer: no cache, no history copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@get("/leads/{application_id:int}/reveal", name="console.leads.reveal_form", opt=REVEAL)
+async def lead_reveal_form(request: Request, application_id: FromPath[int]) -> Response:
+    field = lenient(parse_choice, request.query_params.get("field"), "", choices=REVEALABLE_FIELDS)
+    return await _reveal_page(request, application_id, field=field)
+
+
+@post("/leads/{application_id:int}/reveal", name="console.leads.reveal", opt=REVEAL)
+async def lead_reveal(request: Request, application_id: FromPath[int]) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        form = FormReader(data)
+        field = form.field("field", parse_choice, "", choices=REVEALABLE_FIELDS, label=_("查看项"))
+        reason = form.field(
+            "reason",
+            parse_text,
+            "",
+            label=_("查看原因"),
+            min_length=REVEAL_REASON_MIN_LENGTH,
+            max_length=REVEAL_REASON_MAX_LENGTH,
+        )
+        form.raise_errors()
+        revealed = await reveal_lead_field(actor, application_id, field, reason)
+        return await _reveal_page(request, application_id, field=field, revealed=revealed)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _reveal_page(
+            request,
+            application_id,
+            field=first(data.get("field")),
+            reason=first(data.get("reason")),
+            errors=errors,
+        )
+
+    return await submit_form(request, submit, rerender)
+
+
 def _lead_ids(data: FormData) -> list[int]:
     ids = (lenient(parse_int, raw, 0, minimum=1) for raw in as_list(data, "lead"))
     return [value for value in ids if value][:MAX_BULK_LEADS]
@@ -166,4 +238,12 @@ async def lead_bulk_move(request: Request) -> Response:
     return await submit_form(request, submit, lambda data, errors: _refused(request, data, errors))
 
 
-handlers = [lead_list, lead_detail, lead_move, lead_assign, lead_bulk_move]
+handlers = [
+    lead_list,
+    lead_detail,
+    lead_move,
+    lead_assign,
+    lead_bulk_move,
+    lead_reveal_form,
+    lead_reveal,
+]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from marketplace import outbox
+from marketplace.accounts.limits import Limit, reserve
 from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
 from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.tables import BorrowerProfile, User
@@ -33,7 +34,7 @@ from marketplace.errors import (
     Throttled,
     ValidationFailed,
 )
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
@@ -453,3 +454,69 @@ async def bulk_move_leads(
         else:
             moved.append(label)
     return BulkMoveResult(moved=moved, refused=refused)
+
+
+# What a reveal may show in full, one at a time; everything else stays masked.
+REVEALABLE_FIELDS: dict[str, str] = {"id_number": N_("身份证号"), "mobile": N_("手机号")}
+REVEAL_REASON_MIN_LENGTH = 4
+REVEAL_REASON_MAX_LENGTH = 200
+REVEAL_WINDOW_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class RevealedField:
+    reference: str
+    label: str
+    value: str
+
+
+async def reveal_lead_field(
+    actor: Actor, application_id: int, field: str, reason: str
+) -> RevealedField:
+    """One full field of one lead for a staff member allowed to see it, with a stated
+    reason. A reveal is reserved against the hourly limit before anything is decrypted,
+    so parallel requests cannot exceed it; the audit row keeps the field and the reason,
+    never the value."""
+    if not actor.can("lead.reveal"):
+        raise PermissionDenied()
+    errors = {}
+    if field not in REVEALABLE_FIELDS:
+        errors["field"] = _("请选择要查看的信息")
+    reason = reason.strip()
+    if not REVEAL_REASON_MIN_LENGTH <= len(reason) <= REVEAL_REASON_MAX_LENGTH:
+        errors["reason"] = _(
+            "查看原因应为{minimum}到{maximum}个字",
+            minimum=REVEAL_REASON_MIN_LENGTH,
+            maximum=REVEAL_REASON_MAX_LENGTH,
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    row = (
+        await Application.select(
+            Application.reference,
+            Application.shared_data_encrypted,
+            Application.consent.withdrawn_at.as_alias("consent_withdrawn_at"),
+        )
+        .where(
+            (Application.id == application_id)
+            & (Application.institution == actor.institution_id)
+            & (Application.status != ApplicationStatus.SUBMITTED)
+        )
+        .first()
+    )
+    if row is None:
+        raise NotFound(_("找不到该申请"))
+    if row["consent_withdrawn_at"] is not None:
+        raise PermissionDenied(_("借款人已撤回授权，不能查看其信息"))
+    per_hour = int((await get_parameters("lead_reveals_per_hour"))["lead_reveals_per_hour"])
+    wait = await reserve(Limit(f"lead-reveal:{actor.user_id}", per_hour, REVEAL_WINDOW_SECONDS))
+    if wait:
+        raise Throttled(
+            _("查看完整信息的次数已达每小时上限，请稍后再试"), field="reason", retry_after=wait
+        )
+    async with transaction():
+        await audit(actor, "lead.reveal", "application", application_id, field=field, reason=reason)
+    shared = json.loads(decrypt_field(row["shared_data_encrypted"], context=SHARED_DATA_CONTEXT))
+    return RevealedField(
+        reference=row["reference"], label=_(REVEALABLE_FIELDS[field]), value=shared[field] or ""
+    )

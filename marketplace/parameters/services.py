@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "repayment_reminder_days": 3,
     # A lead waiting on the institution turns amber past this many hours, red past twice it.
     "lead_sla_hours": 24,
+    # Full ID numbers or phones one staff member may reveal per hour (each one audited).
+    "lead_reveals_per_hour": 10,
 }
 
 

@@ -4,6 +4,7 @@ delivery times, so ages and date ranges are exact."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,6 +16,7 @@ from marketplace.consents.notices import build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.db import transaction
 from marketplace.loancalc import SHANGHAI
+from marketplace.parameters.tables import SystemParameter
 from marketplace.security import encrypt_field
 from tests import factories
 from tests.factories import listed_product, valid_id_number
@@ -307,3 +309,80 @@ async def test_bulk_move_reports_each_refusal(client, world):
     assert soup(nothing).select_one("#f-city")["value"] == "上海", "the list keeps its filters"
     no_assignee = await client.submit("/console/leads/assign", {"lead": [str(waiting)]})
     assert no_assignee.status_code == 400 and "请选择负责人" in no_assignee.text
+
+
+async def test_reveal_needs_the_permission_and_a_reason(client, world):
+    product_id = await listed_product(world.staff, world.operator)
+    id_number = valid_id_number(sequence="456")
+    lead = await _lead(world, product_id, id_number=id_number, mobile="13812345678")
+    await _officer(world)
+    url = f"/console/leads/{lead}/reveal"
+
+    await login(client, "/console/login", OFFICER)
+    detail = await client.get(f"/console/leads/{lead}")
+    assert id_number not in detail.text and url not in detail.text
+    assert (await client.get(url)).status_code == 403
+    refused = await client.submit(url, {"field": "id_number", "reason": "电话核实身份"})
+    assert refused.status_code == 403 and id_number not in refused.text
+
+    client.cookies.clear()
+    await factories.user("staff", "risk@test-bank.example", "risk_officer", world.bank_id, "钱风控")
+    await login(client, "/console/login", "risk@test-bank.example")
+    assert f"{url}?field=id_number" in (await client.get(f"/console/leads/{lead}")).text
+    no_reason = await client.submit(url, {"field": "id_number", "reason": " "})
+    assert no_reason.status_code == 400 and id_number not in no_reason.text
+    assert "请填写查看原因" in no_reason.text
+    too_long = await client.submit(url, {"field": "id_number", "reason": "查" * 201})
+    assert too_long.status_code == 400
+    unknown_field = await client.submit(url, {"field": "real_name", "reason": "电话核实身份"})
+    assert unknown_field.status_code == 400
+    assert await _audit("lead.reveal") == []
+
+    shown = await client.submit(url, {"field": "id_number", "reason": "电话核实身份"})
+    assert shown.status_code == 200
+    assert soup(shown).select_one("#revealed-value").get_text() == id_number
+    assert "13812345678" not in shown.text, "one field at a time"
+    assert "no-store" in shown.headers["cache-control"]
+    assert id_number not in str(shown.url)
+    phone = await client.submit(url, {"field": "mobile", "reason": "联系借款人补充材料"})
+    assert soup(phone).select_one("#revealed-value").get_text() == "13812345678"
+    # The masked view stays the default.
+    assert id_number not in (await client.get(f"/console/leads/{lead}")).text
+
+    audited = await _audit("lead.reveal")
+    details = [json.loads(r["detail"]) for r in audited]
+    assert [(d["field"], d["reason"]) for d in details] == [
+        ("id_number", "电话核实身份"),
+        ("mobile", "联系借款人补充材料"),
+    ]
+    assert all(id_number not in json.dumps(r, default=str) for r in audited)
+    assert all("13812345678" not in json.dumps(r, default=str) for r in audited)
+
+    # Another institution's lead is a 404 for the reveal too.
+    foreign = await _lead(
+        world,
+        await listed_product(world.other_staff, world.operator),
+        institution_id=world.other_bank_id,
+    )
+    lost = await client.submit(
+        f"/console/leads/{foreign}/reveal", {"field": "id_number", "reason": "电话核实身份"}
+    )
+    assert lost.status_code == 404
+
+
+async def test_parallel_reveals_stop_at_the_hourly_limit(client, world):
+    await SystemParameter.insert(SystemParameter(key="lead_reveals_per_hour", value="3"))
+    product_id = await listed_product(world.staff, world.operator)
+    id_number = valid_id_number(sequence="789")
+    lead = await _lead(world, product_id, id_number=id_number)
+    await login(client, "/console/login", STAFF)
+    token = await client.csrf_token()
+    form = {"_csrf_token": token, "field": "id_number", "reason": "电话核实身份"}
+    responses = await asyncio.gather(
+        *(client.post(f"/console/leads/{lead}/reveal", data=form) for _ in range(8))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 3 + [429] * 5
+    assert sum(id_number in r.text for r in responses) == 3
+    assert all("retry-after" in r.headers for r in responses if r.status_code == 429)
+    assert len(await _audit("lead.reveal")) == 3
