@@ -1,6 +1,6 @@
 from litestar import Router
 
-from institution_console import home, leads, products
+from institution_console import home, leads, messages, products
 from server.login import login_handlers
 
 console_router = Router(
@@ -9,6 +9,7 @@ console_router = Router(
         *home.handlers,
         *products.handlers,
         *leads.handlers,
+        *messages.handlers,
         *login_handlers("console", "staff", "/console", "/console/"),
     ],
 )

@@ -32,6 +32,7 @@ CONTEXTS: tuple[str, ...] = (
     "audit",
     "notifications",
     "loans",
+    "messages",
 )
 
 

@@ -1,6 +1,6 @@
 from litestar import Router
 
-from portal import account, applications, calculator, home, products
+from portal import account, applications, calculator, home, messages, products
 from server.login import login_handlers
 
 portal_router = Router(
@@ -11,6 +11,7 @@ portal_router = Router(
         *calculator.handlers,
         *account.handlers,
         *applications.handlers,
+        *messages.handlers,
         *login_handlers("portal", "borrower", "", "/"),
     ],
 )
