@@ -7,8 +7,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from marketplace.applications.exports import FORMATS, export_leads
 from marketplace.applications.queries import (
     institution_lead,
     institution_leads,
@@ -181,6 +183,26 @@ async def lead_reveal(request: Request, application_id: FromPath[int]) -> Respon
     return await submit_form(request, submit, rerender)
 
 
+@get("/leads/export/{file_format:str}", name="console.leads.export", opt=VIEW)
+async def lead_export(request: Request, file_format: FromPath[str]) -> Response:
+    """The filtered leads (same query string as the page) as a file; audited."""
+    if file_format not in FORMATS:
+        raise NotFoundException()
+    actor = await require_actor(request)
+    options = await lead_desk_options(actor)
+    export = await export_leads(
+        actor, parse_lead_filters(request.query_params, options), options, file_format
+    )
+    return Response(
+        content=export.content,
+        media_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 def _lead_ids(data: FormData) -> list[int]:
     ids = (lenient(parse_int, raw, 0, minimum=1) for raw in as_list(data, "lead"))
     return [value for value in ids if value][:MAX_BULK_LEADS]
@@ -246,4 +268,5 @@ handlers = [
     lead_bulk_move,
     lead_reveal_form,
     lead_reveal,
+    lead_export,
 ]

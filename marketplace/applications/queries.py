@@ -365,6 +365,13 @@ async def institution_leads(
     return leads, total
 
 
+async def lead_rows_for_export(
+    actor: Actor, filters: LeadFilters, *, limit: int
+) -> list[LeadSummary]:
+    """Every lead matching `filters`, in the page's order, at most `limit`."""
+    return await _lead_rows(actor, filters, _lead_condition(actor, filters), limit=limit)
+
+
 def _lead_condition(actor: Actor, filters: LeadFilters) -> Any:
     # Undelivered applications are not the institution's yet.
     condition = (Application.institution == actor.institution_id) & (

@@ -520,3 +520,19 @@ async def reveal_lead_field(
     return RevealedField(
         reference=row["reference"], label=_(REVEALABLE_FIELDS[field]), value=shared[field] or ""
     )
+
+
+async def record_lead_export(
+    actor: Actor, filters: Mapping[str, str], rows: int, file_format: str
+) -> None:
+    """Every export of leads leaves an audit row: which filters, how many rows, which format."""
+    async with transaction():
+        await audit(
+            actor,
+            "lead.export",
+            "institution",
+            actor.institution_id or 0,
+            filters=dict(filters),
+            rows=rows,
+            format=file_format,
+        )

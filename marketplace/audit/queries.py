@@ -55,6 +55,7 @@ ACTIONS: dict[str, str] = {
 OBJECT_TYPES: dict[str, str] = {
     "product": N_("产品"),
     "application": N_("申请"),
+    "institution": N_("机构"),
     "loan": N_("贷款"),
     "loan_run": N_("逾期计算批次"),
     "user": N_("账号"),

@@ -5,9 +5,13 @@ delivery times, so ages and date ranges are exact."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import openpyxl
 
 from marketplace.applications.services import SHARED_DATA_CONTEXT
 from marketplace.applications.tables import Application
@@ -386,3 +390,52 @@ async def test_parallel_reveals_stop_at_the_hourly_limit(client, world):
     assert sum(id_number in r.text for r in responses) == 3
     assert all("retry-after" in r.headers for r in responses if r.status_code == 429)
     assert len(await _audit("lead.reveal")) == 3
+
+
+async def test_exports_match_the_filters_masked_and_audited(client, world):
+    product_id = await listed_product(world.staff, world.operator, name="=HYPERLINK(1)")
+    id_number = valid_id_number(sequence="321")
+    beijing = await _lead(
+        world, product_id, amount="88000", city="北京", id_number=id_number, hours_ago=5
+    )
+    await _lead(world, product_id, amount="120000", city="上海", id_number=id_number, hours_ago=4)
+    await _lead(
+        world,
+        await listed_product(world.other_staff, world.operator),
+        city="北京",
+        institution_id=world.other_bank_id,
+    )
+    reference = (
+        await Application.select(Application.reference).where(Application.id == beijing).first()
+    )["reference"]
+    await login(client, "/console/login", STAFF)
+    page = await client.get("/console/leads", params={"city": "北京"})
+    xlsx_href = soup(page).select_one("a[href*='export/xlsx']")["href"]
+    assert "city=" in xlsx_href
+
+    xlsx = await client.get(xlsx_href)
+    assert xlsx.status_code == 200 and "no-store" in xlsx.headers["cache-control"]
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    rows = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
+    assert rows[0][:5] == ["申请编号", "产品", "申请人", "城市", "申请金额（元）"]
+    assert len(rows) == 2, "only this institution's lead in 北京"
+    assert rows[1][0] == reference and rows[1][2] == "张**" and rows[1][3] == "北京"
+    assert rows[1][1] == "'=HYPERLINK(1)", "a cell is never a formula"
+    assert Decimal(str(rows[1][4])) == Decimal("88000")
+
+    csv_response = await client.get("/console/leads/export/csv", params={"amount_min": "100000"})
+    assert csv_response.status_code == 200
+    parsed = list(csv.reader(io.StringIO(csv_response.content.decode("utf-8-sig"))))
+    assert parsed[0][0] == "申请编号" and len(parsed) == 2
+    assert parsed[1][3] == "上海" and parsed[1][2] == "张**"
+    for body in (xlsx.content, csv_response.content):
+        assert id_number.encode() not in body and b"13912345678" not in body
+        assert "张伟".encode() not in body
+
+    audited = await _audit("lead.export")
+    details = [json.loads(r["detail"]) for r in audited]
+    assert [(d["format"], d["rows"], d["filters"]) for d in details] == [
+        ("xlsx", 1, {"city": "北京"}),
+        ("csv", 1, {"amount_min": "100000"}),
+    ]
+    assert (await client.get("/console/leads/export/pdf")).status_code == 404
