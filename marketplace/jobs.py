@@ -63,7 +63,15 @@ def _cron_job(entry: Cron) -> Any:
         return await target()
 
     run.__qualname__ = run.__name__ = entry.name.replace(".", "_")
-    return cron(run, name=entry.name, run_at_startup=entry.run_at_startup, **_schedule(entry))
+    schedule = _schedule(entry)
+    return cron(
+        run,
+        name=entry.name,
+        run_at_startup=entry.run_at_startup,
+        second=schedule["second"],
+        minute=schedule.get("minute"),
+        hour=schedule.get("hour"),
+    )
 
 
 def _schedule(entry: Cron) -> dict[str, set[int]]:
