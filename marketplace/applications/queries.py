@@ -23,6 +23,7 @@ from marketplace.applications.statuses import (
     POSITIVE_STATUSES,
     TIMELINE_PATH,
     ApplicationStatus,
+    received_leads,
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.errors import NotFound
@@ -373,10 +374,7 @@ async def lead_rows_for_export(
 
 
 def _lead_condition(actor: Actor, filters: LeadFilters) -> Any:
-    # Undelivered applications are not the institution's yet.
-    condition = (Application.institution == actor.institution_id) & (
-        Application.status != ApplicationStatus.SUBMITTED
-    )
+    condition = received_leads(actor)
     if filters.status:
         condition &= Application.status == filters.status
     if filters.product:
@@ -474,11 +472,7 @@ async def institution_lead(actor: Actor, application_id: int) -> LeadDetail:
             Application.consent.granted_at.as_alias("consent_granted_at"),
             Application.consent.notice_version.as_alias("notice_version"),
         )
-        .where(
-            (Application.id == application_id)
-            & (Application.institution == actor.institution_id)
-            & (Application.status != ApplicationStatus.SUBMITTED)
-        )
+        .where((Application.id == application_id) & received_leads(actor))
         .first()
     )
     if row is None:

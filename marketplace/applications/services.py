@@ -20,6 +20,7 @@ from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     OPEN_STATUSES,
     ApplicationStatus,
+    received_leads,
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.services import record as audit
@@ -404,11 +405,7 @@ async def assign_leads(actor: Actor, application_ids: list[int], assignee_id: in
     async with transaction():
         rows = (
             await Application.select(Application.id)
-            .where(
-                Application.id.is_in(ids)
-                & (Application.institution == actor.institution_id)
-                & (Application.status != ApplicationStatus.SUBMITTED)
-            )
+            .where(Application.id.is_in(ids) & received_leads(actor))
             .lock_rows()
         )
         if len(rows) != len(ids):
@@ -497,11 +494,7 @@ async def reveal_lead_field(
             Application.shared_data_encrypted,
             Application.consent.withdrawn_at.as_alias("consent_withdrawn_at"),
         )
-        .where(
-            (Application.id == application_id)
-            & (Application.institution == actor.institution_id)
-            & (Application.status != ApplicationStatus.SUBMITTED)
-        )
+        .where((Application.id == application_id) & received_leads(actor))
         .first()
     )
     if row is None:

@@ -15,9 +15,14 @@ context; none of those states belong here.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
+from marketplace.applications.tables import Application
 from marketplace.i18n import N_
 from marketplace.statemachine import StateMachine, Transition
+
+if TYPE_CHECKING:
+    from marketplace.actors import Actor
 
 
 class ApplicationStatus(StrEnum):
@@ -82,3 +87,11 @@ TIMELINE_PATH = (S.SUBMITTED, S.DELIVERED, S.REVIEWING, S.APPROVED)
 # How a step reads on a timeline: good news, bad news, or neither.
 POSITIVE_STATUSES = frozenset({S.APPROVED, S.ACCEPTED})
 NEGATIVE_STATUSES = frozenset({S.REJECTED, S.WITHDRAWN})
+
+
+def received_leads(actor: Actor) -> Any:
+    """Where-clause for the applications this actor's institution has received. Tenancy
+    lives here: an undelivered application, or another institution's, is no lead of theirs."""
+    return (Application.institution == actor.institution_id) & (
+        Application.status != ApplicationStatus.SUBMITTED
+    )

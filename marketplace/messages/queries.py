@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from marketplace.actors import Actor
-from marketplace.applications.statuses import ApplicationStatus
+from marketplace.applications.statuses import received_leads
 from marketplace.applications.tables import Application
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import N_, _
@@ -126,8 +126,7 @@ async def staff_thread_ref(actor: Actor, application_id: int, *, permission: str
         await Application.select(*_REF_COLUMNS)
         .where(
             (Application.id == application_id)
-            & (Application.institution == actor.institution_id)
-            & (Application.status != ApplicationStatus.SUBMITTED)
+            & received_leads(actor)
             & Application.consent.withdrawn_at.is_null()
         )
         .first()
