@@ -165,7 +165,7 @@ async def test_borrower_manual(new_page, live_server):
     # The institution starts its review; the borrower's timeline follows.
     staff = await new_page(mobile=False)
     await sign_in(staff, "/console/login", "officer@huaxin-bank.example")
-    await poll(staff, "/console/leads", reference)
+    await poll(staff, "/console/leads?assignee=all", reference)  # officers default to 我的线索
     await staff.get_by_role("link", name=reference, exact=True).click()
     await staff.fill("textarea[name=note]", "资料齐全，已进入审核，请保持电话畅通。")
     await staff.get_by_role("button", name="开始审核").click()
