@@ -96,3 +96,13 @@ async def login(client: Client, path: str, login: str, password: str = factories
 async def world():
     """Two institutions with staff, an operator and a borrower."""
     return await factories.world()
+
+
+async def apply_form_secrets(client: Client, product_id: int) -> dict[str, str]:
+    """The hidden fields of a product's apply form: the consent notice's digest and the
+    submission key, as a browser would send them back."""
+    page = soup(await client.get(f"/products/{product_id}/apply"))
+    return {
+        name: page.select_one(f"input[name={name}]")["value"]
+        for name in ("notice_digest", "submission_key")
+    }

@@ -10,7 +10,7 @@ from marketplace.products.tables import Product
 from marketplace.products.validation import parse_product_input
 from tests import factories
 from tests.factories import PRODUCT_FORM, application_form, listed_product
-from tests.fixtures import login, soup
+from tests.fixtures import apply_form_secrets, login, soup
 
 
 def _buttons(response, name: str) -> list[str]:
@@ -26,11 +26,7 @@ def _listing_actions(response) -> list[str]:
 async def _delivered_lead(client, world) -> int:
     product_id = await listed_product(world.staff, world.operator)
     await login(client, "/login", world.borrower_mobile)
-    page = soup(await client.get(f"/products/{product_id}/apply"))
-    hidden = {
-        name: page.select_one(f"input[name={name}]")["value"]
-        for name in ("notice_digest", "submission_key")
-    }
+    hidden = await apply_form_secrets(client, product_id)
     response = await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
     assert response.status_code == 303
     await jobs.run_until_idle()

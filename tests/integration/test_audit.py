@@ -10,7 +10,7 @@ from marketplace.audit.services import record
 from marketplace.audit.tables import AuditEntry
 from marketplace.db import transaction
 from tests.factories import application_form, listed_product
-from tests.fixtures import login, soup
+from tests.fixtures import apply_form_secrets, login
 
 
 async def test_audit_log_is_append_only(world):
@@ -32,11 +32,7 @@ async def test_record_refuses_to_run_outside_a_transaction(world):
 async def test_a_borrowers_application_leaves_its_audit_rows(client, world):
     product_id = await listed_product(world.staff, world.operator)
     await login(client, "/login", world.borrower_mobile)
-    form = soup(await client.get(f"/products/{product_id}/apply"))
-    hidden = {
-        name: form.select_one(f"input[name={name}]")["value"]
-        for name in ("notice_digest", "submission_key")
-    }
+    hidden = await apply_form_secrets(client, product_id)
     response = await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
     assert response.status_code == 303
     rows = (

@@ -20,7 +20,7 @@ from marketplace.products.validation import parse_product_input
 from server.pagination import pagination
 from tests import factories
 from tests.factories import PRODUCT_FORM, application_form
-from tests.fixtures import login, soup
+from tests.fixtures import apply_form_secrets, login, soup
 
 
 async def _version(product_id: int) -> int:
@@ -173,11 +173,7 @@ REFERENCE = re.compile(r"LM\d{6}[0-9A-HJKMNP-TV-Z]{10}")
 
 
 async def _apply(client, product_id: int):
-    page = soup(await client.get(f"/products/{product_id}/apply"))
-    hidden = {
-        name: page.select_one(f"input[name={name}]")["value"]
-        for name in ("notice_digest", "submission_key")
-    }
+    hidden = await apply_form_secrets(client, product_id)
     return await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
 
 

@@ -20,7 +20,7 @@ from marketplace.products.services import save_product, submit_for_review
 from marketplace.products.validation import parse_product_input
 from tests import factories
 from tests.factories import PRODUCT_FORM, application_form, listed_product
-from tests.fixtures import Client, login, soup
+from tests.fixtures import Client, apply_form_secrets, login, soup
 
 HOSTILE = (
     "²",
@@ -286,11 +286,7 @@ def _assert_kept(typed: dict[str, str | list[str]], shown: dict[str, str | list[
 async def test_rejected_apply_form_keeps_every_typed_value(client, world):
     product_id = await listed_product(world.staff, world.operator)
     await login(client, "/login", world.borrower_mobile)
-    page = soup(await client.get(f"/products/{product_id}/apply"))
-    hidden = {
-        name: page.select_one(f"input[name={name}]")["value"]
-        for name in ("notice_digest", "submission_key")
-    }
+    hidden = await apply_form_secrets(client, product_id)
     # A city longer than its column and an income that is not a number: both used to 500
     # (the first losing everything typed).
     typed = application_form(**hidden, city="城" * 31, monthly_income="1e999999")

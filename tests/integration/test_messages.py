@@ -19,7 +19,7 @@ from marketplace.notifications.services import BODY_CONTEXT as SMS_BODY_CONTEXT
 from marketplace.notifications.tables import Notification
 from marketplace.security import decrypt_field
 from tests.factories import application_form, listed_product, user
-from tests.fixtures import Client, login, soup
+from tests.fixtures import Client, apply_form_secrets, login, soup
 
 HTMX = {"HX-Request": "true"}
 
@@ -35,11 +35,7 @@ async def _delivered_application(client, world) -> Application:
     """The borrower (signed in on `client`) applies; the application reaches the bank."""
     product_id = await listed_product(world.staff, world.operator)
     await login(client, "/login", world.borrower_mobile)
-    page = soup(await client.get(f"/products/{product_id}/apply"))
-    hidden = {
-        name: page.select_one(f"input[name={name}]")["value"]
-        for name in ("notice_digest", "submission_key")
-    }
+    hidden = await apply_form_secrets(client, product_id)
     response = await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
     assert response.status_code == 303
     await jobs.run_until_idle()

@@ -19,7 +19,7 @@ from marketplace.notifications.tables import Notification
 from marketplace.security import decrypt_field, install_log_redaction
 from server.logs import JsonFormatter, configure_logging
 from tests.factories import application_form, listed_product, valid_id_number
-from tests.fixtures import Client, login, soup
+from tests.fixtures import Client, apply_form_secrets, login, soup
 
 CANARY_MOBILE = "13787654321"
 CANARY_NAME = "欧阳金丝雀"
@@ -143,11 +143,7 @@ async def _canary_journey(client: Client, world) -> None:
         await client.submit("/login", {"login": CANARY_MOBILE, "password": "wrong-" + CANARY_NAME})
     await login(client, "/login", CANARY_MOBILE, CANARY_PASSWORD)
     await client.get("/products", params={"q": CANARY_MOBILE})
-    page = soup(await client.get(f"/products/{product_id}/apply"))
-    hidden = {
-        name: page.select_one(f"input[name={name}]")["value"]
-        for name in ("notice_digest", "submission_key")
-    }
+    hidden = await apply_form_secrets(client, product_id)
     form = application_form(real_name=CANARY_NAME, id_number=CANARY_ID_NUMBER, **hidden)
     bad = await client.submit(
         f"/products/{product_id}/apply", {**form, "monthly_income": "1e999999", "city": "北" * 99}
