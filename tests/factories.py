@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from marketplace.accounts import second_factor
 from marketplace.accounts.roles import permissions_of
@@ -142,3 +144,94 @@ def application_form(**overrides: str) -> dict[str, str]:
         "submission_key": "k" * 24,
         **overrides,
     }
+
+
+async def application_in(
+    world: World, status: str = "accepted", amount: str = "50000", term_months: int = 12
+) -> int:
+    """An application of `world.borrower` to `world.bank_id` already in `status`, written
+    directly (for tests about what comes after that state)."""
+    from decimal import Decimal
+
+    from marketplace.applications.tables import Application
+    from marketplace.consents.tables import Consent
+
+    product_id = await listed_product(world.staff, world.operator)
+    consent = await Consent.insert(
+        Consent(
+            borrower=world.borrower.user_id,
+            institution=world.bank_id,
+            notice_version="1",
+            notice_hash="0" * 64,
+            purpose="loan",
+            data_items=["name"],
+            retention="1y",
+        )
+    ).returning(Consent.id)
+    rows = await Application.insert(
+        Application(
+            reference=f"LMT{secrets.token_hex(6).upper()}",
+            borrower=world.borrower.user_id,
+            product=product_id,
+            product_version=1,
+            institution=world.bank_id,
+            consent=consent[0]["id"],
+            amount=Decimal(amount),
+            term_months=term_months,
+            status=status,
+            shared_data_encrypted="",
+            submission_key=secrets.token_hex(16),
+        )
+    ).returning(Application.id)
+    application_id: int = rows[0]["id"]
+    if status == "accepted":
+        await signed_offer(world, application_id, amount, term_months)
+    return application_id
+
+
+async def signed_offer(
+    world: World,
+    application_id: int,
+    amount: str = "50000",
+    term_months: int = 12,
+    rate: str = "0.072",
+    method: str = "equal_installment",
+) -> int:
+    """A signed offer for an application, written directly with the cost engine's figures."""
+    import hashlib
+    from decimal import Decimal
+
+    from marketplace.loancalc import quote, today_shanghai
+    from marketplace.offers.tables import Offer, OfferSignature
+
+    plan = quote(Decimal(amount), term_months, method, Decimal(rate), "year", (), today_shanghai())
+    rows = await Offer.insert(
+        Offer(
+            application=application_id,
+            institution=world.bank_id,
+            borrower=world.borrower.user_id,
+            amount=plan.principal,
+            term_months=term_months,
+            repayment_method=method,
+            rate=Decimal(rate),
+            rate_period="year",
+            apr=plan.apr,
+            first_payment=plan.first_payment,
+            largest_payment=plan.max_payment,
+            total_cost=plan.total_interest + plan.total_fees,
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+            status="signed",
+        )
+    ).returning(Offer.id)
+    offer_id: int = rows[0]["id"]
+    contract = f"借款合同（测试）第{offer_id}号"
+    await OfferSignature.insert(
+        OfferSignature(
+            offer=offer_id,
+            contract_encrypted=encrypt_field(contract, context="offer.contract"),
+            contract_sha256=hashlib.sha256(contract.encode()).hexdigest(),
+            client_address="127.0.0.1",
+            user_agent="pytest",
+        )
+    )
+    return offer_id

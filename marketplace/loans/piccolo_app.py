@@ -5,7 +5,7 @@ CONTEXT = declare_context(
     "loans",
     __file__,
     [Loan, Instalment, Repayment, LoanDailyRun],
-    depends_on=("accounts", "institutions", "products", "applications"),
+    depends_on=("accounts", "institutions", "products", "applications", "offers"),
     # Checked often, runs once per Asia/Shanghai business date (see jobs.daily_overdue).
     crons=(
         Cron(

@@ -2,15 +2,14 @@
 (jobs.py) ages loans. Each verb: permission → transaction → row lock → transition table →
 write → audit row.
 
-Which applications can be disbursed: only `accepted` ones. `approved` is the institution's
-own decision; the loan contract needs the borrower's acceptance of that decision too, so a
-loan never exists that the borrower has not accepted. (The offers context that produces
-`accepted` comes later; until then no application reaches it through the site.)
+Which applications can be disbursed: only `accepted` ones, i.e. the borrower signed the
+institution's offer (offers context). The loan's terms are the signed offer's; the
+institution reports only the date, the amount (at most the signed amount) and the account.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -22,7 +21,7 @@ from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from marketplace.i18n import _
-from marketplace.loancalc import Fee, LoanInputError, quote, today_shanghai
+from marketplace.loancalc import LoanInputError, quote, today_shanghai
 from marketplace.loans import ledger
 from marketplace.loans.ledger import Line
 from marketplace.loans.statuses import (
@@ -37,23 +36,12 @@ from marketplace.loans.statuses import (
 )
 from marketplace.loans.tables import Instalment, Loan, Repayment
 from marketplace.money import FEN, format_cny, to_fen
+from marketplace.offers.queries import signed_terms
 
 # The daily run's actor: it may only let loans fall due.
 LOAN_MONITOR = replace(SYSTEM, permissions=frozenset({MONITOR}))
 
 IDEMPOTENCY_KEY_LENGTHS = (8, 64)
-
-
-@dataclass(frozen=True)
-class LoanTerms:
-    rate: Decimal
-    rate_period: str
-    term_months: int
-    repayment_method: str
-    # As the institution typed it; only its last four digits are stored.
-    receiving_account: str
-    fees: tuple[Fee, ...] = ()
-    day_count: int = 360
 
 
 def mask_account(number: str) -> str:
@@ -64,14 +52,15 @@ def mask_account(number: str) -> str:
 
 
 async def report_disbursement(
-    actor: Actor, application_id: int, disbursed_on: date, amount: Decimal, terms: LoanTerms
+    actor: Actor, application_id: int, disbursed_on: date, amount: Decimal, receiving_account: str
 ) -> int:
     """The institution paid out an accepted application of its own: create the loan and its
-    plan from the cost engine. Returns the loan id."""
+    plan from the cost engine, on the terms of the offer the borrower signed (never on terms
+    typed at disbursement). Returns the loan id."""
     if not actor.can("loan.disburse"):
         raise PermissionDenied()
     principal = to_fen(amount)
-    masked = mask_account(terms.receiving_account)
+    masked = mask_account(receiving_account)
     if disbursed_on > today_shanghai():
         raise DomainError(_("放款日期不能晚于今天"), field="disbursed_on")
     async with transaction():
@@ -79,7 +68,6 @@ async def report_disbursement(
             await Application.select(
                 Application.id,
                 Application.status,
-                Application.amount,
                 Application.borrower,
                 Application.product,
             )
@@ -94,13 +82,14 @@ async def report_disbursement(
             raise NotFound(_("找不到该申请"))
         if await Loan.exists().where(Loan.application == application_id):
             raise InvalidTransition(_("该申请已登记放款"))
-        if application["status"] != ApplicationStatus.ACCEPTED:
-            raise InvalidTransition(_("借款人接受批复后才能登记放款"))
-        if not FEN <= principal <= application["amount"]:
+        terms = await signed_terms(application_id)
+        if application["status"] != ApplicationStatus.ACCEPTED or terms is None:
+            raise InvalidTransition(_("借款人签约后才能登记放款"))
+        if not FEN <= principal <= terms.amount:
             raise DomainError(
                 _(
-                    "放款金额须大于0且不超过申请金额{amount}",
-                    amount=format_cny(application["amount"]),
+                    "放款金额须大于0且不超过签约金额{amount}",
+                    amount=format_cny(terms.amount),
                 ),
                 field="amount",
             )

@@ -12,62 +12,25 @@ import pytest
 
 from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
-from marketplace.consents.tables import Consent
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from marketplace.loancalc import add_months, today_shanghai
 from marketplace.loans import queries
 from marketplace.loans.jobs import daily_overdue, run_daily_overdue
-from marketplace.loans.services import LoanTerms, report_disbursement, report_repayment
+from marketplace.loans.services import report_disbursement, report_repayment
 from marketplace.loans.tables import Instalment, Loan, LoanDailyRun, Repayment
-from tests.factories import listed_product, user
+from tests.factories import application_in, signed_offer, user
 
-TERMS = LoanTerms(
-    rate=Decimal("0.072"),
-    rate_period="year",
-    term_months=12,
-    repayment_method="equal_installment",
-    receiving_account="6222 0210 0112 3456 789",
-)
+ACCOUNT = "6222 0210 0112 3456 789"
 
 
 async def _application(world, status: str = "accepted", amount: str = "50000") -> int:
-    """An application in `status`, written directly: the offers context that lets a borrower
-    accept an approval does not exist yet."""
-    product_id = await listed_product(world.staff, world.operator)
-    consent = await Consent.insert(
-        Consent(
-            borrower=world.borrower.user_id,
-            institution=world.bank_id,
-            notice_version="1",
-            notice_hash="0" * 64,
-            purpose="loan",
-            data_items=["name"],
-            retention="1y",
-        )
-    ).returning(Consent.id)
-    rows = await Application.insert(
-        Application(
-            reference=f"LMTEST{status[:4].upper()}{amount}",
-            borrower=world.borrower.user_id,
-            product=product_id,
-            product_version=1,
-            institution=world.bank_id,
-            consent=consent[0]["id"],
-            amount=Decimal(amount),
-            term_months=12,
-            status=status,
-            shared_data_encrypted="",
-            submission_key=f"key-{status}-{amount}",
-        )
-    ).returning(Application.id)
-    return rows[0]["id"]
+    return await application_in(world, status, amount)
 
 
 async def _loan(world, disbursed_on: date, principal: str = "12000", term: int = 12) -> int:
-    application_id = await _application(world)
-    terms = LoanTerms(**{**TERMS.__dict__, "term_months": term})
+    application_id = await application_in(world, "accepted", principal, term)
     return await report_disbursement(
-        world.staff, application_id, disbursed_on, Decimal(principal), terms
+        world.staff, application_id, disbursed_on, Decimal(principal), ACCOUNT
     )
 
 
@@ -75,23 +38,23 @@ async def test_disbursement_builds_the_plan_for_the_institutions_own_accepted_ap
     application_id = await _application(world)
     with pytest.raises(NotFound):
         await report_disbursement(
-            world.other_staff, application_id, today_shanghai(), Decimal("10000"), TERMS
+            world.other_staff, application_id, today_shanghai(), Decimal("10000"), ACCOUNT
         )
     with pytest.raises(DomainError):
         await report_disbursement(
-            world.staff, application_id, today_shanghai(), Decimal("50000.01"), TERMS
+            world.staff, application_id, today_shanghai(), Decimal("50000.01"), ACCOUNT
         )
     product_manager = await user(
         "staff", "pm@test-bank.example", "product_manager", world.bank_id, "周洁"
     )
     with pytest.raises(PermissionDenied):
         await report_disbursement(
-            product_manager, application_id, today_shanghai(), Decimal("10000"), TERMS
+            product_manager, application_id, today_shanghai(), Decimal("10000"), ACCOUNT
         )
     assert await Loan.count() == 0
 
     loan_id = await report_disbursement(
-        world.staff, application_id, date(2026, 1, 31), Decimal("30000"), TERMS
+        world.staff, application_id, date(2026, 1, 31), Decimal("30000"), ACCOUNT
     )
     loan = await Loan.objects().get(Loan.id == loan_id)
     assert (loan.status, loan.principal, loan.borrower) == (
@@ -113,12 +76,12 @@ async def test_disbursement_builds_the_plan_for_the_institutions_own_accepted_ap
     )
     with pytest.raises(InvalidTransition):
         await report_disbursement(
-            world.staff, application_id, today_shanghai(), Decimal("10000"), TERMS
+            world.staff, application_id, today_shanghai(), Decimal("10000"), ACCOUNT
         )
     approved_only = await _application(world, status="approved", amount="40000")
     with pytest.raises(InvalidTransition):
         await report_disbursement(
-            world.staff, approved_only, today_shanghai(), Decimal("10000"), TERMS
+            world.staff, approved_only, today_shanghai(), Decimal("10000"), ACCOUNT
         )
 
     (mine,) = await queries.borrower_loans(world.borrower)
@@ -237,3 +200,30 @@ async def test_overdue_loan_repaid_then_settled_early(world):
         await report_repayment(world.staff, loan_id, Decimal("1"), today, "partial", "late-key-001")
     await run_daily_overdue(today + timedelta(days=400))
     assert (await Loan.objects().get(Loan.id == loan_id)).status == "settled"
+
+
+async def test_the_loan_follows_the_signed_offer_not_what_was_asked(world):
+    # Asked 50,000 over 12 months; the institution offered 20,000 over 6 at 10 %; signed.
+    application_id = await application_in(world, "approved", "50000", 12)
+    await Application.update({Application.status: "accepted"}).where(
+        Application.id == application_id
+    )
+    with pytest.raises(InvalidTransition):  # accepted but nothing signed: no loan
+        await report_disbursement(
+            world.staff, application_id, today_shanghai(), Decimal("10000"), ACCOUNT
+        )
+    await signed_offer(world, application_id, "20000", 6, rate="0.10")
+    with pytest.raises(DomainError):
+        await report_disbursement(
+            world.staff, application_id, today_shanghai(), Decimal("20000.01"), ACCOUNT
+        )
+    loan_id = await report_disbursement(
+        world.staff, application_id, today_shanghai(), Decimal("20000"), ACCOUNT
+    )
+    loan = await Loan.select().where(Loan.id == loan_id).first()
+    assert (loan["principal"], loan["term_months"], loan["rate"]) == (
+        Decimal("20000.00"),
+        6,
+        Decimal("0.10000000"),
+    )
+    assert await Instalment.count().where(Instalment.loan == loan_id) == 6
