@@ -1,6 +1,7 @@
 from litestar import Router
 
 from admin import audit, home, jobs, reviews
+from server.inbox import inbox_handlers
 from server.login import login_handlers
 
 admin_router = Router(
@@ -10,6 +11,7 @@ admin_router = Router(
         *reviews.handlers,
         *audit.handlers,
         *jobs.handlers,
+        *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],
 )

@@ -1,6 +1,7 @@
 from litestar import Router
 
 from institution_console import home, leads, messages, products
+from server.inbox import inbox_handlers
 from server.login import login_handlers
 
 console_router = Router(
@@ -10,6 +11,7 @@ console_router = Router(
         *products.handlers,
         *leads.handlers,
         *messages.handlers,
+        *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],
 )

@@ -31,6 +31,7 @@ CONTEXTS: tuple[str, ...] = (
     "outbox",
     "audit",
     "notifications",
+    "inbox",
     "offers",
     "loans",
     "messages",

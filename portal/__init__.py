@@ -1,6 +1,7 @@
 from litestar import Router
 
 from portal import account, applications, calculator, home, messages, products
+from server.inbox import inbox_handlers
 from server.login import login_handlers
 
 portal_router = Router(
@@ -12,6 +13,7 @@ portal_router = Router(
         *account.handlers,
         *applications.handlers,
         *messages.handlers,
+        *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],
 )

@@ -8,6 +8,7 @@ from litestar import Request, Response
 from litestar.response import Redirect, Template
 
 from marketplace.accounts.services import principal_view
+from marketplace.inbox.queries import unread_count
 from server.auth import current_actor
 from server.sessions import session_of
 
@@ -49,6 +50,7 @@ async def render(
     ctx: dict[str, Any] = {
         "audience": audience_of(request.url.path),
         "principal": principal_view(actor) if actor else None,
+        "unread_notices": await unread_count(actor.user_id) if actor and actor.user_id else 0,
         "nav_active": nav,
         **(context or {}),
     }

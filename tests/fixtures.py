@@ -10,7 +10,8 @@ import httpx
 import pytest
 from bs4 import BeautifulSoup
 
-from marketplace import cache
+from marketplace import cache, jobs
+from marketplace.applications.tables import Application
 from marketplace.contexts import table_names
 from marketplace.db import engine
 from marketplace.security import current_totp_code, make_password_hasher, use_password_hasher
@@ -82,6 +83,14 @@ async def client(app) -> AsyncIterator[Client]:
         yield c
 
 
+@pytest.fixture
+async def staff_client(app) -> AsyncIterator[Client]:
+    """A second browser (another address) for the institution's side of a conversation."""
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.8", 50001))
+    async with Client(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
 async def login(client: Client, path: str, login: str, password: str = factories.PASSWORD) -> None:
     response = await client.submit(path, {"login": login, "password": password})
     assert response.status_code == 303, response.text[:500]
@@ -106,3 +115,19 @@ async def apply_form_secrets(client: Client, product_id: int) -> dict[str, str]:
         name: page.select_one(f"input[name={name}]")["value"]
         for name in ("notice_digest", "submission_key")
     }
+
+
+async def delivered_application(client: Client, world: factories.World) -> Application:
+    """The borrower (signed in on `client` here) applies through the site; the worker
+    delivers the application to the bank."""
+    product_id = await factories.listed_product(world.staff, world.operator)
+    await login(client, "/login", world.borrower_mobile)
+    hidden = await apply_form_secrets(client, product_id)
+    response = await client.submit(
+        f"/products/{product_id}/apply", factories.application_form(**hidden)
+    )
+    assert response.status_code == 303
+    await jobs.run_until_idle()
+    application = await Application.objects().first()
+    assert application.status == "delivered"
+    return application

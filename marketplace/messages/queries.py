@@ -48,6 +48,8 @@ class ThreadRef:
     application_id: int
     reference: str
     borrower_id: int
+    institution_id: int
+    assignee_id: int | None
     side: MessageSide
 
 
@@ -92,12 +94,23 @@ def template_body(key: str) -> str:
     return _(entry[1]) if entry else ""
 
 
-_REF_COLUMNS = (Application.id, Application.reference, Application.borrower)
+_REF_COLUMNS = (
+    Application.id,
+    Application.reference,
+    Application.borrower,
+    Application.institution,
+    Application.assignee,
+)
 
 
 def _ref(row: dict[str, Any], side: MessageSide) -> ThreadRef:
     return ThreadRef(
-        application_id=row["id"], reference=row["reference"], borrower_id=row["borrower"], side=side
+        application_id=row["id"],
+        reference=row["reference"],
+        borrower_id=row["borrower"],
+        institution_id=row["institution"],
+        assignee_id=row["assignee"],
+        side=side,
     )
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from marketplace.accounts.limits import Limit, reserve
-from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import Throttled
 from marketplace.i18n import _
+from marketplace.inbox.services import notify_borrower, notify_institution
 from marketplace.messages.queries import (
     BODY_CONTEXT,
     MessageSide,
@@ -21,9 +21,8 @@ from marketplace.messages.queries import (
     thread,
 )
 from marketplace.messages.tables import BODY_MAX_LENGTH, Message
-from marketplace.notifications.services import send_sms
 from marketplace.parsing import FormReader, parse_text
-from marketplace.security import decrypt_field, encrypt_field
+from marketplace.security import encrypt_field
 
 # Posting is limited per person across all threads: enough for a conversation, too few
 # to flood an institution's inbox or a borrower's phone.
@@ -84,8 +83,7 @@ async def _post(actor: Actor, ref: ThreadRef, body: str) -> int:
     if wait:
         raise Throttled(_("发送过于频繁，请稍后再试"), field="body", retry_after=wait)
     async with transaction():
-        if ref.side == MessageSide.STAFF:
-            await _notify_borrower(ref)
+        await _notify_other_side(ref)
         rows = await Message.insert(
             Message(
                 application=ref.application_id,
@@ -99,17 +97,29 @@ async def _post(actor: Actor, ref: ThreadRef, body: str) -> int:
     return message_id
 
 
-async def _notify_borrower(ref: ThreadRef) -> None:
-    """One SMS per batch of unread messages: none while earlier ones are still unread.
-    Staff see new messages in the thread itself (unread until they open it)."""
+async def _notify_other_side(ref: ThreadRef) -> None:
+    """One notice per batch of unread messages: none while earlier ones from the same side
+    are still unread. The borrower is told in-site and by SMS; the institution's staff (the
+    lead's officer, or everyone working leads while it is unassigned) in-site."""
     if await Message.exists().where(
         (Message.application == ref.application_id)
-        & (Message.side == MessageSide.STAFF)
+        & (Message.side == ref.side)
         & Message.read_at.is_null()
     ):
         return
-    row = await User.select(User.mobile_encrypted).where(User.id == ref.borrower_id).first()
-    if not row or not row["mobile_encrypted"]:
-        return
-    mobile = decrypt_field(row["mobile_encrypted"], context="user.mobile")
-    await send_sms(mobile, SMS_TEMPLATE, _("【LoanMart】您有一条新消息，请登录查看。"))
+    if ref.side == MessageSide.STAFF:
+        await notify_borrower(
+            ref.borrower_id,
+            SMS_TEMPLATE,
+            _("机构给您发来新消息（申请编号 {ref}）", ref=ref.reference),
+            f"/me/applications/{ref.reference}/messages",
+            sms=_("【LoanMart】您有一条新消息，请登录查看。"),
+        )
+    else:
+        await notify_institution(
+            ref.institution_id,
+            SMS_TEMPLATE,
+            _("借款人发来新消息（申请编号 {ref}）", ref=ref.reference),
+            f"/console/leads/{ref.application_id}/messages",
+            assignee_id=ref.assignee_id,
+        )

@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-import pytest
 
-from marketplace import jobs
-from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
 from marketplace.consents.tables import Consent
 from marketplace.messages.services import POST_LIMIT
@@ -18,30 +15,10 @@ from marketplace.messages.tables import BODY_MAX_LENGTH, Message
 from marketplace.notifications.services import BODY_CONTEXT as SMS_BODY_CONTEXT
 from marketplace.notifications.tables import Notification
 from marketplace.security import decrypt_field
-from tests.factories import application_form, listed_product, user
-from tests.fixtures import Client, apply_form_secrets, login, soup
+from tests.factories import user
+from tests.fixtures import delivered_application, login, soup
 
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture
-async def staff_client(app):
-    transport = httpx.ASGITransport(app=app, client=("198.51.100.8", 50001))
-    async with Client(transport=transport, base_url="http://testserver") as c:
-        yield c
-
-
-async def _delivered_application(client, world) -> Application:
-    """The borrower (signed in on `client`) applies; the application reaches the bank."""
-    product_id = await listed_product(world.staff, world.operator)
-    await login(client, "/login", world.borrower_mobile)
-    hidden = await apply_form_secrets(client, product_id)
-    response = await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
-    assert response.status_code == 303
-    await jobs.run_until_idle()
-    application = await Application.objects().first()
-    assert application.status == "delivered"
-    return application
 
 
 def _bodies(response: httpx.Response) -> list[str]:
@@ -49,7 +26,7 @@ def _bodies(response: httpx.Response) -> list[str]:
 
 
 async def test_both_sides_post_and_read_without_javascript(client, staff_client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     borrower_thread = f"/me/applications/{application.reference}/messages"
     staff_thread = f"/console/leads/{application.id}/messages"
 
@@ -88,7 +65,7 @@ async def test_both_sides_post_and_read_without_javascript(client, staff_client,
 
 
 async def test_htmx_polling_gets_only_the_thread_fragment(client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     url = f"/me/applications/{application.reference}/messages"
     await client.submit(url, {"body": "第一条"})
 
@@ -103,7 +80,7 @@ async def test_htmx_polling_gets_only_the_thread_fragment(client, world):
 
 
 async def test_sms_to_the_borrower_says_only_that_a_message_arrived(client, staff_client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     await Notification.delete(force=True)
     await login(staff_client, "/console/login", "staff@test-bank.example")
     url = f"/console/leads/{application.id}/messages"
@@ -126,7 +103,7 @@ async def test_sms_to_the_borrower_says_only_that_a_message_arrived(client, staf
 async def test_another_institution_other_borrowers_and_withdrawn_consent_get_404(
     client, staff_client, world
 ):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     staff_url = f"/console/leads/{application.id}/messages"
     await client.submit(f"/me/applications/{application.reference}/messages", {"body": "你好"})
 
@@ -152,7 +129,7 @@ async def test_another_institution_other_borrowers_and_withdrawn_consent_get_404
 
 
 async def test_staff_need_lead_work_to_post(client, staff_client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     await user("staff", "risk@test-bank.example", "risk_officer", world.bank_id, "风控")
     await login(staff_client, "/console/login", "risk@test-bank.example")
     url = f"/console/leads/{application.id}/messages"
@@ -163,7 +140,7 @@ async def test_staff_need_lead_work_to_post(client, staff_client, world):
 
 
 async def test_rate_limit_is_exact_under_parallel_posts(client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     url = f"/me/applications/{application.reference}/messages"
     await client.csrf_token()
     attempts = POST_LIMIT + 6
@@ -178,7 +155,7 @@ async def test_rate_limit_is_exact_under_parallel_posts(client, world):
 
 
 async def test_bodies_are_encrypted_at_rest(client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     body = "我的银行卡尾号6222，家住朝阳区"
     await client.submit(f"/me/applications/{application.reference}/messages", {"body": body})
     rows = await Message.raw("SELECT * FROM message")
@@ -188,7 +165,7 @@ async def test_bodies_are_encrypted_at_rest(client, world):
 
 
 async def test_hostile_bodies_are_escaped_and_long_ones_refused_with_text_kept(client, world):
-    application = await _delivered_application(client, world)
+    application = await delivered_application(client, world)
     url = f"/me/applications/{application.reference}/messages"
     hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
     await client.submit(url, {"body": hostile})
