@@ -173,3 +173,17 @@ async def test_known_offenders_are_hidden_and_entitled_roles_still_see_them(
     editor_home = await page_as("operator", "content_editor", "/admin/")
     assert not {"/admin/audit", "/admin/reviews/products"} & _links(editor_home)
     assert "联系超级管理员" in editor_home
+
+
+async def test_only_borrowers_and_visitors_are_offered_to_apply(client, world):
+    product_id = await factories.listed_product(world.staff, world.operator)
+    page = f"/products/{product_id}"
+    quote = f"/products/{product_id}/quote?amount=50000&term=12"
+
+    def apply_links(response) -> int:
+        return len(soup(response).select(f'a[href^="/products/{product_id}/apply"]'))
+
+    assert apply_links(await client.get(page)) == 2  # signed out: both lead to sign-in
+    await login(client, "/console/login", "staff@test-bank.example")
+    assert apply_links(await client.get(page)) == 0
+    assert apply_links(await client.get(quote)) == 0
