@@ -78,9 +78,11 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     access = handler.opt.get("access")
     if access not in ACCESS_LEVELS:
         raise PermissionDeniedException("route declares no access level")
+    # Loaded for public pages too, so an error page they raise (a 404) still shows who is
+    # signed in: exception handlers cannot await.
+    actor = await current_actor(connection)
     if access == "public":
         return
-    actor = await current_actor(connection)
     if actor is None or actor.kind != access:
         raise NotAuthorizedException()
     permission = handler.opt.get("permission")
@@ -90,7 +92,7 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
 
 def loaded_actor(connection: ASGIConnection) -> Actor | None:
     """The actor if this request has already loaded it: exception handlers cannot await,
-    and every guarded route has loaded it before its handler could raise."""
+    and the access guard has loaded it before any handler could raise."""
     return connection.state.get(_ACTOR_KEY)
 
 

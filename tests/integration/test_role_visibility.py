@@ -187,3 +187,12 @@ async def test_only_borrowers_and_visitors_are_offered_to_apply(client, world):
     await login(client, "/console/login", "staff@test-bank.example")
     assert apply_links(await client.get(page)) == 0
     assert apply_links(await client.get(quote)) == 0
+
+
+async def test_a_404_on_a_public_page_still_shows_who_is_signed_in(client, world):
+    await login(client, "/login", world.borrower_mobile)
+    missing = await client.get("/products/99999999")
+    assert missing.status_code == 404
+    header = soup(missing).select_one(".site-header")
+    assert "张伟" in header.get_text()
+    assert header.select_one('a[href="/login"]') is None
