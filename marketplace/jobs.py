@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from marketplace.contexts import Cron, cron_table, job_table
 from marketplace.settings import settings
+from marketplace.tracing import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def _cron_job(entry: Cron) -> Any:
     target = _resolve(entry.target)
 
     async def run(ctx: dict) -> Any:
+        current_request_id.set(f"cron:{entry.name}")
         return await target()
 
     run.__qualname__ = run.__name__ = entry.name.replace(".", "_")
@@ -105,6 +107,8 @@ def _outbox_job(name: str, target: str) -> Any:
     handler = _resolve(target)
 
     async def run(ctx: dict, message_id: int, run: int) -> str:
+        # arq runs each job in its own task: the id stays with this run's log lines.
+        current_request_id.set(f"job:{name}:{message_id}:{run}")
         status = await deliver(handler, ctx, message_id, run)
         return str(status) if status else "skipped"
 

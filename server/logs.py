@@ -12,20 +12,19 @@ import logging
 import secrets
 import sys
 import time
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from litestar.types import Message, Receive, Scope, Send
 
 from marketplace.security import install_log_redaction
+from marketplace.tracing import current_request_id
 from server.asgi import HttpMiddleware
 
 # server.auth.request_id() reads the id from the connection state under this key.
 REQUEST_ID_STATE_KEY = "lm_request_id"
 ACCESS_FIELDS = ("method", "route", "status", "duration_ms")
 
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 access_log = logging.getLogger("loanmart.access")
 
 

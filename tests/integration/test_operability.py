@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from marketplace import jobs
+from marketplace import jobs, outbox
+from marketplace.db import transaction
 from marketplace.notifications.services import BODY_CONTEXT
 from marketplace.notifications.tables import Notification
+from marketplace.outbox.tables import OutboxMessage
 from marketplace.security import decrypt_field, install_log_redaction
 from server.logs import JsonFormatter, configure_logging
 from tests.factories import application_form, listed_product, valid_id_number
@@ -189,3 +191,18 @@ async def test_canary_personal_data_never_reaches_the_metrics(app, world):
     assert metrics.status_code == 200
     for canary in CANARIES:
         assert canary not in metrics.text, canary
+
+
+async def test_worker_log_lines_carry_the_job_run(json_log, monkeypatch):
+    async def broken(ctx: dict, notification_id: int, **_: object) -> None:
+        raise RuntimeError("gateway down")
+
+    monkeypatch.setattr("marketplace.notifications.jobs.deliver_notification_job", broken)
+    async with transaction():
+        await outbox.record("notifications.deliver", notification_id=7)
+    await jobs.run_until_idle()
+    message = await OutboxMessage.objects().first()
+    failures = [line for line in _json_lines(json_log) if "attempt 1 failed" in line["message"]]
+    assert [line["request_id"] for line in failures] == [
+        f"job:notifications.deliver:{message.id}:0"
+    ]
