@@ -1,6 +1,6 @@
 from litestar import Router
 
-from institution_console import home, leads, messages, products
+from institution_console import home, leads, loans, messages, products
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -10,6 +10,7 @@ console_router = Router(
         *home.handlers,
         *products.handlers,
         *leads.handlers,
+        *loans.handlers,
         *messages.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),

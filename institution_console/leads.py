@@ -30,6 +30,8 @@ from marketplace.applications.services import (
 )
 from marketplace.applications.statuses import APPLICATION_MACHINE
 from marketplace.i18n import _
+from marketplace.loans.portfolio import application_loans
+from marketplace.loans.queries import lead_loan
 from marketplace.parsing import FormReader, first, lenient, parse_choice, parse_int, parse_text
 from server.auth import require_actor
 from server.forms import FormData, as_list, page_number, safe_next, submit_form
@@ -71,6 +73,7 @@ async def _list_page(
             "options": options,
             "query": query,
             "bulk_errors": errors or {},
+            "lead_loans": await application_loans(actor, [lead.id for lead in leads]),
             **pagination(LIST_PATH, query, page, total, PER_PAGE),
         },
         fragment="institution_console/_lead_rows.html",
@@ -86,7 +89,12 @@ async def _detail(
     return await render(
         request,
         "institution_console/lead_detail.html",
-        {"lead": lead, "errors": errors or {}, "note": note},
+        {
+            "lead": lead,
+            "errors": errors or {},
+            "note": note,
+            "lead_loan": await lead_loan(actor, application_id),
+        },
         nav="leads",
     )
 

@@ -1,6 +1,6 @@
 from litestar import Router
 
-from portal import account, applications, calculator, home, messages, products
+from portal import account, applications, calculator, home, loans, messages, products
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -12,6 +12,7 @@ portal_router = Router(
         *calculator.handlers,
         *account.handlers,
         *applications.handlers,
+        *loans.handlers,
         *messages.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),

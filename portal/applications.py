@@ -13,6 +13,7 @@ from marketplace.applications.services import (
 )
 from marketplace.consents.notices import build_notice
 from marketplace.i18n import _, translated
+from marketplace.loans.queries import application_loan
 from marketplace.parsing import first
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.queries import ProductDetail, listed_product
@@ -98,7 +99,10 @@ async def application_detail(request: Request, reference: FromPath[str]) -> Resp
     return await render(
         request,
         "portal/application_detail.html",
-        {"application": application},
+        {
+            "application": application,
+            "loan_timeline": await application_loan(actor, application.id),
+        },
         fragment="portal/_timeline.html",
         nav="applications",
     )

@@ -1,10 +1,18 @@
 from marketplace.contexts import Cron, declare_context
-from marketplace.loans.tables import Instalment, Loan, LoanDailyRun, Repayment
+from marketplace.loans.tables import (
+    Instalment,
+    Loan,
+    LoanDailyRun,
+    LoanEvent,
+    LoanMonthEnd,
+    LoanRoll,
+    Repayment,
+)
 
 CONTEXT = declare_context(
     "loans",
     __file__,
-    [Loan, Instalment, Repayment, LoanDailyRun],
+    [Loan, Instalment, Repayment, LoanDailyRun, LoanEvent, LoanMonthEnd, LoanRoll],
     depends_on=("accounts", "institutions", "products", "applications", "offers"),
     # Checked often, runs once per Asia/Shanghai business date (see jobs.daily_overdue).
     crons=(

@@ -9,7 +9,9 @@ institution reports only the date, the amount (at most the signed amount) and th
 
 from __future__ import annotations
 
-from dataclasses import replace
+import copy
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,28 +22,30 @@ from marketplace.applications.tables import Application
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from marketplace.loancalc import LoanInputError, quote, today_shanghai
 from marketplace.loans import ledger
-from marketplace.loans.ledger import Line
+from marketplace.loans.ledger import Allocation, Line
 from marketplace.loans.statuses import (
     LOAN_MACHINE,
     MONITOR,
     InstalmentStatus,
+    LoanEventKind,
     LoanStatus,
     RepaymentKind,
     action_to,
     bucket_of,
     status_for,
 )
-from marketplace.loans.tables import Instalment, Loan, Repayment
+from marketplace.loans.tables import Instalment, Loan, LoanEvent, Repayment
 from marketplace.money import FEN, format_cny, to_fen
 from marketplace.offers.queries import signed_terms
 
 # The daily run's actor: it may only let loans fall due.
 LOAN_MONITOR = replace(SYSTEM, permissions=frozenset({MONITOR}))
 
-IDEMPOTENCY_KEY_LENGTHS = (8, 64)
+# A repayment's reference (the institution's bank serial, 流水号) is its idempotency key.
+REFERENCE_MAX_LENGTH = 64
 
 
 def mask_account(number: str) -> str:
@@ -123,9 +127,19 @@ async def report_disbursement(
                 disbursed_on=disbursed_on,
                 receiving_account_masked=masked,
                 status=LoanStatus.DISBURSED,
+                principal_outstanding=plan.principal,
             )
         ).returning(Loan.id)
         loan_id: int = rows[0]["id"]
+        await LoanEvent.insert(
+            LoanEvent(
+                loan=loan_id,
+                institution=actor.institution_id,
+                kind=LoanEventKind.DISBURSED,
+                occurred_on=disbursed_on,
+                amount=plan.principal,
+            )
+        )
         await Instalment.insert(
             *(
                 Instalment(
@@ -211,112 +225,358 @@ def move_to(current: LoanStatus, target: LoanStatus, actor: Actor) -> None:
     )
 
 
+@dataclass(frozen=True)
+class RepaymentReport:
+    """One repayment as reported (form, file row): checked, not yet applied."""
+
+    amount: Decimal
+    paid_on: date
+    kind: RepaymentKind
+    reference: str
+
+
+def repayment_report(amount: Decimal, paid_on: date, kind: str, reference: str) -> RepaymentReport:
+    """The checks that need no loan: kind, reference, amount > 0, date not in the future."""
+    try:
+        repayment_kind = RepaymentKind(kind)
+    except ValueError:
+        raise DomainError(_("请选择还款类型"), field="kind") from None
+    text = reference.strip()
+    if not (
+        1 <= len(text) <= REFERENCE_MAX_LENGTH and text.isascii() and text.isprintable()
+    ) or any(ch.isspace() for ch in text):
+        raise DomainError(
+            _("流水号应为1至{n}位字母、数字或符号，不含空格", n=REFERENCE_MAX_LENGTH),
+            field="reference",
+        )
+    amount = to_fen(amount)
+    if amount < FEN:
+        raise DomainError(_("还款金额须大于0"), field="amount")
+    if paid_on > today_shanghai():
+        raise DomainError(_("还款日期不能晚于今天"), field="paid_on")
+    return RepaymentReport(amount, paid_on, repayment_kind, text)
+
+
+@dataclass
+class _OpenLoan:
+    """A loan locked for repayment reports, with its plan as the ledger sees it."""
+
+    id: int
+    institution: int
+    status: LoanStatus
+    disbursed_on: date
+    dpd_bucket: str
+    rows: list[dict[str, Any]]
+    lines: list[Line]
+    applied: list[tuple[RepaymentReport, Allocation]] = field(default_factory=list)
+
+
+async def _lock_loans(actor: Actor, loan_ids: Collection[int]) -> dict[int, _OpenLoan]:
+    """The actor's institution's loans among `loan_ids`, row-locked in id order (two
+    reports on overlapping loans wait for each other instead of deadlocking)."""
+    ids = sorted(set(loan_ids))
+    if not ids:
+        return {}
+    loans = (
+        await Loan.select(
+            Loan.id, Loan.institution, Loan.status, Loan.disbursed_on, Loan.dpd_bucket
+        )
+        .where(Loan.id.is_in(ids) & (Loan.institution == actor.institution_id))
+        .order_by(Loan.id)
+        .lock_rows()
+    )
+    if not loans:
+        return {}
+    plans: dict[int, list[dict[str, Any]]] = {loan["id"]: [] for loan in loans}
+    for row in (
+        await Instalment.select()
+        .where(Instalment.loan.is_in(list(plans)))
+        .order_by(Instalment.loan)
+        .order_by(Instalment.number)
+    ):
+        plans[row["loan"]].append(row)
+    return {
+        loan["id"]: _OpenLoan(
+            id=loan["id"],
+            institution=loan["institution"],
+            status=LoanStatus(loan["status"]),
+            disbursed_on=loan["disbursed_on"],
+            dpd_bucket=loan["dpd_bucket"],
+            rows=plans[loan["id"]],
+            lines=_lines(plans[loan["id"]]),
+        )
+        for loan in loans
+    }
+
+
+def _apply(loan: _OpenLoan, report: RepaymentReport) -> None:
+    """Apply one report to the loan's plan in memory, or raise the rule it breaks."""
+    if loan.status is LoanStatus.SETTLED or ledger.all_paid(loan.lines):
+        raise InvalidTransition(_("该贷款已结清，不能再登记还款"))
+    if report.paid_on < loan.disbursed_on:
+        raise DomainError(_("还款日期不能早于放款日期"), field="paid_on")
+    _check_kind(report.kind, report.amount, loan.lines, report.paid_on)
+    if report.kind is RepaymentKind.EARLY_SETTLEMENT:
+        allocation = ledger.apply_settlement(loan.lines, report.paid_on)
+    else:
+        allocation = ledger.apply_payment(loan.lines, report.amount, report.paid_on)
+    loan.applied.append((report, allocation))
+
+
+# The timeline entry of a status change a repayment caused.
+_STATUS_EVENTS = {
+    LoanStatus.SETTLED: LoanEventKind.SETTLED,
+    LoanStatus.REPAYING: LoanEventKind.CURED,
+    LoanStatus.OVERDUE: LoanEventKind.OVERDUE,
+}
+
+
+async def _save(actor: Actor, loan: _OpenLoan, today: date) -> list[int]:
+    """Write what `_apply` did to the loan: instalments, repayments, status, events."""
+    original = _lines(loan.rows)
+    for before, line, row in zip(original, loan.lines, loan.rows, strict=True):
+        if [getattr(line, f) for f in _LINE_FIELDS] != [getattr(before, f) for f in _LINE_FIELDS]:
+            await Instalment.update(
+                {getattr(Instalment, f): getattr(line, f) for f in _LINE_FIELDS}
+            ).where(Instalment.id == row["id"])
+    inserted = await Repayment.insert(
+        *(
+            Repayment(
+                loan=loan.id,
+                amount=report.amount,
+                principal_part=allocation.principal,
+                interest_part=allocation.interest,
+                fee_part=allocation.fee,
+                paid_on=report.paid_on,
+                kind=report.kind,
+                reported_by=actor.user_id,
+                idempotency_key=report.reference,
+            )
+            for report, allocation in loan.applied
+        )
+    ).returning(Repayment.id)
+    settled = ledger.all_paid(loan.lines)
+    dpd = 0 if settled else ledger.days_past_due(loan.lines, today)
+    target = status_for(loan.status, all_paid=settled, dpd=dpd, any_paid=True)
+    move_to(loan.status, target, actor)
+    last_paid_on = max(report.paid_on for report, _ in loan.applied)
+    await Loan.update(
+        {
+            Loan.status: target,
+            Loan.dpd: dpd,
+            Loan.dpd_bucket: bucket_of(dpd),
+            Loan.principal_outstanding: ledger.principal_outstanding(loan.lines),
+            Loan.settled_on: last_paid_on if settled else None,
+            Loan.version: Loan.version + 1,
+            Loan.updated_at: datetime.now(UTC),
+        }
+    ).where(Loan.id == loan.id)
+    events = [
+        LoanEvent(
+            loan=loan.id,
+            institution=loan.institution,
+            kind=LoanEventKind.REPAYMENT,
+            occurred_on=report.paid_on,
+            amount=report.amount,
+        )
+        for report, _ in loan.applied
+    ]
+    if target != loan.status and target in _STATUS_EVENTS:
+        events.append(
+            LoanEvent(
+                loan=loan.id,
+                institution=loan.institution,
+                kind=_STATUS_EVENTS[target],
+                occurred_on=last_paid_on if settled else today,
+                dpd=dpd,
+                dpd_bucket=bucket_of(dpd),
+            )
+        )
+    await LoanEvent.insert(*events)
+    return [row["id"] for row in inserted]
+
+
+async def _recorded(loan_ids: Collection[int]) -> dict[tuple[int, str], dict[str, Any]]:
+    """Repayments already recorded on these loans, by (loan, reference)."""
+    if not loan_ids:
+        return {}
+    rows = await Repayment.select(
+        Repayment.id,
+        Repayment.loan,
+        Repayment.amount,
+        Repayment.paid_on,
+        Repayment.kind,
+        Repayment.idempotency_key,
+    ).where(Repayment.loan.is_in(list(loan_ids)))
+    return {(row["loan"], row["idempotency_key"]): row for row in rows}
+
+
+def _same(earlier: dict[str, Any], report: RepaymentReport) -> bool:
+    return (earlier["amount"], earlier["paid_on"], earlier["kind"]) == (
+        report.amount,
+        report.paid_on,
+        report.kind,
+    )
+
+
+_REPORTED_DIFFERENTLY = N_("该流水号已登记过，内容不同，请核对后重新登记")
+
+
 async def report_repayment(
     actor: Actor,
     loan_id: int,
     amount: Decimal,
     paid_on: date,
     kind: str,
-    idempotency_key: str,
+    reference: str,
 ) -> int:
     """Record money the institution received for one of its loans; returns the repayment
-    id. The same idempotency key again returns the first repayment and changes nothing."""
+    id. The same reference (流水号) again returns the first repayment and changes nothing."""
     if not actor.can("loan.record_repayment"):
         raise PermissionDenied()
-    amount = to_fen(amount)
-    try:
-        repayment_kind = RepaymentKind(kind)
-    except ValueError:
-        raise DomainError(_("请选择还款类型"), field="kind") from None
-    low, high = IDEMPOTENCY_KEY_LENGTHS
-    if not low <= len(idempotency_key) <= high:
-        raise DomainError(_("表单已过期，请刷新页面后重新提交"), field="idempotency_key")
-    if amount < FEN:
-        raise DomainError(_("还款金额须大于0"), field="amount")
-    today = today_shanghai()
-    if paid_on > today:
-        raise DomainError(_("还款日期不能晚于今天"), field="paid_on")
+    report = repayment_report(amount, paid_on, kind, reference)
     async with transaction():
         # The loan row lock serialises reports on one loan, duplicates included.
-        loan = (
-            await Loan.select(Loan.id, Loan.status, Loan.disbursed_on)
-            .where((Loan.id == loan_id) & (Loan.institution == actor.institution_id))
-            .lock_rows()
-            .first()
-        )
-        if loan is None:
+        loans = await _lock_loans(actor, [loan_id])
+        if loan_id not in loans:
             raise NotFound(_("找不到该贷款"))
-        earlier = (
-            await Repayment.select(
-                Repayment.id, Repayment.amount, Repayment.paid_on, Repayment.kind
-            )
-            .where((Repayment.loan == loan_id) & (Repayment.idempotency_key == idempotency_key))
-            .first()
-        )
+        earlier = (await _recorded([loan_id])).get((loan_id, report.reference))
         if earlier is not None:
-            if (earlier["amount"], earlier["paid_on"], earlier["kind"]) != (
-                amount,
-                paid_on,
-                repayment_kind,
-            ):
-                raise DomainError(_("该还款已登记过，内容不同，请刷新页面后重新登记"))
+            if not _same(earlier, report):
+                raise DomainError(_(_REPORTED_DIFFERENTLY), field="reference")
             return int(earlier["id"])
-        current = LoanStatus(loan["status"])
-        if current is LoanStatus.SETTLED:
-            LOAN_MACHINE.target(current, "repay", actor)  # raises: the loan is closed
-        if paid_on < loan["disbursed_on"]:
-            raise DomainError(_("还款日期不能早于放款日期"), field="paid_on")
-        rows = (
-            await Instalment.select().where(Instalment.loan == loan_id).order_by(Instalment.number)
-        )
-        lines = _lines(rows)
-        before = {line.number: [getattr(line, f) for f in _LINE_FIELDS] for line in lines}
-        _check_kind(repayment_kind, amount, lines, paid_on)
-        if repayment_kind is RepaymentKind.EARLY_SETTLEMENT:
-            allocation = ledger.apply_settlement(lines, paid_on)
-        else:
-            allocation = ledger.apply_payment(lines, amount, paid_on)
-        for line, row in zip(lines, rows, strict=True):
-            if [getattr(line, f) for f in _LINE_FIELDS] != before[line.number]:
-                await Instalment.update(
-                    {getattr(Instalment, f): getattr(line, f) for f in _LINE_FIELDS}
-                ).where(Instalment.id == row["id"])
-        repayment = await Repayment.insert(
-            Repayment(
-                loan=loan_id,
-                amount=amount,
-                principal_part=allocation.principal,
-                interest_part=allocation.interest,
-                fee_part=allocation.fee,
-                paid_on=paid_on,
-                kind=repayment_kind,
-                reported_by=actor.user_id,
-                idempotency_key=idempotency_key,
-            )
-        ).returning(Repayment.id)
-        dpd = ledger.days_past_due(lines, today)
-        settled = ledger.all_paid(lines)
-        target = status_for(current, all_paid=settled, dpd=dpd, any_paid=True)
-        move_to(current, target, actor)
-        await Loan.update(
-            {
-                Loan.status: target,
-                Loan.dpd: 0 if settled else dpd,
-                Loan.dpd_bucket: bucket_of(0 if settled else dpd),
-                Loan.settled_on: paid_on if settled else None,
-                Loan.version: Loan.version + 1,
-                Loan.updated_at: datetime.now(UTC),
-            }
-        ).where(Loan.id == loan_id)
-        repayment_id: int = repayment[0]["id"]
+        loan = loans[loan_id]
+        _apply(loan, report)
+        (repayment_id,) = await _save(actor, loan, today_shanghai())
         await audit(
             actor,
             "loan.repayment",
             "loan",
             loan_id,
             repayment=repayment_id,
-            kind=str(repayment_kind),
-            amount=str(amount),
-            status=str(target),
+            kind=str(report.kind),
+            amount=str(report.amount),
         )
     return repayment_id
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One parsed row of a repayment file: its row number and its loan's reference
+    (借款编号, the application reference)."""
+
+    number: int
+    loan_reference: str
+    report: RepaymentReport
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    message: str
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """A repayment file's fate: applied whole (recorded + already recorded = rows), or
+    refused whole with every row error."""
+
+    rows: int
+    recorded: int
+    already_recorded: int
+    errors: tuple[RowError, ...]
+
+    @property
+    def applied(self) -> bool:
+        return not self.errors
+
+
+# The file's column a verb's field error points at (labels: repayment_file.COLUMNS).
+_FIELD_COLUMNS = {
+    "amount": N_("金额"),
+    "paid_on": N_("还款日期"),
+    "kind": N_("类型"),
+    "reference": N_("流水号"),
+}
+
+
+async def record_repayment_file(
+    actor: Actor,
+    rows: Sequence[FileRow],
+    row_errors: Sequence[RowError] = (),
+    filename: str = "",
+) -> FileOutcome:
+    """Apply every row of a repayment file in one transaction, or none: each row is first
+    checked against the loan as the rows before it leave it; one bad row refuses the
+    file. A row whose reference is already recorded (the same file again) is skipped."""
+    if not actor.can("loan.record_repayment"):
+        raise PermissionDenied()
+    errors = list(row_errors)
+    async with transaction():
+        loan_ids = {
+            row["reference"]: row["id"]
+            for row in await Loan.select(
+                Loan.id, Loan.application.reference.as_alias("reference")
+            ).where(
+                (Loan.institution == actor.institution_id)
+                & Loan.application.reference.is_in(list({r.loan_reference for r in rows}) or [""])
+            )
+        }
+        loans = await _lock_loans(actor, loan_ids.values())
+        recorded = await _recorded(loans)
+        trial = copy.deepcopy(loans)
+        seen: dict[tuple[int, str], int] = {}
+        fresh: list[tuple[int, RepaymentReport]] = []
+        for row in rows:
+            loan_id = loan_ids.get(row.loan_reference)
+            if loan_id is None or loan_id not in loans:
+                errors.append(RowError(row.number, _("借款编号"), _("找不到该借款编号")))
+                continue
+            key = (loan_id, row.report.reference)
+            if key in seen:
+                errors.append(
+                    RowError(row.number, _("流水号"), _("与第 {n} 行流水号重复", n=seen[key]))
+                )
+                continue
+            seen[key] = row.number
+            if key in recorded:
+                if not _same(recorded[key], row.report):
+                    errors.append(RowError(row.number, _("流水号"), _(_REPORTED_DIFFERENTLY)))
+                continue
+            try:
+                _apply(trial[loan_id], row.report)
+            except DomainError as exc:
+                column = _(_FIELD_COLUMNS.get(exc.field or "", N_("金额")))
+                errors.append(RowError(row.number, column, exc.message))
+                continue
+            fresh.append((loan_id, row.report))
+        outcome = FileOutcome(
+            rows=len(rows) + len({e.row for e in row_errors}),
+            recorded=0 if errors else len(fresh),
+            already_recorded=0 if errors else len(rows) - len(fresh),
+            errors=tuple(sorted(errors, key=lambda e: e.row)),
+        )
+        if not errors:
+            for loan_id, report in fresh:
+                _apply(loans[loan_id], report)
+            today = today_shanghai()
+            for loan in loans.values():
+                if loan.applied:
+                    await _save(actor, loan, today)
+        await audit(
+            actor,
+            "loan.repayment_file",
+            "loan_file",
+            filename[:100] or "-",
+            rows=outcome.rows,
+            recorded=outcome.recorded,
+            already_recorded=outcome.already_recorded,
+            errors=len(outcome.errors),
+        )
+    return outcome
+
+
+async def record_loan_export(actor: Actor, filters: dict[str, str], rows: int, fmt: str) -> None:
+    async with transaction():
+        await audit(actor, "loan.export", "loan", "-", filters=filters, rows=rows, format=fmt)

@@ -44,6 +44,25 @@ class RepaymentKind(StrEnum):
     EARLY_SETTLEMENT = "early_settlement"
 
 
+class LoanEventKind(StrEnum):
+    DISBURSED = "disbursed"
+    REPAYMENT = "repayment"
+    OVERDUE = "overdue"
+    # A worse DPD bucket reached by the daily run (31–60 and beyond raise alerts).
+    BUCKET = "bucket"
+    CURED = "cured"
+    SETTLED = "settled"
+
+
+EVENT_LABELS: dict[LoanEventKind, str] = {
+    LoanEventKind.DISBURSED: N_("已放款"),
+    LoanEventKind.REPAYMENT: N_("还款"),
+    LoanEventKind.OVERDUE: N_("逾期"),
+    LoanEventKind.BUCKET: N_("逾期加深"),
+    LoanEventKind.CURED: N_("逾期已还清"),
+    LoanEventKind.SETTLED: N_("已结清"),
+}
+
 L = LoanStatus
 REPORT = "loan.record_repayment"
 # Falling due is the system's step: the daily run takes it, nobody's button.
@@ -143,3 +162,7 @@ def bucket_sql(column: str) -> str:
     """The same bucketing as `bucket_of`, as a SQL CASE over an integer column."""
     whens = " ".join(f"WHEN {column} <= {bound} THEN '{bucket}'" for bound, bucket in BUCKET_BOUNDS)
     return f"CASE {whens} ELSE '{DpdBucket.D90_PLUS}' END"
+
+
+# Entering a bucket past 1–30 days (31–60 and worse) is an alert for the institution.
+ALERT_DPD = next(bound for bound, bucket in BUCKET_BOUNDS if bucket is DpdBucket.D1_30)

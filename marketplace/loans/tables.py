@@ -41,6 +41,8 @@ class Loan(Table, tablename="loan"):
     # Only the last digits of the borrower's receiving account: enough to recognise it.
     receiving_account_masked = Varchar(length=24)
     status = Varchar(length=20, default="disbursed", index=True)
+    # Kept by the repayment verbs, so portfolio sums never add up repayments per loan.
+    principal_outstanding = Numeric(digits=(14, 2), default=_ZERO)
     dpd = Integer(default=0)
     dpd_bucket = Varchar(length=10, default="current")
     settled_on = Date(null=True, default=None)
@@ -87,3 +89,45 @@ class LoanDailyRun(Table, tablename="loan_daily_run"):
     business_date = Date(unique=True)
     changed = Integer(default=0)
     ran_at = Timestamptz(default=TimestamptzNow())
+
+
+class LoanEvent(Table, tablename="loan_event"):
+    """What happened to a loan, for timelines and alerts: written by the verbs (disbursed,
+    repayment, cured, settled) and by the daily run (overdue, a worse DPD bucket)."""
+
+    id: Serial  # created by Piccolo; declared for type checkers
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict, index=True)
+    # The loan's institution, copied so alerts are one indexed scan per institution.
+    institution = ForeignKey(references=Institution, on_delete=OnDelete.restrict)
+    kind = Varchar(length=20)
+    occurred_on = Date()
+    amount = Numeric(digits=(14, 2), null=True, default=None)
+    dpd = Integer(default=0)
+    dpd_bucket = Varchar(length=10, default="")
+    at = Timestamptz(default=TimestamptzNow())
+
+
+class LoanMonthEnd(Table, tablename="loan_month_end"):
+    """Each open loan's bucket and outstanding principal at a month end, taken by the first
+    daily run of the next month; the month's roll rates are computed from it."""
+
+    id: Serial  # created by Piccolo; declared for type checkers
+    loan = ForeignKey(references=Loan, on_delete=OnDelete.restrict)
+    institution = ForeignKey(references=Institution, on_delete=OnDelete.restrict)
+    month_end = Date()
+    dpd_bucket = Varchar(length=10)
+    dpd = Integer()
+    principal_outstanding = Numeric(digits=(14, 2))
+
+
+class LoanRoll(Table, tablename="loan_roll"):
+    """Per institution and month end: outstanding principal at the previous month end by
+    the bucket it was in then and the one it is in now ("settled" when closed)."""
+
+    id: Serial  # created by Piccolo; declared for type checkers
+    institution = ForeignKey(references=Institution, on_delete=OnDelete.restrict)
+    month_end = Date()
+    from_bucket = Varchar(length=10)
+    to_bucket = Varchar(length=10)
+    loans = Integer()
+    principal = Numeric(digits=(16, 2))

@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "institutions_per_application": 5,
     # Days before a due date that count as "upcoming" (reminders, institution dues).
     "repayment_reminder_days": 3,
+    # The portfolio page warns when overdue principal exceeds this share of outstanding.
+    "portfolio_overdue_alert_rate": "0.05",
     # A lead waiting on the institution turns amber past this many hours, red past twice it.
     "lead_sla_hours": 24,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).

@@ -14,6 +14,7 @@ from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from marketplace.loancalc import add_months, today_shanghai
+from marketplace.loans import portfolio as portfolios
 from marketplace.loans import queries
 from marketplace.loans.jobs import daily_overdue, run_daily_overdue
 from marketplace.loans.services import report_disbursement, report_repayment
@@ -147,12 +148,12 @@ async def test_daily_run_ages_loans_across_month_ends(world):
     await run_daily_overdue(date(2026, 5, 30))
     assert await state() == ("overdue", 91, "90+")
 
-    portfolio = await queries.portfolio(world.staff, date(2026, 5, 30))
+    portfolio = await portfolios.portfolio(world.staff, date(2026, 5, 30))
     figures = {b.bucket: (b.loans, b.principal_outstanding) for b in portfolio.buckets}
     assert figures["90+"] == (1, Decimal("12000.00"))
     assert figures["current"] == (0, Decimal("0.00"))
     assert portfolio.open_loans == 1
-    other = await queries.portfolio(world.other_staff, date(2026, 5, 30))
+    other = await portfolios.portfolio(world.other_staff, date(2026, 5, 30))
     assert other.open_loans == 0 and other.upcoming == ()
     assert await LoanDailyRun.count() == 6  # one row per business date
     assert await AuditEntry.count().where(AuditEntry.action == "loan.daily_overdue") == 7
@@ -176,9 +177,9 @@ async def test_overdue_loan_repaid_then_settled_early(world):
     loan = await Loan.objects().get(Loan.id == loan_id)
     assert (loan.status, loan.dpd, loan.dpd_bucket) == ("repaying", 0, "current")
 
-    portfolio = await queries.portfolio(world.staff, plan[1]["due_on"] - timedelta(days=2))
+    portfolio = await portfolios.portfolio(world.staff, plan[1]["due_on"] - timedelta(days=2))
     assert [(u.loan_id, u.number) for u in portfolio.upcoming] == [(loan_id, 2)]
-    assert (await queries.portfolio(world.staff, today)).upcoming == ()
+    assert (await portfolios.portfolio(world.staff, today)).upcoming == ()
 
     with pytest.raises(DomainError, match="提前结清应还"):
         await report_repayment(
