@@ -1,6 +1,6 @@
 from litestar import Router
 
-from admin import audit, home, jobs, reviews
+from admin import audit, collections, home, jobs, reviews
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -11,6 +11,7 @@ admin_router = Router(
         *reviews.handlers,
         *audit.handlers,
         *jobs.handlers,
+        *collections.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

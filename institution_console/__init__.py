@@ -1,6 +1,13 @@
 from litestar import Router
 
-from institution_console import home, leads, loans, messages, products
+from institution_console import (
+    collections,
+    home,
+    leads,
+    loans,
+    messages,
+    products,
+)
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -12,6 +19,7 @@ console_router = Router(
         *leads.handlers,
         *loans.handlers,
         *messages.handlers,
+        *collections.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -38,13 +38,16 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.view",
             "loan.disburse",
             "loan.record_repayment",
+            "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
     ("staff", "loan_officer"): frozenset(
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
-    ("staff", "risk_officer"): frozenset({"product.view", "lead.view", "lead.reveal", "loan.view"}),
+    ("staff", "risk_officer"): frozenset(
+        {"product.view", "lead.view", "lead.reveal", "loan.view", "collection.record"}
+    ),
     ("staff", "finance"): frozenset(
         {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}
     ),
@@ -56,14 +59,17 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "institution.view",
             "jobs.view",
             "jobs.manage",
+            "collection.view",  # collection oversight across institutions (A8)
         }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
     ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
-    ("operator", "auditor"): frozenset({"audit.view", "dashboard.view", "jobs.view"}),
+    ("operator", "auditor"): frozenset(
+        {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
+    ),
     ("operator", "content_editor"): frozenset({"dashboard.view"}),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
-    ("operator", "risk_officer"): frozenset({"dashboard.view"}),
+    ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset({"dashboard.view"}),
 }
 

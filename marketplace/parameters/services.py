@@ -22,6 +22,10 @@ DEFAULTS: dict[str, Any] = {
     "portfolio_overdue_alert_rate": "0.05",
     # A lead waiting on the institution turns amber past this many hours, red past twice it.
     "lead_sla_hours": 24,
+    # Collection contacts (Asia/Shanghai, "HH:MM", end excluded) and contacts per loan a day.
+    "collection_hours_start": "08:00",
+    "collection_hours_end": "21:00",
+    "collection_daily_cap": 3,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
 }
