@@ -369,3 +369,21 @@ async def test_roll_rates_and_alerts_from_month_end_snapshots(world):
     await run_daily_overdue(date(2026, 4, 1))  # a second run of the day adds nothing
     assert await LoanRoll.count() == 2
     assert await LoanEvent.count().where(LoanEvent.kind == "bucket") == 2
+
+
+async def test_demo_seeds_loans_in_every_state(client):
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    loans = await Loan.select(Loan.status, Loan.dpd_bucket)
+    assert {row["status"] for row in loans} == {"disbursed", "repaying", "overdue", "settled"}
+    overdue = {row["dpd_bucket"] for row in loans if row["status"] == "overdue"}
+    assert overdue == {"1-30", "31-60", "61-90", "90+"}
+    assert await LoanRoll.count() > 0
+    await login(client, "/console/login", "admin@huaxin-bank.example", "Demo12345")
+    assert (await client.get("/console/loans")).status_code == 200
+    client.cookies.clear()
+    await login(client, "/login", "13800138000", "Demo12345")
+    page = soup(await client.get("/me/loans"))
+    assert len(page.select(".loan-card")) == 9
+    assert (await client.get("/me/calendar")).status_code == 200
