@@ -2,6 +2,7 @@ from litestar import Router
 
 from institution_console import (
     collections,
+    decisions,
     home,
     leads,
     loans,
@@ -17,6 +18,7 @@ console_router = Router(
         *home.handlers,
         *products.handlers,
         *leads.handlers,
+        *decisions.handlers,
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,

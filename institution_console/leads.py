@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
+from marketplace.applications.decisions import bulk_reject_leads, parse_rejection
 from marketplace.applications.exports import FORMATS, export_leads
 from marketplace.applications.queries import (
     institution_lead,
@@ -29,6 +30,7 @@ from marketplace.applications.services import (
     reveal_lead_field,
 )
 from marketplace.applications.statuses import APPLICATION_MACHINE
+from marketplace.documents.queries import lead_decisions
 from marketplace.i18n import _
 from marketplace.loans.portfolio import application_loans
 from marketplace.loans.queries import lead_loan
@@ -82,7 +84,11 @@ async def _list_page(
 
 
 async def _detail(
-    request: Request, application_id: int, errors: dict | None = None, note: str = ""
+    request: Request,
+    application_id: int,
+    errors: dict | None = None,
+    note: str = "",
+    values: Mapping[str, Any] | None = None,
 ) -> Response:
     actor = await require_actor(request)
     lead = await institution_lead(actor, application_id)
@@ -94,6 +100,8 @@ async def _detail(
             "errors": errors or {},
             "note": note,
             "lead_loan": await lead_loan(actor, application_id),
+            "decisions": await lead_decisions(actor, application_id),
+            "values": values or {},  # what was typed into a decision form sent back
         },
         nav="leads",
     )
@@ -253,7 +261,11 @@ async def lead_bulk_move(request: Request) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        result = await bulk_move_leads(actor, _lead_ids(data), first(data.get("action")))
+        action = first(data.get("action"))
+        if action == "reject":  # the one bulk move that carries a reason
+            result = await bulk_reject_leads(actor, _lead_ids(data), await parse_rejection(data))
+        else:
+            result = await bulk_move_leads(actor, _lead_ids(data), action)
         if result.moved:
             flash(request, _("已更新 {n} 条线索", n=len(result.moved)))
         if result.refused:

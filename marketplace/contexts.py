@@ -35,6 +35,7 @@ CONTEXTS: tuple[str, ...] = (
     "offers",
     "loans",
     "messages",
+    "documents",
     "collections",
 )
 

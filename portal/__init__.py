@@ -1,6 +1,15 @@
 from litestar import Router
 
-from portal import account, applications, calculator, home, loans, messages, products
+from portal import (
+    account,
+    applications,
+    calculator,
+    documents,
+    home,
+    loans,
+    messages,
+    products,
+)
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -12,6 +21,7 @@ portal_router = Router(
         *calculator.handlers,
         *account.handlers,
         *applications.handlers,
+        *documents.handlers,
         *loans.handlers,
         *messages.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),

@@ -12,6 +12,7 @@ from marketplace.applications.services import (
     submit_application,
 )
 from marketplace.consents.notices import build_notice
+from marketplace.documents.queries import open_documents_task
 from marketplace.i18n import _, translated
 from marketplace.loans.queries import application_loan
 from marketplace.parsing import first
@@ -102,6 +103,7 @@ async def application_detail(request: Request, reference: FromPath[str]) -> Resp
         {
             "application": application,
             "loan_timeline": await application_loan(actor, application.id),
+            "documents_task": await open_documents_task(actor, application.id),
         },
         fragment="portal/_timeline.html",
         nav="applications",

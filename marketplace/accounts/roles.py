@@ -25,7 +25,12 @@ OPERATOR_ROLES: dict[str, str] = {
 
 _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("borrower", "borrower"): frozenset(
-        {"application.submit", "application.view_own", "loan.view_own"}
+        {
+            "application.submit",
+            "application.view_own",
+            "application.documents",  # upload documents an institution asked for
+            "loan.view_own",
+        }
     ),
     ("staff", "institution_admin"): frozenset(
         {

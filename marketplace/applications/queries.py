@@ -14,9 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 from marketplace.actors import Actor
+from marketplace.applications.decisions import rejection_reasons
 from marketplace.applications.services import SHARED_DATA_CONTEXT, assignable_staff
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
+    BORROWER_TASK_STATUSES,
     IN_PROGRESS_STATUSES,
     LEAD_STATUSES,
     NEGATIVE_STATUSES,
@@ -99,6 +101,8 @@ class ApplicationDetail(ApplicationSummary):
     timeline: tuple[TimelineStep, ...]
     # Still waiting on the institution or the system: the borrower's page keeps refreshing.
     in_progress: bool
+    # Waiting on the borrower (documents asked for): their page shows the task.
+    awaiting_borrower: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -208,6 +212,7 @@ async def borrower_application(actor: Actor, reference: str) -> ApplicationDetai
         **_summary_fields(row),
         timeline=timeline(row["status"], events),
         in_progress=row["status"] in IN_PROGRESS_STATUSES,
+        awaiting_borrower=row["status"] in BORROWER_TASK_STATUSES,
     )
 
 
@@ -281,6 +286,7 @@ class LeadDeskOptions:
     default_assignee: str
     can_assign: bool
     bulk_actions: dict[str, str]  # what a bulk move may ask for, if the actor works leads
+    rejection_reasons: dict[str, str]  # a bulk rejection's reason codes → labels
 
 
 async def lead_desk_options(actor: Actor) -> LeadDeskOptions:
@@ -308,8 +314,12 @@ async def lead_desk_options(actor: Actor) -> LeadDeskOptions:
             action: _(transition.label)
             for state in LEAD_STATUSES
             for action, transition in APPLICATION_MACHINE.transitions(state).items()
-            if transition.permission == "lead.work" and actor.can("lead.work")
+            # Documents are asked of one borrower at a time, never in bulk.
+            if transition.permission == "lead.work"
+            and actor.can("lead.work")
+            and action != "request_documents"
         },
+        rejection_reasons=await rejection_reasons() if actor.can("lead.work") else {},
     )
 
 

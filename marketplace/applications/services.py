@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,6 +18,7 @@ from marketplace.accounts.tables import BorrowerProfile, User
 from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
+    FORM_ACTIONS,
     OPEN_STATUSES,
     ApplicationStatus,
     received_leads,
@@ -352,6 +353,9 @@ async def move_lead(
     (another institution's lead is NotFound)."""
     if not actor.can("lead.work"):
         raise PermissionDenied()
+    if action in FORM_ACTIONS:
+        # A rejection needs its reason, a request its documents: their own forms and verbs.
+        raise ValidationFailed({"action": _("请在该操作的表单中填写所需信息后提交")})
     async with transaction():
         row = (
             await Application.select(Application.id, Application.status)
@@ -425,10 +429,16 @@ class BulkMoveResult:
 
 
 async def bulk_move_leads(
-    actor: Actor, application_ids: list[int], action: str, note: str = ""
+    actor: Actor,
+    application_ids: list[int],
+    action: str,
+    note: str = "",
+    *,
+    move: Callable[[Actor, int], Awaitable[object]] | None = None,
 ) -> BulkMoveResult:
     """Take `action` on each lead in its own transaction, through the same checks as one
-    lead: a lead in the wrong state (or another institution's) is refused, the rest move."""
+    lead: a lead in the wrong state (or another institution's) is refused, the rest move.
+    `move(actor, id)` replaces move_lead for an action with its own verb (a rejection)."""
     if not actor.can("lead.work"):
         raise PermissionDenied()
     ids = list(dict.fromkeys(application_ids))[:MAX_BULK_LEADS]
@@ -445,7 +455,10 @@ async def bulk_move_leads(
     for application_id in ids:
         label = references.get(application_id, f"#{application_id}")
         try:
-            await move_lead(actor, application_id, action, note)
+            if move is None:
+                await move_lead(actor, application_id, action, note)
+            else:
+                await move(actor, application_id)
         except (InvalidTransition, NotFound, PermissionDenied) as exc:
             refused.append((label, exc.message or _("无权执行该操作")))
         else:

@@ -10,6 +10,13 @@ context; none of those states belong here.
     submitted ──deliver──▶ delivered ──review──▶ reviewing ──approve──▶ approved ──accept──▶ accepted
         │                      │                     │
         └─withdraw─▶ withdrawn └──reject──▶ rejected ◀┘
+                               │                     ▲│
+                               │   return_documents ─┘│ request_documents
+                               └──request_documents──▶ documents_requested
+
+A rejection carries a reason code (the system parameter `rejection_reasons`); asking for
+documents waits on the borrower, who uploads them (documents context) and hands the lead
+back with return_documents.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class ApplicationStatus(StrEnum):
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
     ACCEPTED = "accepted"
+    DOCUMENTS_REQUESTED = "documents_requested"
 
 
 S = ApplicationStatus
@@ -45,6 +53,7 @@ STATUS_LABELS: dict[ApplicationStatus, str] = {
     S.REJECTED: N_("已拒绝"),
     S.WITHDRAWN: N_("已撤回"),
     S.ACCEPTED: N_("已接受"),
+    S.DOCUMENTS_REQUESTED: N_("待补充资料"),
 }
 
 # Delivery is the system's step ("application.deliver"); it withdraws the application
@@ -61,9 +70,19 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
         S.DELIVERED: {
             "review": Transition(S.REVIEWING, "lead.work", N_("开始审核")),
             "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
+            "request_documents": Transition(
+                S.DOCUMENTS_REQUESTED, "lead.work", N_("要求补充资料"), "secondary"
+            ),
         },
         S.REVIEWING: {
             "approve": Transition(S.APPROVED, "lead.work", N_("批复通过")),
+            "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
+            "request_documents": Transition(
+                S.DOCUMENTS_REQUESTED, "lead.work", N_("要求补充资料"), "secondary"
+            ),
+        },
+        S.DOCUMENTS_REQUESTED: {
+            "return_documents": Transition(S.REVIEWING, "application.documents", N_("提交资料")),
             "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
         },
         S.APPROVED: {
@@ -76,7 +95,15 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
 OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.WITHDRAWN}
 
 # Waiting on the institution or the system; the borrower's page keeps refreshing meanwhile.
+# (documents_requested waits on the borrower: their page shows the task instead.)
 IN_PROGRESS_STATUSES = frozenset({S.SUBMITTED, S.DELIVERED, S.REVIEWING})
+
+# Waiting on the borrower: their page shows a task, not a final state.
+BORROWER_TASK_STATUSES = frozenset({S.DOCUMENTS_REQUESTED})
+
+# Actions that need more than a button (a reason code, the documents asked for): the lead
+# page gives each its own form and the generic move refuses them.
+FORM_ACTIONS = frozenset({"reject", "request_documents"})
 
 # An institution never sees an application before it is delivered.
 LEAD_STATUSES = tuple(s for s in S if s is not S.SUBMITTED)

@@ -38,6 +38,10 @@ class Application(Table, tablename="application"):
     delivered_at = Timestamptz(null=True, default=None)
     # The loan officer of the institution working this lead; None while unassigned.
     assignee = ForeignKey(references=User, null=True, default=None, on_delete=OnDelete.set_null)
+    # Why the institution rejected it: a code of the `rejection_reasons` parameter (the
+    # borrower is shown its label) and the officer's internal note (staff only).
+    rejection_reason = Varchar(length=40, default="")
+    rejection_note = Text(default="")
 
 
 class ApplicationEvent(Table, tablename="application_event"):

@@ -23,6 +23,7 @@ from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, build_not
 from marketplace.consents.tables import Consent
 from marketplace.db import transaction
 from marketplace.demo.catalogue import DEMO_ACCOUNTS
+from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI, Fee, add_months, quote, today_shanghai
 from marketplace.loans.jobs import run_daily_overdue
@@ -123,7 +124,7 @@ async def _signed_application(
         "real_name": borrower.label,
         "id_number": _id_number(),
         "mobile": next(a["mobile"] for a in DEMO_ACCOUNTS if a["kind"] == "borrower"),
-        "city": "北京",
+        "city": institution["city"],
         "employment_type": "employee",
         "monthly_income": "15000",
     }
@@ -145,7 +146,7 @@ async def _signed_application(
             submission_key=secrets.token_hex(16),
             submitted_at=submitted,
             delivered_at=submitted + timedelta(minutes=1),
-            city="北京",
+            city=institution["city"],
         )
     ).returning(Application.id)
     application_id: int = rows[0]["id"]
@@ -197,7 +198,7 @@ async def _signed_application(
             made_by=staff.user_id,
         )
     ).returning(Offer.id)
-    contract = f"借款合同（演示）第{offer[0]['id']}号"
+    contract = _("借款合同（演示）第{n}号", n=offer[0]["id"])
     await OfferSignature.insert(
         OfferSignature(
             offer=offer[0]["id"],

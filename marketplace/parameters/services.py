@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from marketplace.i18n import N_
 from marketplace.loancalc import CostLines
 from marketplace.parameters.tables import SystemParameter
 
@@ -28,6 +29,25 @@ DEFAULTS: dict[str, Any] = {
     "collection_daily_cap": 3,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
+    # Why a lead was rejected: the code is stored, the label is shown to the borrower.
+    "rejection_reasons": [
+        {"code": "not_eligible", "label": N_("资质不符")},
+        {"code": "credit_history", "label": N_("信用记录不符合要求")},
+        {"code": "income", "label": N_("收入不足")},
+        {"code": "debt", "label": N_("负债过高")},
+        {"code": "false_information", "label": N_("资料不实")},
+        {"code": "unreachable", "label": N_("无法联系")},
+        {"code": "other", "label": N_("其他")},
+    ],
+    # What an institution may ask a borrower to upload.
+    "document_kinds": [
+        {"code": "id_card", "label": N_("身份证正反面")},
+        {"code": "income_proof", "label": N_("收入证明")},
+        {"code": "bank_statement", "label": N_("银行流水")},
+        {"code": "employment_proof", "label": N_("工作证明")},
+        {"code": "residence_proof", "label": N_("居住证明")},
+        {"code": "other", "label": N_("其他")},
+    ],
 }
 
 

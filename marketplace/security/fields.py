@@ -25,7 +25,9 @@ from marketplace.settings import settings
 __all__ = [
     "DecryptionError",
     "blind_index",
+    "decrypt_bytes",
     "decrypt_field",
+    "encrypt_bytes",
     "encrypt_field",
     "needs_rotation",
     "normalise_id_number",
@@ -52,6 +54,34 @@ def _associated_data(key_id: str, context: str) -> bytes:
 
 def encrypt_field(plaintext: str, *, context: str, keys: Mapping[str, bytes] | None = None) -> str:
     """Encrypt under the active (first) key. ``keys`` defaults to ``settings.data_keys``."""
+    key_id, raw = _seal(plaintext.encode(), context, keys)
+    body = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    return f"{_VERSION}.{key_id}.{body}"
+
+
+def encrypt_bytes(
+    plaintext: bytes, *, context: str, keys: Mapping[str, bytes] | None = None
+) -> bytes:
+    """Files (uploaded documents): the same AES-GCM, key ids and context binding as fields,
+    as ``v1.<key_id>.`` followed by the raw nonce and ciphertext (no base64 for megabytes)."""
+    key_id, raw = _seal(plaintext, context, keys)
+    return f"{_VERSION}.{key_id}.".encode("ascii") + raw
+
+
+def decrypt_bytes(token: bytes, *, context: str, keys: Mapping[str, bytes] | None = None) -> bytes:
+    """The inverse of :func:`encrypt_bytes`; any failure is a :class:`DecryptionError`."""
+    version, _, rest = token.partition(b".")
+    key_id, _, raw = rest.partition(b".")
+    try:
+        key_text = key_id.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise DecryptionError("malformed encrypted file") from exc
+    if version != _VERSION.encode() or not _KEY_ID.fullmatch(key_text):
+        raise DecryptionError("malformed encrypted file")
+    return _open(key_text, raw, context, keys)
+
+
+def _seal(plaintext: bytes, context: str, keys: Mapping[str, bytes] | None) -> tuple[str, bytes]:
     if not context:
         raise ValueError("context is required")
     keys = _keys_or_settings(keys)
@@ -61,9 +91,7 @@ def encrypt_field(plaintext: str, *, context: str, keys: Mapping[str, bytes] | N
     if not _KEY_ID.fullmatch(key_id):
         raise ValueError(f"key id {key_id!r} must match [A-Za-z0-9_-]+")
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), _associated_data(key_id, context))
-    body = base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
-    return f"{_VERSION}.{key_id}.{body}"
+    return key_id, nonce + AESGCM(key).encrypt(nonce, plaintext, _associated_data(key_id, context))
 
 
 def _split(token: str) -> tuple[str, bytes]:
@@ -84,6 +112,10 @@ def _split(token: str) -> tuple[str, bytes]:
 def decrypt_field(token: str, *, context: str, keys: Mapping[str, bytes] | None = None) -> str:
     """Decrypt with the key named in the token; any failure is a :class:`DecryptionError`."""
     key_id, raw = _split(token)
+    return _open(key_id, raw, context, keys).decode()
+
+
+def _open(key_id: str, raw: bytes, context: str, keys: Mapping[str, bytes] | None) -> bytes:
     key = _keys_or_settings(keys).get(key_id)
     if key is None:
         raise DecryptionError(f"unknown data key id {key_id!r}")
@@ -91,10 +123,9 @@ def decrypt_field(token: str, *, context: str, keys: Mapping[str, bytes] | None 
         raise DecryptionError("malformed encrypted field")
     nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
     try:
-        plain = AESGCM(key).decrypt(nonce, sealed, _associated_data(key_id, context))
+        return AESGCM(key).decrypt(nonce, sealed, _associated_data(key_id, context))
     except InvalidTag as exc:
         raise DecryptionError("encrypted field failed authentication") from exc
-    return plain.decode()
 
 
 def needs_rotation(token: str, *, keys: Mapping[str, bytes] | None = None) -> bool:

@@ -43,10 +43,13 @@ async def test_lead_page_offers_the_moves_of_its_state_to_those_who_work_leads(c
     await factories.user("staff", "risk@test-bank.example", "risk_officer", world.bank_id)
 
     await login(client, "/console/login", "officer@test-bank.example")
-    assert _buttons(await client.get(url), "action") == ["review", "reject"]
+    # Rejecting and asking for documents have their own forms (test_lead_decisions.py).
+    first = await client.get(url)
+    assert _buttons(first, "action") == ["review"]
+    assert soup(first).select_one(f"form[action='{url}/reject']") is not None
     assert (await client.submit(f"{url}/status", {"action": "review"})).status_code == 303
     page = await client.get(url)
-    assert _buttons(page, "action") == ["approve", "reject"]
+    assert _buttons(page, "action") == ["approve"]
     assert "批复通过" in page.text
     assert (
         await client.submit(f"{url}/status", {"action": "approve", "note": "ok"})
@@ -68,7 +71,7 @@ async def test_a_stale_lead_move_answers_409_with_the_page_and_why(client, world
     lead_id = await _delivered_lead(client, world)
     url = f"/console/leads/{lead_id}"
     await login(client, "/console/login", "staff@test-bank.example")
-    assert (await client.submit(f"{url}/status", {"action": "reject"})).status_code == 303
+    assert (await client.submit(f"{url}/reject", {"reason": "income"})).status_code == 303
 
     for action in ("review", "approve", "accept", "deliver", "rejected", ""):
         response = await client.submit(f"{url}/status", {"action": action})

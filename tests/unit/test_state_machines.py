@@ -149,7 +149,16 @@ def test_roles_see_only_what_they_may_do():
     assert {a.name for a in APPLICATION_MACHINE.actions("delivered", officer)} == {
         "review",
         "reject",
+        "request_documents",
     }
+    # Handing documents back is the borrower's step, never a button on the lead page.
+    assert {a.name for a in APPLICATION_MACHINE.actions("documents_requested", officer)} == {
+        "reject"
+    }
+    assert {
+        a.name
+        for a in APPLICATION_MACHINE.actions("documents_requested", _actor("borrower", "borrower"))
+    } >= {"return_documents"}
     risk = _actor("staff", "risk_officer")
     assert not APPLICATION_MACHINE.actions("delivered", risk)
     with pytest.raises(PermissionDenied):
