@@ -11,6 +11,7 @@ from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
+from marketplace.demo.collections import seed_collections
 from marketplace.demo.loans import seed_loans
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
@@ -106,6 +107,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
             await User.insert(_demo_user(account, ids))
             progress(1, total)
     await seed_loans()
+    await seed_collections()
     return True
 
 

@@ -295,3 +295,18 @@ async def test_operators_without_the_permission_cannot_see_oversight(client, wor
     assert (await client.get("/admin/collections/export/csv")).status_code == 403
     home = await client.get("/admin/")
     assert "/admin/collections" not in home.text
+
+
+async def test_the_demo_has_contacts_and_a_refused_attempt_to_show(client):
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    assert await CollectionContact.count() == 9
+    assert await CollectionRefusal.count() == 1
+    await login(client, "/console/login", "admin@huaxin-bank.example", "Demo12345")
+    page = soup(await client.get("/console/collections"))
+    rows = page.select("tr[data-loan]")
+    assert len(rows) >= 3
+    detail = soup(await client.get(f"/console/collections/{rows[0]['data-loan']}"))
+    assert "借款人表示本周五前还清逾期款项" in detail.get_text()
+    assert "超出允许催收时段" in detail.get_text()
