@@ -12,6 +12,7 @@ from marketplace.accounts.tables import User
 from marketplace.db import transaction
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
+from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
@@ -108,6 +109,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
             progress(1, total)
     await seed_loans()
     await seed_collections()
+    await seed_decisions()
     return True
 
 

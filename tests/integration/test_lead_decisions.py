@@ -138,3 +138,23 @@ async def test_another_institution_cannot_reject_the_lead(client, world):
     )
     assert bulk.status_code == 303
     assert (await Application.objects().get(Application.id == lead.id)).status == "delivered"
+
+
+async def test_demo_seeds_a_rejected_lead_and_one_waiting_for_documents(client):
+    from marketplace.demo.catalogue import DEMO_PASSWORD
+    from marketplace.demo.decisions import seed_decisions
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    rows = await Application.select(
+        Application.reference, Application.status, Application.rejection_reason
+    ).where(Application.status.is_in(["rejected", "documents_requested"]))
+    assert sorted((r["status"], r["rejection_reason"]) for r in rows) == [
+        ("documents_requested", ""),
+        ("rejected", "debt"),
+    ]
+    assert await seed_decisions() == 0, "seeded once"
+    waiting = next(r["reference"] for r in rows if r["status"] == "documents_requested")
+    await login(client, "/login", "13800138000", DEMO_PASSWORD)
+    page = await client.get(f"/me/applications/{waiting}")
+    assert "请补充资料" in page.text and "银行流水" in page.text
