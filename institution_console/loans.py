@@ -40,7 +40,7 @@ from marketplace.parsing import FormReader, first, parse_choice, parse_date, par
 from server.auth import require_actor
 from server.forms import FormData, page_number, submit_form
 from server.pagination import pagination
-from server.rendering import flash, redirect_to, render
+from server.rendering import flash, redirect_to, render, wants_fragment
 
 VIEW = {"access": "staff", "permission": "loan.view"}
 RECORD = {"access": "staff", "permission": "loan.record_repayment"}
@@ -73,7 +73,8 @@ async def loan_portfolio(request: Request) -> Response:
         request,
         "institution_console/loans.html",
         {
-            "portfolio": await portfolio(actor),
+            # A filter or page swap re-renders only the list.
+            "portfolio": None if wants_fragment(request) else await portfolio(actor),
             "loans": loans,
             "total": total,
             "filters": filters,

@@ -148,15 +148,25 @@ async def portfolio(actor: Actor, business_date: date | None = None) -> Portfoli
     params = await get_parameters("repayment_reminder_days", "portfolio_overdue_alert_rate")
     lead_days = int(params["repayment_reminder_days"])
     institution = actor.institution_id or 0
+    # One pass over the institution's loans: buckets, settled, this month's disbursements.
     figures = await Loan.raw(
         """
-        SELECT dpd_bucket AS bucket, count(*) AS loans,
-               COALESCE(sum(principal_outstanding), 0) AS outstanding
-        FROM loan WHERE institution = {} AND status <> {}
+        SELECT dpd_bucket AS bucket,
+               count(*) FILTER (WHERE status <> {}) AS loans,
+               COALESCE(sum(principal_outstanding) FILTER (WHERE status <> {}), 0)
+                   AS outstanding,
+               count(*) FILTER (WHERE status = {}) AS settled,
+               count(*) FILTER (WHERE disbursed_on >= {}) AS disbursed,
+               COALESCE(sum(principal) FILTER (WHERE disbursed_on >= {}), 0) AS amount
+        FROM loan WHERE institution = {}
         GROUP BY dpd_bucket
         """,
-        institution,
         str(LoanStatus.SETTLED),
+        str(LoanStatus.SETTLED),
+        str(LoanStatus.SETTLED),
+        on.replace(day=1),
+        on.replace(day=1),
+        institution,
     )
     by_bucket = {row["bucket"]: row for row in figures}
     buckets = tuple(
@@ -170,29 +180,15 @@ async def portfolio(actor: Actor, business_date: date | None = None) -> Portfoli
         )
         for bucket in DpdBucket
     )
-    month = (
-        await Loan.raw(
-            """
-            SELECT count(*) FILTER (WHERE status = {}) AS settled,
-                   count(*) FILTER (WHERE disbursed_on >= {}) AS disbursed,
-                   COALESCE(sum(principal) FILTER (WHERE disbursed_on >= {}), 0) AS amount
-            FROM loan WHERE institution = {}
-            """,
-            str(LoanStatus.SETTLED),
-            on.replace(day=1),
-            on.replace(day=1),
-            institution,
-        )
-    )[0]
     left = (
         "i.principal_due + i.interest_due + i.fee_due"
         " - i.principal_paid - i.interest_paid - i.fee_paid"
     )
-    # The soonest dues, each row also carrying the count and sum of all of them.
+    # The soonest dues (walking the open-dues index in date order), then all of them counted.
+    window = (institution, on, on + timedelta(days=lead_days))
     dues = await Instalment.raw(
         f"""
-        SELECT i.loan, a.reference, i.number, i.due_on, {left} AS amount_left,
-               count(*) OVER () AS n, sum({left}) OVER () AS total
+        SELECT i.loan, a.reference, i.number, i.due_on, {left} AS amount_left
         FROM loan_instalment i
         JOIN loan l ON l.id = i.loan
         JOIN application a ON a.id = l.application
@@ -201,10 +197,19 @@ async def portfolio(actor: Actor, business_date: date | None = None) -> Portfoli
         ORDER BY i.due_on, i.loan, i.number
         LIMIT {UPCOMING_ROWS}
         """,  # noqa: S608 - only constants are interpolated
-        institution,
-        on,
-        on + timedelta(days=lead_days),
+        *window,
     )
+    dues_total = (
+        await Instalment.raw(
+            f"""
+            SELECT count(*) AS n, COALESCE(sum({left}), 0) AS total
+            FROM loan_instalment i JOIN loan l ON l.id = i.loan
+            WHERE l.institution = {{}} AND i.status IN ('pending', 'partial')
+              AND i.due_on BETWEEN {{}} AND {{}}
+            """,  # noqa: S608 - only constants are interpolated
+            *window,
+        )
+    )[0]
     alerts = await LoanEvent.raw(
         f"""
         SELECT e.loan, a.reference, e.occurred_on, e.dpd, e.dpd_bucket
@@ -226,9 +231,9 @@ async def portfolio(actor: Actor, business_date: date | None = None) -> Portfoli
         buckets=buckets,
         open_loans=sum(b.loans for b in buckets),
         principal_outstanding=outstanding,
-        settled_loans=int(month["settled"]),
-        disbursed_this_month=int(month["disbursed"]),
-        disbursed_this_month_amount=month["amount"],
+        settled_loans=sum(int(row["settled"]) for row in figures),
+        disbursed_this_month=sum(int(row["disbursed"]) for row in figures),
+        disbursed_this_month_amount=sum((row["amount"] for row in figures), ZERO),
         overdue_rate=(overdue / outstanding).quantize(Decimal("0.0001")) if outstanding else None,
         alert_rate=Decimal(str(params["portfolio_overdue_alert_rate"])),
         lead_days=lead_days,
@@ -242,8 +247,8 @@ async def portfolio(actor: Actor, business_date: date | None = None) -> Portfoli
             )
             for row in dues
         ),
-        upcoming_count=int(dues[0]["n"]) if dues else 0,
-        upcoming_amount=dues[0]["total"] if dues else ZERO,
+        upcoming_count=int(dues_total["n"]),
+        upcoming_amount=dues_total["total"],
         alerts=tuple(
             Alert(
                 loan_id=row["loan"],
