@@ -60,13 +60,16 @@ def _errors(response) -> list[tuple[str, str, str]]:
 
 async def test_a_bad_row_applies_nothing_and_is_named(client, world):
     (a, ref_a, due_a), (b, ref_b, due_b) = await _loans(world)
+    theirs = await disbursed_loan(world, today_shanghai(), "1000", 3)
+    await Loan.update({Loan.institution: world.other_bank_id}).where(Loan.id == theirs)
+    ref_theirs = await reference_of((await Loan.objects().get(Loan.id == theirs)).application)
     today = today_shanghai().isoformat()
     await login(client, "/console/login", STAFF)
     content = (
         HEADER
         + f"{ref_a},{today},{due_a},正常,BANK-A-001\n"
         + f"{ref_b},{today},abc,正常,BANK-B-001\n"
-        + f"NOSUCHLOAN,{today},10,部分,BANK-C-001\n"
+        + f"{ref_theirs},{today},10,部分,BANK-C-001\n"
         + f"{ref_b},2026-02-30,10,部分,BANK-B-002\n"
         + f"{ref_b},{today},10,奖励,BANK-B-003\n"
         + f"{ref_a},{today},=1+1,正常,BANK-A-002\n"
