@@ -329,14 +329,19 @@ async def _file(where: Any) -> DocumentFile:
 
 
 async def download_for_lead(actor: Actor, application_id: int, document_id: int) -> DocumentFile:
-    """A file of one of the institution's own leads (another's is NotFound); audited."""
+    """A file of one of the institution's own leads (another's is NotFound); audited.
+    Once the borrower has withdrawn consent, their files are theirs alone again."""
     if not actor.can("lead.view"):
         raise PermissionDenied()
-    lead = await Application.select(Application.id).where(
-        (Application.id == application_id) & received_leads(actor)
+    lead = (
+        await Application.select(Application.consent.withdrawn_at.as_alias("withdrawn_at"))
+        .where((Application.id == application_id) & received_leads(actor))
+        .first()
     )
-    if not lead:
+    if lead is None:
         raise NotFound(_("找不到该文件"))
+    if lead["withdrawn_at"] is not None:
+        raise PermissionDenied(_("借款人已撤回授权，不能查看其资料"))
     file = await _file(
         (Document.id == document_id) & (Document.document_request.application == application_id)
     )

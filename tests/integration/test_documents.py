@@ -6,9 +6,11 @@ else can see them."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.tables import AuditEntry
+from marketplace.consents.tables import Consent
 from marketplace.documents.services import MAX_FILE_BYTES, MAX_FILES_PER_REQUEST
 from marketplace.documents.tables import Document, DocumentRequest
 from marketplace.inbox.tables import InboxItem
@@ -195,3 +197,12 @@ async def test_officer_downloads_audited_and_nobody_else_sees_the_files(app, cli
     assert upload.status_code == 404
     assert await Document.count() == 1
     assert await AuditEntry.count().where(AuditEntry.action == "document.download") == 1
+    await client.submit("/logout")
+
+    # Consent withdrawn: the institution can no longer open what the borrower sent.
+    await Consent.update({Consent.withdrawn_at: datetime.now(UTC)}).where(
+        Consent.id == lead.consent
+    )
+    await login(client, "/console/login", "staff@test-bank.example")
+    withdrawn = await client.get(link)
+    assert withdrawn.status_code == 403 and PDF not in withdrawn.content
