@@ -7,6 +7,7 @@ from institution_console import (
     leads,
     loans,
     messages,
+    offers,
     products,
 )
 from server.inbox import inbox_handlers
@@ -19,6 +20,7 @@ console_router = Router(
         *products.handlers,
         *leads.handlers,
         *decisions.handlers,
+        *offers.handlers,
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,

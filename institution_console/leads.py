@@ -34,6 +34,7 @@ from marketplace.documents.queries import lead_decisions
 from marketplace.i18n import _
 from marketplace.loans.portfolio import application_loans
 from marketplace.loans.queries import lead_loan
+from marketplace.offers.queries import offer_panel
 from marketplace.parsing import FormReader, first, lenient, parse_choice, parse_int, parse_text
 from server.auth import require_actor
 from server.forms import FormData, as_list, page_number, safe_next, submit_form
@@ -101,6 +102,7 @@ async def _detail(
             "note": note,
             "lead_loan": await lead_loan(actor, application_id),
             "decisions": await lead_decisions(actor, application_id),
+            "offer_panel": await offer_panel(actor, application_id, lead.status),
             "values": values or {},  # what was typed into a decision form sent back
         },
         nav="leads",

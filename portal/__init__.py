@@ -8,6 +8,7 @@ from portal import (
     home,
     loans,
     messages,
+    offers,
     products,
 )
 from server.inbox import inbox_handlers
@@ -24,6 +25,7 @@ portal_router = Router(
         *documents.handlers,
         *loans.handlers,
         *messages.handlers,
+        *offers.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],

@@ -15,6 +15,7 @@ from marketplace.consents.notices import build_notice
 from marketplace.documents.queries import open_documents_task
 from marketplace.i18n import _, translated
 from marketplace.loans.queries import application_loan
+from marketplace.offers.queries import offer_panel
 from marketplace.parsing import first
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.queries import ProductDetail, listed_product
@@ -104,6 +105,7 @@ async def application_detail(request: Request, reference: FromPath[str]) -> Resp
             "application": application,
             "loan_timeline": await application_loan(actor, application.id),
             "documents_task": await open_documents_task(actor, application.id),
+            "offer_panel": await offer_panel(actor, application.id, application.status),
         },
         fragment="portal/_timeline.html",
         nav="applications",

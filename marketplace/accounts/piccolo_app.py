@@ -6,6 +6,6 @@ CONTEXT = declare_context(
     __file__,
     [User, BorrowerProfile],
     depends_on=("institutions",),
-    public=("services", "queries", "roles", "profiles", "second_factor", "limits"),
+    public=("services", "queries", "roles", "profiles", "second_factor", "limits", "codes"),
 )
 APP_CONFIG = CONTEXT.app

@@ -29,6 +29,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "application.submit",
             "application.view_own",
             "application.documents",  # upload documents an institution asked for
+            "application.withdraw",  # before signing (offers context)
+            "application.accept",  # by signing an offer (offers context)
+            "offer.respond",  # sign or decline an offer made to them
             "loan.view_own",
         }
     ),

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
-import secrets
 from datetime import UTC, datetime
 
+from marketplace.accounts.codes import consume_code, issue_code, start_cooldown
 from marketplace.accounts.limits import Limit, clear, release, reserve
 from marketplace.accounts.roles import permissions_of, role_label
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.cache import redis
 from marketplace.db import transaction
 from marketplace.errors import DomainError, Throttled, ValidationFailed
 from marketplace.i18n import _
@@ -30,11 +28,7 @@ from marketplace.security import (
     verify_dummy_async,
     verify_password_async,
 )
-from marketplace.settings import settings
 
-CODE_TTL_SECONDS = 300
-CODE_RESEND_SECONDS = 60
-CODE_MAX_ATTEMPTS = 5
 # SMS costs money and lands on a stranger's phone: one address may ask for this many codes
 # an hour, whatever numbers it types.
 CODE_MAX_PER_ADDRESS = 10
@@ -51,10 +45,6 @@ def visitor(ip: str, request_id: str = "") -> Actor:
 
 def mobile_login_key(mobile: str) -> str:
     return blind_index(normalise_mobile(mobile), purpose="mobile")
-
-
-def _code_digest(code: str) -> str:
-    return hmac.new(settings.blind_index_key, code.encode(), hashlib.sha256).hexdigest()
 
 
 def _minutes(seconds: int) -> int:
@@ -75,49 +65,14 @@ async def request_registration_code(origin: Actor, mobile: str) -> None:
             field="mobile",
             retry_after=wait,
         )
-    r = redis()
-    cooldown = f"smscode:cooldown:{key}"
-    if not await r.set(cooldown, "1", nx=True, ex=CODE_RESEND_SECONDS):
-        raise Throttled(
-            _("验证码发送过于频繁，请60秒后再试"),
-            field="mobile",
-            retry_after=max(1, int(await r.ttl(cooldown))),
-        )
+    await start_cooldown("register", key, field="mobile")
     if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
         # No code and no SMS (its owner can sign in); the stranger is not told it is taken.
         return
-    code = f"{secrets.randbelow(1_000_000):06d}"
-    async with r.pipeline(transaction=True) as pipe:
-        pipe.hset(f"smscode:register:{key}", mapping={"digest": _code_digest(code), "tries": 0})
-        pipe.expire(f"smscode:register:{key}", CODE_TTL_SECONDS)
-        await pipe.execute()
+    code = await issue_code("register", key)
     await send_sms(
         mobile, "register_code", _("【LoanMart】您的注册验证码为{code}，5分钟内有效。", code=code)
     )
-
-
-# Counts the try before the code is compared and hands back the stored digest; a code
-# that has run out of tries is deleted. Never creates a key (so never one without a TTL).
-_TAKE_CODE_TRY = """
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  return false
-end
-if redis.call('HINCRBY', KEYS[1], 'tries', 1) > tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[1])
-  return false
-end
-return redis.call('HGET', KEYS[1], 'digest')
-"""
-
-
-async def _consume_code(key: str, code: str) -> bool:
-    r = redis()
-    name = f"smscode:register:{key}"
-    digest = await r.register_script(_TAKE_CODE_TRY)(keys=[name], args=[CODE_MAX_ATTEMPTS])
-    if not digest or not hmac.compare_digest(digest, _code_digest(code.strip())):
-        return False
-    # Of two requests with the right code, only the one that deletes it goes on.
-    return bool(await r.delete(name))
 
 
 async def register_borrower(
@@ -136,7 +91,7 @@ async def register_borrower(
     if errors:
         raise ValidationFailed(errors)
     key = mobile_login_key(mobile)
-    if not await _consume_code(key, code):
+    if not await consume_code("register", key, code):
         raise ValidationFailed({"code": _("验证码不正确或已过期")})
     normalised = normalise_mobile(mobile)
     password_hash = await hash_password_async(password)

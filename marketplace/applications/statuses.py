@@ -69,6 +69,7 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
         },
         S.DELIVERED: {
             "review": Transition(S.REVIEWING, "lead.work", N_("开始审核")),
+            "withdraw": Transition(S.WITHDRAWN, "application.withdraw", N_("撤回申请"), "danger"),
             "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
             "request_documents": Transition(
                 S.DOCUMENTS_REQUESTED, "lead.work", N_("要求补充资料"), "secondary"
@@ -76,6 +77,7 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
         },
         S.REVIEWING: {
             "approve": Transition(S.APPROVED, "lead.work", N_("批复通过")),
+            "withdraw": Transition(S.WITHDRAWN, "application.withdraw", N_("撤回申请"), "danger"),
             "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
             "request_documents": Transition(
                 S.DOCUMENTS_REQUESTED, "lead.work", N_("要求补充资料"), "secondary"
@@ -83,10 +85,12 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
         },
         S.DOCUMENTS_REQUESTED: {
             "return_documents": Transition(S.REVIEWING, "application.documents", N_("提交资料")),
+            "withdraw": Transition(S.WITHDRAWN, "application.withdraw", N_("撤回申请"), "danger"),
             "reject": Transition(S.REJECTED, "lead.work", N_("拒绝"), "danger"),
         },
         S.APPROVED: {
             "accept": Transition(S.ACCEPTED, "application.accept", N_("接受批复")),
+            "withdraw": Transition(S.WITHDRAWN, "application.withdraw", N_("撤回申请"), "danger"),
         },
     },
 )
@@ -103,7 +107,8 @@ BORROWER_TASK_STATUSES = frozenset({S.DOCUMENTS_REQUESTED})
 
 # Actions that need more than a button (a reason code, the documents asked for): the lead
 # page gives each its own form and the generic move refuses them.
-FORM_ACTIONS = frozenset({"reject", "request_documents"})
+# Approving is sending an offer (offers context), and the borrower withdraws on their pages.
+FORM_ACTIONS = frozenset({"reject", "request_documents", "approve", "withdraw"})
 
 # An institution never sees an application before it is delivered.
 LEAD_STATUSES = tuple(s for s in S if s is not S.SUBMITTED)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, Notice
@@ -33,3 +35,23 @@ async def grant_consent(actor: Actor, institution_id: int, notice: Notice) -> in
         notice_version=NOTICE_VERSION,
     )
     return consent_id
+
+
+async def withdraw_consent(actor: Actor, consent_id: int) -> bool:
+    """The borrower withdraws one consent: the institution sees no more of their data.
+    Call inside the caller's transaction; False when it was withdrawn already."""
+    rows = (
+        await Consent.update({Consent.withdrawn_at: datetime.now(UTC)})
+        .where(
+            (Consent.id == consent_id)
+            & (Consent.borrower == actor.user_id)
+            & Consent.withdrawn_at.is_null()
+        )
+        .returning(Consent.institution)
+    )
+    if not rows:
+        return False
+    await audit(
+        actor, "consent.withdrawn", "consent", consent_id, institution_id=rows[0]["institution"]
+    )
+    return True

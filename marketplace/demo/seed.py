@@ -14,6 +14,7 @@ from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
+from marketplace.demo.offers import seed_offers
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
@@ -110,6 +111,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_loans()
     await seed_collections()
     await seed_decisions()
+    await seed_offers()
     return True
 
 

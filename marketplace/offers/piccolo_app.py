@@ -1,4 +1,4 @@
-from marketplace.contexts import declare_context
+from marketplace.contexts import Cron, declare_context
 from marketplace.offers.tables import Offer, OfferSignature
 
 CONTEXT = declare_context(
@@ -6,6 +6,7 @@ CONTEXT = declare_context(
     __file__,
     [Offer, OfferSignature],
     depends_on=("accounts", "institutions", "applications"),
+    crons=(Cron("offers.expire", "marketplace.offers.jobs:expire_open_offers", every_seconds=600),),
     public=("services", "queries", "statuses"),
 )
 APP_CONFIG = CONTEXT.app

@@ -27,6 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "collection_hours_start": "08:00",
     "collection_hours_end": "21:00",
     "collection_daily_cap": 3,
+    # Days an offer stays open for the borrower to sign; days after signing the borrower may
+    # cancel the contract without cost (a clause of every contract).
+    "offer_valid_days": 7,
+    "offer_cooling_off_days": 7,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.

@@ -8,6 +8,6 @@ CONTEXT = declare_context(
     depends_on=("institutions",),
     # Keeps the search index in step with listings (through the search port).
     jobs={"products.index": "marketplace.products.indexing:index_product_job"},
-    public=("services", "queries", "catalog", "statuses", "search_port", "indexing"),
+    public=("services", "queries", "catalog", "statuses", "search_port", "indexing", "validation"),
 )
 APP_CONFIG = CONTEXT.app

@@ -115,6 +115,52 @@ _ENGINE_FIELDS = {
 }
 
 
+def read_rate(form: FormReader) -> tuple[Decimal, str]:
+    """The rate (typed as a percentage, kept as a fraction) and its period."""
+    rate_period = form.field(
+        "rate_period", parse_choice, "year", choices=RATE_PERIODS, label=_("计息周期")
+    )
+    rate_percent = form.field(
+        "rate",
+        parse_decimal,
+        Decimal(0),
+        label=_("利率"),
+        minimum=Decimal(0),
+        maximum=PERCENT,
+        scale=RATE_PERCENT_SCALE,
+    )
+    if "rate" not in form.errors and rate_percent <= 0:
+        form.fail("rate", _("利率必须大于0"))
+    return rate_percent / PERCENT, rate_period
+
+
+def read_fees(form: FormReader) -> list[Fee]:
+    """The fee fields (FEE_FIELDS) of a product or offer form: an upfront amount in yuan,
+    per-period rates typed as percentages of the principal; blank or zero means none."""
+    money = {"minimum": MIN_AMOUNT, "maximum": MAX_PRINCIPAL, "scale": 2}
+    fees: list[Fee] = []
+    for key, (kind, timing) in FEE_FIELDS.items():
+        if not first(form.data.get(key)).strip():
+            continue
+        if timing == "upfront":
+            amount = form.field(key, parse_decimal, Decimal(0), label=_("费用"), **money)
+            if amount:
+                fees.append(Fee(kind=kind, timing=timing, amount=amount))
+        else:
+            percent = form.field(
+                key,
+                parse_decimal,
+                Decimal(0),
+                label=_("费率"),
+                minimum=Decimal(0),
+                maximum=PERCENT,
+                scale=RATE_PERCENT_SCALE,
+            )
+            if percent:
+                fees.append(Fee(kind=kind, timing=timing, rate=percent / PERCENT))
+    return fees
+
+
 def _price_terms(form: FormReader) -> PriceTerms:
     money = {"minimum": MIN_AMOUNT, "maximum": MAX_PRINCIPAL, "scale": 2}
     amount_min = form.field("amount_min", parse_decimal, MIN_AMOUNT, label=_("最低额度"), **money)
@@ -139,47 +185,13 @@ def _price_terms(form: FormReader) -> PriceTerms:
     elif len(terms) > MAX_TERM_OPTIONS:
         form.fail("term_options", _("期限最多{count}个", count=MAX_TERM_OPTIONS))
 
-    rate_period = form.field(
-        "rate_period", parse_choice, "year", choices=RATE_PERIODS, label=_("计息周期")
-    )
-    rate_percent = form.field(
-        "rate",
-        parse_decimal,
-        Decimal(0),
-        label=_("利率"),
-        minimum=Decimal(0),
-        maximum=PERCENT,
-        scale=RATE_PERCENT_SCALE,
-    )
-    if "rate" not in form.errors and rate_percent <= 0:
-        form.fail("rate", _("利率必须大于0"))
+    rate, rate_period = read_rate(form)
     method = form.field(
         "repayment_method", parse_choice, "", choices=REPAYMENT_METHODS, label=_("还款方式")
     )
 
-    fees: list[Fee] = []
-    for key, (kind, timing) in FEE_FIELDS.items():
-        if not first(form.data.get(key)).strip():
-            continue
-        if timing == "upfront":
-            amount = form.field(key, parse_decimal, Decimal(0), label=_("费用"), **money)
-            if amount:
-                fees.append(Fee(kind=kind, timing=timing, amount=amount))
-        else:
-            percent = form.field(
-                key,
-                parse_decimal,
-                Decimal(0),
-                label=_("费率"),
-                minimum=Decimal(0),
-                maximum=PERCENT,
-                scale=RATE_PERCENT_SCALE,
-            )
-            if percent:
-                fees.append(Fee(kind=kind, timing=timing, rate=percent / PERCENT))
-    terms_read = PriceTerms(
-        amount_min, amount_max, terms, rate_percent / PERCENT, rate_period, method, fees
-    )
+    fees = read_fees(form)
+    terms_read = PriceTerms(amount_min, amount_max, terms, rate, rate_period, method, fees)
     if not form.errors:
         _engine_verdict(form, terms_read)
     return terms_read

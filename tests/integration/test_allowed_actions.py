@@ -49,11 +49,17 @@ async def test_lead_page_offers_the_moves_of_its_state_to_those_who_work_leads(c
     assert soup(first).select_one(f"form[action='{url}/reject']") is not None
     assert (await client.submit(f"{url}/status", {"action": "review"})).status_code == 303
     page = await client.get(url)
-    assert _buttons(page, "action") == ["approve"]
-    assert "批复通过" in page.text
-    assert (
-        await client.submit(f"{url}/status", {"action": "approve", "note": "ok"})
-    ).status_code == 303
+    # Approving is sending an offer: a form of its own (test_offers.py), no move button.
+    assert _buttons(page, "action") == []
+    assert soup(page).select_one(f"a[href='{url}/offer']") is not None
+    offer = {
+        "amount": "50000",
+        "term_months": "12",
+        "repayment_method": "equal_installment",
+        "rate": "7.2",
+        "rate_period": "year",
+    }
+    assert (await client.submit(f"{url}/offer", offer)).status_code == 303
 
     done = await client.get(url)
     assert _buttons(done, "action") == []
@@ -73,7 +79,7 @@ async def test_a_stale_lead_move_answers_409_with_the_page_and_why(client, world
     await login(client, "/console/login", "staff@test-bank.example")
     assert (await client.submit(f"{url}/reject", {"reason": "income"})).status_code == 303
 
-    for action in ("review", "approve", "accept", "deliver", "rejected", ""):
+    for action in ("review", "accept", "deliver", "rejected", ""):
         response = await client.submit(f"{url}/status", {"action": action})
         assert response.status_code == 409, action
         page = soup(response)

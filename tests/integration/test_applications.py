@@ -69,11 +69,17 @@ async def test_apply_once_with_consent_and_follow_the_lead(client, world):
     assert id_number[:3] + "*" * 11 + id_number[-4:] in lead.text
     assert "张伟" in lead.text and "北京" in lead.text
 
-    for action in ("review", "approve"):
-        response = await client.submit(
-            f"/console/leads/{application.id}/status", {"action": action}
-        )
-        assert response.status_code == 303
+    response = await client.submit(f"/console/leads/{application.id}/status", {"action": "review"})
+    assert response.status_code == 303
+    offer = {
+        "amount": "50000",
+        "term_months": "12",
+        "repayment_method": "equal_installment",
+        "rate": "7.2",
+        "rate_period": "year",
+    }
+    response = await client.submit(f"/console/leads/{application.id}/offer", offer)
+    assert response.status_code == 303
     assert (await Application.objects().first()).status == "approved"
     illegal = await client.submit(f"/console/leads/{application.id}/status", {"action": "review"})
     assert illegal.status_code == 409
