@@ -166,6 +166,10 @@ def _tone(status: ApplicationStatus) -> str:
     return ""
 
 
+# A detour that waits on the borrower rejoins the path where it left it.
+REJOINS = {ApplicationStatus.DOCUMENTS_REQUESTED: ApplicationStatus.REVIEWING}
+
+
 def timeline(status: str, events: list[dict]) -> tuple[TimelineStep, ...]:
     """Past steps with their times, then the steps still ahead on the normal path."""
     past = [APPLICATION_MACHINE.state(e["status"]) for e in events]
@@ -182,6 +186,7 @@ def timeline(status: str, events: list[dict]) -> tuple[TimelineStep, ...]:
         for i, (state, e) in enumerate(zip(past, events, strict=True))
     ]
     current = APPLICATION_MACHINE.state(status)
+    current = REJOINS.get(current, current)
     if current in TIMELINE_PATH:
         for future in TIMELINE_PATH[TIMELINE_PATH.index(current) + 1 :]:
             if future not in past:

@@ -100,6 +100,8 @@ async def test_borrower_uploads_checked_files_and_hands_the_lead_back_once(clien
     assert "请补充资料" in detail.text and REASON in detail.text
     assert "收入证明" in detail.text and "银行流水" in detail.text
     assert "该申请已办结" not in detail.text
+    upcoming = soup(detail).select(".timeline__item--upcoming .timeline__label")
+    assert [step.text for step in upcoming] == ["已批复"], "the way on is still shown"
     page = soup(await client.get(f"/me/applications/{ref}/documents"))
     assert page.select("form[enctype='multipart/form-data'] input[type=file][name=files]")
 
