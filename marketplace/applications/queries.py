@@ -539,6 +539,7 @@ class LeadCounts:
 DASHBOARD_TILES: tuple[tuple[ApplicationStatus, str], ...] = (
     (ApplicationStatus.DELIVERED, N_("待处理")),
     (ApplicationStatus.REVIEWING, N_("审核中")),
+    (ApplicationStatus.DOCUMENTS_REQUESTED, N_("待补充资料")),
     (ApplicationStatus.APPROVED, N_("已批复")),
     (ApplicationStatus.REJECTED, N_("已拒绝")),
 )

@@ -86,6 +86,9 @@ async def test_officer_asks_with_kinds_and_a_reason_and_hostile_values_change_no
     assert inbox.link == f"/me/applications/{lead.reference}/documents"
     assert await Notification.count().where(Notification.template == "documents") == 1
     # The SLA clock stops: the lead waits on the borrower, not on the institution.
+    home = soup(await client.get("/console/"))
+    tile = home.select_one("a[href$='status=documents_requested']")
+    assert tile is not None and "待补充资料" in tile.text and "1" in tile.text
     row = soup(await client.get("/console/leads?assignee=all")).select_one(
         f"tr[data-lead='{lead.id}']"
     )
