@@ -62,8 +62,9 @@ def _typed(data: FormData) -> dict[str, str]:
 @get("/leads/{application_id:int}/offer", name="console.offers.new", opt=WORK)
 async def offer_form(request: Request, application_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    product = await product_terms(actor, application_id)
-    return await _form(request, application_id, offer_form_defaults(product), {})
+    values = offer_form_defaults(await product_terms(actor, application_id))
+    preview, _errors = await live_preview(actor, application_id, values)
+    return await _form(request, application_id, values, {}, preview)
 
 
 @post("/leads/{application_id:int}/offer", name="console.offers.create", opt=WORK)

@@ -59,6 +59,8 @@ async def test_the_officer_previews_the_engines_apr_and_sends_the_offer(client, 
     form = soup(await client.get(f"/console/leads/{lead.id}/offer"))
     assert form.select_one("input[name=amount]")["value"] == "50000.00"  # what was asked
     assert form.select_one("input[name=rate]")["value"] == "7.2"  # the product's rate
+    asked = quote(Decimal(50000), 12, "equal_installment", Decimal("0.072"), "year")
+    assert format_rate(asked.apr) in form.select_one("#offer-preview").text, "shown at once"
 
     plan = quote(
         Decimal(40000),
