@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -381,7 +382,12 @@ async def test_demo_seeds_loans_in_every_state(client):
     assert overdue == {"1-30", "31-60", "61-90", "90+"}
     assert await LoanRoll.count() > 0
     await login(client, "/console/login", "admin@huaxin-bank.example", "Demo12345")
-    assert (await client.get("/console/loans")).status_code == 200
+    console = soup(await client.get("/console/loans"))
+    # The roll-rate chart reads its figures from the data attribute; the table says the same.
+    option = json.loads(console.select_one("#roll-rates [data-chart]")["data-chart"])
+    assert len(option["series"]) == 4
+    months = console.select("#roll-rates tbody tr")
+    assert len(months) == len(option["xAxis"]["data"]) >= 2
     client.cookies.clear()
     await login(client, "/login", "13800138000", "Demo12345")
     page = soup(await client.get("/me/loans"))
