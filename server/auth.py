@@ -13,7 +13,7 @@ from marketplace.accounts.services import actor_for
 from marketplace.actors import Actor
 from marketplace.errors import DomainError
 from marketplace.settings import settings
-from server.sessions import session_of
+from server.sessions import SCOPE_KEY, session_of
 
 ACCESS_LEVELS = frozenset({"public", "borrower", "staff", "operator"})
 _ACTOR_KEY = "lm_actor"
@@ -78,11 +78,13 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     access = handler.opt.get("access")
     if access not in ACCESS_LEVELS:
         raise PermissionDeniedException("route declares no access level")
-    # Loaded for public pages too, so an error page they raise (a 404) still shows who is
-    # signed in: exception handlers cannot await.
-    actor = await current_actor(connection)
     if access == "public":
+        # Loaded for public pages too (static files have no session), so an error page
+        # they raise (a 404) still shows who is signed in: exception handlers cannot await.
+        if SCOPE_KEY in connection.scope:
+            await current_actor(connection)
         return
+    actor = await current_actor(connection)
     if actor is None or actor.kind != access:
         raise NotAuthorizedException()
     permission = handler.opt.get("permission")
