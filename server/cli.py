@@ -65,6 +65,30 @@ def reindex() -> None:
     print(f"indexed {count} listed products")  # noqa: T201
 
 
+def daily(business_date: str | None) -> None:
+    """The post-loan day by hand: age the loans to a business date (default today in
+    Asia/Shanghai), then send that date's reminders and overdue notices. The hourly crons
+    do the same once per date; this re-runs a missed day or, in a test, a chosen one."""
+    from datetime import date
+
+    from marketplace.collections.jobs import send_notices
+    from marketplace.loancalc import today_shanghai
+    from marketplace.loans.jobs import run_daily_overdue
+
+    try:
+        day = date.fromisoformat(business_date) if business_date else today_shanghai()
+    except ValueError:
+        raise SystemExit(f"not a date (YYYY-MM-DD): {business_date!r}") from None
+
+    async def run():
+        changed = await run_daily_overdue(day)
+        return changed, await send_notices(day)
+
+    changed, sent = asyncio.run(_with_db(run))
+    notices = ", ".join(f"{kind}={count}" for kind, count in sent.items())
+    print(f"{day}: {changed} loans changed state; notices sent: {notices}")  # noqa: T201
+
+
 def backup(target: str | None) -> None:
     from server.backup import create_backup
     from server.progress import progress
@@ -306,8 +330,10 @@ def main(argv: list[str] | None = None) -> None:
     restore_parser = sub.add_parser("restore", help="replace database and files from a backup")
     restore_parser.add_argument("path")
     restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    daily_parser = sub.add_parser("daily", help="age loans and send notices for a business date")
+    daily_parser.add_argument("--date", help="YYYY-MM-DD (default: today, Asia/Shanghai)")
     args = parser.parse_args(argv)
-    needs_database = ("migrate", "seed", "reindex", "backup", "restore")
+    needs_database = ("migrate", "seed", "reindex", "backup", "restore", "daily")
     if args.command in needs_database and _ran_on_embedded_postgres(argv):
         return
     _configure_logging()
@@ -319,6 +345,8 @@ def main(argv: list[str] | None = None) -> None:
         backup(args.path)
     elif args.command == "restore":
         restore(args.path, args.yes)
+    elif args.command == "daily":
+        daily(args.date)
     else:
         {"demo": demo, "worker": worker, "migrate": migrate, "seed": seed, "reindex": reindex}[
             args.command
