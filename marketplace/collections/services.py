@@ -66,7 +66,8 @@ def _parse_clock(raw: Any, *, label: str) -> time:
     text = first(raw).strip()
     if not text:
         raise FieldError(_("请填写{label}", label=label))
-    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isascii():
+    digits = text[:2] + text[3:]
+    if len(text) != 5 or text[2] != ":" or not (digits.isascii() and digits.isdigit()):
         raise FieldError(_("请填写正确的{label}，如 14:30", label=label))
     try:
         return time(int(text[:2]), int(text[3:]))

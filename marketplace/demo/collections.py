@@ -13,6 +13,7 @@ from marketplace.collections.services import NOTE_CONTEXT
 from marketplace.collections.tables import CollectionContact, CollectionDay, CollectionRefusal
 from marketplace.db import transaction
 from marketplace.demo.loans import INSTITUTION, STAFF_LOGIN
+from marketplace.i18n import N_
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI, today_shanghai
 from marketplace.loans.statuses import LoanStatus
@@ -22,8 +23,8 @@ from marketplace.security import encrypt_field
 # (days ago, time, channel, result, note) per overdue loan, oldest first.
 CONTACTS = (
     (3, time(10, 15), Channel.PHONE, Result.NO_ANSWER, ""),
-    (2, time(14, 40), Channel.SMS, Result.OTHER, "已发送还款提醒短信"),
-    (1, time(9, 30), Channel.PHONE, Result.PROMISED, "借款人表示本周五前还清逾期款项"),
+    (2, time(14, 40), Channel.SMS, Result.OTHER, N_("已发送还款提醒短信")),
+    (1, time(9, 30), Channel.PHONE, Result.PROMISED, N_("借款人表示本周五前还清逾期款项")),
 )
 # Late in the evening, after the permitted hours: the platform refused it.
 REFUSED_AT = (1, time(21, 40))

@@ -204,6 +204,8 @@ async def test_a_refusal_over_http_is_a_409_with_the_form_kept(client, world, mo
         ("contact_time", "25:00", "请填写正确的联系时间"),
         ("contact_time", "１０:００", "请填写正确的联系时间"),
         ("contact_time", "-1:30", "请填写正确的联系时间"),
+        ("contact_time", "+9:30", "请填写正确的联系时间"),
+        ("contact_time", "10:00:00", "请填写正确的联系时间"),
         ("contact_time", "", "请填写联系时间"),
         ("channel", "pigeon", "请选择联系方式"),
         ("result", "😀", "请选择联系结果"),
