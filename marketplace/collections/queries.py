@@ -51,22 +51,24 @@ FROM loan_instalment i
 WHERE i.loan = l.id AND i.status IN {_OPEN} AND i.due_on < {{}}::date
 """  # noqa: S608
 
-# Only enum constants are interpolated; every value is a bound parameter.
+# Only enum constants are interpolated; every value is a bound parameter. The page of loans
+# is chosen first, so the per-loan amounts are computed for that page only.
 _QUEUE_SQL = f"""
 SELECT l.id, a.reference, p.name AS product_name, l.dpd, l.dpd_bucket,
        due.amount AS amount_overdue, last.contacted_at AS last_contact_at,
-       COALESCE(d.contacts, 0) AS contacts_today, count(*) OVER () AS total
-FROM loan l
+       COALESCE(d.contacts, 0) AS contacts_today
+FROM (SELECT id, application, product, dpd, dpd_bucket FROM loan
+      WHERE institution = {{}} AND status = '{LoanStatus.OVERDUE}'
+        AND ({{}}::text = '' OR dpd_bucket = {{}}::text)
+      ORDER BY dpd DESC, id
+      LIMIT {{}} OFFSET {{}}) l
 JOIN application a ON a.id = l.application
 JOIN product p ON p.id = l.product
 LEFT JOIN LATERAL ({_OVERDUE_AMOUNT}) due ON true
 LEFT JOIN LATERAL (SELECT max(c.contacted_at) AS contacted_at
                    FROM collection_contact c WHERE c.loan = l.id) last ON true
 LEFT JOIN collection_day d ON d.loan = l.id AND d.business_date = {{}}::date
-WHERE l.institution = {{}} AND l.status = '{LoanStatus.OVERDUE}'
-  AND ({{}}::text = '' OR l.dpd_bucket = {{}}::text)
 ORDER BY l.dpd DESC, l.id
-LIMIT {{}} OFFSET {{}}
 """  # noqa: S608
 
 _BUCKET_COUNTS_SQL = f"""
@@ -126,13 +128,13 @@ async def collection_queue(actor: Actor, bucket: str, *, page: int, per_page: in
     today = clock.business_date()
     rows = await Loan.raw(
         _QUEUE_SQL,
-        today,
-        today,
         actor.institution_id,
         bucket,
         bucket,
         per_page,
         (page - 1) * per_page,
+        today,
+        today,
     )
     counts = {
         r["dpd_bucket"]: r["loans"]
@@ -153,7 +155,7 @@ async def collection_queue(actor: Actor, bucket: str, *, page: int, per_page: in
             )
             for r in rows
         ),
-        total=rows[0]["total"] if rows else 0,
+        total=counts.get(bucket, 0) if bucket else sum(counts.values()),
         buckets=tuple(
             BucketCount(str(b), _(BUCKET_LABELS[b]), counts.get(str(b), 0)) for b in OVERDUE_BUCKETS
         ),
