@@ -319,10 +319,11 @@ async def lead_desk_options(actor: Actor) -> LeadDeskOptions:
             action: _(transition.label)
             for state in LEAD_STATUSES
             for action, transition in APPLICATION_MACHINE.transitions(state).items()
-            # Documents are asked of one borrower at a time, never in bulk.
+            # Documents are asked of one borrower at a time, never in bulk; approving is an
+            # offer made to one borrower (offers context).
             if transition.permission == "lead.work"
             and actor.can("lead.work")
-            and action != "request_documents"
+            and action not in ("request_documents", "approve")
         },
         rejection_reasons=await rejection_reasons() if actor.can("lead.work") else {},
     )

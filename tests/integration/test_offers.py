@@ -50,6 +50,8 @@ async def test_the_officer_previews_the_engines_apr_and_sends_the_offer(client, 
         f"/console/leads/{lead.id}/status", {"action": "approve", "note": ""}
     )
     assert refused.status_code == 400
+    desk = soup(await client.get("/console/leads"))
+    assert not desk.select("select[name=action] option[value=approve]"), "no bulk approve"
     bulk = await client.submit(
         "/console/leads/bulk-status", {"lead": str(lead.id), "action": "approve"}
     )
