@@ -101,7 +101,7 @@ async def test_filters_combine_and_sort(client, world):
     other_product = await listed_product(world.other_staff, world.operator)
     a = await _lead(world, p1, amount="50000", city="北京", hours_ago=20)
     b = await _lead(world, p1, amount="150000", city="上海", hours_ago=2, status="reviewing")
-    c = await _lead(world, p2, amount="80000", city="北京", hours_ago=72)
+    c = await _lead(world, p2, amount="80000", city="北京", hours_ago=100)
     d = await _lead(world, p1, amount="90000", city="北京", hours_ago=120, status="rejected")
     f = await _lead(world, p2, amount="60000", city="上海", hours_ago=30)
     await _lead(world, other_product, city="北京", institution_id=world.other_bank_id)
@@ -119,14 +119,16 @@ async def test_filters_combine_and_sort(client, world):
     assert _ids(only_waiting) == [a]
     assert "符合筛选条件的线索共 1 条" in only_waiting.text
 
-    # Delivered between two dates (China calendar days).
+    # Delivered between two dates (China calendar days). Midnight of that day is 36–60
+    # hours ago whatever the hour now: a, b and f in, c out.
     since = (datetime.now(SHANGHAI) - timedelta(hours=36)).date().isoformat()
     assert set(_ids(await client.get("/console/leads", params={"delivered_from": since}))) == {
         a,
         b,
         f,
     }
-    until = (datetime.now(SHANGHAI) - timedelta(hours=50)).date().isoformat()
+    # The end of that day is 52–76 hours ago whatever the hour now: c in, f out.
+    until = (datetime.now(SHANGHAI) - timedelta(hours=76)).date().isoformat()
     window = {"delivered_to": until, "amount_max": "85000"}
     assert _ids(await client.get("/console/leads", params=window)) == [c]
 
