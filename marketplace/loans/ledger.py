@@ -14,9 +14,11 @@ so the services and the property tests run the same code.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from marketplace.loans.statuses import InstalmentStatus
 from marketplace.money import to_fen
@@ -58,6 +60,25 @@ class Line:
     @property
     def principal_left(self) -> Decimal:
         return self.principal_due - self.principal_paid
+
+
+def lines_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[Line]:
+    """Instalment rows (loan_instalment columns) as the rules see them."""
+    return [
+        Line(
+            number=row["number"],
+            due_on=row["due_on"],
+            principal_due=row["principal_due"],
+            interest_due=row["interest_due"],
+            fee_due=row["fee_due"],
+            principal_paid=row["principal_paid"],
+            interest_paid=row["interest_paid"],
+            fee_paid=row["fee_paid"],
+            paid_on=row["paid_on"],
+            status=InstalmentStatus(row["status"]),
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from marketplace.applications.tables import Application
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import N_, _
 from marketplace.loancalc import RepaymentMethod, today_shanghai
+from marketplace.loans import ledger
 from marketplace.loans.ledger import ZERO
 from marketplace.loans.statuses import (
     BUCKET_LABELS,
@@ -306,6 +307,8 @@ class LoanDetail:
     bucket_label: str
     settled_on: date | None
     next_due: InstalmentView | None
+    # What settles the loan early today (ledger rule): the amount an early settlement needs.
+    settlement_today: Decimal | None
     plan: tuple[InstalmentView, ...]
     records: tuple[RepaymentView, ...]
     events: tuple[LoanEventView, ...]
@@ -340,12 +343,10 @@ async def institution_loan(actor: Actor, loan_id: int) -> LoanDetail:
     )
     if row is None:
         raise NotFound(_("找不到该贷款"))
-    plan = tuple(
-        _instalment_view(line)
-        for line in await Instalment.select()
-        .where(Instalment.loan == loan_id)
-        .order_by(Instalment.number)
+    instalments = (
+        await Instalment.select().where(Instalment.loan == loan_id).order_by(Instalment.number)
     )
+    plan = tuple(_instalment_view(line) for line in instalments)
     records = tuple(
         _repayment_view(r)
         for r in await Repayment.select()
@@ -381,6 +382,11 @@ async def institution_loan(actor: Actor, loan_id: int) -> LoanDetail:
         bucket_label=_(BUCKET_LABELS[DpdBucket(row["dpd_bucket"])]),
         settled_on=row["settled_on"],
         next_due=open_lines[0] if open_lines else None,
+        settlement_today=(
+            ledger.settlement_amount(ledger.lines_from_rows(instalments), today_shanghai())
+            if open_lines
+            else None
+        ),
         plan=plan,
         records=records,
         events=await _loan_events(loan_id),

@@ -28,7 +28,6 @@ from marketplace.loans.ledger import Allocation, Line
 from marketplace.loans.statuses import (
     LOAN_MACHINE,
     MONITOR,
-    InstalmentStatus,
     LoanEventKind,
     LoanStatus,
     RepaymentKind,
@@ -164,24 +163,6 @@ async def report_disbursement(
     return loan_id
 
 
-def _lines(rows: list[dict[str, Any]]) -> list[Line]:
-    return [
-        Line(
-            number=row["number"],
-            due_on=row["due_on"],
-            principal_due=row["principal_due"],
-            interest_due=row["interest_due"],
-            fee_due=row["fee_due"],
-            principal_paid=row["principal_paid"],
-            interest_paid=row["interest_paid"],
-            fee_paid=row["fee_paid"],
-            paid_on=row["paid_on"],
-            status=InstalmentStatus(row["status"]),
-        )
-        for row in rows
-    ]
-
-
 _LINE_FIELDS = (
     "interest_due",
     "fee_due",
@@ -302,7 +283,7 @@ async def _lock_loans(actor: Actor, loan_ids: Collection[int]) -> dict[int, _Ope
             disbursed_on=loan["disbursed_on"],
             dpd_bucket=loan["dpd_bucket"],
             rows=plans[loan["id"]],
-            lines=_lines(plans[loan["id"]]),
+            lines=ledger.lines_from_rows(plans[loan["id"]]),
         )
         for loan in loans
     }
@@ -367,7 +348,9 @@ async def _save(actor: Actor, loans: Sequence[_OpenLoan], today: date) -> list[i
     loan_rows: list[tuple[Any, ...]] = []
     events: list[LoanEvent] = []
     for loan in (loan for loan in loans if loan.applied):
-        for before, line, row in zip(_lines(loan.rows), loan.lines, loan.rows, strict=True):
+        for before, line, row in zip(
+            ledger.lines_from_rows(loan.rows), loan.lines, loan.rows, strict=True
+        ):
             values = [getattr(line, f) for f in _LINE_FIELDS]
             if values != [getattr(before, f) for f in _LINE_FIELDS]:
                 instalments.append((row["id"], *values))
@@ -564,7 +547,7 @@ async def record_repayment_file(
         recorded = await _recorded(loans)
         # A dry run on fresh copies of the plans; the rows stay as read.
         trial = {
-            loan_id: replace(loan, lines=_lines(loan.rows), applied=[])
+            loan_id: replace(loan, lines=ledger.lines_from_rows(loan.rows), applied=[])
             for loan_id, loan in loans.items()
         }
         seen: dict[tuple[int, str], int] = {}

@@ -5,6 +5,7 @@ are checked against a portfolio built through the verbs."""
 from __future__ import annotations
 
 import asyncio
+import re
 import csv
 import io
 import json
@@ -179,6 +180,14 @@ async def test_loan_page_plan_timeline_and_repayment_form(client, world):
     assert response.status_code == 400 and "已登记过" in response.text
     assert await Repayment.count() == 1
 
+    # The page names what settles it today; reporting exactly that settles the loan.
+    page = soup(await client.get(f"/console/loans/{loan_id}"))
+    owed = re.search(r"应还 ¥([\d,]+\.\d\d)", page.select_one("#settlement-today").get_text())
+    settle = {**good, "amount": owed.group(1).replace(",", ""), "kind": "early_settlement"}
+    assert (await client.submit(url, {**settle, "reference": "BANK-2026-0002"})).status_code == 303
+    assert (await Loan.objects().get(Loan.id == loan_id)).status == "settled"
+    assert (await client.get(f"/console/loans/{loan_id}")).text.count("settlement-today") == 0
+
     # Another institution's staff cannot post to it; a product manager cannot post at all.
     client.cookies.clear()
     await login(client, "/console/login", OTHER_STAFF)
@@ -189,7 +198,7 @@ async def test_loan_page_plan_timeline_and_repayment_form(client, world):
     await login(client, "/console/login", "pm@test-bank.example")
     assert (await client.get(f"/console/loans/{loan_id}")).status_code == 403
     assert (await client.submit(url, {**form, "reference": "PM-0001"})).status_code == 403
-    assert await Repayment.count() == 1
+    assert await Repayment.count() == 2
 
 
 async def test_disbursing_a_signed_lead_from_the_console(client, world):
