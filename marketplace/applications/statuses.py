@@ -52,7 +52,7 @@ STATUS_LABELS: dict[ApplicationStatus, str] = {
     S.APPROVED: N_("已批复"),
     S.REJECTED: N_("已拒绝"),
     S.WITHDRAWN: N_("已撤回"),
-    S.ACCEPTED: N_("已接受"),
+    S.ACCEPTED: N_("已签约"),
     S.DOCUMENTS_REQUESTED: N_("待补充资料"),
 }
 
