@@ -21,6 +21,7 @@ from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
+from marketplace.inbox.services import notify_borrower
 from marketplace.parameters.services import get_parameters
 from marketplace.parsing import FormReader, parse_choice, parse_text
 
@@ -84,6 +85,14 @@ async def reject_lead(actor: Actor, application_id: int, rejection: Rejection) -
             application_id,
             reason=rejection.reason,
             note=rejection.note,
+        )
+        reference = row["reference"]
+        await notify_borrower(
+            row["borrower_id"],
+            "application.rejected",
+            _("您的申请（编号 {ref}）未获批准：{reason}", ref=reference, reason=rejection.label),
+            f"/me/applications/{reference}",
+            sms=_("【LoanMart】您的借款申请有新进展，请登录查看。"),
         )
 
 

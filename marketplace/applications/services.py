@@ -37,6 +37,7 @@ from marketplace.errors import (
     ValidationFailed,
 )
 from marketplace.i18n import N_, _
+from marketplace.inbox.services import notify_institution
 from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
@@ -313,7 +314,13 @@ async def deliver(application_id: int) -> bool:
     """Hand a submitted application to its institution, if consent still stands."""
     async with transaction():
         row = (
-            await Application.select(Application.id, Application.status, Application.consent)
+            await Application.select(
+                Application.id,
+                Application.status,
+                Application.consent,
+                Application.institution,
+                Application.reference,
+            )
             .where(Application.id == application_id)
             .lock_rows()
             .first()
@@ -329,6 +336,12 @@ async def deliver(application_id: int) -> bool:
             return False
         await _set_status(row, "deliver", SYSTEM)
         await audit(SYSTEM, "application.delivered", "application", application_id)
+        await notify_institution(
+            row["institution"],
+            "lead.new",
+            _("收到新的借款申请（编号 {ref}）", ref=row["reference"]),
+            f"/console/leads/{application_id}",
+        )
     return True
 
 

@@ -22,6 +22,7 @@ from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from marketplace.i18n import N_, _
+from marketplace.inbox.services import notify_borrower, notify_users
 from marketplace.loancalc import LoanInputError, quote, today_shanghai
 from marketplace.loans import ledger
 from marketplace.loans.ledger import Allocation, Line
@@ -38,6 +39,8 @@ from marketplace.loans.statuses import (
 from marketplace.loans.tables import Instalment, Loan, LoanEvent, Repayment
 from marketplace.money import FEN, format_cny, to_fen
 from marketplace.offers.queries import signed_terms
+
+BORROWER_LOANS = "/me/loans"
 
 # The daily run's actor: it may only let loans fall due.
 LOAN_MONITOR = replace(SYSTEM, permissions=frozenset({MONITOR}))
@@ -160,6 +163,13 @@ async def report_disbursement(
             principal=str(plan.principal),
             term_months=plan.term_months,
         )
+        await notify_borrower(
+            application["borrower"],
+            "loan.disbursed",
+            _("您的借款已放款 {amount}，请查看还款计划", amount=format_cny(plan.principal)),
+            BORROWER_LOANS,
+            sms=_("【LoanMart】您的借款已放款，还款计划请登录查看。"),
+        )
     return loan_id
 
 
@@ -243,6 +253,7 @@ class _OpenLoan:
 
     id: int
     institution: int
+    borrower: int
     status: LoanStatus
     disbursed_on: date
     dpd_bucket: str
@@ -259,7 +270,12 @@ async def _lock_loans(actor: Actor, loan_ids: Collection[int]) -> dict[int, _Ope
         return {}
     loans = (
         await Loan.select(
-            Loan.id, Loan.institution, Loan.status, Loan.disbursed_on, Loan.dpd_bucket
+            Loan.id,
+            Loan.institution,
+            Loan.borrower,
+            Loan.status,
+            Loan.disbursed_on,
+            Loan.dpd_bucket,
         )
         .where(Loan.id.is_in(ids) & (Loan.institution == actor.institution_id))
         .order_by(Loan.id)
@@ -279,6 +295,7 @@ async def _lock_loans(actor: Actor, loan_ids: Collection[int]) -> dict[int, _Ope
         loan["id"]: _OpenLoan(
             id=loan["id"],
             institution=loan["institution"],
+            borrower=loan["borrower"],
             status=LoanStatus(loan["status"]),
             disbursed_on=loan["disbursed_on"],
             dpd_bucket=loan["dpd_bucket"],
@@ -413,7 +430,27 @@ async def _save(actor: Actor, loans: Sequence[_OpenLoan], today: date) -> list[i
         ids += [row["id"] for row in await Repayment.insert(*chunk).returning(Repayment.id)]
     for start in range(0, len(events), _INSERT_CHUNK):
         await LoanEvent.insert(*events[start : start + _INSERT_CHUNK])
+    await _tell_borrowers(loans, loan_rows)
     return ids
+
+
+async def _tell_borrowers(loans: Sequence[_OpenLoan], loan_rows: list[tuple[Any, ...]]) -> None:
+    """One in-site notice per borrower and report (a file of many rows is one notice each):
+    that a repayment was recorded, or that a loan is now settled."""
+    settled = {row[0] for row in loan_rows if row[1] == LoanStatus.SETTLED}
+    borrowers = {loan.id: loan.borrower for loan in loans if loan.applied}
+    await notify_users(
+        {b for loan_id, b in borrowers.items() if loan_id not in settled},
+        "loan.repayment",
+        _("机构已登记您的还款，请查看最新还款计划"),
+        BORROWER_LOANS,
+    )
+    await notify_users(
+        {b for loan_id, b in borrowers.items() if loan_id in settled},
+        "loan.settled",
+        _("您的一笔借款已全部结清"),
+        BORROWER_LOANS,
+    )
 
 
 async def _recorded(loan_ids: Collection[int]) -> dict[tuple[int, str], dict[str, Any]]:

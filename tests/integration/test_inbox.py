@@ -4,12 +4,23 @@ a notice marks it read and follows it; nobody opens someone else's; links stay o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from marketplace.applications.decisions import Rejection, reject_lead
 from marketplace.inbox.services import notify_institution, notify_users
 from marketplace.inbox.tables import InboxItem
+from marketplace.loancalc import today_shanghai
+from marketplace.loans import ledger
+from marketplace.loans.services import report_repayment
+from marketplace.loans.tables import Instalment
+from marketplace.notifications.services import BODY_CONTEXT as SMS_BODY_CONTEXT
+from marketplace.notifications.tables import Notification
+from marketplace.security import decrypt_field
 from tests.factories import user
 from tests.fixtures import delivered_application, login, soup
+from tests.loan_factories import disbursed_loan
 
 
 def _bell(response) -> str:
@@ -28,9 +39,9 @@ async def test_a_message_reaches_the_other_sides_inbox_and_the_bell_counts_it(
 
     await login(staff_client, "/console/login", "staff@test-bank.example")
     home = await staff_client.get("/console/")
-    assert "1条未读" in _bell(home)
+    assert "2条未读" in _bell(home)  # the new lead, then one notice for both messages
     inbox = await staff_client.get("/console/notifications")
-    items = soup(inbox).select(".inbox__item--unread a")
+    items = [a for a in soup(inbox).select(".inbox__item--unread a") if "新消息" in a.get_text()]
     assert len(items) == 1
     assert application.reference in items[0].get_text()
     assert "请问" not in inbox.text, "the notice does not quote the message"
@@ -38,7 +49,7 @@ async def test_a_message_reaches_the_other_sides_inbox_and_the_bell_counts_it(
     opened = await staff_client.get(items[0]["href"])
     assert opened.status_code == 303
     assert opened.headers["location"] == f"/console/leads/{application.id}/messages"
-    assert "未读" not in _bell(await staff_client.get("/console/"))
+    assert "1条未读" in _bell(await staff_client.get("/console/"))
 
     # The borrower hears back in-site (and by SMS, tested with the messages).
     await staff_client.submit(f"/console/leads/{application.id}/messages", {"body": "已收到"})
@@ -84,3 +95,44 @@ async def test_the_inbox_needs_sign_in_and_pages_past_the_end(client, world):
     await notify_users([world.borrower.user_id], "test", "一条通知", "/me/applications")
     past = await client.get("/me/notifications?page=9")
     assert "没有更多结果了" in past.text
+
+
+async def _titles(user_id: int) -> list[str]:
+    rows = await InboxItem.select(InboxItem.title).where(InboxItem.recipient == user_id)
+    return [row["title"] for row in rows]
+
+
+async def test_each_step_of_an_application_and_its_loan_tells_the_other_side(client, world):
+    application = await delivered_application(client, world)
+    assert any("收到新的借款申请" in t for t in await _titles(world.staff.user_id))
+
+    await reject_lead(
+        world.staff, application.id, Rejection("credit_history", "收入不足", "内部备注")
+    )
+    titles = await _titles(world.borrower.user_id)
+    assert any("未获批准：收入不足" in t for t in titles)
+    assert not any("内部备注" in t for t in titles), "the internal note stays internal"
+    sms = decrypt_field(
+        (
+            await Notification.objects().order_by(Notification.id, ascending=False).first()
+        ).body_encrypted,
+        context=SMS_BODY_CONTEXT,
+    )
+    assert "收入" not in sms and "张伟" not in sms
+
+    loan_id = await disbursed_loan(world, today_shanghai() - timedelta(days=3), "3000", 3)
+    assert any("已放款" in t for t in await _titles(world.borrower.user_id))
+    first = await Instalment.objects().where(Instalment.loan == loan_id).first()
+    due = first.principal_due + first.interest_due + first.fee_due
+    await report_repayment(world.staff, loan_id, due, today_shanghai(), "instalment", "R-1")
+    assert any("已登记您的还款" in t for t in await _titles(world.borrower.user_id))
+    plan = await Instalment.select().where(Instalment.loan == loan_id)
+    await report_repayment(
+        world.staff,
+        loan_id,
+        ledger.settlement_amount(ledger.lines_from_rows(plan), today_shanghai()),
+        today_shanghai(),
+        "early_settlement",
+        "R-2",
+    )
+    assert any("已全部结清" in t for t in await _titles(world.borrower.user_id))
