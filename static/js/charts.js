@@ -34,7 +34,8 @@
       color: [1, 2, 3, 4, 5, 6].map(function (i) { return token("--chart-" + i, "#1d4ed8"); }),
       textStyle: { fontFamily: token("--font-sans", "sans-serif"), color: text },
       grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
-      legend: { top: 0, left: 0, icon: "roundRect", itemWidth: 12, itemHeight: 8, textStyle: { color: text } },
+      // One scrolling line: a wrapped legend would run into the plot below it.
+      legend: { type: "scroll", top: 0, left: 0, icon: "roundRect", itemWidth: 12, itemHeight: 8, textStyle: { color: text } },
       tooltip: { trigger: "axis", confine: true, borderColor: border, textStyle: { color: text } },
       categoryAxis: axis,
       valueAxis: axis

@@ -294,3 +294,41 @@ async def test_operator_manual(new_page, live_server):
     await expect(auditor.locator("h1")).to_have_text("后台任务")
     await expect(auditor.locator("main table")).to_contain_text("products.index")
     await shoot(auditor, "operator-07-jobs")
+
+
+async def test_post_loan_manual(new_page, live_server):
+    """The demo data after the decision: offers, loans, calendar, notices; the institution's
+    portfolio, a loan and the collections desk; the operators' collection oversight."""
+    borrower = await new_page()
+    await sign_in(borrower, "/login", "13800138000")
+    await borrower.goto("/me/offers")
+    await expect(borrower.locator(".offer-apr").first).to_contain_text("%")
+    await shoot(borrower, "borrower-12-offers")
+    await borrower.goto("/me/loans")
+    await expect(borrower.locator("main")).to_contain_text("已逾期")
+    await shoot(borrower, "borrower-13-loans")
+    await borrower.goto("/me/calendar")
+    await expect(borrower.locator("h1")).to_contain_text("还款日历")
+    await shoot(borrower, "borrower-14-calendar")
+    await borrower.goto("/me/notifications")
+    await expect(borrower.locator(".inbox")).to_be_visible()
+    await shoot(borrower, "borrower-15-notifications")
+
+    staff = await new_page(mobile=False)
+    await sign_in(staff, "/console/login", "admin@huaxin-bank.example")
+    await staff.goto("/console/loans")
+    await expect(staff.locator("main")).to_contain_text("迁徙率")
+    await shoot(staff, "staff-11-portfolio")
+    await staff.goto("/console/collections")
+    await expect(staff.locator("main table")).to_contain_text("逾期")
+    await shoot(staff, "staff-13-collections")
+    await staff.goto("/console/loans?status=overdue")
+    await staff.locator("main table a[href^='/console/loans/']").first.click()
+    await expect(staff.locator("#repay-title")).to_be_visible()
+    await shoot(staff, "staff-12-loan")
+
+    operator = await new_page(mobile=False)
+    await operator_sign_in(operator, live_server, "super@loanmart.example")
+    await operator.goto("/admin/collections")
+    await expect(operator.locator("main table").first).to_contain_text("华信")
+    await shoot(operator, "operator-08-collections")
