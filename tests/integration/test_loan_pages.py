@@ -5,10 +5,10 @@ are checked against a portfolio built through the verbs."""
 from __future__ import annotations
 
 import asyncio
-import re
 import csv
 import io
 import json
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
