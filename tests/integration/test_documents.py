@@ -82,7 +82,7 @@ async def test_officer_asks_with_kinds_and_a_reason_and_hostile_values_change_no
     ).status == "documents_requested"
     assert await AuditEntry.exists().where(AuditEntry.action == "lead.documents_requested")
     # The borrower is told in-site and by SMS; no personal data in either.
-    inbox = await InboxItem.objects().first()
+    inbox = await InboxItem.objects().where(InboxItem.recipient == lead.borrower).first()
     assert inbox.link == f"/me/applications/{lead.reference}/documents"
     assert await Notification.count().where(Notification.template == "documents") == 1
     # The SLA clock stops: the lead waits on the borrower, not on the institution.

@@ -70,7 +70,7 @@ async def test_a_reminder_n_days_before_the_due_date_is_sent_once(world):
     assert due_on.isoformat() in text
     for personal in ("张伟", world.borrower_mobile, valid_id_number(), "6000", "¥"):
         assert personal not in text
-    assert await InboxItem.count() == 1
+    assert await InboxItem.count().where(InboxItem.kind == "loan.reminder") == 1
     [notice] = await loan_notices(loan_id)
     assert (notice.kind, notice.business_date, notice.due_on) == ("reminder", today, due_on)
 
