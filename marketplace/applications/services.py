@@ -37,7 +37,7 @@ from marketplace.errors import (
     ValidationFailed,
 )
 from marketplace.i18n import N_, _
-from marketplace.inbox.services import notify_institution
+from marketplace.inbox.services import notify_borrower, notify_institution
 from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
@@ -371,7 +371,9 @@ async def move_lead(
         raise ValidationFailed({"action": _("请在该操作的表单中填写所需信息后提交")})
     async with transaction():
         row = (
-            await Application.select(Application.id, Application.status)
+            await Application.select(
+                Application.id, Application.status, Application.borrower, Application.reference
+            )
             .where(
                 (Application.id == application_id)
                 & (Application.institution == actor.institution_id)
@@ -383,6 +385,17 @@ async def move_lead(
             raise NotFound(_("找不到该申请"))
         target = await _set_status(row, action, actor, note.strip()[:500])
         await audit(actor, f"lead.{target}", "application", application_id, note=note.strip()[:500])
+        # In-site only: an SMS for every small step would be noise; decisions send one.
+        await notify_borrower(
+            row["borrower"],
+            f"application.{target}",
+            _(
+                "您的申请（编号 {ref}）进度更新：{status}",
+                ref=row["reference"],
+                status=APPLICATION_MACHINE.label(target),
+            ),
+            f"/me/applications/{row['reference']}",
+        )
     return target
 
 

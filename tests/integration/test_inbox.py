@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from marketplace.applications.decisions import Rejection, reject_lead
+from marketplace.applications.services import move_lead
 from marketplace.inbox.services import notify_institution, notify_users
 from marketplace.inbox.tables import InboxItem
 from marketplace.loancalc import today_shanghai
@@ -106,6 +107,8 @@ async def test_each_step_of_an_application_and_its_loan_tells_the_other_side(cli
     application = await delivered_application(client, world)
     assert any("收到新的借款申请" in t for t in await _titles(world.staff.user_id))
 
+    await move_lead(world.staff, application.id, "review")
+    assert any("进度更新：审核中" in t for t in await _titles(world.borrower.user_id))
     await reject_lead(
         world.staff, application.id, Rejection("credit_history", "收入不足", "内部备注")
     )
