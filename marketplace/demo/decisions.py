@@ -68,17 +68,31 @@ async def _apply(borrower: Actor, institution_id: int | None) -> int | None:
     institution = await Institution.select().where(Institution.id == institution_id).first()
     if product is None or institution is None:
         return None
+    return await apply_and_deliver(
+        borrower,
+        product,
+        amount=Decimal(product["amount_min"]),
+        term_months=product["term_options"][0],
+        city=(product["cities"] or [institution["city"]])[0],
+    )
+
+
+async def apply_and_deliver(
+    borrower: Actor, product: dict, *, amount: Decimal, term_months: int, city: str
+) -> int:
+    """The demo borrower applies to `product` (a row with institution_name and
+    service_phone) through the applications verbs, and the application is delivered."""
     notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
     first = "110105" + "19900307" + "123"
     reference = await submit_application(
         borrower,
         ApplicationInput(
             product_id=product["id"],
-            amount=Decimal(product["amount_min"]),
-            term_months=product["term_options"][0],
+            amount=amount,
+            term_months=term_months,
             real_name=borrower.label,
             id_number=first + id_check_char(first),
-            city=(product["cities"] or [institution["city"]])[0],
+            city=city,
             monthly_income=max(Decimal(product["min_monthly_income"]), Decimal(15000)),
             employment_type=(product["employment_types"] or ["employee"])[0],
             consent_given=True,
@@ -89,7 +103,7 @@ async def _apply(borrower: Actor, institution_id: int | None) -> int | None:
     row = await Application.select(Application.id).where(Application.reference == reference).first()
     assert row is not None
     await deliver(row["id"])
-    return row["id"]
+    return int(row["id"])
 
 
 async def seed_decisions() -> int:

@@ -4,7 +4,6 @@ applications and offers verbs, so timelines, notices and audit rows are real."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,14 +11,9 @@ from marketplace.accounts.codes import issue_code
 from marketplace.accounts.services import mobile_login_key
 from marketplace.actors import Actor
 from marketplace.applications.services import (
-    ApplicationInput,
-    deliver,
     move_lead,
-    submit_application,
 )
-from marketplace.applications.tables import Application
-from marketplace.consents.notices import build_notice
-from marketplace.demo.decisions import _actor, _borrower_mobile
+from marketplace.demo.decisions import _actor, _borrower_mobile, apply_and_deliver
 from marketplace.offers.queries import contract_for, offer_form_defaults, product_terms
 from marketplace.offers.services import (
     SIGN_CODE_PURPOSE,
@@ -32,7 +26,6 @@ from marketplace.offers.services import (
 from marketplace.offers.tables import Offer
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
-from marketplace.security import id_check_char
 
 HUAXIN = "admin@huaxin-bank.example"
 YUNFAN = "admin@yunfan-bank.example"
@@ -66,31 +59,16 @@ async def _apply(borrower: Actor, staff: Actor, nth: int) -> int | None:
     )
     if product is None:
         return None
-    notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
-    first = "110105" + "19900307" + "123"
     amount = min(
         Decimal(product["amount_max"]), max(Decimal(product["amount_min"]), Decimal(30000))
     )
-    reference = await submit_application(
+    return await apply_and_deliver(
         borrower,
-        ApplicationInput(
-            product_id=product["id"],
-            amount=amount,
-            term_months=product["term_options"][len(product["term_options"]) // 2],
-            real_name=borrower.label,
-            id_number=first + id_check_char(first),
-            city=(product["cities"] or [product["institution_city"]])[0],
-            monthly_income=max(Decimal(product["min_monthly_income"]), Decimal(15000)),
-            employment_type=(product["employment_types"] or ["employee"])[0],
-            consent_given=True,
-            notice_digest=notice.digest,
-            submission_key=secrets.token_urlsafe(24),
-        ),
+        product,
+        amount=amount,
+        term_months=product["term_options"][len(product["term_options"]) // 2],
+        city=(product["cities"] or [product["institution_city"]])[0],
     )
-    row = await Application.select(Application.id).where(Application.reference == reference).first()
-    assert row is not None
-    await deliver(row["id"])
-    return int(row["id"])
 
 
 async def sign_demo_offer(borrower: Actor, offer_id: int) -> None:
