@@ -68,6 +68,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.view",
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
+            "parameter.edit",  # system parameters (A3); a cost line change re-prices products
         }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),

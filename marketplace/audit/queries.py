@@ -28,6 +28,8 @@ ACTIONS: dict[str, str] = {
     "product.pause": N_("暂停产品"),
     "product.resume": N_("重新提交上架"),
     "product.delist": N_("下架产品"),
+    "product.reprice": N_("按LPR与利率警戒线重新定价"),
+    "parameter.change": N_("修改系统参数"),
     "lead.reviewing": N_("开始审核线索"),
     "lead.approved": N_("批复线索"),
     "lead.rejected": N_("拒绝线索"),
@@ -70,6 +72,7 @@ ACTIONS: dict[str, str] = {
 
 OBJECT_TYPES: dict[str, str] = {
     "product": N_("产品"),
+    "parameter": N_("系统参数"),
     "application": N_("申请"),
     "institution": N_("机构"),
     "loan": N_("贷款"),

@@ -7,7 +7,20 @@ CONTEXT = declare_context(
     [Product, ProductRevision],
     depends_on=("institutions",),
     # Keeps the search index in step with listings (through the search port).
-    jobs={"products.index": "marketplace.products.indexing:index_product_job"},
-    public=("services", "queries", "catalog", "statuses", "search_port", "indexing", "validation"),
+    jobs={
+        "products.index": "marketplace.products.indexing:index_product_job",
+        # Re-prices floating rates and cost verdicts after a cost parameter changes.
+        "products.reprice": "marketplace.products.services:reprice_products_job",
+    },
+    public=(
+        "services",
+        "queries",
+        "catalog",
+        "statuses",
+        "search_port",
+        "indexing",
+        "validation",
+        "disclosures",
+    ),
 )
 APP_CONFIG = CONTEXT.app

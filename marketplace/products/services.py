@@ -1,4 +1,5 @@
-"""Verbs on products: save, price, submit for review, review, pause/resume/delist.
+"""Verbs on products: save, price, submit for review, review, pause/resume/delist, and the
+re-pricing of every product when a cost parameter (the LPR, the APR lines) changes.
 
 Version numbers count listed revisions, without gaps. A new product is version 1;
 submitting, rejection and resubmission keep the number, so the version a reviewer lists
@@ -9,17 +10,31 @@ starts the next version. A paused product resumed unchanged is still the same ve
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from marketplace import outbox
-from marketplace.actors import Actor
+from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
+from marketplace.errors import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from marketplace.i18n import _
-from marketplace.loancalc import CostLines, CostVerdict, apr_range, classify_cost
+from marketplace.loancalc import (
+    CostLines,
+    CostVerdict,
+    Fee,
+    LoanInputError,
+    apr_range,
+    classify_cost,
+)
 from marketplace.parameters.services import cost_lines
 from marketplace.products.statuses import LISTING_ACTIONS, PRODUCT_MACHINE, ProductStatus
 from marketplace.products.tables import Product, ProductRevision
@@ -32,20 +47,58 @@ class PricePreview:
     apr_max: Decimal
     verdict: CostVerdict
     lines: CostLines
+    rate: Decimal  # the nominal rate priced: for a floating rate, today's LPR + spread
+    rate_period: str
 
 
-async def price(terms: PriceTerms) -> PricePreview:
-    low, high = apr_range(
-        terms.amount_min,
-        terms.amount_max,
-        terms.term_options,
-        terms.repayment_method,
-        terms.rate,
-        terms.rate_period,
-        terms.fees,
+# Where the loan engine's verdict on terms that are each fine alone belongs on the form.
+_ENGINE_FIELDS = {
+    "principal": "amount_max",
+    "amount_max": "amount_max",
+    "term_months": "term_options",
+    "term_options": "term_options",
+    "rate_period": "rate_period",
+    "method": "repayment_methods",
+    "fees": "fee_upfront_amount",
+}
+
+
+def methods_apr_range(terms: PriceTerms) -> tuple[Decimal, Decimal]:
+    """(cheapest, dearest) APR over every offered method × term × amount extreme.
+
+    For each method the extremes lie at the ends of the amount range (fixed fees weigh
+    most on the smallest loan), so the product's range is the union of the methods' ones.
+    """
+    ranges = [
+        apr_range(
+            terms.amount_min,
+            terms.amount_max,
+            terms.term_options,
+            method,
+            terms.rate,
+            terms.rate_period,
+            terms.fees,
+        )
+        for method in terms.repayment_methods
+    ]
+    return min(low for low, _high in ranges), max(high for _low, high in ranges)
+
+
+async def price(terms: PriceTerms, lines: CostLines | None = None) -> PricePreview:
+    """The APR range and cost verdict of these terms at today's LPR and cost lines.
+
+    The engine has the last word on terms that are each fine on their own (a rate over
+    100% a year once annualised, an upfront fee as large as the loan): ValidationFailed."""
+    lines = lines or await cost_lines()
+    priced = terms.with_lpr(lines.lpr_1y)
+    try:
+        low, high = methods_apr_range(priced)
+    except LoanInputError as exc:
+        rate_field = "rate_spread_bps" if terms.rate_type == "floating" else "rate"
+        raise ValidationFailed({_ENGINE_FIELDS.get(exc.field, rate_field): exc.message}) from None
+    return PricePreview(
+        low, high, classify_cost(high, lines), lines, priced.rate, priced.rate_period
     )
-    lines = await cost_lines()
-    return PricePreview(low, high, classify_cost(high, lines), lines)
 
 
 def _columns(data: ProductInput, preview: PricePreview) -> dict:
@@ -58,10 +111,13 @@ def _columns(data: ProductInput, preview: PricePreview) -> dict:
         Product.amount_min: terms.amount_min,
         Product.amount_max: terms.amount_max,
         Product.term_options: terms.term_options,
-        Product.rate: terms.rate,
-        Product.rate_period: terms.rate_period,
-        Product.repayment_method: terms.repayment_method,
+        Product.rate_type: terms.rate_type,
+        Product.rate_spread_bps: terms.spread_bps,
+        Product.rate: preview.rate,
+        Product.rate_period: preview.rate_period,
+        Product.repayment_methods: terms.repayment_methods,
         Product.fees: [fee.to_dict() for fee in terms.fees],
+        Product.contingent_fees: [fee.to_dict() for fee in data.contingent_fees],
         Product.age_min: data.age_min,
         Product.age_max: data.age_max,
         Product.cities: data.cities,
@@ -210,3 +266,68 @@ async def change_listing(actor: Actor, product_id: int, action: str) -> str:
         await outbox.record("products.index", product_id=product_id)
         await audit(actor, f"product.{action}", "product", product_id)
     return target
+
+
+def _stored_terms(row: dict) -> PriceTerms:
+    fees = row["fees"]
+    return PriceTerms(
+        amount_min=row["amount_min"],
+        amount_max=row["amount_max"],
+        term_options=list(row["term_options"]),
+        rate=row["rate"],
+        rate_period=row["rate_period"],
+        repayment_methods=list(row["repayment_methods"]),
+        fees=[Fee.from_dict(fee) for fee in (json.loads(fees) if isinstance(fees, str) else fees)],
+        rate_type=row["rate_type"],
+        spread_bps=row["rate_spread_bps"],
+    )
+
+
+async def reprice_products() -> int:
+    """Price every product that is not delisted again at the current LPR and cost lines:
+    a floating rate follows the LPR, and every verdict follows the lines. Listed products
+    whose price moved are re-indexed. Idempotent; returns how many products changed."""
+    changed = 0
+    async with transaction():
+        lines = await cost_lines()
+        rows = (
+            await Product.select()
+            .where(Product.status != ProductStatus.DELISTED)
+            .order_by(Product.id)
+            .lock_rows()
+        )
+        for row in rows:
+            try:
+                preview = await price(_stored_terms(row), lines)
+            except ValidationFailed:
+                continue  # an LPR that makes the rate impossible: keep the last price
+            before = (row["rate"], row["apr_min"], row["apr_max"], row["cost_verdict"])
+            after = (preview.rate, preview.apr_min, preview.apr_max, str(preview.verdict))
+            if before == after:
+                continue
+            changed += 1
+            await Product.update(
+                {
+                    Product.rate: preview.rate,
+                    Product.apr_min: preview.apr_min,
+                    Product.apr_max: preview.apr_max,
+                    Product.cost_verdict: str(preview.verdict),
+                }
+            ).where(Product.id == row["id"])
+            if row["status"] == ProductStatus.LISTED:
+                await outbox.record("products.index", product_id=row["id"])
+            await audit(
+                SYSTEM,
+                "product.reprice",
+                "product",
+                row["id"],
+                rate=str(preview.rate),
+                apr_min=str(preview.apr_min),
+                apr_max=str(preview.apr_max),
+                lpr=str(lines.lpr_1y),
+            )
+    return changed
+
+
+async def reprice_products_job(ctx: dict, **_: object) -> int:
+    return await reprice_products()
