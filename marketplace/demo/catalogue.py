@@ -382,7 +382,7 @@ PRODUCTS: list[dict[str, Any]] = [
         "term_options": [6, 12, 24, 36],
         "rate": "0.0435",
         "rate_period": "year",
-        "repayment_methods": ["interest_first", "equal_installment", "bullet"],
+        "repayment_methods": ["interest_first", "equal_installment", "equal_principal"],
         "contingent_fees": CHARGES["bank"],
         "fees": [],
         "age_min": 22,

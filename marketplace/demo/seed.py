@@ -18,10 +18,9 @@ from marketplace.demo.offers import seed_offers
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
 from marketplace.parameters.services import cost_lines
-from marketplace.products.services import methods_apr_range
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
-from marketplace.products.validation import PriceTerms
+from marketplace.products.validation import PriceTerms, methods_apr_range
 from marketplace.security import encrypt_field, hash_password, mask_mobile, new_totp_secret
 
 

@@ -32,13 +32,17 @@ from marketplace.loancalc import (
     CostVerdict,
     Fee,
     LoanInputError,
-    apr_range,
     classify_cost,
 )
 from marketplace.parameters.services import cost_lines
 from marketplace.products.statuses import LISTING_ACTIONS, PRODUCT_MACHINE, ProductStatus
 from marketplace.products.tables import Product, ProductRevision
-from marketplace.products.validation import PriceTerms, ProductInput
+from marketplace.products.validation import (
+    PriceTerms,
+    ProductInput,
+    engine_field,
+    methods_apr_range,
+)
 
 
 @dataclass(frozen=True)
@@ -51,39 +55,6 @@ class PricePreview:
     rate_period: str
 
 
-# Where the loan engine's verdict on terms that are each fine alone belongs on the form.
-_ENGINE_FIELDS = {
-    "principal": "amount_max",
-    "amount_max": "amount_max",
-    "term_months": "term_options",
-    "term_options": "term_options",
-    "rate_period": "rate_period",
-    "method": "repayment_methods",
-    "fees": "fee_upfront_amount",
-}
-
-
-def methods_apr_range(terms: PriceTerms) -> tuple[Decimal, Decimal]:
-    """(cheapest, dearest) APR over every offered method × term × amount extreme.
-
-    For each method the extremes lie at the ends of the amount range (fixed fees weigh
-    most on the smallest loan), so the product's range is the union of the methods' ones.
-    """
-    ranges = [
-        apr_range(
-            terms.amount_min,
-            terms.amount_max,
-            terms.term_options,
-            method,
-            terms.rate,
-            terms.rate_period,
-            terms.fees,
-        )
-        for method in terms.repayment_methods
-    ]
-    return min(low for low, _high in ranges), max(high for _low, high in ranges)
-
-
 async def price(terms: PriceTerms, lines: CostLines | None = None) -> PricePreview:
     """The APR range and cost verdict of these terms at today's LPR and cost lines.
 
@@ -94,8 +65,7 @@ async def price(terms: PriceTerms, lines: CostLines | None = None) -> PricePrevi
     try:
         low, high = methods_apr_range(priced)
     except LoanInputError as exc:
-        rate_field = "rate_spread_bps" if terms.rate_type == "floating" else "rate"
-        raise ValidationFailed({_ENGINE_FIELDS.get(exc.field, rate_field): exc.message}) from None
+        raise ValidationFailed({engine_field(exc, terms): exc.message}) from None
     return PricePreview(
         low, high, classify_cost(high, lines), lines, priced.rate, priced.rate_period
     )

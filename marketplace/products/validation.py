@@ -14,8 +14,10 @@ from marketplace.loancalc import (
     MAX_TERM_MONTHS,
     MIN_TERM_MONTHS,
     Fee,
+    LoanInputError,
     RatePeriod,
     RepaymentMethod,
+    apr_range,
 )
 from marketplace.parsing import (
     LIST_SEPARATORS,
@@ -212,9 +214,56 @@ def _price_terms(form: FormReader) -> PriceTerms:
         rate, rate_period = read_rate(form)
     methods = _repayment_methods(form)
     fees = read_fees(form)
-    return PriceTerms(
+    terms_read = PriceTerms(
         amount_min, amount_max, terms, rate, rate_period, methods, fees, rate_type, spread_bps
     )
+    # A floating rate is known only with today's LPR: the pricing service checks it then.
+    if not form.errors and rate_type == "fixed":
+        try:
+            methods_apr_range(terms_read)
+        except LoanInputError as exc:
+            form.fail(engine_field(exc, terms_read), exc.message)
+    return terms_read
+
+
+# Where the loan engine's verdict on terms that are each fine alone belongs on the form.
+_ENGINE_FIELDS = {
+    "principal": "amount_max",
+    "amount_max": "amount_max",
+    "term_months": "term_options",
+    "term_options": "term_options",
+    "rate_period": "rate_period",
+    "method": "repayment_methods",
+    "fees": "fee_upfront_amount",
+}
+
+
+def engine_field(exc: LoanInputError, terms: PriceTerms) -> str:
+    """The form field the loan engine's objection is about (a rate over 100% a year once
+    annualised, an upfront fee as large as the loan)."""
+    rate_field = "rate_spread_bps" if terms.rate_type == "floating" else "rate"
+    return _ENGINE_FIELDS.get(exc.field, rate_field)
+
+
+def methods_apr_range(terms: PriceTerms) -> tuple[Decimal, Decimal]:
+    """(cheapest, dearest) APR over every offered method × term × amount extreme.
+
+    For each method the extremes lie at the ends of the amount range (fixed fees weigh
+    most on the smallest loan), so the product's range is the union of the methods' ones.
+    """
+    ranges = [
+        apr_range(
+            terms.amount_min,
+            terms.amount_max,
+            terms.term_options,
+            method,
+            terms.rate,
+            terms.rate_period,
+            terms.fees,
+        )
+        for method in terms.repayment_methods
+    ]
+    return min(low for low, _high in ranges), max(high for _low, high in ranges)
 
 
 def _parse_spread(raw: object, *, label: str) -> int:
