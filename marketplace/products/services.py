@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from piccolo.columns import Numeric
+
 from marketplace import outbox
 from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
@@ -253,6 +255,12 @@ def _stored_terms(row: dict) -> PriceTerms:
     )
 
 
+def _as_stored(value: Decimal, column: Numeric) -> Decimal:
+    """The value as its Numeric column keeps it, so an unchanged price compares equal."""
+    _precision, scale = column.digits or (0, 0)
+    return value.quantize(Decimal(1).scaleb(-scale))
+
+
 async def reprice_products() -> int:
     """Price every product that is not delisted again at the current LPR and cost lines:
     a floating rate follows the LPR, and every verdict follows the lines. Listed products
@@ -272,7 +280,12 @@ async def reprice_products() -> int:
             except ValidationFailed:
                 continue  # an LPR that makes the rate impossible: keep the last price
             before = (row["rate"], row["apr_min"], row["apr_max"], row["cost_verdict"])
-            after = (preview.rate, preview.apr_min, preview.apr_max, str(preview.verdict))
+            after = (
+                _as_stored(preview.rate, Product.rate),
+                _as_stored(preview.apr_min, Product.apr_min),
+                _as_stored(preview.apr_max, Product.apr_max),
+                str(preview.verdict),
+            )
             if before == after:
                 continue
             changed += 1
