@@ -120,6 +120,8 @@ async def test_contingent_fees_beside_the_price_outside_the_apr(client, world):
     listing = soup(await client.get("/products"))
     card = listing.select_one(f"a[href='/products/{product_id}']").find_parent("article")
     assert "不计入年化利率" in card.get_text() and "提前偿还本金的 2%" in card.get_text()
+    compared = await client.get("/compare", params={"id": [product_id]})
+    assert "违约金：每次逾期 ¥50.00" in compared.text
 
 
 async def test_missing_disclosures_are_flagged(client, world):
