@@ -88,6 +88,8 @@ async def test_several_methods_priced_picked_and_recorded(client, world):
 
     await client.post("/logout", data={"_csrf_token": await client.csrf_token()})
     await login(client, "/console/login", "staff@test-bank.example")
+    lead = soup(await client.get(f"/console/leads/{application.id}"))
+    assert "先息后本" in lead.select_one("#request-title").find_parent("section").get_text()
     await client.submit(f"/console/leads/{application.id}/status", {"action": "review"})
     offer_form = soup(await client.get(f"/console/leads/{application.id}/offer"))
     offered = [o["value"] for o in offer_form.select("#f-repayment_method option")]
