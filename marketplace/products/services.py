@@ -11,11 +11,12 @@ starts the next version. A paused product resumed unchanged is still the same ve
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from piccolo.columns import Numeric
+from piccolo.columns import Column, Numeric
 
 from marketplace import outbox
 from marketplace.actors import SYSTEM, Actor
@@ -29,6 +30,7 @@ from marketplace.errors import (
     ValidationFailed,
 )
 from marketplace.i18n import _
+from marketplace.inbox.services import notify_institution
 from marketplace.loancalc import (
     CostLines,
     CostVerdict,
@@ -264,7 +266,8 @@ def _as_stored(value: Decimal, column: Numeric) -> Decimal:
 async def reprice_products() -> int:
     """Price every product that is not delisted again at the current LPR and cost lines:
     a floating rate follows the LPR, and every verdict follows the lines. Listed products
-    whose price moved are re-indexed. Idempotent; returns how many products changed."""
+    whose price moved are re-indexed; one pushed over the block line is paused, as nothing
+    over it may be listed, and its institution told. Idempotent; returns how many changed."""
     changed = 0
     async with transaction():
         lines = await cost_lines()
@@ -289,27 +292,51 @@ async def reprice_products() -> int:
             if before == after:
                 continue
             changed += 1
-            await Product.update(
-                {
-                    Product.rate: preview.rate,
-                    Product.apr_min: preview.apr_min,
-                    Product.apr_max: preview.apr_max,
-                    Product.cost_verdict: str(preview.verdict),
-                }
-            ).where(Product.id == row["id"])
-            if row["status"] == ProductStatus.LISTED:
-                await outbox.record("products.index", product_id=row["id"])
-            await audit(
-                SYSTEM,
-                "product.reprice",
-                "product",
-                row["id"],
-                rate=str(preview.rate),
-                apr_min=str(preview.apr_min),
-                apr_max=str(preview.apr_max),
-                lpr=str(lines.lpr_1y),
-            )
+            await _reprice(row, preview, lines)
     return changed
+
+
+# The platform pauses a listed product that re-pricing pushes over the block line: the one
+# move the system makes on the institution's behalf, so only this module holds the right.
+_REPRICER = replace(SYSTEM, permissions=frozenset({"product.edit"}))
+
+
+async def _reprice(row: dict, preview: PricePreview, lines: CostLines) -> None:
+    values: dict[Column | str, Any] = {
+        Product.rate: preview.rate,
+        Product.apr_min: preview.apr_min,
+        Product.apr_max: preview.apr_max,
+        Product.cost_verdict: str(preview.verdict),
+    }
+    listed = row["status"] == ProductStatus.LISTED
+    paused = listed and preview.verdict is CostVerdict.BLOCK
+    if paused:
+        values[Product.status] = PRODUCT_MACHINE.target(row["status"], "pause", _REPRICER)
+    await Product.update(values).where(Product.id == row["id"])
+    if listed:
+        await outbox.record("products.index", product_id=row["id"])
+    await audit(
+        SYSTEM,
+        "product.reprice",
+        "product",
+        row["id"],
+        rate=str(preview.rate),
+        apr_min=str(preview.apr_min),
+        apr_max=str(preview.apr_max),
+        lpr=str(lines.lpr_1y),
+    )
+    if paused:
+        await audit(SYSTEM, "product.pause", "product", row["id"], reason="apr_over_block_line")
+        await notify_institution(
+            row["institution"],
+            "product_paused",
+            _(
+                "LPR调整后“{name}”综合年化利率超过平台上限，已自动暂停申请，请调整价格后重新提交",
+                name=row["name"],
+            ),
+            f"/console/products/{row['id']}",
+            permission="product.edit",
+        )
 
 
 async def reprice_products_job(ctx: dict, **_: object) -> int:

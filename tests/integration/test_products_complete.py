@@ -348,3 +348,28 @@ async def test_first_review_has_no_approved_version(client, world):
     page = await client.get(f"/admin/reviews/products/{product_id}")
     assert "本次为首次上架审核" in page.text
     assert "上次驳回原因" not in page.text
+
+
+async def test_lpr_pushing_a_listed_product_over_the_cap_pauses_it(world):
+    from marketplace.inbox.tables import InboxItem
+
+    admin = await factories.user(
+        "operator", "admin@loanmart.example", "super_admin", None, "超级管理员"
+    )
+    product_id = await factories.listed_product(
+        world.staff, world.operator, **{**FLOATING, "rate_spread_bps": "1800"}
+    )
+    await jobs.run_until_idle()
+    assert (await _product(product_id)).cost_verdict == "warn"  # 21%: listed with a warning
+
+    await change_parameter(admin, "lpr_1y", "0.07")  # 25%: over the 24% block line
+    await jobs.run_until_idle()
+    product = await _product(product_id)
+    assert (product.status, product.cost_verdict) == ("paused", "block")
+    assert (await backend().search(SearchQuery())).total == 0
+    notice = await InboxItem.objects().where(InboxItem.recipient == world.staff.user_id).first()
+    assert notice is not None and "已自动暂停" in notice.title
+    assert notice.link == f"/console/products/{product_id}"
+    assert await AuditEntry.exists().where(
+        (AuditEntry.action == "product.pause") & (AuditEntry.actor_kind == "system")
+    )
