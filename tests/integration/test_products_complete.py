@@ -14,6 +14,7 @@ from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
 from marketplace.errors import DomainError, PermissionDenied
 from marketplace.parameters.services import change_parameter
+from marketplace.products.disclosures import load as load_contingent
 from marketplace.products.search_port import SearchQuery, backend
 from marketplace.products.services import (
     change_listing,
@@ -373,3 +374,47 @@ async def test_lpr_pushing_a_listed_product_over_the_cap_pauses_it(world):
     assert await AuditEntry.exists().where(
         (AuditEntry.action == "product.pause") & (AuditEntry.actor_kind == "system")
     )
+
+
+def _form_fields(form) -> dict[str, object]:
+    """What a browser would send for this form as rendered (no edits)."""
+    data: dict[str, list[str]] = {}
+    for field in form.select("input[name], select[name], textarea[name]"):
+        name = field["name"]
+        if field.name == "select":
+            chosen = field.select_one("option[selected]")
+            value = chosen["value"] if chosen else ""
+        elif field.name == "textarea":
+            value = field.get_text()
+        elif field.get("type") in ("checkbox", "radio"):
+            if not field.has_attr("checked"):
+                continue
+            value = field["value"]
+        else:
+            value = field.get("value", "")
+        data.setdefault(name, []).append(value)
+    return {k: v if len(v) > 1 else v[0] for k, v in data.items() if k != "_csrf_token"}
+
+
+async def test_edit_form_round_trips_every_new_field(client, world):
+    product_id = await factories.listed_product(
+        world.staff,
+        world.operator,
+        **FLOATING,
+        repayment_methods=METHODS[1:],
+        penalty_fee_basis="rate",
+        penalty_fee_value="5",
+        early_repayment_fee_basis="amount",
+        early_repayment_fee_value="300",
+    )
+    before = await _product(product_id)
+    await change_listing(world.staff, product_id, "pause")
+    await login(client, "/console/login", "staff@test-bank.example")
+    edit = soup(await client.get(f"/console/products/{product_id}/edit"))
+    sent = _form_fields(edit.select_one("form.form[method=post]"))
+    response = await client.submit(f"/console/products/{product_id}/edit", sent)
+    assert response.status_code == 303, response.text[:300]
+    after = await _product(product_id)
+    for column in ("rate_type", "rate_spread_bps", "rate", "repayment_methods", "apr_max"):
+        assert getattr(after, column) == getattr(before, column), column
+    assert load_contingent(after.contingent_fees) == load_contingent(before.contingent_fees)

@@ -126,3 +126,31 @@ def test_floating_spread_refuses_a_sign_in_the_middle():
     with pytest.raises(ValidationFailed) as excinfo:
         parse_product_input({**PRODUCT_FORM, "rate_type": "floating", "rate_spread_bps": "1-5"})
     assert set(excinfo.value.errors) == {"rate_spread_bps"}
+
+
+def test_diff_reads_versions_listed_before_several_methods():
+    from marketplace.products.versions import diff_snapshots
+
+    old = {
+        "name": "安居贷",
+        "repayment_method": "equal_installment",
+        "rate": "0.072",
+        "rate_period": "year",
+        "fees": "[]",
+        "description": "甲" * 100,
+    }
+    new = {
+        **old,
+        "repayment_methods": ["equal_installment", "bullet"],
+        "contingent_fees": [{"kind": "late", "basis": "none", "value": None}],
+        "description": "甲" * 100 + "乙",
+    }
+    rows = {row.label: row for row in diff_snapshots(old, new)}
+    assert not rows["产品名称"].changed
+    assert (rows["还款方式"].old, rows["还款方式"].new) == (
+        "等额本息",
+        "等额本息、到期一次还本付息",
+    )
+    assert rows["逾期与提前还款费用"].old == "未披露"
+    assert rows["逾期与提前还款费用"].new == "逾期罚息：不收取"
+    assert rows["产品说明"].pieces[-1] == ("insert", "乙")
