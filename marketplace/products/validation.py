@@ -65,7 +65,7 @@ RATE_PERIODS = tuple(p.value for p in RatePeriod)
 REPAYMENT_METHODS = tuple(m.value for m in RepaymentMethod)
 RATE_TYPES = ("fixed", "floating")
 # A floating rate is the one-year LPR plus this many basis points (1bp = 0.01%); a
-# negative spread is a discount on the LPR, bounded so the rate stays above zero.
+# negative spread is a discount on the LPR, kept small (an LPR far below 1% is unheard of).
 MIN_SPREAD_BPS = -100
 MAX_SPREAD_BPS = 5000
 BPS = Decimal(10000)
