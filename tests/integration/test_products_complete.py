@@ -123,6 +123,8 @@ async def test_contingent_fees_beside_the_price_outside_the_apr(client, world):
     listing = soup(await client.get("/products"))
     card = listing.select_one(f"a[href='/products/{product_id}']").find_parent("article")
     assert "不计入年化利率" in card.get_text() and "提前偿还本金的 2%" in card.get_text()
+    quote = await client.get(f"/products/{product_id}/quote", headers={"HX-Request": "true"})
+    assert "不计入上面的综合年化利率和还款计划" in quote.text
     compared = await client.get("/compare", params={"id": [product_id]})
     assert "违约金：每次逾期 ¥50.00" in compared.text
 
