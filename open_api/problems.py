@@ -7,7 +7,9 @@ a zh-CN `title`, the `status`, a `detail`, and field `errors` for validation pro
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import (
@@ -111,15 +113,25 @@ def _not_found(request: Request, exc: Exception) -> Response:
     return problem(404, exc.message if isinstance(exc, NotFound) else None)
 
 
+_MISSING = re.compile(r"missing required field `(\w+)`")
+_AT_FIELD = re.compile(r"at `\$\.(\w+)")
+
+
+def _field_error(item: dict[str, Any]) -> tuple[str, str]:
+    """msgspec's English message → the field it names and a zh-CN message."""
+    message = str(item.get("message", ""))
+    if missing := _MISSING.search(message):
+        return missing.group(1), _("缺少必填项")
+    if at := _AT_FIELD.search(message):
+        return at.group(1), _("该项的类型或取值不正确")
+    return str(item.get("key") or item.get("source") or "body"), _("该项的类型或取值不正确")
+
+
 def _invalid_request(request: Request, exc: ValidationException) -> Response:
     """Litestar's own checks of path, query, headers and body: a body that is not JSON is
     a 400; values of the wrong type or out of bounds are field errors (422)."""
     extra = exc.extra if isinstance(exc.extra, list) else []
-    errors = {
-        str(item.get("key") or item.get("source") or "body"): _("该项的类型或取值不正确")
-        for item in extra
-        if isinstance(item, dict)
-    }
+    errors = dict(_field_error(item) for item in extra if isinstance(item, dict))
     if not errors:
         return problem(400)
     return problem(422, errors=errors)
