@@ -15,7 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme, Server, Tag
 
 from marketplace.api_clients.scopes import SCOPES
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from open_api import leads, loans, oauth
 from open_api.auth import api_guard
 from open_api.problems import EXCEPTION_HANDLERS
@@ -36,13 +36,13 @@ def create_api_app() -> Litestar:
         guards=[path_params_guard, api_guard],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
-            title="LoanMart 开放接口",
+            title=N_("LoanMart 开放接口"),
             version=API_VERSION,
             description=_("机构系统拉取线索、回传状态、批复、放款与还款。"),
             servers=[Server(url=API_PREFIX)],
             path="/openapi-internal",
             render_plugins=[],
-            tags=[Tag(name="OAuth2"), Tag(name="线索"), Tag(name="贷款")],
+            tags=[Tag(name="OAuth2"), Tag(name=N_("线索")), Tag(name=N_("贷款"))],
             components=Components(
                 security_schemes={
                     "oauth2": SecurityScheme(

@@ -18,7 +18,7 @@ from marketplace.applications.queries import institution_lead
 from marketplace.applications.services import move_lead
 from marketplace.applications.statuses import LEAD_STATUSES, ApplicationStatus
 from marketplace.errors import ValidationFailed
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from marketplace.loancalc import SHANGHAI
 from marketplace.offers.services import make_offer
 from open_api import schemas
@@ -32,7 +32,7 @@ OFFER = {"access": "public", "scope": "offers:write"}
 MAX_PAGE = 100
 _READ_PROBLEMS = problem_responses(401, 403, 404, 422, 429)
 _WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 422, 429)
-LeadId = Annotated[int, PathParameter(description="线索编号（id）")]
+LeadId = Annotated[int, PathParameter(description=N_("线索编号（id）"))]
 
 
 def money(value: object) -> str:
@@ -78,9 +78,11 @@ def _decode_cursor(raw: str) -> LeadCursor:
     "/v1/leads",
     name="api.leads.list",
     opt=READ,
-    summary="线索列表",
-    description="按更新时间（及编号）升序分页；用上一页的 next_cursor 取下一页，为空表示已取完。",
-    tags=["线索"],
+    summary=N_("线索列表"),
+    description=N_(
+        "按更新时间（及编号）升序分页；用上一页的 next_cursor 取下一页，为空表示已取完。"
+    ),
+    tags=[N_("线索")],
     responses=_READ_PROBLEMS,
     security=[{"oauth2": ["leads:read"]}],
 )
@@ -88,11 +90,13 @@ async def list_leads(
     request: Request,
     status: Annotated[
         str | None,
-        QueryParameter(description="状态：" + "、".join(LEAD_STATUSES), max_length=40),
+        QueryParameter(description=N_("状态：") + "、".join(LEAD_STATUSES), max_length=40),
     ] = None,
     updated_since: Annotated[
         datetime | None,
-        QueryParameter(description="只列出此时刻及之后更新的线索（ISO 8601；无时区按北京时间）"),
+        QueryParameter(
+            description=N_("只列出此时刻及之后更新的线索（ISO 8601；无时区按北京时间）")
+        ),
     ] = None,
     cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
@@ -118,9 +122,11 @@ async def list_leads(
     "/v1/leads/{lead_id:int}",
     name="api.leads.detail",
     opt=READ,
-    summary="线索详情",
-    description="借款人授权提供的资料（证件号、手机号脱敏）；借款人撤回授权后 applicant 为 null。",
-    tags=["线索"],
+    summary=N_("线索详情"),
+    description=N_(
+        "借款人授权提供的资料（证件号、手机号脱敏）；借款人撤回授权后 applicant 为 null。"
+    ),
+    tags=[N_("线索")],
     responses=_READ_PROBLEMS,
     security=[{"oauth2": ["leads:read"]}],
 )
@@ -157,8 +163,8 @@ async def lead_detail(request: Request, lead_id: LeadId) -> schemas.LeadDetail:
     "/v1/rejection-reasons",
     name="api.leads.reasons",
     opt=READ,
-    summary="拒绝原因代码",
-    tags=["线索"],
+    summary=N_("拒绝原因代码"),
+    tags=[N_("线索")],
     responses=problem_responses(401, 403, 429),
     security=[{"oauth2": ["leads:read"]}],
 )
@@ -170,9 +176,9 @@ async def reasons() -> list[schemas.Reason]:
     "/v1/leads/{lead_id:int}/status",
     name="api.leads.status",
     opt=WRITE,
-    summary="更新线索状态",
-    description="不需要表单的状态变更，目前为 review（开始审核）。拒绝与批复用各自的接口。",
-    tags=["线索"],
+    summary=N_("更新线索状态"),
+    description=N_("不需要表单的状态变更，目前为 review（开始审核）。拒绝与批复用各自的接口。"),
+    tags=[N_("线索")],
     status_code=200,
     responses=_WRITE_PROBLEMS,
     security=[{"oauth2": ["leads:write"]}],
@@ -194,9 +200,11 @@ async def change_status(
     "/v1/leads/{lead_id:int}/rejection",
     name="api.leads.reject",
     opt=WRITE,
-    summary="拒绝线索",
-    description="reason 为拒绝原因代码（见 /v1/rejection-reasons），借款人看到其名称；note 仅机构内部可见。",
-    tags=["线索"],
+    summary=N_("拒绝线索"),
+    description=N_(
+        "reason 为拒绝原因代码（见 /v1/rejection-reasons），借款人看到其名称；note 仅机构内部可见。"
+    ),
+    tags=[N_("线索")],
     status_code=200,
     responses=_WRITE_PROBLEMS,
     security=[{"oauth2": ["leads:write"]}],
@@ -219,9 +227,9 @@ async def reject(
     "/v1/leads/{lead_id:int}/offer",
     name="api.leads.offer",
     opt=OFFER,
-    summary="批复：发送批复方案",
-    description="审核中的线索可批复；综合年化利率超过平台上限的方案会被拒绝（422）。",
-    tags=["线索"],
+    summary=N_("批复：发送批复方案"),
+    description=N_("审核中的线索可批复；综合年化利率超过平台上限的方案会被拒绝（422）。"),
+    tags=[N_("线索")],
     status_code=201,
     responses=_WRITE_PROBLEMS,
     security=[{"oauth2": ["offers:write"]}],

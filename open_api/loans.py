@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Request, Response, post
 from litestar.params import JSONBody, PathParameter
 
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from marketplace.loancalc import MAX_PRINCIPAL
 from marketplace.loans.queries import kind_choices
 from marketplace.loans.services import REFERENCE_MAX_LENGTH, report_disbursement, report_repayment
@@ -25,16 +25,16 @@ _PROBLEMS = problem_responses(401, 403, 404, 409, 422, 429)
     "/v1/leads/{lead_id:int}/disbursement",
     name="api.loans.disburse",
     opt=LOANS,
-    summary="登记放款",
-    description="借款人签约后登记放款，按签约条款生成还款计划；放款金额不超过签约金额。",
-    tags=["贷款"],
+    summary=N_("登记放款"),
+    description=N_("借款人签约后登记放款，按签约条款生成还款计划；放款金额不超过签约金额。"),
+    tags=[N_("贷款")],
     status_code=201,
     responses=_PROBLEMS,
     security=[{"oauth2": ["loans:write"]}],
 )
 async def disburse(
     request: Request,
-    lead_id: Annotated[int, PathParameter(description="线索编号（id）")],
+    lead_id: Annotated[int, PathParameter(description=N_("线索编号（id）"))],
     data: JSONBody[schemas.Disbursement],
     idempotency_key: IdempotencyKey,
 ) -> Response[schemas.LoanCreated]:
@@ -56,16 +56,16 @@ async def disburse(
     "/v1/loans/{loan_id:int}/repayments",
     name="api.loans.repay",
     opt=LOANS,
-    summary="登记还款",
-    description="同一流水号（reference）重复提交返回首次登记的还款，不重复入账。",
-    tags=["贷款"],
+    summary=N_("登记还款"),
+    description=N_("同一流水号（reference）重复提交返回首次登记的还款，不重复入账。"),
+    tags=[N_("贷款")],
     status_code=201,
     responses=_PROBLEMS,
     security=[{"oauth2": ["loans:write"]}],
 )
 async def repay(
     request: Request,
-    loan_id: Annotated[int, PathParameter(description="贷款编号（id）")],
+    loan_id: Annotated[int, PathParameter(description=N_("贷款编号（id）"))],
     data: JSONBody[schemas.Repayment],
     idempotency_key: IdempotencyKey,
 ) -> Response[schemas.RepaymentRecorded]:

@@ -31,6 +31,7 @@ from marketplace.api_clients.services import (
     save_token,
     token_lifetime_seconds,
 )
+from marketplace.i18n import N_
 from marketplace.settings import settings
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -158,8 +159,8 @@ class TokenError:
     "/oauth/token",
     name="api.oauth.token",
     opt={"access": "public"},
-    summary="获取访问令牌（OAuth2 客户端凭证模式）",
-    description=(
+    summary=N_("获取访问令牌（OAuth2 客户端凭证模式）"),
+    description=N_(
         "表单（application/x-www-form-urlencoded）提交 grant_type=client_credentials，"
         "可选 scope（空格分隔）。客户端以 HTTP Basic（client_secret_basic）或表单字段 "
         "client_id、client_secret（client_secret_post）认证。"

@@ -12,7 +12,7 @@ from litestar.params import HeaderParameter
 
 from marketplace.api_clients.services import idempotent, request_fingerprint
 from marketplace.errors import DomainError
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from open_api.auth import principal
 
 IdempotencyKey = Annotated[
@@ -22,7 +22,7 @@ IdempotencyKey = Annotated[
         required=False,
         min_length=1,
         max_length=200,
-        description="同一键重试时返回首次的结果而不重复执行；键与请求内容绑定，保留 24 小时。",
+        description=N_("同一键重试时返回首次的结果而不重复执行；键与请求内容绑定，保留 24 小时。"),
     ),
 ]
 
