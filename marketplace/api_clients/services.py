@@ -83,12 +83,17 @@ class NewClient:
     secret: str  # shown once, never stored
 
 
-async def create_client(actor: Actor, form: ClientForm) -> NewClient:
-    """An institution admin creates an API client of their institution."""
+async def create_client(
+    actor: Actor, form: ClientForm, *, credentials: tuple[str, str] | None = None
+) -> NewClient:
+    """An institution admin creates an API client of their institution. `credentials`
+    (client_id, secret) is for demo data, whose secret is printed in the README."""
     if not actor.can(MANAGE_PERMISSION) or actor.institution_id is None:
         raise PermissionDenied()
-    client_id = CLIENT_ID_PREFIX + secrets.token_hex(12)
-    secret = secrets.token_urlsafe(32)
+    client_id, secret = credentials or (
+        CLIENT_ID_PREFIX + secrets.token_hex(12),
+        secrets.token_urlsafe(32),
+    )
     async with transaction():
         active = await ApiClient.count().where(
             (ApiClient.institution == actor.institution_id) & ApiClient.revoked_at.is_null()

@@ -459,3 +459,18 @@ async def test_only_institution_admins_manage_their_own_clients(client, world):
     await login(client, "/console/login", "officer@test-bank.example")
     assert (await client.get("/console/api-clients")).status_code == 403
     assert "开放接口" not in soup(await client.get("/console")).select_one("header").text
+
+
+async def test_the_demo_client_of_the_readme_pulls_the_demo_leads(client):
+    from marketplace.demo.api_clients import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    token = await client.post(
+        "/api/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+    )
+    assert token.status_code == 200 and token.json()["scope"] == " ".join(ALL_SCOPES)
+    leads = await client.get("/api/v1/leads", headers=bearer(token.json()["access_token"]))
+    assert leads.status_code == 200 and leads.json()["items"], "华信 has demo leads"
