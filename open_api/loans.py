@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import msgspec
 from litestar import Request, Response, post
 from litestar.params import JSONBody, PathParameter
 
-from marketplace.i18n import N_, _
-from marketplace.loancalc import MAX_PRINCIPAL
-from marketplace.loans.queries import kind_choices
-from marketplace.loans.services import REFERENCE_MAX_LENGTH, report_disbursement, report_repayment
-from marketplace.parsing import FormReader, parse_choice, parse_date, parse_money, parse_text
+from marketplace.i18n import N_
+from marketplace.loans.services import (
+    parse_disbursement,
+    parse_repayment,
+    report_disbursement,
+    report_repayment,
+)
 from open_api import schemas
 from open_api.auth import actor
 from open_api.problems import problem_responses
@@ -39,13 +42,9 @@ async def disburse(
     idempotency_key: IdempotencyKey,
 ) -> Response[schemas.LoanCreated]:
     async def act() -> schemas.LoanCreated:
-        form = FormReader({"disbursed_on": data.disbursed_on, "amount": data.amount})
-        disbursed_on = form.field("disbursed_on", parse_date, None, label=_("放款日期"))
-        amount = form.field("amount", parse_money, None, label=_("放款金额"))
-        form.raise_errors()
-        assert disbursed_on is not None and amount is not None
+        paid = parse_disbursement(msgspec.structs.asdict(data))
         loan_id = await report_disbursement(
-            actor(request), lead_id, disbursed_on, amount, data.receiving_account
+            actor(request), lead_id, paid.disbursed_on, paid.amount, paid.receiving_account
         )
         return schemas.LoanCreated(lead_id, loan_id)
 
@@ -70,31 +69,9 @@ async def repay(
     idempotency_key: IdempotencyKey,
 ) -> Response[schemas.RepaymentRecorded]:
     async def act() -> schemas.RepaymentRecorded:
-        form = FormReader(
-            {
-                "amount": data.amount,
-                "paid_on": data.paid_on,
-                "kind": data.kind,
-                "reference": data.reference,
-            }
-        )
-        amount = form.field(
-            "amount", parse_money, None, label=_("还款金额"), maximum=MAX_PRINCIPAL * 2
-        )
-        paid_on = form.field("paid_on", parse_date, None, label=_("还款日期"))
-        kind = form.field("kind", parse_choice, "", choices=kind_choices(), label=_("还款类型"))
-        reference = form.field(
-            "reference",
-            parse_text,
-            "",
-            label=_("流水号"),
-            min_length=1,
-            max_length=REFERENCE_MAX_LENGTH,
-        )
-        form.raise_errors()
-        assert amount is not None and paid_on is not None
+        paid = parse_repayment(msgspec.structs.asdict(data))
         repayment_id = await report_repayment(
-            actor(request), loan_id, amount, paid_on, kind, reference
+            actor(request), loan_id, paid.amount, paid.paid_on, paid.kind, paid.reference
         )
         return schemas.RepaymentRecorded(loan_id, repayment_id)
 
