@@ -8,6 +8,7 @@ client library expects from a token endpoint."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,13 @@ from typing import Any
 import anyio
 from anyio import from_thread
 from authlib.oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import ClientMixin, InsecureTransportError, OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InsecureTransportError,
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Request,
+)
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -35,6 +42,8 @@ from marketplace.i18n import N_
 from marketplace.settings import settings
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# Authlib logs each issued token at DEBUG: a bearer token must never reach the logs.
+logging.getLogger("authlib").setLevel(logging.INFO)
 # A token request is a short form; anything longer is not one.
 MAX_FORM_FIELDS = 10
 
@@ -174,7 +183,11 @@ class TokenError:
 )
 async def token(request: Request) -> Response[TokenResponse]:
     form = await request.form()
-    fields = {key: form.get(key) for key in list(form.keys())[:MAX_FORM_FIELDS]}
+    keys = list(form.keys())
+    if len(keys) > MAX_FORM_FIELDS or any(len(form.getall(key)) > 1 for key in keys):
+        # RFC 6749 §3.2: no parameter may be sent twice.
+        return _answer(*InvalidRequestError("repeated or too many parameters")())
+    fields = {key: form.get(key) for key in keys}
     try:
         # Authlib refuses plain http except on loopback: the public URL must be https.
         oauth_request = _FormRequest(
@@ -183,9 +196,17 @@ async def token(request: Request) -> Response[TokenResponse]:
             {key: value for key, value in fields.items() if isinstance(value, str)},
         )
     except InsecureTransportError as error:
-        status, body, headers = error()
-        return Response(body, status_code=status, headers=dict(headers))
-    status, body, headers = await anyio.to_thread.run_sync(
-        _SERVER.create_token_response, oauth_request
-    )
+        return _answer(*error())
+    try:
+        status, body, headers = await anyio.to_thread.run_sync(
+            _SERVER.create_token_response, oauth_request
+        )
+    except UnicodeDecodeError:
+        # Authlib decodes HTTP Basic credentials as UTF-8 unguarded: bytes that are not
+        # UTF-8 are credentials of no client.
+        status, body, headers = InvalidClientError()()
+    return _answer(status, body, headers)
+
+
+def _answer(status: int, body: Any, headers: list[tuple[str, str]]) -> Response[TokenResponse]:
     return Response(body, status_code=status, headers=dict(headers))

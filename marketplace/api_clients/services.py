@@ -35,6 +35,8 @@ _SECRET_PURPOSE = "api-client-secret"  # noqa: S105 - a hash purpose, not a secr
 _TOKEN_PURPOSE = "api-access-token"  # noqa: S105 - a hash purpose, not a secret
 # An institution's live clients: enough for every system it runs, few enough to review.
 MAX_ACTIVE_CLIENTS = 20
+# The first key of the advisory lock that serialises creating clients (any fixed int4).
+_CREATE_LOCK = 6_100_001
 # `last_used_at` is written at most this often per client, not on every call.
 _LAST_USED_EVERY = timedelta(minutes=1)
 
@@ -95,6 +97,11 @@ async def create_client(
         secrets.token_urlsafe(32),
     )
     async with transaction():
+        # One creation at a time per institution, so parallel requests cannot pass the
+        # count together (the lock ends with the transaction).
+        await ApiClient.raw(
+            "SELECT pg_advisory_xact_lock({}, {})", _CREATE_LOCK, actor.institution_id
+        )
         active = await ApiClient.count().where(
             (ApiClient.institution == actor.institution_id) & ApiClient.revoked_at.is_null()
         )
@@ -160,8 +167,13 @@ class ClientCredential:
 
 async def live_client(client_id: str) -> ClientCredential | None:
     """A client that is not revoked, of an active institution; None otherwise."""
-    if not client_id or len(client_id) > column_length(ApiClient.client_id):
-        return None
+    if not (
+        client_id
+        and len(client_id) <= column_length(ApiClient.client_id)
+        and client_id.isascii()
+        and client_id.isprintable()
+    ):
+        return None  # names no client (and a NUL would upset PostgreSQL)
     row = (
         await ApiClient.select(
             ApiClient.id,

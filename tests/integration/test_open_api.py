@@ -474,3 +474,52 @@ async def test_the_demo_client_of_the_readme_pulls_the_demo_leads(client):
     assert token.status_code == 200 and token.json()["scope"] == " ".join(ALL_SCOPES)
     leads = await client.get("/api/v1/leads", headers=bearer(token.json()["access_token"]))
     assert leads.status_code == 200 and leads.json()["items"], "华信 has demo leads"
+
+
+async def test_parallel_creations_stop_at_the_live_client_limit(world):
+    from marketplace.api_clients.services import MAX_ACTIVE_CLIENTS
+    from marketplace.errors import DomainError
+
+    results = await asyncio.gather(
+        *(new_client(world.staff, name=f"c{i}") for i in range(MAX_ACTIVE_CLIENTS + 5)),
+        return_exceptions=True,
+    )
+    refused = [r for r in results if isinstance(r, DomainError)]
+    assert len(refused) == 5 and "最多可同时启用 20 个客户端" in refused[0].message
+    assert await ApiClient.count() == MAX_ACTIVE_CLIENTS
+
+
+async def test_hostile_token_requests_are_oauth_errors_never_500(client, world):
+    api = await new_client(world.staff, ("leads:read",))
+    hostile_headers = (
+        {"Authorization": "Basic !!!not-base64"},
+        {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()},
+        {"Authorization": "Basic " + base64.b64encode(b"no-colon").decode()},
+        {"Authorization": "Bearer x"},
+    )
+    for headers in hostile_headers:
+        response = await client.post(
+            "/api/oauth/token", data={"grant_type": "client_credentials"}, headers=headers
+        )
+        assert response.status_code in (400, 401), (headers, response.text)
+    for client_id in ("x" * 10_000, "键\x00", ""):
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "y"}
+        response = await client.post("/api/oauth/token", data=form)
+        assert response.status_code in (400, 401) and response.json()["error"], client_id
+    hostile_forms = (
+        {"grant_type": "client_credentials", "scope": "leads:read\x00 💸"},
+        {"grant_type": ["client_credentials", "password"]},
+        {},
+    )
+    for form in hostile_forms:
+        response = await client.post(
+            "/api/oauth/token", data=form, auth=(api.client_id, api.secret)
+        )
+        assert response.status_code in (400, 401), (form, response.text)
+        assert "error" in response.json()
+    as_json = await client.post(
+        "/api/oauth/token",
+        json={"grant_type": "client_credentials"},
+        auth=(api.client_id, api.secret),
+    )
+    assert as_json.status_code == 400
