@@ -52,7 +52,8 @@ class Operation:
     description: str
     scopes: tuple[str, ...]
     parameters: tuple[Field, ...]
-    body: str  # the schema name of the JSON body, if any
+    body: str  # the body's schema: a name (JSON bodies) or "object" (the token form)
+    body_media: str
     success: str  # "201 OfferMade"
     problems: tuple[int, ...]
 
@@ -79,7 +80,8 @@ def _operations(document: dict[str, Any]) -> list[Operation]:
             success = next((code for code in responses if code.startswith("2")), "")
             content: dict[str, Any] = responses.get(success, {}).get("content", {})
             media: dict[str, Any] = next(iter(content.values()), {})
-            body_schema = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            bodies: dict[str, Any] = op.get("requestBody", {}).get("content", {})
+            body_media = next(iter(bodies), "")
             operations.append(
                 Operation(
                     method=method.upper(),
@@ -98,7 +100,8 @@ def _operations(document: dict[str, Any]) -> list[Operation]:
                         )
                         for p in op.get("parameters", [])
                     ),
-                    body=_type(body_schema.get("schema", {})) if body_schema else "",
+                    body=_type(bodies[body_media].get("schema", {})) if body_media else "",
+                    body_media=body_media,
                     success=" ".join(
                         filter(
                             None,

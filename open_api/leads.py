@@ -98,8 +98,12 @@ async def list_leads(
             description=N_("只列出此时刻及之后更新的线索（ISO 8601；无时区按北京时间）")
         ),
     ] = None,
-    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
-    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[
+        str | None, QueryParameter(description=N_("上一页返回的 next_cursor"), max_length=200)
+    ] = None,
+    limit: Annotated[
+        int, QueryParameter(description=N_("每页条数（1–100）"), ge=1, le=MAX_PAGE)
+    ] = 50,
 ) -> schemas.LeadPage:
     if status is not None and status not in LEAD_STATUSES:
         raise ValidationFailed({"status": _("状态取值不正确")})

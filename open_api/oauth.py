@@ -29,6 +29,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from litestar import Request, Response, post
 from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 
 from marketplace.api_clients.scopes import SCOPES
 from marketplace.api_clients.services import (
@@ -164,8 +165,39 @@ class TokenError:
     error_description: str | None = None
 
 
+_FORM_FIELD = Schema(type=OpenAPIType.STRING, max_length=200)
+
+
+@dataclass
+class _TokenOperation(Operation):
+    """Documents the form Authlib reads (the handler takes the raw form, so that Authlib,
+    not Litestar, answers a malformed request with an RFC 6749 error)."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "application/x-www-form-urlencoded": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["grant_type"],
+                        properties={
+                            "grant_type": Schema(
+                                type=OpenAPIType.STRING, enum=["client_credentials"]
+                            ),
+                            "scope": _FORM_FIELD,
+                            "client_id": _FORM_FIELD,
+                            "client_secret": _FORM_FIELD,
+                        },
+                    )
+                )
+            },
+        )
+
+
 @post(
     "/oauth/token",
+    operation_class=_TokenOperation,
     name="api.oauth.token",
     opt={"access": "public"},
     summary=N_("获取访问令牌（OAuth2 客户端凭证模式）"),
