@@ -523,3 +523,44 @@ async def test_hostile_token_requests_are_oauth_errors_never_500(client, world):
         auth=(api.client_id, api.secret),
     )
     assert as_json.status_code == 400
+
+
+async def test_another_institutions_loan_takes_no_repayment(client, world):
+    application_id = await factories.application_in(world, "accepted", amount="20000")
+    mine = bearer(await token_for(client, await new_client(world.staff, ("loans:write",))))
+    theirs = bearer(await token_for(client, await new_client(world.other_staff, ("loans:write",))))
+    body = {
+        "disbursed_on": today_shanghai().isoformat(),
+        "amount": "20000",
+        "receiving_account": "6222020200112233",
+    }
+    paid = await client.post(
+        f"/api/v1/leads/{application_id}/disbursement", json=body, headers=mine
+    )
+    loan_id = paid.json()["loan_id"]
+    payment = {
+        "amount": "500",
+        "paid_on": body["disbursed_on"],
+        "kind": "partial",
+        "reference": "T1",
+    }
+    refused = await client.post(f"/api/v1/loans/{loan_id}/repayments", json=payment, headers=theirs)
+    assert_problem(refused, 404)
+    assert await Repayment.count() == 0
+
+
+async def test_a_lost_redis_is_a_503_problem_never_a_500(client, world, monkeypatch):
+    from tests.integration.test_metrics import _redis_down
+
+    api = await new_client(world.staff, ("leads:read",))
+    auth = bearer(await token_for(client, api))
+    _redis_down(monkeypatch)
+    listed = await client.get("/api/v1/leads", headers=auth)
+    assert assert_problem(listed, 503)["title"] == "服务暂时不可用"
+    assert listed.headers["retry-after"] == "30"
+    token = await client.post(
+        "/api/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(api.client_id, api.secret),
+    )
+    assert_problem(token, 503)
