@@ -15,6 +15,7 @@ ACTOR_KINDS: dict[str, str] = {
     "borrower": N_("借款人"),
     "system": N_("系统"),
     "visitor": N_("访客"),
+    "api_client": N_("开放接口客户端"),
 }
 
 # Actions without a label here are shown by their code, which is always shown anyway.
@@ -68,6 +69,9 @@ ACTIONS: dict[str, str] = {
     "operator.totp_enrol": N_("绑定动态验证码"),
     "job.retry": N_("重试后台任务"),
     "job.retry_dead": N_("重试全部失败任务"),
+    "api_client.create": N_("创建开放接口客户端"),
+    "api_client.revoke": N_("吊销开放接口客户端"),
+    "api_client.token": N_("开放接口客户端获取访问令牌"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -82,6 +86,7 @@ OBJECT_TYPES: dict[str, str] = {
     "user": N_("账号"),
     "consent": N_("授权"),
     "outbox_message": N_("后台任务"),
+    "api_client": N_("开放接口客户端"),
 }
 
 

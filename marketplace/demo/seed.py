@@ -10,6 +10,7 @@ from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
+from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
@@ -119,6 +120,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_collections()
     await seed_decisions()
     await seed_offers()
+    await seed_api_client()
     return True
 
 

@@ -38,6 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "offer_cooling_off_days": 7,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
+    # Open API: a bearer token's lifetime, requests one API client may make a minute (the
+    # token endpoint included), and how long an Idempotency-Key's answer is kept.
+    "api_token_minutes": 60,
+    "api_requests_per_minute": 120,
+    "api_idempotency_hours": 24,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.
     "rejection_reasons": [
         {"code": "not_eligible", "label": N_("资质不符")},
