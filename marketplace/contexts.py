@@ -26,6 +26,8 @@ CONTEXTS: tuple[str, ...] = (
     "institutions",
     "accounts",
     "products",
+    "agreements",
+    "delivery",
     "consents",
     "applications",
     "outbox",

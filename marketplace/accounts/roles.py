@@ -47,6 +47,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.disburse",
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
+            "agreement.sign",  # the cooperation agreement with the platform (A5)
+            "delivery.manage",  # lead caps, budget and filters (I6)
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
@@ -68,6 +70,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.view",
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
+            "agreement.manage",  # offer and withdraw cooperation agreements (A5)
         }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
@@ -78,7 +81,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("operator", "content_editor"): frozenset({"dashboard.view"}),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
-    ("operator", "finance"): frozenset({"dashboard.view"}),
+    ("operator", "finance"): frozenset({"dashboard.view", "agreement.manage"}),
 }
 
 

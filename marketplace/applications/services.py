@@ -29,6 +29,8 @@ from marketplace.consents.notices import build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
 from marketplace.db import transaction
+from marketplace.delivery.rules import LeadFacts
+from marketplace.delivery.services import admission
 from marketplace.errors import (
     InvalidTransition,
     NotFound,
@@ -219,6 +221,9 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         )
     elif cmd.notice_digest != notice.digest:
         errors["consent"] = _("告知内容已更新，请重新阅读后勾选同意")
+    gate = await admission(product["institution"], _facts_of(cmd))
+    if not gate.ok:
+        errors.setdefault(gate.field, gate.label)
     params = await get_parameters("duplicate_window_days", "applications_per_day")
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
@@ -291,6 +296,10 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
     return reference
 
 
+def _facts_of(cmd: ApplicationInput) -> LeadFacts:
+    return LeadFacts(cmd.city, cmd.amount, cmd.monthly_income, cmd.employment_type)
+
+
 async def _borrower_mobile(user_id: int | None) -> str:
     row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
     if not row or not row["mobile_encrypted"]:
@@ -320,6 +329,9 @@ async def deliver(application_id: int) -> bool:
                 Application.consent,
                 Application.institution,
                 Application.reference,
+                Application.borrower,
+                Application.amount,
+                Application.shared_data_encrypted,
             )
             .where(Application.id == application_id)
             .lock_rows()
@@ -334,6 +346,11 @@ async def deliver(application_id: int) -> bool:
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             await audit(SYSTEM, "application.withdrawn", "application", application_id)
             return False
+        # Caps may have filled since the borrower applied: the gate again, under its lock.
+        gate = await admission(row["institution"], _delivered_facts(row), lock=True)
+        if not gate.ok:
+            await _refuse_delivery(row, gate.label, gate.reason_code)
+            return False
         await _set_status(row, "deliver", SYSTEM)
         await audit(SYSTEM, "application.delivered", "application", application_id)
         await notify_institution(
@@ -343,6 +360,31 @@ async def deliver(application_id: int) -> bool:
             f"/console/leads/{application_id}",
         )
     return True
+
+
+def _delivered_facts(row: Mapping[str, Any]) -> LeadFacts:
+    shared = json.loads(decrypt_field(row["shared_data_encrypted"], context=SHARED_DATA_CONTEXT))
+    return LeadFacts(
+        shared["city"],
+        row["amount"],
+        Decimal(shared["monthly_income"]),
+        shared["employment_type"],
+    )
+
+
+async def _refuse_delivery(row: Mapping[str, Any], why: str, reason_code: str) -> None:
+    await _set_status(row, "refuse_delivery", SYSTEM, why)
+    await audit(SYSTEM, "application.not_delivered", "application", row["id"], reason=reason_code)
+    await notify_borrower(
+        row["borrower"],
+        "application_not_delivered",
+        _(
+            "您的申请（编号 {ref}）未能送达机构：{why}。您可以申请其他产品。",
+            ref=row["reference"],
+            why=why,
+        ),
+        f"/me/applications/{row['reference']}",
+    )
 
 
 async def _set_status(

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace.accounts.roles import _PERMISSIONS, permissions_of
+from marketplace.agreements.statuses import AGREEMENT_MACHINE, AgreementStatus
 from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
@@ -32,6 +33,7 @@ from marketplace.statemachine import StateMachine
 MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
+    "agreement": (AGREEMENT_MACHINE, AgreementStatus.OFFERED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
@@ -105,6 +107,7 @@ def test_terminal_states_are_the_expected_ones():
         ApplicationStatus.REJECTED,
         ApplicationStatus.WITHDRAWN,
         ApplicationStatus.ACCEPTED,
+        ApplicationStatus.NOT_DELIVERED,
     }
 
 
@@ -167,6 +170,7 @@ def test_roles_see_only_what_they_may_do():
     assert {a.name for a in APPLICATION_MACHINE.actions("submitted", SYSTEM)} == {
         "deliver",
         "withdraw",
+        "refuse_delivery",
     }
     for actor in (officer, admin, reviewer, _actor("borrower", "borrower")):
         assert not APPLICATION_MACHINE.actions("submitted", actor)
