@@ -1,8 +1,10 @@
 from litestar import Router
 
 from institution_console import (
+    agreement,
     collections,
     decisions,
+    delivery,
     home,
     leads,
     loans,
@@ -24,6 +26,8 @@ console_router = Router(
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,
+        *agreement.handlers,
+        *delivery.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

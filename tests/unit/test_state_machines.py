@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from marketplace.accounts.roles import _PERMISSIONS, permissions_of
-from marketplace.agreements.statuses import AGREEMENT_MACHINE, AgreementStatus
 from marketplace.actors import SYSTEM, Actor
+from marketplace.agreements.statuses import AGREEMENT_MACHINE, AgreementStatus
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     IN_PROGRESS_STATUSES,
