@@ -212,3 +212,21 @@ async def test_withdraw_before_signing_and_expiry(client, staff_client, world):
     assert await expire_past_agreements() == 2
     assert await expire_past_agreements() == 0
     assert await agreement_in_force(world.bank_id, datetime.now(UTC)) is None
+
+
+async def test_the_demo_has_each_pricing_model_in_force_and_an_offer_to_sign():
+    from marketplace.delivery.tables import DeliverySettings
+    from marketplace.demo.seed import seed_demo
+    from marketplace.institutions.tables import Institution
+
+    await seed_demo()
+    now = datetime.now(UTC)
+    institutions = await Institution.select(Institution.id)
+    terms = [await agreement_in_force(row["id"], now) for row in institutions]
+    assert all(terms), "every demo institution receives leads"
+    assert {t.pricing_model for t in terms} == set(PricingModel)
+    offered = await Agreement.objects().where(Agreement.status == "offered")
+    assert len(offered) == 1 and offered[0].version == 2
+    assert await AgreementSignature.count() == 3
+    settings = await DeliverySettings.objects().first()
+    assert settings.daily_lead_cap and settings.monthly_budget and settings.employment_types
