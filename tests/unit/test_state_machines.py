@@ -21,6 +21,7 @@ from marketplace.applications.statuses import (
     ApplicationStatus,
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
+from marketplace.institutions.statuses import INSTITUTION_MACHINE, InstitutionStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
     PRODUCT_MACHINE,
@@ -32,6 +33,7 @@ from marketplace.statemachine import StateMachine
 MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
+    "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
