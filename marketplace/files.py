@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 # What a file is, by its first bytes: the only types accepted.
 SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
@@ -34,6 +35,12 @@ def sniff(filename: str, content: bytes) -> str | None:
     )
     claimed = CLAIMED_TYPES.get(filename.rsplit(".", 1)[-1].lower() if "." in filename else "")
     return None if claimed and claimed != media_type else media_type
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    filename: str
+    content: bytes  # read to one byte past the size limit: enough to know it is too big
 
 
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|;]+')

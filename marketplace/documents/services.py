@@ -26,7 +26,7 @@ from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.documents.tables import Document, DocumentRequest
 from marketplace.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
-from marketplace.files import clean_name, safe_name, sniff
+from marketplace.files import UploadedFile, clean_name, safe_name, sniff
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower, notify_institution
 from marketplace.parsing import FormReader, column_length, parse_text
@@ -109,12 +109,6 @@ async def request_documents(actor: Actor, application_id: int, asked: DocumentsA
             sms=_("【LoanMart】您的借款申请需要补充资料，请登录查看。"),
         )
     return request_id
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    filename: str
-    content: bytes  # at most MAX_FILE_BYTES + 1: enough to know it is too big
 
 
 async def _open_request(actor: Actor, reference: str) -> Mapping[str, Any]:
