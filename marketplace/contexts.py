@@ -39,6 +39,7 @@ CONTEXTS: tuple[str, ...] = (
     "messages",
     "documents",
     "collections",
+    "partners",
 )
 
 

@@ -71,10 +71,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
             "agreement.manage",  # offer and withdraw cooperation agreements (A5)
+            "institution.review",  # partner applications (A4)
+            "institution.manage",  # suspend / resume / close institutions
         }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
-    ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
+    ("operator", "institution_reviewer"): frozenset(
+        {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
+    ),
     ("operator", "auditor"): frozenset(
         {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
     ),

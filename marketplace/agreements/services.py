@@ -21,6 +21,8 @@ from marketplace.db import transaction
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_institution
+from marketplace.institutions.services import activate_after_agreement
+from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI
 from marketplace.parsing import (
@@ -248,7 +250,8 @@ async def request_agreement_code(actor: Actor, agreement_id: int) -> None:
 
 async def sign_agreement(actor: Actor, agreement_id: int, request: SigningRequest) -> None:
     """Sign with the SMS code: keeps the exact text (encrypted), its SHA-256, signer, time,
-    address and browser. The version signed before it is superseded in the same step."""
+    address and browser. The version signed before it is superseded in the same step, and
+    an institution admitted but not yet active becomes active."""
     async with transaction():
         row = await _lock_own_offered(actor, agreement_id)
         text = await agreement_text_of(agreement_id)
@@ -286,6 +289,12 @@ async def sign_agreement(actor: Actor, agreement_id: int, request: SigningReques
         ).where(Agreement.id == agreement_id)
         for old in superseded:
             await audit(actor, "agreement.superseded", "agreement", old["id"], by=agreement_id)
+        # A newly admitted institution starts receiving leads with its first signature.
+        if await Institution.exists().where(
+            (Institution.id == actor.institution_id)
+            & (Institution.status == InstitutionStatus.APPROVED)
+        ):
+            await activate_after_agreement(actor.institution_id or 0)
         await audit(
             actor,
             "agreement.signed",

@@ -40,6 +40,8 @@ from marketplace.errors import (
 )
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_borrower, notify_institution
+from marketplace.institutions.statuses import InstitutionStatus
+from marketplace.institutions.tables import Institution
 from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
@@ -52,8 +54,8 @@ from marketplace.parsing import (
     parse_text,
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
-from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
+from marketplace.products.visibility import on_portal
 from marketplace.security import (
     age_on,
     decrypt_field,
@@ -208,7 +210,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             Product.institution.short_name.as_alias("institution_name"),
             Product.institution.service_phone.as_alias("service_phone"),
         )
-        .where((Product.id == cmd.product_id) & (Product.status == ProductStatus.LISTED))
+        .where((Product.id == cmd.product_id) & on_portal())
         .first()
     )
     if product is None:
@@ -345,6 +347,22 @@ async def deliver(application_id: int) -> bool:
         ):
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             await audit(SYSTEM, "application.withdrawn", "application", application_id)
+            return False
+        if not await Institution.exists().where(
+            (Institution.id == row["institution"])
+            & (Institution.status == InstitutionStatus.ACTIVE)
+        ):
+            # Suspended (or not yet contracted) since the borrower applied: the data stays
+            # with us and the borrower is told to choose another product.
+            note = _("该机构已暂停合作，申请未提供给机构，您的信息未被发送")
+            await _set_status(row, "withdraw", SYSTEM, note)
+            await audit(SYSTEM, "application.undeliverable", "application", application_id)
+            await notify_borrower(
+                row["borrower"],
+                "application.undeliverable",
+                _("您的申请（编号 {ref}）未能送达：{note}", ref=row["reference"], note=note),
+                f"/me/applications/{row['reference']}",
+            )
             return False
         # Caps may have filled since the borrower applied: the gate again, under its lock.
         gate = await admission(row["institution"], _delivered_facts(row), lock=True)

@@ -74,6 +74,22 @@ ACTIONS: dict[str, str] = {
     "operator.totp_enrol": N_("绑定动态验证码"),
     "job.retry": N_("重试后台任务"),
     "job.retry_dead": N_("重试全部失败任务"),
+    "partner_application.submit": N_("提交机构入驻申请"),
+    "partner_application.review": N_("开始审核入驻申请"),
+    "partner_application.request_more": N_("要求入驻申请补充材料"),
+    "partner_application.reply": N_("入驻申请人补充材料"),
+    "partner_application.approve": N_("入驻申请通过"),
+    "partner_application.reject": N_("入驻申请驳回"),
+    "partner_document.view": N_("查看入驻材料"),
+    "staff.create": N_("创建机构管理员账号"),
+    "staff.password_set": N_("通过一次性链接设置密码"),
+    "institution.admit": N_("机构准入"),
+    "institution.activate": N_("机构启用（已签协议）"),
+    "institution.suspend": N_("暂停机构合作"),
+    "institution.resume": N_("恢复机构合作"),
+    "institution.close": N_("终止机构合作"),
+    "institution.licence_reminder": N_("发送许可证到期提醒"),
+    "application.undeliverable": N_("申请未送达（机构暂停合作）"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -87,6 +103,8 @@ OBJECT_TYPES: dict[str, str] = {
     "user": N_("账号"),
     "consent": N_("授权"),
     "outbox_message": N_("后台任务"),
+    "partner_application": N_("入驻申请"),
+    "partner_document": N_("入驻材料"),
 }
 
 

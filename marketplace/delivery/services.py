@@ -23,6 +23,7 @@ from marketplace.delivery.rules import Admission, LeadFacts, Limits, Usage, judg
 from marketplace.delivery.tables import DeliverySettings
 from marketplace.errors import PermissionDenied
 from marketplace.i18n import _
+from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI
 from marketplace.parsing import (
@@ -37,8 +38,6 @@ from marketplace.products.catalog import EMPLOYMENT_TYPES
 
 MAX_LEAD_CAP = 1_000_000
 MAX_CITIES = 50
-# The institutions context's word for an institution that takes leads.
-ACTIVE = "active"
 
 # Read-only look at the applications and loans tables (they belong to contexts that call
 # this one, so they are read by name rather than imported): one round trip for a month.
@@ -114,7 +113,13 @@ async def admission(
     )
     terms = await agreement_in_force(institution_id, now)
     usage = await usage_of(institution_id, now) if limits.counts_usage and terms else Usage()
-    return judge(bool(institution and institution["status"] == ACTIVE), terms, limits, usage, facts)
+    return judge(
+        bool(institution and institution["status"] == InstitutionStatus.ACTIVE),
+        terms,
+        limits,
+        usage,
+        facts,
+    )
 
 
 def _optional(form: FormReader, data: Mapping, key: str, parse: Any, **options: Any) -> Any:

@@ -230,3 +230,26 @@ async def test_the_demo_has_each_pricing_model_in_force_and_an_offer_to_sign():
     assert await AgreementSignature.count() == 3
     settings = await DeliverySettings.objects().first()
     assert settings.daily_lead_cap and settings.monthly_budget and settings.employment_types
+
+
+async def test_signing_activates_a_newly_admitted_institution(client, staff_client, world):
+    from marketplace.institutions.tables import Institution
+
+    await Institution.update({Institution.status: "approved"}).where(
+        Institution.id == world.bank_id
+    )
+    await Agreement.delete().where(Agreement.institution == world.bank_id)
+    await _operator(client)
+    agreement_id = await _offer(client, world, pricing_model="cpl", rate="25")
+    await _give_admin_a_mobile(world)
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    shown = soup(await staff_client.get("/console/agreement"))
+    sha = shown.select_one("input[name=contract_sha256]")["value"]
+    await staff_client.submit(f"/console/agreement/{agreement_id}/code")
+    signed = await staff_client.submit(
+        f"/console/agreement/{agreement_id}/sign",
+        {"contract_sha256": sha, "code": await _sms_code()},
+    )
+    assert signed.status_code == 303
+    institution = await Institution.objects().get(Institution.id == world.bank_id)
+    assert institution.status == "active"

@@ -22,6 +22,7 @@ from marketplace.applications.statuses import (
     ApplicationStatus,
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
+from marketplace.institutions.statuses import INSTITUTION_MACHINE, InstitutionStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
     PRODUCT_MACHINE,
@@ -34,6 +35,7 @@ MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
     "agreement": (AGREEMENT_MACHINE, AgreementStatus.OFFERED),
+    "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
