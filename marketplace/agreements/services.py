@@ -25,6 +25,7 @@ from marketplace.institutions.services import activate_after_agreement
 from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI
+from marketplace.money import FEN
 from marketplace.parsing import (
     FormReader,
     first,
@@ -68,28 +69,20 @@ def parse_agreement_input(data: Mapping[str, Any]) -> AgreementInput:
     model = form.field(
         "pricing_model", parse_choice, "", choices=list(PricingModel), label=_("计费模式")
     )
+    # CPS is typed in per cent with four decimals; CPL and CPA are yuan to the fen.
+    cps = model == PricingModel.CPS
     rate = Decimal(0)
-    if model == PricingModel.CPS:
-        percent = form.field(
-            "rate",
-            parse_decimal,
-            Decimal(0),
-            label=_("费率"),
-            minimum=Decimal("0.0001"),
-            maximum=MAX_CPS_PERCENT,
-            scale=4,
-        )
-        rate = percent / 100
-    elif model:
+    if model:
         rate = form.field(
             "rate",
             parse_decimal,
             Decimal(0),
-            label=_("单价"),
-            minimum=Decimal("0.01"),
-            maximum=MAX_UNIT_PRICE,
-            scale=2,
+            label=_("费率") if cps else _("单价"),
+            minimum=Decimal("0.0001") if cps else FEN,
+            maximum=MAX_CPS_PERCENT if cps else MAX_UNIT_PRICE,
+            scale=4 if cps else 2,
         )
+        rate = rate / 100 if cps else rate
     unit_cap = None
     if first(data.get("monthly_unit_cap")).strip():
         unit_cap = form.field(
