@@ -174,7 +174,7 @@ async def test_no_agreement_or_inactive_institution_means_no_leads(client, world
     assert (verdict.reason_code, verdict.label) == ("inactive", "该机构暂停接收申请")
 
 
-async def test_parallel_deliveries_never_overshoot_the_cap(world):
+async def test_parallel_deliveries_never_overshoot_the_cap(client, staff_client, world):
     products = [
         await factories.listed_product(world.staff, world.operator, name=f"并发产品{n}")
         for n in range(5)
@@ -191,6 +191,16 @@ async def test_parallel_deliveries_never_overshoot_the_cap(world):
     assert len(refused) == 3
     # A job that runs again changes nothing.
     assert not any(await asyncio.gather(*(deliver(i) for i in ids)))
+    # The borrower's page says where it ended and why; it is no lead of the institution's.
+    refused_one = await Application.objects().where(Application.status == "not_delivered").first()
+    await login(client, "/login", world.borrower_mobile)
+    page = await client.get(f"/me/applications/{refused_one.reference}")
+    assert page.status_code == 200 and "未送达" in page.text and "今日名额已满" in page.text
+    from marketplace.applications.queries import institution_lead_counts
+
+    assert (await institution_lead_counts(world.staff)).total == 2
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    assert (await staff_client.get(f"/console/leads/{refused_one.id}")).status_code == 404
 
 
 async def test_the_budget_stops_cpl_leads_at_the_price_that_would_pass_it(world):
