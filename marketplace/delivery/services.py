@@ -208,35 +208,31 @@ async def save_delivery_settings(actor: Actor, limits: Limits) -> int:
         DeliverySettings.updated_at: datetime.now(UTC),
     }
     async with transaction():
+        # The row exists before it is locked (version 0: never saved), so two first saves
+        # at once queue on its lock like any other two saves.
+        await DeliverySettings.insert(
+            DeliverySettings(
+                {DeliverySettings.institution: institution_id, DeliverySettings.version: 0}
+            )
+        ).on_conflict(target=DeliverySettings.institution, action="DO NOTHING")
         row = (
             await DeliverySettings.select()
             .where(DeliverySettings.institution == institution_id)
             .lock_rows()
             .first()
         )
-        if row is None:
-            version = 1
-            await DeliverySettings.insert(
-                DeliverySettings(
-                    {
-                        DeliverySettings.institution: institution_id,
-                        DeliverySettings.version: version,
-                        **values,
-                    }
-                )
-            ).on_conflict(target=DeliverySettings.institution, action="DO NOTHING")
-        else:
-            version = row["version"] + 1
-            await DeliverySettings.update({**values, DeliverySettings.version: version}).where(
-                DeliverySettings.id == row["id"]
-            )
+        assert row is not None
+        version = row["version"] + 1
+        await DeliverySettings.update({**values, DeliverySettings.version: version}).where(
+            DeliverySettings.id == row["id"]
+        )
         await audit(
             actor,
             "delivery.settings_saved",
             "delivery_settings",
             institution_id,
             version=version,
-            before=_audited(_limits(row)) if row else None,
+            before=_audited(_limits(row)) if row["version"] else None,
             after=_audited(limits),
         )
     return version

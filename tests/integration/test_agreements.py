@@ -253,3 +253,38 @@ async def test_signing_activates_a_newly_admitted_institution(client, staff_clie
     assert signed.status_code == 303
     institution = await Institution.objects().get(Institution.id == world.bank_id)
     assert institution.status == "active"
+
+
+async def test_parallel_offers_and_signatures_hold_their_limits(world):
+    import asyncio
+
+    from marketplace.accounts.codes import issue_code
+    from marketplace.agreements.queries import agreement_text_of
+    from marketplace.agreements.services import (
+        SIGN_CODE_PURPOSE,
+        offer_agreement,
+        parse_agreement_input,
+        sign_agreement,
+    )
+    from marketplace.errors import DomainError
+    from marketplace.signing import SigningRequest, digest
+
+    finance = await factories.user("operator", "fin@loanmart.example", "finance")
+    results = await asyncio.gather(
+        *(offer_agreement(finance, parse_agreement_input(_form(world.bank_id))) for _ in range(4)),
+        return_exceptions=True,
+    )
+    made = [r for r in results if isinstance(r, int)]
+    assert len(made) == 1 and all(isinstance(r, DomainError) for r in results if r not in made)
+    versions = [
+        a.version for a in await Agreement.objects().where(Agreement.institution == world.bank_id)
+    ]
+    assert sorted(versions) == [1, 2]
+
+    code = await issue_code(SIGN_CODE_PURPOSE, str(made[0]))
+    request = SigningRequest(code, digest(await agreement_text_of(made[0])), "203.0.113.9", "x")
+    signed = await asyncio.gather(
+        *(sign_agreement(world.staff, made[0], request) for _ in range(3)), return_exceptions=True
+    )
+    assert signed.count(None) == 1, "of several tries with the right code, one signs"
+    assert await AgreementSignature.count() == 1

@@ -215,3 +215,17 @@ async def test_the_budget_stops_cpl_leads_at_the_price_that_would_pass_it(world)
     assert sorted(results) == [False, True, True]
     item = await InboxItem.objects().where(InboxItem.kind == "application_not_delivered").first()
     assert "本月名额已满" in item.title
+
+
+async def test_parallel_first_saves_both_land_as_versions(world):
+    from marketplace.delivery.services import parse_limits, save_delivery_settings
+
+    versions = await asyncio.gather(
+        save_delivery_settings(world.staff, parse_limits({**SETTINGS, "daily_lead_cap": "5"})),
+        save_delivery_settings(world.staff, parse_limits({**SETTINGS, "daily_lead_cap": "7"})),
+    )
+    assert sorted(versions) == [1, 2]
+    row = await DeliverySettings.objects().get(DeliverySettings.institution == world.bank_id)
+    assert row.version == 2 and row.daily_lead_cap in (5, 7)
+    audits = await AuditEntry.count().where(AuditEntry.action == "delivery.settings_saved")
+    assert audits == 2
