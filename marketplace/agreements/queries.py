@@ -12,7 +12,7 @@ from marketplace.actors import Actor
 from marketplace.agreements.statuses import AGREEMENT_MACHINE, EVER_SIGNED, AgreementStatus
 from marketplace.agreements.tables import Agreement, AgreementSignature
 from marketplace.agreements.terms import AgreementTerms, Party, PricingModel, agreement_text
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI
@@ -146,6 +146,8 @@ async def agreement_list(
     actor: Actor, filters: AgreementFilters, *, page: int, per_page: int
 ) -> AgreementList:
     """Every institution's agreement versions, newest first (operators)."""
+    if not actor.can("agreement.manage"):
+        raise PermissionDenied()
     where: Any = Agreement.id > 0
     if filters.institution_id:
         where &= Agreement.institution == filters.institution_id
@@ -210,6 +212,8 @@ async def _detail(actor: Actor, where: Any) -> AgreementDetail:
 
 async def agreement_detail(actor: Actor, agreement_id: int) -> AgreementDetail:
     """One version with its text and signature evidence (operators)."""
+    if not actor.can("agreement.manage"):
+        raise PermissionDenied()
     return await _detail(actor, Agreement.id == agreement_id)
 
 
@@ -222,6 +226,8 @@ class InstitutionAgreements:
 
 async def institution_agreements(actor: Actor, now: datetime) -> InstitutionAgreements:
     """The institution's own agreements: the one in force, the one to sign, every version."""
+    if not actor.can("agreement.sign"):
+        raise PermissionDenied()
     mine = Agreement.institution == actor.institution_id
     rows = (
         await Agreement.select(*_ROW_COLUMNS)

@@ -12,6 +12,7 @@ from marketplace.agreements.terms import AgreementTerms
 from marketplace.delivery.rules import Admission, Limits, Usage
 from marketplace.delivery.services import admission, limits_of, usage_of
 from marketplace.delivery.tables import DeliverySettings
+from marketplace.errors import PermissionDenied
 from marketplace.i18n import _
 from marketplace.money import format_cny
 from marketplace.products.catalog import EMPLOYMENT_TYPES
@@ -27,6 +28,8 @@ class DeliveryPage:
 
 
 async def delivery_page(actor: Actor, now: datetime) -> DeliveryPage:
+    if not actor.can("delivery.manage"):
+        raise PermissionDenied()
     institution_id = actor.institution_id or 0
     terms = await agreement_in_force(institution_id, now)
     usage = await usage_of(institution_id, now)
