@@ -1,6 +1,6 @@
 from litestar import Router
 
-from admin import audit, collections, home, jobs, reviews
+from admin import agreements, audit, collections, home, institutions, jobs, reviews
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -9,9 +9,11 @@ admin_router = Router(
     route_handlers=[
         *home.handlers,
         *reviews.handlers,
+        *institutions.handlers,
         *audit.handlers,
         *jobs.handlers,
         *collections.handlers,
+        *agreements.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

@@ -2,8 +2,10 @@ from litestar import Router
 
 from institution_console import (
     api_clients,
+    agreement,
     collections,
     decisions,
+    delivery,
     home,
     leads,
     loans,
@@ -26,6 +28,8 @@ console_router = Router(
         *messages.handlers,
         *collections.handlers,
         *api_clients.handlers,
+        *agreement.handlers,
+        *delivery.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -26,6 +26,8 @@ CONTEXTS: tuple[str, ...] = (
     "institutions",
     "accounts",
     "products",
+    "agreements",
+    "delivery",
     "consents",
     "applications",
     "outbox",
@@ -38,6 +40,7 @@ CONTEXTS: tuple[str, ...] = (
     "documents",
     "collections",
     "api_clients",
+    "partners",
 )
 
 

@@ -58,6 +58,14 @@ class Settings:
     outbox_job_timeout_seconds: float = 120.0
     # /metrics answers loopback clients, or anyone bearing this token when it is set.
     metrics_token: str | None = None
+    # Files: a local directory (default, under var/) or an S3-compatible bucket when
+    # STORAGE_URL is s3://bucket/prefix (endpoint and keys below; unset keys fall back to
+    # boto3's own credential chain, e.g. an instance role).
+    storage_url: str | None = None
+    storage_endpoint: str | None = None
+    storage_region: str | None = None
+    storage_access_key: str | None = None
+    storage_secret_key: str | None = None
 
     @property
     def active_data_key_id(self) -> str:
@@ -71,6 +79,10 @@ class Settings:
     @property
     def search_dir(self) -> Path:
         return self.var_dir / "search"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.var_dir / "files"
 
     @property
     def secure_cookies(self) -> bool:
@@ -109,6 +121,11 @@ def load_settings(env: dict[str, str] | os._Environ[str] = os.environ) -> Settin
         outbox_lease_seconds=float(env.get("OUTBOX_LEASE_SECONDS", "60")),
         outbox_job_timeout_seconds=float(env.get("OUTBOX_JOB_TIMEOUT_SECONDS", "120")),
         metrics_token=env.get("METRICS_TOKEN") or None,
+        storage_url=env.get("STORAGE_URL") or None,
+        storage_endpoint=env.get("STORAGE_ENDPOINT") or None,
+        storage_region=env.get("STORAGE_REGION") or None,
+        storage_access_key=env.get("STORAGE_ACCESS_KEY") or None,
+        storage_secret_key=env.get("STORAGE_SECRET_KEY") or None,
     )
 
 

@@ -12,6 +12,7 @@ from marketplace.applications.services import (
     submit_application,
 )
 from marketplace.consents.notices import build_notice
+from marketplace.delivery.queries import delivery_notice
 from marketplace.documents.queries import open_documents_task
 from marketplace.i18n import _, translated
 from marketplace.loans.queries import application_loan
@@ -51,6 +52,7 @@ async def _form(request: Request, product: ProductDetail, values: dict, errors: 
             "errors": errors,
             "notice": notice,
             "employment_types": translated(EMPLOYMENT_TYPES),
+            "delivery": await delivery_notice(product.institution_id),
         },
         nav="products",
     )

@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.delivery.queries import delivery_notice
 from marketplace.i18n import _
 from marketplace.loancalc import (
     MAX_TERM_MONTHS,
@@ -101,10 +102,11 @@ def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dic
 async def product_quote(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
+    delivery = await delivery_notice(product.institution_id)  # the page without htmx
     return await render(
         request,
         "portal/product_detail.html",
-        {"product": product, **calc},
+        {"product": product, "delivery": delivery, **calc},
         fragment="portal/_quote.html",
         nav="products",
     )

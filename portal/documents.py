@@ -11,11 +11,11 @@ from marketplace.documents.queries import borrower_documents
 from marketplace.documents.services import (
     MAX_FILE_BYTES,
     MAX_FILES_PER_REQUEST,
-    UploadedFile,
     download_own,
     return_documents,
     upload_documents,
 )
+from marketplace.files import UploadedFile
 from marketplace.i18n import _
 from marketplace.parsing import first
 from server.attachments import attachment

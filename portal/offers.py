@@ -15,11 +15,11 @@ from marketplace.offers.queries import (
 )
 from marketplace.offers.services import (
     decline_offer,
-    parse_signing,
     request_signing_code,
     sign_offer,
     withdraw_application,
 )
+from marketplace.signing import parse_signing
 from server.auth import client_address, require_actor
 from server.contracts import contract_page
 from server.forms import FormData, submit_form

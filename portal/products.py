@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.delivery.queries import delivery_notice
 from marketplace.i18n import N_, translated
 from marketplace.loancalc import RepaymentMethod
 from marketplace.parsing import (
@@ -117,8 +118,12 @@ async def product_list(request: Request) -> Response:
 async def product_detail(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
+    delivery = await delivery_notice(product.institution_id)
     return await render(
-        request, "portal/product_detail.html", {"product": product, **calc}, nav="products"
+        request,
+        "portal/product_detail.html",
+        {"product": product, "delivery": delivery, **calc},
+        nav="products",
     )
 
 

@@ -11,6 +11,7 @@ from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
+from marketplace.agreements.tables import Agreement
 from marketplace.institutions.tables import Institution
 from marketplace.products.services import review_product, save_product, submit_for_review
 from marketplace.products.validation import parse_product_input
@@ -37,6 +38,31 @@ async def institution(code: str, short_name: str) -> int:
             service_phone="400-000-0000",
         )
     ).returning(Institution.id)
+    await agreement_in_force(rows[0]["id"])
+    return rows[0]["id"]
+
+
+async def agreement_in_force(
+    institution_id: int, pricing_model: str = "cpl", rate: str = "30", **caps: object
+) -> int:
+    """A signed agreement in force for ten years, written directly: leads are delivered
+    only to institutions with one (the delivery gate)."""
+    from decimal import Decimal
+
+    today = datetime.now(UTC).date()
+    rows = await Agreement.insert(
+        Agreement(
+            institution=institution_id,
+            version=1 + await Agreement.count().where(Agreement.institution == institution_id),
+            pricing_model=pricing_model,
+            rate=Decimal(rate),
+            valid_from=today - timedelta(days=365),
+            valid_to=today + timedelta(days=3650),
+            status="signed",
+            signed_at=datetime.now(UTC) - timedelta(days=1),
+            **caps,
+        )
+    ).returning(Agreement.id)
     return rows[0]["id"]
 
 

@@ -6,6 +6,15 @@ CONTEXT = declare_context(
     __file__,
     [User, BorrowerProfile],
     depends_on=("institutions",),
-    public=("services", "queries", "roles", "profiles", "second_factor", "limits", "codes"),
+    public=(
+        "services",
+        "queries",
+        "roles",
+        "profiles",
+        "second_factor",
+        "limits",
+        "codes",
+        "staff",
+    ),
 )
 APP_CONFIG = CONTEXT.app

@@ -48,6 +48,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
             "api_client.manage",  # Open API credentials of the institution
+            "agreement.sign",  # the cooperation agreement with the platform (A5)
+            "delivery.manage",  # lead caps, budget and filters (I6)
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
@@ -70,17 +72,22 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
             "parameter.edit",  # system parameters (A3); a cost line change re-prices products
+            "agreement.manage",  # offer and withdraw cooperation agreements (A5)
+            "institution.review",  # partner applications (A4)
+            "institution.manage",  # suspend / resume / close institutions
         }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
-    ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
+    ("operator", "institution_reviewer"): frozenset(
+        {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
+    ),
     ("operator", "auditor"): frozenset(
         {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
     ),
     ("operator", "content_editor"): frozenset({"dashboard.view"}),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
-    ("operator", "finance"): frozenset({"dashboard.view"}),
+    ("operator", "finance"): frozenset({"dashboard.view", "agreement.manage"}),
 }
 
 

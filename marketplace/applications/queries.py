@@ -558,9 +558,10 @@ async def institution_lead_counts(actor: Actor) -> LeadCounts | None:
         return None
     rows = await Application.raw(
         "SELECT status, count(*) AS n FROM application "
-        "WHERE institution = {} AND status <> {} GROUP BY status",
+        "WHERE institution = {} AND status NOT IN ({}, {}) GROUP BY status",
         actor.institution_id,
         ApplicationStatus.SUBMITTED.value,
+        ApplicationStatus.NOT_DELIVERED.value,
     )
     counts = {row["status"]: row["n"] for row in rows}
     total = sum(counts.values())

@@ -29,6 +29,8 @@ from marketplace.consents.notices import build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
 from marketplace.db import transaction
+from marketplace.delivery.rules import LeadFacts
+from marketplace.delivery.services import admission
 from marketplace.errors import (
     InvalidTransition,
     NotFound,
@@ -38,6 +40,8 @@ from marketplace.errors import (
 )
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_borrower, notify_institution
+from marketplace.institutions.statuses import InstitutionStatus
+from marketplace.institutions.tables import Institution
 from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
@@ -51,9 +55,9 @@ from marketplace.parsing import (
     parse_text,
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
-from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
 from marketplace.products.validation import REPAYMENT_METHODS
+from marketplace.products.visibility import on_portal
 from marketplace.security import (
     age_on,
     decrypt_field,
@@ -216,7 +220,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             Product.institution.short_name.as_alias("institution_name"),
             Product.institution.service_phone.as_alias("service_phone"),
         )
-        .where((Product.id == cmd.product_id) & (Product.status == ProductStatus.LISTED))
+        .where((Product.id == cmd.product_id) & on_portal())
         .first()
     )
     if product is None:
@@ -229,6 +233,9 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         )
     elif cmd.notice_digest != notice.digest:
         errors["consent"] = _("告知内容已更新，请重新阅读后勾选同意")
+    gate = await admission(product["institution"], _facts_of(cmd))
+    if not gate.ok:
+        errors.setdefault(gate.field, gate.label)
     params = await get_parameters("duplicate_window_days", "applications_per_day")
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
@@ -302,6 +309,10 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
     return reference
 
 
+def _facts_of(cmd: ApplicationInput) -> LeadFacts:
+    return LeadFacts(cmd.city, cmd.amount, cmd.monthly_income, cmd.employment_type)
+
+
 async def _borrower_mobile(user_id: int | None) -> str:
     row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
     if not row or not row["mobile_encrypted"]:
@@ -331,6 +342,9 @@ async def deliver(application_id: int) -> bool:
                 Application.consent,
                 Application.institution,
                 Application.reference,
+                Application.borrower,
+                Application.amount,
+                Application.shared_data_encrypted,
             )
             .where(Application.id == application_id)
             .lock_rows()
@@ -345,6 +359,27 @@ async def deliver(application_id: int) -> bool:
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             await audit(SYSTEM, "application.withdrawn", "application", application_id)
             return False
+        if not await Institution.exists().where(
+            (Institution.id == row["institution"])
+            & (Institution.status == InstitutionStatus.ACTIVE)
+        ):
+            # Suspended (or not yet contracted) since the borrower applied: the data stays
+            # with us and the borrower is told to choose another product.
+            note = _("该机构已暂停合作，申请未提供给机构，您的信息未被发送")
+            await _set_status(row, "withdraw", SYSTEM, note)
+            await audit(SYSTEM, "application.undeliverable", "application", application_id)
+            await notify_borrower(
+                row["borrower"],
+                "application.undeliverable",
+                _("您的申请（编号 {ref}）未能送达：{note}", ref=row["reference"], note=note),
+                f"/me/applications/{row['reference']}",
+            )
+            return False
+        # Caps may have filled since the borrower applied: the gate again, under its lock.
+        gate = await admission(row["institution"], _delivered_facts(row), lock=True)
+        if not gate.ok:
+            await _refuse_delivery(row, gate.label, gate.reason_code)
+            return False
         await _set_status(row, "deliver", SYSTEM)
         await audit(SYSTEM, "application.delivered", "application", application_id)
         await notify_institution(
@@ -354,6 +389,31 @@ async def deliver(application_id: int) -> bool:
             f"/console/leads/{application_id}",
         )
     return True
+
+
+def _delivered_facts(row: Mapping[str, Any]) -> LeadFacts:
+    shared = json.loads(decrypt_field(row["shared_data_encrypted"], context=SHARED_DATA_CONTEXT))
+    return LeadFacts(
+        shared["city"],
+        row["amount"],
+        Decimal(shared["monthly_income"]),
+        shared["employment_type"],
+    )
+
+
+async def _refuse_delivery(row: Mapping[str, Any], why: str, reason_code: str) -> None:
+    await _set_status(row, "refuse_delivery", SYSTEM, why)
+    await audit(SYSTEM, "application.not_delivered", "application", row["id"], reason=reason_code)
+    await notify_borrower(
+        row["borrower"],
+        "application_not_delivered",
+        _(
+            "您的申请（编号 {ref}）未能送达机构：{why}。您可以申请其他产品。",
+            ref=row["reference"],
+            why=why,
+        ),
+        f"/me/applications/{row['reference']}",
+    )
 
 
 async def _set_status(

@@ -9,7 +9,8 @@ context; none of those states belong here.
 
     submitted ──deliver──▶ delivered ──review──▶ reviewing ──approve──▶ approved ──accept──▶ accepted
         │                      │                     │
-        └─withdraw─▶ withdrawn └──reject──▶ rejected ◀┘
+        ├─withdraw─▶ withdrawn └──reject──▶ rejected ◀┘
+        └─refuse_delivery─▶ not_delivered  (the delivery gate said no: caps, budget, filters)
                                │                     ▲│
                                │   return_documents ─┘│ request_documents
                                └──request_documents──▶ documents_requested
@@ -41,6 +42,7 @@ class ApplicationStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     ACCEPTED = "accepted"
     DOCUMENTS_REQUESTED = "documents_requested"
+    NOT_DELIVERED = "not_delivered"
 
 
 S = ApplicationStatus
@@ -54,6 +56,7 @@ STATUS_LABELS: dict[ApplicationStatus, str] = {
     S.WITHDRAWN: N_("已撤回"),
     S.ACCEPTED: N_("已签约"),
     S.DOCUMENTS_REQUESTED: N_("待补充资料"),
+    S.NOT_DELIVERED: N_("未送达"),
 }
 
 # Delivery is the system's step ("application.deliver"); it withdraws the application
@@ -66,6 +69,9 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
         S.SUBMITTED: {
             "deliver": Transition(S.DELIVERED, "application.deliver", N_("交付机构")),
             "withdraw": Transition(S.WITHDRAWN, "application.deliver", N_("撤回"), "danger"),
+            "refuse_delivery": Transition(
+                S.NOT_DELIVERED, "application.deliver", N_("未送达"), "danger"
+            ),
         },
         S.DELIVERED: {
             "review": Transition(S.REVIEWING, "lead.work", N_("开始审核")),
@@ -96,7 +102,7 @@ APPLICATION_MACHINE: StateMachine[ApplicationStatus] = StateMachine(
 )
 
 # Still open for the borrower: applying again for the same product would duplicate it.
-OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.WITHDRAWN}
+OPEN_STATUSES = frozenset(S) - {S.REJECTED, S.WITHDRAWN, S.NOT_DELIVERED}
 
 # Waiting on the institution or the system; the borrower's page keeps refreshing meanwhile.
 # (documents_requested waits on the borrower: their page shows the task instead.)
@@ -111,19 +117,19 @@ BORROWER_TASK_STATUSES = frozenset({S.DOCUMENTS_REQUESTED})
 FORM_ACTIONS = frozenset({"reject", "request_documents", "approve", "withdraw"})
 
 # An institution never sees an application before it is delivered.
-LEAD_STATUSES = tuple(s for s in S if s is not S.SUBMITTED)
+LEAD_STATUSES = tuple(s for s in S if s not in (S.SUBMITTED, S.NOT_DELIVERED))
 
 # The path shown on a borrower's timeline, with where a rejection branches off.
 TIMELINE_PATH = (S.SUBMITTED, S.DELIVERED, S.REVIEWING, S.APPROVED)
 
 # How a step reads on a timeline: good news, bad news, or neither.
 POSITIVE_STATUSES = frozenset({S.APPROVED, S.ACCEPTED})
-NEGATIVE_STATUSES = frozenset({S.REJECTED, S.WITHDRAWN})
+NEGATIVE_STATUSES = frozenset({S.REJECTED, S.WITHDRAWN, S.NOT_DELIVERED})
 
 
 def received_leads(actor: Actor) -> Any:
     """Where-clause for the applications this actor's institution has received. Tenancy
     lives here: an undelivered application, or another institution's, is no lead of theirs."""
-    return (Application.institution == actor.institution_id) & (
-        Application.status != ApplicationStatus.SUBMITTED
+    return (Application.institution == actor.institution_id) & Application.status.not_in(
+        [ApplicationStatus.SUBMITTED, ApplicationStatus.NOT_DELIVERED]
     )

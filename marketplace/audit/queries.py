@@ -61,6 +61,14 @@ ACTIONS: dict[str, str] = {
     "offer.signed": N_("借款人签署借款合同"),
     "offer.declined": N_("借款人婉拒批复方案"),
     "offer.withdrawn": N_("批复随申请撤回"),
+    "agreement.offered": N_("发起合作协议"),
+    "agreement.withdrawn": N_("撤回合作协议"),
+    "agreement.code_sent": N_("发送协议签署验证码"),
+    "agreement.signed": N_("机构签署合作协议"),
+    "agreement.superseded": N_("合作协议由新版本取代"),
+    "agreement.expired": N_("合作协议到期"),
+    "delivery.settings_saved": N_("修改线索接收设置"),
+    "application.not_delivered": N_("申请未送达机构"),
     "message.post": N_("发送站内消息"),
     "auth.login": N_("登录"),
     "auth.login_failed": N_("登录失败"),
@@ -72,6 +80,22 @@ ACTIONS: dict[str, str] = {
     "api_client.create": N_("创建开放接口客户端"),
     "api_client.revoke": N_("吊销开放接口客户端"),
     "api_client.token": N_("开放接口客户端获取访问令牌"),
+    "partner_application.submit": N_("提交机构入驻申请"),
+    "partner_application.review": N_("开始审核入驻申请"),
+    "partner_application.request_more": N_("要求入驻申请补充材料"),
+    "partner_application.reply": N_("入驻申请人补充材料"),
+    "partner_application.approve": N_("入驻申请通过"),
+    "partner_application.reject": N_("入驻申请驳回"),
+    "partner_document.view": N_("查看入驻材料"),
+    "staff.create": N_("创建机构管理员账号"),
+    "staff.password_set": N_("通过一次性链接设置密码"),
+    "institution.admit": N_("机构准入"),
+    "institution.activate": N_("机构启用（已签协议）"),
+    "institution.suspend": N_("暂停机构合作"),
+    "institution.resume": N_("恢复机构合作"),
+    "institution.close": N_("终止机构合作"),
+    "institution.licence_reminder": N_("发送许可证到期提醒"),
+    "application.undeliverable": N_("申请未送达（机构暂停合作）"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -87,6 +111,8 @@ OBJECT_TYPES: dict[str, str] = {
     "consent": N_("授权"),
     "outbox_message": N_("后台任务"),
     "api_client": N_("开放接口客户端"),
+    "partner_application": N_("入驻申请"),
+    "partner_document": N_("入驻材料"),
 }
 
 

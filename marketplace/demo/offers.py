@@ -17,7 +17,6 @@ from marketplace.demo.decisions import _actor, _borrower_mobile, apply_and_deliv
 from marketplace.offers.queries import contract_for, offer_form_defaults, product_terms
 from marketplace.offers.services import (
     SIGN_CODE_PURPOSE,
-    SigningRequest,
     decline_offer,
     expire_offers,
     make_offer,
@@ -26,6 +25,7 @@ from marketplace.offers.services import (
 from marketplace.offers.tables import Offer
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
+from marketplace.signing import SigningRequest
 
 HUAXIN = "admin@huaxin-bank.example"
 YUNFAN = "admin@yunfan-bank.example"

@@ -11,6 +11,7 @@ from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
 from marketplace.demo.api_clients import seed_api_client
+from marketplace.demo.agreements import seed_agreements
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
@@ -116,6 +117,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
         for account in DEMO_ACCOUNTS:
             await User.insert(_demo_user(account, ids))
             progress(1, total)
+    await seed_agreements()  # before any lead: delivery needs an agreement in force
     await seed_loans()
     await seed_collections()
     await seed_decisions()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +26,7 @@ from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.documents.tables import Document, DocumentRequest
 from marketplace.errors import InvalidTransition, NotFound, PermissionDenied, ValidationFailed
+from marketplace.files import UploadedFile, clean_name, safe_name, sniff
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower, notify_institution
 from marketplace.parsing import FormReader, column_length, parse_text
@@ -39,51 +38,11 @@ OPEN = "open"
 FULFILLED = "fulfilled"
 NOTICE_KIND = "documents"
 
-# What a file is, by its first bytes: the only types accepted.
-SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
-    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
-    (b"%PDF-", "application/pdf", "pdf"),
-)
-EXTENSIONS = {media_type: extension for _magic, media_type, extension in SIGNATURES}
-# A name claiming one accepted type over content of another is refused, not renamed:
-# a "合同.pdf" that is really an image was not what the borrower meant to send.
-CLAIMED_TYPES = {
-    "pdf": "application/pdf",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-}
-
-
-def sniff(filename: str, content: bytes) -> str | None:
-    """The media type the content really is (JPEG, PNG or PDF), or None when it is none
-    of them or the name claims another of them."""
-    media_type = next(
-        (media for magic, media, _ext in SIGNATURES if content.startswith(magic)), None
-    )
-    claimed = CLAIMED_TYPES.get(filename.rsplit(".", 1)[-1].lower() if "." in filename else "")
-    return None if claimed and claimed != media_type else media_type
-
-
-_UNSAFE_NAME = re.compile(r'[\\/:*?"<>|;]+')
-
-
-def _clean(name: str) -> str:
-    """The last path part of a name, without control or separator characters."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    base = "".join(c for c in base if unicodedata.category(c)[0] != "C")
-    return _UNSAFE_NAME.sub("_", base).strip(" .")
-
 
 def sanitise_name(name: str, media_type: str) -> str:
-    """A name fit to show and to offer as a download: the last path part, no control or
-    separator characters, at most the column's length, ending in the type's extension."""
-    base = _clean(name)
-    stem = base.rsplit(".", 1)[0] if "." in base else base
-    extension = EXTENSIONS[media_type]
-    stem = stem[: column_length(Document.original_name) - len(extension) - 1] or _("资料")
-    return f"{stem}.{extension}"
+    return safe_name(
+        name, media_type, max_length=column_length(Document.original_name), fallback=_("资料")
+    )
 
 
 async def document_kinds() -> dict[str, str]:
@@ -150,12 +109,6 @@ async def request_documents(actor: Actor, application_id: int, asked: DocumentsA
             sms=_("【LoanMart】您的借款申请需要补充资料，请登录查看。"),
         )
     return request_id
-
-
-@dataclass(frozen=True)
-class UploadedFile:
-    filename: str
-    content: bytes  # at most MAX_FILE_BYTES + 1: enough to know it is too big
 
 
 async def _open_request(actor: Actor, reference: str) -> Mapping[str, Any]:
@@ -258,7 +211,7 @@ async def upload_documents(
 
 def _shown(upload: UploadedFile) -> str:
     """The file's name as the borrower typed it, made safe to show in an error."""
-    return _clean(upload.filename)[: column_length(Document.original_name)] or _("资料")
+    return clean_name(upload.filename)[: column_length(Document.original_name)] or _("资料")
 
 
 def _content_context(request_id: int) -> str:

@@ -1,4 +1,4 @@
-from piccolo.columns import Serial, Text, Timestamptz, Varchar
+from piccolo.columns import Date, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -17,3 +17,12 @@ class Institution(Table, tablename="institution"):
     contact_email = Varchar(length=120, default="")
     status = Varchar(length=20, default="active")
     created_at = Timestamptz(default=TimestamptzNow())
+    # Admitted through a partner application (I1/A4): its registration and licences, the
+    # dates the daily licence check watches, and why its status last changed.
+    credit_code = Varchar(length=18, null=True, default=None, unique=True)
+    licence_issuer = Varchar(length=120, default="")
+    licence_expires_on = Date(null=True, default=None)
+    business_licence_no = Varchar(length=80, default="")
+    business_licence_expires_on = Date(null=True, default=None)
+    status_reason = Text(default="")
+    status_changed_at = Timestamptz(null=True, default=None)

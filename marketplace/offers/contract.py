@@ -7,7 +7,6 @@ Due dates follow the disbursement date, so the schedule is by instalment number.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -149,7 +148,3 @@ def contract_text(parties: ContractParties, terms: ContractTerms) -> str:
         ),
     ]
     return "\n".join(lines) + "\n"
-
-
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -20,7 +20,6 @@ from marketplace.offers.contract import (
     ContractParties,
     ContractTerms,
     contract_text,
-    digest,
     plan_of,
 )
 from marketplace.offers.statuses import OFFER_MACHINE, OfferStatus
@@ -28,6 +27,7 @@ from marketplace.offers.tables import Offer, OfferSignature
 from marketplace.parameters.services import get_parameters
 from marketplace.products.validation import FEE_FIELDS, PERCENT
 from marketplace.security import decrypt_field, mask_id_number, mask_name
+from marketplace.signing import digest
 from marketplace.statemachine import Actions
 
 

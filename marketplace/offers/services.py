@@ -8,16 +8,13 @@ the notifier (in-site; SMS to the borrower without personal data).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from marketplace.accounts.codes import consume_code, issue_code, start_cooldown
-from marketplace.accounts.limits import Limit, reserve
-from marketplace.accounts.tables import User
+from marketplace.accounts.limits import Limit
 from marketplace.actors import Actor
 from marketplace.applications.acceptance import (
     accept_offer,
@@ -29,7 +26,7 @@ from marketplace.applications.acceptance import (
 from marketplace.applications.statuses import APPLICATION_MACHINE
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationFailed
+from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower, notify_institution
 from marketplace.loancalc import (
@@ -44,22 +41,19 @@ from marketplace.loancalc import (
     quote,
 )
 from marketplace.money import format_cny, format_rate
-from marketplace.notifications.services import send_sms
-from marketplace.offers.contract import CONTRACT_CONTEXT, digest
+from marketplace.offers.contract import CONTRACT_CONTEXT
 from marketplace.offers.queries import ProductTerms, contract_for, product_terms
 from marketplace.offers.statuses import OFFER_MACHINE, OfferStatus
 from marketplace.offers.tables import Offer, OfferSignature
 from marketplace.parameters.services import cost_lines, get_parameters
-from marketplace.parsing import FormReader, first, parse_choice, parse_decimal, parse_int
+from marketplace.parsing import FormReader, parse_choice, parse_decimal, parse_int
 from marketplace.products.validation import read_fees, read_rate
-from marketplace.security import decrypt_field, encrypt_field
+from marketplace.security import encrypt_field
+from marketplace.signing import SigningRequest, confirm_signature, send_signing_code
 
 SIGN_CODE_PURPOSE = "offer_sign"
 # Signing codes one borrower may ask for in an hour, across all their offers.
 SIGN_CODES_PER_HOUR = 10
-USER_AGENT_MAX = 400
-CLIENT_ADDRESS_MAX = 64
-_CODE = re.compile(r"[0-9]{6}")
 
 
 @dataclass(frozen=True)
@@ -252,51 +246,23 @@ def _require_open(offer: Mapping[str, Any], action: str, actor: Actor) -> OfferS
     return OFFER_MACHINE.target(offer["status"], action, actor)
 
 
-async def _mobile_of(user_id: int) -> str:
-    row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
-    if not row or not row["mobile_encrypted"]:
-        raise DomainError(_("账号未绑定手机号，无法发送验证码"), field="code")
-    return decrypt_field(row["mobile_encrypted"], context="user.mobile")
-
-
 async def request_signing_code(actor: Actor, offer_id: int) -> None:
     """Text the borrower a code to sign this offer with (resend after 60 s)."""
     async with transaction():
         offer = await _lock_own_offer(actor, offer_id)
         _require_open(offer, "sign", actor)
-    if wait := await reserve(
-        Limit(f"smscode:offer_sign:user:{actor.user_id}", SIGN_CODES_PER_HOUR, 3600)
-    ):
-        raise Throttled(_("获取验证码过于频繁，请稍后再试"), field="code", retry_after=wait)
-    await start_cooldown(SIGN_CODE_PURPOSE, str(offer_id), field="code")
-    code = await issue_code(SIGN_CODE_PURPOSE, str(offer_id))
-    await send_sms(
-        await _mobile_of(actor.user_id or 0),
+    await send_signing_code(
+        SIGN_CODE_PURPOSE,
+        str(offer_id),
+        actor.user_id or 0,
+        Limit(f"smscode:offer_sign:user:{actor.user_id}", SIGN_CODES_PER_HOUR, 3600),
         "offer_sign_code",
-        _("【LoanMart】您正在签署借款合同，验证码为{code}，5分钟内有效。请勿告诉他人。", code=code),
+        lambda code: _(
+            "【LoanMart】您正在签署借款合同，验证码为{code}，5分钟内有效。请勿告诉他人。", code=code
+        ),
     )
     async with transaction():
         await audit(actor, "offer.code_sent", "offer", offer_id)
-
-
-@dataclass(frozen=True)
-class SigningRequest:
-    code: str
-    shown_sha256: str  # the digest of the contract the borrower read (hidden field)
-    client_address: str
-    user_agent: str
-
-
-def parse_signing(data: Mapping, client_address: str, user_agent: str) -> SigningRequest:
-    code = first(data.get("code")).strip()
-    if not _CODE.fullmatch(code):
-        raise ValidationFailed({"code": _("请输入短信中的6位数字验证码")})
-    return SigningRequest(
-        code=code,
-        shown_sha256=first(data.get("contract_sha256")).strip()[:64],
-        client_address=client_address[:CLIENT_ADDRESS_MAX],
-        user_agent=user_agent.replace("\x00", "")[:USER_AGENT_MAX],
-    )
 
 
 async def sign_offer(actor: Actor, offer_id: int, request: SigningRequest) -> None:
@@ -308,12 +274,13 @@ async def sign_offer(actor: Actor, offer_id: int, request: SigningRequest) -> No
         application = await lock_own_application(actor, offer["application"])
         contract = await contract_for(offer_id)
         text = contract.text
-        sha256 = digest(text)
-        if request.shown_sha256 != sha256:
-            raise ValidationFailed({"code": _("合同内容已更新，请重新阅读后再签署")})
-        # Checked last, after the row locks: of two tries with the right code, one signs.
-        if not await consume_code(SIGN_CODE_PURPOSE, str(offer_id), request.code):
-            raise ValidationFailed({"code": _("验证码不正确或已过期，请重新获取")})
+        sha256 = await confirm_signature(
+            SIGN_CODE_PURPOSE,
+            str(offer_id),
+            text,
+            request,
+            changed_message=_("合同内容已更新，请重新阅读后再签署"),
+        )
         now = datetime.now(UTC)
         await OfferSignature.insert(
             OfferSignature(

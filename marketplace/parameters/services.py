@@ -53,6 +53,10 @@ DEFAULTS: dict[str, Any] = {
         {"code": "unreachable", "label": N_("无法联系")},
         {"code": "other", "label": N_("其他")},
     ],
+    # Licence-expiry reminders to an institution (days before expiry), and how many
+    # partner applications one address may send an hour.
+    "licence_reminder_days": [30, 7],
+    "partner_applications_per_hour": 5,
     # What an institution may ask a borrower to upload.
     "document_kinds": [
         {"code": "id_card", "label": N_("身份证正反面")},

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.products.catalog import CATEGORIES
 from marketplace.products.search_port import ProductDocument, backend
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
+from marketplace.products.visibility import on_portal
 
 DOCUMENT_COLUMNS = (
     Product.id,
@@ -32,6 +34,7 @@ DOCUMENT_COLUMNS = (
     Product.listed_at,
     Product.promoted,
     Product.status,
+    Product.institution.status.as_alias("institution_status"),
 )
 
 
@@ -67,9 +70,14 @@ def product_document(row: dict) -> ProductDocument:
 
 
 async def index_product(product_id: int) -> str:
-    """Listed → upsert, anything else → delete. Idempotent."""
+    """On the portal (listed, institution active) → upsert, anything else → delete.
+    Idempotent."""
     row = await Product.select(*DOCUMENT_COLUMNS).where(Product.id == product_id).first()
-    if row is None or row["status"] != ProductStatus.LISTED:
+    if (
+        row is None
+        or row["status"] != ProductStatus.LISTED
+        or row["institution_status"] != InstitutionStatus.ACTIVE
+    ):
         await backend().delete([product_id])
         return "deleted"
     await backend().upsert([product_document(row)])
@@ -80,13 +88,21 @@ async def index_product_job(ctx: dict, product_id: int, **_: object) -> str:
     return await index_product(product_id)
 
 
+async def index_institution_job(ctx: dict, institution_id: int, **_: object) -> int:
+    """An institution was suspended, resumed or activated: its products follow."""
+    rows = await Product.select(Product.id).where(Product.institution == institution_id)
+    for row in rows:
+        await index_product(row["id"])
+    return len(rows)
+
+
 async def reindex_all(
     batch_size: int = 500, progress: Callable[[int, int], None] | None = None
 ) -> int:
     """Rebuild the whole index from the database; `progress(done_now, total)` per batch."""
     search = backend()
     await search.clear()
-    rows = await Product.select(*DOCUMENT_COLUMNS).where(Product.status == ProductStatus.LISTED)
+    rows = await Product.select(*DOCUMENT_COLUMNS).where(on_portal())
     documents = [product_document(row) for row in rows]
     for start in range(0, len(documents), batch_size):
         batch = documents[start : start + batch_size]

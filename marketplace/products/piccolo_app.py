@@ -11,6 +11,7 @@ CONTEXT = declare_context(
         "products.index": "marketplace.products.indexing:index_product_job",
         # Re-prices floating rates and cost verdicts after a cost parameter changes.
         "products.reprice": "marketplace.products.services:reprice_products_job",
+        "products.index_institution": "marketplace.products.indexing:index_institution_job",
     },
     public=(
         "services",
@@ -21,6 +22,7 @@ CONTEXT = declare_context(
         "indexing",
         "validation",
         "disclosures",
+        "visibility",
     ),
 )
 APP_CONFIG = CONTEXT.app

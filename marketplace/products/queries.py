@@ -28,6 +28,7 @@ from marketplace.products.statuses import (
     ProductStatus,
 )
 from marketplace.products.tables import Product
+from marketplace.products.visibility import on_portal
 from marketplace.statemachine import Actions
 
 CARD_COLUMNS = (
@@ -183,9 +184,7 @@ async def search_products(query: SearchQuery) -> tuple[list[ProductCard], Search
     ids = [hit.id for hit in result.hits]
     if not ids:
         return [], result
-    rows = await Product.select(*CARD_COLUMNS).where(
-        Product.id.is_in(ids) & (Product.status == ProductStatus.LISTED)
-    )
+    rows = await Product.select(*CARD_COLUMNS).where(Product.id.is_in(ids) & on_portal())
     by_id = {row["id"]: row for row in rows}
     cards = [
         _build(ProductCard, by_id[hit.id], highlights=hit.highlights)
@@ -198,7 +197,7 @@ async def search_products(query: SearchQuery) -> tuple[list[ProductCard], Search
 async def featured_products(limit: int = 6) -> list[ProductCard]:
     rows = (
         await Product.select(*CARD_COLUMNS)
-        .where(Product.status == ProductStatus.LISTED)
+        .where(on_portal())
         .order_by(Product.popularity, ascending=False)
         .limit(limit)
     )
@@ -214,7 +213,7 @@ async def listed_product(product_id: int) -> ProductDetail:
             Product.institution.licence_no.as_alias("licence_no"),
             Product.institution.service_phone.as_alias("service_phone"),
         )
-        .where((Product.id == product_id) & (Product.status == ProductStatus.LISTED))
+        .where((Product.id == product_id) & on_portal())
         .first()
     )
     if row is None:
@@ -225,7 +224,7 @@ async def listed_product(product_id: int) -> ProductDetail:
 async def products_by_ids(ids: list[int]) -> list[ProductCard]:
     rows = await Product.select(
         *CARD_COLUMNS, Product.rate, Product.rate_period, Product.fees
-    ).where(Product.id.is_in(ids or [0]) & (Product.status == ProductStatus.LISTED))
+    ).where(Product.id.is_in(ids or [0]) & on_portal())
     by_id = {row["id"]: _build(ProductCard, row) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 

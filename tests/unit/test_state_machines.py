@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from marketplace.accounts.roles import _PERMISSIONS, permissions_of
 from marketplace.actors import SYSTEM, Actor
+from marketplace.agreements.statuses import AGREEMENT_MACHINE, AgreementStatus
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     IN_PROGRESS_STATUSES,
@@ -21,6 +22,7 @@ from marketplace.applications.statuses import (
     ApplicationStatus,
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
+from marketplace.institutions.statuses import INSTITUTION_MACHINE, InstitutionStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
     PRODUCT_MACHINE,
@@ -32,6 +34,8 @@ from marketplace.statemachine import StateMachine
 MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
+    "agreement": (AGREEMENT_MACHINE, AgreementStatus.OFFERED),
+    "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
@@ -105,6 +109,7 @@ def test_terminal_states_are_the_expected_ones():
         ApplicationStatus.REJECTED,
         ApplicationStatus.WITHDRAWN,
         ApplicationStatus.ACCEPTED,
+        ApplicationStatus.NOT_DELIVERED,
     }
 
 
@@ -167,6 +172,7 @@ def test_roles_see_only_what_they_may_do():
     assert {a.name for a in APPLICATION_MACHINE.actions("submitted", SYSTEM)} == {
         "deliver",
         "withdraw",
+        "refuse_delivery",
     }
     for actor in (officer, admin, reviewer, _actor("borrower", "borrower")):
         assert not APPLICATION_MACHINE.actions("submitted", actor)

@@ -1,0 +1,63 @@
+"""Institution staff accounts made by the platform: the first admin of a newly admitted
+institution, whose password is then set by its holder through a one-time link."""
+
+from __future__ import annotations
+
+import secrets
+
+from marketplace.accounts.tables import User
+from marketplace.actors import Actor
+from marketplace.audit.services import record as audit
+from marketplace.db import transaction
+from marketplace.errors import DomainError, PermissionDenied, ValidationFailed
+from marketplace.i18n import _
+from marketplace.security import (
+    encrypt_field,
+    hash_password_async,
+    mask_mobile,
+    normalise_mobile,
+    validate_password_strength,
+)
+
+
+async def create_institution_admin(
+    actor: Actor, institution_id: int, *, name: str, email: str, mobile: str
+) -> int:
+    """An `institution_admin` with no usable password yet (a random one nobody knows).
+    Joins the caller's transaction."""
+    if not actor.can("institution.review"):
+        raise PermissionDenied()
+    login = email.strip().lower()
+    unusable = await hash_password_async(secrets.token_urlsafe(32))
+    async with transaction():
+        if await User.exists().where((User.kind == "staff") & (User.login_key == login)):
+            raise DomainError(_("该联系邮箱已是机构用户账号，请联系申请人更换邮箱"))
+        normalised = normalise_mobile(mobile)
+        rows = await User.insert(
+            User(
+                kind="staff",
+                login_key=login,
+                display_name=name,
+                mobile_encrypted=encrypt_field(normalised, context="user.mobile"),
+                mobile_masked=mask_mobile(normalised),
+                password_hash=unusable,
+                role="institution_admin",
+                institution=institution_id,
+            )
+        ).returning(User.id)
+        user_id = int(rows[0]["id"])
+        await audit(actor, "staff.create", "user", user_id, institution_id=institution_id)
+    return user_id
+
+
+async def set_initial_password(actor: Actor, user_id: int, password: str) -> None:
+    """The holder of a valid one-time link sets the password (the caller checked the
+    link and joins this to marking it used)."""
+    if error := validate_password_strength(password):
+        raise ValidationFailed({"password": error})
+    password_hash = await hash_password_async(password)
+    async with transaction():
+        await User.update({User.password_hash: password_hash}).where(
+            (User.id == user_id) & (User.kind == "staff")
+        )
+        await audit(actor, "staff.password_set", "user", user_id)

@@ -1,0 +1,243 @@
+"""Agreement read models: the terms in force (settlement, the delivery gate), the operators'
+list and detail, and the institution's agreement page."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marketplace.actors import Actor
+from marketplace.agreements.statuses import AGREEMENT_MACHINE, EVER_SIGNED, AgreementStatus
+from marketplace.agreements.tables import Agreement, AgreementSignature
+from marketplace.agreements.terms import AgreementTerms, Party, PricingModel, agreement_text
+from marketplace.errors import NotFound, PermissionDenied
+from marketplace.i18n import _
+from marketplace.institutions.tables import Institution
+from marketplace.loancalc import SHANGHAI
+from marketplace.signing import digest
+from marketplace.statemachine import Actions
+
+_TERM_COLUMNS = (
+    Agreement.id,
+    Agreement.institution,
+    Agreement.version,
+    Agreement.pricing_model,
+    Agreement.rate,
+    Agreement.monthly_unit_cap,
+    Agreement.monthly_fee_cap,
+    Agreement.valid_from,
+    Agreement.valid_to,
+)
+
+
+def _terms(row: Mapping[str, Any]) -> AgreementTerms:
+    return AgreementTerms(
+        id=row["id"],
+        institution_id=row["institution"],
+        version=row["version"],
+        pricing_model=PricingModel(row["pricing_model"]),
+        rate=row["rate"],
+        monthly_unit_cap=row["monthly_unit_cap"],
+        monthly_fee_cap=row["monthly_fee_cap"],
+        valid_from=row["valid_from"],
+        valid_to=row["valid_to"],
+    )
+
+
+async def agreement_in_force(institution_id: int, at: datetime) -> AgreementTerms | None:
+    """The agreement that governed the institution at `at` (also for past moments: a
+    version superseded or expired since still answers for the time it was in force)."""
+    day = at.astimezone(SHANGHAI).date()
+    row = (
+        await Agreement.select(*_TERM_COLUMNS)
+        .where(
+            (Agreement.institution == institution_id)
+            & Agreement.status.is_in(list(EVER_SIGNED))
+            & (Agreement.signed_at <= at)
+            & (Agreement.valid_from <= day)
+            & (Agreement.valid_to >= day)
+            & (Agreement.ended_at.is_null() | (Agreement.ended_at > at))
+        )
+        .order_by(Agreement.signed_at, ascending=False)
+        .first()
+    )
+    return _terms(row) if row else None
+
+
+async def agreement_text_of(agreement_id: int) -> str:
+    row = (
+        await Agreement.select(
+            *_TERM_COLUMNS,
+            Agreement.institution.name.as_alias("institution_name"),
+            Agreement.institution.licence_no.as_alias("licence_no"),
+        )
+        .where(Agreement.id == agreement_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound(_("找不到该协议"))
+    return agreement_text(Party(row["institution_name"], row["licence_no"]), _terms(row))
+
+
+@dataclass(frozen=True)
+class AgreementRow:
+    terms: AgreementTerms
+    institution_name: str
+    status: str
+    status_label: str
+    created_at: datetime
+    signed_at: datetime | None
+    actions: Actions
+
+
+_ROW_COLUMNS = (
+    *_TERM_COLUMNS,
+    Agreement.status,
+    Agreement.created_at,
+    Agreement.signed_at,
+    Agreement.institution.short_name.as_alias("institution_name"),
+)
+
+
+def _row(row: Mapping[str, Any], actor: Actor) -> AgreementRow:
+    return AgreementRow(
+        terms=_terms(row),
+        institution_name=row["institution_name"],
+        status=row["status"],
+        status_label=AGREEMENT_MACHINE.label(row["status"]),
+        created_at=row["created_at"],
+        signed_at=row["signed_at"],
+        actions=AGREEMENT_MACHINE.actions(row["status"], actor),
+    )
+
+
+@dataclass(frozen=True)
+class AgreementFilters:
+    institution_id: int | None = None
+    status: str = ""
+    pricing_model: str = ""
+
+
+@dataclass(frozen=True)
+class AgreementList:
+    rows: tuple[AgreementRow, ...]
+    total: int
+    institution_options: tuple[tuple[int, str], ...]
+
+
+def status_choices() -> tuple[tuple[str, str], ...]:
+    return tuple((str(s), AGREEMENT_MACHINE.label(s)) for s in AgreementStatus)
+
+
+def pricing_choices() -> tuple[tuple[str, str], ...]:
+    return tuple((str(m), m.label) for m in PricingModel)
+
+
+async def institution_options() -> tuple[tuple[int, str], ...]:
+    rows = await Institution.select(Institution.id, Institution.short_name).order_by(
+        Institution.short_name
+    )
+    return tuple((r["id"], r["short_name"]) for r in rows)
+
+
+async def agreement_list(
+    actor: Actor, filters: AgreementFilters, *, page: int, per_page: int
+) -> AgreementList:
+    """Every institution's agreement versions, newest first (operators)."""
+    if not actor.can("agreement.manage"):
+        raise PermissionDenied()
+    where: Any = Agreement.id > 0
+    if filters.institution_id:
+        where &= Agreement.institution == filters.institution_id
+    if filters.status:
+        where &= Agreement.status == filters.status
+    if filters.pricing_model:
+        where &= Agreement.pricing_model == filters.pricing_model
+    rows = (
+        await Agreement.select(*_ROW_COLUMNS)
+        .where(where)
+        .order_by(Agreement.created_at, ascending=False)
+        .order_by(Agreement.id, ascending=False)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return AgreementList(
+        rows=tuple(_row(r, actor) for r in rows),
+        total=await Agreement.count().where(where),
+        institution_options=await institution_options(),
+    )
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    signer_name: str
+    signed_at: datetime
+    client_address: str
+    user_agent: str
+    text_sha256: str
+
+
+@dataclass(frozen=True)
+class AgreementDetail:
+    row: AgreementRow
+    text: str
+    sha256: str
+    signature: SignatureFacts | None
+
+
+async def _signature(agreement_id: int) -> SignatureFacts | None:
+    row = (
+        await AgreementSignature.select(
+            AgreementSignature.signer.display_name.as_alias("signer_name"),
+            AgreementSignature.signed_at,
+            AgreementSignature.client_address,
+            AgreementSignature.user_agent,
+            AgreementSignature.text_sha256,
+        )
+        .where(AgreementSignature.agreement == agreement_id)
+        .first()
+    )
+    return SignatureFacts(**row) if row else None
+
+
+async def _detail(actor: Actor, where: Any) -> AgreementDetail:
+    row = await Agreement.select(*_ROW_COLUMNS).where(where).first()
+    if row is None:
+        raise NotFound(_("找不到该协议"))
+    text = await agreement_text_of(row["id"])
+    return AgreementDetail(_row(row, actor), text, digest(text), await _signature(row["id"]))
+
+
+async def agreement_detail(actor: Actor, agreement_id: int) -> AgreementDetail:
+    """One version with its text and signature evidence (operators)."""
+    if not actor.can("agreement.manage"):
+        raise PermissionDenied()
+    return await _detail(actor, Agreement.id == agreement_id)
+
+
+@dataclass(frozen=True)
+class InstitutionAgreements:
+    in_force: AgreementTerms | None
+    pending: AgreementDetail | None  # the version offered for signing, with its text
+    history: tuple[AgreementRow, ...]
+
+
+async def institution_agreements(actor: Actor, now: datetime) -> InstitutionAgreements:
+    """The institution's own agreements: the one in force, the one to sign, every version."""
+    if not actor.can("agreement.sign"):
+        raise PermissionDenied()
+    mine = Agreement.institution == actor.institution_id
+    rows = (
+        await Agreement.select(*_ROW_COLUMNS)
+        .where(mine)
+        .order_by(Agreement.version, ascending=False)
+    )
+    offered = next((r for r in rows if r["status"] == AgreementStatus.OFFERED), None)
+    pending = await _detail(actor, Agreement.id == offered["id"]) if offered else None
+    return InstitutionAgreements(
+        in_force=await agreement_in_force(actor.institution_id or 0, now),
+        pending=pending,
+        history=tuple(_row(r, actor) for r in rows),
+    )

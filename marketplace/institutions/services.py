@@ -1,0 +1,156 @@
+"""Verbs on institutions: admit one (from an approved partner application), activate it
+when its agreement is signed, and suspend / resume / close it.
+
+A status change takes the institution's products off the portal or puts them back; the
+search index follows through the products context's `products.index_institution` job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+
+from marketplace import outbox
+from marketplace.actors import SYSTEM, Actor
+from marketplace.audit.services import record as audit
+from marketplace.db import engine, transaction
+from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.i18n import _
+from marketplace.institutions.statuses import (
+    ACTIVATE,
+    INSTITUTION_MACHINE,
+    MANAGE,
+    OPERATOR_ACTIONS,
+    InstitutionStatus,
+)
+from marketplace.institutions.tables import Institution
+
+# The system's lifecycle steps: activation by a signed agreement, suspension when a
+# licence expires. Kept here so the shared SYSTEM actor gains no permission it never uses.
+LIFECYCLE_SYSTEM = replace(SYSTEM, permissions=SYSTEM.permissions | {ACTIVATE, MANAGE})
+REASON_MAX = 500
+
+
+@dataclass(frozen=True)
+class NewInstitution:
+    """What an approved partner application establishes (already validated)."""
+
+    name: str
+    short_name: str
+    credit_code: str
+    kind: str
+    licence_no: str
+    licence_issuer: str
+    licence_expires_on: date
+    business_licence_no: str
+    business_licence_expires_on: date | None
+    city: str
+    contact_name: str
+    contact_email: str
+
+
+def _require(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        raise PermissionDenied()
+
+
+async def _locked(institution_id: int) -> dict:
+    row = (
+        await Institution.select(Institution.id, Institution.status)
+        .where(Institution.id == institution_id)
+        .lock_rows()
+        .first()
+    )
+    if row is None:
+        raise NotFound(_("找不到该机构"))
+    return row
+
+
+async def _move(actor: Actor, institution_id: int, action: str, reason: str, **detail) -> bool:
+    row = await _locked(institution_id)
+    target = INSTITUTION_MACHINE.target(row["status"], action, actor)
+    await Institution.update(
+        {
+            Institution.status: target,
+            Institution.status_reason: reason,
+            Institution.status_changed_at: datetime.now(UTC),
+        }
+    ).where(Institution.id == institution_id)
+    await audit(
+        actor, f"institution.{action}", "institution", institution_id, reason=reason, **detail
+    )
+    await outbox.record("products.index_institution", institution_id=institution_id)
+    return True
+
+
+async def admit_institution(actor: Actor, data: NewInstitution) -> int:
+    """A new institution in `approved`: console usable, nothing listed, no leads.
+    Joins the caller's transaction (the partner application's approval)."""
+    _require(actor, "institution.review")
+    async with transaction():
+        if await Institution.exists().where(Institution.credit_code == data.credit_code):
+            raise DomainError(_("该统一社会信用代码的机构已入驻平台"), field="credit_code")
+        rows = await Institution.insert(
+            Institution(
+                code=f"P{data.credit_code}",
+                name=data.name,
+                short_name=data.short_name,
+                credit_code=data.credit_code,
+                kind=data.kind,
+                licence_no=data.licence_no,
+                licence_issuer=data.licence_issuer,
+                licence_expires_on=data.licence_expires_on,
+                business_licence_no=data.business_licence_no,
+                business_licence_expires_on=data.business_licence_expires_on,
+                city=data.city,
+                contact_name=data.contact_name,
+                contact_email=data.contact_email,
+                status=InstitutionStatus.APPROVED,
+                status_changed_at=datetime.now(UTC),
+            )
+        ).returning(Institution.id)
+        institution_id = int(rows[0]["id"])
+        await audit(actor, "institution.admit", "institution", institution_id, name=data.name)
+    return institution_id
+
+
+async def activate_after_agreement(institution_id: int) -> bool:
+    """approved → active once its cooperation agreement is signed. Runs inside the
+    caller's transaction (the signing); True if it moved now, False if it was already
+    active (idempotent). Any other state is refused (InvalidTransition)."""
+    if engine().current_transaction.get() is None:
+        raise RuntimeError("activate_after_agreement() must run inside the signing transaction")
+    row = await _locked(institution_id)
+    if row["status"] == InstitutionStatus.ACTIVE:
+        return False
+    return await _move(LIFECYCLE_SYSTEM, institution_id, "activate", "")
+
+
+async def change_status(actor: Actor, institution_id: int, action: str, reason: str) -> None:
+    """An operator suspends, resumes or closes an institution, saying why."""
+    _require(actor, MANAGE)
+    if action not in OPERATOR_ACTIONS:
+        raise NotFound()
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(_("请填写原因，机构将看到该说明"), field="reason")
+    if len(reason) > REASON_MAX:
+        raise DomainError(_("原因最多{n}个字", n=REASON_MAX), field="reason")
+    async with transaction():
+        await _move(actor, institution_id, action, reason)
+
+
+async def suspend_for_expired_licence(institution_id: int, licence: str) -> bool:
+    """The daily licence check: an active institution whose licence has expired is
+    suspended (True); any other state is left alone (False)."""
+    async with transaction():
+        row = await _locked(institution_id)
+        if "suspend" not in INSTITUTION_MACHINE.transitions(row["status"]):
+            return False
+        return await _move(
+            LIFECYCLE_SYSTEM,
+            institution_id,
+            "suspend",
+            _("许可证已过期，平台自动暂停合作"),
+            licence=licence,
+        )
