@@ -1,8 +1,8 @@
 from litestar import Router
 
 from institution_console import (
-    api_clients,
     agreement,
+    api_clients,
     collections,
     decisions,
     delivery,

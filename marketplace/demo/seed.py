@@ -10,8 +10,8 @@ from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
-from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.agreements import seed_agreements
+from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
