@@ -8,6 +8,7 @@ from institution_console import (
     loans,
     messages,
     offers,
+    prescreen,
     products,
 )
 from server.inbox import inbox_handlers
@@ -24,6 +25,7 @@ console_router = Router(
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,
+        *prescreen.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -47,6 +47,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.disburse",
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
+            "prescreen.manage",  # the institution's pre-screen rules (I4)
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
@@ -54,7 +55,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
     ("staff", "risk_officer"): frozenset(
-        {"product.view", "lead.view", "lead.reveal", "loan.view", "collection.record"}
+        {
+            "product.view",
+            "lead.view",
+            "lead.reveal",
+            "loan.view",
+            "collection.record",
+            "prescreen.manage",
+        }
     ),
     ("staff", "finance"): frozenset(
         {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}
