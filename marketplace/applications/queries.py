@@ -429,30 +429,27 @@ async def _lead_rows(
     actor: Actor, filters: LeadFilters, condition: Any, *, limit: int, offset: int = 0
 ) -> list[LeadSummary]:
     sla_hours = int((await get_parameters("lead_sla_hours"))["lead_sla_hours"])
-    # (ORDER BY, then ids ascending?) — unscored leads come after every scored one.
-    order, ascending = {
-        LeadSort.AGE: ("delivered_at ASC", True),
-        LeadSort.RECENT: ("delivered_at DESC", False),
-        LeadSort.AMOUNT_DESC: ("amount DESC", False),
-        LeadSort.AMOUNT_ASC: ("amount ASC", True),
-        LeadSort.SCORE_DESC: ("prescreen_score DESC NULLS LAST", False),
+    unscored_last = OrderByRaw("application.prescreen_score IS NULL")
+    order: tuple[tuple[Any, bool], ...] = {
+        LeadSort.AGE: ((Application.delivered_at, True),),
+        LeadSort.RECENT: ((Application.delivered_at, False),),
+        LeadSort.AMOUNT_DESC: ((Application.amount, False),),
+        LeadSort.AMOUNT_ASC: ((Application.amount, True),),
+        # Leads the rules have not scored come after every scored one.
+        LeadSort.SCORE_DESC: ((unscored_last, True), (Application.prescreen_score, False)),
     }[LeadSort(filters.sort)]
-    rows = (
-        await Application.select(
-            *LIST_COLUMNS,
-            Application.city,
-            Application.delivered_at,
-            Application.shared_data_encrypted,
-            Application.prescreen_score,
-            Application.assignee.id.as_alias("assignee_id"),
-            Application.assignee.display_name.as_alias("assignee_name"),
-        )
-        .where(condition)
-        .order_by(OrderByRaw(f"application.{order}"))
-        .order_by(Application.id, ascending=ascending)
-        .limit(limit)
-        .offset(offset)
-    )
+    query = Application.select(
+        *LIST_COLUMNS,
+        Application.city,
+        Application.delivered_at,
+        Application.shared_data_encrypted,
+        Application.prescreen_score,
+        Application.assignee.id.as_alias("assignee_id"),
+        Application.assignee.display_name.as_alias("assignee_name"),
+    ).where(condition)
+    for column, ascending in order:
+        query = query.order_by(column, ascending=ascending)
+    rows = await query.order_by(Application.id, ascending=order[-1][1]).limit(limit).offset(offset)
     now = datetime.now(UTC)
     leads = []
     for row in rows:

@@ -27,11 +27,13 @@ from marketplace.products.statuses import (
     STATUS_HINTS,
     ProductStatus,
 )
+from marketplace.prescreen.statuses import RULE_SET_MACHINE, RuleSetStatus
 from marketplace.statemachine import StateMachine
 
 MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
+    "prescreen_rule_set": (RULE_SET_MACHINE, RuleSetStatus.DRAFT),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
