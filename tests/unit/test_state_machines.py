@@ -21,13 +21,13 @@ from marketplace.applications.statuses import (
     ApplicationStatus,
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
+from marketplace.prescreen.statuses import RULE_SET_MACHINE, RuleSetStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
     PRODUCT_MACHINE,
     STATUS_HINTS,
     ProductStatus,
 )
-from marketplace.prescreen.statuses import RULE_SET_MACHINE, RuleSetStatus
 from marketplace.statemachine import StateMachine
 
 MACHINES: dict[str, tuple[StateMachine, str]] = {
