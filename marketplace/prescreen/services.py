@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.decisions import Rejection, reject_lead, rejection_reasons
@@ -31,6 +31,8 @@ from marketplace.prescreen.rules import (
 from marketplace.prescreen.statuses import RULE_SET_MACHINE, RuleSetStatus
 from marketplace.prescreen.tables import RuleSet, Screening
 
+T = TypeVar("T")
+
 PERMISSION = "prescreen.manage"
 # Serialises one institution's rule-set writes (drafts, versions, publishing), so two
 # parallel requests can neither open two drafts nor pass a rule limit together.
@@ -42,7 +44,7 @@ def _check(actor: Actor) -> None:
         raise PermissionDenied()
 
 
-async def _lock_institution(institution_id: int) -> None:
+async def _lock_institution(institution_id: int | None) -> None:
     await RuleSet.raw(_LOCK_SQL, institution_id)
 
 
@@ -50,7 +52,7 @@ async def start_draft(actor: Actor) -> int:
     """The institution's draft, opened from the version in force (or empty) if it has none."""
     _check(actor)
     async with transaction():
-        await _lock_institution(actor.institution_id)  # type: ignore[arg-type]
+        await _lock_institution(actor.institution_id)
         mine = RuleSet.institution == actor.institution_id
         draft = await RuleSet.select(RuleSet.id).where(mine & (RuleSet.status == "draft")).first()
         if draft is not None:
@@ -83,7 +85,7 @@ async def start_draft(actor: Actor) -> int:
 
 async def _locked(actor: Actor, rule_set_id: int) -> Mapping[str, Any]:
     """One of the actor's institution's rule sets, locked (another's is NotFound)."""
-    await _lock_institution(actor.institution_id)  # type: ignore[arg-type]
+    await _lock_institution(actor.institution_id)
     row = (
         await RuleSet.select(RuleSet.id, RuleSet.status, RuleSet.version, RuleSet.rules)
         .where((RuleSet.id == rule_set_id) & (RuleSet.institution == actor.institution_id))
@@ -149,15 +151,19 @@ async def set_threshold(actor: Actor, rule_set_id: int, data: Mapping[str, Any])
     )
 
 
+def _without(items: tuple[T, ...], index: int) -> tuple[T, ...]:
+    return items[:index] + items[index + 1 :]
+
+
 async def remove_rule(actor: Actor, rule_set_id: int, kind: str, index: int) -> None:
     """Take out the `index`-th hard filter or score rule (as the page numbers them, from 0)."""
 
     def change(rules: Rules) -> Rules:
-        items = rules.filters if kind == "filter" else rules.scores
-        if kind not in ("filter", "score") or not 0 <= index < len(items):
-            raise ValidationFailed({"_rules": _("该规则已不存在，请刷新页面")})
-        kept = items[:index] + items[index + 1 :]
-        return replace(rules, filters=kept) if kind == "filter" else replace(rules, scores=kept)  # type: ignore[arg-type]
+        if kind == "filter" and 0 <= index < len(rules.filters):
+            return replace(rules, filters=_without(rules.filters, index))
+        if kind == "score" and 0 <= index < len(rules.scores):
+            return replace(rules, scores=_without(rules.scores, index))
+        raise ValidationFailed({"_rules": _("该规则已不存在，请刷新页面")})
 
     await _edit_draft(actor, rule_set_id, change, f"{kind}.remove")
 
