@@ -341,3 +341,23 @@ async def test_preview_marks_where_the_rules_and_the_institution_disagreed(clien
     await add_score_rule(world.staff, draft, MID_INCOME)
     row = soup(await client.get(f"/console/prescreen/{draft}/preview")).select_one("tr[data-lead]")
     assert row.has_attr("data-differs") and "已拒绝（负债过高）" in row.text
+
+
+async def test_retiring_the_rules_stops_scoring_and_unscored_leads_sort_last(client, world):
+    version = await _published(world, MID_INCOME)
+    scored = await _apply(client, world, monthly_income="12000")
+    await login(client, "/console/login", "staff@test-bank.example")
+    assert (await client.submit(f"/console/prescreen/{version}/retire")).status_code == 303
+    await client.submit("/console/logout")
+    unscored = await _apply(client, world, monthly_income="12000")
+    assert (scored.prescreen_score, unscored.prescreen_score) == (20, None)
+    assert (await RuleSet.objects().get(RuleSet.id == version)).status == "retired"
+    await login(client, "/console/login", "staff@test-bank.example")
+    page = soup(await client.get("/console/prescreen"))
+    assert "还没有生效的规则" in page.text
+    desk = soup(await client.get("/console/leads?sort=score_desc&assignee=all"))
+    assert [row["data-lead"] for row in desk.select("tr[data-lead]")] == [
+        str(scored.id),
+        str(unscored.id),
+    ]
+    assert await AuditEntry.exists().where(AuditEntry.action == "prescreen.retire")

@@ -334,3 +334,23 @@ def test_filter_needs_a_current_reason_and_threshold_its_reason():
     assert (
         parse_threshold_form(form(threshold="-20", threshold_reason="income"), REASONS).value == -20
     )
+
+
+@given(
+    data=st.dictionaries(
+        st.sampled_from(
+            ["score_field", "score_operator", "score_low", "score_high", "score_values", "points"]
+        ),
+        st.one_of(st.text(max_size=40), st.lists(st.text(max_size=10), max_size=3)),
+    )
+)
+def test_any_rule_form_is_parsed_or_refused_with_field_errors(data):
+    """Whatever a browser (or an attacker) sends, the parser answers with a rule or with
+    field errors: never another exception."""
+    try:
+        rule = parse_score_rule(data)
+    except ValidationFailed as exc:
+        assert exc.errors
+    else:
+        assert -MAX_POINTS <= rule.points <= MAX_POINTS
+        assert rule.condition.describe()
