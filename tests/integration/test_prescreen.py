@@ -8,7 +8,7 @@ import asyncio
 import json
 
 from marketplace import jobs
-from marketplace.applications.services import deliver
+from marketplace.applications.services import deliver, move_lead
 from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
 from marketplace.consents.services import withdraw_consent
@@ -361,3 +361,22 @@ async def test_retiring_the_rules_stops_scoring_and_unscored_leads_sort_last(cli
         str(unscored.id),
     ]
     assert await AuditEntry.exists().where(AuditEntry.action == "prescreen.retire")
+
+
+async def test_a_lead_already_taken_up_is_scored_but_left_to_the_officer(client, world):
+    await _published(world, ONLY_BEIJING)
+    lead = await _apply(client, world, run=False, city="上海")
+    assert await deliver(lead.id)
+    await move_lead(world.staff, lead.id, "review")  # before the screening job runs
+    await jobs.run_until_idle()
+    after = await Application.objects().get(Application.id == lead.id)
+    assert (after.status, after.prescreen_score) == ("reviewing", 0)
+    screening = await Screening.objects().get(Screening.application == lead.id)
+    assert (screening.outcome, screening.reason, screening.auto_rejected) == (
+        "reject",
+        "not_eligible",
+        False,
+    )
+    await login(client, "/console/login", "staff@test-bank.example")
+    page = await client.get(f"/console/leads/{lead.id}")
+    assert "规则建议拒绝（原因：资质不符），评分时线索已在处理中，未自动拒绝" in page.text
