@@ -15,17 +15,16 @@ from marketplace.prescreen.services import (
     start_draft,
 )
 from marketplace.prescreen.tables import RuleSet
+from marketplace.products.tables import Product
 
 STAFF_LOGIN = "admin@huaxin-bank.example"
 
-FILTERS = (
-    {
-        "filter_field": "amount_to_income",
-        "filter_operator": "at_least",
-        "filter_low": "20",
-        "reason": "debt",
-    },
-)
+TOO_MUCH_DEBT = {
+    "filter_field": "amount_to_income",
+    "filter_operator": "at_least",
+    "filter_low": "20",
+    "reason": "debt",
+}
 SCORES = (
     {
         "score_field": "monthly_income",
@@ -43,7 +42,7 @@ SCORES = (
     {
         "score_field": "employment_type",
         "score_operator": "in",
-        "score_values": "企业员工、公务员/事业单位",
+        "score_values": "employee,civil_servant",
         "points": "20",
     },
     {
@@ -52,19 +51,15 @@ SCORES = (
         "score_low": "3",
         "points": "20",
     },
-    {
-        "score_field": "city",
-        "score_operator": "in",
-        "score_values": "北京、上海、深圳",
-        "points": "10",
-    },
 )
-DRAFT_EXTRA = {
-    "filter_field": "city",
-    "filter_operator": "not_in",
-    "filter_values": "北京、上海、广州、深圳、杭州",
-    "reason": "not_eligible",
-}
+
+
+async def _product_cities(institution_id: int | None) -> list[str]:
+    """The cities the institution's products are offered in, in catalogue order."""
+    cities: list[str] = []
+    for row in await Product.select(Product.cities).where(Product.institution == institution_id):
+        cities += [city for city in row["cities"] or () if city not in cities]
+    return cities
 
 
 async def seed_prescreen() -> int:
@@ -73,14 +68,28 @@ async def seed_prescreen() -> int:
     staff = await _actor(STAFF_LOGIN)
     if staff is None or await RuleSet.exists().where(RuleSet.institution == staff.institution_id):
         return 0
+    cities = ",".join(await _product_cities(staff.institution_id))
     version_one = await start_draft(staff)
-    for form in FILTERS:
-        await add_hard_filter(staff, version_one, form)
+    await add_hard_filter(staff, version_one, TOO_MUCH_DEBT)
     for form in SCORES:
         await add_score_rule(staff, version_one, form)
+    if cities:
+        await add_score_rule(
+            staff,
+            version_one,
+            {"score_field": "city", "score_operator": "in", "score_values": cities, "points": "10"},
+        )
     await set_threshold(staff, version_one, {"threshold": "30", "threshold_reason": "income"})
     await publish(staff, version_one)
-    await add_hard_filter(staff, await start_draft(staff), DRAFT_EXTRA)
+    # The draft: leads from outside the cities the products serve are turned down outright.
+    if cities:
+        only_our_cities = {
+            "filter_field": "city",
+            "filter_operator": "not_in",
+            "filter_values": cities,
+            "reason": "not_eligible",
+        }
+        await add_hard_filter(staff, await start_draft(staff), only_our_cities)
     # The demo leads were delivered before these rules existed: score them now, as the
     # screening job does for every lead delivered from here on.
     leads = await Application.select(Application.id).where(
