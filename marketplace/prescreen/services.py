@@ -54,7 +54,11 @@ async def start_draft(actor: Actor) -> int:
     async with transaction():
         await _lock_institution(actor.institution_id)
         mine = RuleSet.institution == actor.institution_id
-        draft = await RuleSet.select(RuleSet.id).where(mine & (RuleSet.status == "draft")).first()
+        draft = (
+            await RuleSet.select(RuleSet.id)
+            .where(mine & (RuleSet.status == RuleSetStatus.DRAFT))
+            .first()
+        )
         if draft is not None:
             return int(draft["id"])
         latest = (
