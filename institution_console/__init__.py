@@ -11,6 +11,7 @@ from institution_console import (
     loans,
     messages,
     offers,
+    prescreen,
     products,
 )
 from server.inbox import inbox_handlers
@@ -30,6 +31,7 @@ console_router = Router(
         *api_clients.handlers,
         *agreement.handlers,
         *delivery.handlers,
+        *prescreen.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -36,6 +36,7 @@ from marketplace.loans.portfolio import application_loans
 from marketplace.loans.queries import lead_loan
 from marketplace.offers.queries import offer_panel
 from marketplace.parsing import FormReader, first, lenient, parse_choice, parse_int, parse_text
+from marketplace.prescreen.queries import lead_screening
 from server.auth import require_actor
 from server.forms import FormData, as_list, page_number, safe_next, submit_form
 from server.pagination import pagination
@@ -103,6 +104,7 @@ async def _detail(
             "lead_loan": await lead_loan(actor, application_id),
             "decisions": await lead_decisions(actor, application_id),
             "offer_panel": await offer_panel(actor, application_id, lead.status),
+            "screening": await lead_screening(actor, application_id),
             "values": values or {},  # what was typed into a decision form sent back
         },
         nav="leads",

@@ -41,6 +41,7 @@ CONTEXTS: tuple[str, ...] = (
     "collections",
     "api_clients",
     "partners",
+    "prescreen",
 )
 
 

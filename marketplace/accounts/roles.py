@@ -50,6 +50,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "api_client.manage",  # Open API credentials of the institution
             "agreement.sign",  # the cooperation agreement with the platform (A5)
             "delivery.manage",  # lead caps, budget and filters (I6)
+            "prescreen.manage",  # the institution's pre-screen rules (I4)
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
@@ -57,7 +58,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
     ("staff", "risk_officer"): frozenset(
-        {"product.view", "lead.view", "lead.reveal", "loan.view", "collection.record"}
+        {
+            "product.view",
+            "lead.view",
+            "lead.reveal",
+            "loan.view",
+            "collection.record",
+            "prescreen.manage",
+        }
     ),
     ("staff", "finance"): frozenset(
         {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}

@@ -13,6 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from piccolo.query import OrderByRaw
+
 from marketplace.actors import Actor
 from marketplace.applications.decisions import rejection_reasons
 from marketplace.applications.services import SHARED_DATA_CONTEXT, assignable_staff
@@ -120,6 +122,7 @@ class LeadSummary(ApplicationSummary):
     assignee_name: str
     age_hours: int | None  # since delivery, while the lead waits on the institution
     sla: str  # "" (not waiting) | "ok" | "amber" (past the SLA) | "red" (past twice it)
+    score: int | None  # the institution's pre-screen score, once its rules have run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -245,6 +248,7 @@ class LeadSort(StrEnum):
     RECENT = "recent"
     AMOUNT_DESC = "amount_desc"
     AMOUNT_ASC = "amount_asc"
+    SCORE_DESC = "score_desc"
 
 
 SORT_LABELS: dict[LeadSort, str] = {
@@ -252,6 +256,7 @@ SORT_LABELS: dict[LeadSort, str] = {
     LeadSort.RECENT: N_("最新接收优先"),
     LeadSort.AMOUNT_DESC: N_("金额从高到低"),
     LeadSort.AMOUNT_ASC: N_("金额从低到高"),
+    LeadSort.SCORE_DESC: N_("按评分（从高到低）"),
 }
 
 
@@ -430,27 +435,27 @@ async def _lead_rows(
     actor: Actor, filters: LeadFilters, condition: Any, *, limit: int, offset: int = 0
 ) -> list[LeadSummary]:
     sla_hours = int((await get_parameters("lead_sla_hours"))["lead_sla_hours"])
-    order = {
-        LeadSort.AGE: (Application.delivered_at, True),
-        LeadSort.RECENT: (Application.delivered_at, False),
-        LeadSort.AMOUNT_DESC: (Application.amount, False),
-        LeadSort.AMOUNT_ASC: (Application.amount, True),
+    unscored_last = OrderByRaw("application.prescreen_score IS NULL")
+    order: tuple[tuple[Any, bool], ...] = {
+        LeadSort.AGE: ((Application.delivered_at, True),),
+        LeadSort.RECENT: ((Application.delivered_at, False),),
+        LeadSort.AMOUNT_DESC: ((Application.amount, False),),
+        LeadSort.AMOUNT_ASC: ((Application.amount, True),),
+        # Leads the rules have not scored come after every scored one.
+        LeadSort.SCORE_DESC: ((unscored_last, True), (Application.prescreen_score, False)),
     }[LeadSort(filters.sort)]
-    rows = (
-        await Application.select(
-            *LIST_COLUMNS,
-            Application.city,
-            Application.delivered_at,
-            Application.shared_data_encrypted,
-            Application.assignee.id.as_alias("assignee_id"),
-            Application.assignee.display_name.as_alias("assignee_name"),
-        )
-        .where(condition)
-        .order_by(order[0], ascending=order[1])
-        .order_by(Application.id, ascending=order[1])
-        .limit(limit)
-        .offset(offset)
-    )
+    query = Application.select(
+        *LIST_COLUMNS,
+        Application.city,
+        Application.delivered_at,
+        Application.shared_data_encrypted,
+        Application.prescreen_score,
+        Application.assignee.id.as_alias("assignee_id"),
+        Application.assignee.display_name.as_alias("assignee_name"),
+    ).where(condition)
+    for column, ascending in order:
+        query = query.order_by(column, ascending=ascending)
+    rows = await query.order_by(Application.id, ascending=order[-1][1]).limit(limit).offset(offset)
     now = datetime.now(UTC)
     leads = []
     for row in rows:
@@ -472,6 +477,7 @@ async def _lead_rows(
                 assignee_name=row["assignee_name"] or "",
                 age_hours=age_hours,
                 sla=sla,
+                score=row["prescreen_score"],
             )
         )
     return leads
@@ -583,3 +589,85 @@ async def institution_lead_counts(actor: Actor) -> LeadCounts | None:
             ),
         ),
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentedFacts:
+    """The consented items an institution's own rules may weigh (pre-screen)."""
+
+    city: str
+    employment_type: str
+    monthly_income: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScreenableLead:
+    id: int
+    reference: str
+    institution_id: int
+    status: ApplicationStatus
+    status_label: str
+    amount: Decimal
+    delivered_at: datetime | None
+    rejection_reason: str
+    facts: ConsentedFacts | None  # None once consent is withdrawn: nothing may be weighed
+
+
+_SCREENABLE_COLUMNS = (
+    Application.id,
+    Application.reference,
+    Application.institution.as_alias("institution_id"),
+    Application.status,
+    Application.amount,
+    Application.delivered_at,
+    Application.rejection_reason,
+    Application.shared_data_encrypted,
+    Application.consent.withdrawn_at.as_alias("consent_withdrawn_at"),
+)
+
+
+def _screenable(row: Mapping[str, Any]) -> ScreenableLead:
+    facts = None
+    if row["consent_withdrawn_at"] is None:
+        shared = _shared(row["shared_data_encrypted"])
+        facts = ConsentedFacts(
+            city=shared["city"],
+            employment_type=shared["employment_type"],
+            monthly_income=Decimal(shared["monthly_income"]),
+        )
+    status = APPLICATION_MACHINE.state(row["status"])
+    return ScreenableLead(
+        id=row["id"],
+        reference=row["reference"],
+        institution_id=row["institution_id"],
+        status=status,
+        status_label=APPLICATION_MACHINE.label(status),
+        amount=row["amount"],
+        delivered_at=row["delivered_at"],
+        rejection_reason=row["rejection_reason"],
+        facts=facts,
+    )
+
+
+async def screenable_lead(application_id: int) -> ScreenableLead | None:
+    """A delivered lead as the system's pre-screen sees it (any institution: a job's view)."""
+    row = (
+        await Application.select(*_SCREENABLE_COLUMNS)
+        .where(
+            (Application.id == application_id) & (Application.status != ApplicationStatus.SUBMITTED)
+        )
+        .first()
+    )
+    return None if row is None else _screenable(row)
+
+
+async def recent_screenable_leads(actor: Actor, limit: int) -> list[ScreenableLead]:
+    """The actor's institution's last `limit` delivered leads, newest first."""
+    rows = (
+        await Application.select(*_SCREENABLE_COLUMNS)
+        .where(received_leads(actor) & Application.delivered_at.is_not_null())
+        .order_by(Application.delivered_at, ascending=False)
+        .order_by(Application.id, ascending=False)
+        .limit(limit)
+    )
+    return [_screenable(row) for row in rows]

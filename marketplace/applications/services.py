@@ -382,6 +382,9 @@ async def deliver(application_id: int) -> bool:
             return False
         await _set_status(row, "deliver", SYSTEM)
         await audit(SYSTEM, "application.delivered", "application", application_id)
+        # Scored by the institution's pre-screen rules in a job of its own, so a rule never
+        # holds up or fails a delivery.
+        await outbox.record("prescreen.screen", application_id=application_id)
         await notify_institution(
             row["institution"],
             "lead.new",
@@ -414,6 +417,15 @@ async def _refuse_delivery(row: Mapping[str, Any], why: str, reason_code: str) -
         ),
         f"/me/applications/{row['reference']}",
     )
+
+
+async def record_prescreen_score(application_id: int, score: int) -> None:
+    """The prescreen context's score of a lead, kept beside it for the lead desk's sort.
+    Runs inside the caller's transaction, which audits the screening."""
+    async with transaction():
+        await Application.update({Application.prescreen_score: score}).where(
+            Application.id == application_id
+        )
 
 
 async def _set_status(

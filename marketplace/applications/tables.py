@@ -44,6 +44,9 @@ class Application(Table, tablename="application"):
     # borrower is shown its label) and the officer's internal note (staff only).
     rejection_reason = Varchar(length=40, default="")
     rejection_note = Text(default="")
+    # The institution's pre-screen score (prescreen context), in clear so the lead desk can
+    # sort on it; None until a published rule set has scored the lead.
+    prescreen_score = Integer(null=True, default=None)
 
 
 class ApplicationEvent(Table, tablename="application_event"):

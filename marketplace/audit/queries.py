@@ -42,6 +42,11 @@ ACTIONS: dict[str, str] = {
     "document.return": N_("借款人提交补充资料"),
     "document.download": N_("下载借款人资料"),
     "borrower.register": N_("借款人注册"),
+    "prescreen.draft": N_("新建预筛规则草稿"),
+    "prescreen.edit": N_("修改预筛规则草稿"),
+    "prescreen.publish": N_("发布预筛规则"),
+    "prescreen.retire": N_("停用预筛规则"),
+    "prescreen.screen": N_("预筛规则评分"),
     "application.submit": N_("提交借款申请"),
     "application.delivered": N_("申请交付机构"),
     "application.withdrawn": N_("申请撤回（授权已撤回）"),
@@ -113,6 +118,7 @@ OBJECT_TYPES: dict[str, str] = {
     "api_client": N_("开放接口客户端"),
     "partner_application": N_("入驻申请"),
     "partner_document": N_("入驻材料"),
+    "prescreen_rule_set": N_("预筛规则"),
 }
 
 

@@ -17,6 +17,7 @@ from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
+from marketplace.demo.prescreen import seed_prescreen
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
 from marketplace.parameters.services import cost_lines
@@ -123,6 +124,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_decisions()
     await seed_offers()
     await seed_api_client()
+    await seed_prescreen()
     return True
 
 

@@ -23,6 +23,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
 from marketplace.institutions.statuses import INSTITUTION_MACHINE, InstitutionStatus
+from marketplace.prescreen.statuses import RULE_SET_MACHINE, RuleSetStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
     PRODUCT_MACHINE,
@@ -36,6 +37,7 @@ MACHINES: dict[str, tuple[StateMachine, str]] = {
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
     "agreement": (AGREEMENT_MACHINE, AgreementStatus.OFFERED),
     "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
+    "prescreen_rule_set": (RULE_SET_MACHINE, RuleSetStatus.DRAFT),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
