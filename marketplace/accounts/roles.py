@@ -47,6 +47,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.disburse",
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
+            "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),

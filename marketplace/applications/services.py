@@ -61,6 +61,7 @@ from marketplace.security import (
     validate_chinese_name,
     validate_id_number,
 )
+from marketplace.webhooks.services import publish
 
 SHARED_DATA_CONTEXT = "application.shared_data"
 
@@ -336,6 +337,7 @@ async def deliver(application_id: int) -> bool:
             return False
         await _set_status(row, "deliver", SYSTEM)
         await audit(SYSTEM, "application.delivered", "application", application_id)
+        await publish(row["institution"], "lead.delivered", application_id=application_id)
         await notify_institution(
             row["institution"],
             "lead.new",

@@ -65,6 +65,11 @@ ACTIONS: dict[str, str] = {
     "auth.second_factor_failed": N_("二次验证失败"),
     "operator.totp_enrol": N_("绑定动态验证码"),
     "job.retry": N_("重试后台任务"),
+    "webhook.create": N_("添加 Webhook 接收地址"),
+    "webhook.update": N_("修改 Webhook 接收地址"),
+    "webhook.delete": N_("删除 Webhook 接收地址"),
+    "webhook.rotate_secret": N_("轮换 Webhook 签名密钥"),
+    "webhook.redeliver": N_("重新投递 Webhook"),
     "job.retry_dead": N_("重试全部失败任务"),
 }
 

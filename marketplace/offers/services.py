@@ -53,6 +53,7 @@ from marketplace.parameters.services import cost_lines, get_parameters
 from marketplace.parsing import FormReader, first, parse_choice, parse_decimal, parse_int
 from marketplace.products.validation import read_fees, read_rate
 from marketplace.security import decrypt_field, encrypt_field
+from marketplace.webhooks.services import publish
 
 SIGN_CODE_PURPOSE = "offer_sign"
 # Signing codes one borrower may ask for in an hour, across all their offers.
@@ -330,6 +331,7 @@ async def sign_offer(actor: Actor, offer_id: int, request: SigningRequest) -> No
         )
         await accept_offer(actor, application, offer_id)
         await audit(actor, "offer.signed", "offer", offer_id, contract_sha256=sha256)
+        await publish(offer["institution"], "offer.accepted", offer_id=offer_id)
         await notify_institution(
             offer["institution"],
             "offer_signed",
@@ -351,6 +353,7 @@ async def decline_offer(actor: Actor, offer_id: int) -> str:
         )
         await end_by_borrower(actor, application, _("借款人婉拒了批复方案"))
         await audit(actor, "offer.declined", "offer", offer_id)
+        await publish(offer["institution"], "offer.declined", offer_id=offer_id)
         await _tell_institution_ended(application, _("借款人婉拒了批复方案"))
     return str(application["reference"])
 
@@ -379,6 +382,9 @@ async def withdraw_application(actor: Actor, application_id: int) -> str:
         for row in withdrawn:
             await audit(actor, "offer.withdrawn", "offer", row["id"])
         await _tell_institution_ended(application, _("借款人撤回了申请"))
+        await publish(
+            application["institution"], "application.withdrawn", application_id=application_id
+        )
     return str(application["reference"])
 
 

@@ -61,8 +61,8 @@ class RetryPolicy:
 POLICY = RetryPolicy.from_settings(settings)
 
 
-async def record(job: str, **payload: int | str) -> None:
-    """Payloads carry ids only — never personal data."""
+async def record(job: str, **payload: int | str) -> int:
+    """Payloads carry ids only — never personal data. Returns the row's id."""
     if job not in jobs.JOB_NAMES:
         raise ValueError(f"unknown job {job!r}")
     rows = await OutboxMessage.insert(OutboxMessage(job=job, payload=payload)).returning(
@@ -81,6 +81,7 @@ async def record(job: str, **payload: int | str) -> None:
             )
 
     on_commit(dispatch_now)
+    return message_id
 
 
 async def dispatch(ids: list[int]) -> int:

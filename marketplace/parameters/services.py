@@ -33,6 +33,11 @@ DEFAULTS: dict[str, Any] = {
     "offer_cooling_off_days": 7,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
+    # Webhooks: receivers per institution, hours a rotated-out secret still signs, and
+    # seconds to wait for a receiver's answer.
+    "webhook_endpoints_per_institution": 5,
+    "webhook_secret_overlap_hours": 24,
+    "webhook_timeout_seconds": 10,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.
     "rejection_reasons": [
         {"code": "not_eligible", "label": N_("资质不符")},

@@ -1,0 +1,146 @@
+"""Sending one delivery: the `webhooks.send` job (through the outbox, so a failure is
+retried with the outbox's backoff and parks as dead after the last attempt)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import time
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from marketplace.db import transaction
+from marketplace.parameters.services import get_parameters
+from marketplace.security import decrypt_field, redact_sensitive
+from marketplace.webhooks.addresses import UnsafeAddress, check_resolved
+from marketplace.webhooks.payloads import event_data
+from marketplace.webhooks.services import SECRET_CONTEXT
+from marketplace.webhooks.signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+)
+from marketplace.webhooks.tables import WebhookAttempt, WebhookDelivery
+
+EXCERPT_BYTES = 300
+USER_AGENT = "LoanMart-Webhooks/1"
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not answer 2xx; the message names the cause, never the body."""
+
+
+async def send_job(ctx: dict, delivery_id: int, **_: object) -> None:
+    await send(delivery_id)
+
+
+async def send(delivery_id: int) -> None:
+    """One attempt. Idempotent: a delivered (or deleted) delivery is not sent again."""
+    row = (
+        await WebhookDelivery.select(
+            WebhookDelivery.id,
+            WebhookDelivery.event,
+            WebhookDelivery.subject,
+            WebhookDelivery.institution,
+            WebhookDelivery.created_at,
+            WebhookDelivery.delivered_at,
+            WebhookDelivery.endpoint.url.as_alias("url"),
+            WebhookDelivery.endpoint.secret_encrypted.as_alias("secret"),
+            WebhookDelivery.endpoint.previous_secret_encrypted.as_alias("previous_secret"),
+            WebhookDelivery.endpoint.previous_valid_until.as_alias("previous_valid_until"),
+        )
+        .where(WebhookDelivery.id == delivery_id)
+        .first()
+    )
+    if row is None or row["delivered_at"] is not None:
+        return
+    subject = row["subject"] if isinstance(row["subject"], dict) else json.loads(row["subject"])
+    body = json.dumps(
+        {
+            "id": str(delivery_id),
+            "event": row["event"],
+            "created_at": row["created_at"].isoformat(),
+            "data": await event_data(row["event"], row["institution"], subject),
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    timestamp = int(time.time())
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": USER_AGENT,
+        EVENT_HEADER: row["event"],
+        DELIVERY_HEADER: str(delivery_id),
+        SIGNATURE_HEADER: signature_header(_signing_secrets(row), timestamp, body),
+    }
+    timeout = float((await get_parameters("webhook_timeout_seconds"))["webhook_timeout_seconds"])
+    started = time.monotonic()
+    status_code, excerpt, error = await _post(row["url"], body, headers, timeout)
+    attempt = WebhookAttempt(
+        delivery=delivery_id,
+        status_code=status_code,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error=error,
+        response_excerpt=excerpt,
+    )
+    if not error:
+        # Committed with the outbox row's `done`, in the job's transaction.
+        await _record(attempt, delivered=True)
+        return
+    # The job's transaction rolls back when it raises: the failed attempt is written in a
+    # transaction of its own so the log keeps it.
+    await _detached(_record(attempt, delivered=False))
+    raise DeliveryFailed(error)
+
+
+def _signing_secrets(row: dict[str, Any]) -> list[str]:
+    secrets = [decrypt_field(row["secret"], context=SECRET_CONTEXT)]
+    until = row["previous_valid_until"]
+    if row["previous_secret"] and until is not None and until > datetime.now(UTC):
+        secrets.append(decrypt_field(row["previous_secret"], context=SECRET_CONTEXT))
+    return secrets
+
+
+async def _post(
+    url: str, body: bytes, headers: dict[str, str], wait_seconds: float
+) -> tuple[int | None, str, str]:
+    """(status code, redacted start of the answer, error or "")."""
+    try:
+        await check_resolved(url)
+        # Redirects are not followed: they could lead to an address the check refused.
+        async with (
+            httpx.AsyncClient(timeout=wait_seconds, follow_redirects=False) as client,
+            client.stream("POST", url, content=body, headers=headers) as response,
+        ):
+            head = b""
+            async for chunk in response.aiter_bytes():
+                head += chunk
+                if len(head) >= EXCERPT_BYTES:
+                    break
+    except UnsafeAddress as exc:
+        return None, "", str(exc)
+    except httpx.HTTPError as exc:
+        return None, "", type(exc).__name__
+    excerpt = redact_sensitive(head[:EXCERPT_BYTES].decode("utf-8", "replace"))[:EXCERPT_BYTES]
+    ok = 200 <= response.status_code < 300
+    return response.status_code, excerpt, "" if ok else f"HTTP {response.status_code}"
+
+
+async def _record(attempt: WebhookAttempt, *, delivered: bool) -> None:
+    async with transaction():
+        await WebhookAttempt.insert(attempt)
+        changes: dict[Any, Any] = {WebhookDelivery.attempts: WebhookDelivery.attempts + 1}
+        if delivered:
+            changes[WebhookDelivery.delivered_at] = datetime.now(UTC)
+        await WebhookDelivery.update(changes).where(WebhookDelivery.id == attempt.delivery)
+
+
+async def _detached(work: Coroutine[Any, Any, None]) -> None:
+    """Run `work` outside the current transaction (in a fresh context, so the database
+    helpers open their own connection and transaction)."""
+    await asyncio.create_task(work, context=contextvars.Context())
