@@ -9,6 +9,7 @@ from institution_console import (
     messages,
     offers,
     products,
+    webhooks,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
@@ -24,6 +25,7 @@ console_router = Router(
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,
+        *webhooks.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -19,6 +19,12 @@ from marketplace.webhooks.tables import (
     WebhookEndpoint,
 )
 
+# Badge colours in the design system.
+STATUS_TONES: dict[str, str] = {
+    DeliveryStatus.PENDING: "info",
+    DeliveryStatus.DELIVERED: "success",
+    DeliveryStatus.FAILED: "danger",
+}
 STATUS_LABELS: dict[str, str] = {
     DeliveryStatus.PENDING: N_("投递中"),
     DeliveryStatus.DELIVERED: N_("已送达"),
@@ -125,11 +131,11 @@ class Delivery:
     event_label: str
     status: DeliveryStatus
     status_label: str
+    tone: str
     attempts: int
     created_at: datetime
     delivered_at: datetime | None
     next_attempt_at: datetime | None  # while pending
-    last_error: str
     can_redeliver: bool
 
 
@@ -146,7 +152,14 @@ class Attempt:
 class DeliveryDetail:
     delivery: Delivery
     subject: dict[str, int]
-    attempts: tuple[Attempt, ...]
+    attempts: tuple[Attempt, ...]  # newest first
+
+    @property
+    def last_error(self) -> str:
+        """Why the latest attempt failed ("" once delivered)."""
+        if self.delivery.status is DeliveryStatus.DELIVERED or not self.attempts:
+            return ""
+        return self.attempts[0].error
 
 
 @dataclass(frozen=True)
@@ -166,7 +179,6 @@ _DELIVERY_COLUMNS = (
     WebhookDelivery.subject,
     WebhookDelivery.outbox_message.status.as_alias("outbox_status"),
     WebhookDelivery.outbox_message.next_attempt_at.as_alias("next_attempt_at"),
-    WebhookDelivery.outbox_message.last_error.as_alias("last_error"),
 )
 
 
@@ -189,11 +201,11 @@ def _delivery(row: dict[str, Any]) -> Delivery:
         event_label=event_label(row["event"]),
         status=status,
         status_label=_(STATUS_LABELS[status]),
+        tone=STATUS_TONES[status],
         attempts=row["attempts"],
         created_at=row["created_at"],
         delivered_at=row["delivered_at"],
         next_attempt_at=row["next_attempt_at"] if status is DeliveryStatus.PENDING else None,
-        last_error=(row["last_error"] or "") if status is not DeliveryStatus.DELIVERED else "",
         can_redeliver=status is not DeliveryStatus.PENDING,
     )
 
