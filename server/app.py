@@ -21,6 +21,7 @@ from marketplace.products.search_port import backend
 from marketplace.settings import PROJECT_ROOT, settings
 from portal import portal_router
 from server.auth import access_guard
+from server.demo_webhooks import demo_webhook_receiver
 from server.errors import EXCEPTION_HANDLERS
 from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
@@ -84,6 +85,7 @@ def create_app() -> Litestar:
             portal_router,
             console_router,
             admin_router,
+            *([demo_webhook_receiver] if settings.demo_mode else []),
             create_static_files_router(
                 path="/static",
                 directories=[PROJECT_ROOT / "static"],

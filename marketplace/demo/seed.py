@@ -15,6 +15,7 @@ from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
+from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
@@ -108,6 +109,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
         for account in DEMO_ACCOUNTS:
             await User.insert(_demo_user(account, ids))
             progress(1, total)
+    await seed_webhooks()
     await seed_loans()
     await seed_collections()
     await seed_decisions()

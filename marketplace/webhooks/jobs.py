@@ -15,10 +15,10 @@ import httpx
 
 from marketplace.db import transaction
 from marketplace.parameters.services import get_parameters
-from marketplace.security import decrypt_field, redact_sensitive
+from marketplace.security import redact_sensitive
 from marketplace.webhooks.addresses import UnsafeAddress, check_resolved
 from marketplace.webhooks.payloads import event_data
-from marketplace.webhooks.services import SECRET_CONTEXT
+from marketplace.webhooks.queries import signing_secrets
 from marketplace.webhooks.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -76,7 +76,7 @@ async def send(delivery_id: int) -> None:
         "User-Agent": USER_AGENT,
         EVENT_HEADER: row["event"],
         DELIVERY_HEADER: str(delivery_id),
-        SIGNATURE_HEADER: signature_header(_signing_secrets(row), timestamp, body),
+        SIGNATURE_HEADER: signature_header(signing_secrets(row), timestamp, body),
     }
     timeout = float((await get_parameters("webhook_timeout_seconds"))["webhook_timeout_seconds"])
     started = time.monotonic()
@@ -96,14 +96,6 @@ async def send(delivery_id: int) -> None:
     # transaction of its own so the log keeps it.
     await _detached(_record(attempt, delivered=False))
     raise DeliveryFailed(error)
-
-
-def _signing_secrets(row: dict[str, Any]) -> list[str]:
-    secrets = [decrypt_field(row["secret"], context=SECRET_CONTEXT)]
-    until = row["previous_valid_until"]
-    if row["previous_secret"] and until is not None and until > datetime.now(UTC):
-        secrets.append(decrypt_field(row["previous_secret"], context=SECRET_CONTEXT))
-    return secrets
 
 
 async def _post(

@@ -11,7 +11,9 @@ from marketplace.actors import Actor
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import N_, _
 from marketplace.outbox.tables import OutboxStatus
+from marketplace.security import decrypt_field
 from marketplace.webhooks.events import EVENTS, event_label
+from marketplace.webhooks.signing import verify
 from marketplace.webhooks.tables import (
     DeliveryStatus,
     WebhookAttempt,
@@ -30,6 +32,19 @@ STATUS_LABELS: dict[str, str] = {
     DeliveryStatus.DELIVERED: N_("已送达"),
     DeliveryStatus.FAILED: N_("失败"),
 }
+
+
+SECRET_CONTEXT = "webhook.secret"  # noqa: S105 - the encryption context label
+
+
+def signing_secrets(row: dict[str, Any]) -> list[str]:
+    """The secrets that sign now: the current one, and the previous one during the overlap
+    after a rotation. `row` has secret, previous_secret and previous_valid_until."""
+    secrets = [decrypt_field(row["secret"], context=SECRET_CONTEXT)]
+    until = row["previous_valid_until"]
+    if row["previous_secret"] and until is not None and until > datetime.now(UTC):
+        secrets.append(decrypt_field(row["previous_secret"], context=SECRET_CONTEXT))
+    return secrets
 
 
 def _require(actor: Actor) -> None:
@@ -273,3 +288,20 @@ async def delivery(actor: Actor, delivery_id: int) -> DeliveryDetail:
         subject=subject if isinstance(subject, dict) else json.loads(subject),
         attempts=tuple(Attempt(**attempt) for attempt in attempts),
     )
+
+
+async def signed_by_endpoint(delivery_id: int, header: str, body: bytes) -> bool:
+    """Whether `header` is a fresh, valid signature of `body` by a secret of the endpoint
+    that `delivery_id` went to (the demo's own receiver checks requests with it)."""
+    row = (
+        await WebhookDelivery.select(
+            WebhookDelivery.endpoint.secret_encrypted.as_alias("secret"),
+            WebhookDelivery.endpoint.previous_secret_encrypted.as_alias("previous_secret"),
+            WebhookDelivery.endpoint.previous_valid_until.as_alias("previous_valid_until"),
+        )
+        .where(WebhookDelivery.id == delivery_id)
+        .first()
+    )
+    if row is None or not row["secret"]:
+        return False
+    return any(verify(secret, header, body) for secret in signing_secrets(row))

@@ -20,10 +20,10 @@ from marketplace.parsing import FormReader, column_length, parse_text
 from marketplace.security import encrypt_field
 from marketplace.webhooks.addresses import check_url
 from marketplace.webhooks.events import EVENTS
+from marketplace.webhooks.queries import SECRET_CONTEXT
 from marketplace.webhooks.signing import new_secret
 from marketplace.webhooks.tables import WebhookDelivery, WebhookEndpoint
 
-SECRET_CONTEXT = "webhook.secret"  # noqa: S105 - the encryption context label
 SEND_JOB = "webhooks.send"
 
 

@@ -410,3 +410,41 @@ async def test_parallel_creates_stop_at_the_endpoint_limit(world):
     assert len(created) == 5 and await WebhookEndpoint.count() == 5
     assert all("最多可添加5个" in str(r) for r in refused)
     assert not any(isinstance(r, ValidationFailed) for r in refused)
+
+
+async def test_demo_receiver_accepts_only_requests_signed_by_the_endpoint(client, world):
+    """Mounted only in demo mode (the tests run with it off: a 404 here); its handler on
+    its own checks the signature like an institution's receiver would."""
+    import httpx
+    from litestar import Litestar
+
+    from marketplace.webhooks.signing import signature_header
+    from server.demo_webhooks import demo_webhook_receiver
+
+    _, secret = await _endpoint(world, "https://hooks.example.com/")
+    await deliver(await factories.application_in(world, status="submitted"))
+    delivery_id = (await WebhookDelivery.objects().first()).id
+    body = b'{"event":"lead.delivered"}'
+    assert (await client.post("/demo/webhook-receiver", content=body)).status_code == 404
+
+    demo = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=Litestar([demo_webhook_receiver])),
+        base_url="http://demo",
+    )
+
+    async def post(signed_with: str, at: int) -> int:
+        headers = {
+            "X-LoanMart-Delivery": str(delivery_id),
+            "X-LoanMart-Event": "lead.delivered",
+            "X-LoanMart-Signature": signature_header([signed_with], at, body),
+        }
+        response = await demo.post("/demo/webhook-receiver", content=body, headers=headers)
+        return response.status_code
+
+    async with demo:
+        now = int(time.time())
+        assert await post(secret, now) == 200
+        assert await post("whsec_forged", now) == 401
+        assert await post(secret, now - 600) == 401, "stale timestamp"
+        response = await demo.post("/demo/webhook-receiver", content=body)
+        assert response.status_code == 401 and response.json()["verified"] is False
