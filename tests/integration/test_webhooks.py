@@ -176,6 +176,24 @@ async def test_stale_or_tampered_requests_fail_the_reference_verifier(world, rec
     assert not verify(secret, "v1=" + _signatures(header)[0], request.body), "no timestamp"
 
 
+async def test_the_verification_code_in_the_docs_accepts_real_requests(world, receiver):
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    code = docs.split("```python\n")[1].split("```")[0]
+    assert "def verify" in code
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation's sample
+    _, secret = await _endpoint(world, receiver.url)
+    await deliver(await factories.application_in(world, status="submitted"))
+    await _settle()
+    request = receiver.requests[0]
+    header = request.headers["X-LoanMart-Signature"]
+    assert namespace["verify"](secret, header, request.body)
+    assert not namespace["verify"](secret, header, request.body + b" ")
+    assert not namespace["verify"]("whsec_other", header, request.body)
+
+
 async def test_rotation_sends_both_signatures_during_the_overlap_only(world, receiver):
     endpoint_id, old = await _endpoint(world, receiver.url)
     new = await rotate_secret(world.staff, endpoint_id)
