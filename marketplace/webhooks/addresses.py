@@ -78,9 +78,9 @@ async def check_resolved(url: str) -> None:
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UnsafeAddress(f"cannot resolve host ({type(exc).__name__})") from None
+    except OSError:
+        raise UnsafeAddress(_("无法解析接收地址的域名")) from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         if not _address_allowed(address):
-            raise UnsafeAddress("host resolves to a private or reserved address")
+            raise UnsafeAddress(_("接收地址解析到本机或内网地址，已拒绝发送"))

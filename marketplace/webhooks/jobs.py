@@ -14,11 +14,12 @@ from typing import Any
 import httpx
 
 from marketplace.db import transaction
+from marketplace.i18n import _
 from marketplace.parameters.services import get_parameters
 from marketplace.security import redact_sensitive
 from marketplace.webhooks.addresses import UnsafeAddress, check_resolved
 from marketplace.webhooks.payloads import event_data
-from marketplace.webhooks.queries import signing_secrets
+from marketplace.webhooks.queries import DELIVERY_SECRET_COLUMNS, signing_secrets
 from marketplace.webhooks.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -50,9 +51,7 @@ async def send(delivery_id: int) -> None:
             WebhookDelivery.created_at,
             WebhookDelivery.delivered_at,
             WebhookDelivery.endpoint.url.as_alias("url"),
-            WebhookDelivery.endpoint.secret_encrypted.as_alias("secret"),
-            WebhookDelivery.endpoint.previous_secret_encrypted.as_alias("previous_secret"),
-            WebhookDelivery.endpoint.previous_valid_until.as_alias("previous_valid_until"),
+            *DELIVERY_SECRET_COLUMNS,
         )
         .where(WebhookDelivery.id == delivery_id)
         .first()
@@ -116,8 +115,12 @@ async def _post(
                     break
     except UnsafeAddress as exc:
         return None, "", str(exc)
+    except httpx.TimeoutException as exc:
+        return None, "", _("等待响应超时（{kind}）", kind=type(exc).__name__)
+    except httpx.ConnectError:
+        return None, "", _("无法连接接收地址")
     except httpx.HTTPError as exc:
-        return None, "", type(exc).__name__
+        return None, "", _("请求失败（{kind}）", kind=type(exc).__name__)
     excerpt = redact_sensitive(head[:EXCERPT_BYTES].decode("utf-8", "replace"))[:EXCERPT_BYTES]
     ok = 200 <= response.status_code < 300
     return response.status_code, excerpt, "" if ok else f"HTTP {response.status_code}"

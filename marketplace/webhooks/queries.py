@@ -37,9 +37,17 @@ STATUS_LABELS: dict[str, str] = {
 SECRET_CONTEXT = "webhook.secret"  # noqa: S105 - the encryption context label
 
 
+# A delivery's endpoint secrets, as `signing_secrets` reads them.
+DELIVERY_SECRET_COLUMNS = (
+    WebhookDelivery.endpoint.secret_encrypted.as_alias("secret"),
+    WebhookDelivery.endpoint.previous_secret_encrypted.as_alias("previous_secret"),
+    WebhookDelivery.endpoint.previous_valid_until.as_alias("previous_valid_until"),
+)
+
+
 def signing_secrets(row: dict[str, Any]) -> list[str]:
     """The secrets that sign now: the current one, and the previous one during the overlap
-    after a rotation. `row` has secret, previous_secret and previous_valid_until."""
+    after a rotation. `row` has DELIVERY_SECRET_COLUMNS."""
     secrets = [decrypt_field(row["secret"], context=SECRET_CONTEXT)]
     until = row["previous_valid_until"]
     if row["previous_secret"] and until is not None and until > datetime.now(UTC):
@@ -294,11 +302,7 @@ async def signed_by_endpoint(delivery_id: int, header: str, body: bytes) -> bool
     """Whether `header` is a fresh, valid signature of `body` by a secret of the endpoint
     that `delivery_id` went to (the demo's own receiver checks requests with it)."""
     row = (
-        await WebhookDelivery.select(
-            WebhookDelivery.endpoint.secret_encrypted.as_alias("secret"),
-            WebhookDelivery.endpoint.previous_secret_encrypted.as_alias("previous_secret"),
-            WebhookDelivery.endpoint.previous_valid_until.as_alias("previous_valid_until"),
-        )
+        await WebhookDelivery.select(*DELIVERY_SECRET_COLUMNS)
         .where(WebhookDelivery.id == delivery_id)
         .first()
     )

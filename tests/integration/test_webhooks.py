@@ -370,6 +370,15 @@ async def test_hostile_urls_are_refused_in_chinese(client, world):
     assert response.status_code == 403 and await WebhookEndpoint.count() == 0
 
 
+async def test_an_unreachable_receiver_is_a_failed_attempt_in_chinese(world, fast_policy):
+    await _endpoint(world, "http://127.0.0.1:9/closed")  # the discard port: nothing listens
+    await deliver(await factories.application_in(world, status="submitted"))
+    await _settle()
+    errors = await WebhookAttempt.select(WebhookAttempt.error, WebhookAttempt.status_code)
+    assert len(errors) == fast_policy.max_attempts
+    assert all(e["error"] == "无法连接接收地址" and e["status_code"] is None for e in errors)
+
+
 async def test_production_refuses_loopback_and_names_that_resolve_inside(monkeypatch):
     monkeypatch.setattr(addresses, "settings", replace(settings, environment="production"))
     for url in ("http://127.0.0.1:8000/hook", "https://localhost/hook", "https://[::1]/hook"):
