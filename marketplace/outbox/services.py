@@ -57,6 +57,15 @@ class RetryPolicy:
         return random.uniform(0, ceiling)  # noqa: S311 - spreading load, not a secret
 
 
+class RecordedFailure(Exception):
+    """A handler failure that leaves a trace of its own (a webhook's failed attempt): the
+    handler's transaction rolls back, so `record()` runs in the one that records the
+    failed run, and only if that run is still current."""
+
+    async def record(self) -> None:
+        raise NotImplementedError
+
+
 # Module-level so tests can swap in a fast policy.
 POLICY = RetryPolicy.from_settings(settings)
 
@@ -156,6 +165,8 @@ async def _record_failure(message_id: int, run: int, exc: Exception) -> OutboxSt
         )
         if not rows or rows[0]["status"] != OutboxStatus.PENDING or rows[0]["runs"] != run:
             return None
+        if isinstance(exc, RecordedFailure):
+            await exc.record()
         attempts = rows[0]["attempts"] + 1
         status = OutboxStatus.DEAD if attempts >= POLICY.max_attempts else OutboxStatus.PENDING
         delay = POLICY.backoff(attempts) if status == OutboxStatus.PENDING else 0.0

@@ -3,11 +3,8 @@ retried with the outbox's backoff and parks as dead after the last attempt)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import json
 import time
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +12,7 @@ import httpx
 
 from marketplace.db import transaction
 from marketplace.i18n import _
+from marketplace.outbox.services import RecordedFailure
 from marketplace.parameters.services import get_parameters
 from marketplace.security import redact_sensitive
 from marketplace.webhooks.addresses import UnsafeAddress, check_resolved
@@ -32,8 +30,17 @@ EXCERPT_BYTES = 300
 USER_AGENT = "LoanMart-Webhooks/1"
 
 
-class DeliveryFailed(Exception):
-    """The receiver did not answer 2xx; the message names the cause, never the body."""
+class DeliveryFailed(RecordedFailure):
+    """The receiver did not answer 2xx; the message names the cause, never the body. The
+    attempt is logged with the outbox's record of the failed run (the job's own
+    transaction rolls back)."""
+
+    def __init__(self, attempt: WebhookAttempt) -> None:
+        super().__init__(attempt.error)
+        self.attempt = attempt
+
+    async def record(self) -> None:
+        await _record(self.attempt, delivered=False)
 
 
 async def send_job(ctx: dict, delivery_id: int, **_: object) -> None:
@@ -87,14 +94,10 @@ async def send(delivery_id: int) -> None:
         error=error,
         response_excerpt=excerpt,
     )
-    if not error:
-        # Committed with the outbox row's `done`, in the job's transaction.
-        await _record(attempt, delivered=True)
-        return
-    # The job's transaction rolls back when it raises: the failed attempt is written in a
-    # transaction of its own so the log keeps it.
-    await _detached(_record(attempt, delivered=False))
-    raise DeliveryFailed(error)
+    if error:
+        raise DeliveryFailed(attempt)
+    # Committed with the outbox row's `done`, in the job's transaction.
+    await _record(attempt, delivered=True)
 
 
 async def _post(
@@ -128,14 +131,10 @@ async def _post(
 
 async def _record(attempt: WebhookAttempt, *, delivered: bool) -> None:
     async with transaction():
+        if not await WebhookDelivery.exists().where(WebhookDelivery.id == attempt.delivery):
+            return  # its endpoint was deleted meanwhile
         await WebhookAttempt.insert(attempt)
         changes: dict[Any, Any] = {WebhookDelivery.attempts: WebhookDelivery.attempts + 1}
         if delivered:
             changes[WebhookDelivery.delivered_at] = datetime.now(UTC)
         await WebhookDelivery.update(changes).where(WebhookDelivery.id == attempt.delivery)
-
-
-async def _detached(work: Coroutine[Any, Any, None]) -> None:
-    """Run `work` outside the current transaction (in a fresh context, so the database
-    helpers open their own connection and transaction)."""
-    await asyncio.create_task(work, context=contextvars.Context())
