@@ -49,6 +49,7 @@ class Receiver:
     """An institution's receiver: answers `fail_first` requests with 500, then 200."""
 
     fail_first: int = 0
+    delay: float = 0.0  # seconds before answering
     requests: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -69,6 +70,7 @@ def receiver():
             body = self.rfile.read(int(self.headers["Content-Length"]))
             state.requests.append(Received(dict(self.headers), body, time.time()))
             failing = len(state.requests) <= state.fail_first
+            time.sleep(state.delay)
             self.send_response(500 if failing else 200)
             self.end_headers()
             self.wfile.write(b"busy, try later" if failing else b'{"ok":true}')
@@ -153,6 +155,8 @@ async def test_signed_lead_is_retried_with_backoff_until_the_receiver_accepts(
 
     attempts = await WebhookAttempt.select(WebhookAttempt.status_code).order_by(WebhookAttempt.id)
     assert [a["status_code"] for a in attempts] == [500, 500, 200]
+    message = await OutboxMessage.objects().where(OutboxMessage.id == first.outbox_message).first()
+    assert message.status == OutboxStatus.DONE and message.runs == 3
     detail = await delivery_detail(world.staff, first.id)
     assert detail.delivery.status is DeliveryStatus.DELIVERED
     assert detail.delivery.attempts == 3
@@ -379,6 +383,23 @@ async def test_an_unreachable_receiver_is_a_failed_attempt_in_chinese(world, fas
     assert all(e["error"] == "无法连接接收地址" and e["status_code"] is None for e in errors)
 
 
+async def test_a_slow_receiver_times_out_and_is_retried(world, receiver, fast_policy):
+    from marketplace.parameters.tables import SystemParameter
+
+    await SystemParameter.insert(SystemParameter(key="webhook_timeout_seconds", value="1"))
+    receiver.delay = 1.5
+    await _endpoint(world, receiver.url)
+    await deliver(await factories.application_in(world, status="submitted"))
+    await sweep()
+    await jobs.run_until_idle()
+    [attempt] = await WebhookAttempt.select(WebhookAttempt.error, WebhookAttempt.duration_ms)
+    assert attempt["error"] == "等待响应超时（ReadTimeout）"
+    assert 900 <= attempt["duration_ms"] < 1500
+    receiver.delay = 0
+    await _settle()
+    assert await WebhookDelivery.count().where(WebhookDelivery.delivered_at.is_not_null()) == 1
+
+
 async def test_production_refuses_loopback_and_names_that_resolve_inside(monkeypatch):
     monkeypatch.setattr(addresses, "settings", replace(settings, environment="production"))
     for url in ("http://127.0.0.1:8000/hook", "https://localhost/hook", "https://[::1]/hook"):
@@ -475,3 +496,28 @@ async def test_demo_receiver_accepts_only_requests_signed_by_the_endpoint(client
         assert await post(secret, now - 600) == 401, "stale timestamp"
         response = await demo.post("/demo/webhook-receiver", content=body)
         assert response.status_code == 401 and response.json()["verified"] is False
+
+
+async def test_editing_checks_the_url_again_and_keeps_what_was_typed(client, world):
+    endpoint_id, _ = await _endpoint(world, "https://hooks.example.com/a")
+    await login(client, "/console/login", "staff@test-bank.example")
+    response = await client.submit(
+        f"/console/webhooks/{endpoint_id}",
+        {"url": "https://169.254.169.254/", "description": "元数据", "events": "loan.disbursed"},
+    )
+    assert response.status_code == 400
+    page = soup(response)
+    assert "内网" in page.select_one("#f-url-error").get_text()
+    assert page.select_one("input[name=description]")["value"] == "元数据"
+    assert page.select_one("input[value='loan.disbursed']").has_attr("checked")
+    stored = await WebhookEndpoint.objects().first()
+    assert stored.url == "https://hooks.example.com/a" and stored.events == ALL_EVENTS
+
+    response = await client.submit(
+        f"/console/webhooks/{endpoint_id}",
+        {"url": "https://hooks.example.com/b", "events": "loan.disbursed"},
+    )
+    assert response.status_code == 303
+    stored = await WebhookEndpoint.objects().first()
+    assert stored.url == "https://hooks.example.com/b" and stored.events == ["loan.disbursed"]
+    assert stored.enabled is False, "an unticked box disables the endpoint"
