@@ -13,11 +13,11 @@ import httpx
 from marketplace.db import transaction
 from marketplace.i18n import _
 from marketplace.outbox.services import RecordedFailure
-from marketplace.parameters.services import get_parameters
 from marketplace.security import redact_sensitive
 from marketplace.webhooks.addresses import UnsafeAddress, check_resolved
 from marketplace.webhooks.payloads import event_data
 from marketplace.webhooks.queries import DELIVERY_SECRET_COLUMNS, signing_secrets
+from marketplace.webhooks.services import int_parameter
 from marketplace.webhooks.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -84,7 +84,7 @@ async def send(delivery_id: int) -> None:
         DELIVERY_HEADER: str(delivery_id),
         SIGNATURE_HEADER: signature_header(signing_secrets(row), timestamp, body),
     }
-    timeout = float((await get_parameters("webhook_timeout_seconds"))["webhook_timeout_seconds"])
+    timeout = await int_parameter("webhook_timeout_seconds")
     started = time.monotonic()
     status_code, excerpt, error = await _post(row["url"], body, headers, timeout)
     attempt = WebhookAttempt(

@@ -16,7 +16,7 @@ from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
 from marketplace.parameters.services import get_parameters
-from marketplace.parsing import FormReader, column_length, parse_text
+from marketplace.parsing import FormReader, column_length, first, parse_text
 from marketplace.security import encrypt_field
 from marketplace.webhooks.addresses import check_url
 from marketplace.webhooks.events import EVENTS
@@ -25,6 +25,10 @@ from marketplace.webhooks.signing import new_secret
 from marketplace.webhooks.tables import WebhookDelivery, WebhookEndpoint
 
 SEND_JOB = "webhooks.send"
+
+
+async def int_parameter(key: str) -> int:
+    return int((await get_parameters(key))[key])
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class EndpointInput:
 def parse_endpoint(data: Mapping[str, Any]) -> EndpointInput:
     """Read the endpoint form; every error at once."""
     form = FormReader(data)
-    url = form.field("url", lambda raw: check_url(str(raw or "")), "")
+    url = form.field("url", lambda raw: check_url(first(raw)), "")
     description = form.field(
         "description",
         parse_text,
@@ -78,11 +82,7 @@ async def create_endpoint(actor: Actor, data: Mapping[str, Any]) -> tuple[int, s
     if not actor.can("webhook.manage") or actor.institution_id is None:
         raise PermissionDenied()
     endpoint = parse_endpoint(data)
-    limit = int(
-        (await get_parameters("webhook_endpoints_per_institution"))[
-            "webhook_endpoints_per_institution"
-        ]
-    )
+    limit = await int_parameter("webhook_endpoints_per_institution")
     secret = new_secret()
     async with transaction():
         # One admin at a time per institution, so parallel requests cannot pass the limit.
@@ -112,6 +112,8 @@ async def create_endpoint(actor: Actor, data: Mapping[str, Any]) -> tuple[int, s
 
 
 async def update_endpoint(actor: Actor, endpoint_id: int, data: Mapping[str, Any]) -> None:
+    if not actor.can("webhook.manage"):
+        raise PermissionDenied()
     endpoint = parse_endpoint(data)
     async with transaction():
         await _own_endpoint(actor, endpoint_id)
@@ -146,9 +148,7 @@ async def rotate_secret(actor: Actor, endpoint_id: int) -> str:
     """A new secret becomes current; the old one keeps signing (both signatures are sent)
     for the overlap window, so receivers can switch without losing a delivery. Returns
     the new secret, shown only this once."""
-    hours = int(
-        (await get_parameters("webhook_secret_overlap_hours"))["webhook_secret_overlap_hours"]
-    )
+    hours = await int_parameter("webhook_secret_overlap_hours")
     secret = new_secret()
     async with transaction():
         row = await _own_endpoint(actor, endpoint_id)
