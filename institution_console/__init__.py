@@ -13,6 +13,7 @@ from institution_console import (
     offers,
     prescreen,
     products,
+    webhooks,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
@@ -32,6 +33,7 @@ console_router = Router(
         *agreement.handlers,
         *delivery.handlers,
         *prescreen.handlers,
+        *webhooks.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -42,6 +42,7 @@ CONTEXTS: tuple[str, ...] = (
     "api_clients",
     "partners",
     "prescreen",
+    "webhooks",
 )
 
 

@@ -22,6 +22,7 @@ from marketplace.settings import PROJECT_ROOT, settings
 from open_api.docs import api_docs, api_mount
 from portal import portal_router
 from server.auth import access_guard
+from server.demo_webhooks import demo_webhook_receiver
 from server.errors import EXCEPTION_HANDLERS
 from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
@@ -87,6 +88,7 @@ def create_app() -> Litestar:
             admin_router,
             api_mount,
             api_docs,
+            *([demo_webhook_receiver] if settings.demo_mode else []),
             create_static_files_router(
                 path="/static",
                 directories=[PROJECT_ROOT / "static"],

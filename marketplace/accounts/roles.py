@@ -51,6 +51,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "agreement.sign",  # the cooperation agreement with the platform (A5)
             "delivery.manage",  # lead caps, budget and filters (I6)
             "prescreen.manage",  # the institution's pre-screen rules (I4)
+            "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),

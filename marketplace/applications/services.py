@@ -67,6 +67,7 @@ from marketplace.security import (
     validate_chinese_name,
     validate_id_number,
 )
+from marketplace.webhooks.services import publish
 
 SHARED_DATA_CONTEXT = "application.shared_data"
 
@@ -385,6 +386,7 @@ async def deliver(application_id: int) -> bool:
         # Scored by the institution's pre-screen rules in a job of its own, so a rule never
         # holds up or fails a delivery.
         await outbox.record("prescreen.screen", application_id=application_id)
+        await publish(row["institution"], "lead.delivered", application_id=application_id)
         await notify_institution(
             row["institution"],
             "lead.new",

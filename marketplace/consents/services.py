@@ -8,6 +8,7 @@ from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, Notice
 from marketplace.consents.tables import Consent
+from marketplace.webhooks.services import publish
 
 
 async def grant_consent(actor: Actor, institution_id: int, notice: Notice) -> int:
@@ -54,4 +55,5 @@ async def withdraw_consent(actor: Actor, consent_id: int) -> bool:
     await audit(
         actor, "consent.withdrawn", "consent", consent_id, institution_id=rows[0]["institution"]
     )
+    await publish(rows[0]["institution"], "consent.withdrawn", consent_id=consent_id)
     return True

@@ -18,6 +18,7 @@ from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
 from marketplace.demo.prescreen import seed_prescreen
+from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
 from marketplace.parameters.services import cost_lines
@@ -119,6 +120,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
             await User.insert(_demo_user(account, ids))
             progress(1, total)
     await seed_agreements()  # before any lead: delivery needs an agreement in force
+    await seed_webhooks()
     await seed_loans()
     await seed_collections()
     await seed_decisions()

@@ -41,6 +41,7 @@ from marketplace.loans.tables import Instalment, Loan, LoanEvent, Repayment
 from marketplace.money import FEN, format_cny, to_fen
 from marketplace.offers.queries import signed_terms
 from marketplace.parsing import FormReader, parse_choice, parse_date, parse_money, parse_text
+from marketplace.webhooks.services import publish
 
 BORROWER_LOANS = "/me/loans"
 
@@ -77,6 +78,7 @@ async def report_disbursement(
                 Application.status,
                 Application.borrower,
                 Application.product,
+                Application.institution,
             )
             .where(
                 (Application.id == application_id)
@@ -165,6 +167,7 @@ async def report_disbursement(
             principal=str(plan.principal),
             term_months=plan.term_months,
         )
+        await publish(application["institution"], "loan.disbursed", loan_id=loan_id)
         await notify_borrower(
             application["borrower"],
             "loan.disbursed",

@@ -50,6 +50,7 @@ from marketplace.parsing import FormReader, parse_choice, parse_decimal, parse_i
 from marketplace.products.validation import read_fees, read_rate
 from marketplace.security import encrypt_field
 from marketplace.signing import SigningRequest, confirm_signature, send_signing_code
+from marketplace.webhooks.services import publish
 
 SIGN_CODE_PURPOSE = "offer_sign"
 # Signing codes one borrower may ask for in an hour, across all their offers.
@@ -297,6 +298,7 @@ async def sign_offer(actor: Actor, offer_id: int, request: SigningRequest) -> No
         )
         await accept_offer(actor, application, offer_id)
         await audit(actor, "offer.signed", "offer", offer_id, contract_sha256=sha256)
+        await publish(offer["institution"], "offer.accepted", offer_id=offer_id)
         await notify_institution(
             offer["institution"],
             "offer_signed",
@@ -318,6 +320,7 @@ async def decline_offer(actor: Actor, offer_id: int) -> str:
         )
         await end_by_borrower(actor, application, _("借款人婉拒了批复方案"))
         await audit(actor, "offer.declined", "offer", offer_id)
+        await publish(offer["institution"], "offer.declined", offer_id=offer_id)
         await _tell_institution_ended(application, _("借款人婉拒了批复方案"))
     return str(application["reference"])
 
@@ -346,6 +349,9 @@ async def withdraw_application(actor: Actor, application_id: int) -> str:
         for row in withdrawn:
             await audit(actor, "offer.withdrawn", "offer", row["id"])
         await _tell_institution_ended(application, _("借款人撤回了申请"))
+        await publish(
+            application["institution"], "application.withdrawn", application_id=application_id
+        )
     return str(application["reference"])
 
 

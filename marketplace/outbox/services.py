@@ -57,12 +57,21 @@ class RetryPolicy:
         return random.uniform(0, ceiling)  # noqa: S311 - spreading load, not a secret
 
 
+class RecordedFailure(Exception):
+    """A handler failure that leaves a trace of its own (a webhook's failed attempt): the
+    handler's transaction rolls back, so `record()` runs in the one that records the
+    failed run, and only if that run is still current."""
+
+    async def record(self) -> None:
+        raise NotImplementedError
+
+
 # Module-level so tests can swap in a fast policy.
 POLICY = RetryPolicy.from_settings(settings)
 
 
-async def record(job: str, **payload: int | str) -> None:
-    """Payloads carry ids only — never personal data."""
+async def record(job: str, **payload: int | str) -> int:
+    """Payloads carry ids only — never personal data. Returns the row's id."""
     if job not in jobs.JOB_NAMES:
         raise ValueError(f"unknown job {job!r}")
     rows = await OutboxMessage.insert(OutboxMessage(job=job, payload=payload)).returning(
@@ -81,6 +90,7 @@ async def record(job: str, **payload: int | str) -> None:
             )
 
     on_commit(dispatch_now)
+    return message_id
 
 
 async def dispatch(ids: list[int]) -> int:
@@ -155,6 +165,8 @@ async def _record_failure(message_id: int, run: int, exc: Exception) -> OutboxSt
         )
         if not rows or rows[0]["status"] != OutboxStatus.PENDING or rows[0]["runs"] != run:
             return None
+        if isinstance(exc, RecordedFailure):
+            await exc.record()
         attempts = rows[0]["attempts"] + 1
         status = OutboxStatus.DEAD if attempts >= POLICY.max_attempts else OutboxStatus.PENDING
         delay = POLICY.backoff(attempts) if status == OutboxStatus.PENDING else 0.0

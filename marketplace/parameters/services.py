@@ -43,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "api_token_minutes": 60,
     "api_requests_per_minute": 120,
     "api_idempotency_hours": 24,
+    # Webhooks: receivers per institution, hours a rotated-out secret still signs, and
+    # seconds to wait for a receiver's answer.
+    "webhook_endpoints_per_institution": 5,
+    "webhook_secret_overlap_hours": 24,
+    "webhook_timeout_seconds": 10,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.
     "rejection_reasons": [
         {"code": "not_eligible", "label": N_("资质不符")},
