@@ -1,6 +1,6 @@
 from litestar import Router
 
-from admin import audit, collections, home, jobs, reviews
+from admin import audit, collections, home, jobs, ordering, promotions, reviews
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -9,6 +9,8 @@ admin_router = Router(
     route_handlers=[
         *home.handlers,
         *reviews.handlers,
+        *promotions.handlers,
+        *ordering.handlers,
         *audit.handlers,
         *jobs.handlers,
         *collections.handlers,

@@ -9,6 +9,7 @@ from institution_console import (
     messages,
     offers,
     products,
+    promotions,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
@@ -18,6 +19,7 @@ console_router = Router(
     route_handlers=[
         *home.handlers,
         *products.handlers,
+        *promotions.handlers,
         *leads.handlers,
         *decisions.handlers,
         *offers.handlers,

@@ -37,6 +37,8 @@ CONTEXTS: tuple[str, ...] = (
     "messages",
     "documents",
     "collections",
+    "promotions",
+    "ranking",
 )
 
 

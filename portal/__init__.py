@@ -9,6 +9,7 @@ from portal import (
     loans,
     messages,
     offers,
+    policy,
     products,
 )
 from server.inbox import inbox_handlers
@@ -26,6 +27,7 @@ portal_router = Router(
         *loans.handlers,
         *messages.handlers,
         *offers.handlers,
+        *policy.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],

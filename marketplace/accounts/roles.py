@@ -47,9 +47,10 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.disburse",
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
+            "promotion.request",  # ask for a paid placement of a listed product (I7)
         }
     ),
-    ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
+    ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
     ("staff", "loan_officer"): frozenset(
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
@@ -68,14 +69,20 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.view",
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
+            "promotion.review",  # paid placements (A6)
+            "catalogue.manage",  # ordering rules of lists (A6)
         }
     ),
-    ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
+    ("operator", "product_reviewer"): frozenset(
+        {"product.review", "dashboard.view", "promotion.review", "catalogue.manage"}
+    ),
     ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
     ("operator", "auditor"): frozenset(
         {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
     ),
-    ("operator", "content_editor"): frozenset({"dashboard.view"}),
+    ("operator", "content_editor"): frozenset(
+        {"dashboard.view", "promotion.review", "catalogue.manage"}
+    ),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset({"dashboard.view"}),

@@ -43,6 +43,13 @@ DEFAULTS: dict[str, Any] = {
         {"code": "unreachable", "label": N_("无法联系")},
         {"code": "other", "label": N_("其他")},
     ],
+    # Promotions (I7): how many may run on one day per placement, how long one may run and
+    # how far ahead it may be requested.
+    "promotion_slots_home": 3,
+    "promotion_slots_list_top": 2,
+    "promotion_slots_campaign": 1,
+    "promotion_max_days": 31,
+    "promotion_max_lead_days": 90,
     # What an institution may ask a borrower to upload.
     "document_kinds": [
         {"code": "id_card", "label": N_("身份证正反面")},
