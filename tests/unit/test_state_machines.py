@@ -27,11 +27,13 @@ from marketplace.products.statuses import (
     STATUS_HINTS,
     ProductStatus,
 )
+from marketplace.promotions.statuses import PROMOTION_MACHINE, SCHEDULER, PromotionStatus
 from marketplace.statemachine import StateMachine
 
 MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
+    "promotion": (PROMOTION_MACHINE, PromotionStatus.REQUESTED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
@@ -43,7 +45,7 @@ ALMIGHTY = Actor(user_id=None, kind="test", label="test", permissions=ALL_PERMIS
 ROLES = [
     Actor(user_id=1, kind=kind, label=role, role=role, permissions=permissions_of(kind, role))
     for kind, role in _PERMISSIONS
-] + [SYSTEM]
+] + [SYSTEM, SCHEDULER]
 
 
 def _actor(kind: str, role: str) -> Actor:
@@ -105,6 +107,11 @@ def test_terminal_states_are_the_expected_ones():
         ApplicationStatus.REJECTED,
         ApplicationStatus.WITHDRAWN,
         ApplicationStatus.ACCEPTED,
+    }
+    assert {s for s in PromotionStatus if PROMOTION_MACHINE.is_terminal(s)} == {
+        PromotionStatus.REJECTED,
+        PromotionStatus.ENDED,
+        PromotionStatus.WITHDRAWN,
     }
 
 
