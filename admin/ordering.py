@@ -56,14 +56,18 @@ async def save(request: Request) -> Response:
         form = FormReader(data)
         chosen: list[tuple[int, int, str]] = []
         for index, (code, rule) in enumerate(SORT_RULES.items()):
-            position = form.field(
-                f"position_{code}",
-                parse_int,
-                index + 1,
-                label=_("“{sort}”的位置", sort=_(rule.label)),
-                minimum=1,
-                maximum=len(SORT_RULES),
-            )
+            key = f"position_{code}"
+            # A blank position keeps the sort's place in the declared order.
+            position = index + 1
+            if first(data.get(key)).strip():
+                position = form.field(
+                    key,
+                    parse_int,
+                    position,
+                    label=_("“{sort}”的位置", sort=_(rule.label)),
+                    minimum=1,
+                    maximum=len(SORT_RULES),
+                )
             if rule.fixed or first(data.get(f"offer_{code}")):
                 chosen.append((position, index, code))
         note = form.field(
