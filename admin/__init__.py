@@ -1,6 +1,6 @@
 from litestar import Router
 
-from admin import audit, collections, home, jobs, ordering, promotions, reviews
+from admin import audit, categories, collections, home, jobs, ordering, promotions, reviews
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -11,6 +11,7 @@ admin_router = Router(
         *reviews.handlers,
         *promotions.handlers,
         *ordering.handlers,
+        *categories.handlers,
         *audit.handlers,
         *jobs.handlers,
         *collections.handlers,

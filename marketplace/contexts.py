@@ -25,6 +25,7 @@ CONTEXTS: tuple[str, ...] = (
     "parameters",
     "institutions",
     "accounts",
+    "categories",
     "products",
     "consents",
     "applications",

@@ -1,7 +1,6 @@
 from litestar import Request, Response, get
 
-from marketplace.i18n import translated
-from marketplace.products.catalog import CATEGORIES
+from marketplace.categories.queries import category_labels
 from marketplace.products.queries import featured_products
 from marketplace.promotions.placements import Placement
 from marketplace.promotions.queries import live_placements
@@ -16,7 +15,7 @@ async def home(request: Request) -> Response:
         request,
         "portal/home.html",
         {
-            "categories": translated(CATEGORIES),
+            "categories": await category_labels(active_only=True),
             "products": await featured_products(6),
             "recommended": await live_placements(Placement.HOME),
             "campaigns": await live_placements(Placement.CAMPAIGN),

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.categories.queries import category_labels
 from marketplace.i18n import translated
 from marketplace.loancalc import RepaymentMethod
 from marketplace.parsing import (
@@ -56,7 +57,11 @@ MAX_PAGE = 500
 MAX_QUERY_TEXT = 100
 
 
-def search_query_from(params: dict[str, str], sorts: Collection[str] = SORTS) -> SearchQuery:
+def search_query_from(
+    params: dict[str, str],
+    sorts: Collection[str] = SORTS,
+    categories: Collection[str] = CATEGORIES,
+) -> SearchQuery:
     """Lenient: an unknown or malformed parameter (or a sort not offered) is ignored rather
     than an error."""
     apr_max = lenient(
@@ -65,7 +70,7 @@ def search_query_from(params: dict[str, str], sorts: Collection[str] = SORTS) ->
     whole = {"minimum": 1, "maximum": MAX_ID}
     return SearchQuery(
         text=lenient(parse_text, params.get("q"), "", max_length=MAX_QUERY_TEXT),
-        category=lenient(parse_choice, params.get("category"), None, choices=CATEGORIES),
+        category=lenient(parse_choice, params.get("category"), None, choices=categories),
         institution_id=lenient(parse_int, params.get("institution"), None, **whole),
         repayment_method=lenient(parse_choice, params.get("method"), None, choices=METHODS),
         city=lenient(
@@ -87,7 +92,8 @@ def search_query_from(params: dict[str, str], sorts: Collection[str] = SORTS) ->
 async def product_list(request: Request) -> Response:
     params = {key: request.query_params.get(key, "").strip() for key in (*FILTER_KEYS, "page")}
     rules = await current_rules()
-    query = search_query_from(params, rules.sorts)
+    categories = await category_labels(active_only=True)
+    query = search_query_from(params, rules.sorts, categories)
     cards, result = await search_products(query)
     kept = {k: v for k, v in params.items() if v and k != "page"}
     institution_names = {str(card.institution_id): card.institution_name for card in cards}
@@ -100,7 +106,7 @@ async def product_list(request: Request) -> Response:
             "query": query,
             "params": params,
             **pagination("/products", kept, query.page, result.total, PER_PAGE),
-            "categories": translated(CATEGORIES),
+            "categories": categories,
             "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
             "sort_labels": {sort.code: sort.label for sort in rules.offered},

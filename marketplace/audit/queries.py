@@ -35,6 +35,7 @@ ACTIONS: dict[str, str] = {
     "promotion.start": N_("推广开始"),
     "promotion.end": N_("推广结束"),
     "ranking.rules": N_("修改列表排序规则"),
+    "category.update": N_("修改产品类别"),
     "lead.reviewing": N_("开始审核线索"),
     "lead.approved": N_("批复线索"),
     "lead.rejected": N_("拒绝线索"),

@@ -7,7 +7,10 @@ CONTEXT = declare_context(
     [Product, ProductRevision],
     depends_on=("institutions",),
     # Keeps the search index in step with listings (through the search port).
-    jobs={"products.index": "marketplace.products.indexing:index_product_job"},
+    jobs={
+        "products.index": "marketplace.products.indexing:index_product_job",
+        "products.reindex_category": "marketplace.products.indexing:reindex_category_job",
+    },
     public=("services", "queries", "catalog", "statuses", "search_port", "indexing", "validation"),
 )
 APP_CONFIG = CONTEXT.app
