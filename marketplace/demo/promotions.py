@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from marketplace.demo.decisions import _actor
+from marketplace.i18n import _
 from marketplace.loancalc import today_shanghai
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
@@ -35,7 +36,7 @@ async def seed_promotions() -> None:
             2,
             5,
             "reject",
-            "活动标题未写明优惠条件和适用人群，请补充后重新申请",
+            _("活动标题未写明优惠条件和适用人群，请补充后重新申请"),
         ),
     )
     for login, placement, start, end, decision, note in plan:
@@ -43,7 +44,7 @@ async def seed_promotions() -> None:
         product_id = await _first_listed(staff.institution_id) if staff else None
         if staff is None or reviewer is None or product_id is None:
             continue
-        title = "新客首月息费五折" if placement is Placement.CAMPAIGN else ""
+        title = _("新客首月息费五折") if placement is Placement.CAMPAIGN else ""
         promotion_id = await request_promotion(
             staff,
             PromotionRequest(

@@ -7,7 +7,7 @@ CONTEXT = declare_context(
     [Promotion],
     depends_on=("accounts", "institutions", "products"),
     # Starts and ends promotions on their Asia/Shanghai dates (and reindexes the products).
-    crons=(Cron("promotions.daily", "marketplace.promotions.jobs:advance", every_seconds=300),),
+    crons=(Cron("promotions.advance", "marketplace.promotions.jobs:advance", every_seconds=300),),
     public=("services", "queries", "statuses", "placements"),
 )
 APP_CONFIG = CONTEXT.app
