@@ -41,7 +41,7 @@ test: install browser ## run the whole test suite in parallel (pytest-xdist)
 lint: install ## ruff, format check, mypy and import contracts (same as pre-commit)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy marketplace server portal institution_console admin search
+	$(VENV)/bin/mypy marketplace server portal institution_console admin search open_api
 	$(VENV)/bin/lint-imports
 
 format: install ## format and auto-fix the code

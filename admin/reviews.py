@@ -9,7 +9,8 @@ from marketplace.i18n import _
 from marketplace.parsing import FormReader, first, parse_text
 from marketplace.products.queries import product_for_review, review_queue
 from marketplace.products.services import review_product
-from marketplace.products.validation import banned_phrase_in
+from marketplace.products.validation import compliance_lint
+from marketplace.products.versions import review_context
 from server.auth import require_actor
 from server.forms import FormData, submit_form
 from server.rendering import flash, redirect_to, render
@@ -28,15 +29,17 @@ async def queue(request: Request) -> Response:
 
 async def _detail(request: Request, product_id: int, errors: dict, note: str = "") -> Response:
     product = await product_for_review(await require_actor(request), product_id)
-    lint = []
-    if phrase := banned_phrase_in(product.name, product.summary, product.description):
-        lint.append(_("宣传用语含违规表述“{phrase}”", phrase=phrase))
-    if product.high_cost:
-        lint.append(_("综合年化利率高于警示线：上架后将向借款人显著提示"))
+    texts = (product.name, product.summary, product.description)
     return await render(
         request,
         "admin/review_detail.html",
-        {"product": product, "lint": lint, "errors": errors, "note": note},
+        {
+            "product": product,
+            "lint": compliance_lint(texts, product.high_cost, product.contingent_fees),
+            "review": await review_context(product_id),
+            "errors": errors,
+            "note": note,
+        },
         nav="reviews",
     )
 

@@ -1,6 +1,7 @@
 from litestar import Router
 
 from institution_console import (
+    api_clients,
     collections,
     decisions,
     home,
@@ -26,6 +27,7 @@ console_router = Router(
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,
+        *api_clients.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

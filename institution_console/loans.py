@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from marketplace.i18n import _
-from marketplace.loancalc import MAX_PRINCIPAL, today_shanghai
+from marketplace.loancalc import today_shanghai
 from marketplace.loans.files import (
     FORMATS,
     MAX_FILE_BYTES,
@@ -30,13 +30,16 @@ from marketplace.loans.portfolio import (
 )
 from marketplace.loans.queries import disbursement_form, institution_loan, kind_choices
 from marketplace.loans.services import (
+    ACCOUNT_MAX_LENGTH,
     REFERENCE_MAX_LENGTH,
+    parse_disbursement,
+    parse_repayment,
     record_repayment_file,
     report_disbursement,
     report_repayment,
 )
 from marketplace.money import format_cny
-from marketplace.parsing import FormReader, first, parse_choice, parse_date, parse_money, parse_text
+from marketplace.parsing import first
 from server.auth import require_actor
 from server.forms import FormData, page_number, submit_form
 from server.pagination import pagination
@@ -47,7 +50,6 @@ RECORD = {"access": "staff", "permission": "loan.record_repayment"}
 DISBURSE = {"access": "staff", "permission": "loan.disburse"}
 LIST_PATH = "/console/loans"
 PER_PAGE = 50
-ACCOUNT_MAX_LENGTH = 40
 
 
 def _download(content: bytes, media_type: str, filename: str) -> Response:
@@ -141,24 +143,9 @@ async def loan_repay(request: Request, loan_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        form = FormReader(data)
-        amount = form.field(
-            "amount", parse_money, None, label=_("还款金额"), maximum=MAX_PRINCIPAL * 2
-        )
-        paid_on = form.field("paid_on", parse_date, None, label=_("还款日期"))
-        kind = form.field("kind", parse_choice, "", choices=kind_choices(), label=_("还款类型"))
-        reference = form.field(
-            "reference",
-            parse_text,
-            "",
-            label=_("流水号"),
-            min_length=1,
-            max_length=REFERENCE_MAX_LENGTH,
-        )
-        form.raise_errors()
-        assert amount is not None and paid_on is not None
-        await report_repayment(actor, loan_id, amount, paid_on, kind, reference)
-        flash(request, _("已登记还款 {amount}", amount=format_cny(amount)))
+        paid = parse_repayment(data)
+        await report_repayment(actor, loan_id, paid.amount, paid.paid_on, paid.kind, paid.reference)
+        flash(request, _("已登记还款 {amount}", amount=format_cny(paid.amount)))
         return redirect_to(request, "console.loans.detail", loan_id=loan_id)
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
@@ -273,20 +260,10 @@ async def disburse(request: Request, application_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        form = FormReader(data)
-        disbursed_on = form.field("disbursed_on", parse_date, None, label=_("放款日期"))
-        amount = form.field("amount", parse_money, None, label=_("放款金额"))
-        account = form.field(
-            "receiving_account",
-            parse_text,
-            "",
-            label=_("收款账号"),
-            min_length=1,
-            max_length=ACCOUNT_MAX_LENGTH,
+        paid = parse_disbursement(data)
+        loan_id = await report_disbursement(
+            actor, application_id, paid.disbursed_on, paid.amount, paid.receiving_account
         )
-        form.raise_errors()
-        assert disbursed_on is not None and amount is not None
-        loan_id = await report_disbursement(actor, application_id, disbursed_on, amount, account)
         flash(request, _("已登记放款，还款计划已生成"))
         return redirect_to(request, "console.loans.detail", loan_id=loan_id)
 

@@ -45,9 +45,7 @@ async def _form(
             "values": values,
             "errors": errors,
             "preview": preview,
-            "methods": [
-                (product.repayment_method, RepaymentMethod(product.repayment_method).label)
-            ],
+            "methods": [(m, RepaymentMethod(m).label) for m in product.repayment_methods],
             "periods": [(p.value, p.label) for p in RatePeriod],
             "terms": [(t, _("%(n)s 个月", n=t)) for t in product.term_options],
         },

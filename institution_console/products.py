@@ -9,10 +9,12 @@ from litestar.params import FromPath
 
 from marketplace.actors import Actor
 from marketplace.errors import ValidationFailed
-from marketplace.i18n import _, translated
+from marketplace.i18n import N_, _, translated
 from marketplace.loancalc import RatePeriod, RepaymentMethod
-from marketplace.parsing import first
+from marketplace.parameters.services import cost_lines
+from marketplace.parsing import MAX_ID, first, lenient, parse_int
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.disclosures import BASES, BASIS_LABELS, Basis, ContingentKind
 from marketplace.products.queries import (
     ProductDetail,
     institution_product,
@@ -22,15 +24,21 @@ from marketplace.products.services import change_listing, price, save_product, s
 from marketplace.products.validation import (
     FEE_FIELDS,
     PERCENT,
+    compliance_lint,
+    contingent_field,
     parse_price_terms,
     parse_product_input,
 )
+from marketplace.products.versions import product_versions, version_diff
 from server.auth import require_actor
 from server.forms import FormData, as_list, form_data, submit_form
 from server.rendering import flash, redirect_to, render
 
 VIEW = {"access": "staff", "permission": "product.view"}
 EDIT = {"access": "staff", "permission": "product.edit"}
+RATE_TYPES = {"fixed": N_("固定利率"), "floating": N_("浮动利率（LPR + 加点）")}
+# Form fields sent as repeated keys (checkbox groups).
+LIST_FIELDS = ("employment_types", "repayment_methods")
 
 
 def _values_from_product(product: ProductDetail) -> dict:
@@ -42,7 +50,7 @@ def _values_from_product(product: ProductDetail) -> dict:
             "summary",
             "description",
             "rate_period",
-            "repayment_method",
+            "rate_type",
             "age_min",
             "age_max",
             "approval_speed_hours",
@@ -50,7 +58,16 @@ def _values_from_product(product: ProductDetail) -> dict:
     }
     values["amount_min"] = f"{product.amount_min:f}".rstrip("0").rstrip(".")
     values["amount_max"] = f"{product.amount_max:f}".rstrip("0").rstrip(".")
-    values["rate"] = f"{(product.rate * PERCENT).normalize():f}"
+    if product.floating:
+        values["rate_spread_bps"] = str(product.rate_spread_bps)
+    else:
+        values["rate"] = f"{(product.rate * PERCENT).normalize():f}"
+    values["repayment_methods"] = list(product.repayment_methods)
+    for charge in product.contingent_fees:
+        values[contingent_field(charge.kind, "basis")] = str(charge.basis)
+        if charge.value is not None:
+            value = charge.value if charge.basis is Basis.AMOUNT else charge.value * PERCENT
+            values[contingent_field(charge.kind, "value")] = f"{value.normalize():f}"
     values["min_monthly_income"] = f"{product.min_monthly_income:.0f}"
     values["term_options"] = ",".join(str(t) for t in product.term_options)
     for key in ("cities", "required_documents", "tags", "keywords"):
@@ -85,14 +102,21 @@ async def _form(
             "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
             "periods": {p.value: p.label for p in RatePeriod},
+            "rate_types": translated(RATE_TYPES),
+            "contingent_kinds": [
+                (kind, [(str(b), _(BASIS_LABELS[kind][b])) for b in BASES[kind]])
+                for kind in ContingentKind
+            ],
+            "lpr": (await cost_lines()).lpr_1y,
         },
         nav="products",
     )
 
 
 def _form_values(data: dict) -> dict:
-    values = {k: v for k, v in data.items() if k != "employment_types"}
-    values["employment_types"] = as_list(data, "employment_types")
+    values = {k: v for k, v in data.items() if k not in LIST_FIELDS}
+    for key in LIST_FIELDS:
+        values[key] = as_list(data, key)
     return values
 
 
@@ -113,7 +137,8 @@ async def new_product(request: Request) -> Response:
         request,
         {
             "rate_period": "year",
-            "repayment_method": "equal_installment",
+            "rate_type": "fixed",
+            "repayment_methods": ["equal_installment"],
             "age_min": 22,
             "age_max": 55,
             "term_options": "6,12,24,36",
@@ -162,7 +187,33 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
     return await render(
         request,
         "institution_console/product_detail.html",
-        {"product": product, "errors": {}},
+        {"product": product, "errors": {}, "lint": _lint(product)},
+        nav="products",
+    )
+
+
+def _lint(product: ProductDetail) -> list[str]:
+    texts = (product.name, product.summary, product.description)
+    return compliance_lint(texts, product.high_cost, product.contingent_fees)
+
+
+@get("/products/{product_id:int}/versions", name="console.products.versions", opt=VIEW)
+async def versions(request: Request, product_id: FromPath[int]) -> Response:
+    """Every version with a side-by-side diff of the two chosen (default: the newest two)."""
+    actor = await require_actor(request)
+    product = await institution_product(actor, product_id)
+    entries = await product_versions(actor, product_id)
+    numbers = [entry.version for entry in entries]
+    bounds = {"minimum": 1, "maximum": MAX_ID}
+    new = lenient(parse_int, request.query_params.get("new"), numbers[0], **bounds)
+    old = lenient(
+        parse_int, request.query_params.get("old"), numbers[min(1, len(numbers) - 1)], **bounds
+    )
+    diff = await version_diff(actor, product_id, old, new)
+    return await render(
+        request,
+        "institution_console/product_versions.html",
+        {"product": product, "versions": entries, "diff": diff},
         nav="products",
     )
 
@@ -200,7 +251,7 @@ def _detail_with_errors(
         return await render(
             request,
             "institution_console/product_detail.html",
-            {"product": product, "errors": errors},
+            {"product": product, "errors": errors, "lint": _lint(product)},
             nav="products",
         )
 
@@ -238,6 +289,7 @@ handlers = [
     create_product,
     preview_product,
     product_detail,
+    versions,
     edit_product,
     update_product,
     submit_product,

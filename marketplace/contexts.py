@@ -40,6 +40,7 @@ CONTEXTS: tuple[str, ...] = (
     "collections",
     "promotions",
     "ranking",
+    "api_clients",
 )
 
 

@@ -29,6 +29,7 @@ PREFILL_MAX_LENGTH = 20
 FIELDS = (
     "amount",
     "term_months",
+    "repayment_method",
     "real_name",
     "id_number",
     "city",
@@ -61,6 +62,7 @@ async def apply_form(request: Request, product_id: FromPath[int]) -> Response:
     values = {
         "amount": query_text(request, "amount", max_length=PREFILL_MAX_LENGTH),
         "term_months": query_text(request, "term", max_length=PREFILL_MAX_LENGTH),
+        "repayment_method": query_text(request, "method", max_length=PREFILL_MAX_LENGTH),
         "submission_key": new_submission_key(),
     }
     return await _form(request, product, values, {})

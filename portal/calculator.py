@@ -70,6 +70,7 @@ def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dic
     values = {
         "amount": params.get("amount") or str(int(_default_amount(product))),
         "term": params.get("term") or str(terms[len(terms) // 2]),
+        "method": params.get("method") or product.repayment_methods[0],
     }
     errors: dict[str, str] = {}
     amount, term = _terms(values, errors)
@@ -81,12 +82,14 @@ def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dic
         )
     elif not errors and term not in terms:
         errors["term"] = _("请选择该产品提供的期限")
+    if values["method"] not in product.repayment_methods:
+        errors["method"] = _("请选择该产品提供的还款方式")
     calc = _compute(
         values,
         errors,
         amount,
         term,
-        method=product.repayment_method,
+        method=values["method"],
         rate=product.rate,
         rate_period=product.rate_period,
         fees=product.fee_list,

@@ -19,6 +19,7 @@ from marketplace import cache
 from marketplace.db import engine
 from marketplace.products.search_port import backend
 from marketplace.settings import PROJECT_ROOT, settings
+from open_api.docs import api_docs, api_mount
 from portal import portal_router
 from server.auth import access_guard
 from server.errors import EXCEPTION_HANDLERS
@@ -84,6 +85,8 @@ def create_app() -> Litestar:
             portal_router,
             console_router,
             admin_router,
+            api_mount,
+            api_docs,
             create_static_files_router(
                 path="/static",
                 directories=[PROJECT_ROOT / "static"],
@@ -101,6 +104,9 @@ def create_app() -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_samesite="lax",
             header_name=CSRF_HEADER,
+            # The Open API authenticates with bearer tokens, which browsers never attach
+            # on their own: no cross-site request can carry one.
+            exclude=["^/api/(oauth|v1)/"],
         ),
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(make_environment())

@@ -164,6 +164,7 @@ def worker() -> None:
 
 def demo() -> None:
     """Everything on the embedded default: Postgres, Redis, search, web and worker."""
+    from marketplace.demo.api_clients import demo_api_line
     from marketplace.i18n import _
     from marketplace.settings import load_settings
     from server.embedded import ensure_services
@@ -216,6 +217,7 @@ def demo() -> None:
             base=base,
         )
         print(logins, flush=True)  # noqa: T201
+        print(demo_api_line(base) + "\n", flush=True)  # noqa: T201
         print(_("按 Ctrl-C 停止。"), flush=True)  # noqa: T201
         while True:
             for child in children:

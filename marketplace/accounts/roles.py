@@ -48,6 +48,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
             "promotion.request",  # ask for a paid placement of a listed product (I7)
+            "api_client.manage",  # Open API credentials of the institution
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -71,6 +72,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "collection.view",  # collection oversight across institutions (A8)
             "promotion.review",  # paid placements (A6)
             "catalogue.manage",  # ordering rules of lists (A6)
+            "parameter.edit",  # system parameters (A3); a cost line change re-prices products
         }
     ),
     ("operator", "product_reviewer"): frozenset(

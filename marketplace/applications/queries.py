@@ -30,7 +30,7 @@ from marketplace.applications.statuses import (
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.errors import NotFound
 from marketplace.i18n import N_, _
-from marketplace.loancalc import SHANGHAI
+from marketplace.loancalc import SHANGHAI, RepaymentMethod
 from marketplace.parameters.services import get_parameters
 from marketplace.parsing import (
     column_length,
@@ -50,6 +50,7 @@ LIST_COLUMNS = (
     Application.reference,
     Application.amount,
     Application.term_months,
+    Application.repayment_method,
     Application.status,
     Application.submitted_at,
     Application.updated_at,
@@ -74,6 +75,11 @@ class ApplicationSummary:
     product_id: int
     product_name: str
     institution_name: str
+    repayment_method: str = ""  # the borrower's choice among the product's methods
+
+    @property
+    def method_label(self) -> str:
+        return RepaymentMethod(self.repayment_method).label if self.repayment_method else ""
 
 
 def _summary_fields(row: Mapping[str, Any]) -> dict[str, Any]:

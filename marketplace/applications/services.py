@@ -45,6 +45,7 @@ from marketplace.parsing import (
     FormReader,
     column_length,
     first,
+    parse_choice,
     parse_int,
     parse_money,
     parse_text,
@@ -52,6 +53,7 @@ from marketplace.parsing import (
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
+from marketplace.products.validation import REPAYMENT_METHODS
 from marketplace.security import (
     age_on,
     decrypt_field,
@@ -70,6 +72,7 @@ class ApplicationInput:
     product_id: int
     amount: Decimal
     term_months: int
+    repayment_method: str
     real_name: str
     id_number: str
     city: str
@@ -90,6 +93,10 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         label=_("借款期限"),
         minimum=MIN_TERM_MONTHS,
         maximum=MAX_TERM_MONTHS,
+    )
+    # Which of the product's methods it is, is checked with the product's other terms.
+    method = form.field(
+        "repayment_method", parse_choice, "", choices=REPAYMENT_METHODS, label=_("还款方式")
     )
     real_name = first(data.get("real_name")).strip()
     if error := validate_chinese_name(real_name):
@@ -122,6 +129,7 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         product_id=product_id,
         amount=amount,
         term_months=term,
+        repayment_method=method,
         real_name=real_name,
         id_number=id_number,
         city=city,
@@ -147,6 +155,8 @@ def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
         )
     if cmd.term_months not in product["term_options"]:
         errors["term_months"] = _("请选择该产品提供的期限")
+    if cmd.repayment_method not in product["repayment_methods"]:
+        errors["repayment_method"] = _("请选择该产品提供的还款方式")
     age = age_on(cmd.id_number, today_in_china())
     if not product["age_min"] <= age <= product["age_max"]:
         errors["id_number"] = _(
@@ -278,6 +288,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             consent=consent_id,
             amount=cmd.amount,
             term_months=cmd.term_months,
+            repayment_method=cmd.repayment_method,
             status=ApplicationStatus.SUBMITTED,
             city=cmd.city,
             shared_data_encrypted=encrypt_field(

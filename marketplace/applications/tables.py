@@ -27,6 +27,8 @@ class Application(Table, tablename="application"):
     consent = ForeignKey(references=Consent)
     amount = Numeric(digits=(14, 2))
     term_months = Integer()
+    # The repayment method the borrower chose among the product's (the offer form's default).
+    repayment_method = Varchar(length=30, default="")
     status = Varchar(length=20, default="submitted")
     # The consented data items, encrypted as one JSON document for this institution.
     shared_data_encrypted = Text()

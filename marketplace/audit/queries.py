@@ -15,6 +15,7 @@ ACTOR_KINDS: dict[str, str] = {
     "borrower": N_("借款人"),
     "system": N_("系统"),
     "visitor": N_("访客"),
+    "api_client": N_("开放接口客户端"),
 }
 
 # Actions without a label here are shown by their code, which is always shown anyway.
@@ -36,6 +37,8 @@ ACTIONS: dict[str, str] = {
     "promotion.end": N_("推广结束"),
     "ranking.rules": N_("修改列表排序规则"),
     "category.update": N_("修改产品类别"),
+    "product.reprice": N_("按LPR与利率警戒线重新定价"),
+    "parameter.change": N_("修改系统参数"),
     "lead.reviewing": N_("开始审核线索"),
     "lead.approved": N_("批复线索"),
     "lead.rejected": N_("拒绝线索"),
@@ -74,10 +77,14 @@ ACTIONS: dict[str, str] = {
     "operator.totp_enrol": N_("绑定动态验证码"),
     "job.retry": N_("重试后台任务"),
     "job.retry_dead": N_("重试全部失败任务"),
+    "api_client.create": N_("创建开放接口客户端"),
+    "api_client.revoke": N_("吊销开放接口客户端"),
+    "api_client.token": N_("开放接口客户端获取访问令牌"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
     "product": N_("产品"),
+    "parameter": N_("系统参数"),
     "application": N_("申请"),
     "institution": N_("机构"),
     "loan": N_("贷款"),
@@ -87,6 +94,7 @@ OBJECT_TYPES: dict[str, str] = {
     "user": N_("账号"),
     "consent": N_("授权"),
     "outbox_message": N_("后台任务"),
+    "api_client": N_("开放接口客户端"),
 }
 
 

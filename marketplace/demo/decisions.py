@@ -90,6 +90,7 @@ async def apply_and_deliver(
             product_id=product["id"],
             amount=amount,
             term_months=term_months,
+            repayment_method=product["repayment_methods"][0],
             real_name=borrower.label,
             id_number=first + id_check_char(first),
             city=city,

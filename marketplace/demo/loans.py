@@ -139,6 +139,7 @@ async def _signed_application(
             consent=consent[0]["id"],
             amount=Decimal(loan.principal),
             term_months=loan.term_months,
+            repayment_method=product["repayment_methods"][0],
             status=ApplicationStatus.ACCEPTED,
             shared_data_encrypted=encrypt_field(
                 json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
@@ -172,7 +173,7 @@ async def _signed_application(
     plan = quote(
         Decimal(loan.principal),
         loan.term_months,
-        product["repayment_method"],
+        product["repayment_methods"][0],
         product["rate"],
         product["rate_period"],
         fees,
@@ -185,7 +186,7 @@ async def _signed_application(
             borrower=borrower.user_id,
             amount=plan.principal,
             term_months=loan.term_months,
-            repayment_method=product["repayment_method"],
+            repayment_method=product["repayment_methods"][0],
             rate=product["rate"],
             rate_period=product["rate_period"],
             fees=[fee.to_dict() for fee in fees],

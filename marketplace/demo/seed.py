@@ -10,6 +10,7 @@ from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
+from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
@@ -17,10 +18,11 @@ from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
 from marketplace.demo.promotions import seed_promotions
 from marketplace.institutions.tables import Institution
-from marketplace.loancalc import Fee, apr_range, classify_cost
+from marketplace.loancalc import Fee, classify_cost
 from marketplace.parameters.services import cost_lines
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
+from marketplace.products.validation import PriceTerms, methods_apr_range
 from marketplace.security import encrypt_field, hash_password, mask_mobile, new_totp_secret
 
 
@@ -62,15 +64,18 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
             progress(1, total)
         for position, item in enumerate(PRODUCTS):
             fees = [Fee.from_dict(f) for f in item["fees"]]
-            low, high = apr_range(
-                Decimal(item["amount_min"]),
-                Decimal(item["amount_max"]),
-                item["term_options"],
-                item["repayment_method"],
-                Decimal(item["rate"]),
-                item["rate_period"],
-                fees,
-            )
+            terms = PriceTerms(
+                amount_min=Decimal(item["amount_min"]),
+                amount_max=Decimal(item["amount_max"]),
+                term_options=item["term_options"],
+                rate=Decimal(item["rate"]),
+                rate_period=item["rate_period"],
+                repayment_methods=item["repayment_methods"],
+                fees=fees,
+                rate_type=item.get("rate_type", "fixed"),
+                spread_bps=item.get("rate_spread_bps"),
+            ).with_lpr(lines.lpr_1y)
+            low, high = methods_apr_range(terms)
             verdict = classify_cost(high, lines)
             await Product.insert(
                 Product(
@@ -82,10 +87,13 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
                     amount_min=Decimal(item["amount_min"]),
                     amount_max=Decimal(item["amount_max"]),
                     term_options=item["term_options"],
-                    rate=Decimal(item["rate"]),
-                    rate_period=item["rate_period"],
-                    repayment_method=item["repayment_method"],
+                    rate_type=terms.rate_type,
+                    rate_spread_bps=terms.spread_bps,
+                    rate=terms.rate,
+                    rate_period=terms.rate_period,
+                    repayment_methods=terms.repayment_methods,
                     fees=[fee.to_dict() for fee in fees],
+                    contingent_fees=item["contingent_fees"],
                     age_min=item["age_min"],
                     age_max=item["age_max"],
                     cities=item["cities"],
@@ -114,6 +122,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_decisions()
     await seed_offers()
     await seed_promotions()
+    await seed_api_client()
     return True
 
 

@@ -9,7 +9,7 @@ institution reports only the date, the amount (at most the signed amount) and th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -23,9 +23,10 @@ from marketplace.db import transaction
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_borrower, notify_users
-from marketplace.loancalc import LoanInputError, quote, today_shanghai
+from marketplace.loancalc import MAX_PRINCIPAL, LoanInputError, quote, today_shanghai
 from marketplace.loans import ledger
 from marketplace.loans.ledger import Allocation, Line
+from marketplace.loans.queries import kind_choices
 from marketplace.loans.statuses import (
     LOAN_MACHINE,
     MONITOR,
@@ -39,6 +40,7 @@ from marketplace.loans.statuses import (
 from marketplace.loans.tables import Instalment, Loan, LoanEvent, Repayment
 from marketplace.money import FEN, format_cny, to_fen
 from marketplace.offers.queries import signed_terms
+from marketplace.parsing import FormReader, parse_choice, parse_date, parse_money, parse_text
 
 BORROWER_LOANS = "/me/loans"
 
@@ -213,6 +215,62 @@ def move_to(current: LoanStatus, target: LoanStatus, actor: Actor) -> None:
     LOAN_MACHINE.target(
         current, action, LOAN_MONITOR if transition.permission == MONITOR else actor
     )
+
+
+# The receiving account as typed; mask_account checks it is 8 to 30 digits.
+ACCOUNT_MAX_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class DisbursementForm:
+    disbursed_on: date
+    amount: Decimal
+    receiving_account: str
+
+
+def parse_disbursement(data: Mapping[str, Any]) -> DisbursementForm:
+    """A disbursement as the console's form or the Open API sends it; every error at once."""
+    form = FormReader(data)
+    disbursed_on = form.field("disbursed_on", parse_date, date.min, label=_("放款日期"))
+    amount = form.field("amount", parse_money, Decimal(0), label=_("放款金额"))
+    account = form.field(
+        "receiving_account",
+        parse_text,
+        "",
+        label=_("收款账号"),
+        min_length=1,
+        max_length=ACCOUNT_MAX_LENGTH,
+    )
+    form.raise_errors()
+    return DisbursementForm(disbursed_on, amount, account)
+
+
+@dataclass(frozen=True)
+class RepaymentForm:
+    amount: Decimal
+    paid_on: date
+    kind: str
+    reference: str
+
+
+def parse_repayment(data: Mapping[str, Any]) -> RepaymentForm:
+    """One repayment as the console's form or the Open API sends it; every error at once."""
+    form = FormReader(data)
+    amount = form.field(
+        "amount", parse_money, Decimal(0), label=_("还款金额"), maximum=MAX_PRINCIPAL * 2
+    )
+    paid_on = form.field("paid_on", parse_date, date.min, label=_("还款日期"))
+    kind = form.field("kind", parse_choice, "", choices=kind_choices(), label=_("还款类型"))
+    reference = form.field(
+        "reference",
+        parse_text,
+        "",
+        label=_("流水号"),
+        min_length=1,
+        max_length=REFERENCE_MAX_LENGTH,
+    )
+    form.raise_errors()
+    return RepaymentForm(amount, paid_on, kind, reference)
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,8 @@ class ProductTerms:
     amount_min: Decimal
     amount_max: Decimal
     term_options: tuple[int, ...]
-    repayment_method: str
+    repayment_methods: tuple[str, ...]
+    asked_method: str  # the borrower's choice among them: the offer form's default
     rate: Decimal
     rate_period: str
     fees: tuple[Fee, ...]
@@ -105,7 +106,8 @@ async def product_terms(actor: Actor, application_id: int) -> ProductTerms:
             Application.product.amount_min.as_alias("amount_min"),
             Application.product.amount_max.as_alias("amount_max"),
             Application.product.term_options.as_alias("term_options"),
-            Application.product.repayment_method.as_alias("repayment_method"),
+            Application.repayment_method,
+            Application.product.repayment_methods.as_alias("repayment_methods"),
             Application.product.rate.as_alias("rate"),
             Application.product.rate_period.as_alias("rate_period"),
             Application.product.fees.as_alias("fees"),
@@ -128,7 +130,8 @@ async def product_terms(actor: Actor, application_id: int) -> ProductTerms:
         amount_min=row["amount_min"],
         amount_max=row["amount_max"],
         term_options=tuple(row["term_options"]),
-        repayment_method=row["repayment_method"],
+        repayment_methods=tuple(row["repayment_methods"]),
+        asked_method=row["repayment_method"],
         rate=row["rate"],
         rate_period=row["rate_period"],
         fees=tuple(Fee.from_dict(fee) for fee in fees),
@@ -144,7 +147,11 @@ def offer_form_defaults(product: ProductTerms) -> dict[str, str]:
             if product.asked_term in product.term_options
             else product.term_options[0]
         ),
-        "repayment_method": product.repayment_method,
+        "repayment_method": (
+            product.asked_method
+            if product.asked_method in product.repayment_methods
+            else product.repayment_methods[0]
+        ),
         "rate": f"{(product.rate * PERCENT).normalize():f}",
         "rate_period": product.rate_period,
     }

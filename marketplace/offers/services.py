@@ -112,7 +112,7 @@ def parse_offer_terms(data: Mapping, product: ProductTerms) -> OfferTerms:
         "repayment_method",
         parse_choice,
         "",
-        choices=(product.repayment_method,),
+        choices=product.repayment_methods,
         label=_("还款方式"),
     )
     rate, rate_period = read_rate(form)

@@ -6,7 +6,12 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from marketplace.i18n import N_
+from marketplace import outbox
+from marketplace.actors import Actor
+from marketplace.audit.services import record as audit
+from marketplace.db import transaction
+from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.i18n import N_, _
 from marketplace.loancalc import CostLines
 from marketplace.parameters.tables import SystemParameter
 
@@ -33,6 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "offer_cooling_off_days": 7,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
+    # Open API: a bearer token's lifetime, requests one API client may make a minute (the
+    # token endpoint included), and how long an Idempotency-Key's answer is kept.
+    "api_token_minutes": 60,
+    "api_requests_per_minute": 120,
+    "api_idempotency_hours": 24,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.
     "rejection_reasons": [
         {"code": "not_eligible", "label": N_("资质不符")},
@@ -84,3 +94,46 @@ async def cost_lines() -> CostLines:
         lpr_1y=Decimal(str(p["lpr_1y"])),
         warn_multiple=Decimal(str(p["apr_warn_multiple"])),
     )
+
+
+# The parameters every product's price depends on: changing one re-prices them all
+# (a floating rate follows the LPR; every cost verdict follows the lines).
+COST_KEYS = ("apr_block_line", "lpr_1y", "apr_warn_multiple")
+_MAX_COST_VALUE = Decimal(100)
+
+
+def _checked(key: str, value: Any) -> Any:
+    """The value if it has the default's shape (a cost parameter: a positive decimal)."""
+    default = DEFAULTS[key]
+    if key in COST_KEYS:
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            number = Decimal(0)
+        if not (number.is_finite() and 0 < number <= _MAX_COST_VALUE):
+            raise DomainError(_("参数值应为大于0的数值"), field="value")
+        return str(number)
+    if type(value) is not type(default):
+        raise DomainError(_("参数值的类型不正确"), field="value")
+    return value
+
+
+async def change_parameter(actor: Actor, key: str, value: Any) -> None:
+    """Override one system parameter (audited); a cost parameter re-prices every product
+    after commit, through the outbox."""
+    if not actor.can("parameter.edit"):
+        raise PermissionDenied()
+    if key not in DEFAULTS:
+        raise NotFound(_("没有这个参数"))
+    stored = json.dumps(_checked(key, value), ensure_ascii=False)
+    async with transaction():
+        await SystemParameter.insert(
+            SystemParameter(key=key, value=stored, updated_by=actor.label)
+        ).on_conflict(
+            target=SystemParameter.key,
+            action="DO UPDATE",
+            values=[SystemParameter.value, SystemParameter.updated_by, SystemParameter.updated_at],
+        )
+        await audit(actor, "parameter.change", "parameter", key, value=stored)
+        if key in COST_KEYS:
+            await outbox.record("products.reprice")

@@ -10,7 +10,18 @@ CONTEXT = declare_context(
     jobs={
         "products.index": "marketplace.products.indexing:index_product_job",
         "products.reindex_category": "marketplace.products.indexing:reindex_category_job",
+        # Re-prices floating rates and cost verdicts after a cost parameter changes.
+        "products.reprice": "marketplace.products.services:reprice_products_job",
     },
-    public=("services", "queries", "catalog", "statuses", "search_port", "indexing", "validation"),
+    public=(
+        "services",
+        "queries",
+        "catalog",
+        "statuses",
+        "search_port",
+        "indexing",
+        "validation",
+        "disclosures",
+    ),
 )
 APP_CONFIG = CONTEXT.app

@@ -20,6 +20,8 @@ from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.loancalc import Fee, RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.disclosures import ContingentFee
+from marketplace.products.disclosures import load as load_contingent
 from marketplace.products.search_port import SearchQuery, SearchResult, backend
 from marketplace.products.statuses import (
     PRODUCT_MACHINE,
@@ -37,7 +39,10 @@ CARD_COLUMNS = (
     Product.amount_min,
     Product.amount_max,
     Product.term_options,
-    Product.repayment_method,
+    Product.repayment_methods,
+    Product.rate_type,
+    Product.rate_spread_bps,
+    Product.contingent_fees,
     Product.apr_min,
     Product.apr_max,
     Product.cost_verdict,
@@ -64,8 +69,13 @@ class ProductCard:
     term_options: list[int]
     term_min: int
     term_max: int
-    repayment_method: str
-    method_label: str
+    repayment_methods: list[str]
+    method_labels: list[str]
+    # Floating: the rate is the one-year LPR plus `rate_spread_bps` (re-priced with it).
+    rate_type: str
+    rate_spread_bps: int | None
+    # Late / penalty / early-repayment charges: shown beside the price, outside the APR.
+    contingent_fees: tuple[ContingentFee, ...]
     apr_min: Decimal | None
     apr_max: Decimal | None
     cost_verdict: str
@@ -83,6 +93,15 @@ class ProductCard:
     rate_period: str = ""
     rate_period_label: str = ""
     fee_list: tuple[Fee, ...] = ()
+
+    @property
+    def method_label(self) -> str:
+        # Translators: separator between the items of a list.
+        return _("、").join(self.method_labels)
+
+    @property
+    def floating(self) -> bool:
+        return self.rate_type == "floating"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,7 +164,8 @@ def _build(cls: type[T], row: Mapping[str, Any], labels: Mapping[str, str], **ex
         "public": status is ProductStatus.LISTED,
         "category_label": labels.get(row["category"])
         or _(CATEGORIES.get(row["category"], row["category"])),
-        "method_label": RepaymentMethod(row["repayment_method"]).label,
+        "method_labels": [RepaymentMethod(m).label for m in row["repayment_methods"]],
+        "contingent_fees": load_contingent(row.get("contingent_fees")),
         "term_min": min(terms),
         "term_max": max(terms),
         "high_cost": row["cost_verdict"] == "warn",

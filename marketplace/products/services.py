@@ -1,4 +1,5 @@
-"""Verbs on products: save, price, submit for review, review, pause/resume/delist.
+"""Verbs on products: save, price, submit for review, review, pause/resume/delist, and the
+re-pricing of every product when a cost parameter (the LPR, the APR lines) changes.
 
 Version numbers count listed revisions, without gaps. A new product is version 1;
 submitting, rejection and resubmission keep the number, so the version a reviewer lists
@@ -9,22 +10,44 @@ starts the next version. A paused product resumed unchanged is still the same ve
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+
+from piccolo.columns import Column, Numeric
 
 from marketplace import outbox
-from marketplace.actors import Actor
+from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
+from marketplace.errors import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from marketplace.i18n import _
-from marketplace.loancalc import CostLines, CostVerdict, apr_range, classify_cost
+from marketplace.inbox.services import notify_institution
+from marketplace.loancalc import (
+    CostLines,
+    CostVerdict,
+    Fee,
+    LoanInputError,
+    classify_cost,
+)
 from marketplace.parameters.services import cost_lines
 from marketplace.products.statuses import LISTING_ACTIONS, PRODUCT_MACHINE, ProductStatus
 from marketplace.products.tables import Product, ProductRevision
-from marketplace.products.validation import PriceTerms, ProductInput
+from marketplace.products.validation import (
+    PriceTerms,
+    ProductInput,
+    engine_field,
+    methods_apr_range,
+)
 
 
 @dataclass(frozen=True)
@@ -33,20 +56,24 @@ class PricePreview:
     apr_max: Decimal
     verdict: CostVerdict
     lines: CostLines
+    rate: Decimal  # the nominal rate priced: for a floating rate, today's LPR + spread
+    rate_period: str
 
 
-async def price(terms: PriceTerms) -> PricePreview:
-    low, high = apr_range(
-        terms.amount_min,
-        terms.amount_max,
-        terms.term_options,
-        terms.repayment_method,
-        terms.rate,
-        terms.rate_period,
-        terms.fees,
+async def price(terms: PriceTerms, lines: CostLines | None = None) -> PricePreview:
+    """The APR range and cost verdict of these terms at today's LPR and cost lines.
+
+    The engine has the last word on terms that are each fine on their own (a rate over
+    100% a year once annualised, an upfront fee as large as the loan): ValidationFailed."""
+    lines = lines or await cost_lines()
+    priced = terms.with_lpr(lines.lpr_1y)
+    try:
+        low, high = methods_apr_range(priced)
+    except LoanInputError as exc:
+        raise ValidationFailed({engine_field(exc, terms): exc.message}) from None
+    return PricePreview(
+        low, high, classify_cost(high, lines), lines, priced.rate, priced.rate_period
     )
-    lines = await cost_lines()
-    return PricePreview(low, high, classify_cost(high, lines), lines)
 
 
 def _columns(data: ProductInput, preview: PricePreview) -> dict:
@@ -59,10 +86,13 @@ def _columns(data: ProductInput, preview: PricePreview) -> dict:
         Product.amount_min: terms.amount_min,
         Product.amount_max: terms.amount_max,
         Product.term_options: terms.term_options,
-        Product.rate: terms.rate,
-        Product.rate_period: terms.rate_period,
-        Product.repayment_method: terms.repayment_method,
+        Product.rate_type: terms.rate_type,
+        Product.rate_spread_bps: terms.spread_bps,
+        Product.rate: preview.rate,
+        Product.rate_period: preview.rate_period,
+        Product.repayment_methods: terms.repayment_methods,
         Product.fees: [fee.to_dict() for fee in terms.fees],
+        Product.contingent_fees: [fee.to_dict() for fee in data.contingent_fees],
         Product.age_min: data.age_min,
         Product.age_max: data.age_max,
         Product.cities: data.cities,
@@ -211,6 +241,107 @@ async def change_listing(actor: Actor, product_id: int, action: str) -> str:
         await outbox.record("products.index", product_id=product_id)
         await audit(actor, f"product.{action}", "product", product_id)
     return target
+
+
+def _stored_terms(row: dict) -> PriceTerms:
+    fees = row["fees"]
+    return PriceTerms(
+        amount_min=row["amount_min"],
+        amount_max=row["amount_max"],
+        term_options=list(row["term_options"]),
+        rate=row["rate"],
+        rate_period=row["rate_period"],
+        repayment_methods=list(row["repayment_methods"]),
+        fees=[Fee.from_dict(fee) for fee in (json.loads(fees) if isinstance(fees, str) else fees)],
+        rate_type=row["rate_type"],
+        spread_bps=row["rate_spread_bps"],
+    )
+
+
+def _as_stored(value: Decimal, column: Numeric) -> Decimal:
+    """The value as its Numeric column keeps it, so an unchanged price compares equal."""
+    _precision, scale = column.digits or (0, 0)
+    return value.quantize(Decimal(1).scaleb(-scale))
+
+
+async def reprice_products() -> int:
+    """Price every product that is not delisted again at the current LPR and cost lines:
+    a floating rate follows the LPR, and every verdict follows the lines. Listed products
+    whose price moved are re-indexed; one pushed over the block line is paused, as nothing
+    over it may be listed, and its institution told. Idempotent; returns how many changed."""
+    changed = 0
+    async with transaction():
+        lines = await cost_lines()
+        rows = (
+            await Product.select()
+            .where(Product.status != ProductStatus.DELISTED)
+            .order_by(Product.id)
+            .lock_rows()
+        )
+        for row in rows:
+            try:
+                preview = await price(_stored_terms(row), lines)
+            except ValidationFailed:
+                continue  # an LPR that makes the rate impossible: keep the last price
+            before = (row["rate"], row["apr_min"], row["apr_max"], row["cost_verdict"])
+            after = (
+                _as_stored(preview.rate, Product.rate),
+                _as_stored(preview.apr_min, Product.apr_min),
+                _as_stored(preview.apr_max, Product.apr_max),
+                str(preview.verdict),
+            )
+            if before == after:
+                continue
+            changed += 1
+            await _reprice(row, preview, lines)
+    return changed
+
+
+# The platform pauses a listed product that re-pricing pushes over the block line: the one
+# move the system makes on the institution's behalf, so only this module holds the right.
+_REPRICER = replace(SYSTEM, permissions=frozenset({"product.edit"}))
+
+
+async def _reprice(row: dict, preview: PricePreview, lines: CostLines) -> None:
+    values: dict[Column | str, Any] = {
+        Product.rate: preview.rate,
+        Product.apr_min: preview.apr_min,
+        Product.apr_max: preview.apr_max,
+        Product.cost_verdict: str(preview.verdict),
+    }
+    listed = row["status"] == ProductStatus.LISTED
+    paused = listed and preview.verdict is CostVerdict.BLOCK
+    if paused:
+        values[Product.status] = PRODUCT_MACHINE.target(row["status"], "pause", _REPRICER)
+    await Product.update(values).where(Product.id == row["id"])
+    if listed:
+        await outbox.record("products.index", product_id=row["id"])
+    await audit(
+        SYSTEM,
+        "product.reprice",
+        "product",
+        row["id"],
+        rate=str(preview.rate),
+        apr_min=str(preview.apr_min),
+        apr_max=str(preview.apr_max),
+        lpr=str(lines.lpr_1y),
+    )
+    if paused:
+        await audit(SYSTEM, "product.pause", "product", row["id"], reason="apr_over_block_line")
+        await notify_institution(
+            row["institution"],
+            "product_paused",
+            _(
+                "LPR调整后“{name}”综合年化利率超过平台上限，已自动暂停申请，请调整价格后重新提交",
+                name=row["name"],
+            ),
+            f"/console/products/{row['id']}",
+            permission="product.edit",
+        )
+
+
+async def reprice_products_job(ctx: dict, **_: object) -> int:
+    return await reprice_products()
 
 
 async def sync_promoted(live_product_ids: Collection[int]) -> int:

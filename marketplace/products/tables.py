@@ -29,10 +29,17 @@ class Product(Table, tablename="product"):
     amount_min = Numeric(digits=(14, 2))
     amount_max = Numeric(digits=(14, 2))
     term_options = Array(base_column=Integer())
+    # For a floating rate, `rate` is the current LPR plus the spread (re-priced whenever the
+    # LPR parameter changes) and the period is a year.
+    rate_type = Varchar(length=10, default="fixed")
+    rate_spread_bps = Integer(null=True, default=None)
     rate = Numeric(digits=(12, 8))
     rate_period = Varchar(length=10)
-    repayment_method = Varchar(length=30)
+    repayment_methods = Array(base_column=Varchar(length=30), default=list)
     fees = JSONB(default="[]")
+    # Late, penalty and early-repayment charges (disclosures.py): contingent, so outside the
+    # APR; a kind missing from the list has not been disclosed.
+    contingent_fees = JSONB(default="[]")
     age_min = Integer(default=18)
     age_max = Integer(default=60)
     cities = Array(base_column=Varchar(length=30))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from piccolo.columns import Column
@@ -33,6 +33,15 @@ from marketplace.parsing import (
     parse_text,
 )
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.disclosures import (
+    BASES,
+    MAX_AMOUNT,
+    MAX_RATE,
+    Basis,
+    ContingentFee,
+    ContingentKind,
+    missing,
+)
 from marketplace.products.tables import Product
 
 PERCENT = Decimal(100)
@@ -54,6 +63,12 @@ MAX_LIST_ITEMS = 50
 RATE_PERCENT_SCALE = 6
 RATE_PERIODS = tuple(p.value for p in RatePeriod)
 REPAYMENT_METHODS = tuple(m.value for m in RepaymentMethod)
+RATE_TYPES = ("fixed", "floating")
+# A floating rate is the one-year LPR plus this many basis points (1bp = 0.01%); a
+# negative spread is a discount on the LPR, kept small (an LPR far below 1% is unheard of).
+MIN_SPREAD_BPS = -100
+MAX_SPREAD_BPS = 5000
+BPS = Decimal(10000)
 
 # form field -> (fee kind, timing)
 FEE_FIELDS: dict[str, tuple[str, str]] = {
@@ -71,10 +86,18 @@ class PriceTerms:
     amount_min: Decimal
     amount_max: Decimal
     term_options: list[int]
-    rate: Decimal
+    rate: Decimal  # the fixed rate; for a floating one, the LPR plus the spread
     rate_period: str
-    repayment_method: str
+    repayment_methods: list[str]
     fees: list[Fee]
+    rate_type: str = "fixed"
+    spread_bps: int | None = None
+
+    def with_lpr(self, lpr: Decimal) -> PriceTerms:
+        """The terms priced at this LPR: a floating rate is LPR + spread a year."""
+        if self.rate_type != "floating" or self.spread_bps is None:
+            return self
+        return replace(self, rate=lpr + Decimal(self.spread_bps) / BPS, rate_period="year")
 
 
 @dataclass
@@ -93,6 +116,7 @@ class ProductInput:
     tags: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     approval_speed_hours: int = 24
+    contingent_fees: list[ContingentFee] = field(default_factory=list)
 
 
 def banned_phrase_in(*texts: str) -> str | None:
@@ -100,19 +124,6 @@ def banned_phrase_in(*texts: str) -> str | None:
         if any(phrase in text for text in texts):
             return phrase
     return None
-
-
-# Where the loan engine's own verdict on the terms belongs on the form.
-_ENGINE_FIELDS = {
-    "principal": "amount_max",
-    "amount_max": "amount_max",
-    "term_months": "term_options",
-    "term_options": "term_options",
-    "rate": "rate",
-    "rate_period": "rate_period",
-    "method": "repayment_method",
-    "fees": "fee_upfront_amount",
-}
 
 
 def read_rate(form: FormReader) -> tuple[Decimal, str]:
@@ -185,33 +196,148 @@ def _price_terms(form: FormReader) -> PriceTerms:
     elif len(terms) > MAX_TERM_OPTIONS:
         form.fail("term_options", _("期限最多{count}个", count=MAX_TERM_OPTIONS))
 
-    rate, rate_period = read_rate(form)
-    method = form.field(
-        "repayment_method", parse_choice, "", choices=REPAYMENT_METHODS, label=_("还款方式")
-    )
-
+    rate_type = "fixed"  # the form's default: a form without the choice is a fixed rate
+    if first(form.data.get("rate_type")).strip():
+        rate_type = form.field(
+            "rate_type", parse_choice, "fixed", choices=RATE_TYPES, label=_("利率类型")
+        )
+    spread_bps = None
+    if rate_type == "floating":
+        spread_bps = form.field(
+            "rate_spread_bps",
+            _parse_spread,
+            0,
+            label=_("LPR加点"),
+        )
+        rate, rate_period = Decimal(0), "year"
+    else:
+        rate, rate_period = read_rate(form)
+    methods = _repayment_methods(form)
     fees = read_fees(form)
-    terms_read = PriceTerms(amount_min, amount_max, terms, rate, rate_period, method, fees)
-    if not form.errors:
-        _engine_verdict(form, terms_read)
+    terms_read = PriceTerms(
+        amount_min, amount_max, terms, rate, rate_period, methods, fees, rate_type, spread_bps
+    )
+    # A floating rate is known only with today's LPR: the pricing service checks it then.
+    if not form.errors and rate_type == "fixed":
+        try:
+            methods_apr_range(terms_read)
+        except LoanInputError as exc:
+            form.fail(engine_field(exc, terms_read), exc.message)
     return terms_read
 
 
-def _engine_verdict(form: FormReader, terms: PriceTerms) -> None:
-    """The loan engine has the last word on terms that are each fine on their own (a rate
-    over 100% a year once annualised, an upfront fee as large as the loan)."""
-    try:
+# Where the loan engine's verdict on terms that are each fine alone belongs on the form.
+_ENGINE_FIELDS = {
+    "principal": "amount_max",
+    "amount_max": "amount_max",
+    "term_months": "term_options",
+    "term_options": "term_options",
+    "rate_period": "rate_period",
+    "method": "repayment_methods",
+    "fees": "fee_upfront_amount",
+}
+
+
+def engine_field(exc: LoanInputError, terms: PriceTerms) -> str:
+    """The form field the loan engine's objection is about (a rate over 100% a year once
+    annualised, an upfront fee as large as the loan)."""
+    rate_field = "rate_spread_bps" if terms.rate_type == "floating" else "rate"
+    return _ENGINE_FIELDS.get(exc.field, rate_field)
+
+
+def methods_apr_range(terms: PriceTerms) -> tuple[Decimal, Decimal]:
+    """(cheapest, dearest) APR over every offered method × term × amount extreme.
+
+    For each method the extremes lie at the ends of the amount range (fixed fees weigh
+    most on the smallest loan), so the product's range is the union of the methods' ones.
+    """
+    ranges = [
         apr_range(
             terms.amount_min,
             terms.amount_max,
             terms.term_options,
-            terms.repayment_method,
+            method,
             terms.rate,
             terms.rate_period,
             terms.fees,
         )
-    except LoanInputError as exc:
-        form.fail(_ENGINE_FIELDS.get(exc.field, "rate"), exc.message)
+        for method in terms.repayment_methods
+    ]
+    return min(low for low, _high in ranges), max(high for _low, high in ranges)
+
+
+def _parse_spread(raw: object, *, label: str) -> int:
+    """Basis points over the LPR: ASCII digits with an optional minus sign."""
+    text = first(raw).strip().replace("－", "-")
+    negative = text.startswith("-")
+    value = parse_int(
+        text.removeprefix("-"),
+        label=label,
+        minimum=0,
+        maximum=-MIN_SPREAD_BPS if negative else MAX_SPREAD_BPS,
+    )
+    return -value if negative else value
+
+
+def _repayment_methods(form: FormReader) -> list[str]:
+    """The ticked methods, in the engine's order; at least one."""
+    raw = form.data.get("repayment_methods")
+    ticked = raw if isinstance(raw, list | tuple) else [raw] if raw else []
+    if any(first(item) not in REPAYMENT_METHODS for item in ticked):
+        form.fail("repayment_methods", _("还款方式不正确"))
+        return []
+    methods = [m for m in REPAYMENT_METHODS if m in {first(item) for item in ticked}]
+    if not methods:
+        form.fail("repayment_methods", _("请至少选择一种还款方式"))
+    return methods
+
+
+def contingent_field(kind: ContingentKind, part: str) -> str:
+    """The form field of one part ("basis" or "value") of a contingent charge."""
+    return f"{kind.value}_fee_{part}"
+
+
+def read_contingent_fees(form: FormReader) -> list[ContingentFee]:
+    """Late, penalty and early-repayment charges; a kind left unanswered is not disclosed
+    (allowed in a draft, flagged by the review lint)."""
+    fees: list[ContingentFee] = []
+    for kind in ContingentKind:
+        basis_key, value_key = contingent_field(kind, "basis"), contingent_field(kind, "value")
+        if not first(form.data.get(basis_key)).strip():
+            continue
+        choices = [str(b) for b in BASES[kind]]
+        basis = Basis(
+            form.field(basis_key, parse_choice, "none", choices=choices, label=kind.label)
+        )
+        if basis is Basis.NONE:
+            fees.append(ContingentFee(kind, basis))
+        elif basis is Basis.AMOUNT:
+            amount = form.field(
+                value_key,
+                parse_decimal,
+                Decimal(0),
+                label=kind.label,
+                minimum=Decimal("0.01"),
+                maximum=MAX_AMOUNT,
+                scale=2,
+            )
+            fees.append(ContingentFee(kind, basis, amount))
+        else:
+            percent = form.field(
+                value_key,
+                parse_decimal,
+                Decimal(0),
+                label=kind.label,
+                minimum=Decimal(0),
+                maximum=MAX_RATE[kind] * PERCENT,
+                scale=RATE_PERCENT_SCALE,
+            )
+            if value_key not in form.errors and percent <= 0:
+                form.fail(
+                    value_key, _("{label}费率必须大于0；不收取请选择“不收取”", label=kind.label)
+                )
+            fees.append(ContingentFee(kind, basis, percent / PERCENT))
+    return fees
 
 
 def parse_price_terms(data: Mapping) -> PriceTerms:
@@ -290,6 +416,7 @@ def parse_product_input(data: Mapping) -> ProductInput:
     )
     tags = _list(form, "tags", _("标签"), Product.tags, MAX_TAGS)
     keywords = _list(form, "keywords", _("搜索关键词"), Product.keywords, MAX_LIST_ITEMS)
+    contingent_fees = read_contingent_fees(form)
     form.raise_errors()
     return ProductInput(
         name=name,
@@ -306,7 +433,22 @@ def parse_product_input(data: Mapping) -> ProductInput:
         tags=tags,
         keywords=keywords,
         approval_speed_hours=approval_speed_hours,
+        contingent_fees=contingent_fees,
     )
+
+
+def compliance_lint(
+    texts: tuple[str, ...], high_cost: bool, contingent_fees: tuple[ContingentFee, ...]
+) -> list[str]:
+    """What a reviewer must look at before listing (PRODUCT.md A6), in plain words."""
+    issues = []
+    if phrase := banned_phrase_in(*texts):
+        issues.append(_("宣传用语含违规表述“{phrase}”", phrase=phrase))
+    if high_cost:
+        issues.append(_("综合年化利率高于警示线：上架后将向借款人显著提示"))
+    for kind in missing(contingent_fees):
+        issues.append(_("未披露{label}（不收取也须注明）", label=kind.label))
+    return issues
 
 
 def _optional_int(

@@ -56,7 +56,7 @@ async def test_product_to_lead_journey(new_page, live_server):
     await staff.fill("#f-term_options", "12,24,36")
     await staff.fill("#f-rate", "6.5")
     await staff.select_option("#f-rate_period", "year")
-    await staff.select_option("#f-repayment_method", "equal_installment")
+    await staff.check("#f-repayment_methods")
     await staff.fill("#f-min_monthly_income", "5000")
     await staff.fill("#f-cities", "")
     await expect(staff.locator("#apr-preview")).to_contain_text("6.50%")

@@ -64,7 +64,7 @@ async def fill_product(page: Page, name: str) -> None:
     await page.fill("#f-term_options", "6,12,24")
     await page.fill("#f-rate", "1.1")
     await page.select_option("#f-rate_period", "month")
-    await page.select_option("#f-repayment_method", "equal_installment")
+    await page.check("#f-repayment_methods")
     await page.fill("#f-min_monthly_income", "4000")
 
 

@@ -52,7 +52,7 @@ async def _catalogue(institution_id: int, items: list[tuple[int, int, int]]) -> 
                 term_options=[12],
                 rate=apr,
                 rate_period="year",
-                repayment_method="equal_installment",
+                repayment_methods=["equal_installment"],
                 cities=[],
                 employment_types=[],
                 required_documents=[],

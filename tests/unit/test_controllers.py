@@ -8,7 +8,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SURFACES = ("portal", "institution_console", "admin")
+SURFACES = ("portal", "institution_console", "admin", "open_api")
 DOMAIN_ERRORS = {
     "DomainError",
     "ValidationFailed",

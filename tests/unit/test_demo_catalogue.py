@@ -22,6 +22,9 @@ from marketplace.demo.catalogue import (
     RATE_PERIODS,
     REPAYMENT_METHODS,
 )
+from marketplace.parameters.services import DEFAULTS
+from marketplace.products.disclosures import load as load_contingent
+from marketplace.products.disclosures import missing
 
 BANNED_PHRASES = ("秒批", "无视征信", "黑户", "百分百", "包过", "零门槛")
 BLOCK_APR = Decimal("0.24")
@@ -47,6 +50,8 @@ INSTITUTION_KEYS = {
     "contact_name",
     "contact_email",
 }
+# Only floating-rate products carry these.
+FLOATING_KEYS = {"rate_type", "rate_spread_bps"}
 PRODUCT_KEYS = {
     "institution",
     "name",
@@ -58,7 +63,8 @@ PRODUCT_KEYS = {
     "term_options",
     "rate",
     "rate_period",
-    "repayment_method",
+    "repayment_methods",
+    "contingent_fees",
     "fees",
     "age_min",
     "age_max",
@@ -147,11 +153,15 @@ def test_institutions_shape():
 @pytest.mark.parametrize("product", PRODUCTS, ids=_pid)
 def test_product_shape(product):
     p = product
-    assert set(p) == PRODUCT_KEYS
+    assert set(p) - FLOATING_KEYS == PRODUCT_KEYS
     assert p["institution"] in INSTITUTION_CODES
     assert p["category"] in CATEGORIES
     assert p["rate_period"] in RATE_PERIODS
-    assert p["repayment_method"] in REPAYMENT_METHODS
+    methods = p["repayment_methods"]
+    assert methods and len(set(methods)) == len(methods)
+    assert all(m in REPAYMENT_METHODS for m in methods)
+    # Every product discloses its late, penalty and early-repayment charges.
+    assert not missing(load_contingent(p["contingent_fees"]))
     assert p["name"] and p["summary"] and p["description"]
 
     assert isinstance(p["amount_min"], int) and isinstance(p["amount_max"], int)
@@ -190,13 +200,25 @@ def test_product_shape(product):
 
 def test_method_is_consistent_with_category():
     for p in PRODUCTS:
+        methods = p["repayment_methods"]
         if p["category"] == "credit_card":
-            assert p["repayment_method"] == "flat", _pid(p)
+            assert methods == ["flat"], _pid(p)
             assert p["rate_period"] == "month", _pid(p)
-        if p["repayment_method"] == "flat":
+        if "flat" in methods:
             assert p["rate_period"] == "month", _pid(p)
-        if p["repayment_method"] == "bullet":
+        if "bullet" in methods:
             assert max(p["term_options"]) <= 12, _pid(p)
+
+
+def test_demo_shows_several_methods_and_floating_rates():
+    assert any(len(p["repayment_methods"]) >= 3 for p in PRODUCTS)
+    floating = [p for p in PRODUCTS if p.get("rate_type") == "floating"]
+    assert floating
+    for p in floating:
+        # The stored rate is the floating rate at the default LPR.
+        spread = Decimal(p["rate_spread_bps"]) / 10000
+        assert _dec(p["rate"]) == Decimal(DEFAULTS["lpr_1y"]) + spread, _pid(p)
+        assert p["rate_period"] == "year"
 
 
 def test_product_names_unique():
@@ -232,15 +254,18 @@ def test_dearest_apr_under_block_line(day_count):
 
     dearest = {}
     for p in PRODUCTS:
-        _, hi = apr_range(
-            Decimal(p["amount_min"]),
-            Decimal(p["amount_max"]),
-            p["term_options"],
-            p["repayment_method"],
-            Decimal(p["rate"]),
-            p["rate_period"],
-            p["fees"],
-            day_count=day_count,
+        hi = max(
+            apr_range(
+                Decimal(p["amount_min"]),
+                Decimal(p["amount_max"]),
+                p["term_options"],
+                method,
+                Decimal(p["rate"]),
+                p["rate_period"],
+                p["fees"],
+                day_count=day_count,
+            )[1]
+            for method in p["repayment_methods"]
         )
         assert hi < BLOCK_APR, (_pid(p), hi)
         dearest[_pid(p)] = hi

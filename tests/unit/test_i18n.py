@@ -24,7 +24,15 @@ from server.templating import make_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 POT = ROOT / "locale" / "messages.pot"
-PRODUCT_PACKAGES = ("marketplace", "server", "portal", "institution_console", "admin", "search")
+PRODUCT_PACKAGES = (
+    "marketplace",
+    "server",
+    "portal",
+    "institution_console",
+    "admin",
+    "search",
+    "open_api",
+)
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 # zh-CN literals that are not UI text: what they are is said where they are defined.

@@ -1,0 +1,1 @@
+"""API clients of institutions (PRODUCT.md I6): credentials, bearer tokens, idempotency."""
