@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from marketplace.i18n import N_
+from marketplace.parameters.services import get_parameters
 
 
 class Placement(StrEnum):
@@ -25,3 +26,9 @@ SLOT_PARAMETERS: dict[str, str] = {
     Placement.LIST_TOP: "promotion_slots_list_top",
     Placement.CAMPAIGN: "promotion_slots_campaign",
 }
+
+
+async def slot_count(placement: str) -> int:
+    """How many promotions of `placement` may run on one day."""
+    parameter = SLOT_PARAMETERS[placement]
+    return int((await get_parameters(parameter))[parameter])

@@ -8,11 +8,10 @@ from datetime import date, datetime
 from marketplace.actors import Actor
 from marketplace.i18n import _
 from marketplace.loancalc import today_shanghai
-from marketplace.parameters.services import get_parameters
 from marketplace.products.queries import ProductCard, products_by_ids
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
-from marketplace.promotions.placements import PLACEMENT_LABELS, SLOT_PARAMETERS, Placement
+from marketplace.promotions.placements import PLACEMENT_LABELS, Placement, slot_count
 from marketplace.promotions.statuses import PROMOTION_MACHINE, PromotionStatus
 from marketplace.promotions.tables import Promotion
 from marketplace.statemachine import Actions
@@ -117,8 +116,7 @@ async def promotable_products(actor: Actor) -> dict[str, str]:
 async def live_placements(placement: Placement) -> list[PlacementItem]:
     """What fills `placement` now: live promotions of listed products, at most one per
     slot, the earliest started first."""
-    parameter = SLOT_PARAMETERS[placement]
-    slots = int((await get_parameters(parameter))[parameter])
+    slots = await slot_count(placement)
     rows = (
         await Promotion.select(Promotion.id, Promotion.title, Promotion.product)
         .where(

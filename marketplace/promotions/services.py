@@ -22,7 +22,7 @@ from marketplace.parameters.services import get_parameters
 from marketplace.products.services import sync_promoted
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
-from marketplace.promotions.placements import PLACEMENT_LABELS, SLOT_PARAMETERS, Placement
+from marketplace.promotions.placements import PLACEMENT_LABELS, Placement, slot_count
 from marketplace.promotions.statuses import (
     HOLDING_SLOT,
     PROMOTION_MACHINE,
@@ -147,8 +147,7 @@ async def _check_slots(row: dict) -> None:
     await Promotion.raw(
         "SELECT pg_advisory_xact_lock(hashtext({}))", f"promotion.slots.{placement}"
     )
-    parameter = SLOT_PARAMETERS[placement]
-    slots = int((await get_parameters(parameter))[parameter])
+    slots = await slot_count(placement)
     others = await Promotion.select(Promotion.starts_on, Promotion.ends_on).where(
         (Promotion.placement == placement)
         & Promotion.status.is_in(list(HOLDING_SLOT))
