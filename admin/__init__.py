@@ -1,6 +1,17 @@
 from litestar import Router
 
-from admin import agreements, audit, collections, home, institutions, jobs, reviews
+from admin import (
+    agreements,
+    audit,
+    categories,
+    collections,
+    home,
+    institutions,
+    jobs,
+    ordering,
+    promotions,
+    reviews,
+)
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -10,6 +21,9 @@ admin_router = Router(
         *home.handlers,
         *reviews.handlers,
         *institutions.handlers,
+        *promotions.handlers,
+        *ordering.handlers,
+        *categories.handlers,
         *audit.handlers,
         *jobs.handlers,
         *collections.handlers,

@@ -13,6 +13,7 @@ from institution_console import (
     offers,
     prescreen,
     products,
+    promotions,
     webhooks,
 )
 from server.inbox import inbox_handlers
@@ -23,6 +24,7 @@ console_router = Router(
     route_handlers=[
         *home.handlers,
         *products.handlers,
+        *promotions.handlers,
         *leads.handlers,
         *decisions.handlers,
         *offers.handlers,

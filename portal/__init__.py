@@ -10,6 +10,7 @@ from portal import (
     messages,
     offers,
     partners,
+    policy,
     products,
 )
 from server.inbox import inbox_handlers
@@ -28,6 +29,7 @@ portal_router = Router(
         *messages.handlers,
         *offers.handlers,
         *partners.handlers,
+        *policy.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],

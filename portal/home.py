@@ -1,8 +1,9 @@
 from litestar import Request, Response, get
 
-from marketplace.i18n import translated
-from marketplace.products.catalog import CATEGORIES
+from marketplace.categories.queries import category_labels
 from marketplace.products.queries import featured_products
+from marketplace.promotions.placements import Placement
+from marketplace.promotions.queries import live_placements
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
@@ -13,7 +14,12 @@ async def home(request: Request) -> Response:
     return await render(
         request,
         "portal/home.html",
-        {"categories": translated(CATEGORIES), "products": await featured_products(6)},
+        {
+            "categories": await category_labels(active_only=True),
+            "products": await featured_products(6),
+            "recommended": await live_placements(Placement.HOME),
+            "campaigns": await live_placements(Placement.CAMPAIGN),
+        },
         nav="home",
     )
 

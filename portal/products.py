@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from decimal import Decimal
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.categories.queries import category_labels
 from marketplace.delivery.queries import delivery_notice
-from marketplace.i18n import N_, translated
+from marketplace.i18n import translated
 from marketplace.loancalc import RepaymentMethod
 from marketplace.parsing import (
     MAX_ID,
@@ -24,6 +26,10 @@ from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import listed_product, products_by_ids, search_products
 from marketplace.products.search_port import SORTS, SearchQuery
 from marketplace.products.tables import Product
+from marketplace.promotions.placements import Placement
+from marketplace.promotions.queries import live_placements
+from marketplace.ranking.queries import current_rules
+from marketplace.ranking.rules import DEFAULT_SORT
 from portal.calculator import calculator_context
 from server.forms import query_ints
 from server.pagination import pagination
@@ -34,14 +40,6 @@ PER_PAGE = 12
 MAX_COMPARED = 4
 PERCENT = Decimal(100)
 METHODS = tuple(m.value for m in RepaymentMethod)
-SORT_LABELS = {
-    "apr": N_("综合年化最低"),
-    "amount": N_("额度最高"),
-    "approval": N_("通过率最高"),
-    "newest": N_("最新上架"),
-    "popularity": N_("最受欢迎"),
-    "relevance": N_("相关度"),
-}
 FILTER_KEYS = (
     "q",
     "category",
@@ -60,15 +58,20 @@ MAX_PAGE = 500
 MAX_QUERY_TEXT = 100
 
 
-def search_query_from(params: dict[str, str]) -> SearchQuery:
-    """Lenient: an unknown or malformed parameter is ignored rather than an error."""
+def search_query_from(
+    params: dict[str, str],
+    sorts: Collection[str] = SORTS,
+    categories: Collection[str] = CATEGORIES,
+) -> SearchQuery:
+    """Lenient: an unknown or malformed parameter (or a sort not offered) is ignored rather
+    than an error."""
     apr_max = lenient(
         parse_decimal, params.get("apr_max"), None, minimum=Decimal(0), maximum=PERCENT, scale=4
     )
     whole = {"minimum": 1, "maximum": MAX_ID}
     return SearchQuery(
         text=lenient(parse_text, params.get("q"), "", max_length=MAX_QUERY_TEXT),
-        category=lenient(parse_choice, params.get("category"), None, choices=CATEGORIES),
+        category=lenient(parse_choice, params.get("category"), None, choices=categories),
         institution_id=lenient(parse_int, params.get("institution"), None, **whole),
         repayment_method=lenient(parse_choice, params.get("method"), None, choices=METHODS),
         city=lenient(
@@ -80,7 +83,7 @@ def search_query_from(params: dict[str, str]) -> SearchQuery:
         amount=lenient(parse_int, params.get("amount"), None, **whole),
         term=lenient(parse_int, params.get("term"), None, **whole),
         apr_max=float(apr_max / PERCENT) if apr_max is not None else None,
-        sort=lenient(parse_choice, params.get("sort"), "apr", choices=SORTS),
+        sort=lenient(parse_choice, params.get("sort"), DEFAULT_SORT, choices=sorts),
         page=lenient(parse_int, params.get("page"), 1, minimum=1, maximum=MAX_PAGE),
         per_page=PER_PAGE,
     )
@@ -89,7 +92,9 @@ def search_query_from(params: dict[str, str]) -> SearchQuery:
 @get("/products", name="portal.products.list", opt=PUBLIC)
 async def product_list(request: Request) -> Response:
     params = {key: request.query_params.get(key, "").strip() for key in (*FILTER_KEYS, "page")}
-    query = search_query_from(params)
+    rules = await current_rules()
+    categories = await category_labels(active_only=True)
+    query = search_query_from(params, rules.sorts, categories)
     cards, result = await search_products(query)
     kept = {k: v for k, v in params.items() if v and k != "page"}
     institution_names = {str(card.institution_id): card.institution_name for card in cards}
@@ -102,12 +107,14 @@ async def product_list(request: Request) -> Response:
             "query": query,
             "params": params,
             **pagination("/products", kept, query.page, result.total, PER_PAGE),
-            "categories": translated(CATEGORIES),
+            "categories": categories,
             "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
-            "sort_labels": translated(SORT_LABELS),
+            "sort_labels": {sort.code: sort.label for sort in rules.offered},
+            # Paid placements, in their own marked block above the ordered list.
+            "promoted": await live_placements(Placement.LIST_TOP) if query.page == 1 else [],
             "institution_names": institution_names,
-            "neutral_url": "/products?" + urlencode({**kept, "sort": "apr"}),
+            "neutral_url": "/products?" + urlencode({**kept, "sort": DEFAULT_SORT}),
         },
         fragment="portal/_product_results.html",
         nav="products",

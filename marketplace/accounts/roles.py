@@ -47,6 +47,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.disburse",
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
+            "promotion.request",  # ask for a paid placement of a listed product (I7)
             "api_client.manage",  # Open API credentials of the institution
             "agreement.sign",  # the cooperation agreement with the platform (A5)
             "delivery.manage",  # lead caps, budget and filters (I6)
@@ -54,7 +55,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
         }
     ),
-    ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
+    ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
     ("staff", "loan_officer"): frozenset(
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
@@ -80,20 +81,26 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.view",
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
+            "promotion.review",  # paid placements (A6)
+            "catalogue.manage",  # ordering rules of lists (A6)
             "parameter.edit",  # system parameters (A3); a cost line change re-prices products
             "agreement.manage",  # offer and withdraw cooperation agreements (A5)
             "institution.review",  # partner applications (A4)
             "institution.manage",  # suspend / resume / close institutions
         }
     ),
-    ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
+    ("operator", "product_reviewer"): frozenset(
+        {"product.review", "dashboard.view", "promotion.review", "catalogue.manage"}
+    ),
     ("operator", "institution_reviewer"): frozenset(
         {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
     ),
     ("operator", "auditor"): frozenset(
         {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
     ),
-    ("operator", "content_editor"): frozenset({"dashboard.view"}),
+    ("operator", "content_editor"): frozenset(
+        {"dashboard.view", "promotion.review", "catalogue.manage"}
+    ),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset({"dashboard.view", "agreement.manage"}),

@@ -18,6 +18,7 @@ from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
 from marketplace.demo.prescreen import seed_prescreen
+from marketplace.demo.promotions import seed_promotions
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
@@ -125,6 +126,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_collections()
     await seed_decisions()
     await seed_offers()
+    await seed_promotions()
     await seed_api_client()
     await seed_prescreen()
     return True

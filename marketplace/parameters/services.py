@@ -62,6 +62,13 @@ DEFAULTS: dict[str, Any] = {
     # partner applications one address may send an hour.
     "licence_reminder_days": [30, 7],
     "partner_applications_per_hour": 5,
+    # Promotions (I7): how many may run on one day per placement, how long one may run and
+    # how far ahead it may be requested.
+    "promotion_slots_home": 3,
+    "promotion_slots_list_top": 2,
+    "promotion_slots_campaign": 1,
+    "promotion_max_days": 31,
+    "promotion_max_lead_days": 90,
     # What an institution may ask a borrower to upload.
     "document_kinds": [
         {"code": "id_card", "label": N_("身份证正反面")},

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
+from marketplace.categories.defaults import CATEGORIES as DEFAULT_CATEGORIES
 from marketplace.i18n import N_
 
-CATEGORIES: dict[str, str] = {
-    "consumer": N_("消费贷"),
-    "business": N_("经营贷"),
-    "car": N_("车贷"),
-    "mortgage": N_("房抵贷"),
-    "credit_card": N_("信用卡"),
-}
+# The codes and shipped names; operators rename, reorder and hide them (categories context).
+CATEGORIES = DEFAULT_CATEGORIES
 
 EMPLOYMENT_TYPES: dict[str, str] = {
     "employee": N_("企业员工"),

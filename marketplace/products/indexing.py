@@ -3,8 +3,9 @@ and the full `reindex` — never inline in a web request."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
+from marketplace.categories.queries import category_labels
 from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.products.catalog import CATEGORIES
 from marketplace.products.search_port import ProductDocument, backend
@@ -38,8 +39,9 @@ DOCUMENT_COLUMNS = (
 )
 
 
-def product_document(row: dict) -> ProductDocument:
-    """Catalogue facts only: nothing about any borrower ever goes into the index."""
+def product_document(row: dict, labels: Mapping[str, str]) -> ProductDocument:
+    """Catalogue facts only: nothing about any borrower ever goes into the index.
+    `labels`: category names as operators set them."""
     summary = row["summary"]
     if row["keywords"]:
         summary = f"{summary} {' '.join(row['keywords'])}"
@@ -49,7 +51,7 @@ def product_document(row: dict) -> ProductDocument:
         institution_id=row["institution_id"],
         institution_name=row["institution_name"],
         category=row["category"],
-        category_label=CATEGORIES[row["category"]],
+        category_label=labels.get(row["category"]) or CATEGORIES[row["category"]],
         summary=summary,
         tags=list(row["tags"]),
         repayment_methods=list(row["repayment_methods"]),
@@ -80,7 +82,7 @@ async def index_product(product_id: int) -> str:
     ):
         await backend().delete([product_id])
         return "deleted"
-    await backend().upsert([product_document(row)])
+    await backend().upsert([product_document(row, await category_labels(active_only=False))])
     return "indexed"
 
 
@@ -103,10 +105,21 @@ async def reindex_all(
     search = backend()
     await search.clear()
     rows = await Product.select(*DOCUMENT_COLUMNS).where(on_portal())
-    documents = [product_document(row) for row in rows]
+    labels = await category_labels(active_only=False)
+    documents = [product_document(row, labels) for row in rows]
     for start in range(0, len(documents), batch_size):
         batch = documents[start : start + batch_size]
         await search.upsert(batch)
         if progress is not None:
             progress(len(batch), len(documents))
     return len(documents)
+
+
+async def reindex_category_job(ctx: dict, category: str, **_: object) -> int:
+    """After a category is renamed: its listed products carry the new name. Idempotent."""
+    rows = await Product.select(*DOCUMENT_COLUMNS).where(
+        (Product.category == category) & on_portal()
+    )
+    labels = await category_labels(active_only=False)
+    await backend().upsert([product_document(row, labels) for row in rows])
+    return len(rows)

@@ -9,6 +9,7 @@ CONTEXT = declare_context(
     # Keeps the search index in step with listings (through the search port).
     jobs={
         "products.index": "marketplace.products.indexing:index_product_job",
+        "products.reindex_category": "marketplace.products.indexing:reindex_category_job",
         # Re-prices floating rates and cost verdicts after a cost parameter changes.
         "products.reprice": "marketplace.products.services:reprice_products_job",
         "products.index_institution": "marketplace.products.indexing:index_institution_job",

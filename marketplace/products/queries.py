@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from marketplace.actors import Actor
+from marketplace.categories.queries import category_labels
 from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.loancalc import Fee, RatePeriod, RepaymentMethod
@@ -144,8 +145,9 @@ class ProductDetail(ProductSummary):
 T = TypeVar("T", bound=ProductCard)
 
 
-def _build(cls: type[T], row: Mapping[str, Any], **extra: Any) -> T:
-    """The read model `cls` from a selected row, with its labels translated now."""
+def _build(cls: type[T], row: Mapping[str, Any], labels: Mapping[str, str], **extra: Any) -> T:
+    """The read model `cls` from a selected row, with its labels translated now;
+    `labels`: category names as operators set them (categories context)."""
     status = PRODUCT_MACHINE.state(row["status"])
     fees_json = row.get("fees") or "[]"
     # Piccolo returns JSONB columns as text unless asked otherwise.
@@ -161,7 +163,8 @@ def _build(cls: type[T], row: Mapping[str, Any], **extra: Any) -> T:
         "status_hint": _(STATUS_HINTS[status]),
         "review_rejected": status is ProductStatus.REJECTED,
         "public": status is ProductStatus.LISTED,
-        "category_label": _(CATEGORIES.get(row["category"], row["category"])),
+        "category_label": labels.get(row["category"])
+        or _(CATEGORIES.get(row["category"], row["category"])),
         "method_labels": [RepaymentMethod(m).label for m in row["repayment_methods"]],
         "contingent_fees": load_contingent(row.get("contingent_fees")),
         "term_min": min(terms),
@@ -180,6 +183,7 @@ def _build(cls: type[T], row: Mapping[str, Any], **extra: Any) -> T:
 async def search_products(query: SearchQuery) -> tuple[list[ProductCard], SearchResult]:
     """Cards in the search engine's order, with its highlights; rows come from the DB so
     a product paused since it was indexed never shows."""
+    labels = await category_labels(active_only=False)
     result = await backend().search(query)
     ids = [hit.id for hit in result.hits]
     if not ids:
@@ -187,7 +191,7 @@ async def search_products(query: SearchQuery) -> tuple[list[ProductCard], Search
     rows = await Product.select(*CARD_COLUMNS).where(Product.id.is_in(ids) & on_portal())
     by_id = {row["id"]: row for row in rows}
     cards = [
-        _build(ProductCard, by_id[hit.id], highlights=hit.highlights)
+        _build(ProductCard, by_id[hit.id], labels, highlights=hit.highlights)
         for hit in result.hits
         if hit.id in by_id
     ]
@@ -195,16 +199,18 @@ async def search_products(query: SearchQuery) -> tuple[list[ProductCard], Search
 
 
 async def featured_products(limit: int = 6) -> list[ProductCard]:
+    labels = await category_labels(active_only=False)
     rows = (
         await Product.select(*CARD_COLUMNS)
         .where(on_portal())
         .order_by(Product.popularity, ascending=False)
         .limit(limit)
     )
-    return [_build(ProductCard, row) for row in rows]
+    return [_build(ProductCard, row, labels) for row in rows]
 
 
 async def listed_product(product_id: int) -> ProductDetail:
+    labels = await category_labels(active_only=False)
     row = (
         await Product.select(
             *Product.all_columns(),
@@ -218,18 +224,20 @@ async def listed_product(product_id: int) -> ProductDetail:
     )
     if row is None:
         raise NotFound(_("该产品不存在或已下架"))
-    return _build(ProductDetail, row, institution_id=row["institution"])
+    return _build(ProductDetail, row, labels, institution_id=row["institution"])
 
 
 async def products_by_ids(ids: list[int]) -> list[ProductCard]:
+    labels = await category_labels(active_only=False)
     rows = await Product.select(
         *CARD_COLUMNS, Product.rate, Product.rate_period, Product.fees
     ).where(Product.id.is_in(ids or [0]) & on_portal())
-    by_id = {row["id"]: _build(ProductCard, row) for row in rows}
+    by_id = {row["id"]: _build(ProductCard, row, labels) for row in rows}
     return [by_id[i] for i in ids if i in by_id]
 
 
 async def institution_products(actor: Actor) -> list[ProductSummary]:
+    labels = await category_labels(active_only=False)
     rows = (
         await Product.select(
             *CARD_COLUMNS,
@@ -240,11 +248,12 @@ async def institution_products(actor: Actor) -> list[ProductSummary]:
         .where(Product.institution == actor.institution_id)
         .order_by(Product.updated_at, ascending=False)
     )
-    return [_build(ProductSummary, row) for row in rows]
+    return [_build(ProductSummary, row, labels) for row in rows]
 
 
 async def institution_product(actor: Actor, product_id: int) -> ProductDetail:
     """One of the actor's institution's products, with the actions the actor may take."""
+    labels = await category_labels(active_only=False)
     row = (
         await Product.select(
             *Product.all_columns(), Product.institution.short_name.as_alias("institution_name")
@@ -257,12 +266,14 @@ async def institution_product(actor: Actor, product_id: int) -> ProductDetail:
     return _build(
         ProductDetail,
         row,
+        labels,
         institution_id=row["institution"],
         actions=PRODUCT_MACHINE.actions(row["status"], actor),
     )
 
 
 async def review_queue() -> list[ProductSummary]:
+    labels = await category_labels(active_only=False)
     rows = (
         await Product.select(
             *CARD_COLUMNS,
@@ -273,7 +284,7 @@ async def review_queue() -> list[ProductSummary]:
         .where(Product.status == ProductStatus.PENDING_REVIEW)
         .order_by(Product.updated_at)
     )
-    return [_build(ProductSummary, row) for row in rows]
+    return [_build(ProductSummary, row, labels) for row in rows]
 
 
 async def product_for_review(actor: Actor, product_id: int) -> ProductDetail:
@@ -281,6 +292,7 @@ async def product_for_review(actor: Actor, product_id: int) -> ProductDetail:
 
     Reviewers see only what an institution has submitted: a draft (never submitted, or
     being edited after review) is its own work in progress, so it is a 404."""
+    labels = await category_labels(active_only=False)
     row = (
         await Product.select(
             *Product.all_columns(),
@@ -295,6 +307,7 @@ async def product_for_review(actor: Actor, product_id: int) -> ProductDetail:
     return _build(
         ProductDetail,
         row,
+        labels,
         institution_id=row["institution"],
         actions=PRODUCT_MACHINE.actions(row["status"], actor),
     )

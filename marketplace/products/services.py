@@ -11,6 +11,7 @@ starts the next version. A paused product resumed unchanged is still the same ve
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -341,3 +342,22 @@ async def _reprice(row: dict, preview: PricePreview, lines: CostLines) -> None:
 
 async def reprice_products_job(ctx: dict, **_: object) -> int:
     return await reprice_products()
+
+
+async def sync_promoted(live_product_ids: Collection[int]) -> int:
+    """Make `promoted` mean "has a live promotion": the promotions context, which decides
+    that, calls this inside its transaction. Products whose flag changes are reindexed."""
+    ids = list(live_product_ids) or [0]
+    switched_on = (
+        await Product.update({Product.promoted: True})
+        .where(Product.id.is_in(ids) & Product.promoted.eq(False))
+        .returning(Product.id)
+    )
+    switched_off = (
+        await Product.update({Product.promoted: False})
+        .where(Product.id.not_in(ids) & Product.promoted.eq(True))
+        .returning(Product.id)
+    )
+    for row in (*switched_on, *switched_off):
+        await outbox.record("products.index", product_id=row["id"])
+    return len(switched_on) + len(switched_off)

@@ -55,6 +55,8 @@ class Product(Table, tablename="product"):
     apr_max = Numeric(digits=(10, 6), null=True, default=None)
     cost_verdict = Varchar(length=10, default="ok")
     high_cost_acknowledged = Boolean(default=False)
+    # "Has a live promotion": derived, written only by services.sync_promoted when the
+    # promotions clock runs (which also clears any flag set before promotions existed).
     promoted = Boolean(default=False)
     status = Varchar(length=20, default="draft")
     version = Integer(default=1)

@@ -84,7 +84,7 @@ def _committed_msgids() -> set[str]:
         ("借款金额必须大于0", "marketplace/loancalc.py"),
         ("借款期限必须在{min}到{max}个月之间", "marketplace/loancalc.py"),
         ("等额本息", "marketplace/loancalc.py"),  # an N_() constant
-        ("消费贷", "marketplace/products/catalog.py"),
+        ("消费贷", "marketplace/categories/defaults.py"),
         ("账号或密码不正确", "marketplace/accounts/services.py"),
         ("找不到该申请", "marketplace/applications/queries.py"),
         ("申请已提交，机构接收后会在时间线上更新", "portal/applications.py"),  # a flash

@@ -30,6 +30,7 @@ from marketplace.products.statuses import (
     STATUS_HINTS,
     ProductStatus,
 )
+from marketplace.promotions.statuses import PROMOTION_MACHINE, SCHEDULER, PromotionStatus
 from marketplace.statemachine import StateMachine
 
 MACHINES: dict[str, tuple[StateMachine, str]] = {
@@ -38,6 +39,7 @@ MACHINES: dict[str, tuple[StateMachine, str]] = {
     "agreement": (AGREEMENT_MACHINE, AgreementStatus.OFFERED),
     "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
     "prescreen_rule_set": (RULE_SET_MACHINE, RuleSetStatus.DRAFT),
+    "promotion": (PROMOTION_MACHINE, PromotionStatus.REQUESTED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
@@ -49,7 +51,7 @@ ALMIGHTY = Actor(user_id=None, kind="test", label="test", permissions=ALL_PERMIS
 ROLES = [
     Actor(user_id=1, kind=kind, label=role, role=role, permissions=permissions_of(kind, role))
     for kind, role in _PERMISSIONS
-] + [SYSTEM]
+] + [SYSTEM, SCHEDULER]
 
 
 def _actor(kind: str, role: str) -> Actor:
@@ -112,6 +114,11 @@ def test_terminal_states_are_the_expected_ones():
         ApplicationStatus.WITHDRAWN,
         ApplicationStatus.ACCEPTED,
         ApplicationStatus.NOT_DELIVERED,
+    }
+    assert {s for s in PromotionStatus if PROMOTION_MACHINE.is_terminal(s)} == {
+        PromotionStatus.REJECTED,
+        PromotionStatus.ENDED,
+        PromotionStatus.WITHDRAWN,
     }
 
 
