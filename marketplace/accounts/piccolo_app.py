@@ -6,6 +6,16 @@ CONTEXT = declare_context(
     __file__,
     [User, BorrowerProfile],
     depends_on=("institutions",),
-    public=("services", "queries", "roles", "profiles", "second_factor", "limits", "codes"),
+    jobs={"accounts.send_reset_code": "marketplace.accounts.jobs:send_reset_code_job"},
+    public=(
+        "services",
+        "queries",
+        "roles",
+        "profiles",
+        "second_factor",
+        "limits",
+        "codes",
+        "credentials",
+    ),
 )
 APP_CONFIG = CONTEXT.app
