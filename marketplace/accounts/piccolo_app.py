@@ -16,6 +16,7 @@ CONTEXT = declare_context(
         "limits",
         "codes",
         "credentials",
+        "phone",
     ),
 )
 APP_CONFIG = CONTEXT.app

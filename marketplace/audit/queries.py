@@ -65,6 +65,7 @@ ACTIONS: dict[str, str] = {
     "account.password_changed": N_("修改登录密码"),
     "account.password_reset": N_("短信验证重置密码"),
     "account.sessions_ended": N_("退出其他设备"),
+    "account.phone_changed": N_("更换登录手机号"),
     "auth.login_failed": N_("登录失败"),
     "auth.second_factor": N_("二次验证通过"),
     "auth.second_factor_failed": N_("二次验证失败"),

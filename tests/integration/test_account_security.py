@@ -348,3 +348,98 @@ async def test_session_index_is_bounded_and_drops_expired_sessions(app, client, 
     assert await cache.redis().zcard(index) == MAX_SESSIONS_PER_USER - 1
     for other in browsers:
         await other.aclose()
+
+
+async def _codes_by_template() -> dict[str, str]:
+    rows = await Notification.objects().order_by(Notification.id)
+    return {
+        row.template: re.search(
+            r"\d{6}", decrypt_field(row.body_encrypted, context=BODY_CONTEXT)
+        ).group()
+        for row in rows
+        if row.template.startswith("phone_change")
+    }
+
+
+async def test_change_phone_needs_both_codes(app, client, world):
+    await login(client, "/login", world.borrower_mobile)
+    sent = await client.submit(
+        "/me/security/phone", {"action": "send_code", "mobile": "13600001234"}
+    )
+    assert sent.status_code == 200
+    codes = await _codes_by_template()
+    assert set(codes) == {"phone_change_old_code", "phone_change_new_code"}
+    recipients = {n.template: n.recipient_masked for n in await Notification.objects()}
+    assert recipients["phone_change_old_code"] == "139****5678"
+    assert recipients["phone_change_new_code"] == "136****1234"
+
+    only_new = await client.submit(
+        "/me/security/phone",
+        {"action": "change", "mobile": "13600001234", "old_code": "", "new_code": "123456"},
+    )
+    assert only_new.status_code == 400 and "请输入原手机号收到的验证码" in only_new.text
+    assert soup(only_new).select_one("input[name=mobile]")["value"] == "13600001234"
+
+    done = await client.submit(
+        "/me/security/phone",
+        {
+            "action": "change",
+            "mobile": "13600001234",
+            "old_code": codes["phone_change_old_code"],
+            "new_code": codes["phone_change_new_code"],
+        },
+    )
+    assert done.status_code == 303
+    user = await User.objects().where(User.id == world.borrower.user_id).first()
+    assert user.mobile_masked == "136****1234"
+    assert "13600001234" not in user.mobile_encrypted + user.login_key
+    told = await Notification.objects().where(Notification.template == "phone_changed").first()
+    assert told.recipient_masked == "139****5678"
+    assert await AuditEntry.exists().where(AuditEntry.action == "account.phone_changed")
+
+    fresh = browser(app, "198.51.100.60")
+    async with fresh:
+        await login(fresh, "/login", "13600001234")
+        old = await fresh.submit(
+            "/login", {"login": world.borrower_mobile, "password": factories.PASSWORD}
+        )
+        assert old.status_code == 400
+
+
+async def test_change_phone_to_a_registered_number_sends_it_nothing(client, world):
+    await factories.user("borrower", "13700002222", "borrower", None, "别人")
+    await login(client, "/login", world.borrower_mobile)
+    sent = await client.submit(
+        "/me/security/phone", {"action": "send_code", "mobile": "13700002222"}
+    )
+    assert sent.status_code == 200 and "验证码已发送" in sent.text
+    codes = await _codes_by_template()
+    assert set(codes) == {"phone_change_old_code"}, "no code to a number with an account"
+    refused = await client.submit(
+        "/me/security/phone",
+        {
+            "action": "change",
+            "mobile": "13700002222",
+            "old_code": codes["phone_change_old_code"],
+            "new_code": "000000",
+        },
+    )
+    assert refused.status_code == 400 and "验证码不正确或已过期" in refused.text
+    user = await User.objects().where(User.id == world.borrower.user_id).first()
+    assert user.mobile_masked == "139****5678"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"action": "send_code", "mobile": "13912345678"},
+        {"action": "send_code", "mobile": "１" * 3000},
+        {"action": "change", "mobile": "13600001234", "old_code": "9" * 5000, "new_code": "1"},
+        {"action": "change", "mobile": ["13600001234", "1"], "old_code": "1", "new_code": "1"},
+    ],
+)
+async def test_hostile_change_phone_input_is_a_clear_error(client, world, form):
+    await login(client, "/login", world.borrower_mobile)
+    response = await client.submit("/me/security/phone", form)
+    assert response.status_code == 400
+    assert soup(response).select(".field__error, .error-summary")
