@@ -37,6 +37,7 @@ CONTEXTS: tuple[str, ...] = (
     "messages",
     "documents",
     "collections",
+    "erasure",
 )
 
 

@@ -15,7 +15,8 @@ from marketplace.accounts.phone import change_phone, request_phone_change_codes
 from marketplace.accounts.queries import account_summary
 from marketplace.accounts.services import visitor
 from marketplace.db import transaction
-from marketplace.errors import NotFound
+from marketplace.erasure.services import cancel_deletion, pending_deletion, request_deletion
+from marketplace.errors import NotFound, ValidationFailed
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower
 from server.auth import client_address, request_id, require_actor, sign_out
@@ -188,6 +189,59 @@ async def phone_submit(request: Request) -> Response:
     return await submit_form(request, submit, rerender)
 
 
+async def _deletion_page(
+    request: Request, errors: dict[str, str], status_code: int = 200
+) -> Response:
+    actor = await require_actor(request)
+    return await render(
+        request,
+        "portal/me_delete.html",
+        {"pending": await pending_deletion(actor.user_id or 0), "errors": errors},
+        status_code=status_code,
+        nav="me",
+    )
+
+
+@get("/me/delete", name="portal.me.deletion", opt=BORROWER)
+async def deletion_page(request: Request) -> Response:
+    return await _deletion_page(request, {})
+
+
+@post("/me/delete", name="portal.me.deletion_request", opt=BORROWER)
+async def deletion_request(request: Request) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        if _text(data, "confirm") != "1":
+            raise ValidationFailed({"confirm": _("请确认您已了解注销的后果")})
+        pending = await request_deletion(actor)
+        flash(
+            request,
+            _("已提交注销申请，将于{date}处理，在此之前可随时撤销", date=pending.due_at.date()),
+        )
+        return redirect_to(request, "portal.me.deletion")
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _deletion_page(request, errors, 400)
+
+    return await submit_form(request, submit, rerender)
+
+
+@post("/me/delete/cancel", name="portal.me.deletion_cancel", opt=BORROWER)
+async def deletion_cancel(request: Request) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        await cancel_deletion(actor)
+        flash(request, _("已撤销注销申请，您的账户将继续保留"))
+        return redirect_to(request, "portal.me.deletion")
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _deletion_page(request, errors, 400)
+
+    return await submit_form(request, submit, rerender)
+
+
 async def _forgot_page(
     request: Request, values: dict[str, str], errors: dict[str, str], *, code_sent: bool = False
 ) -> Response:
@@ -254,6 +308,9 @@ handlers = [
     sessions_end_others,
     phone_page,
     phone_submit,
+    deletion_page,
+    deletion_request,
+    deletion_cancel,
     forgot_page,
     forgot_submit,
 ]

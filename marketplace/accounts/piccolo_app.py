@@ -17,6 +17,7 @@ CONTEXT = declare_context(
         "codes",
         "credentials",
         "phone",
+        "closure",
     ),
 )
 APP_CONFIG = CONTEXT.app

@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "offer_cooling_off_days": 7,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
+    # Days between a borrower's account-deletion request and its processing (they may cancel).
+    "account_deletion_cooling_days": 15,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.
     "rejection_reasons": [
         {"code": "not_eligible", "label": N_("资质不符")},
