@@ -34,10 +34,10 @@ CONTEXTS: tuple[str, ...] = (
     "inbox",
     "offers",
     "loans",
+    "erasure",
     "messages",
     "documents",
     "collections",
-    "erasure",
 )
 
 

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "lpr_1y": "0.030",
     "apr_warn_multiple": "4",
     "duplicate_window_days": 30,
+    # Days between a borrower's account-deletion request and its processing (they may cancel).
+    "account_deletion_cooling_days": 15,
     "applications_per_day": 10,
     "institutions_per_application": 5,
     # Days before a due date that count as "upcoming" (reminders, institution dues).
@@ -38,8 +40,6 @@ DEFAULTS: dict[str, Any] = {
     "offer_cooling_off_days": 7,
     # Full ID numbers or phones one staff member may reveal per hour (each one audited).
     "lead_reveals_per_hour": 10,
-    # Days between a borrower's account-deletion request and its processing (they may cancel).
-    "account_deletion_cooling_days": 15,
     # Why a lead was rejected: the code is stored, the label is shown to the borrower.
     "rejection_reasons": [
         {"code": "not_eligible", "label": N_("资质不符")},
