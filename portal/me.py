@@ -1,5 +1,5 @@
 """The borrower's personal centre (/me) and account security: password, forgotten
-password by SMS code, and the devices signed in."""
+password by SMS code, the devices signed in, the sign-in phone and account deletion."""
 
 from __future__ import annotations
 
