@@ -37,6 +37,7 @@ CONTEXTS: tuple[str, ...] = (
     "inbox",
     "offers",
     "loans",
+    "erasure",
     "messages",
     "documents",
     "collections",

@@ -13,7 +13,7 @@ from marketplace.accounts.services import actor_for
 from marketplace.actors import Actor
 from marketplace.errors import DomainError
 from marketplace.settings import settings
-from server.sessions import SCOPE_KEY, session_of
+from server.sessions import SCOPE_KEY, session_of, stamp_device
 
 ACCESS_LEVELS = frozenset({"public", "borrower", "staff", "operator"})
 _ACTOR_KEY = "lm_actor"
@@ -65,6 +65,7 @@ def sign_in(connection: ASGIConnection, actor: Actor) -> None:
     session.rotate()
     session["uid"] = actor.user_id
     session["kind"] = actor.kind
+    stamp_device(session, connection.headers.get("user-agent", ""), client_address(connection))
     connection.state[_ACTOR_KEY] = actor
 
 

@@ -2,28 +2,55 @@
 
 The cookie carries a random token; Redis holds the data under a hash of it. A token the
 server did not issue is never adopted (an unknown token simply means "no session"), and
-`rotate()` issues a fresh token at login so a planted id is useless."""
+`rotate()` issues a fresh token at login so a planted id is useless.
+
+Each signed-in user also has an index of their sessions (a sorted set of session ids, the
+hash Redis keys them by, never the token) so the personal centre can list devices and end
+them. The index is capped, expires with its newest session, and drops ids whose session
+has expired whenever it is written or read."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.cache import redis
+from marketplace.i18n import N_, _
+from marketplace.security import mask_ip
 from marketplace.settings import settings
 
 COOKIE_NAME = "lm_session"
 IDLE_SECONDS = 12 * 3600
 SCOPE_KEY = "lm_session"
+# More sign-ins than this end the oldest session: the index cannot grow without bound.
+MAX_SESSIONS_PER_USER = 10
+# "Last seen" is written at most this often, not on every request.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+def session_id(token: str) -> str:
+    """What the index and the page know a session by: its Redis key, not its token."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _key(token: str) -> str:
-    return "session:" + hashlib.sha256(token.encode()).hexdigest()
+    return _id_key(session_id(token))
+
+
+def _id_key(sid: str) -> str:
+    return "session:" + sid
+
+
+def _index_key(user_id: int) -> str:
+    return f"usersessions:{user_id}"
 
 
 class Session:
@@ -78,6 +105,8 @@ async def _load(token: str | None) -> Session:
 async def _save(session: Session) -> bytes | None:
     """Persist; returns the Set-Cookie header value to send, if any."""
     r = redis()
+    if session.rotated and session.token and (user_id := session.data.get("uid")):
+        await r.zrem(_index_key(int(user_id)), session_id(session.token))
     if session.rotated and session.token:
         await r.delete(_key(session.token))
         session.token = None
@@ -90,7 +119,150 @@ async def _save(session: Session) -> bytes | None:
     if new_token:
         session.token = secrets.token_urlsafe(32)
     await r.set(_key(session.token), json.dumps(session.data), ex=IDLE_SECONDS)  # type: ignore[arg-type]
+    if user_id := session.data.get("uid"):
+        await _index(int(user_id), session_id(session.token))  # type: ignore[arg-type]
     return _cookie_header(session.token, IDLE_SECONDS) if new_token else None  # type: ignore[arg-type]
+
+
+async def _index(user_id: int, sid: str) -> None:
+    r = redis()
+    index = _index_key(user_id)
+    await r.zadd(index, {sid: time.time()}, nx=True)
+    await _prune(user_id)
+    if (extra := await r.zcard(index) - MAX_SESSIONS_PER_USER) > 0:
+        oldest = await r.zpopmin(index, extra)
+        await r.delete(*(_id_key(member) for member, _score in oldest))
+    # Outlives the newest session by a little: that session's TTL was refreshed at most
+    # SEEN_RESOLUTION_SECONDS before this save.
+    await r.expire(index, IDLE_SECONDS + 2 * SEEN_RESOLUTION_SECONDS)
+
+
+async def _prune(user_id: int) -> list[tuple[str, dict[str, Any]]]:
+    """The user's live sessions, oldest first; ids whose session expired are removed."""
+    r = redis()
+    index = _index_key(user_id)
+    members = await r.zrange(index, 0, -1)
+    if not members:
+        return []
+    raws = await r.mget([_id_key(member) for member in members])
+    live, dead = [], []
+    for member, raw in zip(members, raws, strict=True):
+        data = json.loads(raw) if raw is not None else None
+        if data is None or data.get("uid") != user_id:
+            dead.append(member)
+        else:
+            live.append((member, data))
+    if dead:
+        await r.zrem(index, *dead)
+    return live
+
+
+@dataclass(frozen=True)
+class DeviceSession:
+    id: str
+    device: str
+    ip_masked: str
+    created_at: datetime | None
+    seen_at: datetime | None
+    current: bool
+
+
+def _when(stamp: Any) -> datetime | None:
+    return datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int | float) else None
+
+
+async def user_sessions(user_id: int, current_token: str | None) -> list[DeviceSession]:
+    current = session_id(current_token) if current_token else None
+    sessions = [
+        DeviceSession(
+            id=member,
+            device=_device_label(data.get("_device")),
+            ip_masked=data.get("_ip", ""),
+            created_at=_when(data.get("_created")),
+            seen_at=_when(data.get("_seen")),
+            current=member == current,
+        )
+        for member, data in await _prune(user_id)
+    ]
+    return sorted(sessions, key=lambda s: (not s.current, -(s.seen_at or _EPOCH).timestamp()))
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+async def end_session(user_id: int, sid: str) -> bool:
+    """End one of the user's sessions; False if `sid` is not one of theirs."""
+    r = redis()
+    if await r.zscore(_index_key(user_id), sid) is None:
+        return False
+    await r.delete(_id_key(sid))
+    await r.zrem(_index_key(user_id), sid)
+    return True
+
+
+async def end_sessions(user_id: int, *, keep_token: str | None = None) -> int:
+    """End every session of the user except the one with `keep_token`; how many ended."""
+    keep = session_id(keep_token) if keep_token else None
+    ended = [m for m in await redis().zrange(_index_key(user_id), 0, -1) if m != keep]
+    if ended:
+        await redis().delete(*(_id_key(member) for member in ended))
+        await redis().zrem(_index_key(user_id), *ended)
+    return len(ended)
+
+
+_OS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("HarmonyOS", "HarmonyOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "Mac"),
+    ("Macintosh", "Mac"),
+    ("Linux", "Linux"),
+)
+_BROWSERS = (
+    ("MicroMessenger", N_("微信")),
+    ("AlipayClient", N_("支付宝")),
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+
+
+def device_summary(user_agent: str) -> list[str]:
+    """The device as ["iPhone", "微信"] (untranslated names), from a User-Agent; the header
+    itself is never kept."""
+    user_agent = user_agent[:512]
+    names = [
+        next((name for marker, name in table if marker in user_agent), "")
+        for table in (_OS, _BROWSERS)
+    ]
+    return [name for name in names if name]
+
+
+def _device_label(names: Any) -> str:
+    """ "iPhone · 微信", in the reader's language; "" when the device is unknown."""
+    if not isinstance(names, list):
+        return ""
+    return " · ".join(_(name) for name in names if isinstance(name, str))
+
+
+def stamp_device(session: Session, user_agent: str, ip: str) -> None:
+    """Record, at sign-in, what the session list shows: device, masked address, times."""
+    now = int(time.time())
+    session["_device"] = device_summary(user_agent)
+    session["_ip"] = mask_ip(ip)
+    session["_created"] = now
+    session["_seen"] = now
+
+
+def _touch(session: Session) -> None:
+    seen = session.get("_seen")
+    if session.get("uid") and (
+        not isinstance(seen, int) or time.time() - seen > SEEN_RESOLUTION_SECONDS
+    ):
+        session["_seen"] = int(time.time())
 
 
 def _cookie_token(scope: Scope) -> str | None:
@@ -122,6 +294,7 @@ class SessionMiddleware:
             return
         # A Redis outage raises here; server.errors turns it into a 503 page.
         session = await _load(_cookie_token(scope))
+        _touch(session)
         scope[SCOPE_KEY] = session  # type: ignore[literal-required]
 
         async def send_with_cookie(message: Message) -> None:

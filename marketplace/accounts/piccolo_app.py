@@ -6,6 +6,7 @@ CONTEXT = declare_context(
     __file__,
     [User, BorrowerProfile],
     depends_on=("institutions",),
+    jobs={"accounts.send_reset_code": "marketplace.accounts.jobs:send_reset_code_job"},
     public=(
         "services",
         "queries",
@@ -15,6 +16,9 @@ CONTEXT = declare_context(
         "limits",
         "codes",
         "staff",
+        "credentials",
+        "phone",
+        "closure",
     ),
 )
 APP_CONFIG = CONTEXT.app

@@ -51,12 +51,8 @@ def _minutes(seconds: int) -> int:
     return max(1, math.ceil(seconds / 60))
 
 
-async def request_registration_code(origin: Actor, mobile: str) -> None:
-    """Send a registration code, but only to a number with no account. The caller shows
-    the same answer either way, so the form does not tell strangers who is registered."""
-    if error := validate_mobile(mobile):
-        raise DomainError(error, field="mobile")
-    key = mobile_login_key(mobile)
+async def reserve_code_for_address(origin: Actor) -> None:
+    """Count one SMS code asked for from the visitor's address, or raise Throttled."""
     if wait := await reserve(
         Limit(f"smscode:address:{origin.ip}", CODE_MAX_PER_ADDRESS, CODE_ADDRESS_WINDOW_SECONDS)
     ):
@@ -65,6 +61,15 @@ async def request_registration_code(origin: Actor, mobile: str) -> None:
             field="mobile",
             retry_after=wait,
         )
+
+
+async def request_registration_code(origin: Actor, mobile: str) -> None:
+    """Send a registration code, but only to a number with no account. The caller shows
+    the same answer either way, so the form does not tell strangers who is registered."""
+    if error := validate_mobile(mobile):
+        raise DomainError(error, field="mobile")
+    key = mobile_login_key(mobile)
+    await reserve_code_for_address(origin)
     await start_cooldown("register", key, field="mobile")
     if await User.exists().where((User.kind == "borrower") & (User.login_key == key)):
         # No code and no SMS (its owner can sign in); the stranger is not told it is taken.
@@ -133,15 +138,20 @@ def _login_index(kind: str, key: str) -> str:
     return key if kind == "borrower" else blind_index(key, purpose="email")
 
 
-async def authenticate(origin: Actor, kind: str, login: str, password: str) -> Actor:
-    """Return the actor, or raise. Every attempt is reserved against the per-account and
-    per-address limits before the password is checked; a success gives it back."""
-    key = login_key_for(kind, login)
-    account = Limit(
+def login_failures(kind: str, key: str) -> Limit:
+    """The per-account count of failed sign-ins (a password reset clears it)."""
+    return Limit(
         f"loginfail:account:{kind}:{hashlib.sha256(key.encode()).hexdigest()}",
         LOGIN_MAX_FAILURES_PER_ACCOUNT,
         LOGIN_WINDOW_SECONDS,
     )
+
+
+async def authenticate(origin: Actor, kind: str, login: str, password: str) -> Actor:
+    """Return the actor, or raise. Every attempt is reserved against the per-account and
+    per-address limits before the password is checked; a success gives it back."""
+    key = login_key_for(kind, login)
+    account = login_failures(kind, key)
     address = Limit(
         f"loginfail:address:{origin.ip}", LOGIN_MAX_FAILURES_PER_ADDRESS, LOGIN_WINDOW_SECONDS
     )

@@ -20,6 +20,8 @@ DEFAULTS: dict[str, Any] = {
     "lpr_1y": "0.030",
     "apr_warn_multiple": "4",
     "duplicate_window_days": 30,
+    # Days between a borrower's account-deletion request and its processing (they may cancel).
+    "account_deletion_cooling_days": 15,
     "applications_per_day": 10,
     "institutions_per_application": 5,
     # Days before a due date that count as "upcoming" (reminders, institution dues).

@@ -37,6 +37,7 @@ from marketplace.security.masking import (
     mask_bank_card,
     mask_email,
     mask_id_number,
+    mask_ip,
     mask_mobile,
     mask_name,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "mask_bank_card",
     "mask_email",
     "mask_id_number",
+    "mask_ip",
     "mask_mobile",
     "mask_name",
     "matched_totp_step",

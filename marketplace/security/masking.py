@@ -15,6 +15,7 @@ __all__ = [
     "mask_bank_card",
     "mask_email",
     "mask_id_number",
+    "mask_ip",
     "mask_mobile",
     "mask_name",
 ]
@@ -39,6 +40,19 @@ def mask_id_number(value: str) -> str:
 def mask_mobile(value: str) -> str:
     """``13812345678`` → ``138****5678`` (first 3, last 4)."""
     return _keep_ends(value.strip(), 3, 4)
+
+
+def mask_ip(value: str) -> str:
+    """``123.45.67.89`` → ``123.45.*.*``; IPv6 keeps its first two groups; anything else
+    is masked completely."""
+    value = value.strip()
+    parts = value.split(".")
+    if len(parts) == 4 and all(part.isascii() and part.isdigit() for part in parts):
+        return f"{parts[0]}.{parts[1]}.*.*"
+    groups = value.split(":")
+    if len(groups) > 2 and value.isascii():
+        return f"{groups[0]}:{groups[1]}:*"
+    return mask_all(value)
 
 
 def mask_name(value: str) -> str:

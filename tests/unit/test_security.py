@@ -598,3 +598,12 @@ def test_matched_step_lets_callers_refuse_replays() -> None:
     assert matched_totp_step(FIXED_SECRET, totp.at(FIXED_NOW), now=FIXED_NOW) == step
     assert matched_totp_step(FIXED_SECRET, previous, now=FIXED_NOW) == step - 1
     assert matched_totp_step(FIXED_SECRET, "000000x", now=FIXED_NOW) is None
+
+
+def test_ip_masks_keep_only_the_network_part():
+    from marketplace.security import mask_ip
+
+    assert mask_ip("123.45.67.89") == "123.45.*.*"
+    assert mask_ip("2408:8207:1234::1") == "2408:8207:*"
+    assert mask_ip("unknown") == "******"
+    assert mask_ip("１２３.45.67.89") == "******"
