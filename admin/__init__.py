@@ -1,6 +1,6 @@
 from litestar import Router
 
-from admin import audit, collections, home, jobs, reviews
+from admin import audit, collections, consents, home, jobs, reviews
 from server.inbox import inbox_handlers
 from server.login import login_handlers
 
@@ -12,6 +12,7 @@ admin_router = Router(
         *audit.handlers,
         *jobs.handlers,
         *collections.handlers,
+        *consents.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

@@ -3,6 +3,7 @@ from litestar import Router
 from institution_console import (
     api_clients,
     collections,
+    consents,
     decisions,
     home,
     leads,
@@ -22,6 +23,7 @@ console_router = Router(
         *leads.handlers,
         *decisions.handlers,
         *offers.handlers,
+        *consents.handlers,
         *loans.handlers,
         *messages.handlers,
         *collections.handlers,

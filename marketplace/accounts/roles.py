@@ -33,6 +33,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "application.accept",  # by signing an offer (offers context)
             "offer.respond",  # sign or decline an offer made to them
             "loan.view_own",
+            "consent.withdraw",  # per institution, on /me/consents
+            "data.export",  # a copy of everything held on them (PIPL art. 45)
         }
     ),
     ("staff", "institution_admin"): frozenset(
@@ -48,6 +50,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.record_repayment",
             "collection.record",  # contacts on overdue loans (hours and daily cap enforced)
             "api_client.manage",  # Open API credentials of the institution
+            "consent.confirm_deletion",  # after a borrower withdraws consent
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit"}),
@@ -55,7 +58,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
     ("staff", "risk_officer"): frozenset(
-        {"product.view", "lead.view", "lead.reveal", "loan.view", "collection.record"}
+        {
+            "product.view",
+            "lead.view",
+            "lead.reveal",
+            "loan.view",
+            "collection.record",
+            "consent.confirm_deletion",
+        }
     ),
     ("staff", "finance"): frozenset(
         {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}
@@ -70,12 +80,13 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.manage",
             "collection.view",  # collection oversight across institutions (A8)
             "parameter.edit",  # system parameters (A3); a cost line change re-prices products
+            "consent.oversee",  # institutions' deletion confirmations after withdrawals
         }
     ),
     ("operator", "product_reviewer"): frozenset({"product.review", "dashboard.view"}),
     ("operator", "institution_reviewer"): frozenset({"institution.view", "dashboard.view"}),
     ("operator", "auditor"): frozenset(
-        {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
+        {"audit.view", "dashboard.view", "jobs.view", "collection.view", "consent.oversee"}
     ),
     ("operator", "content_editor"): frozenset({"dashboard.view"}),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
