@@ -132,7 +132,7 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
     }
 
 
-async def build_export(export_id: int) -> bool:
+async def build_export(ctx: dict, export_id: int, **_: object) -> bool:
     """The job (payload: the export's id). Idempotent: a stored export is left alone."""
     row = (
         await DataExport.select(DataExport.borrower, DataExport.status)
