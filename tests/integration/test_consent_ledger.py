@@ -256,3 +256,14 @@ async def test_one_days_applications_reach_at_most_the_capped_institutions(clien
     # Another product of an institution already reached is fine.
     assert await _apply(client, more_of_first, "d") == 303
     assert len({row.institution for row in await Application.objects()}) == 2
+
+
+async def test_the_demo_has_a_withdrawal_to_confirm():
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    withdrawal = await ConsentWithdrawal.objects().first()
+    assert withdrawal is not None and withdrawal.confirmed_at is None
+    assert not await Consent.exists().where(
+        (Consent.institution == withdrawal.institution) & Consent.withdrawn_at.is_null()
+    )
