@@ -102,7 +102,7 @@ async def ledger(actor: Actor) -> list[LedgerEntry]:
                 institution_id=institution_id,
                 institution_name=grants[0]["institution_name"],
                 data_items=tuple(_(DATA_ITEMS.get(item, item)) for item in items),
-                purpose=_(grants[-1]["purpose"]),
+                purpose=grants[-1]["purpose"],  # stored as shown
                 since=grants[0]["granted_at"],
                 active=bool(active),
                 withdrawn_at=None if active else max(g["withdrawn_at"] for g in grants),

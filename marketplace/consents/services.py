@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from marketplace import outbox
+from marketplace.accounts.tables import User
 from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
 from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, Notice
@@ -159,10 +160,11 @@ async def request_export(actor: Actor) -> int:
     if not actor.can("data.export"):
         raise PermissionDenied()
     async with transaction():
+        # Serialise one borrower's requests, so two at once still make one export.
+        await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
         pending = (
             await DataExport.select(DataExport.id)
             .where((DataExport.borrower == actor.user_id) & (DataExport.status == "pending"))
-            .lock_rows()
             .first()
         )
         if pending:
