@@ -51,8 +51,10 @@ async def grant_consent(actor: Actor, institution_id: int, notice: Notice) -> in
 
 
 async def withdraw_consent(actor: Actor, consent_id: int) -> bool:
-    """The borrower withdraws one consent: the institution sees no more of their data.
-    Call inside the caller's transaction; False when it was withdrawn already."""
+    """The borrower withdraws one consent (withdrawing or declining an application, or the
+    ledger): the institution sees no more of that data, and owes a deletion confirmation
+    once no consent naming it stands. Call inside the caller's transaction; False when it
+    was withdrawn already."""
     rows = (
         await Consent.update({Consent.withdrawn_at: datetime.now(UTC)})
         .where(
@@ -64,9 +66,9 @@ async def withdraw_consent(actor: Actor, consent_id: int) -> bool:
     )
     if not rows:
         return False
-    await audit(
-        actor, "consent.withdrawn", "consent", consent_id, institution_id=rows[0]["institution"]
-    )
+    institution_id = rows[0]["institution"]
+    await audit(actor, "consent.withdrawn", "consent", consent_id, institution_id=institution_id)
+    await _owe_deletion(actor, institution_id)
     return True
 
 
@@ -85,29 +87,56 @@ async def lock_active_consents(actor: Actor, institution_id: int) -> list[int]:
     return [row["id"] for row in rows]
 
 
-async def withdraw_for_institution(actor: Actor, institution_id: int) -> int:
-    """Every consent of the borrower naming the institution ends, and the institution owes a
-    confirmation that it deleted what it holds by `consent_deletion_days`. Call inside the
-    transaction of offers.services.withdraw_consents_to, which ends open applications first;
-    returns the withdrawal's id."""
+async def withdraw_for_institution(actor: Actor, institution_id: int) -> int | None:
+    """Every consent of the borrower naming the institution ends (the consent ledger). Call
+    inside the transaction of offers.services.withdraw_consents_to, which ends open
+    applications first; returns the deletion confirmation the institution owes."""
     for consent_id in await lock_active_consents(actor, institution_id):
         await withdraw_consent(actor, consent_id)
+    row = (
+        await ConsentWithdrawal.select(ConsentWithdrawal.id)
+        .where(
+            (ConsentWithdrawal.borrower == actor.user_id)
+            & (ConsentWithdrawal.institution == institution_id)
+            & ConsentWithdrawal.confirmed_at.is_null()
+        )
+        .first()
+    )
+    return row["id"] if row else None
+
+
+async def _owe_deletion(actor: Actor, institution_id: int) -> None:
+    """Once no consent of the borrower naming the institution stands, the institution owes a
+    confirmation that it deleted what it holds, by `consent_deletion_days`. An unconfirmed
+    one already owed covers it (a partial unique index makes that race-free)."""
+    # After this borrower's own withdrawal and under their row lock, the check below sees
+    # any other withdrawal of theirs that committed first: two ending at once owe one.
+    await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
+    if await Consent.exists().where(
+        (Consent.borrower == actor.user_id)
+        & (Consent.institution == institution_id)
+        & Consent.withdrawn_at.is_null()
+    ):
+        return
     days = int((await get_parameters("consent_deletion_days"))["consent_deletion_days"])
     now = datetime.now(UTC)
-    rows = await ConsentWithdrawal.insert(
-        ConsentWithdrawal(
-            borrower=actor.user_id,
-            institution=institution_id,
-            withdrawn_at=now,
-            delete_by=now + timedelta(days=days),
-        )
-    ).returning(ConsentWithdrawal.id)
-    withdrawal_id: int = rows[0]["id"]
+    delete_by = now + timedelta(days=days)
+    rows = await ConsentWithdrawal.raw(
+        "INSERT INTO consent_withdrawal (borrower, institution, withdrawn_at, delete_by) "
+        "VALUES ({}, {}, {}, {}) ON CONFLICT (borrower, institution) "
+        "WHERE confirmed_at IS NULL DO NOTHING RETURNING id",
+        actor.user_id,
+        institution_id,
+        now,
+        delete_by,
+    )
+    if not rows:
+        return
     await audit(
         actor,
         "consent.deletion_requested",
         "consent_withdrawal",
-        withdrawal_id,
+        rows[0]["id"],
         institution_id=institution_id,
         days=days,
     )
@@ -118,12 +147,11 @@ async def withdraw_for_institution(actor: Actor, institution_id: int) -> int:
         "consent.withdrawn",
         _(
             "一位借款人撤回了授权，请于{date}前删除所持有的其个人信息并确认",
-            date=(now + timedelta(days=days)).astimezone(SHANGHAI).strftime("%Y-%m-%d"),
+            date=delete_by.astimezone(SHANGHAI).strftime("%Y-%m-%d"),
         ),
         "/console/consents",
         permission="consent.confirm_deletion",
     )
-    return withdrawal_id
 
 
 async def confirm_deletion(actor: Actor, withdrawal_id: int) -> None:

@@ -392,12 +392,12 @@ async def _end_application(actor: Actor, application_id: int, why: str) -> dict[
     return application
 
 
-async def withdraw_consents_to(actor: Actor, institution_id: int) -> int:
+async def withdraw_consents_to(actor: Actor, institution_id: int) -> int | None:
     """The borrower withdraws consent from one institution (the consent ledger): every
     application to it that can still be withdrawn ends with its offers, every consent
     naming it ends, and the institution owes a deletion confirmation. An application not
-    yet delivered is stopped by delivery, which checks consent. Returns the withdrawal id;
-    an institution without a standing consent is NotFound."""
+    yet delivered is stopped by delivery, which checks consent. Returns the id of the
+    deletion confirmation owed; an institution without a standing consent is NotFound."""
     if not actor.can("consent.withdraw"):
         raise PermissionDenied()
     async with transaction():

@@ -272,3 +272,21 @@ async def test_the_demo_has_a_withdrawal_to_confirm():
     assert not await Consent.exists().where(
         (Consent.institution == withdrawal.institution) & Consent.withdrawn_at.is_null()
     )
+
+
+async def test_withdrawing_the_last_application_to_an_institution_owes_a_deletion(client, world):
+    first = await delivered_application(client, world)
+    second_product = await factories.listed_product(
+        world.staff, world.operator, name="测试快贷二号"
+    )
+    assert await _apply(client, second_product, "z") == 303
+    await jobs.run_until_idle()
+    second = await Application.objects().where(Application.id != first.id).first()
+    # Both withdrawn at once: the bank holds nothing more and owes one confirmation.
+    answers = await asyncio.gather(
+        *(client.submit(f"/me/applications/{a.reference}/withdraw") for a in (first, second))
+    )
+    assert [r.status_code for r in answers] == [303, 303]
+    withdrawals = await ConsentWithdrawal.objects()
+    assert len(withdrawals) == 1 and withdrawals[0].institution == world.bank_id
+    assert "已撤回" in (await client.get("/me/consents")).text
