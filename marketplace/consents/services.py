@@ -53,28 +53,31 @@ async def grant_consent(actor: Actor, institution_id: int, notice: Notice) -> in
 async def withdraw_consent(actor: Actor, consent_id: int) -> bool:
     """The borrower withdraws one consent (withdrawing or declining an application, or the
     ledger): the institution sees no more of that data, and owes a deletion confirmation
-    once no consent naming it stands. Call inside the caller's transaction; False when it
-    was withdrawn already."""
-    rows = (
-        await Consent.update({Consent.withdrawn_at: datetime.now(UTC)})
-        .where(
-            (Consent.id == consent_id)
-            & (Consent.borrower == actor.user_id)
-            & Consent.withdrawn_at.is_null()
-        )
-        .returning(Consent.institution)
+    once no consent naming it stands. Call inside the caller's transaction, after locking
+    the offers and applications concerned; False when it was withdrawn already."""
+    row = (
+        await Consent.select(Consent.institution)
+        .where((Consent.id == consent_id) & (Consent.borrower == actor.user_id))
+        .first()
     )
-    if not rows:
+    if row is None:
         return False
-    institution_id = rows[0]["institution"]
+    institution_id = row["institution"]
+    # Every standing consent naming the institution, locked: of two withdrawals ending at
+    # once, the second waits and then sees the first, so exactly one owes the deletion.
+    if consent_id not in await lock_active_consents(actor, institution_id):
+        return False
+    await Consent.update({Consent.withdrawn_at: datetime.now(UTC)}).where(Consent.id == consent_id)
     await audit(actor, "consent.withdrawn", "consent", consent_id, institution_id=institution_id)
     await _owe_deletion(actor, institution_id)
     return True
 
 
 async def lock_active_consents(actor: Actor, institution_id: int) -> list[int]:
-    """The borrower's consents naming the institution that still stand, row-locked so two
-    withdrawals of the same institution run one after the other. Call inside a transaction."""
+    """The borrower's consents naming the institution that still stand, row-locked (in id
+    order) so two withdrawals of the same institution run one after the other. Call inside
+    a transaction; every path that ends a consent locks offers, then applications, then
+    these."""
     rows = (
         await Consent.select(Consent.id)
         .where(
@@ -82,6 +85,7 @@ async def lock_active_consents(actor: Actor, institution_id: int) -> list[int]:
             & (Consent.institution == institution_id)
             & Consent.withdrawn_at.is_null()
         )
+        .order_by(Consent.id)
         .lock_rows()
     )
     return [row["id"] for row in rows]
@@ -109,9 +113,6 @@ async def _owe_deletion(actor: Actor, institution_id: int) -> None:
     """Once no consent of the borrower naming the institution stands, the institution owes a
     confirmation that it deleted what it holds, by `consent_deletion_days`. An unconfirmed
     one already owed covers it (a partial unique index makes that race-free)."""
-    # After this borrower's own withdrawal and under their row lock, the check below sees
-    # any other withdrawal of theirs that committed first: two ending at once owe one.
-    await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
     if await Consent.exists().where(
         (Consent.borrower == actor.user_id)
         & (Consent.institution == institution_id)

@@ -401,13 +401,25 @@ async def withdraw_consents_to(actor: Actor, institution_id: int) -> int | None:
     if not actor.can("consent.withdraw"):
         raise PermissionDenied()
     async with transaction():
+        # The lock order of every path that ends a consent: offers, applications, consents.
+        await (
+            Offer.select(Offer.id)
+            .where((Offer.borrower == actor.user_id) & (Offer.institution == institution_id))
+            .order_by(Offer.id)
+            .lock_rows()
+        )
+        rows = (
+            await Application.select(Application.id, Application.status)
+            .where(
+                (Application.borrower == actor.user_id)
+                & (Application.institution == institution_id)
+                & Application.status.is_in(list(OPEN_STATUSES))
+            )
+            .order_by(Application.id)
+            .lock_rows()
+        )
         if not await lock_active_consents(actor, institution_id):
             raise NotFound(_("没有可撤回的授权"))
-        rows = await Application.select(Application.id, Application.status).where(
-            (Application.borrower == actor.user_id)
-            & (Application.institution == institution_id)
-            & Application.status.is_in(list(OPEN_STATUSES))
-        )
         for row in rows:
             if "withdraw" in APPLICATION_MACHINE.actions(row["status"], actor):
                 await _end_application(actor, row["id"], _("借款人撤回了授权"))
