@@ -33,6 +33,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "application.accept",  # by signing an offer (offers context)
             "offer.respond",  # sign or decline an offer made to them
             "loan.view_own",
+            "consent.withdraw",  # per institution, on /me/consents
+            "data.export",  # a copy of everything held on them (PIPL art. 45)
         }
     ),
     ("staff", "institution_admin"): frozenset(
@@ -53,6 +55,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "delivery.manage",  # lead caps, budget and filters (I6)
             "prescreen.manage",  # the institution's pre-screen rules (I4)
             "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
+            "consent.confirm_deletion",  # after a borrower withdraws consent
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -67,6 +70,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.view",
             "collection.record",
             "prescreen.manage",
+            "consent.confirm_deletion",
         }
     ),
     ("staff", "finance"): frozenset(
@@ -87,6 +91,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "agreement.manage",  # offer and withdraw cooperation agreements (A5)
             "institution.review",  # partner applications (A4)
             "institution.manage",  # suspend / resume / close institutions
+            "consent.oversee",  # institutions' deletion confirmations after withdrawals
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -96,7 +101,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
     ),
     ("operator", "auditor"): frozenset(
-        {"audit.view", "dashboard.view", "jobs.view", "collection.view"}
+        {"audit.view", "dashboard.view", "jobs.view", "collection.view", "consent.oversee"}
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}

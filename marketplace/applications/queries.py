@@ -450,6 +450,7 @@ async def _lead_rows(
         Application.delivered_at,
         Application.shared_data_encrypted,
         Application.prescreen_score,
+        Application.consent.withdrawn_at.as_alias("consent_withdrawn_at"),
         Application.assignee.id.as_alias("assignee_id"),
         Application.assignee.display_name.as_alias("assignee_name"),
     ).where(condition)
@@ -459,7 +460,8 @@ async def _lead_rows(
     now = datetime.now(UTC)
     leads = []
     for row in rows:
-        shared = _shared(row["shared_data_encrypted"])
+        withdrawn = row["consent_withdrawn_at"] is not None
+        shared = {} if withdrawn else _shared(row["shared_data_encrypted"])
         age_hours = None
         sla = ""
         if row["status"] in WAITING_STATUSES and row["delivered_at"] is not None:
@@ -470,8 +472,9 @@ async def _lead_rows(
         leads.append(
             LeadSummary(
                 **_summary_fields(row),
-                city=row["city"] or shared["city"],
-                applicant=shared["real_name"][:1] + "**",
+                # A withdrawn consent: the desk and its exports show nothing of the person.
+                city="" if withdrawn else row["city"] or shared["city"],
+                applicant=_("已撤回授权") if withdrawn else shared["real_name"][:1] + "**",
                 delivered_at=row["delivered_at"],
                 assignee_id=row["assignee_id"],
                 assignee_name=row["assignee_name"] or "",

@@ -237,7 +237,9 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
     gate = await admission(product["institution"], _facts_of(cmd))
     if not gate.ok:
         errors.setdefault(gate.field, gate.label)
-    params = await get_parameters("duplicate_window_days", "applications_per_day")
+    params = await get_parameters(
+        "duplicate_window_days", "applications_per_day", "institutions_per_application"
+    )
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
         await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
@@ -261,12 +263,26 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             & (Application.submitted_at >= since)
         ):
             raise ValidationFailed({"product": _("您已申请过该产品，请在“我的申请”中查看进度")})
-        recent = await Application.count().where(
-            (Application.borrower == actor.user_id)
-            & (Application.submitted_at >= datetime.now(UTC) - timedelta(days=1))
+        day_ago = datetime.now(UTC) - timedelta(days=1)
+        recent = await Application.select(Application.institution).where(
+            (Application.borrower == actor.user_id) & (Application.submitted_at >= day_ago)
         )
-        if recent >= int(params["applications_per_day"]):
+        if len(recent) >= int(params["applications_per_day"]):
             raise Throttled(_("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信"))
+        # One application's data reaches a bounded number of institutions: the submissions
+        # of one rolling day count as one batch (a multi-product submission calls this verb
+        # once per product under the same lock, so it meets the same count).
+        reached = {row["institution"] for row in recent}
+        cap = int(params["institutions_per_application"])
+        if product["institution"] not in reached and len(reached) >= cap:
+            raise ValidationFailed(
+                {
+                    "product": _(
+                        "24小时内您的申请最多提供给{n}家机构，请稍后再申请其他机构的产品",
+                        n=cap,
+                    )
+                }
+            )
 
         await save_borrower_profile(
             actor.user_id or 0,

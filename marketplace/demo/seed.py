@@ -14,6 +14,7 @@ from marketplace.demo.agreements import seed_agreements
 from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
+from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
@@ -129,6 +130,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_promotions()
     await seed_api_client()
     await seed_prescreen()
+    await seed_consents()
     return True
 
 

@@ -23,8 +23,10 @@ from marketplace.applications.acceptance import (
     lock_lead,
     lock_own_application,
 )
-from marketplace.applications.statuses import APPLICATION_MACHINE
+from marketplace.applications.statuses import APPLICATION_MACHINE, OPEN_STATUSES
+from marketplace.applications.tables import Application
 from marketplace.audit.services import record as audit
+from marketplace.consents.services import lock_active_consents, withdraw_for_institution
 from marketplace.db import transaction
 from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from marketplace.i18n import _
@@ -331,28 +333,70 @@ async def withdraw_application(actor: Actor, application_id: int) -> str:
     if not actor.can("application.withdraw"):
         raise PermissionDenied()
     async with transaction():
-        # Offers before the application: the same lock order as signing.
+        application = await _end_application(actor, application_id, _("借款人撤回了申请"))
+    return str(application["reference"])
+
+
+async def _end_application(actor: Actor, application_id: int, why: str) -> dict[str, Any]:
+    """Inside a transaction: the borrower's application ends before signing, with its open
+    offers and its consent, and the institution is told. The one way both the withdraw
+    button and a consent withdrawal end an application."""
+    # Offers before the application: the same lock order as signing.
+    await (
+        Offer.select(Offer.id)
+        .where((Offer.application == application_id) & (Offer.borrower == actor.user_id))
+        .lock_rows()
+    )
+    application = await lock_own_application(actor, application_id)
+    await end_by_borrower(actor, application, why)
+    withdrawn = (
+        await Offer.update(
+            {Offer.status: OfferStatus.WITHDRAWN, Offer.updated_at: datetime.now(UTC)}
+        )
+        .where((Offer.application == application_id) & (Offer.status == OfferStatus.OPEN))
+        .returning(Offer.id)
+    )
+    for row in withdrawn:
+        await audit(actor, "offer.withdrawn", "offer", row["id"])
+    await _tell_institution_ended(application, why)
+    await publish(
+        application["institution"], "application.withdrawn", application_id=application_id
+    )
+    return application
+
+
+async def withdraw_consents_to(actor: Actor, institution_id: int) -> int | None:
+    """The borrower withdraws consent from one institution (the consent ledger): every
+    application to it that can still be withdrawn ends with its offers, every consent
+    naming it ends, and the institution owes a deletion confirmation. An application not
+    yet delivered is stopped by delivery, which checks consent. Returns the id of the
+    deletion confirmation owed; an institution without a standing consent is NotFound."""
+    if not actor.can("consent.withdraw"):
+        raise PermissionDenied()
+    async with transaction():
+        # The lock order of every path that ends a consent: offers, applications, consents.
         await (
             Offer.select(Offer.id)
-            .where((Offer.application == application_id) & (Offer.borrower == actor.user_id))
+            .where((Offer.borrower == actor.user_id) & (Offer.institution == institution_id))
+            .order_by(Offer.id)
             .lock_rows()
         )
-        application = await lock_own_application(actor, application_id)
-        await end_by_borrower(actor, application, _("借款人撤回了申请"))
-        withdrawn = (
-            await Offer.update(
-                {Offer.status: OfferStatus.WITHDRAWN, Offer.updated_at: datetime.now(UTC)}
+        rows = (
+            await Application.select(Application.id, Application.status)
+            .where(
+                (Application.borrower == actor.user_id)
+                & (Application.institution == institution_id)
+                & Application.status.is_in(list(OPEN_STATUSES))
             )
-            .where((Offer.application == application_id) & (Offer.status == OfferStatus.OPEN))
-            .returning(Offer.id)
+            .order_by(Application.id)
+            .lock_rows()
         )
-        for row in withdrawn:
-            await audit(actor, "offer.withdrawn", "offer", row["id"])
-        await _tell_institution_ended(application, _("借款人撤回了申请"))
-        await publish(
-            application["institution"], "application.withdrawn", application_id=application_id
-        )
-    return str(application["reference"])
+        if not await lock_active_consents(actor, institution_id):
+            raise NotFound(_("没有可撤回的授权"))
+        for row in rows:
+            if "withdraw" in APPLICATION_MACHINE.actions(row["status"], actor):
+                await _end_application(actor, row["id"], _("借款人撤回了授权"))
+        return await withdraw_for_institution(actor, institution_id)
 
 
 async def _tell_institution_ended(application: Mapping[str, Any], why: str) -> None:

@@ -23,7 +23,12 @@ DEFAULTS: dict[str, Any] = {
     # Days between a borrower's account-deletion request and its processing (they may cancel).
     "account_deletion_cooling_days": 15,
     "applications_per_day": 10,
+    # Distinct institutions one borrower's applications may reach within a day (one batch).
     "institutions_per_application": 5,
+    # Days an institution has to confirm it deleted a borrower's data after a withdrawal;
+    # minutes a one-time download link of a borrower's data export stays valid.
+    "consent_deletion_days": 15,
+    "data_export_link_minutes": 30,
     # Days before a due date that count as "upcoming" (reminders, institution dues).
     "repayment_reminder_days": 3,
     # The portfolio page warns when overdue principal exceeds this share of outstanding.
