@@ -177,6 +177,23 @@ def application_form(**overrides: str) -> dict[str, str]:
     }
 
 
+def _shared_data() -> str:
+    """The consented document a real submission encrypts for the institution."""
+    import json
+
+    from marketplace.applications.services import SHARED_DATA_CONTEXT
+
+    shared = {
+        "real_name": "张三",
+        "id_number": valid_id_number(),
+        "mobile": "13800138000",
+        "city": "北京",
+        "employment_type": "employee",
+        "monthly_income": "20000",
+    }
+    return encrypt_field(json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT)
+
+
 async def application_in(
     world: World, status: str = "accepted", amount: str = "50000", term_months: int = 12
 ) -> int:
@@ -211,7 +228,7 @@ async def application_in(
             term_months=term_months,
             repayment_method="equal_installment",
             status=status,
-            shared_data_encrypted="",
+            shared_data_encrypted=_shared_data(),
             submission_key=secrets.token_hex(16),
         )
     ).returning(Application.id)
