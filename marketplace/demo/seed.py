@@ -15,6 +15,7 @@ from marketplace.demo.collections import seed_collections
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
+from marketplace.demo.partners import seed_partners
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, apr_range, classify_cost
 from marketplace.parameters.services import cost_lines
@@ -112,6 +113,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_collections()
     await seed_decisions()
     await seed_offers()
+    await seed_partners()
     return True
 
 

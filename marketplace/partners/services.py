@@ -217,8 +217,11 @@ def _check_files(
     for kind in required:
         if not [f for f in files.get(kind, ()) if f.content or f.filename]:
             errors[kind] = _("请上传{kind}", kind=_(DOCUMENT_KINDS[kind]))
-    if len(files.get("other", ())) > MAX_OTHER_FILES:
-        errors["other"] = _("其他材料最多{n}个文件", n=MAX_OTHER_FILES)
+    for kind, uploads in files.items():
+        # One scan per licence, a few others: bounds the storage one form can fill.
+        limit = MAX_OTHER_FILES if kind == "other" else 1
+        if len([f for f in uploads if f.content or f.filename]) > limit:
+            errors[kind] = _("{kind}最多{n}个文件", kind=_(DOCUMENT_KINDS[kind]), n=limit)
     for kind, uploads in files.items():
         for upload in uploads:
             if not upload.content and not upload.filename:
