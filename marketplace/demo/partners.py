@@ -27,11 +27,11 @@ DEMO_PDF = (
 
 APPLICANTS = (
     # (short name, company, first 17 of the credit code, contact e-mail, approve?)
-    ("海峡消费金融", "海峡消费金融有限公司", "91350200MA00DEMO1", "apply@haixia-cf.example", False),
+    ("海峡消费金融", "海峡消费金融有限公司", "91350200MA2YQ8X1K", "apply@haixia-cf.example", False),
     (
         "闽江小贷",
         "福州闽江小额贷款有限公司",
-        "91350100MA00DEMO2",
+        "91350100MA2Y7FDL3",
         "apply@minjiang-loan.example",
         True,
     ),

@@ -276,3 +276,19 @@ async def test_password_links_expire(client):
     assert (await client.get(path)).status_code == 404
     response = await client.submit(path, {"password": "Xiamen2026!", "confirm": "Xiamen2026!"})
     assert response.status_code == 404
+
+
+async def test_demo_seeds_a_pending_application_and_an_admitted_institution():
+    from marketplace.demo.partners import seed_partners
+    from marketplace.storage import get
+
+    await factories.user("operator", "super@loanmart.example", "super_admin", None, "周宁")
+    await seed_partners()
+    statuses = sorted(
+        r["status"] for r in await PartnerApplication.select(PartnerApplication.status)
+    )
+    assert statuses == ["approved", "submitted"]
+    document = await PartnerDocument.objects().first()
+    assert (await get(document.storage_key)).startswith(b"%PDF-")
+    admitted = await Institution.objects().where(Institution.status == "approved").first()
+    assert admitted.short_name == "闽江小贷"
