@@ -3,6 +3,9 @@ the institutions themselves with suspend / resume / close."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
@@ -35,34 +38,38 @@ DONE = {
 }
 PER_PAGE = 50
 MAX_QUERY_TEXT = 60
+# review_queue / institutions: (actor, *, status, q, page, per_page) -> (rows, total)
+ListQuery = Callable[..., Awaitable[tuple[Sequence[Any], int]]]
+
+
+async def _list_page(
+    request: Request, template: str, statuses: list[tuple[str, str]], query: ListQuery
+) -> Response:
+    """A filtered, paged staff table (status + text search) of either list below."""
+    actor = await require_actor(request)
+    status = query_choice(request, "status", [code for code, _label in statuses])
+    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
+    page = query_page(request)
+    rows, total = await query(actor, status=status, q=q, page=page, per_page=PER_PAGE)
+    filters = {"status": status, "q": q}
+    return await render(
+        request,
+        template,
+        {
+            "rows": rows,
+            "total": total,
+            **filters,
+            "statuses": statuses,
+            **pagination(request.url.path, filters, page, total, PER_PAGE),
+        },
+        nav="institutions",
+    )
 
 
 @get("/institutions/applications", name="admin.partners.list", opt=REVIEW)
 async def application_queue(request: Request) -> Response:
-    actor = await require_actor(request)
-    status = query_choice(request, "status", APPLICATION_STATUSES)
-    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
-    page = query_page(request)
-    rows, total = await review_queue(actor, status=status, q=q, page=page, per_page=PER_PAGE)
-    return await render(
-        request,
-        "admin/partner_applications.html",
-        {
-            "rows": rows,
-            "total": total,
-            "status": status,
-            "q": q,
-            "statuses": [(s, PARTNER_MACHINE.label(s)) for s in APPLICATION_STATUSES],
-            **pagination(
-                "/admin/institutions/applications",
-                {"status": status, "q": q},
-                page,
-                total,
-                PER_PAGE,
-            ),
-        },
-        nav="institutions",
-    )
+    statuses = [(s, PARTNER_MACHINE.label(s)) for s in APPLICATION_STATUSES]
+    return await _list_page(request, "admin/partner_applications.html", statuses, review_queue)
 
 
 async def _application(
@@ -124,24 +131,8 @@ async def application_document(
 
 @get("/institutions", name="admin.institutions.list", opt=VIEW)
 async def institution_list(request: Request) -> Response:
-    actor = await require_actor(request)
-    status = query_choice(request, "status", INSTITUTION_STATUSES)
-    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
-    page = query_page(request)
-    rows, total = await institutions(actor, status=status, q=q, page=page, per_page=PER_PAGE)
-    return await render(
-        request,
-        "admin/institutions.html",
-        {
-            "rows": rows,
-            "total": total,
-            "status": status,
-            "q": q,
-            "statuses": [(s, INSTITUTION_MACHINE.label(s)) for s in INSTITUTION_STATUSES],
-            **pagination("/admin/institutions", {"status": status, "q": q}, page, total, PER_PAGE),
-        },
-        nav="institutions",
-    )
+    statuses = [(s, INSTITUTION_MACHINE.label(s)) for s in INSTITUTION_STATUSES]
+    return await _list_page(request, "admin/institutions.html", statuses, institutions)
 
 
 async def _institution(

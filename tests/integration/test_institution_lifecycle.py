@@ -130,3 +130,32 @@ async def test_a_lead_for_a_suspended_institution_is_not_delivered(client, world
     assert any("未能送达" in n["title"] for n in borrower_notices)
     # And the product page no longer takes applications.
     assert (await client.get(f"/products/{product_id}/apply")).status_code == 404
+
+
+async def test_operators_suspend_through_the_institution_page_with_a_reason(client, world):
+    await _reviewer()
+    await login(client, "/admin/login", "inst-reviewer@loanmart.example")
+    listing = await client.get("/admin/institutions?status=active&q=测试")
+    assert (
+        listing.status_code == 200 and "测试银行" in listing.text and "别家银行" not in listing.text
+    )
+    assert (await client.get("/admin/institutions?status=nonsense&page=-1")).status_code == 200
+    page = await client.get(f"/admin/institutions/{world.bank_id}")
+    assert "暂停合作" in page.text and "恢复合作" not in page.text
+    response = await client.submit(
+        f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": ""}
+    )
+    assert response.status_code == 400 and "请填写原因" in response.text
+    response = await client.submit(
+        f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": "资质复核中"}
+    )
+    assert response.status_code == 303
+    assert await _status(world.bank_id) == "suspended"
+    page = await client.get(f"/admin/institutions/{world.bank_id}")
+    assert "资质复核中" in page.text and "恢复合作" in page.text
+    # Again from a stale page: a clear conflict, not a 500.
+    response = await client.submit(
+        f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": "再次"}
+    )
+    assert response.status_code == 409
+    assert (await client.get("/admin/institutions/999999")).status_code == 404
