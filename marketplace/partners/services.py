@@ -16,13 +16,16 @@ from datetime import UTC, date, datetime, timedelta
 
 from marketplace import storage
 from marketplace.accounts.limits import Limit, reserve
+from marketplace.accounts.roles import has_permission
 from marketplace.accounts.staff import create_institution_admin, set_initial_password
+from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationFailed
 from marketplace.files import UploadedFile, safe_name, sniff
 from marketplace.i18n import N_, _
+from marketplace.inbox.services import notify_users
 from marketplace.institutions.services import NewInstitution, admit_institution
 from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import send_email
@@ -34,6 +37,7 @@ from marketplace.partners.statuses import (
     OPEN_STATUSES,
     PARTNER_MACHINE,
     REPLY,
+    REVIEW,
     PartnerStatus,
 )
 from marketplace.partners.tables import (
@@ -272,6 +276,17 @@ async def _attach(application_id: int, files: list[_Checked]) -> None:
     )
 
 
+async def _tell_reviewers(application_id: int, title: str) -> None:
+    """In-site notice to every active operator who reviews partner applications."""
+    rows = await User.select(User.id, User.role).where(
+        (User.kind == "operator") & (User.status == "active")
+    )
+    reviewers = [r["id"] for r in rows if has_permission("operator", r["role"], REVIEW)]
+    await notify_users(
+        reviewers, "partner.review", title, f"/admin/institutions/applications/{application_id}"
+    )
+
+
 def status_url(token: str) -> str:
     return f"{settings.base_url}/partners/status/{token}"
 
@@ -341,6 +356,10 @@ async def submit_partner_application(
         row = rows[0]
         await _attach(row["id"], checked)
         await audit(origin, "partner_application.submit", "partner_application", row["id"])
+        await _tell_reviewers(
+            row["id"],
+            _("新的机构入驻申请：{company}（编号 {ref}）", company=data.short_name, ref=reference),
+        )
         await _email_applicant(
             row,
             "partner.submitted",
@@ -396,6 +415,10 @@ async def reply_to_request(
             "partner_application",
             application_id,
             files=len(checked),
+        )
+        await _tell_reviewers(
+            application_id,
+            _("入驻申请已补充材料（编号 {ref}），请继续审核", ref=row["reference"]),
         )
 
 
