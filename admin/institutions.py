@@ -19,7 +19,7 @@ from marketplace.institutions.statuses import INSTITUTION_MACHINE
 from marketplace.parsing import first
 from marketplace.partners.queries import STATUS_CHOICES as APPLICATION_STATUSES
 from marketplace.partners.queries import application_for_review, review_queue
-from marketplace.partners.services import decide, open_document
+from marketplace.partners.services import decide, open_document, resend_password_link
 from marketplace.partners.statuses import PARTNER_MACHINE
 from server.attachments import content_disposition
 from server.auth import require_actor
@@ -105,6 +105,25 @@ async def application_decide(request: Request, application_id: FromPath[int]) ->
     return await submit_form(request, submit, rerender)
 
 
+@post(
+    "/institutions/applications/{application_id:int}/resend-link",
+    name="admin.partners.resend_link",
+    opt=REVIEW,
+)
+async def application_resend_link(request: Request, application_id: FromPath[int]) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        await resend_password_link(actor, application_id)
+        flash(request, _("已重新发送设置密码链接，旧链接已失效"))
+        return redirect_to(request, "admin.partners.detail", application_id=application_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _application(request, application_id, errors)
+
+    return await submit_form(request, submit, rerender)
+
+
 @get(
     "/institutions/applications/{application_id:int}/documents/{document_id:int}",
     name="admin.partners.document",
@@ -173,6 +192,7 @@ handlers = [
     application_queue,
     application_detail,
     application_decide,
+    application_resend_link,
     application_document,
     institution_list,
     institution_page,

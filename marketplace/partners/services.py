@@ -22,7 +22,14 @@ from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationFailed
+from marketplace.errors import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationFailed,
+)
 from marketplace.files import UploadedFile, safe_name, sniff
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_users
@@ -175,8 +182,10 @@ def parse_partner_form(data: Mapping) -> PartnerInput:
         ("business_licence_expires_on", business_expires),
         ("licence_expires_on", licence_expires),
     ):
-        if value is not None and not today < value < date(today.year + 100, 1, 1):
+        if value is not None and value <= today:
             form.fail(key, _("有效期须晚于今天"))
+        elif value is not None and value.year >= today.year + 100:
+            form.fail(key, _("有效期不正确，长期有效的营业执照请留空"))
     contact_name = _text(form, "contact_name", P.contact_name, _("联系人姓名"))
     mobile = _text(form, "contact_mobile", P.contact_mobile_masked, _("联系人手机号"))
     if mobile and (error := validate_mobile(mobile)):
@@ -488,6 +497,7 @@ async def decide(actor: Actor, application_id: int, action: str, note: str) -> N
 async def _admit(actor: Actor, row: Mapping) -> int:
     """The institution (approved, awaiting agreement), its first admin and the one-time
     link that admin sets a password with."""
+    email = decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT)
     institution_id = await admit_institution(
         actor,
         NewInstitution(
@@ -502,10 +512,9 @@ async def _admit(actor: Actor, row: Mapping) -> int:
             business_licence_expires_on=row["business_licence_expires_on"],
             city=row["city"],
             contact_name=row["contact_name"],
-            contact_email=decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT),
+            contact_email=email,
         ),
     )
-    email = decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT)
     user_id = await create_institution_admin(
         actor,
         institution_id,
@@ -513,12 +522,23 @@ async def _admit(actor: Actor, row: Mapping) -> int:
         email=email,
         mobile=decrypt_field(row["contact_mobile_encrypted"], context=MOBILE_CONTEXT),
     )
+    await _send_password_link(user_id, email, row["short_name"])
+    return institution_id
+
+
+async def _send_password_link(user_id: int, email: str, company: str) -> None:
+    """A new one-time link; any earlier unused link of the user is dropped (so `used_at`
+    is set only by a password actually set)."""
+    now = datetime.now(UTC)
+    await PasswordLink.delete().where(
+        (PasswordLink.user == user_id) & PasswordLink.used_at.is_null()
+    )
     token, token_hash = _new_token()
     await PasswordLink.insert(
         PasswordLink(
             user=user_id,
             token_hash=token_hash,
-            expires_at=datetime.now(UTC) + timedelta(hours=PASSWORD_LINK_HOURS),
+            expires_at=now + timedelta(hours=PASSWORD_LINK_HOURS),
         )
     )
     await send_email(
@@ -526,16 +546,44 @@ async def _admit(actor: Actor, row: Mapping) -> int:
         "partner.set_password",
         _(
             "【LoanMart】{company}已准入平台。请在{hours}小时内设置机构管理员密码（登录账号为本邮箱）：{url}",
-            company=row["short_name"],
+            company=company,
             hours=PASSWORD_LINK_HOURS,
             url=f"{settings.base_url}/partners/set-password/{token}",
         ),
     )
-    return institution_id
+
+
+async def resend_password_link(actor: Actor, application_id: int) -> None:
+    """For an approved application whose admin has not set a password yet (the link
+    expired or was lost): a fresh link to the same address."""
+    if not actor.can(REVIEW):
+        raise PermissionDenied()
+    async with transaction():
+        row = await _locked(application_id)
+        if row["status"] != PartnerStatus.APPROVED:
+            raise InvalidTransition(_("只有已通过的申请可以重发设置密码链接"))
+        email = decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT)
+        admin = (
+            await User.select(User.id)
+            .where(
+                (User.kind == "staff")
+                & (User.login_key == email)
+                & (User.institution == row["institution"])
+            )
+            .first()
+        )
+        if admin is None:
+            raise NotFound(_("找不到该机构的管理员账号"))
+        if await PasswordLink.exists().where(
+            (PasswordLink.user == admin["id"]) & PasswordLink.used_at.is_not_null()
+        ):
+            raise InvalidTransition(_("该机构管理员已设置过密码，无需重发"))
+        await _send_password_link(admin["id"], email, row["short_name"])
+        await audit(actor, "partner_application.resend_link", "partner_application", application_id)
 
 
 async def _password_link(token: str, *, lock: bool = False) -> dict:
-    invalid = NotFound(_("链接无效、已使用或已过期，请联系平台重新发送"))
+    invalid = NotFound(_("链接无效、已使用或已过期，请联系平台审核人员重新发送"))
     if not token or len(token) > TOKEN_MAX_LENGTH:
         raise invalid
     query = PasswordLink.select().where(

@@ -325,3 +325,22 @@ async def test_parallel_approvals_admit_once_and_a_password_link_works_once(app,
 
     statuses = await asyncio.gather(*(set_password(n) for n in range(4)))
     assert sorted(statuses) == [303, 404, 404, 404]
+
+
+async def test_a_lost_password_link_is_resent_until_the_password_is_set(client, staff_client):
+    assert (await apply(client)).status_code == 303
+    row = await PartnerApplication.objects().first()
+    await reviewer(staff_client)
+    url = f"/admin/institutions/applications/{row.id}/resend-link"
+    assert (await staff_client.submit(url)).status_code == 409  # not approved yet
+    await staff_client.submit(
+        f"/admin/institutions/applications/{row.id}", {"decision": "approve", "note": ""}
+    )
+    first = link_in(await last_email("partner.set_password"), "/partners/set-password")
+    assert (await staff_client.submit(url)).status_code == 303
+    second = link_in(await last_email("partner.set_password"), "/partners/set-password")
+    assert first != second
+    assert (await client.get(first)).status_code == 404
+    response = await client.submit(second, {"password": "Xiamen2026!", "confirm": "Xiamen2026!"})
+    assert response.status_code == 303
+    assert (await staff_client.submit(url)).status_code == 409  # already set
