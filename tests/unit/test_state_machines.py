@@ -22,6 +22,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
 from marketplace.institutions.statuses import INSTITUTION_MACHINE, InstitutionStatus
+from marketplace.partners.statuses import PARTNER_MACHINE, PartnerStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
     PRODUCT_MACHINE,
@@ -34,6 +35,7 @@ MACHINES: dict[str, tuple[StateMachine, str]] = {
     "product": (PRODUCT_MACHINE, ProductStatus.DRAFT),
     "application": (APPLICATION_MACHINE, ApplicationStatus.SUBMITTED),
     "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
+    "partner_application": (PARTNER_MACHINE, PartnerStatus.SUBMITTED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
