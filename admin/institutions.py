@@ -14,7 +14,11 @@ from marketplace.institutions.queries import (
     STATUS_CHOICES as INSTITUTION_STATUSES,
 )
 from marketplace.institutions.queries import institution_detail, institutions
-from marketplace.institutions.services import change_status
+from marketplace.institutions.services import (
+    change_status,
+    parse_licence_dates,
+    update_licence_dates,
+)
 from marketplace.institutions.statuses import INSTITUTION_MACHINE
 from marketplace.parsing import first
 from marketplace.partners.queries import STATUS_CHOICES as APPLICATION_STATUSES
@@ -38,6 +42,7 @@ DONE = {
 }
 PER_PAGE = 50
 MAX_QUERY_TEXT = 60
+LICENCE_FIELDS = ("licence_expires_on", "business_licence_expires_on")
 # review_queue / institutions: (actor, *, status, q, page, per_page) -> (rows, total)
 ListQuery = Callable[..., Awaitable[tuple[Sequence[Any], int]]]
 
@@ -155,13 +160,22 @@ async def institution_list(request: Request) -> Response:
 
 
 async def _institution(
-    request: Request, institution_id: int, errors: dict, reason: str = ""
+    request: Request,
+    institution_id: int,
+    errors: dict,
+    reason: str = "",
+    dates: dict[str, str] | None = None,
 ) -> Response:
     detail = await institution_detail(await require_actor(request), institution_id)
+    if dates is None:
+        dates = {
+            key: value.isoformat() if (value := getattr(detail, key)) else ""
+            for key in LICENCE_FIELDS
+        }
     return await render(
         request,
         "admin/institution.html",
-        {"institution": detail, "errors": errors, "reason": reason},
+        {"institution": detail, "errors": errors, "reason": reason, "dates": dates},
         nav="institutions",
     )
 
@@ -188,6 +202,25 @@ async def institution_change(request: Request, institution_id: FromPath[int]) ->
     return await submit_form(request, submit, rerender)
 
 
+@post("/institutions/{institution_id:int}/licences", name="admin.institutions.licences", opt=MANAGE)
+async def institution_licences(request: Request, institution_id: FromPath[int]) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        licence, business = parse_licence_dates(data)
+        await update_licence_dates(
+            actor, institution_id, licence_expires_on=licence, business_licence_expires_on=business
+        )
+        flash(request, _("证照有效期已更新"))
+        return redirect_to(request, "admin.institutions.detail", institution_id=institution_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        dates = {key: first(data.get(key)) for key in LICENCE_FIELDS}
+        return await _institution(request, institution_id, errors, dates=dates)
+
+    return await submit_form(request, submit, rerender)
+
+
 handlers = [
     application_queue,
     application_detail,
@@ -197,4 +230,5 @@ handlers = [
     institution_list,
     institution_page,
     institution_change,
+    institution_licences,
 ]

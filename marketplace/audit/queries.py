@@ -82,6 +82,7 @@ ACTIONS: dict[str, str] = {
     "institution.resume": N_("恢复机构合作"),
     "institution.close": N_("终止机构合作"),
     "institution.licence_reminder": N_("发送许可证到期提醒"),
+    "institution.licences": N_("更新机构证照有效期"),
     "application.undeliverable": N_("申请未送达（机构暂停合作）"),
 }
 

@@ -33,11 +33,11 @@ from marketplace.errors import (
 from marketplace.files import UploadedFile, safe_name, sniff
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_users
-from marketplace.institutions.services import NewInstitution, admit_institution
+from marketplace.institutions.services import NewInstitution, admit_institution, expiry_date
 from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import send_email
 from marketplace.parameters.services import get_parameters
-from marketplace.parsing import FormReader, column_length, parse_choice, parse_date, parse_text
+from marketplace.parsing import FormReader, column_length, parse_choice, parse_text
 from marketplace.partners.credit_code import is_valid_credit_code, normalise_credit_code
 from marketplace.partners.statuses import (
     NOTE_REQUIRED,
@@ -59,7 +59,6 @@ from marketplace.security import (
     mask_email,
     mask_mobile,
     normalise_mobile,
-    today_in_china,
     validate_mobile,
 )
 from marketplace.settings import settings
@@ -168,24 +167,13 @@ def parse_partner_form(data: Mapping) -> PartnerInput:
     kind = form.field("kind", parse_choice, "", choices=INSTITUTION_KINDS, label=_("机构类型"))
     city = _text(form, "city", P.city, _("注册城市"))
     business_licence_no = _text(form, "business_licence_no", P.business_licence_no, _("营业执照号"))
-    business_expires = None
-    if str(data.get("business_licence_expires_on") or "").strip():
-        business_expires = form.field(
-            "business_licence_expires_on", parse_date, None, label=_("营业执照有效期")
-        )
+    business_expires = expiry_date(
+        form, "business_licence_expires_on", _("营业执照有效期"), required=False
+    )
     licence_type = _text(form, "licence_type", P.licence_type, _("金融许可证类型"))
     licence_no = _text(form, "licence_no", P.licence_no, _("金融许可证编号"))
     licence_issuer = _text(form, "licence_issuer", P.licence_issuer, _("发证机关"))
-    licence_expires = form.field("licence_expires_on", parse_date, None, label=_("许可证有效期至"))
-    today = today_in_china()
-    for key, value in (
-        ("business_licence_expires_on", business_expires),
-        ("licence_expires_on", licence_expires),
-    ):
-        if value is not None and value <= today:
-            form.fail(key, _("有效期须晚于今天"))
-        elif value is not None and value.year >= today.year + 100:
-            form.fail(key, _("有效期不正确，长期有效的营业执照请留空"))
+    licence_expires = expiry_date(form, "licence_expires_on", _("许可证有效期至"), required=True)
     contact_name = _text(form, "contact_name", P.contact_name, _("联系人姓名"))
     mobile = _text(form, "contact_mobile", P.contact_mobile_masked, _("联系人手机号"))
     if mobile and (error := validate_mobile(mobile)):

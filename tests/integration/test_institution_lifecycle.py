@@ -141,7 +141,7 @@ async def test_operators_suspend_through_the_institution_page_with_a_reason(clie
     )
     assert (await client.get("/admin/institutions?status=nonsense&page=-1")).status_code == 200
     page = await client.get(f"/admin/institutions/{world.bank_id}")
-    assert "暂停合作" in page.text and "恢复合作" not in page.text
+    assert 'value="suspend"' in page.text and 'value="resume"' not in page.text
     response = await client.submit(
         f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": ""}
     )
@@ -152,7 +152,7 @@ async def test_operators_suspend_through_the_institution_page_with_a_reason(clie
     assert response.status_code == 303
     assert await _status(world.bank_id) == "suspended"
     page = await client.get(f"/admin/institutions/{world.bank_id}")
-    assert "资质复核中" in page.text and "恢复合作" in page.text
+    assert "资质复核中" in page.text and 'value="resume"' in page.text
     # Again from a stale page: a clear conflict, not a 500.
     response = await client.submit(
         f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": "再次"}

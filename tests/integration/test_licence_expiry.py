@@ -14,6 +14,7 @@ from marketplace.notifications.tables import Notification
 from marketplace.partners.licences import check_licences, lead_reached
 from marketplace.products.queries import featured_products
 from tests import factories
+from tests.fixtures import login
 
 TODAY = date(2026, 12, 1)
 
@@ -73,3 +74,27 @@ async def test_an_expired_licence_suspends_and_takes_products_off_the_portal(wor
     assert (await check_licences(TODAY))["suspended"] == 0
     entry = await AuditEntry.select().where(AuditEntry.action == "institution.suspend").first()
     assert entry["actor_kind"] == "system" and json.loads(entry["detail"])["licence"] == "business"
+
+
+async def test_operators_record_renewed_licences_with_checked_dates(client, world):
+    await factories.user(
+        "operator", "inst-reviewer@loanmart.example", "institution_reviewer", None, "机构审核员"
+    )
+    await login(client, "/admin/login", "inst-reviewer@loanmart.example")
+    url = f"/admin/institutions/{world.bank_id}/licences"
+    for bad in ("2020-01-01", "2026-02-30", "２０３０-01-01", "9999-01-01", ""):
+        response = await client.submit(url, {"licence_expires_on": bad})
+        assert response.status_code == 400, bad
+        assert bad in response.text  # the typed value comes back
+    next_year = (date.today() + timedelta(days=365)).isoformat()
+    response = await client.submit(
+        url, {"licence_expires_on": next_year, "business_licence_expires_on": ""}
+    )
+    assert response.status_code == 303
+    row = await Institution.select().where(Institution.id == world.bank_id).first()
+    assert row["licence_expires_on"].isoformat() == next_year
+    assert row["business_licence_expires_on"] is None
+    assert await AuditEntry.count().where(AuditEntry.action == "institution.licences") == 1
+    # A product reviewer may not.
+    await login(client, "/admin/login", "reviewer@loanmart.example")
+    assert (await client.submit(url, {"licence_expires_on": next_year})).status_code == 403
