@@ -97,13 +97,18 @@ async def _locked(institution_id: int) -> dict:
 async def _move(actor: Actor, institution_id: int, action: str, reason: str, **detail) -> bool:
     row = await _locked(institution_id)
     target = INSTITUTION_MACHINE.target(row["status"], action, actor)
+    now = datetime.now(UTC)
     await Institution.update(
         {
             Institution.status: target,
             Institution.status_reason: reason,
-            Institution.status_changed_at: datetime.now(UTC),
+            Institution.status_changed_at: now,
         }
     ).where(Institution.id == institution_id)
+    # The institution's admins are told by the partners context (in-site and e-mail).
+    await outbox.record(
+        "partners.tell_status", institution_id=institution_id, changed_at=now.isoformat()
+    )
     await audit(
         actor, f"institution.{action}", "institution", institution_id, reason=reason, **detail
     )

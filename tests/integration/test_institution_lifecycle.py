@@ -122,8 +122,10 @@ async def test_a_lead_for_a_suspended_institution_is_not_delivered(client, world
     assert application.status == "withdrawn"
     events = await ApplicationEvent.select().where(ApplicationEvent.status == "withdrawn")
     assert "暂停合作" in events[0]["note"]
-    staff_notices = await InboxItem.count().where(InboxItem.recipient == world.staff.user_id)
-    assert staff_notices == 0
+    lead_notices = await InboxItem.count().where(
+        (InboxItem.recipient == world.staff.user_id) & (InboxItem.kind == "lead.new")
+    )
+    assert lead_notices == 0
     borrower_notices = await InboxItem.select(InboxItem.title).where(
         InboxItem.recipient == world.borrower.user_id
     )
@@ -159,3 +161,26 @@ async def test_operators_suspend_through_the_institution_page_with_a_reason(clie
     )
     assert response.status_code == 409
     assert (await client.get("/admin/institutions/999999")).status_code == 404
+
+
+async def test_the_institutions_admins_are_told_once_per_change(world):
+    from marketplace.partners.notices import tell_status
+
+    reviewer = await _reviewer()
+    await change_status(reviewer, world.bank_id, "suspend", "资质复核中")
+    await jobs.run_until_idle()
+    row = await Institution.select().where(Institution.id == world.bank_id).first()
+    # The job may run again (a retry): nothing more is sent.
+    assert await tell_status(world.bank_id, row["status_changed_at"].isoformat()) == 0
+    titles = [
+        r["title"]
+        for r in await InboxItem.select(InboxItem.title).where(
+            InboxItem.recipient == world.staff.user_id
+        )
+    ]
+    assert titles == ["合作状态：已暂停（资质复核中）"]
+    await change_status(reviewer, world.bank_id, "resume", "复核通过")
+    await jobs.run_until_idle()
+    assert await InboxItem.count().where(InboxItem.recipient == world.staff.user_id) == 2
+    # Another institution's staff hear nothing.
+    assert await InboxItem.count().where(InboxItem.recipient == world.other_staff.user_id) == 0
