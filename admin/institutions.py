@@ -3,6 +3,9 @@ the institutions themselves with suspend / resume / close."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
@@ -11,12 +14,16 @@ from marketplace.institutions.queries import (
     STATUS_CHOICES as INSTITUTION_STATUSES,
 )
 from marketplace.institutions.queries import institution_detail, institutions
-from marketplace.institutions.services import change_status
+from marketplace.institutions.services import (
+    change_status,
+    parse_licence_dates,
+    update_licence_dates,
+)
 from marketplace.institutions.statuses import INSTITUTION_MACHINE
 from marketplace.parsing import first
 from marketplace.partners.queries import STATUS_CHOICES as APPLICATION_STATUSES
 from marketplace.partners.queries import application_for_review, review_queue
-from marketplace.partners.services import decide, open_document
+from marketplace.partners.services import decide, open_document, resend_password_link
 from marketplace.partners.statuses import PARTNER_MACHINE
 from server.attachments import content_disposition
 from server.auth import require_actor
@@ -35,34 +42,39 @@ DONE = {
 }
 PER_PAGE = 50
 MAX_QUERY_TEXT = 60
+LICENCE_FIELDS = ("licence_expires_on", "business_licence_expires_on")
+# review_queue / institutions: (actor, *, status, q, page, per_page) -> (rows, total)
+ListQuery = Callable[..., Awaitable[tuple[Sequence[Any], int]]]
+
+
+async def _list_page(
+    request: Request, template: str, statuses: list[tuple[str, str]], query: ListQuery
+) -> Response:
+    """A filtered, paged staff table (status + text search) of either list below."""
+    actor = await require_actor(request)
+    status = query_choice(request, "status", [code for code, _label in statuses])
+    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
+    page = query_page(request)
+    rows, total = await query(actor, status=status, q=q, page=page, per_page=PER_PAGE)
+    filters = {"status": status, "q": q}
+    return await render(
+        request,
+        template,
+        {
+            "rows": rows,
+            "total": total,
+            **filters,
+            "statuses": statuses,
+            **pagination(request.url.path, filters, page, total, PER_PAGE),
+        },
+        nav="institutions",
+    )
 
 
 @get("/institutions/applications", name="admin.partners.list", opt=REVIEW)
 async def application_queue(request: Request) -> Response:
-    actor = await require_actor(request)
-    status = query_choice(request, "status", APPLICATION_STATUSES)
-    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
-    page = query_page(request)
-    rows, total = await review_queue(actor, status=status, q=q, page=page, per_page=PER_PAGE)
-    return await render(
-        request,
-        "admin/partner_applications.html",
-        {
-            "rows": rows,
-            "total": total,
-            "status": status,
-            "q": q,
-            "statuses": [(s, PARTNER_MACHINE.label(s)) for s in APPLICATION_STATUSES],
-            **pagination(
-                "/admin/institutions/applications",
-                {"status": status, "q": q},
-                page,
-                total,
-                PER_PAGE,
-            ),
-        },
-        nav="institutions",
-    )
+    statuses = [(s, PARTNER_MACHINE.label(s)) for s in APPLICATION_STATUSES]
+    return await _list_page(request, "admin/partner_applications.html", statuses, review_queue)
 
 
 async def _application(
@@ -98,6 +110,25 @@ async def application_decide(request: Request, application_id: FromPath[int]) ->
     return await submit_form(request, submit, rerender)
 
 
+@post(
+    "/institutions/applications/{application_id:int}/resend-link",
+    name="admin.partners.resend_link",
+    opt=REVIEW,
+)
+async def application_resend_link(request: Request, application_id: FromPath[int]) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        await resend_password_link(actor, application_id)
+        flash(request, _("已重新发送设置密码链接，旧链接已失效"))
+        return redirect_to(request, "admin.partners.detail", application_id=application_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _application(request, application_id, errors)
+
+    return await submit_form(request, submit, rerender)
+
+
 @get(
     "/institutions/applications/{application_id:int}/documents/{document_id:int}",
     name="admin.partners.document",
@@ -124,34 +155,27 @@ async def application_document(
 
 @get("/institutions", name="admin.institutions.list", opt=VIEW)
 async def institution_list(request: Request) -> Response:
-    actor = await require_actor(request)
-    status = query_choice(request, "status", INSTITUTION_STATUSES)
-    q = query_text(request, "q", max_length=MAX_QUERY_TEXT)
-    page = query_page(request)
-    rows, total = await institutions(actor, status=status, q=q, page=page, per_page=PER_PAGE)
-    return await render(
-        request,
-        "admin/institutions.html",
-        {
-            "rows": rows,
-            "total": total,
-            "status": status,
-            "q": q,
-            "statuses": [(s, INSTITUTION_MACHINE.label(s)) for s in INSTITUTION_STATUSES],
-            **pagination("/admin/institutions", {"status": status, "q": q}, page, total, PER_PAGE),
-        },
-        nav="institutions",
-    )
+    statuses = [(s, INSTITUTION_MACHINE.label(s)) for s in INSTITUTION_STATUSES]
+    return await _list_page(request, "admin/institutions.html", statuses, institutions)
 
 
 async def _institution(
-    request: Request, institution_id: int, errors: dict, reason: str = ""
+    request: Request,
+    institution_id: int,
+    errors: dict,
+    reason: str = "",
+    dates: dict[str, str] | None = None,
 ) -> Response:
     detail = await institution_detail(await require_actor(request), institution_id)
+    if dates is None:
+        dates = {
+            key: value.isoformat() if (value := getattr(detail, key)) else ""
+            for key in LICENCE_FIELDS
+        }
     return await render(
         request,
         "admin/institution.html",
-        {"institution": detail, "errors": errors, "reason": reason},
+        {"institution": detail, "errors": errors, "reason": reason, "dates": dates},
         nav="institutions",
     )
 
@@ -178,12 +202,33 @@ async def institution_change(request: Request, institution_id: FromPath[int]) ->
     return await submit_form(request, submit, rerender)
 
 
+@post("/institutions/{institution_id:int}/licences", name="admin.institutions.licences", opt=MANAGE)
+async def institution_licences(request: Request, institution_id: FromPath[int]) -> Response:
+    actor = await require_actor(request)
+
+    async def submit(data: FormData) -> Response:
+        licence, business = parse_licence_dates(data)
+        await update_licence_dates(
+            actor, institution_id, licence_expires_on=licence, business_licence_expires_on=business
+        )
+        flash(request, _("证照有效期已更新"))
+        return redirect_to(request, "admin.institutions.detail", institution_id=institution_id)
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        dates = {key: first(data.get(key)) for key in LICENCE_FIELDS}
+        return await _institution(request, institution_id, errors, dates=dates)
+
+    return await submit_form(request, submit, rerender)
+
+
 handlers = [
     application_queue,
     application_detail,
     application_decide,
+    application_resend_link,
     application_document,
     institution_list,
     institution_page,
     institution_change,
+    institution_licences,
 ]

@@ -4,7 +4,6 @@ application back (提交资料). Multipart forms that work without JavaScript.""
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 
 from marketplace.documents.queries import borrower_documents
@@ -15,12 +14,11 @@ from marketplace.documents.services import (
     return_documents,
     upload_documents,
 )
-from marketplace.files import UploadedFile
 from marketplace.i18n import _
 from marketplace.parsing import first
 from server.attachments import attachment
 from server.auth import require_actor
-from server.forms import FormData, submit_form
+from server.forms import FormData, submit_form, uploaded_files
 from server.rendering import flash, redirect_to, render
 
 BORROWER = {"access": "borrower"}
@@ -45,16 +43,6 @@ async def documents_page(request: Request, reference: FromPath[str]) -> Response
     return await _page(request, reference)
 
 
-async def _files(request: Request) -> list[UploadedFile]:
-    """The uploaded files of the form, each read to one byte past the limit at most."""
-    form = await request.form()
-    return [
-        UploadedFile(upload.filename or "", await upload.read(MAX_FILE_BYTES + 1))
-        for upload in form.getall("files", [])
-        if isinstance(upload, UploadFile)
-    ]
-
-
 @post(
     "/me/applications/{reference:str}/documents",
     name="portal.documents.upload",
@@ -63,7 +51,7 @@ async def _files(request: Request) -> list[UploadedFile]:
 )
 async def documents_upload(request: Request, reference: FromPath[str]) -> Response:
     actor = await require_actor(request)
-    files = await _files(request)
+    files = await uploaded_files(request, "files", max_bytes=MAX_FILE_BYTES)
 
     async def submit(data: FormData) -> Response:
         n = await upload_documents(actor, reference, first(data.get("kind")), files)

@@ -5,7 +5,6 @@ rate-limited per address in the verb."""
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 
 from marketplace.accounts.services import visitor
@@ -26,7 +25,7 @@ from marketplace.partners.services import (
     submit_partner_application,
 )
 from server.auth import client_address, request_id
-from server.forms import FormData, query_text, submit_form
+from server.forms import FormData, query_text, submit_form, uploaded_files
 from server.rendering import flash, redirect, redirect_to, render
 
 PUBLIC = {"access": "public"}
@@ -55,14 +54,8 @@ def _origin(request: Request):
 
 
 async def _files(request: Request) -> dict[str, list[UploadedFile]]:
-    """The uploaded files by document kind, each read to one byte past the limit at most."""
-    form = await request.form()
     return {
-        kind: [
-            UploadedFile(upload.filename or "", await upload.read(MAX_FILE_BYTES + 1))
-            for upload in form.getall(kind, [])
-            if isinstance(upload, UploadFile)
-        ]
+        kind: await uploaded_files(request, kind, max_bytes=MAX_FILE_BYTES)
         for kind in DOCUMENT_KINDS
     }
 

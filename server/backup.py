@@ -49,7 +49,9 @@ class RestoreSummary:
 
 
 def files_dir() -> Path:
-    return settings.var_dir / "files"
+    # The local storage adapter's root (marketplace/storage.py); a bucket is backed up
+    # by its own versioning, not here.
+    return settings.files_dir
 
 
 def _tool_dirs() -> list[Path]:

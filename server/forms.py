@@ -10,10 +10,12 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.handlers.base import BaseRouteHandler
 
 from marketplace.errors import DomainError, ValidationFailed
+from marketplace.files import UploadedFile
 from marketplace.parsing import MAX_ID, lenient, parse_choice, parse_int, parse_text
 from server.errors import form_status, retry_headers
 
@@ -122,3 +124,14 @@ async def submit_form(
         response.status_code = form_status(exc)
         response.headers.update(retry_headers(exc))
         return response
+
+
+async def uploaded_files(request: Request, field: str, *, max_bytes: int) -> list[UploadedFile]:
+    """The files posted under `field`, each read to one byte past `max_bytes` at most
+    (enough for the verb to say it is too big without holding more)."""
+    form = await request.form()
+    return [
+        UploadedFile(upload.filename or "", await upload.read(max_bytes + 1))
+        for upload in form.getall(field, [])
+        if isinstance(upload, UploadFile)
+    ]

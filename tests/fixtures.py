@@ -4,6 +4,7 @@ AsyncTestClient would run the app on a second loop in another thread."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,6 +16,7 @@ from marketplace.applications.tables import Application
 from marketplace.contexts import table_names
 from marketplace.db import engine
 from marketplace.security import current_totp_code, make_password_hasher, use_password_hasher
+from marketplace.settings import settings
 from server.lifecycle import start_services, stop_services
 from tests import factories
 
@@ -46,6 +48,8 @@ async def clean_state(services: None) -> AsyncIterator[None]:
     from marketplace.products.search_port import backend
 
     await backend().clear()
+    # Stored files (the local storage adapter) go with the rows that pointed to them.
+    shutil.rmtree(settings.files_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

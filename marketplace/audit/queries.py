@@ -118,6 +118,7 @@ ACTIONS: dict[str, str] = {
     "partner_application.approve": N_("入驻申请通过"),
     "partner_application.reject": N_("入驻申请驳回"),
     "partner_document.view": N_("查看入驻材料"),
+    "partner_application.resend_link": N_("重发机构管理员设置密码链接"),
     "staff.create": N_("创建机构管理员账号"),
     "staff.password_set": N_("通过一次性链接设置密码"),
     "institution.admit": N_("机构准入"),
@@ -126,6 +127,7 @@ ACTIONS: dict[str, str] = {
     "institution.resume": N_("恢复机构合作"),
     "institution.close": N_("终止机构合作"),
     "institution.licence_reminder": N_("发送许可证到期提醒"),
+    "institution.licences": N_("更新机构证照有效期"),
     "application.undeliverable": N_("申请未送达（机构暂停合作）"),
 }
 

@@ -18,6 +18,7 @@ from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
+from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
 from marketplace.demo.webhooks import seed_webhooks
@@ -131,6 +132,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_api_client()
     await seed_prescreen()
     await seed_consents()
+    await seed_partners()
     return True
 
 

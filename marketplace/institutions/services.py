@@ -7,8 +7,10 @@ search index follows through the products context's `products.index_institution`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from marketplace import outbox
 from marketplace.actors import SYSTEM, Actor
@@ -24,6 +26,8 @@ from marketplace.institutions.statuses import (
     InstitutionStatus,
 )
 from marketplace.institutions.tables import Institution
+from marketplace.parsing import FormReader, first, parse_date
+from marketplace.security import today_in_china
 
 # The system's lifecycle steps: activation by a signed agreement, suspension when a
 # licence expires. Kept here so the shared SYSTEM actor gains no permission it never uses.
@@ -49,6 +53,30 @@ class NewInstitution:
     contact_email: str
 
 
+def expiry_date(form: FormReader, key: str, label: str, *, required: bool) -> date | None:
+    """A licence's expiry date from a form: after today, within a century; empty is
+    None when not required (长期有效)."""
+    if not required and not first(form.data.get(key)).strip():
+        return None
+    value = form.field(key, parse_date, None, label=label)
+    today = today_in_china()
+    if value is not None and value <= today:
+        form.fail(key, _("有效期须晚于今天"))
+    elif value is not None and value.year >= today.year + 100:
+        form.fail(key, _("有效期不正确，长期有效的营业执照请留空"))
+    return value
+
+
+def parse_licence_dates(data: Mapping[str, Any]) -> tuple[date, date | None]:
+    """(financial licence expiry, business licence expiry or None for 长期)."""
+    form = FormReader(data)
+    licence = expiry_date(form, "licence_expires_on", _("金融许可证有效期至"), required=True)
+    business = expiry_date(form, "business_licence_expires_on", _("营业执照有效期"), required=False)
+    form.raise_errors()
+    assert licence is not None  # required: raise_errors stopped otherwise
+    return licence, business
+
+
 def _require(actor: Actor, permission: str) -> None:
     if not actor.can(permission):
         raise PermissionDenied()
@@ -69,13 +97,18 @@ async def _locked(institution_id: int) -> dict:
 async def _move(actor: Actor, institution_id: int, action: str, reason: str, **detail) -> bool:
     row = await _locked(institution_id)
     target = INSTITUTION_MACHINE.target(row["status"], action, actor)
+    now = datetime.now(UTC)
     await Institution.update(
         {
             Institution.status: target,
             Institution.status_reason: reason,
-            Institution.status_changed_at: datetime.now(UTC),
+            Institution.status_changed_at: now,
         }
     ).where(Institution.id == institution_id)
+    # The institution's admins are told by the partners context (in-site and e-mail).
+    await outbox.record(
+        "partners.tell_status", institution_id=institution_id, changed_at=now.isoformat()
+    )
     await audit(
         actor, f"institution.{action}", "institution", institution_id, reason=reason, **detail
     )
@@ -138,6 +171,36 @@ async def change_status(actor: Actor, institution_id: int, action: str, reason: 
         raise DomainError(_("原因最多{n}个字", n=REASON_MAX), field="reason")
     async with transaction():
         await _move(actor, institution_id, action, reason)
+
+
+async def update_licence_dates(
+    actor: Actor,
+    institution_id: int,
+    *,
+    licence_expires_on: date,
+    business_licence_expires_on: date | None,
+) -> None:
+    """An operator records renewed licences (checked against the new certificates), so
+    the daily licence check watches the new dates; resuming stays a separate decision."""
+    _require(actor, MANAGE)
+    async with transaction():
+        await _locked(institution_id)
+        await Institution.update(
+            {
+                Institution.licence_expires_on: licence_expires_on,
+                Institution.business_licence_expires_on: business_licence_expires_on,
+            }
+        ).where(Institution.id == institution_id)
+        await audit(
+            actor,
+            "institution.licences",
+            "institution",
+            institution_id,
+            licence_expires_on=licence_expires_on.isoformat(),
+            business_licence_expires_on=(
+                business_licence_expires_on.isoformat() if business_licence_expires_on else ""
+            ),
+        )
 
 
 async def suspend_for_expired_licence(institution_id: int, licence: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from marketplace.accounts.tables import User
 from marketplace.actors import SYSTEM
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
@@ -21,6 +20,7 @@ from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import send_email
 from marketplace.parameters.services import get_parameters
+from marketplace.partners.notices import institution_admins
 from marketplace.partners.tables import LicenceReminder
 from marketplace.security import today_in_china
 
@@ -88,12 +88,7 @@ async def _remind(row: dict, licence: str, label: str, expires_on: date, lead: i
             licence=label,
             date=expires_on.isoformat(),
         )
-        admins = await User.select(User.id, User.login_key).where(
-            (User.kind == "staff")
-            & (User.institution == row["id"])
-            & (User.role == "institution_admin")
-            & (User.status == "active")
-        )
+        admins = await institution_admins(row["id"])
         await notify_users(
             [admin["id"] for admin in admins], "institution.licence", title, "/console/"
         )

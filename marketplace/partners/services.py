@@ -16,24 +16,35 @@ from datetime import UTC, date, datetime, timedelta
 
 from marketplace import storage
 from marketplace.accounts.limits import Limit, reserve
+from marketplace.accounts.roles import has_permission
 from marketplace.accounts.staff import create_institution_admin, set_initial_password
+from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, NotFound, PermissionDenied, Throttled, ValidationFailed
+from marketplace.errors import (
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+    Throttled,
+    ValidationFailed,
+)
 from marketplace.files import UploadedFile, safe_name, sniff
 from marketplace.i18n import N_, _
-from marketplace.institutions.services import NewInstitution, admit_institution
+from marketplace.inbox.services import notify_users
+from marketplace.institutions.services import NewInstitution, admit_institution, expiry_date
 from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import send_email
 from marketplace.parameters.services import get_parameters
-from marketplace.parsing import FormReader, column_length, parse_choice, parse_date, parse_text
+from marketplace.parsing import FormReader, column_length, parse_choice, parse_text
 from marketplace.partners.credit_code import is_valid_credit_code, normalise_credit_code
 from marketplace.partners.statuses import (
     NOTE_REQUIRED,
     OPEN_STATUSES,
     PARTNER_MACHINE,
     REPLY,
+    REVIEW,
     PartnerStatus,
 )
 from marketplace.partners.tables import (
@@ -48,7 +59,6 @@ from marketplace.security import (
     mask_email,
     mask_mobile,
     normalise_mobile,
-    today_in_china,
     validate_mobile,
 )
 from marketplace.settings import settings
@@ -157,22 +167,13 @@ def parse_partner_form(data: Mapping) -> PartnerInput:
     kind = form.field("kind", parse_choice, "", choices=INSTITUTION_KINDS, label=_("机构类型"))
     city = _text(form, "city", P.city, _("注册城市"))
     business_licence_no = _text(form, "business_licence_no", P.business_licence_no, _("营业执照号"))
-    business_expires = None
-    if str(data.get("business_licence_expires_on") or "").strip():
-        business_expires = form.field(
-            "business_licence_expires_on", parse_date, None, label=_("营业执照有效期")
-        )
+    business_expires = expiry_date(
+        form, "business_licence_expires_on", _("营业执照有效期"), required=False
+    )
     licence_type = _text(form, "licence_type", P.licence_type, _("金融许可证类型"))
     licence_no = _text(form, "licence_no", P.licence_no, _("金融许可证编号"))
     licence_issuer = _text(form, "licence_issuer", P.licence_issuer, _("发证机关"))
-    licence_expires = form.field("licence_expires_on", parse_date, None, label=_("许可证有效期至"))
-    today = today_in_china()
-    for key, value in (
-        ("business_licence_expires_on", business_expires),
-        ("licence_expires_on", licence_expires),
-    ):
-        if value is not None and not today < value < date(today.year + 100, 1, 1):
-            form.fail(key, _("有效期须晚于今天"))
+    licence_expires = expiry_date(form, "licence_expires_on", _("许可证有效期至"), required=True)
     contact_name = _text(form, "contact_name", P.contact_name, _("联系人姓名"))
     mobile = _text(form, "contact_mobile", P.contact_mobile_masked, _("联系人手机号"))
     if mobile and (error := validate_mobile(mobile)):
@@ -217,8 +218,11 @@ def _check_files(
     for kind in required:
         if not [f for f in files.get(kind, ()) if f.content or f.filename]:
             errors[kind] = _("请上传{kind}", kind=_(DOCUMENT_KINDS[kind]))
-    if len(files.get("other", ())) > MAX_OTHER_FILES:
-        errors["other"] = _("其他材料最多{n}个文件", n=MAX_OTHER_FILES)
+    for kind, uploads in files.items():
+        # One scan per licence, a few others: bounds the storage one form can fill.
+        limit = MAX_OTHER_FILES if kind == "other" else 1
+        if len([f for f in uploads if f.content or f.filename]) > limit:
+            errors[kind] = _("{kind}最多{n}个文件", kind=_(DOCUMENT_KINDS[kind]), n=limit)
     for kind, uploads in files.items():
         for upload in uploads:
             if not upload.content and not upload.filename:
@@ -266,6 +270,17 @@ async def _attach(application_id: int, files: list[_Checked]) -> None:
             )
             for file, key in zip(files, keys, strict=True)
         )
+    )
+
+
+async def _tell_reviewers(application_id: int, title: str) -> None:
+    """In-site notice to every active operator who reviews partner applications."""
+    rows = await User.select(User.id, User.role).where(
+        (User.kind == "operator") & (User.status == "active")
+    )
+    reviewers = [r["id"] for r in rows if has_permission("operator", r["role"], REVIEW)]
+    await notify_users(
+        reviewers, "partner.review", title, f"/admin/institutions/applications/{application_id}"
     )
 
 
@@ -338,6 +353,10 @@ async def submit_partner_application(
         row = rows[0]
         await _attach(row["id"], checked)
         await audit(origin, "partner_application.submit", "partner_application", row["id"])
+        await _tell_reviewers(
+            row["id"],
+            _("新的机构入驻申请：{company}（编号 {ref}）", company=data.short_name, ref=reference),
+        )
         await _email_applicant(
             row,
             "partner.submitted",
@@ -393,6 +412,10 @@ async def reply_to_request(
             "partner_application",
             application_id,
             files=len(checked),
+        )
+        await _tell_reviewers(
+            application_id,
+            _("入驻申请已补充材料（编号 {ref}），请继续审核", ref=row["reference"]),
         )
 
 
@@ -462,6 +485,7 @@ async def decide(actor: Actor, application_id: int, action: str, note: str) -> N
 async def _admit(actor: Actor, row: Mapping) -> int:
     """The institution (approved, awaiting agreement), its first admin and the one-time
     link that admin sets a password with."""
+    email = decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT)
     institution_id = await admit_institution(
         actor,
         NewInstitution(
@@ -476,10 +500,9 @@ async def _admit(actor: Actor, row: Mapping) -> int:
             business_licence_expires_on=row["business_licence_expires_on"],
             city=row["city"],
             contact_name=row["contact_name"],
-            contact_email=decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT),
+            contact_email=email,
         ),
     )
-    email = decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT)
     user_id = await create_institution_admin(
         actor,
         institution_id,
@@ -487,12 +510,23 @@ async def _admit(actor: Actor, row: Mapping) -> int:
         email=email,
         mobile=decrypt_field(row["contact_mobile_encrypted"], context=MOBILE_CONTEXT),
     )
+    await _send_password_link(user_id, email, row["short_name"])
+    return institution_id
+
+
+async def _send_password_link(user_id: int, email: str, company: str) -> None:
+    """A new one-time link; any earlier unused link of the user is dropped (so `used_at`
+    is set only by a password actually set)."""
+    now = datetime.now(UTC)
+    await PasswordLink.delete().where(
+        (PasswordLink.user == user_id) & PasswordLink.used_at.is_null()
+    )
     token, token_hash = _new_token()
     await PasswordLink.insert(
         PasswordLink(
             user=user_id,
             token_hash=token_hash,
-            expires_at=datetime.now(UTC) + timedelta(hours=PASSWORD_LINK_HOURS),
+            expires_at=now + timedelta(hours=PASSWORD_LINK_HOURS),
         )
     )
     await send_email(
@@ -500,16 +534,44 @@ async def _admit(actor: Actor, row: Mapping) -> int:
         "partner.set_password",
         _(
             "【LoanMart】{company}已准入平台。请在{hours}小时内设置机构管理员密码（登录账号为本邮箱）：{url}",
-            company=row["short_name"],
+            company=company,
             hours=PASSWORD_LINK_HOURS,
             url=f"{settings.base_url}/partners/set-password/{token}",
         ),
     )
-    return institution_id
+
+
+async def resend_password_link(actor: Actor, application_id: int) -> None:
+    """For an approved application whose admin has not set a password yet (the link
+    expired or was lost): a fresh link to the same address."""
+    if not actor.can(REVIEW):
+        raise PermissionDenied()
+    async with transaction():
+        row = await _locked(application_id)
+        if row["status"] != PartnerStatus.APPROVED:
+            raise InvalidTransition(_("只有已通过的申请可以重发设置密码链接"))
+        email = decrypt_field(row["contact_email_encrypted"], context=EMAIL_CONTEXT)
+        admin = (
+            await User.select(User.id)
+            .where(
+                (User.kind == "staff")
+                & (User.login_key == email)
+                & (User.institution == row["institution"])
+            )
+            .first()
+        )
+        if admin is None:
+            raise NotFound(_("找不到该机构的管理员账号"))
+        if await PasswordLink.exists().where(
+            (PasswordLink.user == admin["id"]) & PasswordLink.used_at.is_not_null()
+        ):
+            raise InvalidTransition(_("该机构管理员已设置过密码，无需重发"))
+        await _send_password_link(admin["id"], email, row["short_name"])
+        await audit(actor, "partner_application.resend_link", "partner_application", application_id)
 
 
 async def _password_link(token: str, *, lock: bool = False) -> dict:
-    invalid = NotFound(_("链接无效、已使用或已过期，请联系平台重新发送"))
+    invalid = NotFound(_("链接无效、已使用或已过期，请联系平台审核人员重新发送"))
     if not token or len(token) > TOKEN_MAX_LENGTH:
         raise invalid
     query = PasswordLink.select().where(

@@ -122,11 +122,65 @@ async def test_a_lead_for_a_suspended_institution_is_not_delivered(client, world
     assert application.status == "withdrawn"
     events = await ApplicationEvent.select().where(ApplicationEvent.status == "withdrawn")
     assert "暂停合作" in events[0]["note"]
-    staff_notices = await InboxItem.count().where(InboxItem.recipient == world.staff.user_id)
-    assert staff_notices == 0
+    lead_notices = await InboxItem.count().where(
+        (InboxItem.recipient == world.staff.user_id) & (InboxItem.kind == "lead.new")
+    )
+    assert lead_notices == 0
     borrower_notices = await InboxItem.select(InboxItem.title).where(
         InboxItem.recipient == world.borrower.user_id
     )
     assert any("未能送达" in n["title"] for n in borrower_notices)
     # And the product page no longer takes applications.
     assert (await client.get(f"/products/{product_id}/apply")).status_code == 404
+
+
+async def test_operators_suspend_through_the_institution_page_with_a_reason(client, world):
+    await _reviewer()
+    await login(client, "/admin/login", "inst-reviewer@loanmart.example")
+    listing = await client.get("/admin/institutions?status=active&q=测试")
+    assert (
+        listing.status_code == 200 and "测试银行" in listing.text and "别家银行" not in listing.text
+    )
+    assert (await client.get("/admin/institutions?status=nonsense&page=-1")).status_code == 200
+    page = await client.get(f"/admin/institutions/{world.bank_id}")
+    assert 'value="suspend"' in page.text and 'value="resume"' not in page.text
+    response = await client.submit(
+        f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": ""}
+    )
+    assert response.status_code == 400 and "请填写原因" in response.text
+    response = await client.submit(
+        f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": "资质复核中"}
+    )
+    assert response.status_code == 303
+    assert await _status(world.bank_id) == "suspended"
+    page = await client.get(f"/admin/institutions/{world.bank_id}")
+    assert "资质复核中" in page.text and 'value="resume"' in page.text
+    # Again from a stale page: a clear conflict, not a 500.
+    response = await client.submit(
+        f"/admin/institutions/{world.bank_id}", {"action": "suspend", "reason": "再次"}
+    )
+    assert response.status_code == 409
+    assert (await client.get("/admin/institutions/999999")).status_code == 404
+
+
+async def test_the_institutions_admins_are_told_once_per_change(world):
+    from marketplace.partners.notices import tell_status
+
+    reviewer = await _reviewer()
+    await change_status(reviewer, world.bank_id, "suspend", "资质复核中")
+    await jobs.run_until_idle()
+    row = await Institution.select().where(Institution.id == world.bank_id).first()
+    # The job may run again (a retry): nothing more is sent.
+    assert await tell_status(world.bank_id, row["status_changed_at"].isoformat()) == 0
+    titles = [
+        r["title"]
+        for r in await InboxItem.select(InboxItem.title).where(
+            InboxItem.recipient == world.staff.user_id
+        )
+    ]
+    assert titles == ["合作状态：已暂停（资质复核中）"]
+    await change_status(reviewer, world.bank_id, "resume", "复核通过")
+    await jobs.run_until_idle()
+    assert await InboxItem.count().where(InboxItem.recipient == world.staff.user_id) == 2
+    # Another institution's staff hear nothing.
+    assert await InboxItem.count().where(InboxItem.recipient == world.other_staff.user_id) == 0

@@ -276,3 +276,71 @@ async def test_password_links_expire(client):
     assert (await client.get(path)).status_code == 404
     response = await client.submit(path, {"password": "Xiamen2026!", "confirm": "Xiamen2026!"})
     assert response.status_code == 404
+
+
+async def test_demo_seeds_a_pending_application_and_an_admitted_institution():
+    from marketplace.demo.partners import seed_partners
+    from marketplace.storage import get
+
+    await factories.user("operator", "super@loanmart.example", "super_admin", None, "周宁")
+    await seed_partners()
+    statuses = sorted(
+        r["status"] for r in await PartnerApplication.select(PartnerApplication.status)
+    )
+    assert statuses == ["approved", "submitted"]
+    document = await PartnerDocument.objects().first()
+    assert (await get(document.storage_key)).startswith(b"%PDF-")
+    admitted = await Institution.objects().where(Institution.status == "approved").first()
+    assert admitted.short_name == "闽江小贷"
+
+
+async def test_parallel_approvals_admit_once_and_a_password_link_works_once(app, client):
+    from marketplace.errors import InvalidTransition
+    from marketplace.inbox.tables import InboxItem
+    from marketplace.partners.services import decide
+
+    operator = await factories.user(
+        "operator", "inst-reviewer@loanmart.example", "institution_reviewer", None, "机构审核员"
+    )
+    assert (await apply(client)).status_code == 303
+    # The reviewer was told in-site.
+    assert await InboxItem.count().where(InboxItem.recipient == operator.user_id) == 1
+    row = await PartnerApplication.objects().first()
+    results = await asyncio.gather(
+        *(decide(operator, row.id, "approve", "") for _ in range(4)), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, InvalidTransition) for r in results if r is not None)
+    assert await Institution.count().where(Institution.credit_code == CODE) == 1
+    assert await User.count().where(User.login_key == EMAIL) == 1
+
+    path = link_in(await last_email("partner.set_password"), "/partners/set-password")
+
+    async def set_password(n: int) -> int:
+        transport = httpx.ASGITransport(app=app, client=(f"203.0.113.{n}", 41000 + n))
+        async with Client(transport=transport, base_url="http://testserver") as c:
+            return (
+                await c.submit(path, {"password": f"Xiamen2026!{n}", "confirm": f"Xiamen2026!{n}"})
+            ).status_code
+
+    statuses = await asyncio.gather(*(set_password(n) for n in range(4)))
+    assert sorted(statuses) == [303, 404, 404, 404]
+
+
+async def test_a_lost_password_link_is_resent_until_the_password_is_set(client, staff_client):
+    assert (await apply(client)).status_code == 303
+    row = await PartnerApplication.objects().first()
+    await reviewer(staff_client)
+    url = f"/admin/institutions/applications/{row.id}/resend-link"
+    assert (await staff_client.submit(url)).status_code == 409  # not approved yet
+    await staff_client.submit(
+        f"/admin/institutions/applications/{row.id}", {"decision": "approve", "note": ""}
+    )
+    first = link_in(await last_email("partner.set_password"), "/partners/set-password")
+    assert (await staff_client.submit(url)).status_code == 303
+    second = link_in(await last_email("partner.set_password"), "/partners/set-password")
+    assert first != second
+    assert (await client.get(first)).status_code == 404
+    response = await client.submit(second, {"password": "Xiamen2026!", "confirm": "Xiamen2026!"})
+    assert response.status_code == 303
+    assert (await staff_client.submit(url)).status_code == 409  # already set

@@ -23,6 +23,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.errors import InvalidTransition, PermissionDenied
 from marketplace.institutions.statuses import INSTITUTION_MACHINE, InstitutionStatus
+from marketplace.partners.statuses import PARTNER_MACHINE, PartnerStatus
 from marketplace.prescreen.statuses import RULE_SET_MACHINE, RuleSetStatus
 from marketplace.products.statuses import (
     LISTING_ACTIONS,
@@ -40,6 +41,7 @@ MACHINES: dict[str, tuple[StateMachine, str]] = {
     "institution": (INSTITUTION_MACHINE, InstitutionStatus.APPROVED),
     "prescreen_rule_set": (RULE_SET_MACHINE, RuleSetStatus.DRAFT),
     "promotion": (PROMOTION_MACHINE, PromotionStatus.REQUESTED),
+    "partner_application": (PARTNER_MACHINE, PartnerStatus.SUBMITTED),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
