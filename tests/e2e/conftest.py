@@ -54,6 +54,19 @@ class LiveServer:
             await asyncio.sleep(0.2)
         raise AssertionError(f"no {channel} code for {recipient}")
 
+    async def printed_link(
+        self, channel: str, recipient: str, path: str, wait_seconds: float = 10
+    ) -> str:
+        """The path (from `path` on) of the newest link the demo console printed to
+        `recipient`, e.g. the one-time `/partners/set-password/<token>` e-mail."""
+        pattern = rf"\[{channel}\] {re.escape(recipient)}: .*?({re.escape(path)}[^\s，。]+)"
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            if matches := re.findall(pattern, self.log.read_text()):
+                return matches[-1]
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no {channel} link to {path} for {recipient}")
+
 
 async def _run(*args: str, env: dict) -> None:
     process = await asyncio.create_subprocess_exec(
