@@ -47,10 +47,11 @@ NOT_UI_TEXT = {
         "零门槛",
     },
     "marketplace/money.py": {"元"},  # a unit suffix stripped from typed amounts
-    "marketplace/demo/webhooks.py": {"演示接收端（验证签名）"},  # demo data, not interface
 }
 NOT_UI_FILES = (
     "marketplace/demo/catalogue.py",  # demo content, not interface
+    "marketplace/demo/partners.py",  # demo content (companies, licences)
+    "marketplace/demo/webhooks.py",  # demo content (an endpoint's description)
     "search/text.py",  # the tokenizer's Han character ranges
 )
 
