@@ -40,8 +40,6 @@ from marketplace.errors import (
 )
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_borrower, notify_institution
-from marketplace.institutions.statuses import InstitutionStatus
-from marketplace.institutions.tables import Institution
 from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
@@ -376,23 +374,9 @@ async def deliver(application_id: int) -> bool:
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             await audit(SYSTEM, "application.withdrawn", "application", application_id)
             return False
-        if not await Institution.exists().where(
-            (Institution.id == row["institution"])
-            & (Institution.status == InstitutionStatus.ACTIVE)
-        ):
-            # Suspended (or not yet contracted) since the borrower applied: the data stays
-            # with us and the borrower is told to choose another product.
-            note = _("该机构已暂停合作，申请未提供给机构，您的信息未被发送")
-            await _set_status(row, "withdraw", SYSTEM, note)
-            await audit(SYSTEM, "application.undeliverable", "application", application_id)
-            await notify_borrower(
-                row["borrower"],
-                "application.undeliverable",
-                _("您的申请（编号 {ref}）未能送达：{note}", ref=row["reference"], note=note),
-                f"/me/applications/{row['reference']}",
-            )
-            return False
-        # Caps may have filled since the borrower applied: the gate again, under its lock.
+        # The gate again, under its lock: since the borrower applied the institution may have
+        # paused cooperation (suspended), or its caps may have filled. Either way the data
+        # stays with us and the borrower is told why.
         gate = await admission(row["institution"], _delivered_facts(row), lock=True)
         if not gate.ok:
             await _refuse_delivery(row, gate.label, gate.reason_code)
@@ -429,7 +413,7 @@ async def _refuse_delivery(row: Mapping[str, Any], why: str, reason_code: str) -
         row["borrower"],
         "application_not_delivered",
         _(
-            "您的申请（编号 {ref}）未能送达机构：{why}。您可以申请其他产品。",
+            "您的申请（编号 {ref}）未能送达机构：{why}，您的信息未发送给该机构。您可以申请其他产品。",
             ref=row["reference"],
             why=why,
         ),

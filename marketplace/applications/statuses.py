@@ -10,7 +10,7 @@ context; none of those states belong here.
     submitted ──deliver──▶ delivered ──review──▶ reviewing ──approve──▶ approved ──accept──▶ accepted
         │                      │                     │
         ├─withdraw─▶ withdrawn └──reject──▶ rejected ◀┘
-        └─refuse_delivery─▶ not_delivered  (the delivery gate said no: caps, budget, filters)
+        └─refuse_delivery─▶ not_delivered  (the delivery gate said no: paused, caps, filters)
                                │                     ▲│
                                │   return_documents ─┘│ request_documents
                                └──request_documents──▶ documents_requested

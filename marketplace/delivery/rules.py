@@ -91,7 +91,7 @@ class Admission:
 ADMITTED = Admission(ok=True)
 
 REASONS: dict[str, str] = {
-    "inactive": N_("该机构暂停接收申请"),
+    "inactive": N_("该机构已暂停合作"),
     "no_agreement": N_("该机构暂未开通接收申请"),
     "daily_cap": N_("今日名额已满"),
     "monthly_cap": N_("本月名额已满"),

@@ -171,7 +171,7 @@ async def test_no_agreement_or_inactive_institution_means_no_leads(client, world
     # A suspended institution's products leave the portal; the gate says why, should a
     # submitted application still reach delivery.
     verdict = await admission(world.bank_id, None)
-    assert (verdict.reason_code, verdict.label) == ("inactive", "该机构暂停接收申请")
+    assert (verdict.reason_code, verdict.label) == ("inactive", "该机构已暂停合作")
 
 
 async def test_parallel_deliveries_never_overshoot_the_cap(client, staff_client, world):

@@ -4,6 +4,7 @@ suspension taking the institution off the portal and out of lead delivery."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -118,10 +119,14 @@ async def test_a_lead_for_a_suspended_institution_is_not_delivered(client, world
     # Suspended after the borrower applied, before the worker delivers.
     await change_status(reviewer, world.bank_id, "suspend", "资质复核中")
     await jobs.run_until_idle()
+    # One path: the delivery gate refuses it with its reason, audited as any refusal.
     application = await Application.objects().first()
-    assert application.status == "withdrawn"
-    events = await ApplicationEvent.select().where(ApplicationEvent.status == "withdrawn")
-    assert "暂停合作" in events[0]["note"]
+    assert application.status == "not_delivered"
+    events = await ApplicationEvent.select().where(ApplicationEvent.status == "not_delivered")
+    assert events[0]["note"] == "该机构已暂停合作"
+    refused = await AuditEntry.select().where(AuditEntry.action == "application.not_delivered")
+    assert [entry["object_id"] for entry in refused] == [str(application.id)]
+    assert json.loads(refused[0]["detail"])["reason"] == "inactive"
     lead_notices = await InboxItem.count().where(
         (InboxItem.recipient == world.staff.user_id) & (InboxItem.kind == "lead.new")
     )
@@ -129,7 +134,13 @@ async def test_a_lead_for_a_suspended_institution_is_not_delivered(client, world
     borrower_notices = await InboxItem.select(InboxItem.title).where(
         InboxItem.recipient == world.borrower.user_id
     )
-    assert any("未能送达" in n["title"] for n in borrower_notices)
+    assert any(
+        "未能送达机构：该机构已暂停合作，您的信息未发送给该机构" in n["title"]
+        for n in borrower_notices
+    )
+    # The borrower's application page says so too.
+    page = await client.get(f"/me/applications/{application.reference}")
+    assert "未送达" in page.text and "该机构已暂停合作" in page.text
     # And the product page no longer takes applications.
     assert (await client.get(f"/products/{product_id}/apply")).status_code == 404
 
