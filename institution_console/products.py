@@ -8,12 +8,13 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from marketplace.actors import Actor
+from marketplace.categories.queries import product_category_choices
 from marketplace.errors import ValidationFailed
 from marketplace.i18n import N_, _, translated
 from marketplace.loancalc import RatePeriod, RepaymentMethod
 from marketplace.parameters.services import cost_lines
 from marketplace.parsing import MAX_ID, first, lenient, parse_int
-from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.disclosures import BASES, BASIS_LABELS, Basis, ContingentKind
 from marketplace.products.queries import (
     ProductDetail,
@@ -98,7 +99,8 @@ async def _form(
             "errors": errors,
             "product": product,
             "preview": preview,
-            "categories": translated(CATEGORIES),
+            # Hidden categories are not offered, but an edited product keeps its own.
+            "categories": await product_category_choices(product.category if product else None),
             "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
             "periods": {p.value: p.label for p in RatePeriod},
@@ -152,7 +154,8 @@ async def create_product(request: Request) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        product_id = await save_product(actor, None, parse_product_input(data))
+        product_input = parse_product_input(data, await product_category_choices())
+        product_id = await save_product(actor, None, product_input)
         flash(request, _("产品已保存为草稿，确认无误后可提交审核"))
         return redirect_to(request, "console.products.detail", product_id=product_id)
 
@@ -231,7 +234,8 @@ async def update_product(request: Request, product_id: FromPath[int]) -> Respons
     product = await institution_product(actor, product_id)
 
     async def submit(data: FormData) -> Response:
-        await save_product(actor, product_id, parse_product_input(data))
+        categories = await product_category_choices(product.category)
+        await save_product(actor, product_id, parse_product_input(data, categories))
         flash(request, _("修改已保存"))
         return redirect_to(request, "console.products.detail", product_id=product_id)
 

@@ -12,6 +12,7 @@ from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.agreements.tables import Agreement
+from marketplace.categories.queries import product_category_choices
 from marketplace.institutions.tables import Institution
 from marketplace.products.services import review_product, save_product, submit_for_review
 from marketplace.products.validation import parse_product_input
@@ -125,7 +126,10 @@ PRODUCT_FORM = {
 
 
 async def listed_product(staff: Actor, operator: Actor, **overrides: object) -> int:
-    product_id = await save_product(staff, None, parse_product_input({**PRODUCT_FORM, **overrides}))
+    form = {**PRODUCT_FORM, **overrides}
+    product_id = await save_product(
+        staff, None, parse_product_input(form, await product_category_choices())
+    )
     await submit_for_review(staff, product_id, acknowledge_high_cost=True)
     await review_product(operator, product_id, approve=True, note="")
     return product_id

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 
 from marketplace.categories.queries import category_labels
 from marketplace.institutions.statuses import InstitutionStatus
-from marketplace.products.catalog import CATEGORIES
 from marketplace.products.search_port import ProductDocument, backend
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
@@ -51,7 +50,7 @@ def product_document(row: dict, labels: Mapping[str, str]) -> ProductDocument:
         institution_id=row["institution_id"],
         institution_name=row["institution_name"],
         category=row["category"],
-        category_label=labels.get(row["category"]) or CATEGORIES[row["category"]],
+        category_label=labels.get(row["category"], row["category"]),
         summary=summary,
         tags=list(row["tags"]),
         repayment_methods=list(row["repayment_methods"]),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from marketplace.products.catalog import CATEGORIES
+from marketplace.categories.defaults import CODE_PATTERN as CATEGORY_CODE
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class ProductDocument:
     promoted: bool
 
     def __post_init__(self) -> None:
-        if self.category not in CATEGORIES:
+        if not CATEGORY_CODE.fullmatch(self.category):
             raise ValueError(f"unknown product category {self.category!r}")
         if self.amount_min > self.amount_max:
             raise ValueError("amount_min must not exceed amount_max")

@@ -22,6 +22,7 @@ from piccolo.columns import Column, Numeric
 from marketplace import outbox
 from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
+from marketplace.categories.queries import product_category_choices
 from marketplace.db import transaction
 from marketplace.errors import (
     DomainError,
@@ -127,11 +128,18 @@ async def _own_product(actor: Actor, product_id: int, *, lock: bool = False) -> 
     return row
 
 
+async def _require_category(category: str, current: str | None) -> None:
+    """A hidden category is not given to a product, except the one it has already."""
+    if category not in await product_category_choices(current):
+        raise DomainError(_("请选择产品类别"), field="category")
+
+
 async def save_product(actor: Actor, product_id: int | None, data: ProductInput) -> int:
     _require(actor, "product.edit")
     preview = await price(data.price_terms)
     async with transaction():
         if product_id is None:
+            await _require_category(data.category, None)
             values = {column._meta.name: value for column, value in _columns(data, preview).items()}
             rows = await Product.insert(
                 Product(institution=actor.institution_id, status=ProductStatus.DRAFT, **values)
@@ -141,6 +149,7 @@ async def save_product(actor: Actor, product_id: int | None, data: ProductInput)
         else:
             current = await _own_product(actor, product_id, lock=True)
             target = PRODUCT_MACHINE.target(current["status"], "edit", actor)
+            await _require_category(data.category, current["category"])
             listed = await ProductRevision.exists().where(
                 (ProductRevision.product == product_id)
                 & (ProductRevision.version == current["version"])

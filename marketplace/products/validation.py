@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -32,7 +32,8 @@ from marketplace.parsing import (
     parse_money,
     parse_text,
 )
-from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
+from marketplace.products.catalog import CATEGORIES as SHIPPED_CATEGORIES
+from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.disclosures import (
     BASES,
     MAX_AMOUNT,
@@ -360,13 +361,17 @@ def _list(form: FormReader, key: str, label: str, column: Column, max_items: int
     )
 
 
-def parse_product_input(data: Mapping) -> ProductInput:
-    """`data` is the raw form (values str or list[str]); raises ValidationFailed."""
+def parse_product_input(
+    data: Mapping, categories: Collection[str] = SHIPPED_CATEGORIES
+) -> ProductInput:
+    """`data` is the raw form (values str or list[str]); raises ValidationFailed.
+    `categories`: the codes the form offered (`product_category_choices`: operators may
+    have created or hidden some); `save_product` checks the choice again either way."""
     form = FormReader(data)
     name = form.field(
         "name", parse_text, "", label=_("产品名称"), min_length=2, max_length=NAME_MAX_LENGTH
     )
-    category = form.field("category", parse_choice, "", choices=CATEGORIES, label=_("产品类别"))
+    category = form.field("category", parse_choice, "", choices=categories, label=_("产品类别"))
     summary = form.field(
         "summary", parse_text, "", label=_("一句话介绍"), max_length=SUMMARY_MAX_LENGTH
     )
