@@ -1,6 +1,7 @@
 from litestar import Router
 
 from institution_console import (
+    account,
     agreement,
     api_clients,
     collections,
@@ -38,6 +39,7 @@ console_router = Router(
         *delivery.handlers,
         *prescreen.handlers,
         *webhooks.handlers,
+        *account.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from marketplace.accounts.queries import account_summary
 from marketplace.agreements.queries import institution_agreements
 from marketplace.agreements.services import request_agreement_code, sign_agreement
 from marketplace.i18n import _
@@ -30,6 +31,8 @@ async def _page(
             "page": await institution_agreements(actor, datetime.now(UTC)),
             "errors": errors or {},
             "code_sent": code_sent,
+            # Codes go to the admin's bound mobile: none bound, the page says where to bind.
+            "mobile_masked": (await account_summary(actor.user_id or 0)).mobile_masked,
         },
         nav="agreement",
     )

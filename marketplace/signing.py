@@ -56,7 +56,7 @@ def parse_signing(data: Mapping, client_address: str, user_agent: str) -> Signin
 async def _mobile_of(user_id: int) -> str:
     row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
     if not row or not row["mobile_encrypted"]:
-        raise DomainError(_("账号未绑定手机号，无法发送验证码"), field="code")
+        raise DomainError(_("账号未绑定手机号，无法发送验证码，请先绑定手机号"), field="code")
     return decrypt_field(row["mobile_encrypted"], context="user.mobile")
 
 

@@ -11,9 +11,9 @@ from marketplace.accounts.credentials import (
     request_password_reset_code,
     reset_password,
 )
-from marketplace.accounts.phone import change_phone, request_phone_change_codes
 from marketplace.accounts.queries import account_summary
 from marketplace.accounts.services import visitor
+from marketplace.actors import Actor
 from marketplace.db import transaction
 from marketplace.erasure.services import cancel_deletion, pending_deletion, request_deletion
 from marketplace.errors import NotFound, ValidationFailed
@@ -21,6 +21,7 @@ from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower
 from server.auth import client_address, request_id, require_actor, sign_out
 from server.forms import FormData, submit_form
+from server.phone import PhonePage, phone_form
 from server.rendering import flash, redirect_to, render
 from server.sessions import end_session, end_sessions, session_id, session_of, user_sessions
 
@@ -142,51 +143,36 @@ async def sessions_end_others(request: Request) -> Response:
     return redirect_to(request, "portal.me.security")
 
 
-async def _phone_page(
-    request: Request, values: dict[str, str], errors: dict[str, str], *, code_sent: bool = False
-) -> Response:
-    return await render(
-        request,
-        "portal/me_phone.html",
-        {"values": values, "errors": errors, "code_sent": code_sent},
-        nav="me",
-    )
+def _phone_page(request: Request) -> PhonePage:
+    async def page(values: dict[str, str], errors: dict[str, str], code_sent: bool) -> Response:
+        return await render(
+            request,
+            "portal/me_phone.html",
+            {"values": values, "errors": errors, "code_sent": code_sent},
+            nav="me",
+        )
 
-
-def _phone_values(data: FormData) -> dict[str, str]:
-    return {key: _text(data, key).strip()[:20] for key in ("mobile", "old_code", "new_code")}
+    return page
 
 
 @get("/me/security/phone", name="portal.me.phone", opt=BORROWER)
 async def phone_page(request: Request) -> Response:
-    return await _phone_page(request, {}, {})
+    return await _phone_page(request)({}, {}, False)
 
 
 @post("/me/security/phone", name="portal.me.phone_submit", opt=BORROWER)
 async def phone_submit(request: Request) -> Response:
-    actor = await require_actor(request)
-
-    async def submit(data: FormData) -> Response:
-        values = _phone_values(data)
-        if _text(data, "action") == "send_code":
-            await request_phone_change_codes(actor, values["mobile"])
-            return await _phone_page(request, values, {}, code_sent=True)
-        async with transaction():
-            await change_phone(actor, values["mobile"], values["old_code"], values["new_code"])
-            await notify_borrower(
-                actor.user_id or 0,
-                "account.phone_changed",
-                _("您的登录手机号已更换，今后请用新手机号登录"),
-                "/me",
-            )
+    async def changed(actor: Actor) -> Response:
+        await notify_borrower(
+            actor.user_id or 0,
+            "account.phone_changed",
+            _("您的登录手机号已更换，今后请用新手机号登录"),
+            "/me",
+        )
         flash(request, _("手机号已更换，今后请用新手机号登录"))
         return redirect_to(request, "portal.me.home")
 
-    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
-        code_sent = _text(data, "action") != "send_code"
-        return await _phone_page(request, _phone_values(data), errors, code_sent=code_sent)
-
-    return await submit_form(request, submit, rerender)
+    return await phone_form(request, _phone_page(request), changed=changed)
 
 
 async def _deletion_page(

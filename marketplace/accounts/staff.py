@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 
+from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
@@ -33,6 +34,10 @@ async def create_institution_admin(
         if await User.exists().where((User.kind == "staff") & (User.login_key == login)):
             raise DomainError(_("该联系邮箱已是机构用户账号，请联系申请人更换邮箱"))
         normalised = normalise_mobile(mobile)
+        key = mobile_login_key(normalised)
+        # The applicant's contact number, indexed for signing codes unless another staff
+        # account holds it (then the admin binds their own in the console).
+        held = await User.exists().where(User.mobile_key == key)
         rows = await User.insert(
             User(
                 kind="staff",
@@ -40,6 +45,7 @@ async def create_institution_admin(
                 display_name=name,
                 mobile_encrypted=encrypt_field(normalised, context="user.mobile"),
                 mobile_masked=mask_mobile(normalised),
+                mobile_key=None if held else key,
                 password_hash=unusable,
                 role="institution_admin",
                 institution=institution_id,

@@ -9,7 +9,9 @@ class User(Table, tablename="app_user"):
     """Every principal: borrower, institution staff or operator (`kind`).
 
     `login_key` is the e-mail for staff/operators and the blind index of the mobile
-    number for borrowers, so no plaintext phone number is stored or searched.
+    number for borrowers, so no plaintext phone number is stored or searched. Staff and
+    operators bind a mobile for SMS codes (accounts/phone.py): its blind index is
+    `mobile_key`, unique, so one number belongs to one such account.
     """
 
     id: Serial  # created by Piccolo; declared for type checkers
@@ -18,6 +20,7 @@ class User(Table, tablename="app_user"):
     display_name = Varchar(length=60)
     mobile_encrypted = Varchar(length=255, null=True, default=None)
     mobile_masked = Varchar(length=20, default="")
+    mobile_key = Varchar(length=64, null=True, default=None, unique=True)
     password_hash = Varchar(length=255)
     role = Varchar(length=40)
     institution = ForeignKey(references=Institution, null=True, default=None)

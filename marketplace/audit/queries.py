@@ -95,6 +95,7 @@ ACTIONS: dict[str, str] = {
     "account.password_reset": N_("短信验证重置密码"),
     "account.sessions_ended": N_("退出其他设备"),
     "account.phone_changed": N_("更换登录手机号"),
+    "account.mobile_bound": N_("绑定或更换账号手机号"),
     "account.deletion_requested": N_("申请注销账户"),
     "account.deletion_cancelled": N_("撤销注销申请"),
     "account.deleted": N_("注销账户（已匿名化）"),

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from marketplace.accounts.codes import issue_code
+from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.agreements.queries import agreement_text_of
@@ -79,6 +80,7 @@ async def seed_agreements() -> int:
             {
                 User.mobile_encrypted: encrypt_field(mobile, context="user.mobile"),
                 User.mobile_masked: mask_mobile(mobile),
+                User.mobile_key: mobile_login_key(mobile),
             }
         ).where(User.id == admin.user_id)
         await _sign(
