@@ -5,7 +5,11 @@ AsyncTestClient would run the app on a second loop in another thread."""
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -135,3 +139,54 @@ async def delivered_application(client: Client, world: factories.World) -> Appli
     application = await Application.objects().first()
     assert application.status == "delivered"
     return application
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    """An institution's webhook receiver on a local port (webhook and job reliability
+    tests): answers `fail_first` requests with 500, then 200, each after `delay` seconds."""
+
+    fail_first: int = 0
+    delay: float = 0.0  # seconds before answering
+    requests: list[Received] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def of(self, event: str) -> list[Received]:
+        return [r for r in self.requests if r.headers["X-LoanMart-Event"] == event]
+
+
+@pytest.fixture
+def receiver():
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state.requests.append(Received(dict(self.headers), body, time.time()))
+            failing = len(state.requests) <= state.fail_first
+            time.sleep(state.delay)
+            self.send_response(500 if failing else 200)
+            self.end_headers()
+            self.wfile.write(b"busy, try later" if failing else b'{"ok":true}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    server.shutdown()
+    server.server_close()

@@ -1,12 +1,15 @@
 """Nothing acknowledged is lost, tried with real processes: a `loanmart worker` killed with
 SIGKILL mid-burst and Redis flushed under its successor, or Redis stopped under a running
-worker. Every acknowledged application ends delivered exactly once.
+worker. Every acknowledged application ends delivered exactly once. The same for a webhook
+in flight to a real local receiver (tests.fixtures.Receiver) when its worker is killed or
+Redis stops.
 
 Each test runs its own redis-server on a spare port, so it can flush, stop and restart it."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -32,11 +35,15 @@ from marketplace.consents.notices import build_notice
 from marketplace.outbox import services as outbox_services
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
 from marketplace.products.tables import Product
+from marketplace.webhooks.services import create_endpoint
+from marketplace.webhooks.signing import verify
+from marketplace.webhooks.tables import WebhookAttempt, WebhookDelivery
 from tests import factories
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2
 BURST = 200
+HOLD_SECONDS = 3  # the receiver holds a webhook this long before answering
 
 
 def _free_port() -> int:
@@ -334,3 +341,84 @@ async def test_embedded_redis_keeps_sessions_and_jobs_across_a_restart(tmp_path)
     finally:
         process.terminate()
         process.wait(10)
+
+
+async def _webhook_mid_send(world, queue, workers, receiver) -> tuple[WorkerProcess, str]:
+    """A lead is delivered by a real worker, whose `lead.delivered` webhook reaches the
+    receiver and is held there (no answer yet). Returns the worker and the endpoint's
+    signing secret."""
+    _, secret = await create_endpoint(
+        world.staff, {"url": receiver.url, "events": ["lead.delivered"], "enabled": "1"}
+    )
+    product_id, [(borrower, form)] = await _borrowers_and_product(world, 1)
+    receiver.delay = HOLD_SECONDS
+    worker = workers(queue.url)
+    await _worker_ready(queue, worker)
+    await submit_application(borrower, parse_application_input(product_id, form))
+
+    async def arrived() -> bool:
+        assert worker.alive(), worker.output()
+        return len(receiver.requests) == 1
+
+    await _wait_for(arrived, 30, "the webhook never reached the receiver")
+    return worker, secret
+
+
+async def _webhook_settled() -> bool:
+    return await OutboxMessage.exists().where(
+        (OutboxMessage.job == "webhooks.send") & (OutboxMessage.status == OutboxStatus.DONE)
+    ) and await WebhookDelivery.exists().where(WebhookDelivery.delivered_at.is_not_null())
+
+
+async def _no_more_requests(receiver, count: int) -> None:
+    """Leases run out and the sweeper looks again: nothing else is sent."""
+    await asyncio.sleep(LEASE_SECONDS * 3)
+    assert len(receiver.requests) == count
+
+
+async def test_worker_killed_mid_webhook_the_delivery_still_lands_once(
+    world, queue, workers, receiver
+):
+    first, secret = await _webhook_mid_send(world, queue, workers, receiver)
+    first.kill()  # SIGKILL while the receiver holds the request: no answer is ever read
+    receiver.delay = 0
+    second = workers(queue.url)
+    await _wait_for(_webhook_settled, 45, "the webhook was not delivered after the kill")
+    await _no_more_requests(receiver, 2)
+
+    # The platform records one delivery, answered once, from the successor's attempt.
+    [delivery] = await WebhookDelivery.objects()
+    attempts = await WebhookAttempt.objects().where(WebhookAttempt.delivery == delivery.id)
+    assert [a.status_code for a in attempts] == [200]
+    assert await OutboxMessage.count().where(OutboxMessage.job == "webhooks.send") == 1
+    # The receiver saw the killed attempt and the retry: one delivery id, one body, both
+    # signed; deduplicating by X-LoanMart-Delivery (as docs/webhooks.md asks), it acts
+    # on the lead exactly once.
+    ids = {r.headers["X-LoanMart-Delivery"] for r in receiver.requests}
+    assert ids == {str(delivery.id)}
+    assert len({r.body for r in receiver.requests}) == 1
+    assert all(
+        verify(secret, r.headers["X-LoanMart-Signature"], r.body, now=r.at)
+        for r in receiver.requests
+    )
+    assert json.loads(receiver.requests[0].body)["event"] == "lead.delivered"
+    assert second.alive(), second.output()
+
+
+async def test_redis_stopped_mid_webhook_the_receiver_gets_it_exactly_once(
+    world, queue, workers, receiver
+):
+    worker, secret = await _webhook_mid_send(world, queue, workers, receiver)
+    queue.stop()  # Redis goes away while the request is in flight
+    # The answer comes back; the attempt is recorded in PostgreSQL, which needs no Redis.
+    await _wait_for(_webhook_settled, 30, "the answered webhook was not recorded")
+    await queue.start()  # an empty Redis: whatever it queued is gone
+    await _no_more_requests(receiver, 1)
+
+    [delivery] = await WebhookDelivery.objects()
+    attempts = await WebhookAttempt.objects().where(WebhookAttempt.delivery == delivery.id)
+    assert [a.status_code for a in attempts] == [200]
+    [request] = receiver.requests
+    assert request.headers["X-LoanMart-Delivery"] == str(delivery.id)
+    assert verify(secret, request.headers["X-LoanMart-Signature"], request.body, now=request.at)
+    assert worker.alive(), worker.output()

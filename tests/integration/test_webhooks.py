@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -35,56 +33,6 @@ from marketplace.webhooks.tables import (
 )
 from tests import factories
 from tests.fixtures import delivered_application, login, soup
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-
-@dataclass
-class Receiver:
-    """An institution's receiver: answers `fail_first` requests with 500, then 200."""
-
-    fail_first: int = 0
-    delay: float = 0.0  # seconds before answering
-    requests: list[Received] = field(default_factory=list)
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def of(self, event: str) -> list[Received]:
-        return [r for r in self.requests if r.headers["X-LoanMart-Event"] == event]
-
-
-@pytest.fixture
-def receiver():
-    state = Receiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            state.requests.append(Received(dict(self.headers), body, time.time()))
-            failing = len(state.requests) <= state.fail_first
-            time.sleep(state.delay)
-            self.send_response(500 if failing else 200)
-            self.end_headers()
-            self.wfile.write(b"busy, try later" if failing else b'{"ok":true}')
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
