@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from asyncpg.exceptions import UniqueViolationError
-from piccolo.columns import Varchar
 
 from marketplace.accounts.codes import consume_code, issue_code, start_cooldown
 from marketplace.accounts.services import mobile_login_key, reserve_code_for_address
@@ -46,10 +45,6 @@ class _Holder:
     encrypted: str | None  # the number on the account now, as stored
     mobile: str | None
     key: str | None  # its blind index
-
-    @property
-    def key_column(self) -> Varchar:
-        return User.login_key if self.borrower else User.mobile_key
 
 
 async def _holder(actor: Actor) -> _Holder:
@@ -166,7 +161,7 @@ async def change_phone(actor: Actor, new_mobile: str, old_code: str, new_code: s
             changed = (
                 await User.update(
                     {
-                        holder.key_column: new_key,
+                        (User.login_key if holder.borrower else User.mobile_key): new_key,
                         User.mobile_encrypted: encrypt_field(normalised, context=MOBILE_CONTEXT),
                         User.mobile_masked: mask_mobile(normalised),
                     }

@@ -12,10 +12,10 @@ from marketplace.audit.tables import AuditEntry
 from marketplace.categories.services import create_category, update_category
 from marketplace.categories.tables import ProductCategory
 from marketplace.errors import DomainError, PermissionDenied
+from marketplace.products.search_port import SearchQuery, backend
 from marketplace.products.services import save_product
 from marketplace.products.tables import Product
 from marketplace.products.validation import parse_product_input
-from marketplace.products.search_port import SearchQuery, backend
 from tests import factories
 from tests.fixtures import login, soup
 
