@@ -22,7 +22,7 @@ from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
 from marketplace.errors import DomainError, NotFound, ValidationFailed
-from marketplace.i18n import _
+from marketplace.i18n import N_, _
 from marketplace.notifications.services import send_sms
 from marketplace.security import (
     decrypt_field,
@@ -65,6 +65,11 @@ async def _holder(actor: Actor) -> _Holder:
     return _Holder(user_id, borrower, encrypted, mobile, key)
 
 
+def _for(holder: _Holder, borrower: str, staff: str, **values: object) -> str:
+    """The SMS for the holder: a borrower signs in with the number, staff receive codes."""
+    return _(borrower if holder.borrower else staff, **values)
+
+
 def _checked_new_mobile(new_mobile: str, holder: _Holder) -> str:
     if error := validate_mobile(new_mobile):
         raise DomainError(error, field="mobile")
@@ -91,16 +96,15 @@ async def request_phone_change_codes(actor: Actor, new_mobile: str) -> None:
     if holder.mobile:
         await start_cooldown(OLD_PURPOSE, subject, field="mobile")
         old_code = await issue_code(OLD_PURPOSE, subject)
-        text = (
-            _(
-                "【LoanMart】您正在更换登录手机号，验证码为{code}，5分钟内有效。如非本人操作请立即修改密码。",
-                code=old_code,
-            )
-            if holder.borrower
-            else _(
-                "【LoanMart】您正在更换账号绑定的手机号，验证码为{code}，5分钟内有效。如非本人操作请立即修改密码。",
-                code=old_code,
-            )
+        text = _for(
+            holder,
+            N_(
+                "【LoanMart】您正在更换登录手机号，验证码为{code}，5分钟内有效。如非本人操作请立即修改密码。"
+            ),
+            N_(
+                "【LoanMart】您正在更换账号绑定的手机号，验证码为{code}，5分钟内有效。如非本人操作请立即修改密码。"
+            ),
+            code=old_code,
         )
         await send_sms(holder.mobile, "phone_change_old_code", text)
     else:
@@ -108,13 +112,13 @@ async def request_phone_change_codes(actor: Actor, new_mobile: str) -> None:
     if await _held_by_another(holder, new_key):
         return
     new_code = await issue_code(NEW_PURPOSE, f"{subject}:{new_key}")
-    text = (
-        _("【LoanMart】您正在将此号码设为登录手机号，验证码为{code}，5分钟内有效。", code=new_code)
-        if holder.borrower
-        else _(
-            "【LoanMart】您正在将此号码绑定到机构工作台账号，用于签署协议等短信验证，验证码为{code}，5分钟内有效。",
-            code=new_code,
-        )
+    text = _for(
+        holder,
+        N_("【LoanMart】您正在将此号码设为登录手机号，验证码为{code}，5分钟内有效。"),
+        N_(
+            "【LoanMart】您正在将此号码绑定到机构工作台账号，用于签署协议等短信验证，验证码为{code}，5分钟内有效。"
+        ),
+        code=new_code,
     )
     await send_sms(new_mobile, "phone_change_new_code", text)
 
@@ -178,15 +182,14 @@ async def change_phone(actor: Actor, new_mobile: str, old_code: str, new_code: s
         raise refused from None
     if holder.mobile:
         masked = mask_mobile(normalised)
-        text = (
-            _(
-                "【LoanMart】您的登录手机号已更换为{masked}，此号码不再用于登录。如非本人操作请立即联系客服。",
-                masked=masked,
-            )
-            if holder.borrower
-            else _(
-                "【LoanMart】您账号绑定的手机号已更换为{masked}，此号码不再接收验证码。如非本人操作请立即联系客服。",
-                masked=masked,
-            )
+        text = _for(
+            holder,
+            N_(
+                "【LoanMart】您的登录手机号已更换为{masked}，此号码不再用于登录。如非本人操作请立即联系客服。"
+            ),
+            N_(
+                "【LoanMart】您账号绑定的手机号已更换为{masked}，此号码不再接收验证码。如非本人操作请立即联系客服。"
+            ),
+            masked=masked,
         )
         await send_sms(holder.mobile, "phone_changed", text)
