@@ -17,6 +17,7 @@ from typing import Any
 
 from marketplace.actors import Actor
 from marketplace.audit.tables import AuditEntry
+from marketplace.categories.queries import category_labels
 from marketplace.errors import NotFound
 from marketplace.i18n import N_, _
 from marketplace.loancalc import Fee, FeeTiming, RatePeriod, RepaymentMethod
@@ -165,7 +166,18 @@ def _pieces(old: str, new: str) -> tuple[tuple[str, str], ...]:
     return tuple(pieces)
 
 
-def diff_snapshots(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[DiffRow, ...]:
+def diff_snapshots(
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    category_names: Mapping[str, str] | None = None,
+) -> tuple[DiffRow, ...]:
+    """`category_names`: code -> name as operators set them (categories they created have
+    no shipped name); without it, the shipped names."""
+    if category_names:
+        old, new = (
+            {**s, "category": category_names.get(s.get("category") or "", s.get("category"))}
+            for s in (old, new)
+        )
     rows = []
     for label, show, long_text in FIELDS:
         before, after = show(old), show(new)
@@ -217,7 +229,8 @@ async def version_diff(actor: Actor, product_id: int, old: int, new: int) -> Ver
     snapshots = await _snapshots(product_id, row)
     if old not in snapshots or new not in snapshots:
         raise NotFound(_("找不到该版本"))
-    return VersionDiff(old, new, diff_snapshots(snapshots[old], snapshots[new]))
+    names = await category_labels(active_only=False)
+    return VersionDiff(old, new, diff_snapshots(snapshots[old], snapshots[new], names))
 
 
 @dataclass(frozen=True)
@@ -255,7 +268,8 @@ async def review_context(product_id: int) -> ReviewContext:
     )
     diff = None
     if approved is not None:
-        rows = diff_snapshots(_json(approved["snapshot"]), row)
+        names = await category_labels(active_only=False)
+        rows = diff_snapshots(_json(approved["snapshot"]), row, names)
         diff = VersionDiff(approved["version"], row["version"], rows)
     note = str((_json(rejection["detail"]) or {}).get("note", "")) if rejection else ""
     return ReviewContext(approved["version"] if approved else None, diff, note)

@@ -9,6 +9,7 @@ import pytest
 
 from marketplace import jobs
 from marketplace.audit.tables import AuditEntry
+from marketplace.categories.queries import category_labels
 from marketplace.categories.services import create_category, update_category
 from marketplace.categories.tables import ProductCategory
 from marketplace.errors import DomainError, PermissionDenied
@@ -16,6 +17,7 @@ from marketplace.products.search_port import SearchQuery, backend
 from marketplace.products.services import save_product
 from marketplace.products.tables import Product
 from marketplace.products.validation import parse_product_input
+from marketplace.products.versions import diff_snapshots
 from tests import factories
 from tests.fixtures import login, soup
 
@@ -119,6 +121,14 @@ async def test_operators_create_a_category_products_can_use_at_once(client, staf
     assert "学生贷" in (await client.get(f"/products/{product}")).text
     hits = (await backend().search(SearchQuery(text="学生贷"))).hits
     assert [hit.id for hit in hits] == [product]
+    # Version differences name it too.
+    names = await category_labels(active_only=False)
+    [row] = [
+        r
+        for r in diff_snapshots({"category": "consumer"}, {"category": "student"}, names)
+        if r.label == "产品类别"
+    ]
+    assert (row.old, row.new, row.changed) == ("消费贷", "学生贷", True)
 
     # It is edited like a shipped one (renamed, hidden), and audited.
     response = await client.submit("/admin/categories/student", {"name": "校园贷", "position": "6"})
