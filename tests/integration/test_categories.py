@@ -70,7 +70,11 @@ async def test_hostile_category_edits(client, world):
     ):
         response = await client.submit("/admin/categories/consumer", form)
         assert response.status_code == 400, form
-        assert soup(response).select_one(".error-summary")
+        page = soup(response)
+        # The summary leads to the refused row's input, not the creation form's.
+        link = page.select_one(".error-summary a")["href"]
+        assert link.startswith("#f-category-consumer-"), link
+        assert page.select_one(link).get("aria-invalid") == "true"
     response = await client.submit("/admin/categories/nope", {"name": "新类别", "position": "1"})
     assert response.status_code == 404
     assert not await AuditEntry.exists().where(AuditEntry.action == "category.update")
