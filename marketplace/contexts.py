@@ -43,6 +43,7 @@ CONTEXTS: tuple[str, ...] = (
     "collections",
     "promotions",
     "ranking",
+    "legal",
     "api_clients",
     "partners",
     "prescreen",

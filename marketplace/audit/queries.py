@@ -36,6 +36,7 @@ ACTIONS: dict[str, str] = {
     "promotion.start": N_("推广开始"),
     "promotion.end": N_("推广结束"),
     "ranking.rules": N_("修改列表排序规则"),
+    "legal.published": N_("发布法律文本新版本"),
     "category.update": N_("修改产品类别"),
     "product.reprice": N_("按LPR与利率警戒线重新定价"),
     "parameter.change": N_("修改系统参数"),
