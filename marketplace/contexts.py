@@ -44,6 +44,7 @@ CONTEXTS: tuple[str, ...] = (
     "promotions",
     "ranking",
     "legal",
+    "credit",
     "api_clients",
     "partners",
     "prescreen",

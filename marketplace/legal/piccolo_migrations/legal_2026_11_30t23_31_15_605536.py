@@ -8,7 +8,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-30T23:31:15:605536"
 VERSION = "1.38.0"
-DESCRIPTION = ""
+DESCRIPTION = "published legal texts; one number per document"
 
 
 async def forwards():
