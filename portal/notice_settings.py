@@ -17,9 +17,7 @@ BORROWER = {"access": "borrower"}
 MAX_TICKS = 10
 
 
-async def _page(
-    request: Request, errors: dict[str, str], ticked: list[str] | None
-) -> Response:
+async def _page(request: Request, errors: dict[str, str], ticked: list[str] | None) -> Response:
     actor = await require_actor(request)
     return await render(
         request,

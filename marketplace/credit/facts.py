@@ -31,7 +31,9 @@ async def _stated_income(borrower_id: int) -> Decimal | None:
         return None
     try:
         return Decimal(
-            decrypt_field(row["monthly_income_encrypted"], context="borrower_profile.monthly_income")
+            decrypt_field(
+                row["monthly_income_encrypted"], context="borrower_profile.monthly_income"
+            )
         )
     except InvalidOperation:
         return None
@@ -40,14 +42,14 @@ async def _stated_income(borrower_id: int) -> Decimal | None:
 async def credit_facts(borrower_id: int, today: date) -> CreditFacts:
     since = today - timedelta(days=VELOCITY_DAYS)
     recent = await Application.count().where(
-        (Application.borrower == borrower_id)
-        & (Application.submitted_at >= _start_of(since))
+        (Application.borrower == borrower_id) & (Application.submitted_at >= _start_of(since))
     )
     loans = await Loan.select(Loan.id, Loan.status, Loan.dpd).where(Loan.borrower == borrower_id)
     open_ids = [r["id"] for r in loans if r["status"] != LoanStatus.SETTLED.value]
     due = (
-        await Instalment.select(Instalment.loan, Instalment.due_on, Instalment.paid_on, Instalment.status)
-        .where(Instalment.loan.is_in([r["id"] for r in loans]) & (Instalment.due_on <= today))
+        await Instalment.select(
+            Instalment.loan, Instalment.due_on, Instalment.paid_on, Instalment.status
+        ).where(Instalment.loan.is_in([r["id"] for r in loans]) & (Instalment.due_on <= today))
         if loans
         else []
     )
@@ -55,7 +57,9 @@ async def credit_facts(borrower_id: int, today: date) -> CreditFacts:
     on_time = sum(
         1
         for r in charged
-        if r["status"] == InstalmentStatus.PAID.value and r["paid_on"] and r["paid_on"] <= r["due_on"]
+        if r["status"] == InstalmentStatus.PAID.value
+        and r["paid_on"]
+        and r["paid_on"] <= r["due_on"]
     )
     late = sum(
         1

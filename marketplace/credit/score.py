@@ -35,7 +35,12 @@ VELOCITY_DAYS = 30
 # Applications within VELOCITY_DAYS → factor points; more than the last row scores 10.
 _VELOCITY_POINTS = ((1, 100), (2, 85), (3, 70), (5, 50), (9, 30))
 # Debt-to-income up to the ratio → points; above the last row scores 10.
-_DTI_POINTS = ((Decimal("0.2"), 100), (Decimal("0.35"), 80), (Decimal("0.5"), 55), (Decimal("0.7"), 30))
+_DTI_POINTS = (
+    (Decimal("0.2"), 100),
+    (Decimal("0.35"), 80),
+    (Decimal("0.5"), 55),
+    (Decimal("0.7"), 30),
+)
 NO_RECORD_POINTS = 60
 NO_INCOME_POINTS = 50
 
@@ -100,7 +105,10 @@ def velocity(facts: CreditFacts) -> tuple[int, str, tuple[str, ...]]:
         points,
         detail,
         (
-            _("短期内多次申请会让机构认为您资金紧张。建议{days}天内不超过2笔。", days=VELOCITY_DAYS),
+            _(
+                "短期内多次申请会让机构认为您资金紧张。建议{days}天内不超过2笔。",
+                days=VELOCITY_DAYS,
+            ),
             _("申请前先对比综合年化利率和申请条件，只申请最合适的一两家。"),
         ),
     )
@@ -144,7 +152,11 @@ def debt_to_income(facts: CreditFacts) -> tuple[int, str, tuple[str, ...]]:
         pct=int((ratio * 100).to_integral_value()),
     )
     if points >= 80:
-        return points, detail, (_("负债水平健康。新增借款前，先算一算每月还款是否仍在收入的35%以内。"),)
+        return (
+            points,
+            detail,
+            (_("负债水平健康。新增借款前，先算一算每月还款是否仍在收入的35%以内。"),),
+        )
     return (
         points,
         detail,

@@ -24,7 +24,8 @@ PAGE = "/me/credit"
 
 def _factors(page) -> dict[str, str]:
     return {
-        card["data-factor"]: card.get_text(" ", strip=True) for card in page.select(".credit-factor")
+        card["data-factor"]: card.get_text(" ", strip=True)
+        for card in page.select(".credit-factor")
     }
 
 
@@ -67,9 +68,11 @@ async def test_an_overdue_loan_lowers_the_score_and_the_tips_say_what_to_do(clie
 async def test_the_daily_job_writes_one_snapshot_per_borrower_with_ids_only(client, world):
     queued = await daily_snapshots()
     assert queued == 1, "the one borrower; staff and operators have no credit health"
-    messages = await OutboxMessage.select(OutboxMessage.payload).where(
-        OutboxMessage.job == "credit.snapshot"
-    ).output(load_json=True)
+    messages = (
+        await OutboxMessage.select(OutboxMessage.payload)
+        .where(OutboxMessage.job == "credit.snapshot")
+        .output(load_json=True)
+    )
     assert [set(m["payload"]) for m in messages] == [{"borrower_id", "taken_on"}]
     await jobs.run_until_idle()
     assert await daily_snapshots() == 0, "once per business date"

@@ -59,9 +59,7 @@ async def test_an_opted_out_kind_sends_no_sms_but_still_shows_in_site(client, wo
     response = await client.submit(SETTINGS, {"sms": ["progress", "reminders"]})
     assert response.status_code == 303
     assert _ticked(soup(await client.get(SETTINGS)))["decisions"] is False
-    assert await AuditEntry.exists().where(
-        AuditEntry.action == "notifications.sms_preferences"
-    )
+    assert await AuditEntry.exists().where(AuditEntry.action == "notifications.sms_preferences")
 
     await reject_lead(world.staff, application.id, Rejection("income", "收入不足", ""))
     assert "application.rejected" in await _inbox_kinds(world.borrower.user_id)
@@ -108,9 +106,7 @@ async def test_marketing_sms_only_after_opting_in(client, world):
     "value",
     ["security", "legal", "\x00", "营销", "😀", "x" * 20_000, "decisions\x00", "-1"],
 )
-async def test_hostile_or_unswitchable_values_are_refused_with_the_form_kept(
-    client, world, value
-):
+async def test_hostile_or_unswitchable_values_are_refused_with_the_form_kept(client, world, value):
     await login(client, "/login", world.borrower_mobile)
     response = await client.submit(SETTINGS, {"sms": ["reminders", value]})
     assert response.status_code == 400, value

@@ -53,16 +53,24 @@ def test_each_factor_follows_its_rule():
 
 def test_the_total_is_the_weighted_mean_rounded_half_up():
     facts = replace(CLEAN, instalments_on_time=3, current_dpd=45)  # repayment 50, overdue 10
-    assert credit_score(facts, WEIGHTS).score == (20 * 100 + 35 * 50 + 25 * 100 + 20 * 10 + 50) // 100
+    assert (
+        credit_score(facts, WEIGHTS).score == (20 * 100 + 35 * 50 + 25 * 100 + 20 * 10 + 50) // 100
+    )
     only_overdue = {Factor.OVERDUE: 1}
     assert credit_score(facts, only_overdue).score == 10
     # Weights all zero or negative (a mistyped parameter) count every factor equally.
     equal = credit_score(facts, dict.fromkeys(Factor, 0)).score
-    assert equal == credit_score(facts, dict.fromkeys(Factor, 7)).score == (100 + 50 + 100 + 10 + 2) // 4
+    assert (
+        equal
+        == credit_score(facts, dict.fromkeys(Factor, 7)).score
+        == (100 + 50 + 100 + 10 + 2) // 4
+    )
 
 
 def test_the_facts_appear_in_the_explanation():
-    score = credit_score(replace(CLEAN, applications_recent=4, monthly_payments=Decimal("3000")), WEIGHTS)
+    score = credit_score(
+        replace(CLEAN, applications_recent=4, monthly_payments=Decimal("3000")), WEIGHTS
+    )
     details = {f.factor: f.detail for f in score.factors}
     assert "4笔" in details[Factor.VELOCITY]
     assert "¥3,000.00" in details[Factor.DEBT_TO_INCOME] and "30%" in details[Factor.DEBT_TO_INCOME]
@@ -93,8 +101,13 @@ def test_the_score_is_always_between_0_and_100(f, w):
 @given(facts, st.integers(1, 50))
 def test_applying_more_owing_more_or_falling_overdue_never_raises_the_score(f, more):
     base = credit_score(f, WEIGHTS).score
-    assert credit_score(replace(f, applications_recent=f.applications_recent + more), WEIGHTS).score <= base
-    assert credit_score(replace(f, monthly_payments=f.monthly_payments + more), WEIGHTS).score <= base
+    assert (
+        credit_score(replace(f, applications_recent=f.applications_recent + more), WEIGHTS).score
+        <= base
+    )
+    assert (
+        credit_score(replace(f, monthly_payments=f.monthly_payments + more), WEIGHTS).score <= base
+    )
     assert credit_score(replace(f, current_dpd=f.current_dpd + more), WEIGHTS).score <= base
 
 
@@ -102,6 +115,6 @@ def test_applying_more_owing_more_or_falling_overdue_never_raises_the_score(f, m
 def test_paying_an_instalment_on_time_never_lowers_the_repayment_points(f):
     on_time = min(f.instalments_on_time, f.instalments_due)
     paid = replace(f, instalments_due=f.instalments_due + 1, instalments_on_time=on_time + 1)
-    assert _points(paid, Factor.REPAYMENT) >= _points(replace(f, instalments_on_time=on_time), Factor.REPAYMENT) or (
-        f.instalments_due == 0
-    )
+    assert _points(paid, Factor.REPAYMENT) >= _points(
+        replace(f, instalments_on_time=on_time), Factor.REPAYMENT
+    ) or (f.instalments_due == 0)

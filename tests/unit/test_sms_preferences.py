@@ -29,7 +29,9 @@ def _literal_sms_kinds() -> set[str]:
     for package in ("marketplace", "portal", "server", "admin", "institution_console"):
         for path in (ROOT / package).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "notify_borrower"):
+                if not (
+                    isinstance(node, ast.Call) and getattr(node.func, "id", "") == "notify_borrower"
+                ):
                     continue
                 if not any(k.arg == "sms" for k in node.keywords) or len(node.args) < 2:
                     continue
