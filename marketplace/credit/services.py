@@ -46,6 +46,12 @@ async def take_snapshot(borrower_id: int, taken_on: date) -> CreditScore | None:
     return score
 
 
+async def forget_credit_history(borrower_id: int) -> None:
+    """Account deletion: the snapshots go with the account (inside the caller's
+    transaction)."""
+    await CreditSnapshot.delete().where(CreditSnapshot.borrower == borrower_id)
+
+
 async def queue_daily_snapshots(business_date: date) -> int:
     """Once per date: claim the date, then queue one snapshot job per active borrower (ids
     only), in the same transaction. A second call for the date queues nothing."""

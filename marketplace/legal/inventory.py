@@ -145,7 +145,7 @@ DATA_ITEMS: tuple[DataItem, ...] = (
         ),
         N_("证明您的同意与撤回，确保撤回后不再向该机构提供信息"),
         (AUTHORITIES,),
-        N_("授权撤回或账户注销后 3 年，用于证明个人信息处理合法"),
+        N_("账户存续期间；注销后仍依法保存，用于证明个人信息处理合法"),
     ),
     DataItem(
         N_("授权记录"),
@@ -153,7 +153,7 @@ DATA_ITEMS: tuple[DataItem, ...] = (
         ("data_export.content_encrypted", "data_export.token_hash"),
         N_("响应您查阅、复制个人信息的请求"),
         (PLATFORM_ONLY,),
-        N_("下载一次或下载链接过期后删除"),
+        N_("下载时删除；链接过期后不能再取用"),
     ),
     DataItem(
         N_("沟通与通知"),
@@ -174,7 +174,7 @@ DATA_ITEMS: tuple[DataItem, ...] = (
         ),
         N_("发送验证码、审批结果和还款提醒等通知，并核对发送情况"),
         (SMS_PROVIDER,),
-        N_("发送后 1 年"),
+        N_("账户存续期间；注销后保留发送记录（号码只存摘要和部分号码）以备核查"),
     ),
     DataItem(
         N_("沟通与通知"),

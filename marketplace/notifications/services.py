@@ -66,6 +66,11 @@ async def set_sms_preferences(actor: Actor, wanted: Collection[str]) -> None:
         )
 
 
+async def forget_sms_preferences(user_id: int) -> None:
+    """Account deletion: the choices go with the account (inside the caller's transaction)."""
+    await SmsPreference.delete().where(SmsPreference.user_id == user_id)
+
+
 async def send_email(address: str, template: str, body: str) -> int:
     address = address.strip().lower()
     return await _record(

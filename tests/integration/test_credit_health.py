@@ -5,12 +5,14 @@ drawn as a chart over a table that works without JavaScript; never a 征信 repo
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from marketplace import jobs
 from marketplace.credit.jobs import daily_snapshots
 from marketplace.credit.services import take_snapshot
 from marketplace.credit.tables import CreditRun, CreditSnapshot
+from marketplace.erasure.services import process_due_deletions, request_deletion
+from marketplace.erasure.tables import DeletionRequest
 from marketplace.loancalc import today_shanghai
 from marketplace.loans.jobs import daily_overdue
 from marketplace.outbox.tables import OutboxMessage
@@ -123,3 +125,15 @@ async def test_only_the_borrower_sees_their_credit_health(client, world):
     await login(client, "/console/login", "staff@test-bank.example")
     response = await client.get(PAGE)
     assert response.status_code in (302, 303, 403, 404)
+
+
+async def test_account_deletion_takes_the_history_and_stops_the_snapshots(client, world):
+    await take_snapshot(world.borrower.user_id, today_shanghai() - timedelta(days=1))
+    await request_deletion(world.borrower)
+    await DeletionRequest.update(
+        {DeletionRequest.due_at: datetime.now(UTC) - timedelta(minutes=1)}
+    ).where(DeletionRequest.status == "pending")
+    assert await process_due_deletions() == 1
+    assert await CreditSnapshot.count() == 0
+    assert await daily_snapshots() == 0, "a deleted account is no longer snapshotted"
+    assert await take_snapshot(world.borrower.user_id, today_shanghai()) is None

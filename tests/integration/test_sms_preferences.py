@@ -4,11 +4,15 @@ notices the law requires are always sent and cannot be switched off."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from marketplace.applications.decisions import Rejection, reject_lead
 from marketplace.audit.tables import AuditEntry
 from marketplace.db import transaction
+from marketplace.erasure.services import process_due_deletions, request_deletion
+from marketplace.erasure.tables import DeletionRequest
 from marketplace.inbox.services import notify_borrower
 from marketplace.inbox.tables import InboxItem
 from marketplace.notifications.tables import Notification, SmsPreference
@@ -122,4 +126,15 @@ async def test_only_a_signed_in_borrower_reaches_the_settings(client, world):
     await login(client, "/console/login", "staff@test-bank.example")
     response = await client.submit(SETTINGS, {"sms": ["decisions"]})
     assert response.status_code in (302, 303, 403)
+    assert await SmsPreference.count() == 0
+
+
+async def test_account_deletion_takes_the_choices_with_it(client, world):
+    await login(client, "/login", world.borrower_mobile)
+    assert (await client.submit(SETTINGS, {"sms": ["marketing"]})).status_code == 303
+    await request_deletion(world.borrower)
+    await DeletionRequest.update(
+        {DeletionRequest.due_at: datetime.now(UTC) - timedelta(minutes=1)}
+    ).where(DeletionRequest.status == "pending")
+    assert await process_due_deletions() == 1
     assert await SmsPreference.count() == 0
