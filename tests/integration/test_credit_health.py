@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from marketplace import jobs
+from marketplace.consents.tables import DataExport
 from marketplace.credit.jobs import daily_snapshots
 from marketplace.credit.services import take_snapshot
 from marketplace.credit.tables import CreditRun, CreditSnapshot
@@ -137,3 +138,29 @@ async def test_account_deletion_takes_the_history_and_stops_the_snapshots(client
     assert await CreditSnapshot.count() == 0
     assert await daily_snapshots() == 0, "a deleted account is no longer snapshotted"
     assert await take_snapshot(world.borrower.user_id, today_shanghai()) is None
+
+
+async def test_the_data_export_carries_the_history_and_the_sms_choices(client, world):
+    await take_snapshot(world.borrower.user_id, today_shanghai())
+    await login(client, "/login", world.borrower_mobile)
+    await client.submit("/me/notifications/settings", {"sms": ["marketing"]})
+    await client.submit("/me/data/export")
+    await jobs.run_until_idle()
+    export = await DataExport.objects().first()
+    href = soup(await client.submit(f"/me/data/exports/{export.id}/link")).select_one(
+        "a[href*='format=json']"
+    )["href"]
+    data = (await client.get(href)).json()
+    assert data["credit_health"] == [
+        {
+            "taken_on": today_shanghai().isoformat(),
+            "score": 74,
+            "factors": {"velocity": 100, "repayment": 60, "dti": 50, "overdue": 100},
+        }
+    ]
+    assert data["sms_preferences"] == {
+        "decisions": False,
+        "progress": False,
+        "reminders": False,
+        "marketing": True,
+    }
