@@ -151,6 +151,7 @@ OBJECT_TYPES: dict[str, str] = {
     "partner_application": N_("入驻申请"),
     "partner_document": N_("入驻材料"),
     "prescreen_rule_set": N_("预筛规则"),
+    "legal_version": N_("法律文本版本"),
 }
 
 

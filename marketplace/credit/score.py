@@ -33,7 +33,7 @@ WEIGHT_PARAMETERS: dict[Factor, str] = {
 }
 VELOCITY_DAYS = 30
 # Applications within VELOCITY_DAYS → factor points; more than the last row scores 10.
-_VELOCITY_POINTS = ((1, 100), (2, 85), (3, 70), (5, 50), (9, 30))
+_VELOCITY_POINTS = tuple((Decimal(n), p) for n, p in ((1, 100), (2, 85), (3, 70), (5, 50), (9, 30)))
 # Debt-to-income up to the ratio → points; above the last row scores 10.
 _DTI_POINTS = (
     (Decimal("0.2"), 100),
@@ -88,16 +88,17 @@ class CreditScore:
         return {f.factor.value: f.points for f in self.factors}
 
 
-def _stepped(value: object, steps: tuple, above: int) -> int:
+def _stepped(value: Decimal, steps: tuple[tuple[Decimal, int], ...], above: int) -> int:
+    """The points of the first step whose limit `value` does not exceed, else `above`."""
     for limit, points in steps:
         if value <= limit:
-            return int(points)
+            return points
     return above
 
 
 def velocity(facts: CreditFacts) -> tuple[int, str, tuple[str, ...]]:
     n = facts.applications_recent
-    points = _stepped(n, _VELOCITY_POINTS, 10)
+    points = _stepped(Decimal(n), _VELOCITY_POINTS, 10)
     detail = _("最近{days}天提交了{n}笔借款申请", days=VELOCITY_DAYS, n=n)
     if points >= 85:
         return points, detail, (_("保持现状：需要时再申请，先用贷款计算器比较总成本。"),)

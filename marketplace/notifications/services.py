@@ -43,7 +43,7 @@ async def send_user_sms(user_id: int, mobile: str, kind: str, body: str) -> int 
 async def set_sms_preferences(actor: Actor, wanted: Collection[str]) -> None:
     """Save which switchable kinds also come by SMS: `wanted` are the ticked ones, every
     other switchable kind is off. Kinds that are always sent cannot be switched."""
-    if actor.kind != "borrower" or not actor.user_id:
+    if not actor.can("notice.settings") or not actor.user_id:
         raise PermissionDenied()
     unknown = set(wanted) - {c.value for c in SWITCHABLE}
     if unknown:
