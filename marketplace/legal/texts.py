@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from marketplace.consents.notices import DATA_ITEMS as SHARED_DATA_ITEMS
 from marketplace.consents.notices import build_notice
 from marketplace.i18n import N_, _
 from marketplace.legal.inventory import DATA_ITEMS
@@ -186,6 +187,12 @@ def privacy_text() -> LegalText:
                         "每次申请前，您会看到一份个人信息单独同意书，写明接收机构、联系方式、处理"
                         "目的、信息项和保存期限。只有您勾选同意后，平台才向该机构提供您的信息。"
                         "平台的信用健康分和审批概率只供您本人参考，从不提供给机构。"
+                    ),
+                    _(
+                        "可能提供给机构的信息项仅限：{items}；机构要求补充证明材料时，"
+                        "只提供您针对该申请上传的文件。",
+                        # Translators: separator between the items of a list.
+                        items=_("、").join(_(label) for label in SHARED_DATA_ITEMS.values()),
                     ),
                 ),
             ),

@@ -9,6 +9,7 @@ import asyncio
 import pytest
 
 from marketplace.audit.tables import AuditEntry
+from marketplace.consents.notices import DATA_ITEMS as SHARED_DATA_ITEMS
 from marketplace.consents.notices import build_notice
 from marketplace.legal.inventory import DATA_ITEMS
 from marketplace.legal.services import publish
@@ -64,6 +65,8 @@ async def test_privacy_policy_lists_every_data_item_with_purpose_recipient_and_r
     text = page.text
     for expected in ("身份证号码", "证明材料", "登录设备", "操作日志", "授权记录", "信用健康分"):
         assert expected in text
+    shared = next(p.text for p in page.select("p") if p.text.startswith("可能提供给机构的信息项"))
+    assert all(label in shared for label in SHARED_DATA_ITEMS.values())
 
 
 async def test_consent_template_is_the_notice_the_apply_form_shows(client):
