@@ -124,7 +124,7 @@ def repayment(facts: CreditFacts) -> tuple[int, str, tuple[str, ...]]:
         )
     on_time = min(facts.instalments_on_time, facts.instalments_due)
     points = on_time * 100 // facts.instalments_due
-    detail = _("{due}期已到期还款中，{ok}期按时还清", due=facts.instalments_due, ok=on_time)
+    detail = _("已到期的{due}期还款中，{ok}期按时还清", due=facts.instalments_due, ok=on_time)
     if points == 100:
         return points, detail, (_("全部按时还款，请继续保持。"),)
     return (
