@@ -43,6 +43,8 @@ CONTEXTS: tuple[str, ...] = (
     "collections",
     "promotions",
     "ranking",
+    "legal",
+    "credit",
     "api_clients",
     "partners",
     "prescreen",

@@ -1,33 +1,59 @@
-"""The public ranking policy (PRODUCT.md: honest ranking), generated from the ordering
-rules in force and the promotion slots, never hand-copied."""
+"""The published legal texts: 用户协议, 隐私政策, 排序与推广规则 and the 个人信息单独同意书
+template, each with its version, effective date and the earlier versions. The text is
+generated from what it describes (marketplace/legal), never hand-copied."""
 
 from __future__ import annotations
 
 from litestar import Request, Response, get
+from litestar.params import FromPath
 
+from marketplace.errors import NotFound
 from marketplace.i18n import _
-from marketplace.parameters.services import get_parameters
-from marketplace.promotions.placements import PLACEMENT_LABELS, SLOT_PARAMETERS
-from marketplace.ranking.queries import current_rules
+from marketplace.legal.queries import PublishedVersion, history, version
+from marketplace.legal.services import document_named, publish
+from marketplace.legal.texts import LegalDocument
+from marketplace.parsing import lenient, parse_int
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
 
 
-@get("/ranking-policy", name="portal.ranking_policy", opt=PUBLIC)
-async def ranking_policy(request: Request) -> Response:
-    slots = await get_parameters(*SLOT_PARAMETERS.values())
+async def _page(request: Request, shown: PublishedVersion, current: int) -> Response:
     return await render(
         request,
-        "portal/ranking_policy.html",
+        "portal/legal.html",
         {
-            "rules": await current_rules(),
-            "placements": [
-                (_(label), int(slots[SLOT_PARAMETERS[placement]]))
-                for placement, label in PLACEMENT_LABELS.items()
-            ],
+            "shown": shown,
+            "current_number": current,
+            "versions": await history(shown.document),
         },
     )
 
 
-handlers = [ranking_policy]
+@get("/legal/{document:str}", name="portal.legal.document", opt=PUBLIC)
+async def legal_document(request: Request, document: FromPath[str]) -> Response:
+    published = await publish(document_named(document))
+    return await _page(request, published, published.number)
+
+
+@get("/legal/{document:str}/versions/{number:str}", name="portal.legal.version", opt=PUBLIC)
+async def legal_version(
+    request: Request, document: FromPath[str], number: FromPath[str]
+) -> Response:
+    named = document_named(document)
+    current = await publish(named)
+    # ASCII digits only: a path like ".../versions/１" is no version.
+    wanted = lenient(parse_int, number, 0, minimum=1, maximum=current.number)
+    shown = await version(named, wanted) if wanted else None
+    if shown is None:
+        raise NotFound(_("没有这个版本"))
+    return await _page(request, shown, current.number)
+
+
+@get("/ranking-policy", name="portal.ranking_policy", opt=PUBLIC)
+async def ranking_policy(request: Request) -> Response:
+    published = await publish(LegalDocument.RANKING)
+    return await _page(request, published, published.number)
+
+
+handlers = [legal_document, legal_version, ranking_policy]

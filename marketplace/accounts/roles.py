@@ -35,6 +35,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.view_own",
             "consent.withdraw",  # per institution, on /me/consents
             "data.export",  # a copy of everything held on them (PIPL art. 45)
+            "notice.settings",  # which kinds of notice also come by SMS
         }
     ),
     ("staff", "institution_admin"): frozenset(

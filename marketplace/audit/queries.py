@@ -37,6 +37,8 @@ ACTIONS: dict[str, str] = {
     "promotion.end": N_("推广结束"),
     "ranking.rules": N_("修改列表排序规则"),
     "category.create": N_("新建产品类别"),
+    "legal.published": N_("发布法律文本新版本"),
+    "notifications.sms_preferences": N_("修改短信通知设置"),
     "category.update": N_("修改产品类别"),
     "product.reprice": N_("按LPR与利率警戒线重新定价"),
     "parameter.change": N_("修改系统参数"),
@@ -151,6 +153,7 @@ OBJECT_TYPES: dict[str, str] = {
     "partner_application": N_("入驻申请"),
     "partner_document": N_("入驻材料"),
     "prescreen_rule_set": N_("预筛规则"),
+    "legal_version": N_("法律文本版本"),
 }
 
 

@@ -40,6 +40,11 @@ def _decrypt(token: str | None, context: str) -> str:
         return ""
 
 
+def _json(value: Any) -> Any:
+    """A JSONB value as raw SQL returns it (text) or already decoded."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 async def _collect(borrower_id: int) -> dict[str, Any]:
     account = (
         await Consent.raw(
@@ -115,6 +120,12 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
         "WHERE l.borrower = {} ORDER BY l.id",
         borrower_id,
     )
+    credit_history = await Consent.raw(
+        "SELECT taken_on, score, factors FROM credit_snapshot WHERE borrower = {} "
+        "ORDER BY taken_on",
+        borrower_id,
+    )
+    sms = await Consent.raw("SELECT choices FROM sms_preference WHERE user_id = {}", borrower_id)
     return {
         "format": EXPORT_FORMAT,
         "generated_at": datetime.now(UTC).isoformat(),
@@ -129,6 +140,10 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
         "applications": _rows(applications),
         "offers": _rows(offers),
         "loans": _rows(loans),
+        "credit_health": [
+            {**_rows([row])[0], "factors": _json(row["factors"])} for row in credit_history
+        ],
+        "sms_preferences": _json(sms[0]["choices"]) if sms else {},
     }
 
 

@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from marketplace.accounts.closure import close_borrower_account
 from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
+from marketplace.credit.services import forget_credit_history
 from marketplace.db import transaction
 from marketplace.erasure.tables import DeletionRequest
 from marketplace.errors import DomainError
 from marketplace.i18n import _
 from marketplace.loans.statuses import LoanStatus
 from marketplace.loans.tables import Loan
+from marketplace.notifications.services import forget_sms_preferences
 from marketplace.parameters.services import get_parameters
 
 PENDING, CANCELLED, DONE = "pending", "cancelled", "done"
@@ -96,6 +98,8 @@ async def process_due_deletions() -> int:
             if claimed is None or await _has_outstanding_loan(row["user"]):
                 continue
             await close_borrower_account(row["user"])
+            await forget_credit_history(row["user"])
+            await forget_sms_preferences(row["user"])
             await DeletionRequest.update(
                 {DeletionRequest.status: DONE, DeletionRequest.closed_at: datetime.now(UTC)}
             ).where(DeletionRequest.id == row["id"])

@@ -15,7 +15,7 @@ from marketplace.actors import Actor
 from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.inbox.tables import InboxItem
-from marketplace.notifications.services import send_sms
+from marketplace.notifications.services import send_user_sms
 from marketplace.security import decrypt_field
 
 TITLE_MAX = 200
@@ -45,13 +45,15 @@ async def notify_users(user_ids: Iterable[int], kind: str, title: str, link: str
 async def notify_borrower(
     user_id: int, kind: str, title: str, link: str = "", sms: str | None = None
 ) -> None:
-    """In-site always; by SMS too when `sms` is given (a text with no personal data)."""
+    """In-site always; by SMS too when `sms` is given (a text with no personal data) and
+    the borrower has not switched that kind of notice's SMS off."""
     await notify_users([user_id], kind, title, link)
     if sms is None:
         return
     row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
     if row and row["mobile_encrypted"]:
-        await send_sms(decrypt_field(row["mobile_encrypted"], context="user.mobile"), kind, sms)
+        mobile = decrypt_field(row["mobile_encrypted"], context="user.mobile")
+        await send_user_sms(user_id, mobile, kind, sms)
 
 
 async def notify_institution(

@@ -1,4 +1,4 @@
-from piccolo.columns import Serial, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -14,3 +14,14 @@ class Notification(Table, tablename="notification"):
     body_encrypted = Text()
     status = Varchar(length=20, default="recorded")
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SmsPreference(Table, tablename="sms_preference"):
+    """A borrower's choice of which switchable kinds of notice also come by SMS:
+    {category: bool}; a category missing means its default. By user id (no foreign key:
+    the accounts context calls this one, so this one must not import it)."""
+
+    id: Serial  # created by Piccolo; declared for type checkers
+    user_id = Integer(unique=True)
+    choices = JSONB(default="{}")
+    updated_at = Timestamptz(default=TimestamptzNow())

@@ -76,6 +76,12 @@ DEFAULTS: dict[str, Any] = {
     "promotion_slots_campaign": 1,
     "promotion_max_days": 31,
     "promotion_max_lead_days": 90,
+    # Credit health (P8): each factor's weight in the borrower's platform score (whole
+    # numbers, used as shares of their sum).
+    "credit_weight_velocity": 20,
+    "credit_weight_repayment": 35,
+    "credit_weight_dti": 25,
+    "credit_weight_overdue": 20,
     # What an institution may ask a borrower to upload.
     "document_kinds": [
         {"code": "id_card", "label": N_("身份证正反面")},

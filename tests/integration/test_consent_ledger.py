@@ -201,6 +201,7 @@ async def test_the_data_export_is_built_by_a_job_and_downloadable_once(client, w
     assert data["applications"][0]["reference"] == application.reference
     assert data["applications"][0]["shared_with_institution"]["city"] == "北京"
     assert data["consents"][0]["institution"] == "测试银行"
+    assert data["credit_health"] == [] and data["sms_preferences"] == {}
     assert (await client.get(href)).status_code == 404, "once only"
     stored = await DataExport.objects().first()
     assert stored.status == "downloaded" and stored.content_encrypted is None

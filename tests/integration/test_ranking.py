@@ -128,8 +128,8 @@ async def test_ordering_rules_are_versioned_audited_and_effective_at_once(client
     assert listing.select_one("select[name=sort] option[selected]")["value"] == "apr"
 
     policy = soup(await client.get("/ranking-policy"))
-    terms = [dt.get_text(" ", strip=True) for dt in policy.select("dl dt")]
-    assert [t.split(" ")[0] for t in terms] == ["综合年化最低", "最新上架", "额度最高"]
+    terms = [li.get_text(strip=True) for li in policy.select("#legal-s1 ~ ul li")]
+    assert [t.split("：")[0] for t in terms] == ["综合年化最低（默认）", "最新上架", "额度最高"]
     assert "第 1 版" in policy.text
     assert "推广从不改变产品列表的排序" in policy.text
     assert "首页推荐位：每天最多 3 个" in policy.text
@@ -160,7 +160,9 @@ async def test_the_footer_links_the_policy_and_the_policy_matches_the_engines(cl
     assert set(SORT_RULES) == set(SORTS), "every engine sort is explained, nothing more"
     policy = await client.get("/ranking-policy")
     assert policy.status_code == 200
-    assert all(dd.text.strip() for dd in soup(policy).select("dl dd"))
+    explanations = [li.text.split("：", 1)[1] for li in soup(policy).select("#legal-s1 ~ ul li")]
+    assert len(explanations) == len(SORT_RULES)
+    assert all(text.strip() for text in explanations)
 
 
 async def test_staff_and_borrowers_cannot_change_rules(client, world):
