@@ -27,9 +27,7 @@ class DisbursementReport(Table, tablename="reconciliation_report"):
     source = Varchar(length=10)  # upload | form | api (statuses.ReportSource)
     filename = Varchar(length=100, default="")
     row_count = Integer(default=0)
-    submitted_by = ForeignKey(
-        references=User, on_delete=OnDelete.set_null, null=True, default=None
-    )
+    submitted_by = ForeignKey(references=User, on_delete=OnDelete.set_null, null=True, default=None)
     submitted_label = Varchar(length=100, default="")
     is_current = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
