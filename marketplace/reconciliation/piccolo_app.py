@@ -1,7 +1,7 @@
 from marketplace.contexts import declare_context
 from marketplace.reconciliation.tables import (
-    DiscrepancyResolution,
     DisbursementReport,
+    DiscrepancyResolution,
     ReportedDisbursement,
 )
 
