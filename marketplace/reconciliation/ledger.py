@@ -73,6 +73,14 @@ def parse_period(raw: Any) -> date:
     return period
 
 
+def period_or_default(raw: Any) -> date:
+    """For query strings: a malformed or future month means the last ended month."""
+    try:
+        return parse_period(raw)
+    except FieldError:
+        return previous_period(current_period())
+
+
 def period_text(period: date) -> str:
     return f"{period.year:04d}-{period.month:02d}"
 

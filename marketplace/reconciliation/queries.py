@@ -199,6 +199,12 @@ async def institution_name(institution_id: int) -> str:
     return str(row["name"])
 
 
+async def institution_options() -> list[tuple[int, str]]:
+    """Every institution, for the operators' selector."""
+    rows = await Institution.select(Institution.id, Institution.name).order_by(Institution.name)
+    return [(row["id"], row["name"]) for row in rows]
+
+
 async def _matching(
     institution_id: int, period: date, tail: str = "", *params: Any
 ) -> list[dict[str, Any]]:
