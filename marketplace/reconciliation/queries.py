@@ -26,7 +26,6 @@ from marketplace.reconciliation.ledger import (
     period_text,
 )
 from marketplace.reconciliation.statuses import (
-    DISCREPANCIES,
     DISCREPANCY_MACHINE,
     OUTCOME_LABELS,
     SOURCE_LABELS,
@@ -430,6 +429,3 @@ async def reconciliation_view(
         can_report=actor.kind != "operator" and actor.can("reconciliation.report"),
         can_resolve=actor.can("reconciliation.resolve"),
     )
-
-
-DISCREPANCY_OUTCOMES = tuple(str(outcome) for outcome in DISCREPANCIES)
