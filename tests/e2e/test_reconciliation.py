@@ -20,7 +20,6 @@ async def test_institution_resolves_a_discrepancy_and_a_bad_file_imports_nothing
 ):
     page = await new_page(mobile=False, javascript=False)
     await sign_in(page, "/console/login", "admin@huaxin-bank.example")
-    await page.screenshot(path=str(tmp_path / "header.png"))
     await page.goto("/console/settlement/reconciliation")
     await expect(page.get_by_role("heading", name="放款对账", level=1)).to_be_visible()
     reported = page.get_by_role("navigation", name="已报送的月份").get_by_role("link").first
@@ -45,7 +44,6 @@ async def test_institution_resolves_a_discrepancy_and_a_bad_file_imports_nothing
     await page.get_by_role("button", name="检查并导入").click()
     await expect(page.locator("tr[data-row='3']")).to_contain_text("与第 2 行申请编号重复")
     await expect(page.locator("tr[data-row='4']")).to_contain_text("请填写正确的放款金额")
-    await page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
 
     operator = await new_page(mobile=False)
     await sign_in(operator, "/admin/login", "super@loanmart.example", server=live_server)
