@@ -11,6 +11,7 @@ from admin import (
     jobs,
     ordering,
     promotions,
+    reconciliation,
     reviews,
 )
 from server.inbox import inbox_handlers
@@ -30,6 +31,7 @@ admin_router = Router(
         *collections.handlers,
         *agreements.handlers,
         *consents.handlers,
+        *reconciliation.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

@@ -16,6 +16,7 @@ from institution_console import (
     prescreen,
     products,
     promotions,
+    reconciliation,
     webhooks,
 )
 from server.inbox import inbox_handlers
@@ -40,6 +41,7 @@ console_router = Router(
         *prescreen.handlers,
         *webhooks.handlers,
         *account.handlers,
+        *reconciliation.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

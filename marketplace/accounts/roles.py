@@ -57,6 +57,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "prescreen.manage",  # the institution's pre-screen rules (I4)
             "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
             "consent.confirm_deletion",  # after a borrower withdraws consent
+            "reconciliation.view",  # disbursements reported vs the platform's loans (I10)
+            "reconciliation.report",  # submit the month's disbursement ledger
+            "reconciliation.resolve",  # close a discrepancy with a note
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -75,7 +78,15 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         }
     ),
     ("staff", "finance"): frozenset(
-        {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}
+        {
+            "product.view",
+            "loan.view",
+            "loan.disburse",
+            "loan.record_repayment",
+            "reconciliation.view",
+            "reconciliation.report",
+            "reconciliation.resolve",
+        }
     ),
     ("operator", "super_admin"): frozenset(
         {
@@ -93,6 +104,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "institution.review",  # partner applications (A4)
             "institution.manage",  # suspend / resume / close institutions
             "consent.oversee",  # institutions' deletion confirmations after withdrawals
+            "reconciliation.view",  # every institution's reconciliation (A11)
+            "reconciliation.resolve",
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -102,14 +115,23 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
     ),
     ("operator", "auditor"): frozenset(
-        {"audit.view", "dashboard.view", "jobs.view", "collection.view", "consent.oversee"}
+        {
+            "audit.view",
+            "dashboard.view",
+            "jobs.view",
+            "collection.view",
+            "consent.oversee",
+            "reconciliation.view",
+        }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
     ),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
-    ("operator", "finance"): frozenset({"dashboard.view", "agreement.manage"}),
+    ("operator", "finance"): frozenset(
+        {"dashboard.view", "agreement.manage", "reconciliation.view", "reconciliation.resolve"}
+    ),
 }
 
 
