@@ -21,8 +21,9 @@ from tests.factories import PRODUCT_FORM
 
 PROPS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # The range is computed at the amount extremes; between them fen rounding of a payment can
-# move an APR by far less than the 0.01% the pages show.
-TOLERANCE = Decimal("0.00001")
+# move an APR a little (a 1-month loan of 1,704.08 yuan at 1%: 0.001 points), never by half
+# of the 0.01% the pages show, so the displayed range still covers every displayed quote.
+TOLERANCE = Decimal("0.00005")
 
 methods = st.lists(st.sampled_from(list(RepaymentMethod)), min_size=1, max_size=5, unique=True)
 fees = st.lists(
