@@ -12,6 +12,7 @@ from admin import (
     ordering,
     promotions,
     reviews,
+    settlement,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
@@ -30,6 +31,7 @@ admin_router = Router(
         *collections.handlers,
         *agreements.handlers,
         *consents.handlers,
+        *settlement.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

@@ -15,6 +15,7 @@ from institution_console import (
     prescreen,
     products,
     promotions,
+    settlement,
     webhooks,
 )
 from server.inbox import inbox_handlers
@@ -38,6 +39,7 @@ console_router = Router(
         *delivery.handlers,
         *prescreen.handlers,
         *webhooks.handlers,
+        *settlement.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],
