@@ -47,6 +47,7 @@ CONTEXTS: tuple[str, ...] = (
     "partners",
     "prescreen",
     "webhooks",
+    "settlement",
 )
 
 

@@ -56,6 +56,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "prescreen.manage",  # the institution's pre-screen rules (I4)
             "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
             "consent.confirm_deletion",  # after a borrower withdraws consent
+            "settlement.view",  # the institution's monthly statements (I10)
+            "settlement.respond",  # confirm a statement or dispute its lines
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -74,7 +76,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         }
     ),
     ("staff", "finance"): frozenset(
-        {"product.view", "loan.view", "loan.disburse", "loan.record_repayment"}
+        {
+            "product.view",
+            "loan.view",
+            "loan.disburse",
+            "loan.record_repayment",
+            "settlement.view",
+            "settlement.respond",
+        }
     ),
     ("operator", "super_admin"): frozenset(
         {
@@ -92,6 +101,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "institution.review",  # partner applications (A4)
             "institution.manage",  # suspend / resume / close institutions
             "consent.oversee",  # institutions' deletion confirmations after withdrawals
+            "settlement.view",  # every institution's statements (A11)
+            "settlement.manage",  # build, issue, adjudicate, record payment, flag fraud
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -101,14 +112,23 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
     ),
     ("operator", "auditor"): frozenset(
-        {"audit.view", "dashboard.view", "jobs.view", "collection.view", "consent.oversee"}
+        {
+            "audit.view",
+            "dashboard.view",
+            "jobs.view",
+            "collection.view",
+            "consent.oversee",
+            "settlement.view",
+        }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
     ),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
-    ("operator", "finance"): frozenset({"dashboard.view", "agreement.manage"}),
+    ("operator", "finance"): frozenset(
+        {"dashboard.view", "agreement.manage", "settlement.view", "settlement.manage"}
+    ),
 }
 
 
