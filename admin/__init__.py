@@ -11,6 +11,7 @@ from admin import (
     jobs,
     ordering,
     promotions,
+    reconciliation,
     reviews,
     settlement,
 )
@@ -32,6 +33,7 @@ admin_router = Router(
         *agreements.handlers,
         *consents.handlers,
         *settlement.handlers,
+        *reconciliation.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

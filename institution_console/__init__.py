@@ -15,6 +15,7 @@ from institution_console import (
     prescreen,
     products,
     promotions,
+    reconciliation,
     settlement,
     webhooks,
 )
@@ -40,6 +41,7 @@ console_router = Router(
         *prescreen.handlers,
         *webhooks.handlers,
         *settlement.handlers,
+        *reconciliation.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -14,10 +14,8 @@ from litestar.params import FromPath
 from marketplace.i18n import _
 from marketplace.loancalc import today_shanghai
 from marketplace.loans.files import (
-    FORMATS,
     MAX_FILE_BYTES,
     MAX_ROWS,
-    MEDIA_TYPES,
     export_loans,
     read_repayment_file,
     repayment_template,
@@ -40,6 +38,7 @@ from marketplace.loans.services import (
 )
 from marketplace.money import format_cny
 from marketplace.parsing import first
+from marketplace.spreadsheets import FORMATS, MEDIA_TYPES
 from server.auth import require_actor
 from server.forms import FormData, page_number, submit_form
 from server.pagination import pagination

@@ -48,6 +48,7 @@ CONTEXTS: tuple[str, ...] = (
     "prescreen",
     "webhooks",
     "settlement",
+    "reconciliation",
 )
 
 

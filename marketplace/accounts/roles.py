@@ -58,6 +58,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.confirm_deletion",  # after a borrower withdraws consent
             "settlement.view",  # the institution's monthly statements (I10)
             "settlement.respond",  # confirm a statement or dispute its lines
+            "reconciliation.view",  # disbursements reported vs the platform's loans (I10)
+            "reconciliation.report",  # submit the month's disbursement ledger
+            "reconciliation.resolve",  # close a discrepancy with a note
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -83,6 +86,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.record_repayment",
             "settlement.view",
             "settlement.respond",
+            "reconciliation.view",
+            "reconciliation.report",
+            "reconciliation.resolve",
         }
     ),
     ("operator", "super_admin"): frozenset(
@@ -103,6 +109,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.oversee",  # institutions' deletion confirmations after withdrawals
             "settlement.view",  # every institution's statements (A11)
             "settlement.manage",  # build, issue, adjudicate, record payment, flag fraud
+            "reconciliation.view",  # every institution's reconciliation (A11)
+            "reconciliation.resolve",
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -119,6 +127,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "collection.view",
             "consent.oversee",
             "settlement.view",
+            "reconciliation.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
@@ -128,6 +137,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset(
         {"dashboard.view", "agreement.manage", "settlement.view", "settlement.manage"}
+        {"dashboard.view", "agreement.manage", "reconciliation.view", "reconciliation.resolve"}
     ),
 }
 

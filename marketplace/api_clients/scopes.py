@@ -12,6 +12,8 @@ SCOPES: dict[str, str] = {
     "leads:write": N_("更新线索状态、拒绝线索"),
     "offers:write": N_("发送批复方案"),
     "loans:write": N_("登记放款与还款"),
+    "reconciliation:read": N_("读取放款对账结果"),
+    "reconciliation:write": N_("报送月度放款台账、处理对账差异"),
 }
 
 _PERMISSIONS: dict[str, frozenset[str]] = {
@@ -19,6 +21,10 @@ _PERMISSIONS: dict[str, frozenset[str]] = {
     "leads:write": frozenset({"lead.view", "lead.work"}),
     "offers:write": frozenset({"lead.view", "lead.work"}),
     "loans:write": frozenset({"loan.view", "loan.disburse", "loan.record_repayment"}),
+    "reconciliation:read": frozenset({"reconciliation.view"}),
+    "reconciliation:write": frozenset(
+        {"reconciliation.view", "reconciliation.report", "reconciliation.resolve"}
+    ),
 }
 
 

@@ -138,6 +138,10 @@ ACTIONS: dict[str, str] = {
     "institution.licence_reminder": N_("发送许可证到期提醒"),
     "institution.licences": N_("更新机构证照有效期"),
     "application.undeliverable": N_("申请未送达（机构暂停合作）"),
+    "reconciliation.submit": N_("报送放款台账"),
+    "reconciliation.row": N_("录入或更正放款台账行"),
+    "reconciliation.resolve": N_("处理对账差异"),
+    "reconciliation.export": N_("导出放款对账"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -148,6 +152,8 @@ OBJECT_TYPES: dict[str, str] = {
     "loan": N_("贷款"),
     "loan_run": N_("逾期计算批次"),
     "loan_file": N_("还款文件"),
+    "reconciliation_report": N_("放款台账"),
+    "reconciliation_resolution": N_("对账差异处理"),
     "collection_report": N_("催收监控报表"),
     "user": N_("账号"),
     "consent": N_("授权"),

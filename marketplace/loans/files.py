@@ -7,16 +7,9 @@ message). Formula cells are refused, never evaluated."""
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-
-from openpyxl import Workbook, load_workbook
 
 from marketplace.actors import Actor
 from marketplace.errors import DomainError
@@ -30,19 +23,19 @@ from marketplace.loans.services import (
 )
 from marketplace.loans.statuses import RepaymentKind
 from marketplace.parsing import FieldError, parse_date, parse_money, parse_text
+from marketplace.spreadsheets import (
+    FORMULA_START,
+    MEDIA_TYPES,
+    cell_text,
+    is_legacy_xls,
+    rows_of,
+    spreadsheet,
+)
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5_000
-# An .xlsx is a zip: refuse one that inflates past this (a zip bomb) before reading it.
-MAX_XLSX_INFLATED = 40 * 1024 * 1024
 MAX_CELL_LENGTH = 100
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
-MEDIA_TYPES = {"xlsx": XLSX_MEDIA_TYPE, "csv": CSV_MEDIA_TYPE}
-FORMATS = ("xlsx", "csv")
 MAX_EXPORT_ROWS = 10_000
-# A spreadsheet runs a cell that starts like a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 LOAN_REFERENCE = N_("借款编号")
 PAID_ON = N_("还款日期")
@@ -73,51 +66,8 @@ def _refused(message: str) -> ParsedFile:
     return ParsedFile(rows=(), errors=(), file_error=message)
 
 
-def _xlsx_rows(content: bytes) -> Iterator[tuple[Any, ...]]:
-    with zipfile.ZipFile(io.BytesIO(content)) as archive:
-        if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_INFLATED:
-            raise ValueError("inflates too far")
-    book = load_workbook(io.BytesIO(content), read_only=True, data_only=False)
-    try:
-        sheet = book.worksheets[0]
-        for row in sheet.iter_rows():
-            yield tuple(
-                # A formula cell reads as its text; the cell check refuses it.
-                ("=" + str(cell.value).lstrip("="))
-                if getattr(cell, "data_type", "") == "f"
-                else cell.value
-                for cell in row
-            )
-    finally:
-        book.close()
-
-
-def _csv_rows(content: bytes) -> Iterator[tuple[Any, ...]]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ValueError("encoding")
-    yield from (tuple(row) for row in csv.reader(io.StringIO(text)))
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return format(Decimal(repr(value)), "f")
-    return str(value).strip()
-
-
 def _header_map(header: tuple[Any, ...]) -> dict[str, int] | None:
-    names = [_text(cell) for cell in header]
+    names = [cell_text(cell) for cell in header]
     wanted = {_(column): column for column in COLUMNS}
     found = {wanted[name]: i for i, name in enumerate(names) if name in wanted}
     return found if len(found) == len(COLUMNS) else None
@@ -130,7 +80,7 @@ def _row(number: int, cells: dict[str, str]) -> FileRow | list[RowError]:
         errors.append(RowError(number, _(column), message))
 
     for column, value in cells.items():
-        if value.startswith(_FORMULA_START):
+        if value.startswith(FORMULA_START):
             fail(column, _("不接受公式或以 = + - @ 开头的内容"))
         elif len(value) > MAX_CELL_LENGTH:
             fail(column, _("内容过长（最多{n}个字）", n=MAX_CELL_LENGTH))
@@ -176,13 +126,12 @@ def read_repayment_file(filename: str, content: bytes) -> ParsedFile:
         return _refused(_("文件是空的"))
     if len(content) > MAX_FILE_BYTES:
         return _refused(_("文件不能超过 2 MB"))
-    is_xlsx = content.startswith(b"PK\x03\x04")
-    if filename.lower().endswith(".xls") or content.startswith(b"\xd0\xcf\x11\xe0"):
+    if is_legacy_xls(filename, content):
         return _refused(_("不支持旧版 .xls 文件，请另存为 .xlsx 或 CSV"))
     rows: list[FileRow] = []
     errors: list[RowError] = []
     try:
-        source = _xlsx_rows(content) if is_xlsx else _csv_rows(content)
+        source = rows_of(content)
         header = next(source, None)
         columns = _header_map(header) if header is not None else None
         if columns is None:
@@ -194,13 +143,13 @@ def read_repayment_file(filename: str, content: bytes) -> ParsedFile:
             )
         count = 0
         for number, raw in enumerate(source, start=2):
-            if not any(_text(cell) for cell in raw):
+            if not any(cell_text(cell) for cell in raw):
                 continue
             count += 1
             if count > MAX_ROWS:
                 return _refused(_("每个文件最多 {n} 行，请分批上传", n=MAX_ROWS))
             cells = {
-                column: _text(raw[index]) if index < len(raw) else ""
+                column: cell_text(raw[index]) if index < len(raw) else ""
                 for column, index in columns.items()
             }
             parsed = _row(number, cells)
@@ -213,41 +162,6 @@ def read_repayment_file(filename: str, content: bytes) -> ParsedFile:
     if not rows and not errors:
         return _refused(_("文件中没有还款记录"))
     return ParsedFile(rows=tuple(rows), errors=tuple(errors))
-
-
-def _safe(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _xlsx(title: str, headers: list[str], rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title
-    sheet.append(headers)
-    for row in rows:
-        sheet.append([_safe(cell) for cell in row])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _csv(headers: list[str], rows: list[list[object]]) -> bytes:
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_safe(cell) for cell in row])
-    # With a BOM, Excel opens the Chinese text as UTF-8.
-    return text.getvalue().encode("utf-8-sig")
-
-
-def spreadsheet(
-    file_format: str, title: str, headers: list[str], rows: list[list[object]]
-) -> bytes:
-    return _xlsx(title, headers, rows) if file_format == "xlsx" else _csv(headers, rows)
 
 
 def repayment_template(file_format: str) -> bytes:
