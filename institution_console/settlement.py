@@ -80,14 +80,14 @@ async def dispute(request: Request, statement_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        line_ref = first(data.get("line"))
+        line_ref = first(data.get("line_ref"))
         await dispute_line(actor, statement_id, line_ref, parse_dispute(data))
         flash(request, _("已提交异议，平台处理后会通知您"))
         url = request.app.route_reverse("console.settlement.detail", statement_id=statement_id)
         return redirect(request, f"{url}#disputes")
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
-        values = {"line": first(data.get("line")), "reason": first(data.get("reason"))}
+        values = {"line_ref": first(data.get("line_ref")), "reason": first(data.get("reason"))}
         return await _detail(request, statement_id, errors, values)
 
     return await submit_form(request, submit, rerender)

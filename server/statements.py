@@ -11,10 +11,8 @@ from typing import Any
 from litestar import Request, Response
 
 from marketplace.actors import Actor
-from marketplace.agreements.queries import pricing_choices
 from marketplace.i18n import N_, _
 from marketplace.loancalc import SHANGHAI
-from marketplace.loans.files import MEDIA_TYPES, spreadsheet
 from marketplace.reconciliation.queries import reconciliation_summary
 from marketplace.settlement.queries import (
     LineFilters,
@@ -22,15 +20,19 @@ from marketplace.settlement.queries import (
     dispute_filter_choices,
     line_kind_choices,
     lines_for_export,
+    pricing_choices,
     statement_detail,
     statement_lines,
 )
 from marketplace.settlement.services import record_statement_download
-from server.forms import query_choice, query_page
+from marketplace.spreadsheets import MEDIA_TYPES, spreadsheet
+from server.forms import query_choice, query_page, query_text
 from server.pagination import pagination
 from server.rendering import render
 
 LINES_PER_PAGE = 100
+# Application references are "LMT" and 12 hex digits; longer text names no line.
+REFERENCE_MAX_LENGTH = 24
 
 
 def line_filters(request: Request) -> LineFilters:
@@ -38,11 +40,17 @@ def line_filters(request: Request) -> LineFilters:
         kind=query_choice(request, "kind", [key for key, _label in line_kind_choices()]),
         pricing_model=query_choice(request, "model", [key for key, _label in pricing_choices()]),
         dispute=query_choice(request, "dispute", [key for key, _label in dispute_filter_choices()]),
+        reference=query_text(request, "reference", max_length=REFERENCE_MAX_LENGTH),
     )
 
 
 def _filter_query(filters: LineFilters) -> dict[str, str]:
-    return {"kind": filters.kind, "model": filters.pricing_model, "dispute": filters.dispute}
+    return {
+        "kind": filters.kind,
+        "model": filters.pricing_model,
+        "dispute": filters.dispute,
+        "reference": filters.reference,
+    }
 
 
 def month_text(period: date) -> str:
@@ -109,23 +117,22 @@ LINE_HEADERS = (
 def _line_cells(line: StatementLine) -> list[object]:
     return [
         line.kind_label,
-        line.pricing_model.label if line.pricing_model else "",
+        line.pricing_model_label,
         line.label,
-        line.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if line.occurred_at else "",
-        line.application_reference or "",
+        line.occurred_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        line.application_reference,
         line.loan_id or "",
         line.agreement_version or "",
         line.base_amount,
         line.amount,
         line.running_total,
-        line.reason_label or "",
-        line.dispute_state_label or "",
+        line.reason_label,
+        line.dispute_state_label,
     ]
 
 
 def lines_workbook(lines: Sequence[StatementLine]) -> bytes:
-    """The lines as .xlsx (the loans export's writer: text that looks like a formula is
-    written as text)."""
+    """The lines as .xlsx (text that looks like a formula is written as text)."""
     headers = [_(header) for header in LINE_HEADERS]
     return spreadsheet("xlsx", _("结算单明细"), headers, [_line_cells(line) for line in lines])
 

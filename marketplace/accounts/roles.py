@@ -136,8 +136,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset(
-        {"dashboard.view", "agreement.manage", "settlement.view", "settlement.manage"}
-        {"dashboard.view", "agreement.manage", "reconciliation.view", "reconciliation.resolve"}
+        {
+            "dashboard.view",
+            "agreement.manage",
+            "settlement.view",
+            "settlement.manage",
+            "reconciliation.view",
+            "reconciliation.resolve",
+        }
     ),
 }
 
