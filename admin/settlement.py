@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from marketplace.i18n import _
+from marketplace.loancalc import today_shanghai
 from marketplace.parsing import MAX_ID, first, lenient, parse_int
 from marketplace.settlement.queries import (
     StatementFilters,
@@ -101,7 +102,8 @@ async def _detail(
         path=f"{LIST_PATH}/{statement_id}",
         nav="settlement",
         errors=errors,
-        values=values,
+        # The payment form starts at today's date (Asia/Shanghai, as statements are).
+        values=values if values is not None else {"paid_on": today_shanghai().isoformat()},
     )
 
 
