@@ -93,9 +93,7 @@ async def dispute(request: Request, statement_id: FromPath[int]) -> Response:
     return await submit_form(request, submit, rerender)
 
 
-@get(
-    "/settlement/{statement_id:int}/lines.xlsx", name="console.settlement.export", opt=VIEW
-)
+@get("/settlement/{statement_id:int}/lines.xlsx", name="console.settlement.export", opt=VIEW)
 async def export(request: Request, statement_id: FromPath[int]) -> Response:
     return await xlsx_download(request, await require_actor(request), statement_id)
 

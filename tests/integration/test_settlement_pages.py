@@ -155,10 +155,14 @@ async def test_dispute_accept_confirm_and_settle_through_the_pages(client, staff
     assert _total(page, "adjustments") == "-¥10.00"
     assert _total(page, "net") == "¥80.00"
     assert "已采纳" in page.select_one("#disputes").text
-    adjustments = soup(await staff_client.get(f"/console/settlement/{statement_id}?kind=adjustment"))
+    adjustments = soup(
+        await staff_client.get(f"/console/settlement/{statement_id}?kind=adjustment")
+    )
     assert [r["data-kind"] for r in adjustments.select("tr[data-line]")] == ["adjustment"]
 
-    assert (await staff_client.submit(f"/console/settlement/{statement_id}/confirm")).status_code == 303
+    assert (
+        await staff_client.submit(f"/console/settlement/{statement_id}/confirm")
+    ).status_code == 303
 
     payment = f"/admin/settlement/{statement_id}/payment"
     hostile = {"amount": "８４.８０", "paid_on": "2026-13-40", "reference": "x" * 65}
@@ -234,7 +238,9 @@ async def test_roles_see_only_what_they_may_do(client, staff_client, world):
         "staff", "officer@test-bank.example", "loan_officer", world.bank_id, "赵信"
     )
     assert not officer.can("settlement.view")
-    await staff_client.post("/console/logout", data={"_csrf_token": await staff_client.csrf_token()})
+    await staff_client.post(
+        "/console/logout", data={"_csrf_token": await staff_client.csrf_token()}
+    )
     await login(staff_client, "/console/login", "officer@test-bank.example")
     home = soup(await staff_client.get("/console/"))
     assert not home.select_one("a[href='/console/settlement']")
