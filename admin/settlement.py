@@ -181,7 +181,7 @@ async def adjudicate(
     async def act(data: FormData) -> str:
         decision = parse_adjudication(data)
         await adjudicate_dispute(actor, dispute_id, decision.accept, decision.note, decision.amount)
-        return _("已受理异议，已生成调整行") if decision.accept else _("已驳回异议")
+        return _("已采纳异议，已生成调整行") if decision.accept else _("已驳回异议")
 
     fields = ("dispute", "decision", "amount", "note")
     return await _act(request, statement_id, act, fields, f"#dispute-{dispute_id}")
