@@ -20,7 +20,7 @@ from marketplace.errors import (
 from marketplace.inbox.tables import InboxItem
 from marketplace.loancalc import SHANGHAI, today_shanghai
 from marketplace.parameters.services import change_parameter
-from marketplace.settlement import billing, building, queries, services
+from marketplace.settlement import billing, queries, services
 from marketplace.settlement.periods import current_month, next_month, previous_month
 from marketplace.settlement.queries import LineFilters, StatementFilters
 from marketplace.settlement.tables import BillingEvent, Statement, StatementLine
