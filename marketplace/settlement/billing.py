@@ -134,7 +134,8 @@ async def _screen_duplicates(event_id: int) -> None:
     of order, so the new event also credits later events it makes duplicates."""
     days = int((await get_parameters("duplicate_window_days"))["duplicate_window_days"])
     rows = await BillingEvent.raw(
-        "SELECT other.id, (other.occurred_at, other.id) > (e.occurred_at, e.id) AS later "
+        "SELECT other.id, other.occurred_at, e.occurred_at AS moment, "
+        "(other.occurred_at, other.id) > (e.occurred_at, e.id) AS later "
         "FROM billing_event e JOIN billing_event other ON other.institution = e.institution "
         "AND other.kind = 'cpl' AND other.borrower_key = e.borrower_key AND other.id <> e.id "
         "AND other.occurred_at BETWEEN e.occurred_at - make_interval(days => {}) "
@@ -145,10 +146,10 @@ async def _screen_duplicates(event_id: int) -> None:
         event_id,
     )
     if any(not row["later"] for row in rows):
-        await credit_event(event_id, CreditReason.DUPLICATE)
+        await credit_event(event_id, CreditReason.DUPLICATE, at=rows[0]["moment"])
     for row in rows:
         if row["later"]:
-            await credit_event(row["id"], CreditReason.DUPLICATE)
+            await credit_event(row["id"], CreditReason.DUPLICATE, at=row["occurred_at"])
 
 
 async def screen_withdrawal(application_id: int) -> int | None:
@@ -178,7 +179,7 @@ async def screen_withdrawal(application_id: int) -> int | None:
         hours = int((await get_parameters("credit_withdrawal_hours"))["credit_withdrawal_hours"])
         if withdrawn_at - app["delivered_at"] > timedelta(hours=hours):
             return None
-        return await credit_event(event["id"], CreditReason.WITHDRAWN)
+        return await credit_event(event["id"], CreditReason.WITHDRAWN, at=withdrawn_at)
 
 
 async def event_net(event_id: int) -> Decimal:
@@ -198,9 +199,11 @@ async def credit_event(
     reason: CreditReason,
     note: str = "",
     created_by: int | None = None,
-    now: datetime | None = None,
+    at: datetime | None = None,
 ) -> int | None:
-    """Credit what the event still charges (never below zero); one credit per event."""
+    """Credit what the event still charges (never below zero); one credit per event. `at`
+    is when its cause happened (default now): the credit goes on that month's statement,
+    or the next open one if that one has been issued."""
     async with transaction():
         event = (
             await BillingEvent.select(BillingEvent.id, BillingEvent.institution)
@@ -214,12 +217,11 @@ async def credit_event(
         if amount <= 0:
             return None
         institution_id: int = event["institution"]
-        moment = now or datetime.now(UTC)
         await lock_institution(institution_id, exclusive=False)
-        period = await period_for(institution_id, moment)
+        period = await period_for(institution_id, at or datetime.now(UTC))
         rows = await BillingCredit.raw(
             "INSERT INTO billing_credit (institution, event, reason, amount, note, created_by, "
-            "created_at, period) VALUES ({}, {}, {}, {}, {}, {}, {}, {}) "
+            "created_at, period) VALUES ({}, {}, {}, {}, {}, {}, now(), {}) "
             "ON CONFLICT (event) DO NOTHING RETURNING id",
             institution_id,
             event_id,
@@ -227,7 +229,6 @@ async def credit_event(
             amount,
             note[:500],
             created_by,
-            moment,
             period,
         )
         if not rows:
