@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 
 from marketplace.api_clients.scopes import SCOPES
 from marketplace.i18n import N_, _
-from open_api import leads, loans, oauth
+from open_api import leads, loans, oauth, reconciliation
 from open_api.auth import api_guard
 from open_api.problems import EXCEPTION_HANDLERS
 from server.forms import path_params_guard
@@ -32,17 +32,28 @@ async def openapi_document(request: Request) -> dict[str, Any]:
 
 def create_api_app() -> Litestar:
     return Litestar(
-        route_handlers=[oauth.token, *leads.handlers, *loans.handlers, openapi_document],
+        route_handlers=[
+            oauth.token,
+            *leads.handlers,
+            *loans.handlers,
+            *reconciliation.handlers,
+            openapi_document,
+        ],
         guards=[path_params_guard, api_guard],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title=N_("LoanMart 开放接口"),
             version=API_VERSION,
-            description=_("机构系统拉取线索、回传状态、批复、放款与还款。"),
+            description=_("机构系统拉取线索、回传状态、批复、放款与还款，报送放款台账并对账。"),
             servers=[Server(url=API_PREFIX)],
             path="/openapi-internal",
             render_plugins=[],
-            tags=[Tag(name="OAuth2"), Tag(name=N_("线索")), Tag(name=N_("贷款"))],
+            tags=[
+                Tag(name="OAuth2"),
+                Tag(name=N_("线索")),
+                Tag(name=N_("贷款")),
+                Tag(name=N_("对账")),
+            ],
             components=Components(
                 security_schemes={
                     "oauth2": SecurityScheme(

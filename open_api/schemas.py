@@ -136,3 +136,77 @@ class LoanCreated:
 class RepaymentRecorded:
     loan_id: int
     repayment_id: int
+
+
+class LedgerRow(Struct, kw_only=True):
+    """One disbursement as the institution's ledger has it."""
+
+    application_reference: Annotated[str, Meta(max_length=64, examples=["LM261101ABCDEFGHJK"])]
+    principal: Money
+    disbursed_on: Day
+    loan_number: Annotated[str, Meta(max_length=64, examples=["JJ2026110001"])] = ""
+
+
+class Ledger(Struct, kw_only=True):
+    """The month's whole ledger: it replaces what was reported for the month before."""
+
+    rows: Annotated[list[LedgerRow], Meta(max_length=5000)]
+
+
+class Resolution(Struct, kw_only=True):
+    application_reference: Annotated[str, Meta(max_length=64, examples=["LM261101ABCDEFGHJK"])]
+    note: Note
+
+
+@dataclass(frozen=True)
+class ReconciliationSummary:
+    matched: int
+    amount_differs: int
+    date_differs: int
+    missing_on_platform: int
+    missing_in_report: int
+    unresolved: int
+    reported_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LedgerSubmitted:
+    period: str
+    report_id: int
+    rows: int
+    replaced_report_id: int | None
+    summary: ReconciliationSummary
+
+
+@dataclass(frozen=True)
+class ReconciliationItem:
+    application_reference: str
+    outcome: str
+    outcome_label: str
+    reported_principal: str | None
+    reported_on: str | None
+    loan_number: str
+    lead_id: int | None
+    loan_id: int | None
+    platform_principal: str | None
+    platform_on: str | None
+    difference: str | None
+    state: str  # "" (matched) | open | resolved
+    note: str
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ReconciliationPage:
+    period: str
+    summary: ReconciliationSummary
+    items: list[ReconciliationItem]
+    page: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ResolutionRecorded:
+    period: str
+    application_reference: str
+    resolution_id: int

@@ -22,7 +22,6 @@ from marketplace.parsing import parse_text
 from marketplace.reconciliation.ledger import (
     MAX_ROWS,
     ReportRow,
-    RowError,
     current_period,
     period_text,
 )
@@ -101,14 +100,6 @@ async def _insert_rows(report_id: int, rows: Sequence[ReportRow]) -> None:
                 )
                 for row in rows[start : start + _INSERT_CHUNK]
             )
-        )
-
-
-def refuse_rows(errors: Sequence[RowError], key: str = "row") -> None:
-    """Row errors as one validation failure: `{"row 3 申请编号": message}` style keys."""
-    if errors:
-        raise ValidationFailed(
-            {f"{key}[{error.row}].{error.field}": error.message for error in errors}
         )
 
 

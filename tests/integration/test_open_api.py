@@ -24,7 +24,14 @@ from tests import factories
 from tests.fixtures import Client, delivered_application, login, soup
 
 PROBLEM = "application/problem+json"
-ALL_SCOPES = ("leads:read", "leads:write", "offers:write", "loans:write")
+ALL_SCOPES = (
+    "leads:read",
+    "leads:write",
+    "offers:write",
+    "loans:write",
+    "reconciliation:read",
+    "reconciliation:write",
+)
 OFFER = {
     "amount": "40000",
     "term_months": 12,
