@@ -88,6 +88,10 @@ async def test_operator_lists_filters_and_issues_a_draft(client, world):
     assert _total(page, "vat") == "¥5.40"  # 6% VAT shown separately
     assert _total(page, "due") == "¥95.40"
     assert len(page.select("tr[data-line]")) == 3
+    reconciliation = page.select_one("section[aria-labelledby=reconciliation-title]")
+    assert "尚未报送放款台账" in reconciliation.text
+    link = f"/admin/settlement/reconciliation?institution={world.bank_id}&period={MONTH}"
+    assert reconciliation.select_one("a")["href"] == link
     buttons = {b.get_text(strip=True) for b in page.select(".page-header__actions button")}
     assert buttons == {"出具结算单", "重新生成草稿"}
 
@@ -109,6 +113,8 @@ async def test_dispute_accept_confirm_and_settle_through_the_pages(client, staff
     lead_links = {a["href"] for a in page.select("tr[data-line] a[href^='/console/leads/']")}
     assert lead_links == {f"/console/leads/{a}" for a in applications}
     assert page.select_one("form[action$='/confirm']")
+    link = page.select_one("section[aria-labelledby=reconciliation-title] a")["href"]
+    assert link == f"/console/settlement/reconciliation?period={MONTH}"
     line_ref = page.select_one("tr[data-line] input[name=line_ref]")["value"]
 
     # Without a reason: the form comes back, open on that line, with the error.
