@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from marketplace.actors import Actor
 from marketplace.i18n import _
 from marketplace.loancalc import today_shanghai
 from marketplace.parsing import MAX_ID, first, lenient, parse_int
@@ -134,26 +135,31 @@ async def _act(
     return await submit_form(request, submit, rerender)
 
 
-@post("/settlement/{statement_id:int}/rebuild", name="admin.settlement.rebuild", opt=MANAGE)
-async def rebuild(request: Request, statement_id: FromPath[int]) -> Response:
+async def _statement_verb(
+    request: Request,
+    statement_id: int,
+    verb: Callable[[Actor, int], Awaitable[None]],
+    done: str,
+) -> Response:
     actor = await require_actor(request)
 
     async def act(data: FormData) -> str:
-        await rebuild_statement(actor, statement_id)
-        return _("已按最新计费事件重新生成草稿")
+        await verb(actor, statement_id)
+        return done
 
     return await _act(request, statement_id, act)
+
+
+@post("/settlement/{statement_id:int}/rebuild", name="admin.settlement.rebuild", opt=MANAGE)
+async def rebuild(request: Request, statement_id: FromPath[int]) -> Response:
+    done = _("已按最新计费事件重新生成草稿")
+    return await _statement_verb(request, statement_id, rebuild_statement, done)
 
 
 @post("/settlement/{statement_id:int}/issue", name="admin.settlement.issue", opt=MANAGE)
 async def issue(request: Request, statement_id: FromPath[int]) -> Response:
-    actor = await require_actor(request)
-
-    async def act(data: FormData) -> str:
-        await issue_statement(actor, statement_id)
-        return _("结算单已出具，机构可确认或提出异议")
-
-    return await _act(request, statement_id, act)
+    done = _("结算单已出具，机构可确认或提出异议")
+    return await _statement_verb(request, statement_id, issue_statement, done)
 
 
 @post("/settlement/{statement_id:int}/payment", name="admin.settlement.payment", opt=MANAGE)

@@ -92,7 +92,7 @@ async def statement_page(
             ),
             "errors": errors or {},
             "values": values or {},
-            **pagination(path, query, page, lines.total, LINES_PER_PAGE),
+            "paging": pagination(path, query, page, lines.total, LINES_PER_PAGE),
         },
         nav=nav,
     )
