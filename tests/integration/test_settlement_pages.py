@@ -302,3 +302,49 @@ async def test_hostile_filters_and_pages_answer_calmly(client, world):
         assert (await client.get(f"/admin/settlement{query}")).status_code == 200
     assert (await client.get("/admin/settlement/99999999999")).status_code == 404
     assert (await client.get("/admin/settlement/424242")).status_code == 404
+
+
+HOSTILE = ("\x00", "😊" * 300, "9" * 40, "-1", "１２３", "1e999", "NaN", "x" * 20000, "")
+
+
+async def test_hostile_form_values_get_clear_errors_never_a_500(client, staff_client, world):
+    statement_id, _apps = await _issued(client, staff_client, world)
+    page = soup(await staff_client.get(f"/console/settlement/{statement_id}"))
+    line_ref = page.select_one("tr[data-line] input[name=line_ref]")["value"]
+    dispute_url = f"/console/settlement/{statement_id}/disputes"
+    for value in HOSTILE:
+        response = await staff_client.submit(dispute_url, {"line_ref": value, "reason": "理由"})
+        assert response.status_code == 400, (value, response.status_code)
+    for value in ("\x00", "x" * 20000, "", "  \n "):
+        response = await staff_client.submit(dispute_url, {"line_ref": line_ref, "reason": value})
+        assert response.status_code == 400, (value, response.status_code)
+    emoji = await staff_client.submit(dispute_url, {"line_ref": line_ref, "reason": "😊" * 300})
+    assert emoji.status_code == 303
+
+    queue = soup(await client.get("/admin/settlement/disputes"))
+    dispute_id = queue.select_one("tr[data-dispute]")["data-dispute"]
+    decide = f"/admin/settlement/{statement_id}/disputes/{dispute_id}"
+    bad_amounts = [value for value in HOSTILE if value]  # empty: accept the whole line
+    refused = [
+        *({"decision": value, "amount": "", "note": "说明"} for value in HOSTILE),
+        *({"decision": "accept", "amount": value, "note": ""} for value in bad_amounts),
+        *({"decision": "reject", "amount": "", "note": v} for v in ("\x00", "x" * 20000, "")),
+    ]
+    for data in refused:
+        response = await client.submit(decide, {"dispute": dispute_id, **data})
+        assert response.status_code == 400, (data, response.status_code)
+    fraud = f"/admin/settlement/{statement_id}/fraud"
+    for value in HOSTILE:
+        response = await client.submit(fraud, {"application": value, "reason": "依据"})
+        assert response.status_code in (400, 404), (value, response.status_code)
+    decided = await client.submit(
+        decide, {"dispute": dispute_id, "decision": "reject", "note": "😊"}
+    )
+    assert decided.status_code == 303
+
+    payment = f"/admin/settlement/{statement_id}/payment"
+    for value in HOSTILE:
+        for key in ("amount", "paid_on", "reference"):
+            data = {"amount": "1", "paid_on": "2026-01-01", "reference": "R1", key: value}
+            response = await client.submit(payment, data)
+            assert response.status_code in (400, 409), (key, value, response.status_code)
