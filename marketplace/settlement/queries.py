@@ -55,7 +55,8 @@ def _money(value: Any) -> Decimal:
 
 def institution_scope(actor: Actor) -> int | None:
     """Whose statements the actor may read: None for every institution (operators), or
-    the actor's own institution (institution staff)."""
+    the actor's own institution (institution staff, who never see a draft: it is the
+    operators' working copy until issued)."""
     if actor.kind == "operator" and (actor.can(MANAGE) or actor.can(VIEW)):
         return None
     if actor.kind == "staff" and actor.institution_id and actor.can(VIEW):
@@ -299,12 +300,13 @@ async def statement_list(
     scope = institution_scope(actor)
     institution = scope if scope is not None else filters.institution_id
     where = (
-        "WHERE ({} OR s.institution = {}) AND ({} = '' OR s.status = {}) "
-        "AND ({}::date IS NULL OR s.period = {}::date) "
+        "WHERE ({} OR s.institution = {}) AND ({} OR s.status <> 'draft') "
+        "AND ({} = '' OR s.status = {}) AND ({}::date IS NULL OR s.period = {}::date) "
     )
     args = [
         institution is None,
         institution or 0,
+        scope is None,
         filters.state,
         filters.state,
         filters.period,
@@ -331,7 +333,7 @@ async def statement_list(
 async def _statement(actor: Actor, statement_id: int) -> Mapping[str, Any]:
     scope = institution_scope(actor)
     rows = await Statement.raw(
-        _ROW_SQL + "WHERE s.id = {} AND ({} OR s.institution = {})",
+        _ROW_SQL + "WHERE s.id = {} AND ({} OR (s.institution = {} AND s.status <> 'draft'))",
         statement_id,
         scope is None,
         scope or 0,

@@ -45,6 +45,7 @@ from marketplace.settlement.statuses import (
     CreditReason,
     DisputeStatus,
     LineKind,
+    StatementStatus,
 )
 from marketplace.settlement.tables import (
     BillingEvent,
@@ -158,14 +159,19 @@ async def build_statements(period: date) -> int:
     return await building.build(period)
 
 
+def _visible(scope: int | None) -> Any:
+    """Statements an actor of this scope may see (institution_scope): staff, no drafts."""
+    if scope is None:
+        return Statement.id > 0
+    return (Statement.institution == scope) & (Statement.status != StatementStatus.DRAFT)
+
+
 async def _locked_statement(
     actor: Actor, statement_id: int, *, exclusive_institution: bool = False
 ) -> Mapping[str, Any]:
     """The statement, row-locked, if the actor may see it (another institution's: 404)."""
     scope = institution_scope(actor)
-    where = (Statement.id == statement_id) & (
-        (Statement.institution == scope) if scope is not None else (Statement.id > 0)
-    )
+    where = (Statement.id == statement_id) & _visible(scope)
     if exclusive_institution:
         found = await Statement.select(Statement.institution).where(where).first()
         if found is None:
@@ -548,10 +554,7 @@ async def record_statement_download(actor: Actor, statement_id: int, fmt: str) -
         raise DomainError(_("不支持的下载格式"), field="format")
     scope = institution_scope(actor)
     async with transaction():
-        exists = await Statement.exists().where(
-            (Statement.id == statement_id)
-            & ((Statement.institution == scope) if scope is not None else (Statement.id > 0))
-        )
+        exists = await Statement.exists().where((Statement.id == statement_id) & _visible(scope))
         if not exists:
             raise NotFound(_("找不到该结算单"))
         await audit(actor, "settlement.statement_downloaded", "statement", statement_id, format=fmt)

@@ -195,8 +195,12 @@ async def test_the_whole_lifecycle_with_a_partly_accepted_dispute(world):
     statement = await _built(world, leads=3)
     operator = await finance_operator()
     staff = world.staff
-    with pytest.raises(InvalidTransition):
-        await services.confirm_statement(staff, statement["id"])  # a draft is not shown yet
+    # A draft is the operators' working copy: the institution does not see it at all.
+    with pytest.raises(NotFound):
+        await services.confirm_statement(staff, statement["id"])
+    with pytest.raises(NotFound):
+        await queries.statement_detail(staff, statement["id"])
+    assert (await queries.statement_list(staff, StatementFilters(), page=1, per_page=10)).total == 0
     await services.issue_statement(operator, statement["id"])
     detail = await queries.statement_detail(staff, statement["id"])
     assert {a.name for a in detail.actions} == {"confirm", "dispute"}
@@ -423,6 +427,9 @@ async def test_the_vat_rate_is_a_parameter_captured_when_built(world):
 async def test_downloads_are_audited_and_formats_checked(world):
     statement = await _built(world, leads=1)
     operator = await finance_operator()
+    with pytest.raises(NotFound):
+        await services.record_statement_download(world.staff, statement["id"], "print")
+    await services.issue_statement(operator, statement["id"])
     await services.record_statement_download(operator, statement["id"], "xlsx")
     await services.record_statement_download(world.staff, statement["id"], "print")
     with pytest.raises(DomainError):
