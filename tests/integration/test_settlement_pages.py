@@ -348,3 +348,17 @@ async def test_hostile_form_values_get_clear_errors_never_a_500(client, staff_cl
             data = {"amount": "1", "paid_on": "2026-01-01", "reference": "R1", key: value}
             response = await client.submit(payment, data)
             assert response.status_code in (400, 409), (key, value, response.status_code)
+
+
+async def test_home_pages_lead_to_the_statements_of_those_who_may_see_them(
+    client, staff_client, world
+):
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    home = soup(await staff_client.get("/console/"))
+    assert home.select_one("main a[href='/console/settlement']")
+    await _operator(client)
+    home = soup(await client.get("/admin/"))
+    assert home.select_one("main a[href='/admin/settlement/disputes']")
+    await client.post("/admin/logout", data={"_csrf_token": await client.csrf_token()})
+    await login(client, "/admin/login", "reviewer@loanmart.example")  # a product reviewer
+    assert not soup(await client.get("/admin/")).select_one("main a[href^='/admin/settlement']")
