@@ -31,6 +31,10 @@ from server.pagination import pagination
 from server.rendering import render
 
 LINES_PER_PAGE = 100
+# A statement may carry up to a million lines: the printable page lists the first ones
+# (the totals cover all), the spreadsheet many more; both say when they stop short.
+PRINT_MAX_LINES = 2_000
+XLSX_MAX_LINES = 100_000
 # Application references are "LMT" and 12 hex digits; longer text names no line.
 REFERENCE_MAX_LENGTH = 24
 
@@ -131,20 +135,33 @@ def _line_cells(line: StatementLine) -> list[object]:
     ]
 
 
-def lines_workbook(lines: Sequence[StatementLine]) -> bytes:
+def lines_workbook(lines: Sequence[StatementLine], *, truncated: bool = False) -> bytes:
     """The lines as .xlsx (text that looks like a formula is written as text)."""
     headers = [_(header) for header in LINE_HEADERS]
-    return spreadsheet("xlsx", _("结算单明细"), headers, [_line_cells(line) for line in lines])
+    rows = [_line_cells(line) for line in lines]
+    if truncated:
+        rows.append([_("仅导出前 {n} 行，请按类型或计费模式筛选后分批下载", n=len(lines))])
+    return spreadsheet("xlsx", _("结算单明细"), headers, rows)
+
+
+async def _first_lines(
+    actor: Actor, statement_id: int, filters: LineFilters, most: int
+) -> tuple[list[StatementLine], bool]:
+    """At most `most` lines in statement order, and whether there were more."""
+    lines = await lines_for_export(actor, statement_id, filters)
+    return lines[:most], len(lines) > most
 
 
 async def xlsx_download(request: Request, actor: Actor, statement_id: int) -> Response:
     """The statement's lines (the page's filters applied) as .xlsx; the download audited."""
     detail = await statement_detail(actor, statement_id)
-    lines = await lines_for_export(actor, statement_id, line_filters(request))
+    lines, truncated = await _first_lines(
+        actor, statement_id, line_filters(request), XLSX_MAX_LINES
+    )
     await record_statement_download(actor, statement_id, "xlsx")
     month = month_text(detail.row.period)
     return Response(
-        content=lines_workbook(lines),
+        content=lines_workbook(lines, truncated=truncated),
         media_type=MEDIA_TYPES["xlsx"],
         headers={
             "Content-Disposition": f'attachment; filename="statement-{statement_id}-{month}.xlsx"',
@@ -156,11 +173,16 @@ async def xlsx_download(request: Request, actor: Actor, statement_id: int) -> Re
 async def print_page(request: Request, actor: Actor, statement_id: int, *, nav: str) -> Response:
     """The whole statement on one page for printing (print stylesheet); audited."""
     detail = await statement_detail(actor, statement_id)
-    lines = await lines_for_export(actor, statement_id, LineFilters())
+    lines, truncated = await _first_lines(actor, statement_id, LineFilters(), PRINT_MAX_LINES)
     await record_statement_download(actor, statement_id, "print")
     return await render(
         request,
         "components/statement_print.html",
-        {"detail": detail, "lines": lines, "month": month_text(detail.row.period)},
+        {
+            "detail": detail,
+            "lines": lines,
+            "truncated": truncated,
+            "month": month_text(detail.row.period),
+        },
         nav=nav,
     )

@@ -19,6 +19,7 @@ from marketplace.settlement.billing import bill
 from marketplace.settlement.periods import current_month, month_end, previous_month
 from marketplace.settlement.services import build_statements
 from marketplace.settlement.tables import BillingCredit, Statement
+from server import statements
 from tests import factories
 from tests.fixtures import login, soup
 
@@ -362,3 +363,18 @@ async def test_home_pages_lead_to_the_statements_of_those_who_may_see_them(
     await client.post("/admin/logout", data={"_csrf_token": await client.csrf_token()})
     await login(client, "/admin/login", "reviewer@loanmart.example")  # a product reviewer
     assert not soup(await client.get("/admin/")).select_one("main a[href^='/admin/settlement']")
+
+
+async def test_long_statements_print_and_export_their_first_lines(
+    client, staff_client, world, monkeypatch
+):
+    statement_id, _apps = await _issued(client, staff_client, world, leads=3)
+    monkeypatch.setattr(statements, "PRINT_MAX_LINES", 2)
+    monkeypatch.setattr(statements, "XLSX_MAX_LINES", 2)
+    printable = soup(await staff_client.get(f"/console/settlement/{statement_id}/print"))
+    assert len(printable.select(".statement-print__lines tbody tr")) == 2
+    assert "仅列出前 2 行" in printable.text
+    assert "¥95.40" in printable.select_one("[data-total='due']").text  # totals cover all
+    response = await staff_client.get(f"/console/settlement/{statement_id}/lines.xlsx")
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert len(rows) == 1 + 2 + 1 and "仅导出前 2 行" in rows[-1][0]
