@@ -94,18 +94,9 @@ async def _detail(
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
 ) -> Response:
-    actor = await require_actor(request)
-    return await statement_page(
-        request,
-        actor,
-        statement_id,
-        template="admin/settlement_detail.html",
-        path=f"{LIST_PATH}/{statement_id}",
-        nav="settlement",
-        errors=errors,
-        # The payment form starts at today's date (Asia/Shanghai, as statements are).
-        values=values if values is not None else {"paid_on": today_shanghai().isoformat()},
-    )
+    # The payment form starts at today's date (Asia/Shanghai, as statements are).
+    values = values if values is not None else {"paid_on": today_shanghai().isoformat()}
+    return await statement_page(request, statement_id, "admin", errors, values)
 
 
 @get("/settlement/{statement_id:int}", name="admin.settlement.detail", opt=VIEW)
@@ -212,7 +203,7 @@ async def export(request: Request, statement_id: FromPath[int]) -> Response:
 
 @get("/settlement/{statement_id:int}/print", name="admin.settlement.print", opt=VIEW)
 async def printable(request: Request, statement_id: FromPath[int]) -> Response:
-    return await print_page(request, await require_actor(request), statement_id, nav="settlement")
+    return await print_page(request, await require_actor(request), statement_id)
 
 
 handlers = [

@@ -36,28 +36,9 @@ async def statements(request: Request) -> Response:
     )
 
 
-async def _detail(
-    request: Request,
-    statement_id: int,
-    errors: dict[str, str] | None = None,
-    values: dict[str, str] | None = None,
-) -> Response:
-    actor = await require_actor(request)
-    return await statement_page(
-        request,
-        actor,
-        statement_id,
-        template="institution_console/settlement_detail.html",
-        path=f"{LIST_PATH}/{statement_id}",
-        nav="settlement",
-        errors=errors,
-        values=values,
-    )
-
-
 @get("/settlement/{statement_id:int}", name="console.settlement.detail", opt=VIEW)
 async def statement(request: Request, statement_id: FromPath[int]) -> Response:
-    return await _detail(request, statement_id)
+    return await statement_page(request, statement_id, "console")
 
 
 @post("/settlement/{statement_id:int}/confirm", name="console.settlement.confirm", opt=RESPOND)
@@ -70,7 +51,7 @@ async def confirm(request: Request, statement_id: FromPath[int]) -> Response:
         return redirect_to(request, "console.settlement.detail", statement_id=statement_id)
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
-        return await _detail(request, statement_id, errors)
+        return await statement_page(request, statement_id, "console", errors)
 
     return await submit_form(request, submit, rerender)
 
@@ -88,7 +69,7 @@ async def dispute(request: Request, statement_id: FromPath[int]) -> Response:
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         values = {"line_ref": first(data.get("line_ref")), "reason": first(data.get("reason"))}
-        return await _detail(request, statement_id, errors, values)
+        return await statement_page(request, statement_id, "console", errors, values)
 
     return await submit_form(request, submit, rerender)
 
@@ -100,7 +81,7 @@ async def export(request: Request, statement_id: FromPath[int]) -> Response:
 
 @get("/settlement/{statement_id:int}/print", name="console.settlement.print", opt=VIEW)
 async def printable(request: Request, statement_id: FromPath[int]) -> Response:
-    return await print_page(request, await require_actor(request), statement_id, nav="settlement")
+    return await print_page(request, await require_actor(request), statement_id)
 
 
 handlers = [statements, statement, confirm, dispute, export, printable]

@@ -26,6 +26,7 @@ from marketplace.settlement.queries import (
 )
 from marketplace.settlement.services import record_statement_download
 from marketplace.spreadsheets import MEDIA_TYPES, spreadsheet
+from server.auth import require_actor
 from server.forms import query_choice, query_page, query_text
 from server.pagination import pagination
 from server.rendering import render
@@ -61,19 +62,24 @@ def month_text(period: date) -> str:
     return f"{period.year:04d}-{period.month:02d}"
 
 
+DETAIL_TEMPLATES = {
+    "console": "institution_console/settlement_detail.html",
+    "admin": "admin/settlement_detail.html",
+}
+
+
 async def statement_page(
     request: Request,
-    actor: Actor,
     statement_id: int,
-    *,
-    template: str,
-    path: str,
-    nav: str,
+    audience: str,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
 ) -> Response:
     """A statement with its totals, one page of its (filtered) lines, its disputes and the
-    reconciliation summary of its month. `errors`/`values` re-render a rejected form."""
+    reconciliation summary of its month, for the console or the operators (`audience`).
+    `errors`/`values` re-render a rejected form."""
+    actor = await require_actor(request)
+    path = request.app.route_reverse(f"{audience}.settlement.detail", statement_id=statement_id)
     detail = await statement_detail(actor, statement_id)
     filters = line_filters(request)
     page = query_page(request)
@@ -81,7 +87,7 @@ async def statement_page(
     query = _filter_query(filters)
     return await render(
         request,
-        template,
+        DETAIL_TEMPLATES[audience],
         {
             "detail": detail,
             "lines": lines,
@@ -98,7 +104,7 @@ async def statement_page(
             "values": values or {},
             "paging": pagination(path, query, page, lines.total, LINES_PER_PAGE),
         },
-        nav=nav,
+        nav="settlement",
     )
 
 
@@ -170,7 +176,7 @@ async def xlsx_download(request: Request, actor: Actor, statement_id: int) -> Re
     )
 
 
-async def print_page(request: Request, actor: Actor, statement_id: int, *, nav: str) -> Response:
+async def print_page(request: Request, actor: Actor, statement_id: int) -> Response:
     """The whole statement on one page for printing (print stylesheet); audited."""
     detail = await statement_detail(actor, statement_id)
     lines, truncated = await _first_lines(actor, statement_id, LineFilters(), PRINT_MAX_LINES)
@@ -184,5 +190,5 @@ async def print_page(request: Request, actor: Actor, statement_id: int, *, nav: 
             "truncated": truncated,
             "month": month_text(detail.row.period),
         },
-        nav=nav,
+        nav="settlement",
     )
