@@ -77,7 +77,7 @@ INSERT INTO billing_event (institution, application, kind, agreement, agreement_
 SELECT a.institution, a.id, ag.pricing_model, ag.id, 1,
        CASE WHEN ag.pricing_model = 'cps' THEN round(a.amount * ag.rate, 2) ELSE ag.rate END,
        CASE WHEN ag.pricing_model = 'cps' THEN a.amount END,
-       {}::date + make_interval(secs => (a.id * 7919) % (27 * 86400)) - interval '8 hours',
+       {}::date + make_interval(secs => (a.id::bigint * 7919) % (27 * 86400)) - interval '8 hours',
        {}::date, '', now()
 FROM application a JOIN agreement ag ON ag.institution = a.institution
 WHERE a.reference LIKE 'SB%'

@@ -580,10 +580,10 @@ async def statement_lines(
 
 
 async def lines_for_export(
-    actor: Actor, statement_id: int, filters: LineFilters
+    actor: Actor, statement_id: int, filters: LineFilters, *, limit: int | None = None
 ) -> list[StatementLine]:
-    """Every line of a statement (the xlsx download)."""
-    rows, _total = await _lines(actor, statement_id, filters, None, 0)
+    """The lines of a statement in order (the downloads): all, or the first `limit`."""
+    rows, _total = await _lines(actor, statement_id, filters, limit, 0)
     return rows
 
 
