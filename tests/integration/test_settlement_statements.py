@@ -211,6 +211,8 @@ async def test_the_whole_lifecycle_with_a_partly_accepted_dispute(world):
         Decimal("60.00"),
         Decimal("90.00"),
     ]
+    first_two = await queries.lines_for_export(staff, statement["id"], LineFilters(), limit=2)
+    assert [line.line_ref for line in first_two] == [line.line_ref for line in page.rows[:2]]
     target = page.rows[1]
     assert target.disputable and not target.fraud_flaggable
     dispute_id = await services.dispute_line(
