@@ -22,6 +22,7 @@ from marketplace.reconciliation.queries import (
 )
 from marketplace.reconciliation.services import parse_note, resolve_discrepancy
 from marketplace.spreadsheets import FORMATS
+from server.attachments import download
 from server.auth import require_actor
 from server.forms import FormData, page_number, submit_form
 from server.pagination import pagination
@@ -111,14 +112,7 @@ async def reconciliation_export(request: Request, file_format: FromPath[str]) ->
         parse_row_filters(request.query_params),
         file_format,
     )
-    return Response(
-        content=export.content,
-        media_type=export.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(export.content, export.media_type, export.filename)
 
 
 @post("/settlement/reconciliation/resolve", name="admin.reconciliation.resolve", opt=RESOLVE)

@@ -39,6 +39,7 @@ from marketplace.loans.services import (
 from marketplace.money import format_cny
 from marketplace.parsing import first
 from marketplace.spreadsheets import FORMATS, MEDIA_TYPES
+from server.attachments import download
 from server.auth import require_actor
 from server.forms import FormData, page_number, submit_form
 from server.pagination import pagination
@@ -49,17 +50,6 @@ RECORD = {"access": "staff", "permission": "loan.record_repayment"}
 DISBURSE = {"access": "staff", "permission": "loan.disburse"}
 LIST_PATH = "/console/loans"
 PER_PAGE = 50
-
-
-def _download(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content=content,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 @get("/loans", name="console.loans.portfolio", opt=VIEW)
@@ -96,7 +86,7 @@ async def loan_export(request: Request, file_format: FromPath[str]) -> Response:
     actor = await require_actor(request)
     filters = parse_loan_filters(request.query_params, await loan_list_options(actor))
     export = await export_loans(actor, filters, file_format)
-    return _download(export.content, export.media_type, export.filename)
+    return download(export.content, export.media_type, export.filename)
 
 
 def _repayment_values(data: Mapping[str, Any] | None = None) -> dict[str, str]:
@@ -184,7 +174,7 @@ async def repayment_upload_form(request: Request) -> Response:
 async def repayment_upload_template(file_format: FromPath[str]) -> Response:
     if file_format not in FORMATS:
         raise NotFoundException()
-    return _download(
+    return download(
         repayment_template(file_format), MEDIA_TYPES[file_format], f"repayments.{file_format}"
     )
 

@@ -37,6 +37,7 @@ from marketplace.reconciliation.services import (
 )
 from marketplace.reconciliation.statuses import ReportSource
 from marketplace.spreadsheets import FORMATS, MEDIA_TYPES
+from server.attachments import download
 from server.auth import require_actor
 from server.forms import FormData, page_number, submit_form
 from server.pagination import pagination
@@ -48,17 +49,6 @@ RESOLVE = {"access": "staff", "permission": "reconciliation.resolve"}
 PATH = "/console/settlement/reconciliation"
 PER_PAGE = 50
 ROW_FIELDS = tuple(FIELDS)
-
-
-def _download(content: bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content=content,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
 
 
 def _back(period_raw: Any) -> str:
@@ -125,7 +115,7 @@ async def reconciliation_export(request: Request, file_format: FromPath[str]) ->
     export = await export_rows(
         actor, None, period, parse_row_filters(request.query_params), file_format
     )
-    return _download(export.content, export.media_type, export.filename)
+    return download(export.content, export.media_type, export.filename)
 
 
 @get(
@@ -136,7 +126,7 @@ async def reconciliation_export(request: Request, file_format: FromPath[str]) ->
 async def reconciliation_template(file_format: FromPath[str]) -> Response:
     if file_format not in FORMATS:
         raise NotFoundException()
-    return _download(
+    return download(
         ledger_template(file_format), MEDIA_TYPES[file_format], f"disbursements.{file_format}"
     )
 

@@ -42,7 +42,10 @@ _READ_PROBLEMS = problem_responses(401, 403, 404, 422, 429)
 _WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 422, 429)
 Period = Annotated[
     str,
-    PathParameter(description=N_("对账月份（北京时间），如 2026-11"), max_length=7, min_length=7),
+    PathParameter(
+        description=N_("对账月份（北京时间），如 2026-11"),
+        pattern=r"^20[0-9]{2}-(0[1-9]|1[0-2])$",
+    ),
 ]
 
 

@@ -35,3 +35,15 @@ def attachment(file: DownloadableFile) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+def download(content: bytes, media_type: str, filename: str) -> Response:
+    """A file we generated (an export, a template) as a download; `filename` is ASCII."""
+    return Response(
+        content=content,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

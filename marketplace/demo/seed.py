@@ -21,6 +21,7 @@ from marketplace.demo.offers import seed_offers
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
+from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.settlement import seed_settlement
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
@@ -135,6 +136,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_consents()
     await seed_partners()
     await seed_settlement()
+    await seed_reconciliation()
     return True
 
 

@@ -26,7 +26,6 @@ from marketplace.reconciliation.ledger import (
     period_text,
 )
 from marketplace.reconciliation.statuses import (
-    DISCREPANCIES,
     DISCREPANCY_MACHINE,
     OUTCOME_LABELS,
     SOURCE_LABELS,
@@ -392,6 +391,20 @@ async def report_history(institution_id: int, period: date) -> tuple[ReportVersi
     )
 
 
+async def reported_periods(institution_id: int, limit: int = 12) -> tuple[str, ...]:
+    """The latest months the institution has a current report for, newest first."""
+    rows = (
+        await DisbursementReport.select(DisbursementReport.period)
+        .where(
+            (DisbursementReport.institution == institution_id)
+            & (DisbursementReport.is_current.eq(True))
+        )
+        .order_by(DisbursementReport.period, ascending=False)
+        .limit(limit)
+    )
+    return tuple(period_text(row["period"]) for row in rows)
+
+
 @dataclass(frozen=True)
 class ReconciliationView:
     institution_id: int
@@ -401,6 +414,7 @@ class ReconciliationView:
     summary: ReconciliationSummary
     page: RowPage
     history: tuple[ReportVersion, ...]
+    reported_periods: tuple[str, ...]
     can_report: bool
     can_resolve: bool
 
@@ -427,9 +441,7 @@ async def reconciliation_view(
             actor, institution, period, filters, page=page, per_page=per_page
         ),
         history=await report_history(institution, period),
+        reported_periods=await reported_periods(institution),
         can_report=actor.kind != "operator" and actor.can("reconciliation.report"),
         can_resolve=actor.can("reconciliation.resolve"),
     )
-
-
-DISCREPANCY_OUTCOMES = tuple(str(outcome) for outcome in DISCREPANCIES)

@@ -291,10 +291,14 @@ def test_duplicate_references_and_hostile_values_are_row_errors():
 
 
 async def test_submitting_more_than_the_limit_or_a_future_month_is_refused(world):
+    next_year = current_period().replace(year=current_period().year + 1)
+    with pytest.raises(ValidationFailed):
+        await submit_report(world.staff, next_year, [], source=ReportSource.API)
+    rows = [_row(n, f"LM{n}", "100", 1) for n in range(5001)]
+    with pytest.raises(ValidationFailed):
+        await submit_report(world.staff, PERIOD, rows, source=ReportSource.API)
     with pytest.raises(ValidationFailed):
         await submit_report(
-            world.staff,
-            current_period().replace(year=current_period().year + 1),
-            [],
-            source=ReportSource.API,
+            world.staff, PERIOD, [_row(2, "LM1", "1", 1)] * 2, source=ReportSource.API
         )
+    assert await DisbursementReport.count() == 0

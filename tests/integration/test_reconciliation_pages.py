@@ -279,3 +279,16 @@ async def test_operators_see_any_institution_and_the_auditor_only_reads(client, 
     page = await auditor.get(url)
     assert page.status_code == 200
     assert soup(page).select("form[action='/admin/settlement/reconciliation/resolve']") == []
+
+
+async def test_the_demo_shows_every_kind_of_row(client):
+    from marketplace.demo.reconciliation import UNKNOWN_REFERENCE
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    (report,) = await DisbursementReport.select()
+    await login(client, "/console/login", "admin@huaxin-bank.example", "Demo12345")
+    page = await client.get(f"{URL}?period={period_text(report['period'])}")
+    rows = _rows(page)
+    assert rows[UNKNOWN_REFERENCE] == ("missing_on_platform", "resolved")
+    assert "matched" in {outcome for outcome, _state in rows.values()}
