@@ -26,6 +26,7 @@ from marketplace.settlement.queries import (
 )
 from marketplace.settlement.services import record_statement_download
 from marketplace.spreadsheets import MEDIA_TYPES, spreadsheet
+from server.attachments import download
 from server.auth import require_actor
 from server.forms import query_choice, query_page, query_text
 from server.pagination import pagination
@@ -154,7 +155,7 @@ async def _first_lines(
     actor: Actor, statement_id: int, filters: LineFilters, most: int
 ) -> tuple[list[StatementLine], bool]:
     """At most `most` lines in statement order, and whether there were more."""
-    lines = await lines_for_export(actor, statement_id, filters)
+    lines = await lines_for_export(actor, statement_id, filters, limit=most + 1)
     return lines[:most], len(lines) > most
 
 
@@ -166,13 +167,10 @@ async def xlsx_download(request: Request, actor: Actor, statement_id: int) -> Re
     )
     await record_statement_download(actor, statement_id, "xlsx")
     month = month_text(detail.row.period)
-    return Response(
-        content=lines_workbook(lines, truncated=truncated),
-        media_type=MEDIA_TYPES["xlsx"],
-        headers={
-            "Content-Disposition": f'attachment; filename="statement-{statement_id}-{month}.xlsx"',
-            "Cache-Control": "no-store",
-        },
+    return download(
+        lines_workbook(lines, truncated=truncated),
+        MEDIA_TYPES["xlsx"],
+        f"statement-{statement_id}-{month}.xlsx",
     )
 
 
