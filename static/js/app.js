@@ -99,8 +99,14 @@
     nav.scrollLeft = Math.max(0, target);
   }
 
-  // A "打印" button (data-print) opens the browser's print dialog; the page also says how
-  // to print without it.
+  // A "打印" button (data-print) opens the browser's print dialog. It is hidden until this
+  // script shows it: without JavaScript the page says to use the browser's own command.
+  function revealPrintButtons() {
+    document.querySelectorAll("[data-print][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-print]");
     if (button) window.print();
@@ -109,6 +115,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     focusErrorSummary(document);
     revealActiveNav();
+    revealPrintButtons();
   });
 
   // A form re-rendered by htmx with errors: move focus to its summary.

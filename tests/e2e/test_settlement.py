@@ -75,3 +75,9 @@ async def test_dispute_accept_confirm_and_settle(new_page, live_server):
     await staff.goto(statement_url)
     await expect(staff.locator(".page-header")).to_contain_text("已结清")
     await expect(staff.locator("main")).to_contain_text("ICBC20261201001")
+
+    # The printable statement: the print button appears with JavaScript.
+    await staff.goto(f"{statement_url}/print")
+    await expect(staff.locator("h1")).to_contain_text("服务费结算单")
+    await expect(staff.get_by_role("button", name="打印")).to_be_visible()
+    await expect(staff.locator("main")).to_contain_text("已结清")

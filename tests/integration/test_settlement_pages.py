@@ -234,6 +234,7 @@ async def test_downloads_are_audited_from_both_sides(client, staff_client, world
     assert "服务费结算单" in printable.text
     assert len(printable.select(".statement-print__lines tbody tr")) == len(applications)
     assert printable.select_one("link[href*='settlement.css']")
+    assert printable.select_one("[data-print]").has_attr("hidden")  # shown by app.js only
 
     audited = await _audited("settlement.statement_downloaded")
     assert len(audited) == 2
