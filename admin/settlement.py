@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
 from marketplace.actors import Actor
+from marketplace.agreements.queries import institution_options
 from marketplace.i18n import _
 from marketplace.loancalc import today_shanghai
 from marketplace.parsing import MAX_ID, first, lenient, parse_int
@@ -75,14 +76,20 @@ async def statements(request: Request) -> Response:
 @get("/settlement/disputes", name="admin.settlement.disputes", opt=VIEW)
 async def dispute_queue(request: Request) -> Response:
     actor = await require_actor(request)
+    institution_id = query_int(request, "institution", 0) or None
     page = query_page(request)
-    disputes = await open_disputes(actor, page=page, per_page=PER_PAGE)
+    disputes = await open_disputes(
+        actor, institution_id=institution_id, page=page, per_page=PER_PAGE
+    )
+    query = {"institution": institution_id or ""}
     return await render(
         request,
         "admin/settlement_disputes.html",
         {
             "disputes": disputes,
-            **pagination(f"{LIST_PATH}/disputes", {}, page, disputes.total, PER_PAGE),
+            "institution_id": institution_id,
+            "institutions": await institution_options(),
+            **pagination(f"{LIST_PATH}/disputes", query, page, disputes.total, PER_PAGE),
         },
         nav="settlement",
     )

@@ -140,9 +140,11 @@ async def test_dispute_accept_confirm_and_settle_through_the_pages(client, staff
     assert reason in page.select_one("#disputes").text
     assert not page.select_one("form[action$='/confirm']")
 
-    queue = soup(await client.get("/admin/settlement/disputes"))
+    queue = soup(await client.get(f"/admin/settlement/disputes?institution={world.bank_id}"))
     dispute = queue.select_one("tr[data-dispute]")
     assert reason in dispute.text
+    elsewhere = await client.get(f"/admin/settlement/disputes?institution={world.other_bank_id}")
+    assert "没有待处理的异议" in elsewhere.text
     dispute_id = dispute["data-dispute"]
     decide = f"/admin/settlement/{statement_id}/disputes/{dispute_id}"
     bad = await client.submit(
