@@ -1,7 +1,9 @@
 """Building statements, set-based: one aggregate of the month's billing events per
 (institution, agreement, kind), the month's credits, and per agreement a cap line computed
-from the agreement's terms. Charges are never copied: a statement's charge lines are its
-billing events. Only drafts are (re)built, and rebuilding one changes nothing."""
+from the agreement's terms. Charges and credits are never copied: a statement's charge and
+credit lines are the billing events and credits of its month; only cap lines (and, after
+issue, adjustments) are statement_line rows. Only drafts are (re)built, and rebuilding one
+changes nothing."""
 
 from __future__ import annotations
 
@@ -27,8 +29,6 @@ from marketplace.settlement.statuses import LineKind, StatementStatus
 from marketplace.settlement.tables import BillingCredit, BillingEvent, Statement
 
 ZERO = Decimal("0.00")
-# Lines the build owns; adjustments are added after issue and never rebuilt.
-_BUILT_KINDS = (LineKind.CREDIT.value, LineKind.CAP.value)
 
 
 @dataclass
@@ -90,19 +90,14 @@ def totals_of(per_model: Mapping[str, ModelSums], vat_rate: Decimal) -> Totals:
 
 
 @dataclass(frozen=True)
-class BuiltLine:
-    kind: str
+class CapLine:
+    """A monthly cap of one agreement on one statement (≤ 0)."""
+
     pricing_model: str
-    agreement: int | None
-    agreement_version: int | None
-    event: int | None
-    reason: str
+    agreement: int
+    agreement_version: int
     amount: Decimal
     occurred_at: datetime
-
-    @property
-    def key(self) -> tuple[str, int, int]:
-        return (self.kind, self.event or 0, self.agreement or 0)
 
 
 @dataclass
@@ -110,10 +105,12 @@ class _Draft:
     id: int
     institution: int
     sums: dict[str, ModelSums] = field(default_factory=dict)
-    lines: list[BuiltLine] = field(default_factory=list)
+    caps: list[CapLine] = field(default_factory=list)
 
     def model(self, name: str) -> ModelSums:
-        return self.sums.setdefault(name, ModelSums())
+        if name not in self.sums:
+            self.sums[name] = ModelSums()
+        return self.sums[name]
 
 
 async def vat_rate() -> Decimal:
@@ -165,21 +162,22 @@ async def build(period: date, institution_id: int | None = None) -> int:
     everyone = institution_id is None
     async with transaction():
         aggregates = await BillingEvent.raw(
-            "SELECT e.institution, e.agreement, e.kind, count(*) AS n, sum(e.amount) AS charges, "
-            "coalesce(sum(e.base_amount), 0) AS base, count(c.id) AS credited_n, "
-            "coalesce(sum(e.amount) FILTER (WHERE c.id IS NOT NULL), 0) AS credited_charges, "
-            "coalesce(sum(e.base_amount) FILTER (WHERE c.id IS NOT NULL), 0) AS credited_base "
-            "FROM billing_event e LEFT JOIN billing_credit c ON c.event = e.id "
-            "AND c.period = e.period WHERE e.period = {} AND ({} OR e.institution = {}) "
-            "GROUP BY e.institution, e.agreement, e.kind",
+            "SELECT institution, agreement, kind, count(*) AS n, sum(amount) AS charges, "
+            "coalesce(sum(base_amount), 0) AS base FROM billing_event "
+            "WHERE period = {} AND ({} OR institution = {}) GROUP BY institution, agreement, kind",
             period,
             everyone,
             institution_id or 0,
         )
         credits = await BillingCredit.raw(
-            "SELECT c.institution, c.event, c.reason, c.amount, c.created_at, e.kind, "
-            "e.agreement, e.agreement_version FROM billing_credit c "
-            "JOIN billing_event e ON e.id = c.event "
+            "SELECT c.institution, c.amount, e.kind, e.agreement, "
+            "e.period = c.period AS same_period, "
+            "e.amount AS event_amount, coalesce(e.base_amount, 0) AS event_base "
+            # OFFSET 0 keeps the lateral subquery apart, so each credit looks its event up
+            # by primary key instead of the planner hashing the whole month of events.
+            "FROM billing_credit c CROSS JOIN LATERAL (SELECT x.kind, x.agreement, "
+            "x.period, x.amount, x.base_amount FROM billing_event x "
+            "WHERE x.id = c.event OFFSET 0) e "
             "WHERE c.period = {} AND ({} OR c.institution = {})",
             period,
             everyone,
@@ -212,6 +210,14 @@ async def build(period: date, institution_id: int | None = None) -> int:
         }
         terms = await _agreement_terms(r["agreement"] for r in aggregates)
         end = month_end(period)
+        # Events of this month credited on this same statement leave the caps' base.
+        credited: dict[tuple[int, int, str], _Credited] = defaultdict(_Credited)
+        for row in credits:
+            if row["same_period"]:
+                share = credited[(row["institution"], row["agreement"], row["kind"])]
+                share.count += 1
+                share.charges += row["event_amount"]
+                share.base += row["event_base"]
         for row in aggregates:
             draft = drafts.get(row["institution"])
             if draft is None:
@@ -219,19 +225,16 @@ async def build(period: date, institution_id: int | None = None) -> int:
             sums = draft.model(row["kind"])
             sums.count += row["n"]
             sums.charges += row["charges"]
-            cap = _cap(terms[row["agreement"]], row)
+            cap = _cap(
+                terms[row["agreement"]],
+                row,
+                credited[(row["institution"], row["agreement"], row["kind"])],
+            )
             if cap < 0:
                 sums.caps += cap
-                draft.lines.append(
-                    BuiltLine(
-                        LineKind.CAP.value,
-                        row["kind"],
-                        row["agreement"],
-                        terms[row["agreement"]].version,
-                        None,
-                        "",
-                        cap,
-                        end,
+                draft.caps.append(
+                    CapLine(
+                        row["kind"], row["agreement"], terms[row["agreement"]].version, cap, end
                     )
                 )
         for row in credits:
@@ -239,87 +242,75 @@ async def build(period: date, institution_id: int | None = None) -> int:
             if draft is None:
                 continue
             draft.model(row["kind"]).credits -= row["amount"]
-            draft.lines.append(
-                BuiltLine(
-                    LineKind.CREDIT.value,
-                    row["kind"],
-                    row["agreement"],
-                    row["agreement_version"],
-                    row["event"],
-                    row["reason"],
-                    -row["amount"],
-                    row["created_at"],
-                )
-            )
         await _sync_lines(list(drafts.values()))
         await write_totals({d.id: totals_of(d.sums, rate) for d in drafts.values()})
     return len(drafts)
 
 
-def _cap(terms: AgreementTerms, row: Mapping[str, Any]) -> Decimal:
+@dataclass
+class _Credited:
+    count: int = 0
+    charges: Decimal = ZERO
+    base: Decimal = ZERO
+
+
+def _cap(terms: AgreementTerms, row: Mapping[str, Any], credited: _Credited) -> Decimal:
     """min(0, the month's fee under the caps − what the events charge), both counting only
     events not credited on this statement. Zero for an agreement without caps."""
     if terms.monthly_unit_cap is None and terms.monthly_fee_cap is None:
         return ZERO
-    charges = row["charges"] - row["credited_charges"]
-    fee = terms.month_fee(row["n"] - row["credited_n"], row["base"] - row["credited_base"])
+    charges = row["charges"] - credited.charges
+    fee = terms.month_fee(row["n"] - credited.count, row["base"] - credited.base)
     return min(ZERO, fee - charges)
 
 
 async def _sync_lines(drafts: list[_Draft]) -> None:
-    """Make the drafts' credit and cap lines exactly the built ones, touching only rows
-    that differ: a rebuild that finds nothing new writes nothing."""
+    """Make the drafts' cap lines exactly the built ones, touching only rows that differ:
+    a rebuild that finds nothing new writes nothing."""
     if not drafts:
         return
-    ids = [d.id for d in drafts]
     existing = await Statement.raw(
-        "SELECT id, statement, kind, coalesce(event, 0) AS event, "
-        "coalesce(agreement, 0) AS agreement, amount, reason, agreement_version, occurred_at "
-        "FROM statement_line WHERE statement = ANY({}::integer[]) AND kind = ANY({}::text[])",
-        ids,
-        list(_BUILT_KINDS),
+        "SELECT id, statement, agreement, amount, occurred_at FROM statement_line "
+        "WHERE statement = ANY({}::integer[]) AND kind = {}",
+        [d.id for d in drafts],
+        LineKind.CAP.value,
     )
-    current = {(r["statement"], r["kind"], r["event"], r["agreement"]): r for r in existing}
-    wanted = {(d.id, *line.key): line for d in drafts for line in d.lines}
+    current = {(r["statement"], r["agreement"]): r for r in existing}
+    wanted = {(d.id, cap.agreement): cap for d in drafts for cap in d.caps}
     stale = [r["id"] for key, r in current.items() if key not in wanted]
     changed = [
-        (current[key]["id"], line)
-        for key, line in wanted.items()
+        (current[key]["id"], cap)
+        for key, cap in wanted.items()
         if key in current
-        and (current[key]["amount"], current[key]["reason"], current[key]["occurred_at"])
-        != (line.amount, line.reason, line.occurred_at)
+        and (current[key]["amount"], current[key]["occurred_at"]) != (cap.amount, cap.occurred_at)
     ]
-    new = [(key[0], line) for key, line in wanted.items() if key not in current]
+    new = [(key[0], cap) for key, cap in wanted.items() if key not in current]
     if stale:
         await Statement.raw("DELETE FROM statement_line WHERE id = ANY({}::integer[])", stale)
     if changed:
         await Statement.raw(
-            "UPDATE statement_line l SET amount = v.amount, reason = v.reason, "
-            "occurred_at = v.occurred_at FROM unnest({}::integer[], {}::numeric[], {}::text[], "
-            "{}::timestamptz[]) AS v(id, amount, reason, occurred_at) WHERE l.id = v.id",
-            [i for i, _line in changed],
-            [line.amount for _i, line in changed],
-            [line.reason for _i, line in changed],
-            [line.occurred_at for _i, line in changed],
+            "UPDATE statement_line l SET amount = v.amount, occurred_at = v.occurred_at "
+            "FROM unnest({}::integer[], {}::numeric[], {}::timestamptz[]) "
+            "AS v(id, amount, occurred_at) WHERE l.id = v.id",
+            [i for i, _cap in changed],
+            [cap.amount for _i, cap in changed],
+            [cap.occurred_at for _i, cap in changed],
         )
     if new:
         await Statement.raw(
             "INSERT INTO statement_line (statement, kind, pricing_model, agreement, "
-            "agreement_version, event, reason, target_ref, amount, note, occurred_at, "
-            "created_at) SELECT v.statement, v.kind, v.model, v.agreement, v.version, v.event, "
-            "v.reason, '', v.amount, '', v.occurred_at, now() FROM unnest({}::integer[], "
-            "{}::text[], {}::text[], {}::integer[], {}::integer[], {}::integer[], {}::text[], "
-            "{}::numeric[], {}::timestamptz[]) AS v(statement, kind, model, agreement, version, "
-            "event, reason, amount, occurred_at)",
-            [s for s, _line in new],
-            [line.kind for _s, line in new],
-            [line.pricing_model for _s, line in new],
-            [line.agreement for _s, line in new],
-            [line.agreement_version for _s, line in new],
-            [line.event for _s, line in new],
-            [line.reason for _s, line in new],
-            [line.amount for _s, line in new],
-            [line.occurred_at for _s, line in new],
+            "agreement_version, target_ref, amount, note, occurred_at, created_at) "
+            "SELECT v.statement, {}, v.model, v.agreement, v.version, '', v.amount, '', "
+            "v.occurred_at, now() FROM unnest({}::integer[], {}::text[], {}::integer[], "
+            "{}::integer[], {}::numeric[], {}::timestamptz[]) "
+            "AS v(statement, model, agreement, version, amount, occurred_at)",
+            LineKind.CAP.value,
+            [s for s, _cap in new],
+            [cap.pricing_model for _s, cap in new],
+            [cap.agreement for _s, cap in new],
+            [cap.agreement_version for _s, cap in new],
+            [cap.amount for _s, cap in new],
+            [cap.occurred_at for _s, cap in new],
         )
 
 
@@ -369,14 +360,24 @@ async def refresh_totals(statement_id: int) -> Totals:
     ):
         sums[row["kind"]].count = row["n"]
         sums[row["kind"]].charges = row["charges"]
+    for row in await BillingCredit.raw(
+        "SELECT e.kind, sum(c.amount) AS amount FROM billing_credit c "
+        "JOIN billing_event e ON e.id = c.event WHERE c.institution = {} AND c.period = {} "
+        "GROUP BY e.kind",
+        statement["institution"],
+        statement["period"],
+    ):
+        sums[row["kind"]].credits -= row["amount"]
     for row in await Statement.raw(
         "SELECT pricing_model, kind, sum(amount) AS amount FROM statement_line "
         "WHERE statement = {} GROUP BY pricing_model, kind",
         statement_id,
     ):
         target = sums[row["pricing_model"]]
-        attribute = {"credit": "credits", "cap": "caps", "adjustment": "adjustments"}[row["kind"]]
-        setattr(target, attribute, getattr(target, attribute) + row["amount"])
+        if row["kind"] == LineKind.CAP:
+            target.caps += row["amount"]
+        else:
+            target.adjustments += row["amount"]
     totals = totals_of(sums, statement["vat_rate"])
     await write_totals({statement_id: totals})
     return totals

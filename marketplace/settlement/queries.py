@@ -2,8 +2,8 @@
 their own), their lines — billing events and statement lines, with a running total per
 pricing model — disputes and the operators' queue of open disputes.
 
-A line is addressed by its `line_ref`: "e:<billing event id>" for a charge, "l:<statement
-line id>" for a credit, cap or adjustment."""
+A line is addressed by its `line_ref`: "e:<billing event id>" for a charge, "c:<billing
+credit id>" for a credit, "l:<statement line id>" for a cap or an adjustment."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ from marketplace.statemachine import Action, Actions
 MAX_PER_PAGE = 500
 # The machine's `resolve` happens by itself when the last dispute is decided: no button.
 _AUTOMATIC_ACTIONS = frozenset({"resolve"})
-_LINE_REF = re.compile(r"(e|l):([1-9][0-9]{0,17})")
+_LINE_REF = re.compile(r"([elc]):([1-9][0-9]{0,17})")
 
 _CHARGE_LABELS = {
     PricingModel.CPL: N_("线索送达"),
@@ -65,7 +65,7 @@ def institution_scope(actor: Actor) -> int | None:
 
 
 def parse_line_ref(line_ref: str) -> tuple[str, int]:
-    """("e" | "l", id) of a line reference; anything else is a clear error."""
+    """("e" | "c" | "l", id) of a line reference; anything else is a clear error."""
     match = _LINE_REF.fullmatch(line_ref.strip()) if len(line_ref) <= 24 else None
     if match is None:
         raise DomainError(_("无法识别所选的结算单明细，请刷新页面后重试"), field="line_ref")
@@ -77,8 +77,8 @@ _PERIOD = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 def parse_period(raw: Any) -> date | None:
     """A month typed as YYYY-MM (a month input), leniently: anything else is None."""
-    text = str(raw or "").strip()[:7]
-    match = _PERIOD.fullmatch(text)
+    text = str(raw or "").strip()
+    match = _PERIOD.fullmatch(text) if len(text) == 7 else None
     if match is None:
         return None
     year, month = int(match.group(1)), int(match.group(2))
@@ -366,7 +366,7 @@ _DISPUTE_SQL = (
     "coalesce(rb.display_name, '') AS raised_by_name, d.accepted_amount, d.resolution_note, "
     "d.resolved_at, coalesce(vb.display_name, '') AS resolved_by_name, "
     "e.kind AS event_kind, a.reference AS event_reference, l.kind AS line_kind, "
-    "l.pricing_model AS line_model, l.reason AS line_reason, l.agreement_version, "
+    "l.pricing_model AS line_model, l.agreement_version, "
     "l.target_ref FROM statement_dispute d JOIN statement s ON s.id = d.statement "
     "JOIN institution i ON i.id = d.institution "
     "LEFT JOIN billing_event e ON e.id = d.event "
@@ -389,7 +389,7 @@ def _disputed_line_label(row: Mapping[str, Any]) -> str:
         {
             "kind": row["line_kind"],
             "pricing_model": row["line_model"],
-            "reason": row["line_reason"],
+            "reason": "",
             "agreement_version": row["agreement_version"],
             "target_ref": row["target_ref"],
         }
@@ -459,8 +459,13 @@ WITH lines AS (
         '' AS note, '' AS target_ref, e.id AS event, 0 AS ord, e.id AS seq
     FROM billing_event e WHERE e.institution = {} AND e.period = {}
     UNION ALL
+    SELECT 'c:' || c.id, 'credit', ev.kind, c.created_at, ev.application, ev.loan,
+        -c.amount, NULL, ev.agreement_version, c.reason, c.note, '', c.event, 1, c.id
+    FROM billing_credit c JOIN billing_event ev ON ev.id = c.event
+    WHERE c.institution = {} AND c.period = {}
+    UNION ALL
     SELECT 'l:' || l.id, l.kind, l.pricing_model, l.occurred_at, ev.application, ev.loan,
-        l.amount, NULL, l.agreement_version, l.reason, l.note, l.target_ref, l.event, 1, l.id
+        l.amount, NULL, l.agreement_version, '', l.note, l.target_ref, l.event, 2, l.id
     FROM statement_line l LEFT JOIN billing_event ev ON ev.id = l.event
     WHERE l.statement = {}
 ), ranked AS (
@@ -551,6 +556,8 @@ async def _lines(
     can_dispute = "dispute" in _actions(statement["status"], actor) and actor.can(RESPOND)
     reference = filters.reference.strip()[:24]
     args = [
+        statement["institution"],
+        statement["period"],
         statement["institution"],
         statement["period"],
         statement_id,

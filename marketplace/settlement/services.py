@@ -48,6 +48,7 @@ from marketplace.settlement.statuses import (
     StatementStatus,
 )
 from marketplace.settlement.tables import (
+    BillingCredit,
     BillingEvent,
     FlaggedLead,
     Statement,
@@ -277,6 +278,14 @@ async def _line_net(
         if event is None:
             raise NotFound(_("找不到该明细"))
         return number, None, await billing.event_net(number)
+    if kind == "c":
+        if not await BillingCredit.exists().where(
+            (BillingCredit.id == number)
+            & (BillingCredit.institution == statement["institution"])
+            & (BillingCredit.period == statement["period"])
+        ):
+            raise NotFound(_("找不到该明细"))
+        return None, None, Decimal("0.00")  # a credit only ever lowers the bill
     line = (
         await StatementLine.select(StatementLine.id, StatementLine.amount)
         .where((StatementLine.id == number) & (StatementLine.statement == statement["id"]))

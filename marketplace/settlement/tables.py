@@ -107,22 +107,22 @@ class Statement(Table, tablename="statement"):
 
 
 class StatementLine(Table, tablename="statement_line"):
-    """A line of a statement that is not a charge: a credit of the period, a monthly cap,
-    or an adjustment an operator granted on a disputed line."""
+    """A line of a statement that is neither a charge (a billing event) nor a credit (a
+    billing credit) of its month: a monthly cap, or an adjustment an operator granted on a
+    disputed line."""
 
     id: Serial  # created by Piccolo; declared for type checkers
     statement = ForeignKey(references=Statement, on_delete=OnDelete.cascade, index=True)
-    kind = Varchar(length=20)  # credit | cap | adjustment
+    kind = Varchar(length=20)  # cap | adjustment
     pricing_model = Varchar(length=10)
     agreement = ForeignKey(
         references=Agreement, on_delete=OnDelete.restrict, null=True, default=None
     )
     agreement_version = Integer(null=True, default=None)
-    # The event credited, or the event an adjustment corrects.
+    # The event an adjustment corrects.
     event = ForeignKey(
         references=BillingEvent, on_delete=OnDelete.restrict, null=True, default=None
     )
-    reason = Varchar(length=20, default="")  # a credit's reason
     target_ref = Varchar(length=24, default="")  # an adjustment: the line_ref it corrects
     amount = Numeric(digits=(14, 2))  # signed (≤ 0)
     note = Varchar(length=500, default="")

@@ -157,7 +157,7 @@ async def test_rebuilding_a_draft_is_idempotent(world, rows, cap):
     institution_id = await _month(world, rows, cap)
     before = await _statement(institution_id)
     lines_before = await Statement.raw(
-        "SELECT id, kind, amount, event, agreement, reason, occurred_at FROM statement_line "
+        "SELECT id, kind, amount, event, agreement, occurred_at FROM statement_line "
         "WHERE statement = {} ORDER BY id",
         before["id"],
     )
@@ -168,7 +168,7 @@ async def test_rebuilding_a_draft_is_idempotent(world, rows, cap):
         k: v for k, v in before.items() if k != "built_at"
     }
     lines_after = await Statement.raw(
-        "SELECT id, kind, amount, event, agreement, reason, occurred_at FROM statement_line "
+        "SELECT id, kind, amount, event, agreement, occurred_at FROM statement_line "
         "WHERE statement = {} ORDER BY id",
         before["id"],
     )

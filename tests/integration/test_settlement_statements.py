@@ -64,7 +64,6 @@ async def _lines(statement_id: int) -> list[dict]:
             StatementLine.amount,
             StatementLine.event,
             StatementLine.agreement,
-            StatementLine.reason,
         )
         .order_by(StatementLine.id)
         .where(StatementLine.statement == statement_id)
@@ -96,12 +95,15 @@ async def test_a_month_is_charged_credited_and_taxed_apart(world):
     assert statement["vat_rate"] == Decimal("0.0600")
     assert statement["vat"] == Decimal("3.60")
     assert statement["total_due"] == Decimal("63.60")
-    [credit] = await _lines(statement["id"])
-    assert (credit["kind"], credit["amount"], credit["reason"]) == (
-        "credit",
+    assert await _lines(statement["id"]) == [], "credits are not copied into lines"
+    operator = await finance_operator()
+    [credit] = await queries.lines_for_export(operator, statement["id"], LineFilters(kind="credit"))
+    assert (credit.amount, credit.reason, credit.line_ref[:2]) == (
         Decimal("-30.00"),
         "duplicate",
+        "c:",
     )
+    assert not credit.disputable
 
 
 async def test_the_monthly_unit_cap_becomes_a_cap_line(world):
@@ -457,3 +459,76 @@ async def test_roles_without_the_permission_see_nothing(world):
     assert len(detail.actions) == 0, "read-only"
     with pytest.raises(PermissionDenied):
         await services.issue_statement(auditor, statement["id"])
+
+
+async def test_the_cron_builds_last_month_once_from_two_oclock_on_the_first(world):
+    from marketplace import jobs
+    from marketplace.outbox.tables import OutboxMessage
+    from marketplace.settlement.building import schedule_last_month
+
+    await terms(world.bank_id, "cpl", "30")
+    await billed_lead(world, in_month(LAST_MONTH, 12))
+    first_day = datetime.combine(current_month(), time(1, 30), tzinfo=SHANGHAI)
+    assert not await schedule_last_month(first_day), "before 02:00 on the 1st"
+    assert await schedule_last_month(first_day + timedelta(hours=1))
+    payloads = [
+        row["payload"]
+        for row in await OutboxMessage.select(OutboxMessage.payload)
+        .where(OutboxMessage.job == "settlement.build_statements")
+        .output(load_json=True)
+    ]
+    assert {"period": LAST_MONTH.isoformat(), "institution_id": 0} in payloads
+    await jobs.run_until_idle()
+    statement = await _statement(world.bank_id)
+    assert (statement["status"], statement["charges_total"]) == ("draft", Decimal("30.00"))
+    assert not await schedule_last_month(first_day + timedelta(hours=2)), "built already"
+
+
+async def test_a_charge_landing_in_an_ended_draft_month_rebuilds_it(world):
+    from marketplace import jobs
+
+    statement = await _built(world, leads=1)
+    await billed_lead(world, in_month(LAST_MONTH, 27))  # its job records the rebuild
+    await jobs.run_until_idle()
+    again = await _statement(world.bank_id)
+    assert again["id"] == statement["id"]
+    assert again["charges_total"] == Decimal("60.00")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"decision": ""},
+        {"decision": "maybe"},
+        {"decision": "reject", "note": ""},
+        {"decision": "reject", "note": "x\x00"},
+        {"decision": "accept", "amount": "-1"},
+        {"decision": "accept", "amount": "0"},
+        {"decision": "accept", "amount": "1.001"},
+        {"decision": "accept", "amount": "1e3"},
+        {"decision": "accept", "amount": "١٢"},
+        {"decision": "accept", "amount": "9" * 40},
+        {"decision": "accept", "note": "长" * 20_000},
+    ],
+)
+def test_hostile_adjudication_forms_are_field_errors(form):
+    with pytest.raises(ValidationFailed) as caught:
+        services.parse_adjudication(form)
+    assert set(caught.value.errors) <= {"decision", "note", "amount"}
+
+
+def test_adjudication_and_dispute_forms_read_good_values():
+    accepted = services.parse_adjudication({"decision": "accept", "amount": "12.50"})
+    assert (accepted.accept, accepted.amount, accepted.note) == (True, Decimal("12.50"), "")
+    whole = services.parse_adjudication({"decision": "accept", "amount": " "})
+    assert whole.amount is None
+    rejected = services.parse_adjudication({"decision": "reject", "note": "已接通"})
+    assert (rejected.accept, rejected.note) == (False, "已接通")
+    assert services.parse_dispute({"reason": " 未接通 "}) == "未接通"
+    with pytest.raises(ValidationFailed):
+        services.parse_dispute({})
+    with pytest.raises(ValidationFailed):
+        services.parse_fraud({"reason": "\x00"})
+    assert queries.parse_period("2026-11") == date(2026, 11, 1)
+    for raw in ("", "2026-13", "2026-1", "２０２６-11", "1999-12", "2026-11-05x", None):
+        assert queries.parse_period(raw) is None

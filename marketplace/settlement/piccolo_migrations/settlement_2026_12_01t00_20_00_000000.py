@@ -4,7 +4,7 @@ indexes of the month's lines and of the duplicate-lead screen."""
 
 from marketplace.appconfig import raw_sql_migration
 
-ID = "2026-11-30T23:40:00:000000"
+ID = "2026-12-01T00:20:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "settlement unique keys and indexes"
 
