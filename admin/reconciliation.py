@@ -17,8 +17,10 @@ from marketplace.reconciliation.files import export_rows
 from marketplace.reconciliation.ledger import parse_period, period_or_default, period_text
 from marketplace.reconciliation.queries import (
     institution_options,
+    outcome_choices,
     parse_row_filters,
     reconciliation_view,
+    state_choices,
 )
 from marketplace.reconciliation.services import parse_note, resolve_discrepancy
 from marketplace.spreadsheets import FORMATS
@@ -80,6 +82,8 @@ async def _page(
             "resolve_route": "admin.reconciliation.resolve",
             "export_route": "admin.reconciliation.export",
             "formats": FORMATS,
+            "outcome_choices": outcome_choices(),
+            "state_choices": state_choices(),
             "resolve_errors": resolve_errors or {},
             **context,
         },

@@ -28,7 +28,12 @@ from marketplace.reconciliation.ledger import (
     period_or_default,
     period_text,
 )
-from marketplace.reconciliation.queries import parse_row_filters, reconciliation_view
+from marketplace.reconciliation.queries import (
+    outcome_choices,
+    parse_row_filters,
+    reconciliation_view,
+    state_choices,
+)
 from marketplace.reconciliation.services import (
     parse_note,
     resolve_discrepancy,
@@ -82,6 +87,8 @@ async def _page(
             "resolve_route": "console.reconciliation.resolve",
             "export_route": "console.reconciliation.export",
             "formats": FORMATS,
+            "outcome_choices": outcome_choices(),
+            "state_choices": state_choices(),
             "max_rows": MAX_ROWS,
             "values": extra.pop("values", {}),
             "errors": extra.pop("errors", {}),

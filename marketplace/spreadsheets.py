@@ -8,13 +8,17 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
+from marketplace.i18n import _
+
+# What an upload may weigh (the message below says so).
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 MEDIA_TYPES = {"xlsx": XLSX_MEDIA_TYPE, "csv": CSV_MEDIA_TYPE}
@@ -35,6 +39,27 @@ def is_xlsx(content: bytes) -> bool:
 
 def is_legacy_xls(filename: str, content: bytes) -> bool:
     return filename.lower().endswith(".xls") or content.startswith(b"\xd0\xcf\x11\xe0")
+
+
+def upload_refusal(filename: str, content: bytes) -> str:
+    """Why an uploaded file is refused before it is read, or "" to read it."""
+    if not content:
+        return _("文件是空的")
+    if len(content) > MAX_UPLOAD_BYTES:
+        return _("文件不能超过 2 MB")
+    if is_legacy_xls(filename, content):
+        return _("不支持旧版 .xls 文件，请另存为 .xlsx 或 CSV")
+    return ""
+
+
+def header_map(
+    header: tuple[Any, ...], columns: Mapping[str, str], required: Collection[str]
+) -> dict[str, int] | None:
+    """Where each column is (any order), by its heading: `columns` maps the translated
+    heading to the column's key. None when a `required` key has no column."""
+    names = [cell_text(cell) for cell in header]
+    found = {columns[name]: i for i, name in enumerate(names) if name in columns}
+    return found if all(key in found for key in required) else None
 
 
 def xlsx_rows(content: bytes) -> Iterator[tuple[Any, ...]]:

@@ -1,12 +1,13 @@
-"""Demo reconciliation: 华信银行 has reported its ledger for the latest ended month with
-demo loans in it — one row matched, one with a different amount, one reference the
+"""Demo reconciliation: 华信银行 has reported its ledger for the ended month with the most
+demo loans — one row matched, one with a different amount, one reference the
 platform does not know, and one loan left out — so /console/settlement/reconciliation
 shows every kind of row."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from marketplace.demo.decisions import _actor
 from marketplace.demo.loans import STAFF_LOGIN
@@ -37,8 +38,12 @@ async def seed_reconciliation() -> int:
     )
     if not loans:
         return 0
-    period = loans[0]["disbursed_on"].replace(day=1)
-    month = [loan for loan in loans if loan["disbursed_on"] >= period]
+    # The ended month with the most demo loans (the latest of equals), for the most kinds.
+    by_month: dict[date, list[dict[str, Any]]] = {}
+    for loan in loans:
+        by_month.setdefault(loan["disbursed_on"].replace(day=1), []).append(loan)
+    period = max(by_month, key=lambda month: (len(by_month[month]), month))
+    month = sorted(by_month[period], key=lambda loan: loan["disbursed_on"])
     rows = [
         ReportRow(
             number=n + 2,

@@ -25,14 +25,16 @@ from marketplace.loans.statuses import RepaymentKind
 from marketplace.parsing import FieldError, parse_date, parse_money, parse_text
 from marketplace.spreadsheets import (
     FORMULA_START,
+    MAX_UPLOAD_BYTES,
     MEDIA_TYPES,
     cell_text,
-    is_legacy_xls,
+    header_map,
     rows_of,
     spreadsheet,
+    upload_refusal,
 )
 
-MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = MAX_UPLOAD_BYTES
 MAX_ROWS = 5_000
 MAX_CELL_LENGTH = 100
 MAX_EXPORT_ROWS = 10_000
@@ -64,13 +66,6 @@ class ParsedFile:
 
 def _refused(message: str) -> ParsedFile:
     return ParsedFile(rows=(), errors=(), file_error=message)
-
-
-def _header_map(header: tuple[Any, ...]) -> dict[str, int] | None:
-    names = [cell_text(cell) for cell in header]
-    wanted = {_(column): column for column in COLUMNS}
-    found = {wanted[name]: i for i, name in enumerate(names) if name in wanted}
-    return found if len(found) == len(COLUMNS) else None
 
 
 def _row(number: int, cells: dict[str, str]) -> FileRow | list[RowError]:
@@ -122,18 +117,18 @@ def _row(number: int, cells: dict[str, str]) -> FileRow | list[RowError]:
 def read_repayment_file(filename: str, content: bytes) -> ParsedFile:
     """Every row of an uploaded repayment file, checked on its own (the loans are checked
     when the file is recorded)."""
-    if not content:
-        return _refused(_("文件是空的"))
-    if len(content) > MAX_FILE_BYTES:
-        return _refused(_("文件不能超过 2 MB"))
-    if is_legacy_xls(filename, content):
-        return _refused(_("不支持旧版 .xls 文件，请另存为 .xlsx 或 CSV"))
+    if refusal := upload_refusal(filename, content):
+        return _refused(refusal)
     rows: list[FileRow] = []
     errors: list[RowError] = []
     try:
         source = rows_of(content)
         header = next(source, None)
-        columns = _header_map(header) if header is not None else None
+        columns = (
+            header_map(header, {_(column): column for column in COLUMNS}, COLUMNS)
+            if header is not None
+            else None
+        )
         if columns is None:
             return _refused(
                 _(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from marketplace.actors import Actor
 from marketplace.i18n import _
@@ -32,14 +31,16 @@ from marketplace.reconciliation.queries import (
 )
 from marketplace.reconciliation.services import record_export
 from marketplace.spreadsheets import (
+    MAX_UPLOAD_BYTES,
     MEDIA_TYPES,
     cell_text,
-    is_legacy_xls,
+    header_map,
     rows_of,
     spreadsheet,
+    upload_refusal,
 )
 
-MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_BYTES = MAX_UPLOAD_BYTES
 # A cell longer than this is refused before any parsing (a 20k-character cell).
 MAX_CELL_LENGTH = 200
 MAX_EXPORT_ROWS = 10_000
@@ -56,28 +57,18 @@ def _refused(message: str) -> ParsedLedger:
     return ParsedLedger(rows=(), errors=(), file_error=message)
 
 
-def _header_map(header: tuple[Any, ...]) -> dict[str, int] | None:
-    names = [cell_text(cell) for cell in header]
-    wanted = {_(label): name for name, label in FIELDS.items()}
-    found = {wanted[text]: i for i, text in enumerate(names) if text in wanted}
-    return found if all(name in found for name in REQUIRED_FIELDS) else None
-
-
 def read_ledger_file(filename: str, content: bytes, period: date) -> ParsedLedger:
     """Every row of an uploaded ledger, checked on its own and against the others (a
     reference twice is an error on its later row)."""
-    if not content:
-        return _refused(_("文件是空的"))
-    if len(content) > MAX_FILE_BYTES:
-        return _refused(_("文件不能超过 2 MB"))
-    if is_legacy_xls(filename, content):
-        return _refused(_("不支持旧版 .xls 文件，请另存为 .xlsx 或 CSV"))
+    if refusal := upload_refusal(filename, content):
+        return _refused(refusal)
     items: list[tuple[int, dict[str, str]]] = []
     too_long: list[RowError] = []
     try:
         source = rows_of(content)
         header = next(source, None)
-        columns = _header_map(header) if header is not None else None
+        headings = {_(label): name for name, label in FIELDS.items()}
+        columns = header_map(header, headings, REQUIRED_FIELDS) if header is not None else None
         if columns is None:
             return _refused(
                 _(

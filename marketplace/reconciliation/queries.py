@@ -96,6 +96,17 @@ class RowFilters:
         return {"outcome": self.outcome, "state": self.state, "q": self.reference}
 
 
+def outcome_choices() -> list[tuple[str, str]]:
+    """The outcome filter's options: every discrepancy at once, then each outcome."""
+    return [("discrepancies", _("全部差异"))] + [
+        (str(outcome), _(label)) for outcome, label in OUTCOME_LABELS.items()
+    ]
+
+
+def state_choices() -> list[tuple[str, str]]:
+    return [(str(state), DISCREPANCY_MACHINE.label(state)) for state in DiscrepancyState]
+
+
 def parse_row_filters(params: Mapping[str, Any]) -> RowFilters:
     """Lenient, for query strings: an unknown value means no filter."""
     outcome = first(params.get("outcome")).strip()
@@ -123,15 +134,6 @@ class ReconciliationSummary:
     unresolved: int
     reported_at: datetime | None  # None: nothing reported for the period yet
 
-    @property
-    def discrepancies(self) -> int:
-        return (
-            self.amount_differs
-            + self.date_differs
-            + self.missing_on_platform
-            + self.missing_in_report
-        )
-
 
 @dataclass(frozen=True)
 class ReconciliationRow:
@@ -155,6 +157,14 @@ class ReconciliationRow:
     actions: Actions
     # Names the discrepancy (outcome and both sides' values) for its resolution.
     fingerprint: str
+
+    @property
+    def is_discrepancy(self) -> bool:
+        return bool(self.state)
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.state == DiscrepancyState.RESOLVED
 
 
 @dataclass(frozen=True)

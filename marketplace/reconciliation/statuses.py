@@ -34,8 +34,6 @@ OUTCOME_LABELS: dict[Outcome, str] = {
     Outcome.MISSING_IN_REPORT: N_("机构未报送"),
 }
 
-DISCREPANCIES = tuple(outcome for outcome in Outcome if outcome != Outcome.MATCHED)
-
 
 class DiscrepancyState(StrEnum):
     OPEN = "open"

@@ -6,6 +6,7 @@ visible."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from datetime import timedelta
@@ -292,3 +293,47 @@ async def test_the_demo_shows_every_kind_of_row(client):
     rows = _rows(page)
     assert rows[UNKNOWN_REFERENCE] == ("missing_on_platform", "resolved")
     assert "matched" in {outcome for outcome, _state in rows.values()}
+
+
+async def test_parallel_uploads_leave_exactly_one_current_report(client, world):
+    reference = await _loan(world, 1, "5000")
+    await login(client, "/console/login", STAFF)
+    files = [(HEADER + f"{reference},{5000 + n},{_day(1)},\n").encode() for n in range(5)]
+    responses = await asyncio.gather(
+        *(_upload(client, f"ledger-{n}.csv", content) for n, content in enumerate(files))
+    )
+    assert {r.status_code for r in responses} == {303}
+    assert await DisbursementReport.count() == 5
+    (current,) = await DisbursementReport.select().where(DisbursementReport.is_current.eq(True))
+    assert (
+        await ReportedDisbursement.count().where(ReportedDisbursement.report == current["id"]) == 1
+    )
+
+
+async def test_hostile_query_values_are_never_a_500(client, world):
+    await login(client, "/console/login", STAFF)
+    for query in (
+        "period=%00",
+        "period=２０２６-01",
+        "period=9999-99",
+        "page=99999999999",
+        "outcome=%F0%9F%98%80",
+        "q=" + "x" * 20000,
+        "state=<script>",
+    ):
+        response = await client.get(f"{URL}?{query}")
+        assert response.status_code == 200, query
+    for path in ("/export/pdf", "/template/exe"):
+        assert (await client.get(URL + path)).status_code == 404
+    await user("operator", "finance@loanmart.example", "finance", None, "财务")
+    await login(client, "/admin/login", "finance@loanmart.example")
+    for query in (
+        "institution=abc",
+        "institution=１",
+        "institution=99999999999999",
+        f"institution={world.bank_id}&period=%00&page=0",
+    ):
+        response = await client.get(f"/admin/settlement/reconciliation?{query}")
+        assert response.status_code == 200, query
+    response = await client.get("/admin/settlement/reconciliation/export/xlsx")
+    assert response.status_code == 404
