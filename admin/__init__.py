@@ -13,6 +13,7 @@ from admin import (
     promotions,
     reconciliation,
     reviews,
+    settlement,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
@@ -31,6 +32,7 @@ admin_router = Router(
         *collections.handlers,
         *agreements.handlers,
         *consents.handlers,
+        *settlement.handlers,
         *reconciliation.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),

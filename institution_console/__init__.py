@@ -17,6 +17,7 @@ from institution_console import (
     products,
     promotions,
     reconciliation,
+    settlement,
     webhooks,
 )
 from server.inbox import inbox_handlers
@@ -41,6 +42,7 @@ console_router = Router(
         *prescreen.handlers,
         *webhooks.handlers,
         *account.handlers,
+        *settlement.handlers,
         *reconciliation.handlers,
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),

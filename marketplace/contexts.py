@@ -49,6 +49,7 @@ CONTEXTS: tuple[str, ...] = (
     "partners",
     "prescreen",
     "webhooks",
+    "settlement",
     "reconciliation",
 )
 

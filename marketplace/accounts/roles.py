@@ -57,6 +57,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "prescreen.manage",  # the institution's pre-screen rules (I4)
             "webhook.manage",  # receiver URLs, events, secrets and the deliveries log
             "consent.confirm_deletion",  # after a borrower withdraws consent
+            "settlement.view",  # the institution's monthly statements (I10)
+            "settlement.respond",  # confirm a statement or dispute its lines
             "reconciliation.view",  # disbursements reported vs the platform's loans (I10)
             "reconciliation.report",  # submit the month's disbursement ledger
             "reconciliation.resolve",  # close a discrepancy with a note
@@ -83,6 +85,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "loan.view",
             "loan.disburse",
             "loan.record_repayment",
+            "settlement.view",
+            "settlement.respond",
             "reconciliation.view",
             "reconciliation.report",
             "reconciliation.resolve",
@@ -104,6 +108,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "institution.review",  # partner applications (A4)
             "institution.manage",  # suspend / resume / close institutions
             "consent.oversee",  # institutions' deletion confirmations after withdrawals
+            "settlement.view",  # every institution's statements (A11)
+            "settlement.manage",  # build, issue, adjudicate, record payment, flag fraud
             "reconciliation.view",  # every institution's reconciliation (A11)
             "reconciliation.resolve",
         }
@@ -121,6 +127,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "jobs.view",
             "collection.view",
             "consent.oversee",
+            "settlement.view",
             "reconciliation.view",
         }
     ),
@@ -130,7 +137,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset(
-        {"dashboard.view", "agreement.manage", "reconciliation.view", "reconciliation.resolve"}
+        {
+            "dashboard.view",
+            "agreement.manage",
+            "settlement.view",
+            "settlement.manage",
+            "reconciliation.view",
+            "reconciliation.resolve",
+        }
     ),
 }
 

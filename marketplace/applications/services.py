@@ -441,7 +441,22 @@ async def _set_status(
         changes[Application.delivered_at] = now  # the lead desk's SLA clock starts here
     await Application.update(changes).where(Application.id == row["id"])
     await _add_event(row["id"], target, actor, note)
+    await _record_settlement_jobs(row["id"], row["status"], target)
     return target
+
+
+async def _record_settlement_jobs(
+    application_id: int, before: str, target: ApplicationStatus
+) -> None:
+    """Billing facts go to settlement by job name (settlement imports this context, not
+    the other way round), in the transaction of the step that causes them: a delivery
+    (CPL), an approval (CPA), a withdrawal after delivery (a possible credit)."""
+    if target is ApplicationStatus.DELIVERED:
+        await outbox.record("settlement.bill", kind="cpl", application_id=application_id)
+    elif target is ApplicationStatus.APPROVED:
+        await outbox.record("settlement.bill", kind="cpa", application_id=application_id)
+    elif target is ApplicationStatus.WITHDRAWN and before != ApplicationStatus.SUBMITTED:
+        await outbox.record("settlement.screen_withdrawal", application_id=application_id)
 
 
 async def move_lead(

@@ -22,6 +22,7 @@ from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
 from marketplace.demo.reconciliation import seed_reconciliation
+from marketplace.demo.settlement import seed_settlement
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
@@ -134,6 +135,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_prescreen()
     await seed_consents()
     await seed_partners()
+    await seed_settlement()
     await seed_reconciliation()
     return True
 

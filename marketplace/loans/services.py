@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from marketplace import outbox
 from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.statuses import ApplicationStatus
 from marketplace.applications.tables import Application
@@ -167,6 +168,8 @@ async def report_disbursement(
             principal=str(plan.principal),
             term_months=plan.term_months,
         )
+        # Billed by settlement (CPS) by job name: settlement imports loans, not vice versa.
+        await outbox.record("settlement.bill", kind="cps", application_id=application_id)
         await publish(application["institution"], "loan.disbursed", loan_id=loan_id)
         await notify_borrower(
             application["borrower"],

@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     "lpr_1y": "0.030",
     "apr_warn_multiple": "4",
     "duplicate_window_days": 30,
+    # Settlement (A11): a delivered lead withdrawn within this many hours is credited; the
+    # VAT rate captured on each statement when it is built (shown apart from the fee).
+    "credit_withdrawal_hours": 24,
+    "vat_rate": "0.06",
     # Days between a borrower's account-deletion request and its processing (they may cancel).
     "account_deletion_cooling_days": 15,
     "applications_per_day": 10,
@@ -122,6 +126,8 @@ async def cost_lines() -> CostLines:
 # (a floating rate follows the LPR; every cost verdict follows the lines).
 COST_KEYS = ("apr_block_line", "lpr_1y", "apr_warn_multiple")
 _MAX_COST_VALUE = Decimal(100)
+# Fractions below one, kept as strings ("0.06").
+FRACTION_KEYS = ("vat_rate",)
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -135,6 +141,14 @@ def _checked(key: str, value: Any) -> Any:
         if not (number.is_finite() and 0 < number <= _MAX_COST_VALUE):
             raise DomainError(_("参数值应为大于0的数值"), field="value")
         return str(number)
+    if key in FRACTION_KEYS:
+        try:
+            fraction = Decimal(str(value))
+        except ArithmeticError:
+            fraction = Decimal(-1)
+        if not (fraction.is_finite() and 0 <= fraction < 1):
+            raise DomainError(_("参数值应为0到1之间的小数"), field="value")
+        return str(fraction)
     if type(value) is not type(default):
         raise DomainError(_("参数值的类型不正确"), field="value")
     return value

@@ -3,7 +3,8 @@
  * rejects duplicate submissions on its own. This only makes the common cases nicer:
  *  - submit buttons are disabled (with a spinner) while their form is submitting;
  *  - the error summary of a re-rendered form receives focus;
- *  - the active item of a scrolled phone navigation strip is scrolled into view.
+ *  - the active item of a scrolled phone navigation strip is scrolled into view;
+ *  - a print button opens the print dialog.
  */
 (function () {
   "use strict";
@@ -98,9 +99,23 @@
     nav.scrollLeft = Math.max(0, target);
   }
 
+  // A "打印" button (data-print) opens the browser's print dialog. It is hidden until this
+  // script shows it: without JavaScript the page says to use the browser's own command.
+  function revealPrintButtons() {
+    document.querySelectorAll("[data-print][hidden]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-print]");
+    if (button) window.print();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     focusErrorSummary(document);
     revealActiveNav();
+    revealPrintButtons();
   });
 
   // A form re-rendered by htmx with errors: move focus to its summary.
