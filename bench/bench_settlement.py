@@ -38,6 +38,7 @@ import time
 from pathlib import Path
 
 from _results import append_rows, now, python_version
+from bench_loans import _timed
 from bench_web import _is_local, flush_redis, recreate_database, redis_db, run_step, with_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -110,12 +111,6 @@ async def generate(events: int, institutions: int, period) -> int:
     await BillingEvent.raw(EVENTS_SQL, period, period)
     await BillingEvent.raw(CREDITS_SQL)
     return await BillingEvent.count()
-
-
-async def _timed(run) -> float:
-    started = time.perf_counter()
-    await run()
-    return time.perf_counter() - started
 
 
 async def _reset() -> None:

@@ -3,7 +3,7 @@ list and detail, and the institution's agreement page."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,6 +64,16 @@ async def agreement_in_force(institution_id: int, at: datetime) -> AgreementTerm
         .first()
     )
     return _terms(row) if row else None
+
+
+async def terms_by_id(ids: Iterable[int]) -> dict[int, AgreementTerms]:
+    """The terms of these agreement versions, whatever their status (settlement prices and
+    caps past months by the version that billed them)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await Agreement.select(*_TERM_COLUMNS).where(Agreement.id.is_in(wanted))
+    return {row["id"]: _terms(row) for row in rows}
 
 
 async def agreement_text_of(agreement_id: int) -> str:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from marketplace import outbox
-from marketplace.agreements.tables import Agreement
-from marketplace.agreements.terms import AgreementTerms, PricingModel
+from marketplace.agreements.queries import terms_by_id
+from marketplace.agreements.terms import AgreementTerms
 from marketplace.db import transaction
 from marketplace.errors import DomainError
 from marketplace.i18n import _
@@ -117,38 +117,6 @@ async def vat_rate() -> Decimal:
     return Decimal(str((await get_parameters("vat_rate"))["vat_rate"]))
 
 
-def _terms(row: Mapping[str, Any]) -> AgreementTerms:
-    return AgreementTerms(
-        id=row["id"],
-        institution_id=row["institution"],
-        version=row["version"],
-        pricing_model=PricingModel(row["pricing_model"]),
-        rate=row["rate"],
-        monthly_unit_cap=row["monthly_unit_cap"],
-        monthly_fee_cap=row["monthly_fee_cap"],
-        valid_from=row["valid_from"],
-        valid_to=row["valid_to"],
-    )
-
-
-async def _agreement_terms(ids: Iterable[int]) -> dict[int, AgreementTerms]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    rows = await Agreement.select(
-        Agreement.id,
-        Agreement.institution,
-        Agreement.version,
-        Agreement.pricing_model,
-        Agreement.rate,
-        Agreement.monthly_unit_cap,
-        Agreement.monthly_fee_cap,
-        Agreement.valid_from,
-        Agreement.valid_to,
-    ).where(Agreement.id.is_in(wanted))
-    return {row["id"]: _terms(row) for row in rows}
-
-
 def check_period(period: date, now: datetime | None = None) -> None:
     if period.day != 1 or period >= current_month(now):
         raise DomainError(_("只能生成已结束月份的结算单"), field="period")
@@ -208,7 +176,7 @@ async def build(period: date, institution_id: int | None = None) -> int:
                 institution_id or 0,
             )
         }
-        terms = await _agreement_terms(r["agreement"] for r in aggregates)
+        terms = await terms_by_id(r["agreement"] for r in aggregates)
         end = month_end(period)
         # Events of this month credited on this same statement leave the caps' base.
         credited: dict[tuple[int, int, str], _Credited] = defaultdict(_Credited)

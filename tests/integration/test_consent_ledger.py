@@ -270,8 +270,11 @@ async def test_the_demo_has_a_withdrawal_to_confirm():
     assert await seed_demo()
     withdrawal = await ConsentWithdrawal.objects().first()
     assert withdrawal is not None and withdrawal.confirmed_at is None
+    # (Other demo borrowers — the settlement demo's — still consent to that institution.)
     assert not await Consent.exists().where(
-        (Consent.institution == withdrawal.institution) & Consent.withdrawn_at.is_null()
+        (Consent.institution == withdrawal.institution)
+        & (Consent.borrower == withdrawal.borrower)
+        & Consent.withdrawn_at.is_null()
     )
 
 

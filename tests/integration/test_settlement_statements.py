@@ -532,3 +532,43 @@ def test_adjudication_and_dispute_forms_read_good_values():
     assert queries.parse_period("2026-11") == date(2026, 11, 1)
     for raw in ("", "2026-13", "2026-1", "２０２６-11", "1999-12", "2026-11-05x", None):
         assert queries.parse_period(raw) is None
+
+
+async def test_parallel_disputes_and_payments_take_effect_once(world):
+    import asyncio
+
+    statement = await _built(world, leads=1)
+    operator = await finance_operator()
+    await services.issue_statement(operator, statement["id"])
+    [line] = (
+        await queries.statement_lines(
+            world.staff, statement["id"], LineFilters(), page=1, per_page=10
+        )
+    ).rows
+    raised = await asyncio.gather(
+        *(
+            services.dispute_line(world.staff, statement["id"], line.line_ref, f"理由{i}")
+            for i in range(5)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(isinstance(r, int) for r in raised) == 1
+    assert all(isinstance(r, int | DomainError) for r in raised), raised
+    [dispute_id] = [r for r in raised if isinstance(r, int)]
+    decided = await asyncio.gather(
+        services.adjudicate_dispute(operator, dispute_id, False, "已核实", None),
+        services.adjudicate_dispute(operator, dispute_id, True, "", None),
+        return_exceptions=True,
+    )
+    assert sum(r is None for r in decided) == 1
+    await services.confirm_statement(world.staff, statement["id"])
+    due = (await _statement(world.bank_id))["total_due"]
+    paid = await asyncio.gather(
+        *(
+            services.record_payment(operator, statement["id"], due, today_shanghai(), f"R{i}")
+            for i in range(3)
+        ),
+        return_exceptions=True,
+    )
+    assert sum(r is None for r in paid) == 1
+    assert all(r is None or isinstance(r, InvalidTransition) for r in paid), paid

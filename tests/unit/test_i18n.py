@@ -52,6 +52,7 @@ NOT_UI_FILES = (
     "marketplace/demo/catalogue.py",  # demo content, not interface
     "marketplace/demo/partners.py",  # demo content (companies, licences)
     "marketplace/demo/webhooks.py",  # demo content (an endpoint's description)
+    "marketplace/demo/settlement.py",  # demo content (a borrower, dispute reasons)
     "search/text.py",  # the tokenizer's Han character ranges
 )
 

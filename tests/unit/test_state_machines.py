@@ -32,6 +32,7 @@ from marketplace.products.statuses import (
     ProductStatus,
 )
 from marketplace.promotions.statuses import PROMOTION_MACHINE, SCHEDULER, PromotionStatus
+from marketplace.settlement.statuses import STATEMENT_MACHINE, StatementStatus
 from marketplace.statemachine import StateMachine
 
 MACHINES: dict[str, tuple[StateMachine, str]] = {
@@ -42,6 +43,7 @@ MACHINES: dict[str, tuple[StateMachine, str]] = {
     "prescreen_rule_set": (RULE_SET_MACHINE, RuleSetStatus.DRAFT),
     "promotion": (PROMOTION_MACHINE, PromotionStatus.REQUESTED),
     "partner_application": (PARTNER_MACHINE, PartnerStatus.SUBMITTED),
+    "statement": (STATEMENT_MACHINE, StatementStatus.DRAFT),
 }
 ALL_PERMISSIONS = frozenset(
     transition.permission
@@ -253,3 +255,22 @@ def test_a_table_that_names_an_unlabelled_or_undeclared_state_is_refused():
             {Door.OPEN: "开", Door.SHUT: "关"},
             {Door.OPEN: {"vanish": Transition(Other.GONE, "door.use", "消失")}},
         )
+
+
+def test_statement_actions_by_role():
+    """Operators who manage settlement build, issue and take payment; the institution's
+    admin and finance staff confirm or dispute; nobody else acts on a statement."""
+    super_admin = _actor("operator", "super_admin")
+    admin = _actor("staff", "institution_admin")
+    finance = _actor("staff", "finance")
+    auditor = _actor("operator", "auditor")
+    officer = _actor("staff", "loan_officer")
+    names = lambda state, actor: {a.name for a in STATEMENT_MACHINE.actions(state, actor)}  # noqa: E731
+    assert names("draft", super_admin) == {"issue", "rebuild"}
+    assert names("issued", admin) == names("issued", finance) == {"confirm", "dispute"}
+    assert names("adjusted", admin) == {"confirm", "dispute"}
+    assert names("confirmed", super_admin) == {"settle"}
+    assert names("confirmed", admin) == set()
+    for nobody in (auditor, officer):
+        assert all(not names(state, nobody) for state in StatementStatus)
+    assert STATEMENT_MACHINE.is_terminal("settled")
