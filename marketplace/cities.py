@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from marketplace.i18n import _
-from marketplace.parsing import FieldError, first
+from marketplace.parsing import FieldError, first, parse_list
 
 DATA_FILE = Path(__file__).with_name("cities.json")
 # Longer than any name, spelled with its province, that a person would type.
@@ -189,24 +189,16 @@ def parse_city(raw: Any, *, label: str) -> str:
             )
         )
     if not names:
-        raise FieldError(
-            _("没有找到城市“{text}”，请填写地级及以上城市，如 杭州市", text=text)
-        )
+        raise FieldError(_("没有找到城市“{text}”，请填写地级及以上城市，如 杭州市", text=text))
     return next(iter(names))
 
 
 def parse_city_list(raw: Any, *, label: str, max_items: int) -> list[str]:
-    """A comma-separated list of cities (product, delivery settings) → canonical names,
-    each once, in the order given."""
-    text = first(raw)
-    parts = [
-        part for part in text.replace("，", ",").replace("、", ",").split(",") if part.strip()
-    ]
-    if len(parts) > max_items:
-        raise FieldError(_("{label}最多{n}项", label=label, n=max_items))
+    """Cities typed into one box (“杭州，宁波”) or sent as repeated keys (product,
+    delivery settings) → canonical names, each once, in the order given."""
     names: list[str] = []
-    for part in parts:
-        name = parse_city(part, label=label)
+    for item in parse_list(raw, label=label, max_length=MAX_INPUT_LENGTH, max_items=max_items):
+        name = parse_city(item, label=label)
         if name not in names:
             names.append(name)
     return names
