@@ -39,8 +39,7 @@ def build(root: Path) -> dict:
                 listed += [
                     {"code": area["code"], "name": area["name"]}
                     for area in areas
-                    if area["cityCode"] == city["code"]
-                    and area["name"].endswith(("市", "林区"))
+                    if area["cityCode"] == city["code"] and area["name"].endswith(("市", "林区"))
                 ]
             else:
                 listed.append({"code": city["code"], "name": city["name"]})

@@ -80,7 +80,18 @@ def test_an_ambiguous_name_asks_which_one():
 
 @pytest.mark.parametrize(
     "hostile",
-    ["", "   ", "火星", "Hangzhou", "杭州\x00", "杭\u200b州", "杭州😀", "<script>", "杭" * 20_000, "１２３"],
+    [
+        "",
+        "   ",
+        "火星",
+        "Hangzhou",
+        "杭州\x00",
+        "杭\u200b州",
+        "杭州😀",
+        "<script>",
+        "杭" * 20_000,
+        "１２３",
+    ],
 )
 def test_unknown_or_hostile_input_is_a_clear_error(hostile):
     with pytest.raises(FieldError) as caught:
