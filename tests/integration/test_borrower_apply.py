@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from marketplace import jobs
 from marketplace.accounts.tables import BorrowerProfile
 from marketplace.applications.tables import Application
 from marketplace.delivery.services import parse_limits, save_delivery_settings
@@ -136,13 +137,15 @@ async def test_the_lead_desk_filter_matches_every_spelling(client, world):
         assert soup(page).select_one("#f-city")["value"] == "杭州市"
 
 
-async def test_the_product_filter_reads_the_city_by_its_canonical_name(client, world):
-    from portal.products import search_query_from
-
-    assert search_query_from({"city": "杭州"}).city == "杭州市"
-    assert search_query_from({"city": "恩施州"}).city == "恩施土家族苗族自治州"
-    assert search_query_from({"city": ""}).city is None
-    page = soup(await client.get("/products", params={"city": "杭州"}))
+async def test_the_product_filter_finds_every_spelling(client, world):
+    product_id = await listed_product(world.staff, world.operator, name="杭州专享贷")
+    # Written before the city list, in the short form; indexed afterwards.
+    await Product.update({Product.cities: ["杭州"]}).where(Product.id == product_id)
+    await jobs.run_until_idle()
+    for typed, found in (("杭州", True), ("杭州市", True), ("浙江杭州", True), ("宁波", False)):
+        page = soup(await client.get("/products", params={"city": typed}))
+        names = [a.get_text(strip=True) for a in page.select(".product-card__name a")]
+        assert ("杭州专享贷" in names) is found, (typed, names)
     assert page.select_one("input[name=city]")["list"] == "city-options"
 
 
