@@ -88,14 +88,23 @@ class DebtToIncome:
 
     def warning(self) -> str:
         ratio = self.ratio
+        figures = {
+            "total": f"{self.total:,.2f}",
+            "new": f"{self.new_payment:,.2f}",
+            "existing": f"{self.existing_payments:,.2f}",
+            "share": _("全部") if ratio is None else f"{ratio * 100:.0f}%",
+            "limit": f"{self.limit * 100:.0f}%",
+        }
+        if not self.existing_payments:
+            return _(
+                "这笔借款每月需还款约 {total} 元，占月收入的 {share}，超过建议的 {limit}。"
+                "过度借贷会加重还款压力，请确认能按时还款后再提交。",
+                **figures,
+            )
         return _(
             "借款后您每月需还款约 {total} 元（本笔约 {new} 元，在本平台的其他借款约 {existing} 元），"
             "占月收入的 {share}，超过建议的 {limit}。过度借贷会加重还款压力，请确认能按时还款后再提交。",
-            total=f"{self.total:,.2f}",
-            new=f"{self.new_payment:,.2f}",
-            existing=f"{self.existing_payments:,.2f}",
-            share=_("全部") if ratio is None else f"{ratio * 100:.0f}%",
-            limit=f"{self.limit * 100:.0f}%",
+            **figures,
         )
 
 

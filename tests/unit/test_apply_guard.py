@@ -48,6 +48,11 @@ def test_debt_to_income_warns_above_the_share():
     assert "5,000.01" in text and "4,000.00" in text and "1,000.01" in text and "50%" in text
 
 
+def test_without_other_loans_the_warning_names_this_one_only():
+    text = DebtToIncome(Decimal(6000), Decimal(0), Decimal(10000), Decimal("0.5")).warning()
+    assert "6,000.00" in text and "60%" in text and "其他借款" not in text
+
+
 def test_no_income_is_always_over():
     debt = DebtToIncome(Decimal(1), Decimal(0), Decimal(0), Decimal("0.5"))
     assert debt.ratio is None and debt.exceeded and "全部" in debt.warning()
