@@ -12,8 +12,9 @@ from marketplace.accounts.services import (
 )
 from marketplace.errors import ValidationFailed
 from marketplace.i18n import _
+from marketplace.parsing import first
 from server.auth import client_address, request_id, sign_in
-from server.forms import FormData, submit_form
+from server.forms import FormData, safe_next, submit_form
 from server.rendering import flash, redirect, render
 
 PUBLIC = {"access": "public"}
@@ -31,9 +32,14 @@ async def _page(
     )
 
 
+def _next(raw: object) -> str:
+    """Where the borrower was going (a same-site path), or "" — kept through every step."""
+    return safe_next(first(raw), "/", "")
+
+
 @get("/register", name="portal.auth.register", opt=PUBLIC)
 async def register_page(request: Request) -> Response:
-    return await _page(request, {}, {})
+    return await _page(request, {"next": _next(request.query_params.get("next"))}, {})
 
 
 @post("/register", name="portal.auth.register_submit", opt=PUBLIC)
@@ -53,8 +59,7 @@ async def register_submit(request: Request) -> Response:
         )
         sign_in(request, await authenticate(origin, "borrower", values["mobile"], password))
         flash(request, _("注册成功，欢迎来到 LoanMart"))
-        next_url = str(data.get("next", ""))
-        return redirect(request, next_url if next_url.startswith("/products/") else "/")
+        return redirect(request, values["next"] or "/")
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         # After a failed registration step the code field stays on the page.
@@ -66,7 +71,8 @@ async def register_submit(request: Request) -> Response:
 
 def _typed_values(data: FormData) -> dict[str, str]:
     """What goes back into the page: passwords are never echoed."""
-    return {key: str(data.get(key, "")).strip() for key in ("mobile", "code", "display_name")}
+    values = {key: str(data.get(key, "")).strip() for key in ("mobile", "code", "display_name")}
+    return {**values, "next": _next(data.get("next"))}
 
 
 handlers = [register_page, register_submit]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from marketplace.applications.guard import cooling_off_notice
 from marketplace.applications.queries import borrower_application, borrower_applications
 from marketplace.applications.services import (
     new_submission_key,
@@ -38,10 +39,12 @@ FIELDS = (
     "employment_type",
     "submission_key",
     "consent",
+    "debt_warning_read",
 )
 
 
 async def _form(request: Request, product: ProductDetail, values: dict, errors: dict) -> Response:
+    actor = await require_actor(request)
     notice = build_notice(product.institution_name, product.service_phone, product.name)
     return await render(
         request,
@@ -53,6 +56,7 @@ async def _form(request: Request, product: ProductDetail, values: dict, errors: 
             "notice": notice,
             "employment_types": translated(EMPLOYMENT_TYPES),
             "delivery": await delivery_notice(product.institution_id),
+            "cooling_off": await cooling_off_notice(actor.user_id or 0),
         },
         nav="products",
     )

@@ -10,6 +10,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from marketplace.categories.queries import category_labels
+from marketplace.cities import canonical_or_same
 from marketplace.delivery.queries import delivery_notice
 from marketplace.i18n import translated
 from marketplace.loancalc import RepaymentMethod
@@ -69,14 +70,13 @@ def search_query_from(
         parse_decimal, params.get("apr_max"), None, minimum=Decimal(0), maximum=PERCENT, scale=4
     )
     whole = {"minimum": 1, "maximum": MAX_ID}
+    city = lenient(parse_text, params.get("city"), None, max_length=column_length(Product.cities))
     return SearchQuery(
         text=lenient(parse_text, params.get("q"), "", max_length=MAX_QUERY_TEXT),
         category=lenient(parse_choice, params.get("category"), None, choices=categories),
         institution_id=lenient(parse_int, params.get("institution"), None, **whole),
         repayment_method=lenient(parse_choice, params.get("method"), None, choices=METHODS),
-        city=lenient(
-            parse_text, params.get("city"), None, max_length=column_length(Product.cities)
-        ),
+        city=canonical_or_same(city) if city else None,
         employment_type=lenient(
             parse_choice, params.get("employment"), None, choices=EMPLOYMENT_TYPES
         ),

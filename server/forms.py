@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
@@ -24,6 +25,8 @@ FormData = dict[str, Any]
 MAX_PAGE = 10_000
 # No path segment we route on (ids, references, static files) is longer than this.
 MAX_PATH_TEXT = 255
+# A `next` path longer than this is not one we sent anyone from.
+MAX_NEXT_LENGTH = 2000
 
 
 async def form_data(request: Request) -> FormData:
@@ -53,8 +56,21 @@ def as_list(data: FormData, key: str) -> list[str]:
 
 
 def safe_next(target: str | None, prefix: str, default: str) -> str:
-    """Only same-site paths under the audience's own prefix; never `//host`."""
-    if not target or not target.startswith(prefix) or target.startswith("//") or "\\" in target:
+    """Only same-site paths under the audience's own prefix: never `//host` or `/\\host`
+    (browsers read both as another site), a scheme (`javascript:`), or spaces and control
+    characters, which browsers drop before reading the rest (`/\t/host`)."""
+    if (
+        not target
+        or len(target) > MAX_NEXT_LENGTH
+        or not target.startswith("/")
+        or not target.startswith(prefix)
+        or target.startswith("//")
+        or "\\" in target
+        or any(c.isspace() or unicodedata.category(c)[0] == "C" for c in target)
+    ):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
         return default
     return target
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from marketplace import i18n
+from marketplace.cities import Province, gazetteer
 from marketplace.i18n import _
 from marketplace.money import format_cny, format_rate
 from marketplace.settings import PROJECT_ROOT, settings
@@ -58,6 +59,11 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={version}"
 
 
+def city_provinces() -> tuple[Province, ...]:
+    """The city list by province, for the city pickers (macros/forms.html city_options)."""
+    return gazetteer().provinces
+
+
 def make_environment() -> Environment:
     env = Environment(  # noqa: S701 - autoescape is on for html via select_autoescape
         loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
@@ -73,6 +79,7 @@ def make_environment() -> Environment:
     env.install_gettext_translations(i18n.translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["static_url"] = static_url
     env.globals["may_open"] = may_open
+    env.globals["city_provinces"] = city_provinces
     env.filters.update(
         cny=format_cny, pct=format_rate, dt=_datetime, date=_date, amount=_amount, wan=_wan
     )

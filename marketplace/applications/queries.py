@@ -30,6 +30,7 @@ from marketplace.applications.statuses import (
     received_leads,
 )
 from marketplace.applications.tables import Application, ApplicationEvent
+from marketplace.cities import canonical_or_same, spellings
 from marketplace.errors import NotFound
 from marketplace.i18n import N_, _
 from marketplace.loancalc import SHANGHAI, RepaymentMethod
@@ -357,8 +358,8 @@ def parse_lead_filters(params: Mapping[str, Any], options: LeadDeskOptions) -> L
         delivered_to=lenient(parse_date, params.get("delivered_to"), None),
         amount_min=amount_min,
         amount_max=amount_max,
-        city=lenient(
-            parse_text, params.get("city"), "", max_length=column_length(Application.city)
+        city=canonical_or_same(
+            lenient(parse_text, params.get("city"), "", max_length=column_length(Application.city))
         ),
         assignee=lenient(
             parse_choice,
@@ -417,7 +418,8 @@ def _lead_condition(actor: Actor, filters: LeadFilters) -> Any:
     if filters.amount_max is not None:
         condition &= Application.amount <= filters.amount_max
     if filters.city:
-        condition &= Application.city == filters.city
+        # Leads from before the city list may say 杭州 where newer ones say 杭州市.
+        condition &= Application.city.is_in(spellings(filters.city))
     if filters.assignee == ASSIGNEE_MINE:
         condition &= Application.assignee == actor.user_id
     elif filters.assignee == ASSIGNEE_NONE:

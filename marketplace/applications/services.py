@@ -14,8 +14,18 @@ from marketplace import outbox
 from marketplace.accounts.limits import Limit, reserve
 from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
 from marketplace.accounts.roles import permissions_of
-from marketplace.accounts.tables import BorrowerProfile, User
+from marketplace.accounts.tables import User
 from marketplace.actors import SYSTEM, Actor
+from marketplace.applications.guard import (
+    DebtToIncome,
+    GuardSettings,
+    active_loan_payments,
+    cooling_off_message,
+    cooling_off_until,
+    guard_settings,
+    new_loan_payment,
+    product_quote,
+)
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     FORM_ACTIONS,
@@ -25,6 +35,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.services import record as audit
+from marketplace.cities import covers, parse_city
 from marketplace.consents.notices import build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
@@ -40,7 +51,7 @@ from marketplace.errors import (
 )
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_borrower, notify_institution
-from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS
+from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS, LoanInputError
 from marketplace.money import FEN
 from marketplace.parameters.services import get_parameters
 from marketplace.parsing import (
@@ -50,7 +61,6 @@ from marketplace.parsing import (
     parse_choice,
     parse_int,
     parse_money,
-    parse_text,
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
@@ -68,6 +78,8 @@ from marketplace.security import (
 from marketplace.webhooks.services import publish
 
 SHARED_DATA_CONTEXT = "application.shared_data"
+# The form's key for the debt-to-income warning, which the borrower may acknowledge.
+DEBT_WARNING = "debt_warning"
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,8 @@ class ApplicationInput:
     consent_given: bool
     notice_digest: str
     submission_key: str
+    # The borrower read the debt-to-income warning and sends the application anyway.
+    debt_warning_read: bool = False
 
 
 def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
@@ -107,19 +121,13 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
     id_number = normalise_id_number(first(data.get("id_number")).strip())
     if error := validate_id_number(id_number):
         form.fail("id_number", error)
-    city = form.field(
-        "city",
-        parse_text,
-        "",
-        label=_("所在城市"),
-        min_length=1,
-        max_length=column_length(BorrowerProfile.city),
-    )
+    city = form.field("city", parse_city, "", label=_("所在城市"))
     # Income is bounded like any amount of money we can compute with.
     income = form.field("monthly_income", parse_money, Decimal(0), label=_("月收入"), minimum=FEN)
-    employment_type = first(data.get("employment_type")).strip() or "employee"
+    # Chosen by the borrower, never assumed: a product or an institution may turn it down.
+    employment_type = first(data.get("employment_type")).strip()
     if employment_type not in EMPLOYMENT_TYPES:
-        form.fail("employment_type", _("请选择职业类型"))
+        form.fail("employment_type", _("请选择您的职业类型"))
     consent_given = first(data.get("consent")).strip() == "yes"
     if not consent_given:
         form.fail("consent", _("请阅读个人信息单独同意书，并勾选同意后再提交"))
@@ -127,6 +135,7 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
     if not 16 <= len(submission_key) <= column_length(Application.submission_key):
         form.fail("submission_key", _("表单已过期，请刷新页面后重新提交"))
     notice_digest = first(data.get("notice_digest")).strip()
+    debt_warning_read = first(data.get("debt_warning_read")).strip() == "yes"
     form.raise_errors()
     return ApplicationInput(
         product_id=product_id,
@@ -141,6 +150,7 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         consent_given=consent_given,
         notice_digest=notice_digest,
         submission_key=submission_key,
+        debt_warning_read=debt_warning_read,
     )
 
 
@@ -167,7 +177,7 @@ def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
             age_min=product["age_min"],
             age_max=product["age_max"],
         )
-    if product["cities"] and cmd.city not in product["cities"]:
+    if product["cities"] and not covers(product["cities"], cmd.city):
         # Translators: separator between the items of a list.
         cities = _("、").join(product["cities"])
         errors["city"] = _("该产品暂不覆盖您所在的城市：{cities}", cities=cities)
@@ -235,6 +245,15 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
     gate = await admission(product["institution"], _facts_of(cmd))
     if not gate.ok:
         errors.setdefault(gate.field, gate.label)
+    guard = await guard_settings()
+    if not errors.keys() & {"amount", "term_months", "repayment_method", "monthly_income"}:
+        try:
+            debt = await _debt_to_income(actor, product, cmd, guard)
+        except LoanInputError as exc:
+            errors["amount"] = exc.message
+        else:
+            if debt.exceeded and not cmd.debt_warning_read:
+                errors[DEBT_WARNING] = debt.warning()
     params = await get_parameters(
         "duplicate_window_days", "applications_per_day", "institutions_per_application"
     )
@@ -261,6 +280,13 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
             & (Application.submitted_at >= since)
         ):
             raise ValidationFailed({"product": _("您已申请过该产品，请在“我的申请”中查看进度")})
+        pause_ends = await cooling_off_until(actor.user_id or 0, guard)
+        if pause_ends is not None:
+            message = cooling_off_message(
+                pause_ends, limit=guard.cooling_off_applications, days=guard.cooling_off_days
+            )
+            wait = pause_ends - datetime.now(UTC)
+            raise Throttled(message, retry_after=max(1, int(wait.total_seconds())))
         day_ago = datetime.now(UTC) - timedelta(days=1)
         recent = await Application.select(Application.institution).where(
             (Application.borrower == actor.user_id) & (Application.submitted_at >= day_ago)
@@ -322,6 +348,18 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         await audit(actor, "application.submit", "application", application_id, reference=reference)
         await outbox.record("applications.deliver", application_id=application_id)
     return reference
+
+
+async def _debt_to_income(
+    actor: Actor, product: dict, cmd: ApplicationInput, guard: GuardSettings
+) -> DebtToIncome:
+    plan = product_quote(product, cmd.amount, cmd.term_months, cmd.repayment_method)
+    return DebtToIncome(
+        new_payment=new_loan_payment(plan),
+        existing_payments=await active_loan_payments(actor.user_id or 0),
+        monthly_income=cmd.monthly_income,
+        limit=guard.dti_warning_ratio,
+    )
 
 
 def _facts_of(cmd: ApplicationInput) -> LeadFacts:

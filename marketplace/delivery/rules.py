@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from marketplace.agreements.terms import AgreementTerms, PricingModel
+from marketplace.cities import covers
 from marketplace.i18n import N_, _
 from marketplace.money import format_cny
 from marketplace.products.catalog import EMPLOYMENT_TYPES
@@ -137,7 +138,7 @@ def judge(
 
 def filter_lead(limits: Limits, facts: LeadFacts) -> Admission:
     sep = _("、")  # Translators: separator between the items of a list.
-    if limits.cities and facts.city not in limits.cities:
+    if limits.cities and not covers(limits.cities, facts.city):
         return _refuse(
             "filter.city", "city", _("所在城市须为 {cities}", cities=sep.join(limits.cities))
         )

@@ -18,6 +18,7 @@ from typing import Any
 from marketplace.actors import Actor
 from marketplace.agreements.queries import agreement_in_force
 from marketplace.audit.services import record as audit
+from marketplace.cities import parse_city_list
 from marketplace.db import transaction
 from marketplace.delivery.rules import Admission, LeadFacts, Limits, Usage, judge
 from marketplace.delivery.tables import DeliverySettings
@@ -28,10 +29,8 @@ from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI
 from marketplace.parsing import (
     FormReader,
-    column_length,
     first,
     parse_int,
-    parse_list,
     parse_money,
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
@@ -159,12 +158,7 @@ def parse_limits(data: Mapping[str, Any]) -> Limits:
         form.fail("amount_max", _("最高借款金额不能低于最低借款金额"))
     income = _optional(form, data, "min_monthly_income", parse_money, label=_("最低月收入"))
     cities: list[str] = form.field(
-        "cities",
-        parse_list,
-        list[str](),
-        label=_("城市"),
-        max_length=column_length(DeliverySettings.cities),
-        max_items=MAX_CITIES,
+        "cities", parse_city_list, list[str](), label=_("城市"), max_items=MAX_CITIES
     )
     raw_kinds = data.get("employment_types")
     kinds = [

@@ -99,6 +99,9 @@ async def apply_and_deliver(
             consent_given=True,
             notice_digest=notice.digest,
             submission_key=secrets.token_urlsafe(24),
+            # The demo borrower's history is built in one go: the repayment-burden warning
+            # (§6.6) is taken as read.
+            debt_warning_read=True,
         ),
     )
     row = await Application.select(Application.id).where(Application.reference == reference).first()

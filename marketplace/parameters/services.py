@@ -27,6 +27,12 @@ DEFAULTS: dict[str, Any] = {
     # Days between a borrower's account-deletion request and its processing (they may cancel).
     "account_deletion_cooling_days": 15,
     "applications_per_day": 10,
+    # Over-indebtedness guard (§6.6): warn when the new loan's monthly payment plus those
+    # of the borrower's active loans here exceed this share of stated monthly income; pause
+    # new applications after this many within this many days.
+    "dti_warning_ratio": "0.5",
+    "cooling_off_applications": 6,
+    "cooling_off_days": 7,
     # Distinct institutions one borrower's applications may reach within a day (one batch).
     "institutions_per_application": 5,
     # Days an institution has to confirm it deleted a borrower's data after a withdrawal;
@@ -125,6 +131,8 @@ async def cost_lines() -> CostLines:
 # The parameters every product's price depends on: changing one re-prices them all
 # (a floating rate follows the LPR; every cost verdict follows the lines).
 COST_KEYS = ("apr_block_line", "lpr_1y", "apr_warn_multiple")
+# Parameters kept as decimal strings: each must read as a positive number.
+DECIMAL_KEYS = (*COST_KEYS, "dti_warning_ratio")
 _MAX_COST_VALUE = Decimal(100)
 # Fractions below one, kept as strings ("0.06").
 FRACTION_KEYS = ("vat_rate",)
@@ -133,7 +141,7 @@ FRACTION_KEYS = ("vat_rate",)
 def _checked(key: str, value: Any) -> Any:
     """The value if it has the default's shape (a cost parameter: a positive decimal)."""
     default = DEFAULTS[key]
-    if key in COST_KEYS:
+    if key in DECIMAL_KEYS:
         try:
             number = Decimal(str(value))
         except ArithmeticError:

@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from marketplace.cities import covers, parse_city_list
 from marketplace.i18n import N_, _
 from marketplace.parsing import (
     FieldError,
@@ -107,7 +108,10 @@ class Condition:
 
     def holds(self, facts: LeadFacts) -> bool:
         if self.operator in LIST_OPERATORS:
-            inside = facts.text(self.field) in self.values
+            if self.field is RuleField.CITY:
+                inside = covers(self.values, facts.city)
+            else:
+                inside = facts.text(self.field) in self.values
             return inside if self.operator is Operator.IN else not inside
         value = facts.number(self.field)
         assert self.low is not None
@@ -346,6 +350,13 @@ def parse_condition(form: FormReader, prefix: str) -> Condition | None:
             ),
         )
         return None
+    if rule_field is RuleField.CITY:
+        cities: list[str] = form.field(
+            key["values"], parse_city_list, list[str](), label=_("城市"), max_items=MAX_VALUES
+        )
+        if not cities:
+            form.fail(key["values"], _("请填写取值，多个用逗号或顿号分隔"))
+        return Condition(rule_field, rule_operator, values=tuple(cities))
     if not numeric:
         values: list[str] = form.field(
             key["values"],

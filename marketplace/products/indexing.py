@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from marketplace.categories.queries import category_labels
+from marketplace.cities import canonical_or_same
 from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.products.search_port import ProductDocument, backend
 from marketplace.products.statuses import ProductStatus
@@ -54,7 +55,7 @@ def product_document(row: dict, labels: Mapping[str, str]) -> ProductDocument:
         summary=summary,
         tags=list(row["tags"]),
         repayment_methods=list(row["repayment_methods"]),
-        cities=list(row["cities"]),
+        cities=[canonical_or_same(city) for city in row["cities"]],
         employment_types=list(row["employment_types"]),
         amount_min=int(row["amount_min"]),
         amount_max=int(row["amount_max"]),

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from piccolo.columns import Column
 
+from marketplace.cities import parse_city_list
 from marketplace.i18n import _
 from marketplace.loancalc import (
     MAX_PRINCIPAL,
@@ -415,7 +416,9 @@ def parse_product_input(
     approval_speed_hours = _optional_int(
         form, "approval_speed_hours", _("审批时效"), 24, minimum=1, maximum=MAX_APPROVAL_HOURS
     )
-    cities = _list(form, "cities", _("城市"), Product.cities, MAX_LIST_ITEMS)
+    cities = form.field(
+        "cities", parse_city_list, list[str](), label=_("城市"), max_items=MAX_LIST_ITEMS
+    )
     documents = _list(
         form, "required_documents", _("所需材料"), Product.required_documents, MAX_LIST_ITEMS
     )

@@ -99,6 +99,7 @@ async def test_product_to_lead_journey(new_page, live_server):
     await borrower.fill("input[name=real_name]", "陈晓")
     await borrower.fill("input[name=id_number]", id_number)
     await borrower.fill("input[name=city]", "杭州")
+    await borrower.select_option("select[name=employment_type]", "employee")
     await borrower.fill("input[name=monthly_income]", "15000")
     await expect(borrower.locator("input[name=consent]")).not_to_be_checked()
     await expect(borrower.locator("main")).to_contain_text("华信银行")
@@ -189,6 +190,7 @@ async def test_applying_works_without_javascript(new_page, live_server):
     await page.fill("input[name=real_name]", "张伟")
     await page.fill("input[name=id_number]", valid_id_number(birth="19960101"))
     await page.fill("input[name=city]", "成都")
+    await page.select_option("select[name=employment_type]", "employee")
     await page.fill("input[name=monthly_income]", "15000")
     # Forgetting the consent keeps everything typed and says what is missing.
     await page.get_by_role("button", name="提交申请").click()

@@ -41,6 +41,7 @@ async def _apply(borrower: Page, product: str) -> str:
     await borrower.fill("input[name=real_name]", "林悦")
     await borrower.fill("input[name=id_number]", valid_id_number(sequence="457"))
     await borrower.fill("input[name=city]", "杭州")
+    await borrower.select_option("select[name=employment_type]", "employee")
     await borrower.fill("input[name=monthly_income]", "18000")
     await borrower.check("input[name=consent]")
     await borrower.get_by_role("button", name="提交申请").click()

@@ -199,7 +199,9 @@ async def test_the_data_export_is_built_by_a_job_and_downloadable_once(client, w
     assert data["account"]["mobile"] == "13912345678"
     assert data["profile"]["real_name"] == "张伟"
     assert data["applications"][0]["reference"] == application.reference
-    assert data["applications"][0]["shared_with_institution"]["city"] == "北京"
+    assert (
+        data["applications"][0]["shared_with_institution"]["city"] == "北京市"
+    )  # as stored: the canonical name
     assert data["consents"][0]["institution"] == "测试银行"
     assert data["credit_health"] == [] and data["sms_preferences"] == {}
     assert (await client.get(href)).status_code == 404, "once only"

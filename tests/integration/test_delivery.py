@@ -78,7 +78,7 @@ async def test_the_admin_saves_settings_audited_with_before_and_after(staff_clie
     assert (row.daily_lead_cap, row.monthly_lead_cap, row.cities, row.version) == (
         10,
         None,
-        ["北京"],
+        ["北京市"],  # stored by its canonical name
         2,
     )
     entries = await AuditEntry.objects().where(AuditEntry.action == "delivery.settings_saved")
@@ -86,7 +86,9 @@ async def test_the_admin_saves_settings_audited_with_before_and_after(staff_clie
     last = max(entries, key=lambda e: e.id)
     detail = last.detail if isinstance(last.detail, dict) else __import__("json").loads(last.detail)
     assert detail["before"]["daily_lead_cap"] == 20 and detail["after"]["daily_lead_cap"] == 10
-    assert detail["before"]["monthly_budget"] == "9000.00" and detail["after"]["cities"] == ["北京"]
+    assert detail["before"]["monthly_budget"] == "9000.00" and detail["after"]["cities"] == [
+        "北京市"
+    ]
     shown = soup(await staff_client.get("/console/delivery"))
     assert shown.select_one("input[name=daily_lead_cap]")["value"] == "10"
 

@@ -312,7 +312,8 @@ async def test_bulk_move_reports_each_refusal(client, world):
         "/console/leads/bulk-status", {"action": "review", "next": "/console/leads?city=上海"}
     )
     assert nothing.status_code == 400 and "请至少勾选一条线索" in nothing.text
-    assert soup(nothing).select_one("#f-city")["value"] == "上海", "the list keeps its filters"
+    # The filter is kept, by the city's canonical name.
+    assert soup(nothing).select_one("#f-city")["value"] == "上海市", "the list keeps its filters"
     no_assignee = await client.submit("/console/leads/assign", {"lead": [str(waiting)]})
     assert no_assignee.status_code == 400 and "请选择负责人" in no_assignee.text
 
@@ -437,7 +438,7 @@ async def test_exports_match_the_filters_masked_and_audited(client, world):
     audited = await _audit("lead.export")
     details = [json.loads(r["detail"]) for r in audited]
     assert [(d["format"], d["rows"], d["filters"]) for d in details] == [
-        ("xlsx", 1, {"city": "北京"}),
+        ("xlsx", 1, {"city": "北京市"}),
         ("csv", 1, {"amount_min": "100000"}),
     ]
     assert (await client.get("/console/leads/export/pdf")).status_code == 404

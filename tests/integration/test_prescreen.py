@@ -107,7 +107,7 @@ async def test_published_rules_score_each_lead_and_reject_with_the_reason(client
     page = soup(await client.get(f"/console/leads/{turned_down.id}"))
     lines = [li.text.strip() for li in page.select("[data-explanation] li")]
     assert lines == [
-        "城市不属于北京：拒绝（原因：资质不符）",
+        "城市不属于北京市：拒绝（原因：资质不符）",
         "月收入 8,000–15,000：不符合（0 分）",
         "月收入 15,000–100,000：+40 分",
     ]
@@ -125,7 +125,8 @@ async def test_a_threshold_rejects_low_scores_and_no_rules_means_no_score(client
     assert not await Screening.exists()
 
     await _published(world, MID_INCOME, threshold="20")
-    low = await _apply(client, world, monthly_income="6000")
+    # A modest amount: the debt-to-income warning is not what this test is about.
+    low = await _apply(client, world, monthly_income="6000", amount="20000")
     enough = await _apply(client, world, monthly_income="9000")
     assert (low.status, low.rejection_reason, low.prescreen_score) == ("rejected", "income", 0)
     assert (enough.status, enough.prescreen_score) == ("delivered", 20)
@@ -189,7 +190,7 @@ async def test_console_edits_a_draft_without_js_and_publishes_it(client, world):
     assert (await client.submit(f"{base}/scores", MID_INCOME)).status_code == 303
     page = soup(await client.get("/console/prescreen"))
     rows = [row.select("td")[1].text for row in page.select("tr[data-rule]")]
-    assert rows == ["城市不属于北京", "月收入 8,000–15,000"]
+    assert rows == ["城市不属于北京市", "月收入 8,000–15,000"]
     remove = await client.submit(f"{base}/remove", {"kind": "score", "index": "0"})
     assert remove.status_code == 303
     assert len(soup(await client.get("/console/prescreen")).select("tr[data-rule]")) == 1

@@ -96,7 +96,7 @@ async def test_signed_lead_is_retried_with_backoff_until_the_receiver_accepts(
     assert payload["event"] == "lead.delivered"
     assert payload["data"]["application_id"] == application.id
     assert payload["data"]["reference"] == application.reference
-    assert payload["data"]["city"] == "北京" and payload["data"]["consent_active"] is True
+    assert payload["data"]["city"] == "北京市" and payload["data"]["consent_active"] is True
     # Identity and contact data never travel in a webhook.
     body = receiver.requests[-1].body.decode()
     assert "张伟" not in body and world.borrower_mobile not in body
@@ -176,7 +176,7 @@ async def test_after_consent_is_withdrawn_no_lead_data_leaves(client, world, rec
     await _endpoint(world, receiver.url)
     application = await delivered_application(client, world)
     await _settle()
-    assert json.loads(receiver.of("lead.delivered")[0].body)["data"]["city"] == "北京"
+    assert json.loads(receiver.of("lead.delivered")[0].body)["data"]["city"] == "北京市"
 
     await withdraw_application(world.borrower, application.id)
     await _settle()

@@ -163,7 +163,10 @@ def test_forms_parse_typed_rules():
         ),
         REASONS,
     )
-    assert hard == HardFilter(Condition(F.CITY, O.NOT_IN, values=("北京", "上海")), "not_eligible")
+    # Cities are kept by their canonical names, each once.
+    assert hard == HardFilter(
+        Condition(F.CITY, O.NOT_IN, values=("北京市", "上海市")), "not_eligible"
+    )
     rule = parse_score_rule(
         form(
             score_field="employment_type",
