@@ -1,7 +1,7 @@
 """A monthly statement in a real browser (issue #9): the institution disputes a line of its
 issued statement, the operator accepts the dispute, the institution confirms the adjusted
 statement and the operator records the payment, which settles it. Runs on the demo seed's
-issued statement of 华信银行 (CPL)."""
+issued statement of 瀚海银行 (CPS)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.e2e.test_journey import sign_in
 
 pytestmark = pytest.mark.e2e
 
-STAFF = "admin@huaxin-bank.example"
+STAFF = "admin@hanhai-bank.example"
 OPERATOR = "super@loanmart.example"
 REASON = "该客户此前已由其他渠道申请，属重复线索"
 
