@@ -9,6 +9,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -143,3 +144,34 @@ def spreadsheet(
     file_format: str, title: str, headers: list[str], rows: list[list[object]]
 ) -> bytes:
     return _xlsx(title, headers, rows) if file_format == "xlsx" else _csv(headers, rows)
+
+
+@dataclass(frozen=True)
+class Export:
+    filename: str
+    media_type: str
+    content: bytes
+    rows: int
+
+
+def export_file(
+    file_format: str,
+    filename: str,
+    title: str,
+    headers: list[str],
+    cells: list[list[object]],
+    *,
+    limit: int,
+    truncated: bool,
+) -> Export:
+    """A staff export of `cells` (at most `limit` rows, already cut), saying so in a last
+    row when the filters matched more."""
+    rows = len(cells)
+    if truncated:
+        cells = [*cells, [_("仅导出前 {n} 条，请缩小筛选范围后分批导出", n=limit)]]
+    return Export(
+        filename=f"{filename}.{file_format}",
+        media_type=MEDIA_TYPES[file_format],
+        content=spreadsheet(file_format, title, headers, cells),
+        rows=rows,
+    )

@@ -26,8 +26,9 @@ from marketplace.parsing import FieldError, parse_date, parse_money, parse_text
 from marketplace.spreadsheets import (
     FORMULA_START,
     MAX_UPLOAD_BYTES,
-    MEDIA_TYPES,
+    Export,
     cell_text,
+    export_file,
     header_map,
     rows_of,
     spreadsheet,
@@ -165,14 +166,6 @@ def repayment_template(file_format: str) -> bytes:
     return spreadsheet(file_format, _("还款记录"), [_(column) for column in COLUMNS], [])
 
 
-@dataclass(frozen=True)
-class Export:
-    filename: str
-    media_type: str
-    content: bytes
-    rows: int
-
-
 def _export_cells(loan: LoanRow) -> list[object]:
     return [
         loan.reference,
@@ -208,11 +201,6 @@ async def export_loans(actor: Actor, filters: LoanFilters, file_format: str) -> 
         _("下一还款日"),
     ]
     rows = [_export_cells(loan) for loan in loans]
-    if truncated:
-        rows.append([_("仅导出前 {n} 条，请缩小筛选范围后分批导出", n=MAX_EXPORT_ROWS)])
-    return Export(
-        filename=f"loans.{file_format}",
-        media_type=MEDIA_TYPES[file_format],
-        content=spreadsheet(file_format, _("贷款"), headers, rows),
-        rows=len(loans),
+    return export_file(
+        file_format, "loans", _("贷款"), headers, rows, limit=MAX_EXPORT_ROWS, truncated=truncated
     )

@@ -32,8 +32,9 @@ from marketplace.reconciliation.queries import (
 from marketplace.reconciliation.services import record_export
 from marketplace.spreadsheets import (
     MAX_UPLOAD_BYTES,
-    MEDIA_TYPES,
+    Export,
     cell_text,
+    export_file,
     header_map,
     rows_of,
     spreadsheet,
@@ -115,14 +116,6 @@ def ledger_template(file_format: str) -> bytes:
     return spreadsheet(file_format, _("放款台账"), [_(label) for label in FIELDS.values()], [])
 
 
-@dataclass(frozen=True)
-class Export:
-    filename: str
-    media_type: str
-    content: bytes
-    rows: int
-
-
 def _cells(row: ReconciliationRow) -> list[object]:
     return [
         row.reference,
@@ -161,12 +154,12 @@ async def export_rows(
         _("处理说明"),
         _("处理人"),
     ]
-    cells = [_cells(row) for row in rows]
-    if truncated:
-        cells.append([_("仅导出前 {n} 条，请缩小筛选范围后分批导出", n=MAX_EXPORT_ROWS)])
-    return Export(
-        filename=f"reconciliation-{period_text(period)}.{file_format}",
-        media_type=MEDIA_TYPES[file_format],
-        content=spreadsheet(file_format, _("放款对账"), headers, cells),
-        rows=len(rows),
+    return export_file(
+        file_format,
+        f"reconciliation-{period_text(period)}",
+        _("放款对账"),
+        headers,
+        [_cells(row) for row in rows],
+        limit=MAX_EXPORT_ROWS,
+        truncated=truncated,
     )
