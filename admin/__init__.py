@@ -13,6 +13,7 @@ from admin import (
     promotions,
     reconciliation,
     reviews,
+    risk,
     settlement,
 )
 from server.inbox import inbox_handlers
@@ -34,6 +35,7 @@ admin_router = Router(
         *consents.handlers,
         *settlement.handlers,
         *reconciliation.handlers,
+        *risk.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

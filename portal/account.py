@@ -14,6 +14,7 @@ from marketplace.errors import ValidationFailed
 from marketplace.i18n import _
 from marketplace.parsing import first
 from server.auth import client_address, request_id, sign_in
+from server.device import device_id
 from server.forms import FormData, safe_next, submit_form
 from server.rendering import flash, redirect, render
 
@@ -44,7 +45,7 @@ async def register_page(request: Request) -> Response:
 
 @post("/register", name="portal.auth.register_submit", opt=PUBLIC)
 async def register_submit(request: Request) -> Response:
-    origin = visitor(client_address(request), request_id(request))
+    origin = visitor(client_address(request), request_id(request), device_id(request))
 
     async def submit(data: FormData) -> Response:
         values = _typed_values(data)

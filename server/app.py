@@ -23,6 +23,7 @@ from open_api.docs import api_docs, api_mount
 from portal import portal_router
 from server.auth import access_guard
 from server.demo_webhooks import demo_webhook_receiver
+from server.device import DeviceCookieMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
@@ -118,6 +119,8 @@ def create_app() -> Litestar:
         openapi_config=None,
         debug=False,
     )
+    # The device cookie's id reaches the actor (anti-fraud velocity by device, A8).
+    app.asgi_handler = DeviceCookieMiddleware(app.asgi_handler)
     # Around Litestar's own router, not in its per-route middleware list: answers for
     # unmatched paths (404/405) get the headers, the request id and an access line too.
     app.asgi_handler = MetricsMiddleware(

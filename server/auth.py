@@ -13,6 +13,7 @@ from marketplace.accounts.services import actor_for
 from marketplace.actors import Actor
 from marketplace.errors import DomainError
 from marketplace.settings import settings
+from server.device import device_id
 from server.sessions import SCOPE_KEY, session_of, stamp_device
 
 ACCESS_LEVELS = frozenset({"public", "borrower", "staff", "operator"})
@@ -51,7 +52,7 @@ async def current_actor(connection: ASGIConnection) -> Actor | None:
     if user_id := session.get("uid"):
         try:
             actor = (await actor_for(int(user_id))).with_request(
-                client_address(connection), request_id(connection)
+                client_address(connection), request_id(connection), device_id(connection)
             )
         except DomainError:
             session.clear()

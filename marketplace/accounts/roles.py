@@ -112,6 +112,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "settlement.manage",  # build, issue, adjudicate, record payment, flag fraud
             "reconciliation.view",  # every institution's reconciliation (A11)
             "reconciliation.resolve",
+            "risk.view",  # anti-fraud alerts, events, blacklist and rules (A8)
+            "risk.manage",  # release / reject held applications, keep the blacklist
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -129,13 +131,21 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.oversee",
             "settlement.view",
             "reconciliation.view",
+            "risk.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
     ),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
-    ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
+    ("operator", "risk_officer"): frozenset(
+        {
+            "dashboard.view",
+            "collection.view",
+            "risk.view",
+            "risk.manage",
+        }
+    ),
     ("operator", "finance"): frozenset(
         {
             "dashboard.view",

@@ -16,6 +16,7 @@ from marketplace.db import transaction
 from marketplace.errors import DomainError, Throttled, ValidationFailed
 from marketplace.i18n import _
 from marketplace.notifications.services import send_sms
+from marketplace.risk.services import screen_registration
 from marketplace.security import (
     blind_index,
     encrypt_field,
@@ -38,9 +39,11 @@ LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
 LOGIN_MAX_FAILURES_PER_ADDRESS = 30
 
 
-def visitor(ip: str, request_id: str = "") -> Actor:
+def visitor(ip: str, request_id: str = "", device: str = "") -> Actor:
     """Someone not signed in (registering, signing in), known only by their request."""
-    return Actor(user_id=None, kind="visitor", label="visitor", ip=ip, request_id=request_id)
+    return Actor(
+        user_id=None, kind="visitor", label="visitor", ip=ip, request_id=request_id, device=device
+    )
 
 
 def mobile_login_key(mobile: str) -> str:
@@ -98,6 +101,7 @@ async def register_borrower(
     key = mobile_login_key(mobile)
     if not await consume_code("register", key, code):
         raise ValidationFailed({"code": _("验证码不正确或已过期")})
+    await screen_registration(origin, mobile)
     normalised = normalise_mobile(mobile)
     password_hash = await hash_password_async(password)
     async with transaction():
@@ -158,6 +162,7 @@ async def authenticate(origin: Actor, kind: str, login: str, password: str) -> A
     # A locked account is refused before its password is looked at: right or wrong, the
     # answer is the same.
     if wait := await reserve(account, address):
+        await _record_failure(origin, kind, key, None, "throttled")
         raise Throttled(
             _("登录失败次数过多，请{minutes}分钟后再试", minutes=_minutes(wait)),
             retry_after=wait,

@@ -66,6 +66,8 @@ from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
 from marketplace.products.validation import REPAYMENT_METHODS
 from marketplace.products.visibility import on_portal
+from marketplace.risk.rules import NEUTRAL_REFUSAL, HoldStatus
+from marketplace.risk.services import ApplicationCase, hold_status, screen_application
 from marketplace.security import (
     age_on,
     decrypt_field,
@@ -346,6 +348,18 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         )
         await _add_event(application_id, ApplicationStatus.SUBMITTED, actor)
         await audit(actor, "application.submit", "application", application_id, reference=reference)
+        # Anti-fraud (A8): a held application waits in the delivery job until decided.
+        await screen_application(
+            actor,
+            ApplicationCase(
+                application_id,
+                reference,
+                product["institution"],
+                actor.user_id,
+                mobile,
+                cmd.id_number,
+            ),
+        )
         await outbox.record("applications.deliver", application_id=application_id)
     return reference
 
@@ -405,6 +419,12 @@ async def deliver(application_id: int) -> bool:
         )
         # Delivered already (a job that ran twice): nothing to do.
         if row is None or row["status"] != ApplicationStatus.SUBMITTED:
+            return False
+        hold = await hold_status(application_id)
+        if hold == HoldStatus.HELD:
+            return False
+        if hold == HoldStatus.REJECTED:
+            await _refuse_delivery(row, _(NEUTRAL_REFUSAL), "risk")
             return False
         if await Consent.exists().where(
             (Consent.id == row["consent"]) & Consent.withdrawn_at.is_not_null()

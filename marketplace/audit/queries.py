@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
+
+from piccolo.columns.combination import WhereRaw
 
 from marketplace.audit.tables import AuditEntry
 from marketplace.i18n import N_, _
+from marketplace.loancalc import SHANGHAI
 
 ACTOR_KINDS: dict[str, str] = {
     "operator": N_("运营人员"),
@@ -146,6 +149,13 @@ ACTIONS: dict[str, str] = {
     "reconciliation.row": N_("录入或更正放款台账行"),
     "reconciliation.resolve": N_("处理对账差异"),
     "reconciliation.export": N_("导出放款对账"),
+    "risk.hold": N_("风险评分达到阈值，申请暂停交付"),
+    "risk.release": N_("风控放行申请"),
+    "risk.reject": N_("风控拒绝申请"),
+    "risk.registration_refused": N_("风险评分达到阈值，拒绝注册"),
+    "risk.blacklist_add": N_("加入黑名单"),
+    "risk.blacklist_remove": N_("移出黑名单"),
+    "audit.export": N_("导出审计日志"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -169,6 +179,9 @@ OBJECT_TYPES: dict[str, str] = {
     "partner_document": N_("入驻材料"),
     "prescreen_rule_set": N_("预筛规则"),
     "legal_version": N_("法律文本版本"),
+    "risk_blacklist": N_("黑名单条目"),
+    "risk_screening": N_("风险筛查"),
+    "audit_log": N_("审计日志"),
 }
 
 
@@ -210,17 +223,102 @@ def _row(entry: dict[str, Any]) -> AuditRow:
     )
 
 
-async def search_audit(text: str, *, page: int, per_page: int) -> tuple[list[AuditRow], int]:
-    """Newest first; `text` matches action, object, or actor label."""
+MAX_TEXT = 100
+MAX_OBJECT_ID = 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditFilters:
+    """What the audit page searches by; every field optional (empty = any)."""
+
+    text: str = ""  # free text: action, actor, object, request id, details
+    actor: str = ""  # an actor's name (part of it) or user id
+    actor_kind: str = ""
+    institution_id: int | None = None
+    object_type: str = ""
+    object_id: str = ""
+    action: str = ""  # exact code, or a prefix ending in "." ("risk.")
+    date_from: date | None = None
+    date_to: date | None = None
+    ip: str = ""  # exact address, or a prefix ending in "." or ":"
+
+    def as_query(self) -> dict[str, str]:
+        return {
+            "q": self.text,
+            "actor": self.actor,
+            "actor_kind": self.actor_kind,
+            "institution": str(self.institution_id or ""),
+            "object_type": self.object_type,
+            "object_id": self.object_id,
+            "action": self.action,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "ip": self.ip,
+        }
+
+
+def _literal(text: str) -> str:
+    """`text` inside a LIKE pattern: its % and _ match only themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like(text: str) -> str:
+    return f"%{_literal(text)}%"
+
+
+def _prefix(text: str) -> str:
+    return f"{_literal(text)}%"
+
+
+def _condition(filters: AuditFilters) -> Any:
     condition: Any = AuditEntry.id > 0
-    if text:
-        pattern = f"%{text}%"
-        condition = (
+    if filters.text:
+        pattern = _like(filters.text)
+        condition &= (
             AuditEntry.action.ilike(pattern)
             | AuditEntry.actor_label.ilike(pattern)
             | AuditEntry.object_type.ilike(pattern)
-            | (AuditEntry.object_id == text)
+            | (AuditEntry.object_id == filters.text)
+            | (AuditEntry.request_id == filters.text)
+            | WhereRaw("detail::text ILIKE {}", pattern)
         )
+    if filters.actor:
+        by_name: Any = AuditEntry.actor_label.ilike(_like(filters.actor))
+        if filters.actor.isascii() and filters.actor.isdigit() and len(filters.actor) <= 9:
+            by_name |= AuditEntry.actor_id == int(filters.actor)
+        condition &= by_name
+    if filters.actor_kind:
+        condition &= AuditEntry.actor_kind == filters.actor_kind
+    if filters.institution_id:
+        condition &= AuditEntry.institution_id == filters.institution_id
+    if filters.object_type:
+        condition &= AuditEntry.object_type == filters.object_type
+    if filters.object_id:
+        condition &= AuditEntry.object_id == filters.object_id
+    if filters.action:
+        if filters.action.endswith("."):
+            condition &= AuditEntry.action.like(_prefix(filters.action))
+        else:
+            condition &= AuditEntry.action == filters.action
+    if filters.date_from:
+        start = datetime.combine(filters.date_from, time.min, tzinfo=SHANGHAI)
+        condition &= AuditEntry.at >= start
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), time.min, tzinfo=SHANGHAI)
+        condition &= AuditEntry.at < end
+    if filters.ip:
+        if filters.ip.endswith((".", ":")):
+            condition &= AuditEntry.ip.like(_prefix(filters.ip))
+        else:
+            condition &= AuditEntry.ip == filters.ip
+    return condition
+
+
+async def search_audit(
+    filters: AuditFilters, *, page: int, per_page: int
+) -> tuple[list[AuditRow], int]:
+    """Newest first, every filter applied together."""
+    condition = _condition(filters)
     total = await AuditEntry.count().where(condition)
     rows = (
         await AuditEntry.select()
@@ -230,3 +328,26 @@ async def search_audit(text: str, *, page: int, per_page: int) -> tuple[list[Aud
         .offset((page - 1) * per_page)
     )
     return [_row(row) for row in rows], total
+
+
+async def audit_rows_for_export(filters: AuditFilters, *, limit: int) -> list[AuditRow]:
+    """At most `limit` rows, newest first (the caller asks for one more to know it cut)."""
+    rows = (
+        await AuditEntry.select()
+        .where(_condition(filters))
+        .order_by(AuditEntry.id, ascending=False)
+        .limit(limit)
+    )
+    return [_row(row) for row in rows]
+
+
+def action_choices() -> list[tuple[str, str]]:
+    return sorted(((code, f"{_(label)}（{code}）") for code, label in ACTIONS.items()))
+
+
+def object_type_choices() -> list[tuple[str, str]]:
+    return [(code, _(label)) for code, label in OBJECT_TYPES.items()]
+
+
+def actor_kind_choices() -> list[tuple[str, str]]:
+    return [(code, _(label)) for code, label in ACTOR_KINDS.items()]

@@ -101,6 +101,25 @@ DEFAULTS: dict[str, Any] = {
         {"code": "residence_proof", "label": N_("居住证明")},
         {"code": "other", "label": N_("其他")},
     ],
+    # Anti-fraud (A8): registrations / applications one phone, ID number, device or
+    # address may make within the window before the velocity rule scores; each rule's
+    # score; the age band outside which an applicant scores; the total that holds an
+    # application for review, and the total that refuses a registration.
+    "risk_window_hours": 24,
+    "risk_registrations_per_device": 3,
+    "risk_registrations_per_address": 10,
+    "risk_applications_per_phone": 8,
+    "risk_applications_per_id_number": 8,
+    "risk_applications_per_device": 8,
+    "risk_applications_per_address": 20,
+    "risk_velocity_score": 40,
+    "risk_blacklist_score": 100,
+    "risk_invalid_id_score": 100,
+    "risk_age_score": 30,
+    "risk_age_min": 18,
+    "risk_age_max": 65,
+    "risk_hold_score": 60,
+    "risk_registration_block_score": 80,
 }
 
 
