@@ -30,6 +30,7 @@ from marketplace.risk.rules import (
     HoldStatus,
     KeyKind,
     Stage,
+    parameter_keys,
 )
 from marketplace.risk.tables import BlacklistEntry, RiskEvent, RiskHold
 
@@ -243,19 +244,7 @@ class RuleRow:
 
 async def rules_overview() -> list[RuleRow]:
     """Each rule with the system parameters that set it and their current values."""
-    velocity_keys = [rule.limit_parameter for rule in VELOCITY_RULES]
-    values = await get_parameters(
-        WINDOW_PARAMETER,
-        *velocity_keys,
-        VELOCITY_SCORE,
-        BLACKLIST_SCORE,
-        INVALID_ID_SCORE,
-        AGE_SCORE,
-        AGE_MIN,
-        AGE_MAX,
-        HOLD_SCORE,
-        REGISTRATION_BLOCK_SCORE,
-    )
+    values = await get_parameters(*parameter_keys())
 
     def param(key: str, what: str) -> tuple[str, str, object]:
         return (key, what, values[key])
