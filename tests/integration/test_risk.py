@@ -394,3 +394,63 @@ async def test_queue_lists_held_oldest_first(world):
         "LMTEST0002",
         "LMTEST0003",
     ]
+
+
+async def test_parallel_applications_from_one_device_through_the_submission_verb(world):
+    """The hook in submit_application: four borrowers on one device apply at once; the
+    device rule (limit 2) holds exactly two, and only the others are delivered."""
+    from marketplace.demo.decisions import apply_and_deliver
+    from marketplace.products.tables import Product
+
+    await _set(risk_applications_per_device=2, risk_velocity_score=60, risk_hold_score=60)
+    product_id = await listed_product(world.staff, world.operator)
+    product = (
+        await Product.select(
+            *Product.all_columns(),
+            Product.institution.short_name.as_alias("institution_name"),
+            Product.institution.service_phone.as_alias("service_phone"),
+        )
+        .where(Product.id == product_id)
+        .output(load_json=True)
+        .first()
+    )
+    borrowers = [
+        replace(
+            await factories.user("borrower", f"1360000{i:04d}", "borrower", None, "张伟"),
+            ip=f"10.9.{i}.1",
+            device="ab" * 16,
+        )
+        for i in range(4)
+    ]
+    ids = await asyncio.gather(
+        *(
+            apply_and_deliver(
+                borrower, product, amount=product["amount_min"], term_months=12, city="北京"
+            )
+            for borrower in borrowers
+        )
+    )
+    statuses = sorted(
+        row["status"]
+        for row in await Application.select(Application.status).where(Application.id.is_in(ids))
+    )
+    assert statuses == ["delivered", "delivered", "submitted", "submitted"]
+    assert await RiskHold.count() == 2
+
+
+async def test_device_cookie_is_random_http_only_and_kept(client):
+    first = await client.get("/")
+    cookie = next(
+        header for header in first.headers.get_list("set-cookie") if header.startswith("lm_device=")
+    )
+    assert re.fullmatch(
+        r"lm_device=[0-9a-f]{32}; Max-Age=\d+; Path=/; HttpOnly; SameSite=Lax", cookie
+    )
+    again = await client.get("/products")
+    assert not any(h.startswith("lm_device=") for h in again.headers.get_list("set-cookie"))
+    client.cookies.clear()
+    static = await client.get("/healthz")
+    assert not any(h.startswith("lm_device=") for h in static.headers.get_list("set-cookie"))
+    client.cookies.set("lm_device", "not-a-device-id")
+    forged = await client.get("/")
+    assert any(h.startswith("lm_device=") for h in forged.headers.get_list("set-cookie"))
