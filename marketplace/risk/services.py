@@ -183,15 +183,21 @@ async def _velocity_hits(
     return hits
 
 
-def _in_networks(address: str, networks: list[dict[str, Any]]) -> int | None:
+async def _barred_network(address: str) -> int | None:
+    """The live blacklist entry whose network holds `address` (a GiST index answers)."""
     try:
-        ip = ipaddress.ip_address(address)
+        ipaddress.ip_address(address)
     except ValueError:
         return None
-    for row in networks:
-        if ip in ipaddress.ip_network(row["value_ref"]):
-            return int(row["id"])
-    return None
+    # The CASE keeps Postgres from casting a phone's blind index to cidr (it may evaluate
+    # conditions in any order); the same expression is indexed (migration).
+    rows = await BlacklistEntry.raw(
+        "SELECT id FROM risk_blacklist WHERE kind = 'address' AND removed_at IS NULL"
+        " AND (CASE WHEN kind = 'address' THEN value_ref::cidr END) >>= {}::inet"
+        " ORDER BY id LIMIT 1",
+        address,
+    )
+    return int(rows[0]["id"]) if rows else None
 
 
 async def _blacklist_hits(keys: Mapping[KeyKind, str], params: Mapping[str, int]) -> list[Hit]:
@@ -217,21 +223,17 @@ async def _blacklist_hits(keys: Mapping[KeyKind, str], params: Mapping[str, int]
                     {"entry": entry["id"]},
                 )
             )
-    if address := keys.get(KeyKind.ADDRESS):
-        networks = await BlacklistEntry.select(BlacklistEntry.id, BlacklistEntry.value_ref).where(
-            live & (BlacklistEntry.kind == KeyKind.ADDRESS)
-        )
-        if (entry_id := _in_networks(address, networks)) is not None:
-            hits.append(
-                Hit(
-                    BLACKLIST_RULES[KeyKind.ADDRESS],
-                    params[BLACKLIST_SCORE],
-                    KeyKind.ADDRESS,
-                    key_ref(KeyKind.ADDRESS, address),
-                    _hint(KeyKind.ADDRESS, address),
-                    {"entry": entry_id},
-                )
+    if (address := keys.get(KeyKind.ADDRESS)) and (entry_id := await _barred_network(address)):
+        hits.append(
+            Hit(
+                BLACKLIST_RULES[KeyKind.ADDRESS],
+                params[BLACKLIST_SCORE],
+                KeyKind.ADDRESS,
+                key_ref(KeyKind.ADDRESS, address),
+                _hint(KeyKind.ADDRESS, address),
+                {"entry": entry_id},
             )
+        )
     return hits
 
 

@@ -1,5 +1,6 @@
 """Risk: the index the velocity counts read by, one live blacklist entry per value (so
-two operators adding the same number at once make one entry), and the queue's indexes."""
+two operators adding the same number at once make one entry), the network index that finds
+the barred range holding an address, and the queue's indexes."""
 
 from marketplace.appconfig import raw_sql_migration
 
@@ -14,6 +15,9 @@ STATEMENTS = [
     "CREATE INDEX risk_hold_status ON risk_hold (status, held_at)",
     "CREATE UNIQUE INDEX risk_blacklist_live ON risk_blacklist (kind, value_ref)"
     " WHERE removed_at IS NULL",
+    "CREATE INDEX risk_blacklist_network ON risk_blacklist"
+    " USING gist ((CASE WHEN kind = 'address' THEN value_ref::cidr END) inet_ops)"
+    " WHERE kind = 'address' AND removed_at IS NULL",
 ]
 
 
