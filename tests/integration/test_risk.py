@@ -454,3 +454,17 @@ async def test_device_cookie_is_random_http_only_and_kept(client):
     client.cookies.set("lm_device", "not-a-device-id")
     forged = await client.get("/")
     assert any(h.startswith("lm_device=") for h in forged.headers.get_list("set-cookie"))
+
+
+async def test_the_demo_has_a_held_application_blacklist_entries_and_events():
+    from marketplace.demo.seed import seed_demo
+
+    await seed_demo()
+    holds = await RiskHold.objects()
+    assert [hold.status for hold in holds] == ["held"]
+    assert (
+        await Application.objects().where(Application.id == holds[0].application_id).first()
+    ).status == "submitted"
+    assert await BlacklistEntry.count() == 2
+    rules = {event.rule for event in await RiskEvent.objects()}
+    assert {"blacklist.phone", "blacklist.address", "velocity.registration.device"} <= rules
