@@ -21,7 +21,7 @@ HELD_MOBILE = "13700001234"
 HELD_NAME = "赵强"
 SUPER = "super@loanmart.example"
 DEMO_DEVICE = "0d" * 16
-# More registrations from one device than the rule allows (the default limit is 3).
+# More registrations from one device than the rule allows (its default limit is 3).
 DEVICE_REGISTRATIONS = 5
 
 

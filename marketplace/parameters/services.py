@@ -101,18 +101,29 @@ DEFAULTS: dict[str, Any] = {
         {"code": "residence_proof", "label": N_("居住证明")},
         {"code": "other", "label": N_("其他")},
     ],
-    # Anti-fraud (A8): registrations / applications one phone, ID number, device or
-    # address may make within the window before the velocity rule scores; each rule's
-    # score; the age band outside which an applicant scores; the total that holds an
-    # application for review, and the total that refuses a registration.
-    "risk_window_hours": 24,
-    "risk_registrations_per_device": 3,
-    "risk_registrations_per_address": 10,
-    "risk_applications_per_phone": 8,
-    "risk_applications_per_id_number": 8,
-    "risk_applications_per_device": 8,
-    "risk_applications_per_address": 20,
-    "risk_velocity_score": 40,
+    # Anti-fraud (A8), per velocity rule (stage × key): how many registrations or
+    # applications one phone, ID number, device or address may make within the window
+    # (hours) before the rule scores, and its score. Then the other rules' scores, the age
+    # band outside which an applicant scores, the total that holds an application for
+    # review, and the total that refuses a registration.
+    "risk_registration_device_limit": 3,
+    "risk_registration_device_window_hours": 24,
+    "risk_registration_device_score": 40,
+    "risk_registration_address_limit": 10,
+    "risk_registration_address_window_hours": 24,
+    "risk_registration_address_score": 40,
+    "risk_application_phone_limit": 8,
+    "risk_application_phone_window_hours": 24,
+    "risk_application_phone_score": 40,
+    "risk_application_id_number_limit": 8,
+    "risk_application_id_number_window_hours": 24,
+    "risk_application_id_number_score": 40,
+    "risk_application_device_limit": 8,
+    "risk_application_device_window_hours": 24,
+    "risk_application_device_score": 40,
+    "risk_application_address_limit": 20,
+    "risk_application_address_window_hours": 24,
+    "risk_application_address_score": 40,
     "risk_blacklist_score": 100,
     "risk_invalid_id_score": 100,
     "risk_age_score": 30,

@@ -25,8 +25,6 @@ from marketplace.risk.rules import (
     REJECTION_REASONS,
     RULE_LABELS,
     VELOCITY_RULES,
-    VELOCITY_SCORE,
-    WINDOW_PARAMETER,
     HoldStatus,
     KeyKind,
     Stage,
@@ -254,8 +252,8 @@ async def rules_overview() -> list[RuleRow]:
             label=_(rule.label),
             parameters=[
                 param(rule.limit_parameter, _("窗口内允许次数")),
-                param(WINDOW_PARAMETER, _("统计窗口（小时）")),
-                param(VELOCITY_SCORE, _("命中分值")),
+                param(rule.window_parameter, _("统计窗口（小时）")),
+                param(rule.score_parameter, _("命中分值")),
             ],
         )
         for rule in VELOCITY_RULES

@@ -40,8 +40,6 @@ KEY_PURPOSES: dict[KeyKind, str] = {
 # What may be blacklisted (devices come and go with a cookie: not worth barring).
 BLACKLIST_KINDS = (KeyKind.PHONE, KeyKind.ID_NUMBER, KeyKind.ADDRESS)
 
-WINDOW_PARAMETER = "risk_window_hours"
-VELOCITY_SCORE = "risk_velocity_score"
 BLACKLIST_SCORE = "risk_blacklist_score"
 INVALID_ID_SCORE = "risk_invalid_id_score"
 AGE_SCORE = "risk_age_score"
@@ -53,56 +51,34 @@ REGISTRATION_BLOCK_SCORE = "risk_registration_block_score"
 
 @dataclass(frozen=True)
 class VelocityRule:
-    code: str
     stage: Stage
     key: KeyKind
-    limit_parameter: str
     label: str
+
+    @property
+    def code(self) -> str:
+        return f"velocity.{self.stage}.{self.key}"
+
+    @property
+    def limit_parameter(self) -> str:
+        return f"risk_{self.stage}_{self.key}_limit"
+
+    @property
+    def window_parameter(self) -> str:
+        return f"risk_{self.stage}_{self.key}_window_hours"
+
+    @property
+    def score_parameter(self) -> str:
+        return f"risk_{self.stage}_{self.key}_score"
 
 
 VELOCITY_RULES: tuple[VelocityRule, ...] = (
-    VelocityRule(
-        "velocity.registration.device",
-        Stage.REGISTRATION,
-        KeyKind.DEVICE,
-        "risk_registrations_per_device",
-        N_("同一设备短时间内多次注册"),
-    ),
-    VelocityRule(
-        "velocity.registration.address",
-        Stage.REGISTRATION,
-        KeyKind.ADDRESS,
-        "risk_registrations_per_address",
-        N_("同一 IP 地址短时间内多次注册"),
-    ),
-    VelocityRule(
-        "velocity.application.phone",
-        Stage.APPLICATION,
-        KeyKind.PHONE,
-        "risk_applications_per_phone",
-        N_("同一手机号短时间内多次申请"),
-    ),
-    VelocityRule(
-        "velocity.application.id_number",
-        Stage.APPLICATION,
-        KeyKind.ID_NUMBER,
-        "risk_applications_per_id_number",
-        N_("同一身份证号短时间内多次申请"),
-    ),
-    VelocityRule(
-        "velocity.application.device",
-        Stage.APPLICATION,
-        KeyKind.DEVICE,
-        "risk_applications_per_device",
-        N_("同一设备短时间内多次申请"),
-    ),
-    VelocityRule(
-        "velocity.application.address",
-        Stage.APPLICATION,
-        KeyKind.ADDRESS,
-        "risk_applications_per_address",
-        N_("同一 IP 地址短时间内多次申请"),
-    ),
+    VelocityRule(Stage.REGISTRATION, KeyKind.DEVICE, N_("同一设备短时间内多次注册")),
+    VelocityRule(Stage.REGISTRATION, KeyKind.ADDRESS, N_("同一 IP 地址短时间内多次注册")),
+    VelocityRule(Stage.APPLICATION, KeyKind.PHONE, N_("同一手机号短时间内多次申请")),
+    VelocityRule(Stage.APPLICATION, KeyKind.ID_NUMBER, N_("同一身份证号短时间内多次申请")),
+    VelocityRule(Stage.APPLICATION, KeyKind.DEVICE, N_("同一设备短时间内多次申请")),
+    VelocityRule(Stage.APPLICATION, KeyKind.ADDRESS, N_("同一 IP 地址短时间内多次申请")),
 )
 
 BLACKLIST_RULES: dict[KeyKind, str] = {
@@ -126,9 +102,11 @@ RULE_LABELS: dict[str, str] = {
 def parameter_keys() -> tuple[str, ...]:
     """Every parameter the rules read (one query loads them all)."""
     return (
-        WINDOW_PARAMETER,
-        *(rule.limit_parameter for rule in VELOCITY_RULES),
-        VELOCITY_SCORE,
+        *(
+            parameter
+            for rule in VELOCITY_RULES
+            for parameter in (rule.limit_parameter, rule.window_parameter, rule.score_parameter)
+        ),
         BLACKLIST_SCORE,
         INVALID_ID_SCORE,
         AGE_SCORE,

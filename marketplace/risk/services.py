@@ -43,8 +43,6 @@ from marketplace.risk.rules import (
     REGISTRATION_BLOCK_SCORE,
     REJECTION_REASONS,
     VELOCITY_RULES,
-    VELOCITY_SCORE,
-    WINDOW_PARAMETER,
     HoldStatus,
     KeyKind,
     Stage,
@@ -145,9 +143,10 @@ async def _velocity_hits(
         (rule for rule in VELOCITY_RULES if rule.stage == stage and rule.key in keys),
         key=lambda rule: rule.key,
     )
-    since = datetime.now(UTC) - timedelta(hours=params[WINDOW_PARAMETER])
     hits: list[Hit] = []
     for rule in rules:
+        window = params[rule.window_parameter]
+        since = datetime.now(UTC) - timedelta(hours=window)
         ref = key_ref(rule.key, keys[rule.key])
         await RiskObservation.raw(
             "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
@@ -173,11 +172,11 @@ async def _velocity_hits(
             hits.append(
                 Hit(
                     rule.code,
-                    params[VELOCITY_SCORE],
+                    params[rule.score_parameter],
                     rule.key,
                     ref,
                     _hint(rule.key, keys[rule.key]),
-                    {"count": count, "limit": limit, "window_hours": params[WINDOW_PARAMETER]},
+                    {"count": count, "limit": limit, "window_hours": window},
                 )
             )
     return hits

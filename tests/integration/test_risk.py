@@ -85,11 +85,8 @@ KEYS = {
 async def test_application_velocity_by_each_key_holds_under_parallel_applications(world, key):
     await _set(
         **{
-            "risk_applications_per_phone": 2,
-            "risk_applications_per_id_number": 2,
-            "risk_applications_per_device": 2,
-            "risk_applications_per_address": 2,
-            "risk_velocity_score": 60,
+            f"risk_application_{key}_limit": 2,
+            f"risk_application_{key}_score": 60,
             "risk_hold_score": 60,
         }
     )
@@ -104,7 +101,7 @@ async def test_application_velocity_by_each_key_holds_under_parallel_application
 
 
 async def test_registration_velocity_by_device_refuses_over_the_limit_in_parallel(world):
-    await _set(risk_registrations_per_device=2, risk_registration_block_score=40)
+    await _set(risk_registration_device_limit=2, risk_registration_block_score=40)
 
     async def register(i: int) -> bool:
         try:
@@ -375,7 +372,7 @@ async def test_auditor_reads_the_risk_pages_and_changes_nothing(client, world):
     )
     assert response.status_code == 403
     rules = await client.get("/admin/risk/rules")
-    assert "risk_hold_score" in rules.text and "risk_applications_per_device" in rules.text
+    assert "risk_hold_score" in rules.text and "risk_application_device_window_hours" in rules.text
 
 
 async def test_rules_read_their_parameters_without_restart(world):
@@ -402,7 +399,9 @@ async def test_parallel_applications_from_one_device_through_the_submission_verb
     from marketplace.demo.decisions import apply_and_deliver
     from marketplace.products.tables import Product
 
-    await _set(risk_applications_per_device=2, risk_velocity_score=60, risk_hold_score=60)
+    await _set(
+        risk_application_device_limit=2, risk_application_device_score=60, risk_hold_score=60
+    )
     product_id = await listed_product(world.staff, world.operator)
     product = (
         await Product.select(
@@ -468,3 +467,25 @@ async def test_the_demo_has_a_held_application_blacklist_entries_and_events():
     assert await BlacklistEntry.count() == 2
     rules = {event.rule for event in await RiskEvent.objects()}
     assert {"blacklist.phone", "blacklist.address", "velocity.registration.device"} <= rules
+
+
+async def test_velocity_counts_only_within_the_rules_window(world):
+    from datetime import UTC, datetime, timedelta
+
+    from marketplace.risk.services import key_ref
+
+    await _set(risk_application_device_limit=1, risk_application_device_window_hours=24)
+    await RiskObservation.insert(
+        RiskObservation(
+            at=datetime.now(UTC) - timedelta(hours=30),
+            stage="application",
+            key_kind="device",
+            key_ref=key_ref("device", "c" * 32),
+        )
+    )
+    await _screen(_applicant("c" * 32), _case(1))
+    assert await RiskEvent.count() == 0, "30 hours ago is outside a 24-hour window"
+    await _set(risk_application_device_window_hours=48)
+    await _screen(_applicant("c" * 32), _case(2))
+    event = await RiskEvent.objects().first()
+    assert (event.rule, _detail(event.detail)["count"]) == ("velocity.application.device", 3)
