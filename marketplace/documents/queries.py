@@ -13,11 +13,14 @@ from marketplace.documents.services import (
     MAX_FILE_BYTES,
     MAX_FILES_PER_REQUEST,
     OPEN,
+    answered_by,
     document_kinds,
+    library_quota,
+    library_usage,
     stored_kinds,
 )
-from marketplace.documents.tables import Document, DocumentRequest
-from marketplace.errors import NotFound
+from marketplace.documents.tables import Document, DocumentRequest, LibraryDocument
+from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 
 
@@ -31,6 +34,7 @@ class DocumentRow:
     size: int
     sha256: str
     uploaded_at: datetime
+    library_document: int | None = None  # the saved file this is a copy of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +50,102 @@ class DocumentRequestView:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LibraryRow:
+    id: int
+    kind: str
+    kind_label: str
+    name: str
+    content_type: str
+    size: int
+    uploaded_at: datetime
+    shared_with: tuple[str, ...]  # institutions that were handed a copy
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+
+async def _library_rows(user_id: int) -> list[LibraryRow]:
+    labels = await document_kinds()
+    rows = (
+        await LibraryDocument.select(
+            LibraryDocument.id,
+            LibraryDocument.kind,
+            LibraryDocument.original_name,
+            LibraryDocument.content_type,
+            LibraryDocument.size,
+            LibraryDocument.uploaded_at,
+        )
+        .where(LibraryDocument.owner == user_id)
+        .order_by(LibraryDocument.id, ascending=False)
+    )
+    copies = await Document.select(
+        Document.library_document,
+        Document.document_request.application.as_alias("application"),
+    ).where(Document.library_document.is_in([r["id"] for r in rows] or [0]))
+    institutions = {
+        a["id"]: a["institution"]
+        for a in await Application.select(
+            Application.id, Application.institution.short_name.as_alias("institution")
+        ).where(Application.id.is_in([c["application"] for c in copies] or [0]))
+    }
+    shared: dict[int, list[str]] = {}
+    for copy in copies:
+        names = shared.setdefault(copy["library_document"], [])
+        if institutions[copy["application"]] not in names:
+            names.append(institutions[copy["application"]])
+    return [
+        LibraryRow(
+            id=r["id"],
+            kind=r["kind"],
+            kind_label=labels.get(r["kind"], r["kind"]),
+            name=r["original_name"],
+            content_type=r["content_type"],
+            size=r["size"],
+            uploaded_at=r["uploaded_at"],
+            shared_with=tuple(shared.get(r["id"], ())),
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Library:
+    """The borrower's saved documents (我的资料) and what room is left."""
+
+    documents: tuple[LibraryRow, ...]
+    kinds: dict[str, str]  # code → label, what may be saved
+    used_files: int
+    used_bytes: int
+    max_files: int
+    max_bytes: int
+    max_file_mb: int
+    files_per_upload: int
+
+    @property
+    def files_left(self) -> int:
+        return max(0, self.max_files - self.used_files)
+
+
+async def library(actor: Actor) -> Library:
+    if not actor.can("application.documents"):
+        raise PermissionDenied()
+    user_id = actor.user_id or 0
+    quota = await library_quota()
+    used_files, used_bytes = await library_usage(user_id)
+    return Library(
+        documents=tuple(await _library_rows(user_id)),
+        kinds=await document_kinds(),
+        used_files=used_files,
+        used_bytes=used_bytes,
+        max_files=quota.max_files,
+        max_bytes=quota.max_bytes,
+        max_file_mb=MAX_FILE_BYTES // (1024 * 1024),
+        files_per_upload=MAX_FILES_PER_REQUEST,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class BorrowerDocuments:
     """The borrower's upload page: the latest request of one of their applications."""
 
@@ -57,6 +157,8 @@ class BorrowerDocuments:
     may_upload: bool  # the request is open and the application waits on the borrower
     slots_left: int
     max_file_mb: int
+    # Asked kind → the borrower's saved files that may answer it, not sent yet.
+    saved: dict[str, tuple[LibraryRow, ...]]
 
 
 async def _requests(application_id: int) -> list[DocumentRequestView]:
@@ -83,6 +185,7 @@ async def _requests(application_id: int) -> list[DocumentRequestView]:
         Document.size,
         Document.sha256,
         Document.uploaded_at,
+        Document.library_document,
     ).where(Document.document_request.is_in([r["id"] for r in requests] or [0]))
     return [
         DocumentRequestView(
@@ -103,6 +206,7 @@ async def _requests(application_id: int) -> list[DocumentRequestView]:
                     size=f["size"],
                     sha256=f["sha256"],
                     uploaded_at=f["uploaded_at"],
+                    library_document=f["library_document"],
                 )
                 for f in sorted(files, key=lambda f: f["id"])
                 if f["document_request"] == r["id"]
@@ -134,7 +238,15 @@ async def borrower_documents(actor: Actor, reference: str) -> BorrowerDocuments:
         and row["status"] == ApplicationStatus.DOCUMENTS_REQUESTED
         and actor.can("application.documents")
     )
+    saved: dict[str, tuple[LibraryRow, ...]] = {}
+    if may_upload and latest is not None:
+        sent = {d.library_document for d in latest.documents}
+        mine = [d for d in await _library_rows(actor.user_id or 0) if d.id not in sent]
+        saved = {
+            code: tuple(d for d in mine if d.kind in answered_by(code)) for code in latest.kinds
+        }
     return BorrowerDocuments(
+        saved=saved,
         application_id=row["id"],
         reference=row["reference"],
         product_name=row["product_name"],
