@@ -345,3 +345,22 @@ async def test_saving_with_an_upload_respects_the_quota_all_or_nothing(client, w
     )
     assert response.status_code == 400 and "最多保存1个文件" in response.text
     assert await Document.count() == 0 and await LibraryDocument.count() == 0
+
+
+async def test_demo_borrower_has_saved_documents_ready_for_the_open_request(client):
+    from marketplace.demo.catalogue import DEMO_PASSWORD
+    from marketplace.demo.documents import seed_documents
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    await seed_documents()
+    assert await LibraryDocument.count() == 3, "seeded once"
+    await login(client, "/login", "13800138000", DEMO_PASSWORD)
+    page = soup(await client.get(LIBRARY))
+    assert len(page.select("tr[data-library-document]")) == 3
+    front = await LibraryDocument.objects().where(LibraryDocument.kind == "id_card_front").first()
+    image = await client.get(f"{LIBRARY}/{front.id}")
+    assert image.content.startswith(b"\x89PNG\r\n\x1a\n") and b"IEND" in image.content
+    waiting = await Application.objects().where(Application.status == "documents_requested").first()
+    task = soup(await client.get(f"/me/applications/{waiting.reference}/documents"))
+    assert task.select_one("[data-saved='income_proof'] input[name=library_document]")
