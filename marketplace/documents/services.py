@@ -559,3 +559,17 @@ async def attach_from_library(
             library_document=library_document_id,
             document_id=rows[0]["id"],
         )
+
+
+async def forget_library(user_id: int) -> int:
+    """Account deletion (PIPL art. 47): the borrower's saved files go, rows and stored
+    files. Copies already handed to institutions stay with the applications they answered.
+    Call inside the caller's (audited) transaction; returns how many were deleted."""
+    rows = (
+        await LibraryDocument.delete()
+        .where(LibraryDocument.owner == user_id)
+        .returning(LibraryDocument.storage_key)
+    )
+    for row in rows:
+        await storage.delete(row["storage_key"])
+    return len(rows)

@@ -364,3 +364,41 @@ async def test_demo_borrower_has_saved_documents_ready_for_the_open_request(clie
     waiting = await Application.objects().where(Application.status == "documents_requested").first()
     task = soup(await client.get(f"/me/applications/{waiting.reference}/documents"))
     assert task.select_one("[data-saved='income_proof'] input[name=library_document]")
+
+
+async def test_export_lists_documents_and_account_deletion_removes_the_library(client, world):
+    from datetime import UTC, datetime, timedelta
+
+    from marketplace.consents.jobs import _collect
+    from marketplace.erasure.services import process_due_deletions
+    from marketplace.erasure.tables import DeletionRequest
+
+    lead = await _ask(client, world, kinds=("income_proof",))
+    await login(client, "/login", world.borrower_mobile)
+    assert (await _save(client, "income_proof", ("收入证明.pdf", PDF))).status_code == 303
+    saved = await LibraryDocument.objects().first()
+    attached = await client.submit(
+        f"/me/applications/{lead.reference}/documents/attach",
+        {"kind": "income_proof", "library_document": str(saved.id)},
+    )
+    assert attached.status_code == 303
+
+    exported = (await _collect(lead.borrower))["documents"]
+    assert [(d["kind"], d["name"], d["size"]) for d in exported["saved"]] == [
+        ("income_proof", "收入证明.pdf", len(PDF))
+    ]
+    assert exported["sent_to_institutions"][0]["institution"] == "测试银行"
+    assert exported["sent_to_institutions"][0]["application"] == lead.reference
+
+    past = datetime.now(UTC) - timedelta(days=1)
+    await DeletionRequest.insert(
+        DeletionRequest(user=lead.borrower, status="pending", requested_at=past, due_at=past)
+    )
+    assert await process_due_deletions() == 1
+    assert await LibraryDocument.count() == 0
+    try:
+        await storage.adapter().get(saved.storage_key)
+        raise AssertionError("the stored file goes with the account")
+    except storage.StoredFileMissing:
+        pass
+    assert await Document.count() == 1, "the copy the institution holds is not recalled"
