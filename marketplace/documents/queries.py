@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from marketplace.actors import Actor
 from marketplace.applications.decisions import rejection_reasons
@@ -65,6 +67,19 @@ class LibraryRow:
         return self.content_type.startswith("image/")
 
 
+def _file_fields(row: Mapping[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """What a request's file and a saved file show alike."""
+    return {
+        "id": row["id"],
+        "kind": row["kind"],
+        "kind_label": labels.get(row["kind"], row["kind"]),
+        "name": row["original_name"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "uploaded_at": row["uploaded_at"],
+    }
+
+
 async def _library_rows(user_id: int) -> list[LibraryRow]:
     labels = await document_kinds()
     rows = (
@@ -95,16 +110,7 @@ async def _library_rows(user_id: int) -> list[LibraryRow]:
         if institutions[copy["application"]] not in names:
             names.append(institutions[copy["application"]])
     return [
-        LibraryRow(
-            id=r["id"],
-            kind=r["kind"],
-            kind_label=labels.get(r["kind"], r["kind"]),
-            name=r["original_name"],
-            content_type=r["content_type"],
-            size=r["size"],
-            uploaded_at=r["uploaded_at"],
-            shared_with=tuple(shared.get(r["id"], ())),
-        )
+        LibraryRow(**_file_fields(r, labels), shared_with=tuple(shared.get(r["id"], ())))
         for r in rows
     ]
 
@@ -198,14 +204,8 @@ async def _requests(application_id: int) -> list[DocumentRequestView]:
             requested_by_name=r["requested_by_name"] or "",
             documents=tuple(
                 DocumentRow(
-                    id=f["id"],
-                    kind=f["kind"],
-                    kind_label=labels.get(f["kind"], f["kind"]),
-                    name=f["original_name"],
-                    content_type=f["content_type"],
-                    size=f["size"],
+                    **_file_fields(f, labels),
                     sha256=f["sha256"],
-                    uploaded_at=f["uploaded_at"],
                     library_document=f["library_document"],
                 )
                 for f in sorted(files, key=lambda f: f["id"])
@@ -280,11 +280,17 @@ class LeadDecisions:
     rejection_reason_label: str  # "" unless rejected with a reason
     rejection_note: str  # internal: staff only
     document_requests: list[DocumentRequestView]
+    # Consent withdrawn: the borrower's files are no longer listed (nor downloadable).
+    documents_withdrawn: bool = False
 
 
 async def lead_decisions(actor: Actor, application_id: int) -> LeadDecisions:
     row = (
-        await Application.select(Application.rejection_reason, Application.rejection_note)
+        await Application.select(
+            Application.rejection_reason,
+            Application.rejection_note,
+            Application.consent.withdrawn_at.as_alias("consent_withdrawn_at"),
+        )
         .where((Application.id == application_id) & received_leads(actor))
         .first()
     )
@@ -292,10 +298,14 @@ async def lead_decisions(actor: Actor, application_id: int) -> LeadDecisions:
         raise NotFound(_("找不到该申请"))
     reasons = await rejection_reasons()
     code: str = row["rejection_reason"]
+    withdrawn = row["consent_withdrawn_at"] is not None
     return LeadDecisions(
         rejection_reasons=reasons,
         document_kinds=await document_kinds(),
         rejection_reason_label=reasons.get(code, code),
         rejection_note=row["rejection_note"],
-        document_requests=await _requests(application_id),
+        document_requests=[
+            replace(r, documents=()) if withdrawn else r for r in await _requests(application_id)
+        ],
+        documents_withdrawn=withdrawn,
     )

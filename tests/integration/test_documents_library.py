@@ -282,6 +282,9 @@ async def test_a_saved_document_answers_only_the_institution_that_asked(client, 
     assert withdrawn.status_code == 303, withdrawn.text[:300]
     await client.submit("/logout")
     await login(client, "/console/login", "staff@test-bank.example")
+    lead_page = soup(await client.get(f"/console/leads/{asked.id}"))
+    assert lead_page.select_one("[data-documents-withdrawn]") is not None
+    assert not lead_page.select("a[href*='/documents/']"), "no file is listed any more"
     for document in copies:
         gone = await client.get(f"/console/leads/{asked.id}/documents/{document.id}")
         assert gone.status_code == 404 and PDF not in gone.content and JPEG not in gone.content
