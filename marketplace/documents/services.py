@@ -524,6 +524,8 @@ async def attach_from_library(
     sent once per request."""
     async with transaction():
         request = await _open_request(actor, reference)
+        # The library's lock too: a file being deleted meanwhile is either sent or gone.
+        await LibraryDocument.raw(_LIBRARY_LOCK, actor.user_id or 0)
         saved = await _own_library_row(actor, library_document_id)
         if kind not in request["kinds"] or saved["kind"] not in answered_by(kind):
             raise ValidationFailed({"files": _("该文件不是机构要求的资料类型")})

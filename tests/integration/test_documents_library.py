@@ -405,3 +405,41 @@ async def test_export_lists_documents_and_account_deletion_removes_the_library(c
     except storage.StoredFileMissing:
         pass
     assert await Document.count() == 1, "the copy the institution holds is not recalled"
+
+
+async def test_parallel_sends_and_deletes_act_once(client, world):
+    lead = await _ask(client, world, kinds=("income_proof",))
+    await login(client, "/login", world.borrower_mobile)
+    for i in range(2):
+        assert (await _save(client, "income_proof", (f"证明{i}.pdf", PDF))).status_code == 303
+    first, second = await LibraryDocument.objects().order_by(LibraryDocument.id)
+    token = await client.csrf_token()
+    attach_url = f"/me/applications/{lead.reference}/documents/attach"
+
+    def attach(saved: LibraryDocument):
+        return client.post(
+            attach_url,
+            data={"_csrf_token": token, "kind": "income_proof", "library_document": str(saved.id)},
+        )
+
+    answers = await asyncio.gather(*(attach(first) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [303] + [400] * 3
+    assert await Document.count() == 1, "the same saved file is sent once, even at once"
+
+    # The request's ten-file limit holds when sending and uploading race.
+    nine = [(f"流水{i}.png", PNG) for i in range(MAX_FILES_PER_REQUEST - 2)]
+    assert (await _upload(client, lead.reference, "income_proof", *nine)).status_code == 303
+    last = [("最后.png", PNG)]
+    answers = await asyncio.gather(
+        attach(second), _upload(client, lead.reference, "income_proof", *last)
+    )
+    assert sorted(a.status_code for a in answers) == [303, 400]
+    assert await Document.count() == MAX_FILES_PER_REQUEST
+
+    # Deleting twice at once deletes once.
+    delete_url = f"{LIBRARY}/{second.id}/delete"
+    answers = await asyncio.gather(
+        *(client.post(delete_url, data={"_csrf_token": token}) for _ in range(3))
+    )
+    assert sorted(a.status_code for a in answers) == [303, 404, 404]
+    assert await _actions("document.library_delete") == 1
