@@ -211,7 +211,7 @@ async def upload_documents(
             raise ValidationFailed(errors)
         saved: list[int | None] = [None] * len(checked)
         if save:
-            # A kind asked for both sides of the ID card is kept under its own code.
+            # Saved under the kind asked for (e.g. 身份证正反面), to answer the same ask again.
             saved = list(await _save_to_library(actor, kind, checked))
         for (upload, media_type), library_id in zip(checked, saved, strict=True):
             await Document.insert(
