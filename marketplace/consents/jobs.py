@@ -126,6 +126,21 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
         borrower_id,
     )
     sms = await Consent.raw("SELECT choices FROM sms_preference WHERE user_id = {}", borrower_id)
+    # Documents: the borrower's saved files (我的资料) and the files sent to institutions
+    # (names and sizes; the files themselves are downloadable from their pages).
+    saved_documents = await Consent.raw(
+        "SELECT kind, original_name AS name, content_type, size, uploaded_at "
+        "FROM library_document WHERE owner = {} ORDER BY id",
+        borrower_id,
+    )
+    sent_documents = await Consent.raw(
+        "SELECT a.reference AS application, i.short_name AS institution, d.kind, "
+        "d.original_name AS name, d.content_type, d.size, d.uploaded_at FROM document d "
+        "JOIN document_request r ON r.id = d.document_request "
+        "JOIN application a ON a.id = r.application "
+        "JOIN institution i ON i.id = a.institution WHERE a.borrower = {} ORDER BY d.id",
+        borrower_id,
+    )
     return {
         "format": EXPORT_FORMAT,
         "generated_at": datetime.now(UTC).isoformat(),
@@ -144,6 +159,10 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
             {**_rows([row])[0], "factors": _json(row["factors"])} for row in credit_history
         ],
         "sms_preferences": _json(sms[0]["choices"]) if sms else {},
+        "documents": {
+            "saved": _rows(saved_documents),
+            "sent_to_institutions": _rows(sent_documents),
+        },
     }
 
 

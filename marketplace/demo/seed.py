@@ -17,6 +17,7 @@ from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
+from marketplace.demo.documents import seed_documents
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
 from marketplace.demo.partners import seed_partners
@@ -142,6 +143,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_settlement()
     await seed_reconciliation()
     await seed_risk()
+    await seed_documents()
     return True
 
 

@@ -1,10 +1,10 @@
 from marketplace.contexts import declare_context
-from marketplace.documents.tables import Document, DocumentRequest
+from marketplace.documents.tables import Document, DocumentRequest, LibraryDocument
 
 CONTEXT = declare_context(
     "documents",
     __file__,
-    [DocumentRequest, Document],
+    [DocumentRequest, LibraryDocument, Document],
     depends_on=("accounts", "applications", "inbox"),
     public=("services", "queries"),
 )

@@ -12,6 +12,7 @@ from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
 from marketplace.credit.services import forget_credit_history
 from marketplace.db import transaction
+from marketplace.documents.services import forget_library
 from marketplace.erasure.tables import DeletionRequest
 from marketplace.errors import DomainError
 from marketplace.i18n import _
@@ -100,6 +101,7 @@ async def process_due_deletions() -> int:
             await close_borrower_account(row["user"])
             await forget_credit_history(row["user"])
             await forget_sms_preferences(row["user"])
+            await forget_library(row["user"])
             await DeletionRequest.update(
                 {DeletionRequest.status: DONE, DeletionRequest.closed_at: datetime.now(UTC)}
             ).where(DeletionRequest.id == row["id"])

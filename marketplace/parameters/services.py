@@ -95,6 +95,8 @@ DEFAULTS: dict[str, Any] = {
     # What an institution may ask a borrower to upload.
     "document_kinds": [
         {"code": "id_card", "label": N_("身份证正反面")},
+        {"code": "id_card_front", "label": N_("身份证人像面")},
+        {"code": "id_card_back", "label": N_("身份证国徽面")},
         {"code": "income_proof", "label": N_("收入证明")},
         {"code": "bank_statement", "label": N_("银行流水")},
         {"code": "employment_proof", "label": N_("工作证明")},
@@ -131,6 +133,9 @@ DEFAULTS: dict[str, Any] = {
     "risk_age_max": 65,
     "risk_hold_score": 60,
     "risk_registration_block_score": 80,
+    # A borrower's saved documents (我的资料): how many files and how many MB in all.
+    "document_library_max_files": 20,
+    "document_library_max_mb": 50,
 }
 
 

@@ -51,7 +51,7 @@ async def test_officer_asks_with_kinds_and_a_reason_and_hostile_values_change_no
     url = f"/console/leads/{lead.id}/documents"
     await login(client, "/console/login", "staff@test-bank.example")
     page = soup(await client.get(f"/console/leads/{lead.id}"))
-    assert len(page.select(f"form[action='{url}'] input[name=kinds]")) == 6
+    assert len(page.select(f"form[action='{url}'] input[name=kinds]")) == 8
     for form in (
         {"documents_reason": REASON},
         {"kinds": "no_such_kind", "documents_reason": REASON},
@@ -210,4 +210,4 @@ async def test_officer_downloads_audited_and_nobody_else_sees_the_files(app, cli
     )
     await login(client, "/console/login", "staff@test-bank.example")
     withdrawn = await client.get(link)
-    assert withdrawn.status_code == 403 and PDF not in withdrawn.content
+    assert withdrawn.status_code == 404 and PDF not in withdrawn.content

@@ -55,6 +55,7 @@ NOT_UI_FILES = (
     "marketplace/demo/settlement.py",  # demo content (a borrower, dispute reasons)
     "marketplace/demo/reconciliation.py",  # demo content (a ledger file name, a resolution note)
     "marketplace/demo/risk.py",  # demo content (a borrower, blacklist reasons)
+    "marketplace/demo/documents.py",  # demo content (saved documents' file names)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
