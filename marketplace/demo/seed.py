@@ -22,6 +22,7 @@ from marketplace.demo.offers import seed_offers
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
+from marketplace.demo.recommendations import seed_recommendations
 from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.settlement import seed_settlement
 from marketplace.demo.webhooks import seed_webhooks
@@ -140,6 +141,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_partners()
     await seed_settlement()
     await seed_reconciliation()
+    await seed_recommendations()
     return True
 
 

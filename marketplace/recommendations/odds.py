@@ -217,19 +217,23 @@ class Tally:
         self.decided: Counter[Any] = Counter()
         self.approved: Counter[Any] = Counter()
 
-    def _keys(self, decision: Decision) -> tuple[Any, ...]:
-        segment: SegmentKey = (
-            decision.product_id,
-            decision.employment_type,
-            self.settings.amount_band(decision.amount),
-        )
-        return (("segment", segment), ("product", decision.product_id), ("platform",))
+    @staticmethod
+    def _keys(product_id: int, employment_type: str, amount_band: int) -> tuple[Any, ...]:
+        segment: SegmentKey = (product_id, employment_type, amount_band)
+        return (("segment", segment), ("product", product_id), ("platform",))
 
     def add(self, decision: Decision, sign: int = 1) -> None:
-        for key in self._keys(decision):
-            self.decided[key] += sign
-            if decision.approved:
-                self.approved[key] += sign
+        band = self.settings.amount_band(decision.amount)
+        approved = sign if decision.approved else 0
+        self.add_group(decision.product_id, decision.employment_type, band, sign, approved)
+
+    def add_group(
+        self, product_id: int, employment_type: str, amount_band: int, decided: int, approved: int
+    ) -> None:
+        """Counts of one segment at once (the live page's grouped query)."""
+        for key in self._keys(product_id, employment_type, amount_band):
+            self.decided[key] += decided
+            self.approved[key] += approved
 
     def estimate(self, product_id: int, employment_type: str | None, amount: Decimal) -> Estimate:
         """The narrowest level with enough decisions; without an employment type (the

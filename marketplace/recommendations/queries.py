@@ -42,8 +42,8 @@ from marketplace.recommendations.odds import (
     Decision,
     Estimate,
     ModelSettings,
+    Tally,
     settings_from,
-    tally_as_of,
 )
 from marketplace.recommendations.tables import OddsCalibration
 from marketplace.security import decrypt_field, today_in_china
@@ -68,6 +68,23 @@ LEFT JOIN borrower_profile p ON p."user" = a.borrower
 WHERE a.submitted_at >= {}
   AND (d.decided_at IS NOT NULL OR a.status IN ('approved', 'accepted', 'rejected'))
 """
+
+
+# The live page's counts: the same decisions, counted per segment by the database.
+_SEGMENT_COUNTS = (
+    """
+SELECT d.product_id,
+       d.employment_type,
+       width_bucket(d.amount, {}::numeric[]) AS amount_band,
+       count(*) AS decided,
+       count(*) FILTER (WHERE d.approved) AS approved
+FROM ("""
+    + _DECISIONS
+    + """) d
+WHERE d.decided_at < {}
+GROUP BY 1, 2, 3
+"""
+)
 
 
 async def model_settings() -> ModelSettings:
@@ -103,6 +120,24 @@ async def borrower_facts(user_id: int) -> BorrowerFacts | None:
         monthly_income=Decimal(income),
         employment_type=row["employment_type"],
     )
+
+
+async def live_tally(settings: ModelSettings, now: datetime) -> Tally:
+    """The counts an estimate made at `now` uses (`odds.counted`), grouped in SQL so a page
+    view reads one row per segment, not one per application."""
+    rows = await OddsCalibration.raw(
+        _SEGMENT_COUNTS, list(settings.amount_cuts), now - settings.window, now
+    )
+    tally = Tally(settings)
+    for row in rows:
+        tally.add_group(
+            row["product_id"],
+            row["employment_type"],
+            row["amount_band"],
+            row["decided"],
+            row["approved"],
+        )
+    return tally
 
 
 @dataclass(frozen=True)
@@ -206,7 +241,7 @@ async def recommendations(need: Need, user_id: int | None) -> RecommendationPage
     facts = await borrower_facts(user_id) if user_id is not None else None
     settings = await model_settings()
     now = datetime.now(UTC)
-    tally = tally_as_of(await decisions_since(now - settings.window), now, settings)
+    tally = await live_tally(settings, now)
     labels = await category_labels(active_only=False)
     rows = await Product.select(*_COLUMNS).where(on_portal()).order_by(Product.id)
     today = today_in_china()

@@ -22,6 +22,8 @@ from marketplace.outbox.tables import OutboxMessage
 from marketplace.parameters.services import change_parameter
 from marketplace.products.tables import Product
 from marketplace.recommendations.jobs import calibrate
+from marketplace.recommendations.odds import tally_as_of
+from marketplace.recommendations.queries import decisions_since, live_tally, model_settings
 from marketplace.recommendations.tables import OddsCalibration
 from marketplace.security import decrypt_field
 from open_api import schemas
@@ -235,6 +237,14 @@ async def test_odds_come_from_the_segment_then_the_product_then_the_platform(cli
     assert promoted["data-band"] == "medium" and "平台所有产品" in promoted.text
     assert "决定 40 笔" in promoted.text
 
+    # The page's counts (grouped in SQL) are the model's own rule applied row by row.
+    settings = await model_settings()
+    now = datetime.now(UTC)
+    live = await live_tally(settings, now)
+    fresh = tally_as_of(await decisions_since(now - timedelta(days=1000)), now, settings)
+    assert (+live.decided, +live.approved) == (+fresh.decided, +fresh.approved)
+    assert live.decided[("platform",)] == 40
+
     # The cut-offs are parameters: 高 from 80% makes 低价贷 中.
     operator = await factories.user("operator", "root@loanmart.example", "super_admin", None)
     await change_parameter(operator, "odds_band_high_percent", 80)
@@ -357,3 +367,27 @@ async def test_odds_never_reach_the_institution(client, world, staff_client):
     assert lead.status_code == 200
     assert "获批可能性" not in lead.text and "参考批复率" not in lead.text
     assert "recommend" not in lead.text
+
+
+async def test_the_demo_shows_every_band_and_a_computed_calibration(client):
+    from marketplace.demo.catalogue import DEMO_PASSWORD
+    from marketplace.demo.recommendations import seed_recommendations
+    from marketplace.demo.seed import seed_demo
+
+    assert await seed_demo()
+    assert await seed_recommendations() == 0, "once"
+    page = soup(await client.get("/odds-calibration"))
+    rows = {
+        tr["data-band"]: [td.text for td in tr.select("td")]
+        for tr in page.select("#calibration-table tbody tr")
+    }
+    assert set(rows) == {"high", "medium", "low"}
+    assert all(
+        int(cells[0]) >= 10 and "%" in cells[1] and "%" in cells[2] for cells in rows.values()
+    )
+    # The demo borrower (张伟, with the profile of their demo applications) gets odds.
+    await login(client, "/login", "13800138000", DEMO_PASSWORD)
+    recommended = soup(await client.get(PAGE, params={"amount": "50000", "term": "12"}))
+    assert "已按您的个人情况推荐" in recommended.select_one("#recommend-mode").text
+    bands = {li["data-band"] for li in recommended.select("#eligible-list > li")}
+    assert bands & {"high", "medium", "low"}, bands
