@@ -202,6 +202,18 @@ async def test_a_borrower_with_a_profile_gets_every_criterion_and_the_failures(c
     assert "view" not in back and "amount=30000" in back
 
 
+async def test_a_borrower_without_a_saved_profile_is_told_how_to_get_one(client, world):
+    await _products(world)
+    await login(client, "/login", world.borrower_mobile)
+    page = soup(await client.get(PAGE))
+    assert "还没有您的申请资料" in page.select_one("#recommend-mode").text
+    assert not page.select("[data-criterion=age]")
+    # The form shows the defaults the list was computed for.
+    assert page.select_one("input[name=amount]")["value"] == "20000"
+    assert page.select_one("input[name=term]")["value"] == "12"
+    assert len(page.select("#eligible-list > li")) == 4
+
+
 async def test_need_criteria_say_what_does_not_fit(client, world):
     await _products(world)
     page = soup(
