@@ -142,6 +142,9 @@ def _criteria(item) -> dict[str, str]:
 
 async def test_the_general_view_ranks_by_all_in_apr_and_never_by_promotion(client, world):
     await _products(world)
+    home = soup(await client.get("/"))
+    assert home.select_one("a#home-recommend")["href"] == PAGE
+    assert home.select_one(f".site-nav a[href='{PAGE}']").text == "为我推荐"
     response = await client.get(PAGE, params={"amount": "30000", "term": "12"})
     assert response.status_code == 200
     page = soup(response)
