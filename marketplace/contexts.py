@@ -52,6 +52,7 @@ CONTEXTS: tuple[str, ...] = (
     "settlement",
     "reconciliation",
     "risk",
+    "recommendations",
 )
 
 

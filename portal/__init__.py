@@ -16,6 +16,7 @@ from portal import (
     partners,
     policy,
     products,
+    recommend,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
@@ -25,6 +26,7 @@ portal_router = Router(
     route_handlers=[
         *home.handlers,
         *products.handlers,
+        *recommend.handlers,
         *calculator.handlers,
         *account.handlers,
         *me.handlers,

@@ -23,6 +23,7 @@ from marketplace.demo.offers import seed_offers
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
+from marketplace.demo.recommendations import seed_recommendations
 from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.risk import seed_risk
 from marketplace.demo.settlement import seed_settlement
@@ -144,6 +145,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_reconciliation()
     await seed_risk()
     await seed_documents()
+    await seed_recommendations()
     return True
 
 

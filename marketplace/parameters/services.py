@@ -136,6 +136,18 @@ DEFAULTS: dict[str, Any] = {
     # A borrower's saved documents (我的资料): how many files and how many MB in all.
     "document_library_max_files": 20,
     "document_library_max_mb": 50,
+    # Approval odds (P4, §6.3): days of decided applications the model counts; minimum
+    # decisions for a segment (product × employment × amount band), a product and the
+    # platform before their rate is used; band cut-offs in percent (高 ≥ high, 中 ≥ medium);
+    # amount-band cut-offs in yuan; days the calibration page covers.
+    "odds_window_days": 180,
+    "odds_segment_min_decisions": 20,
+    "odds_product_min_decisions": 20,
+    "odds_platform_min_decisions": 20,
+    "odds_band_high_percent": 60,
+    "odds_band_medium_percent": 30,
+    "odds_amount_bands": [10000, 50000],
+    "odds_calibration_days": 90,
 }
 
 

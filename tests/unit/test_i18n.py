@@ -56,6 +56,7 @@ NOT_UI_FILES = (
     "marketplace/demo/reconciliation.py",  # demo content (a ledger file name, a resolution note)
     "marketplace/demo/risk.py",  # demo content (a borrower, blacklist reasons)
     "marketplace/demo/documents.py",  # demo content (saved documents' file names)
+    "marketplace/demo/recommendations.py",  # demo content (borrowers' names and cities)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
