@@ -56,9 +56,7 @@ async def seed_account_security() -> bool:
     await build_export({}, export_id)
     await DataExport.update(
         {DataExport.requested_at: _ago(days=2, hours=1), DataExport.ready_at: _ago(days=2)}
-    ).where(
-        DataExport.id == export_id
-    )
+    ).where(DataExport.id == export_id)
     await set_sms_preferences(borrower, SMS_WANTED)
     await _leaving_borrower()
     return True
@@ -114,9 +112,7 @@ async def _backdate(application_id: int, *, applied_days: int, withdrawn_days: i
     """Move an application, its consent and the withdrawal back in time, keeping the
     deadline the same number of days after the withdrawal. Returns the withdrawal's id."""
     row = (
-        await Application.select(
-            Application.consent, Application.institution, Application.borrower
-        )
+        await Application.select(Application.consent, Application.institution, Application.borrower)
         .where(Application.id == application_id)
         .first()
     )
@@ -130,9 +126,9 @@ async def _backdate(application_id: int, *, applied_days: int, withdrawn_days: i
             Application.updated_at: withdrawn,
         }
     ).where(Application.id == application_id)
-    for event in await ApplicationEvent.select(
-        ApplicationEvent.id, ApplicationEvent.status
-    ).where(ApplicationEvent.application == application_id):
+    for event in await ApplicationEvent.select(ApplicationEvent.id, ApplicationEvent.status).where(
+        ApplicationEvent.application == application_id
+    ):
         at = withdrawn if event["status"] == "withdrawn" else applied
         await ApplicationEvent.update({ApplicationEvent.at: at}).where(
             ApplicationEvent.id == event["id"]
@@ -154,7 +150,10 @@ async def _backdate(application_id: int, *, applied_days: int, withdrawn_days: i
         return None
     allowed = withdrawal["delete_by"] - withdrawal["withdrawn_at"]
     await ConsentWithdrawal.update(
-        {ConsentWithdrawal.withdrawn_at: withdrawn, ConsentWithdrawal.delete_by: withdrawn + allowed}
+        {
+            ConsentWithdrawal.withdrawn_at: withdrawn,
+            ConsentWithdrawal.delete_by: withdrawn + allowed,
+        }
     ).where(ConsentWithdrawal.id == withdrawal["id"])
     return int(withdrawal["id"])
 

@@ -208,7 +208,8 @@ async def test_data_export_downloads_once(new_page, live_server):
         await link.click()
     download = await waiting.value
     assert download.suggested_filename == "loanmart-my-data.json"
-    document = json.loads(Path(await download.path()).read_text(encoding="utf-8"))
+    saved = Path(await download.path())
+    document = json.loads(await asyncio.to_thread(saved.read_bytes))
     assert document["format"] == "loanmart.data-export/1"
     assert document["account"]["mobile"] == mobile
 
