@@ -177,14 +177,19 @@ async def _compliance_officer(code: str) -> Actor | None:
     return await _actor(login)
 
 
+# The newest notices left unread; every older one read, so the first page of the
+# notification centre shows both (the worker adds a few more at startup).
+UNREAD_NOTICES = 6
+
+
 async def _read_some_notices(borrower: Actor) -> None:
-    """The older half of the borrower's notices read, the newer half not."""
     rows = (
         await InboxItem.select(InboxItem.id)
         .where(InboxItem.recipient == borrower.user_id)
-        .order_by(InboxItem.id)
+        .order_by(InboxItem.id, ascending=False)
+        .offset(UNREAD_NOTICES)
     )
-    for row in rows[: len(rows) // 2]:
+    for row in rows:
         await open_item(borrower, row["id"])
 
 
