@@ -224,3 +224,25 @@ async def test_data_export_downloads_once(new_page, live_server):
     await expect(
         borrower.locator("#data-export").get_by_role("button", name="获取下载链接")
     ).to_have_count(0)
+
+
+async def test_delivery_cities_are_picked_by_province(new_page, live_server):
+    """Not a borrower page, but the same slice: the institution's city picker in a browser,
+    and without JavaScript. The settings are cleared again for the other tests."""
+    for javascript in (True, False):
+        staff = await new_page(mobile=False, javascript=javascript)
+        await sign_in(staff, "/console/login", "admin@hanhai-bank.example")
+        await staff.goto("/console/delivery")
+        picker = staff.locator("fieldset.city-picker")
+        await expect(picker.locator("#f-cities-chosen")).to_contain_text("未选择城市")
+        await picker.locator("summary", has_text="浙江省").click()
+        await picker.get_by_label("杭州市", exact=True).check()
+        await picker.get_by_label("宁波市", exact=True).check()
+        await staff.get_by_role("button", name="保存设置").click()
+        await expect(staff.locator("#flash-region")).to_contain_text("接收设置已保存")
+        await expect(picker.locator("#f-cities-chosen")).to_contain_text("杭州市、宁波市")
+        await expect(picker.get_by_label("杭州市", exact=True)).to_be_checked()
+        for city in ("杭州市", "宁波市"):
+            await picker.get_by_label(city, exact=True).uncheck()
+        await staff.get_by_role("button", name="保存设置").click()
+        await expect(picker.locator("#f-cities-chosen")).to_contain_text("未选择城市")
