@@ -78,3 +78,32 @@ def test_recognised_cities_keeps_only_known_names_once():
     assert recognised_cities("北京，上海、不存在") == ["北京市", "上海市"]
     assert recognised_cities(None) == []
     assert recognised_cities(["城" * 100000]) == []
+
+
+async def test_product_cities_are_ticked_saved_canonical_and_kept_on_refusal(client, world):
+    from marketplace.products.tables import Product
+    from tests.factories import PRODUCT_FORM
+
+    await login(client, "/console/login", "staff@test-bank.example")
+    blank = soup(await client.get("/console/products/new"))
+    assert blank.select_one("fieldset.city-picker input[value=恩施土家族苗族自治州]") is not None
+    refused = await client.submit(
+        "/console/products/new", {**PRODUCT_FORM, "cities": ["杭州", "<img src=x>"]}
+    )
+    assert refused.status_code == 400
+    page = soup(refused)
+    assert page.select_one("#f-cities").get("aria-invalid") == "true"
+    assert _ticked(page) == ["杭州市"]
+    assert page.select_one("#f-name")["value"] == PRODUCT_FORM["name"]
+    assert "<img src=x>" not in refused.text and await Product.count() == 0
+
+    saved = await client.submit(
+        "/console/products/new", {**PRODUCT_FORM, "cities": ["杭州", "恩施州", "杭州市"]}
+    )
+    assert saved.status_code == 303
+    product = await Product.objects().first()
+    assert product.cities == ["杭州市", "恩施土家族苗族自治州"]
+    edit = soup(await client.get(f"/console/products/{product.id}/edit"))
+    assert _ticked(edit) == ["杭州市", "恩施土家族苗族自治州"]
+    opened = [d.select_one("summary").contents[0].strip() for d in edit.select("details[open]")]
+    assert opened == ["湖北省", "浙江省"] or sorted(opened) == ["浙江省", "湖北省"]
