@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 
+from marketplace.cities import canonical_or_same, recognised_cities
 from marketplace.delivery.queries import delivery_page, employment_choices
 from marketplace.delivery.rules import Limits
 from marketplace.delivery.services import parse_limits, save_delivery_settings
@@ -39,7 +40,7 @@ def _values(limits: Limits) -> dict[str, Any]:
     values: dict[str, Any] = {
         key: _plain(getattr(limits, key)) for key in FIELDS if key != "cities"
     }
-    values["cities"] = "，".join(limits.cities)
+    values["cities"] = [canonical_or_same(city) for city in limits.cities]
     values["employment_types"] = list(limits.employment_types)
     return values
 
@@ -77,6 +78,7 @@ async def delivery_save(request: Request) -> Response:
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         values: dict[str, Any] = {key: first(data.get(key)) for key in FIELDS}
         values["employment_types"] = as_list(data, "employment_types")
+        values["cities"] = recognised_cities(data.get("cities"))
         return await _page(request, values, errors)
 
     return await submit_form(request, submit, rerender)

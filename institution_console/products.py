@@ -9,6 +9,7 @@ from litestar.params import FromPath
 
 from marketplace.actors import Actor
 from marketplace.categories.queries import product_category_choices
+from marketplace.cities import canonical_or_same, recognised_cities
 from marketplace.errors import ValidationFailed
 from marketplace.i18n import N_, _, translated
 from marketplace.loancalc import RatePeriod, RepaymentMethod
@@ -71,8 +72,9 @@ def _values_from_product(product: ProductDetail) -> dict:
             values[contingent_field(charge.kind, "value")] = f"{value.normalize():f}"
     values["min_monthly_income"] = f"{product.min_monthly_income:.0f}"
     values["term_options"] = ",".join(str(t) for t in product.term_options)
-    for key in ("cities", "required_documents", "tags", "keywords"):
+    for key in ("required_documents", "tags", "keywords"):
         values[key] = "，".join(getattr(product, key))
+    values["cities"] = [canonical_or_same(city) for city in product.cities]
     values["employment_types"] = list(product.employment_types)
     for fee in product.fee_list:
         for key, (kind, timing) in FEE_FIELDS.items():
@@ -119,6 +121,7 @@ def _form_values(data: dict) -> dict:
     values = {k: v for k, v in data.items() if k not in LIST_FIELDS}
     for key in LIST_FIELDS:
         values[key] = as_list(data, key)
+    values["cities"] = recognised_cities(data.get("cities"))
     return values
 
 

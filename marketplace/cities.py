@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from marketplace.i18n import _
-from marketplace.parsing import FieldError, first, parse_list
+from marketplace.parsing import LIST_SEPARATORS, FieldError, first, parse_list
 
 DATA_FILE = Path(__file__).with_name("cities.json")
 # Longer than any name, spelled with its province, that a person would type.
@@ -153,6 +153,20 @@ def canonical(text: str) -> str | None:
 def canonical_or_same(text: str) -> str:
     """For rows stored before the list: their city in canonical form when we know it."""
     return canonical(text) or text
+
+
+def recognised_cities(raw: Any) -> list[str]:
+    """For re-rendering a city picker after a refused form: the canonical names of what was
+    sent (ticked boxes, or one typed box “杭州，宁波”) that are known cities, each once; the
+    rest is named in the form's error."""
+    items = raw if isinstance(raw, list | tuple) else [raw]
+    names: list[str] = []
+    for item in items:
+        for part in LIST_SEPARATORS.split(first(item)[:2000]):
+            name = canonical(part)
+            if name and name not in names:
+                names.append(name)
+    return names
 
 
 def covers(cities: Iterable[str], city: str) -> bool:

@@ -41,10 +41,19 @@ def migrate() -> None:
 
 def seed() -> None:
     from marketplace.demo.seed import seed_demo
+    from server.demo_devices import seed_demo_devices
     from server.progress import progress
 
+    async def run(report):
+        from marketplace import cache
+
+        created = await seed_demo(report)
+        await seed_demo_devices()
+        await cache.close()
+        return created
+
     with progress("seed demo data") as (step,):
-        created = asyncio.run(_with_db(lambda: seed_demo(step.report)))
+        created = asyncio.run(_with_db(lambda: run(step.report)))
     print("demo data seeded" if created else "demo data already present")  # noqa: T201
 
 

@@ -257,6 +257,20 @@ def stamp_device(session: Session, user_agent: str, ip: str) -> None:
     session["_seen"] = now
 
 
+async def open_device_session(
+    user_id: int, kind: str, user_agent: str, ip: str, created: int, seen: int
+) -> None:
+    """A signed-in session nobody holds the token of (the demo's other devices): it lists
+    on the personal centre and can be ended there like any other."""
+    session = Session(None, {})
+    session["uid"] = user_id
+    session["kind"] = kind
+    stamp_device(session, user_agent, ip)
+    session["_created"] = created
+    session["_seen"] = seen
+    await _save(session)
+
+
 def _touch(session: Session) -> None:
     seen = session.get("_seen")
     if session.get("uid") and (

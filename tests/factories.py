@@ -234,6 +234,8 @@ async def application_in(
             status=status,
             shared_data_encrypted=_shared_data(),
             submission_key=secrets.token_hex(16),
+            # Past delivery (any status but these two), as deliver() would have stamped it.
+            delivered_at=None if status in ("submitted", "not_delivered") else datetime.now(UTC),
         )
     ).returning(Application.id)
     application_id: int = rows[0]["id"]

@@ -431,6 +431,15 @@ async def deliver(application_id: int) -> bool:
         ):
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             await audit(SYSTEM, "application.withdrawn", "application", application_id)
+            await notify_borrower(
+                row["borrower"],
+                "application_not_delivered",
+                _(
+                    "您的申请（编号 {ref}）已停止：您已撤回对该机构的授权，您的信息未发送给该机构。",
+                    ref=row["reference"],
+                ),
+                f"/me/applications/{row['reference']}",
+            )
             return False
         # The gate again, under its lock: since the borrower applied the institution may have
         # paused cooperation (suspended), or its caps may have filled. Either way the data

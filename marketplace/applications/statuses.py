@@ -129,7 +129,13 @@ NEGATIVE_STATUSES = frozenset({S.REJECTED, S.WITHDRAWN, S.NOT_DELIVERED})
 
 def received_leads(actor: Actor) -> Any:
     """Where-clause for the applications this actor's institution has received. Tenancy
-    lives here: an undelivered application, or another institution's, is no lead of theirs."""
-    return (Application.institution == actor.institution_id) & Application.status.not_in(
-        [ApplicationStatus.SUBMITTED, ApplicationStatus.NOT_DELIVERED]
+    lives here: an undelivered application, or another institution's, is no lead of theirs
+    — nor one withdrawn before delivery (consent withdrawn while it waited in the queue)."""
+    return (
+        (Application.institution == actor.institution_id)
+        & Application.status.not_in([ApplicationStatus.SUBMITTED, ApplicationStatus.NOT_DELIVERED])
+        & (
+            Application.delivered_at.is_not_null()
+            | (Application.status != ApplicationStatus.WITHDRAWN)
+        )
     )

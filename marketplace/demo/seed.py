@@ -11,6 +11,7 @@ from marketplace.accounts import second_factor
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.db import transaction
+from marketplace.demo.account_security import seed_account_security
 from marketplace.demo.agreements import seed_agreements
 from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
@@ -146,6 +147,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_risk()
     await seed_documents()
     await seed_recommendations()
+    await seed_account_security()
     return True
 
 

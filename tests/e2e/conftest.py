@@ -42,6 +42,7 @@ def _free_port() -> int:
 class LiveServer:
     url: str
     log: Path
+    worker_pid: int = 0  # to pause the arq worker (SIGSTOP) while a job must wait
 
     async def printed_code(self, channel: str, recipient: str, wait_seconds: float = 10) -> str:
         """The newest code the demo console printed (`[sms] 137****1234: …`, `[totp] …`):
@@ -121,7 +122,7 @@ async def live_server() -> AsyncIterator[LiveServer]:
                 if time.monotonic() > deadline or any(p.returncode is not None for p in processes):
                     raise RuntimeError("e2e server did not start:\n" + log.read_text()[-3000:])
                 await asyncio.sleep(0.3)
-        yield LiveServer(url, log)
+        yield LiveServer(url, log, processes[0].pid)
     finally:
         for process in processes:
             if process.returncode is None:

@@ -66,7 +66,6 @@ async def test_product_to_lead_journey(new_page, live_server):
     await staff.select_option("#f-rate_period", "year")
     await staff.check("#f-repayment_methods")
     await staff.fill("#f-min_monthly_income", "5000")
-    await staff.fill("#f-cities", "")
     await expect(staff.locator("#apr-preview")).to_contain_text("6.50%")
     await staff.get_by_role("button", name="保存草稿").click()
     await staff.get_by_role("button", name=re.compile("提交审核")).click()

@@ -101,7 +101,9 @@ async def test_the_ledger_lists_what_was_shared_and_withdrawing_stops_every_flow
     assert "确认删除您的信息" in borrower_view.text
 
 
-async def test_an_undelivered_application_is_never_delivered_after_withdrawal(client, world):
+async def test_an_undelivered_application_is_never_delivered_after_withdrawal(
+    client, staff_client, world
+):
     product_id = await factories.listed_product(world.staff, world.operator)
     await login(client, "/login", world.borrower_mobile)
     assert await _apply(client, product_id, "a") == 303
@@ -109,6 +111,15 @@ async def test_an_undelivered_application_is_never_delivered_after_withdrawal(cl
     await jobs.run_until_idle()
     assert (await Application.objects().first()).status == "withdrawn"
     assert not await InboxItem.exists().where(InboxItem.kind == "lead.new")
+    # The borrower is told why the application stopped.
+    notices = await client.get("/me/notifications")
+    assert "您已撤回对该机构的授权" in notices.text
+    # Never delivered, so never a lead: the institution does not learn it existed.
+    application = await Application.objects().first()
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    assert application.reference not in (await staff_client.get("/console/leads")).text
+    lead = await staff_client.get(f"/console/leads/{application.id}")
+    assert lead.status_code == 404
 
 
 async def test_other_institutions_and_hostile_requests_are_refused(client, staff_client, world):
@@ -220,7 +231,8 @@ async def test_an_expired_or_forged_link_is_refused(client, world):
         "a[href^='/me/data/download/']"
     )["href"]
     await DataExport.update({DataExport.expires_at: datetime.now(UTC)}).where(DataExport.id > 0)
-    assert (await client.get(href)).status_code == 404
+    expired = await client.get(href)
+    assert expired.status_code == 404 and "下载链接无效或已过期" in expired.text
     for forged in ("x" * 43, "x", "%00" * 30, "字" * 30):
         assert (await client.get(f"/me/data/download/{forged}")).status_code == 404
     assert (await client.submit("/me/data/exports/999999/link")).status_code == 404

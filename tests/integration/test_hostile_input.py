@@ -302,7 +302,13 @@ async def test_rejected_apply_form_keeps_every_typed_value(client, world):
 
 async def test_rejected_product_form_keeps_every_typed_value(client, world):
     await login(client, "/console/login", "staff@test-bank.example")
-    typed = {**PRODUCT_FORM, "rate": "500", "amount_max": "1e13", "keywords": "k" * 21}
+    typed = {
+        **PRODUCT_FORM,
+        "rate": "500",
+        "amount_max": "1e13",
+        "keywords": "k" * 21,
+        "cities": ["北京市", "上海市"],  # ticked in the city picker
+    }
     response = await client.submit("/console/products/new", typed)
     assert response.status_code == 400
     text = response.text

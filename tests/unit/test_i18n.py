@@ -57,6 +57,7 @@ NOT_UI_FILES = (
     "marketplace/demo/risk.py",  # demo content (a borrower, blacklist reasons)
     "marketplace/demo/documents.py",  # demo content (saved documents' file names)
     "marketplace/demo/recommendations.py",  # demo content (borrowers' names and cities)
+    "marketplace/demo/account_security.py",  # demo content (two people's names)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
