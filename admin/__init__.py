@@ -14,9 +14,11 @@ from admin import (
     reconciliation,
     reviews,
     settlement,
+    users,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
+from server.password_links import password_link_handlers
 
 admin_router = Router(
     path="/admin",
@@ -34,6 +36,8 @@ admin_router = Router(
         *consents.handlers,
         *settlement.handlers,
         *reconciliation.handlers,
+        *users.handlers,
+        *password_link_handlers("admin", "operator"),
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

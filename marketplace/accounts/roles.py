@@ -62,6 +62,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.view",  # disbursements reported vs the platform's loans (I10)
             "reconciliation.report",  # submit the month's disbursement ledger
             "reconciliation.resolve",  # close a discrepancy with a note
+            "staff.manage",  # invite the institution's staff, change roles, disable / enable
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -112,6 +113,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "settlement.manage",  # build, issue, adjudicate, record payment, flag fraud
             "reconciliation.view",  # every institution's reconciliation (A11)
             "reconciliation.resolve",
+            "user.view",  # find borrowers, staff and operators; their status and history (A1)
+            "user.manage",  # freeze / unfreeze, password reset, end sessions (not operators)
+            "operator.manage",  # the same for operators' accounts, and their second factor
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -129,12 +133,19 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.oversee",
             "settlement.view",
             "reconciliation.view",
+            "user.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
     ),
-    ("operator", "customer_service"): frozenset({"dashboard.view"}),
+    ("operator", "customer_service"): frozenset(
+        {
+            "dashboard.view",
+            "user.view",
+            "user.manage",  # borrowers' and institution staff's accounts, never operators'
+        }
+    ),
     ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
     ("operator", "finance"): frozenset(
         {
