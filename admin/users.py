@@ -30,9 +30,16 @@ from marketplace.errors import ValidationFailed
 from marketplace.i18n import _
 from marketplace.parsing import first
 from server.auth import require_actor
-from server.forms import FormData, query_choice, query_int, query_page, submit_form
+from server.forms import (
+    FormData,
+    flashed_action,
+    query_choice,
+    query_int,
+    query_page,
+    submit_form,
+)
 from server.pagination import pagination
-from server.rendering import flash, redirect_to, render
+from server.rendering import render
 from server.sessions import end_sessions, user_sessions
 
 VIEW = {"access": "operator", "permission": "user.view"}
@@ -182,14 +189,11 @@ def _action(
 ) -> Awaitable[Response]:
     """Run one account action from the detail page's form; its message is flashed."""
 
-    async def submit(data: FormData) -> Response:
-        flash(request, await act(data))
-        return redirect_to(request, "admin.users.detail", user_id=user_id)
-
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         return await _detail(request, user_id, errors, first(data.get("reason")))
 
-    return submit_form(request, submit, rerender)
+    done = request.app.route_reverse("admin.users.detail", user_id=user_id)
+    return flashed_action(request, act, done, rerender)
 
 
 @post("/users/{user_id:int}/status", name="admin.users.status", opt=MANAGE)

@@ -15,7 +15,7 @@ from marketplace.accounts.roles import STAFF_ROLES
 from marketplace.i18n import _
 from marketplace.parsing import first
 from server.auth import require_actor
-from server.forms import FormData, submit_form
+from server.forms import FormData, flashed_action, submit_form
 from server.rendering import flash, redirect_to, render
 from server.sessions import end_sessions
 
@@ -81,15 +81,12 @@ async def member(request: Request, user_id: FromPath[int]) -> Response:
 def _action(
     request: Request, user_id: int, act: Callable[[FormData], Awaitable[str]]
 ) -> Awaitable[Response]:
-    async def submit(data: FormData) -> Response:
-        flash(request, await act(data))
-        return redirect_to(request, "console.staff.detail", user_id=user_id)
-
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         values = {key: first(data.get(key)) for key in ("reason", "role")}
         return await _member(request, user_id, errors, values)
 
-    return submit_form(request, submit, rerender)
+    done = request.app.route_reverse("console.staff.detail", user_id=user_id)
+    return flashed_action(request, act, done, rerender)
 
 
 @post("/staff/{user_id:int}/role", name="console.staff.role", opt=MANAGE)

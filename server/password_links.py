@@ -24,11 +24,12 @@ def password_link_handlers(audience: str, kind: str) -> list[HTTPRouteHandler]:
             request,
             "auth/set_password.html",
             {
-                "token": token,
                 "errors": errors,
                 "action": request.app.route_reverse(
                     f"{audience}.auth.set_password_submit", token=token
                 ),
+                "title": _("设置登录密码"),
+                "subtitle": _("登录账号为收到此链接的邮箱。此链接只能使用一次，设置后旧密码失效。"),
             },
         )
 

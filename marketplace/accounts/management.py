@@ -181,9 +181,12 @@ async def _lock_group(group: Any) -> list[int]:
 
 
 async def _still_active(actor: Actor) -> None:
-    """The acting account itself may have been frozen by a parallel request."""
-    if not await User.exists().where((User.id == actor.user_id) & (User.status == ACTIVE)):
-        raise PermissionDenied(_("您的账号已不可用"))
+    """The acting account itself may have been frozen or given another role by a parallel
+    request since its permissions were loaded."""
+    if not await User.exists().where(
+        (User.id == actor.user_id) & (User.status == ACTIVE) & (User.role == actor.role)
+    ):
+        raise PermissionDenied(_("您的账号状态或角色已变化，请刷新后重试"))
 
 
 async def _locked_target(actor: Actor, user_id: int) -> tuple[Target, list[int] | None]:

@@ -24,6 +24,7 @@ from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
 from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.settlement import seed_settlement
+from marketplace.demo.users import seed_users
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
@@ -140,6 +141,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_partners()
     await seed_settlement()
     await seed_reconciliation()
+    await seed_users()
     return True
 
 

@@ -19,9 +19,9 @@ from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
 from marketplace.errors import InvalidTransition
 from marketplace.notifications.tables import Notification
+from server.sessions import end_sessions
 from tests import factories
 from tests.fixtures import Client, login, soup
-from server.sessions import end_sessions
 from tests.integration.test_partners import last_email, link_in
 
 ROOT = "root@loanmart.example"
@@ -112,9 +112,7 @@ async def test_staff_and_operators_by_email_and_the_list_filters(client, world):
     )
     assert [a.text.strip() for a in operators.select("tbody a.table__primary")] == ["审计员"]
     # LIKE wildcards typed by the operator match themselves, not everything.
-    wildcard = soup(
-        await client.submit("/admin/users/search", {"search_kind": "staff", "q": "%"})
-    )
+    wildcard = soup(await client.submit("/admin/users/search", {"search_kind": "staff", "q": "%"}))
     assert not wildcard.select("tbody tr")
 
     listed = soup(await client.get(f"/admin/users?kind=staff&institution={world.other_bank_id}"))
@@ -173,7 +171,8 @@ async def test_freezing_a_borrower_ends_their_session_at_once_and_unfreezing_res
     assert "失败：账号已冻结" in page.text
 
     restored = await client.submit(
-        f"/admin/users/{world.borrower.user_id}/status", {"action": "unfreeze", "reason": "核实本人"}
+        f"/admin/users/{world.borrower.user_id}/status",
+        {"action": "unfreeze", "reason": "核实本人"},
     )
     assert restored.status_code == 303
     await login(staff_client, "/login", world.borrower_mobile)
@@ -431,3 +430,29 @@ async def test_unknown_accounts_are_404(client, world):
     )
     assert missing.status_code == 404
     assert (await client.get("/admin/users/99999999999")).status_code == 404
+
+
+async def test_the_demo_has_a_frozen_borrower_and_a_disabled_staff_member(client):
+    from marketplace.demo.catalogue import DEMO_PASSWORD
+    from marketplace.demo.seed import seed_demo
+    from marketplace.demo.users import (
+        DISABLED_STAFF_EMAIL,
+        DISABLED_STAFF_REASON,
+        FROZEN_BORROWER_MOBILE,
+        FROZEN_BORROWER_REASON,
+    )
+
+    await seed_demo()
+    history = await AccountStatusChange.select(
+        AccountStatusChange.reason, AccountStatusChange.user.kind.as_alias("kind")
+    )
+    assert sorted((h["kind"], h["reason"]) for h in history) == [
+        ("borrower", FROZEN_BORROWER_REASON),
+        ("staff", DISABLED_STAFF_REASON),
+    ]
+    frozen = await client.submit(
+        "/login", {"login": FROZEN_BORROWER_MOBILE, "password": DEMO_PASSWORD}
+    )
+    assert frozen.status_code == 400 and "该账号已被冻结" in frozen.text
+    intern = await User.objects().where(User.login_key == DISABLED_STAFF_EMAIL).first()
+    assert intern.status == "frozen" and intern.role == "loan_officer"
