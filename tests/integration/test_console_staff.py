@@ -286,3 +286,20 @@ async def test_a_staff_password_reset_from_the_console(client, staff_client, wor
     done = await staff_client.submit(path, {"password": "Reset2026ok", "confirm": "Reset2026ok"})
     assert done.status_code == 303
     await login(staff_client, "/console/login", DEPUTY, "Reset2026ok")
+
+
+async def test_set_password_links_refuse_junk_and_expire(client, staff_client, world, deputy):
+    from datetime import UTC, datetime, timedelta
+
+    from marketplace.accounts.tables import AccountPasswordLink
+
+    for token in ("x" * 65, "%00abc", "<script>", "' OR 1=1 --"):
+        assert (await staff_client.get(f"/console/set-password/{token}")).status_code == 404
+    await login(client, "/console/login", ADMIN)
+    await client.submit(f"/console/staff/{deputy.user_id}/password-reset", {"reason": "忘记密码"})
+    path = link_in(await last_email("account.set_password"), "/console/set-password")
+    await AccountPasswordLink.update(
+        {AccountPasswordLink.expires_at: datetime.now(UTC) - timedelta(minutes=1)}
+    ).where(AccountPasswordLink.user == deputy.user_id)
+    expired = await staff_client.submit(path, {"password": "Reset2026ok", "confirm": "Reset2026ok"})
+    assert expired.status_code == 404
