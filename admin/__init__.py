@@ -15,9 +15,11 @@ from admin import (
     reviews,
     risk,
     settlement,
+    users,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
+from server.password_links import password_link_handlers
 
 admin_router = Router(
     path="/admin",
@@ -36,6 +38,8 @@ admin_router = Router(
         *settlement.handlers,
         *reconciliation.handlers,
         *risk.handlers,
+        *users.handlers,
+        *password_link_handlers("admin", "operator"),
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

@@ -18,10 +18,12 @@ from institution_console import (
     promotions,
     reconciliation,
     settlement,
+    staff,
     webhooks,
 )
 from server.inbox import inbox_handlers
 from server.login import login_handlers
+from server.password_links import password_link_handlers
 
 console_router = Router(
     path="/console",
@@ -44,6 +46,8 @@ console_router = Router(
         *account.handlers,
         *settlement.handlers,
         *reconciliation.handlers,
+        *staff.handlers,
+        *password_link_handlers("console", "staff"),
         *inbox_handlers("console", "staff", "console.home"),
         *login_handlers("console", "staff", "/console", "/console/"),
     ],

@@ -154,7 +154,14 @@ async def status_reply(request: Request, token: FromPath[str]) -> Response:
 async def _password_page(request: Request, token: str, errors: dict) -> Response:
     await check_password_link(token)
     return await render(
-        request, "portal/partners_set_password.html", {"token": token, "errors": errors}
+        request,
+        "auth/set_password.html",
+        {
+            "errors": errors,
+            "action": request.app.route_reverse("portal.partners.set_password_submit", token=token),
+            "title": _("设置机构管理员密码"),
+            "subtitle": _("登录账号为入驻申请时填写的联系邮箱。此链接只能使用一次。"),
+        },
     )
 
 

@@ -19,6 +19,7 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.files import UploadedFile
 from marketplace.parsing import MAX_ID, lenient, parse_choice, parse_int, parse_text
 from server.errors import form_status, retry_headers
+from server.rendering import flash, redirect
 
 FormData = dict[str, Any]
 # Past this a list is empty anyway; bounding it keeps OFFSET inside PostgreSQL's bigint.
@@ -151,3 +152,19 @@ async def uploaded_files(request: Request, field: str, *, max_bytes: int) -> lis
         for upload in form.getall(field, [])
         if isinstance(upload, UploadFile)
     ]
+
+
+async def flashed_action(
+    request: Request,
+    act: Callable[[FormData], Awaitable[str]],
+    done: str,
+    rerender: Callable[[FormData, dict[str, str]], Awaitable[Response]],
+) -> Response:
+    """A form whose verb says what it did: `act` returns the message to flash, then 303
+    to `done`; a broken rule re-renders as `submit_form` does."""
+
+    async def submit(data: FormData) -> Response:
+        flash(request, await act(data))
+        return redirect(request, done)
+
+    return await submit_form(request, submit, rerender)

@@ -1,10 +1,15 @@
-from marketplace.accounts.tables import BorrowerProfile, User
+from marketplace.accounts.tables import (
+    AccountPasswordLink,
+    AccountStatusChange,
+    BorrowerProfile,
+    User,
+)
 from marketplace.contexts import declare_context
 
 CONTEXT = declare_context(
     "accounts",
     __file__,
-    [User, BorrowerProfile],
+    [User, BorrowerProfile, AccountStatusChange, AccountPasswordLink],
     depends_on=("institutions",),
     jobs={"accounts.send_reset_code": "marketplace.accounts.jobs:send_reset_code_job"},
     public=(
@@ -19,6 +24,8 @@ CONTEXT = declare_context(
         "credentials",
         "phone",
         "closure",
+        "management",
+        "directory",
     ),
 )
 APP_CONFIG = CONTEXT.app

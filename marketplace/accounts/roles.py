@@ -62,6 +62,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.view",  # disbursements reported vs the platform's loans (I10)
             "reconciliation.report",  # submit the month's disbursement ledger
             "reconciliation.resolve",  # close a discrepancy with a note
+            "staff.manage",  # invite the institution's staff, change roles, disable / enable
         }
     ),
     ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
@@ -114,6 +115,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.resolve",
             "risk.view",  # anti-fraud alerts, events, blacklist and rules (A8)
             "risk.manage",  # release / reject held applications, keep the blacklist
+            "user.view",  # find borrowers, staff and operators; their status and history (A1)
+            "user.manage",  # freeze / unfreeze, password reset, end sessions (not operators)
+            "operator.manage",  # the same for operators' accounts, and their second factor
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -132,18 +136,25 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "settlement.view",
             "reconciliation.view",
             "risk.view",
+            "user.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
     ),
-    ("operator", "customer_service"): frozenset({"dashboard.view"}),
     ("operator", "risk_officer"): frozenset(
         {
             "dashboard.view",
             "collection.view",
             "risk.view",
             "risk.manage",
+        }
+    ),
+    ("operator", "customer_service"): frozenset(
+        {
+            "dashboard.view",
+            "user.view",
+            "user.manage",  # borrowers' and institution staff's accounts, never operators'
         }
     ),
     ("operator", "finance"): frozenset(

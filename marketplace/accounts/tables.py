@@ -47,3 +47,28 @@ class BorrowerProfile(Table, tablename="borrower_profile"):
     employment_type = Varchar(length=30, default="employee")
     updated_at = Timestamptz(default=TimestamptzNow())
     version = Integer(default=1)
+
+
+class AccountStatusChange(Table, tablename="account_status_change"):
+    """A freeze or unfreeze of an account (A1, and institution admins disabling their
+    staff), with the reason given: the account's history of these decisions."""
+
+    id: Serial  # created by Piccolo; declared for type checkers
+    user = ForeignKey(references=User)
+    status = Varchar(length=20)  # what the account was set to: active | frozen
+    reason = Varchar(length=200)
+    actor_kind = Varchar(length=20)
+    actor_label = Varchar(length=60)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class AccountPasswordLink(Table, tablename="account_password_link"):
+    """A one-time link for a staff member or operator to set a password (an invitation or
+    a reset sent by an administrator): hashed token, expiry, single use."""
+
+    id: Serial  # created by Piccolo; declared for type checkers
+    user = ForeignKey(references=User)
+    token_hash = Varchar(length=64, unique=True)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -31,7 +31,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.cities import canonical_or_same, spellings
-from marketplace.errors import NotFound
+from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import N_, _
 from marketplace.loancalc import SHANGHAI, RepaymentMethod
 from marketplace.parameters.services import get_parameters
@@ -676,3 +676,34 @@ async def recent_screenable_leads(actor: Actor, limit: int) -> list[ScreenableLe
         .limit(limit)
     )
     return [_screenable(row) for row in rows]
+
+
+async def applications_of_borrower(
+    actor: Actor, borrower_id: int, limit: int
+) -> tuple[list[ApplicationSummary], int]:
+    """For operators managing the borrower's account (A1): the latest applications and
+    how many there are in all."""
+    if not actor.can("user.view"):
+        raise PermissionDenied()
+    mine = Application.borrower == borrower_id
+    rows = (
+        await Application.select(*LIST_COLUMNS)
+        .where(mine)
+        .order_by(Application.submitted_at, ascending=False)
+        .limit(limit)
+    )
+    return [
+        ApplicationSummary(**_summary_fields(row)) for row in rows
+    ], await Application.count().where(mine)
+
+
+async def borrower_of_reference(actor: Actor, reference: str) -> int | None:
+    """The borrower who made the application with this reference (A1 user search)."""
+    if not actor.can("user.view"):
+        raise PermissionDenied()
+    row = (
+        await Application.select(Application.borrower)
+        .where(Application.reference == reference)
+        .first()
+    )
+    return row["borrower"] if row else None

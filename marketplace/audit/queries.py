@@ -156,6 +156,14 @@ ACTIONS: dict[str, str] = {
     "risk.blacklist_add": N_("加入黑名单"),
     "risk.blacklist_remove": N_("移出黑名单"),
     "audit.export": N_("导出审计日志"),
+    "user.freeze": N_("冻结账号"),
+    "user.unfreeze": N_("解冻账号"),
+    "user.sessions_ended": N_("结束账号的所有登录"),
+    "user.password_reset_sent": N_("为账号发送密码重置"),
+    "operator.totp_reset": N_("重置运营人员身份验证器"),
+    "staff.invite": N_("邀请机构员工"),
+    "staff.role_change": N_("修改机构员工角色"),
+    "account.password_set_by_link": N_("通过管理员发送的链接设置密码"),
 }
 
 OBJECT_TYPES: dict[str, str] = {

@@ -28,6 +28,7 @@ from marketplace.demo.recommendations import seed_recommendations
 from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.risk import seed_risk
 from marketplace.demo.settlement import seed_settlement
+from marketplace.demo.users import seed_users
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
@@ -148,6 +149,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_documents()
     await seed_recommendations()
     await seed_account_security()
+    await seed_users()
     return True
 
 

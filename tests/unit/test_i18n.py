@@ -58,6 +58,7 @@ NOT_UI_FILES = (
     "marketplace/demo/documents.py",  # demo content (saved documents' file names)
     "marketplace/demo/recommendations.py",  # demo content (borrowers' names and cities)
     "marketplace/demo/account_security.py",  # demo content (two people's names)
+    "marketplace/demo/users.py",  # demo content (a frozen borrower, a disabled intern, reasons)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
