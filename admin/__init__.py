@@ -10,9 +10,11 @@ from admin import (
     institutions,
     jobs,
     ordering,
+    parameters,
     promotions,
     reconciliation,
     reviews,
+    roles,
     settlement,
 )
 from server.inbox import inbox_handlers
@@ -34,6 +36,8 @@ admin_router = Router(
         *consents.handlers,
         *settlement.handlers,
         *reconciliation.handlers,
+        *roles.handlers,
+        *parameters.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

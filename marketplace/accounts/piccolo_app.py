@@ -1,10 +1,11 @@
+from marketplace.accounts.role_tables import CustomRole, RoleGrant, RoleMatrixChange
 from marketplace.accounts.tables import BorrowerProfile, User
 from marketplace.contexts import declare_context
 
 CONTEXT = declare_context(
     "accounts",
     __file__,
-    [User, BorrowerProfile],
+    [User, BorrowerProfile, CustomRole, RoleGrant, RoleMatrixChange],
     depends_on=("institutions",),
     jobs={"accounts.send_reset_code": "marketplace.accounts.jobs:send_reset_code_job"},
     public=(
@@ -19,6 +20,7 @@ CONTEXT = declare_context(
         "credentials",
         "phone",
         "closure",
+        "role_matrix",
     ),
 )
 APP_CONFIG = CONTEXT.app
