@@ -231,13 +231,14 @@ async def set_permissions(
     kind: str,
     role: str,
     wanted: Iterable[str],
-    seen_versions: Mapping[str, int],
+    seen_versions: Mapping[str, int] | None,
     reason: str,
 ) -> int:
     """Make the role hold exactly `wanted`: each cell that changes is granted or revoked,
-    numbered, audited and kept in the history. `seen_versions` are the cell versions the
-    editor saw; a cell someone changed since is refused (409), never overwritten.
-    Returns how many cells changed."""
+    numbered, audited and kept in the history. `seen_versions` (the edit form) are the
+    role's cell versions the editor saw: when any cell changed since, the whole form is
+    refused (409) rather than applied over an edit the editor never saw. Returns how many
+    cells changed."""
     if not actor.can(MANAGE):
         raise PermissionDenied()
     if kind not in EDITABLE_KINDS:
@@ -259,6 +260,11 @@ async def set_permissions(
                 (RoleGrant.kind == kind) & (RoleGrant.role == role)
             )
         }
+        if seen_versions is not None and any(
+            seen_versions.get(permission, 0) != cell["version"]
+            for permission, cell in cells.items()
+        ):
+            raise DomainError(_("这个角色的权限刚被其他人修改过，请刷新页面后重试"))
         defaults = roles.default_permissions(kind, role)
         changes: list[tuple[str, bool]] = []
         for permission in sorted(known):
@@ -269,13 +275,6 @@ async def set_permissions(
                 continue
             if (kind, role, permission) in LOCKED_CELLS and not want:
                 raise DomainError(_("超级管理员的“编辑角色权限”不能撤销"), field="permissions")
-            if seen_versions.get(permission, 0) != (cell["version"] if cell else 0):
-                raise DomainError(
-                    _(
-                        "“{permission}”刚被其他人修改过，请刷新页面后重试",
-                        permission=permission_label(permission),
-                    )
-                )
             changes.append((permission, want))
         if not changes:
             raise DomainError(_("没有改动：勾选或取消权限后再保存"), field="permissions")
