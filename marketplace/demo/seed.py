@@ -19,6 +19,7 @@ from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
+from marketplace.demo.parameters import seed_parameters
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
@@ -127,6 +128,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
             await User.insert(_demo_user(account, ids))
             progress(1, total)
     await _demo_parameters()
+    await seed_parameters()  # every parameter's row, a short history, created roles
     await seed_agreements()  # before any lead: delivery needs an agreement in force
     await seed_webhooks()
     await seed_loans()

@@ -243,3 +243,24 @@ async def test_change_parameter_checks_the_spec_for_callers_in_code(world, root)
     assert await change_parameter(root, "licence_reminder_days", [60, 7]) == 1
     assert (await get_parameters("licence_reminder_days"))["licence_reminder_days"] == [60, 7]
     assert set(SPECS) == set(DEFAULTS)
+
+
+async def test_the_demo_has_parameter_history_and_created_roles():
+    from marketplace.accounts.role_matrix import matrix_view
+    from marketplace.accounts.role_tables import CustomRole
+    from marketplace.demo.seed import seed_demo
+    from marketplace.parameters.queries import parameter_history
+
+    assert await seed_demo()
+    assert await SystemParameter.count() == len(DEFAULTS)
+    history = await ParameterChange.select().order_by(ParameterChange.at)
+    assert len(history) >= 2 and all(change["reason"] for change in history)
+    assert history[0]["at"] < history[-1]["at"]
+    assert {r["code"] for r in await CustomRole.select(CustomRole.code)} >= {"data_analyst"}
+
+    rows, total = await parameter_history()
+    assert total == len(history) and rows[0].reason
+    matrix = await matrix_view("operator")
+    analyst = [c.code for c in matrix.roles].index("data_analyst")
+    granted = {row.code for g in matrix.groups for row in g.rows if row.cells[analyst].granted}
+    assert "settlement.view" in granted and "settlement.manage" not in granted
