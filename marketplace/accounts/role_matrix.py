@@ -32,6 +32,7 @@ from marketplace.audit.services import record as audit
 from marketplace.db import on_commit, transaction
 from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from marketplace.i18n import N_, _
+from marketplace.parsing import parse_reason
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ EDITABLE_KINDS: dict[str, str] = {"operator": N_("运营人员"), "staff": N_("�
 LOCKED_CELLS = frozenset({("operator", "super_admin", MANAGE)})
 ROLE_CODE = re.compile(r"[a-z][a-z0-9_]{2,39}")
 ROLE_LABEL_LENGTH = (2, 20)
-REASON_LENGTH = (2, 200)
 
 PERMISSION_GROUPS: dict[str, str] = {
     "product": N_("产品"),
@@ -197,16 +197,6 @@ async def _publish() -> None:
 # --- verbs -------------------------------------------------------------------------------
 
 
-def _reason(reason: str) -> str:
-    text = reason.strip()
-    low, high = REASON_LENGTH
-    if not low <= len(text) <= high:
-        raise DomainError(
-            _("请填写修改原因（{low}到{high}个字）", low=low, high=high), field="reason"
-        )
-    return text
-
-
 async def _next_version() -> int:
     """Serialises matrix edits (held until commit) and numbers the next one."""
     await RoleMatrixChange.raw("SELECT pg_advisory_xact_lock(hashtext('role_matrix'))")
@@ -249,7 +239,7 @@ async def set_permissions(
         raise DomainError(
             _("不认识的权限：{codes}", codes="、".join(sorted(unknown))[:200]), field="permissions"
         )
-    why = _reason(reason)
+    why = parse_reason(reason)
     async with transaction():
         version = await _next_version()
         if not await _role_exists(kind, role):
@@ -338,7 +328,7 @@ async def create_role(actor: Actor, kind: str, code: str, label: str, reason: st
     if not low <= len(label) <= high or any(not c.isprintable() for c in label):
         errors["label"] = _("角色名称应为{low}到{high}个字", low=low, high=high)
     try:
-        why = _reason(reason)
+        why = parse_reason(reason)
     except DomainError as exc:
         errors["reason"] = exc.message
     if errors:

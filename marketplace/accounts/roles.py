@@ -199,8 +199,11 @@ def loaded_token() -> str:
 
 def permissions_of(kind: str, role: str) -> frozenset[str]:
     """Everything the role may do: page chrome shows only links and buttons it can use."""
+    edits = _effective.overrides.get((kind, role))
+    if not edits:
+        return default_permissions(kind, role)
     granted = set(default_permissions(kind, role))
-    for permission, grant in _effective.overrides.get((kind, role), {}).items():
+    for permission, grant in edits.items():
         if grant:
             granted.add(permission)
         else:

@@ -16,6 +16,7 @@ from marketplace.i18n import N_, _
 from marketplace.loancalc import CostLines
 from marketplace.parameters.specs import SPECS, coerce, parse_text
 from marketplace.parameters.tables import ParameterChange, SystemParameter
+from marketplace.parsing import parse_reason
 
 DEFAULTS: dict[str, Any] = {
     "apr_block_line": "0.24",
@@ -232,9 +233,6 @@ async def change_parameter(
     return version
 
 
-REASON_LENGTH = (2, 200)
-
-
 def parse_change(key: str, raw_value: str, raw_reason: str) -> tuple[Any, str]:
     """What the admin page posted: the value in the key's shape and a required reason;
     every problem at once (ValidationFailed on `value` / `reason`)."""
@@ -247,10 +245,11 @@ def parse_change(key: str, raw_value: str, raw_reason: str) -> tuple[Any, str]:
         errors["value"] = exc.message
     except ValueError:
         errors["value"] = _("参数值的类型不正确")
-    reason = raw_reason.strip()
-    low, high = REASON_LENGTH
-    if not low <= len(reason) <= high or any(not c.isprintable() for c in reason):
-        errors["reason"] = _("请填写修改原因（{low}到{high}个字）", low=low, high=high)
+    reason = ""
+    try:
+        reason = parse_reason(raw_reason)
+    except DomainError as exc:
+        errors["reason"] = exc.message
     if errors:
         raise ValidationFailed(errors)
     return value, reason
