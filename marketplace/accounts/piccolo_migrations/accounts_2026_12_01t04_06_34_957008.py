@@ -9,7 +9,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-12-01T04:06:34:957008"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Role matrix edits: created roles, overridden cells, numbered history"
 
 
 async def forwards():

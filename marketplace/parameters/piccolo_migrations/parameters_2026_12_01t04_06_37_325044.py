@@ -9,7 +9,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-12-01T04:06:37:325044"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Parameter versions and their history"
 
 
 async def forwards():
