@@ -154,7 +154,11 @@ async def _demo_parameters() -> None:
     for key, value in DEMO_PARAMETERS.items():
         await SystemParameter.insert(
             SystemParameter(key=key, value=json.dumps(value), updated_by="demo")
-        ).on_conflict(target=SystemParameter.key, action="DO NOTHING")
+        ).on_conflict(  # `loanmart migrate` has seeded every default row already
+            target=SystemParameter.key,
+            action="DO UPDATE",
+            values=[SystemParameter.value, SystemParameter.updated_by],
+        )
 
 
 def _demo_user(account: dict, institution_ids: dict[str, int]) -> User:
