@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from piccolo.columns import Array, Column, Varchar
 
-from marketplace.errors import ValidationFailed
+from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _
 from marketplace.loancalc import MAX_PRINCIPAL
 
@@ -221,3 +221,16 @@ class FormReader:
     def raise_errors(self) -> None:
         if self.errors:
             raise ValidationFailed(self.errors)
+
+
+REASON_LENGTH = (2, 200)
+
+
+def parse_reason(raw: Any) -> str:
+    """Why an operator changes a setting (kept in its history and in the audit log):
+    required, 2 to 200 characters; a DomainError on the `reason` field."""
+    low, high = REASON_LENGTH
+    try:
+        return parse_text(raw, label=_("修改原因"), min_length=low, max_length=high)
+    except FieldError as exc:
+        raise DomainError(exc.message, field="reason") from None

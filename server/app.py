@@ -21,7 +21,7 @@ from marketplace.products.search_port import backend
 from marketplace.settings import PROJECT_ROOT, settings
 from open_api.docs import api_docs, api_mount
 from portal import portal_router
-from server.auth import access_guard
+from server.auth import access_guard, register_route_permissions_of
 from server.demo_webhooks import demo_webhook_receiver
 from server.device import DeviceCookieMiddleware
 from server.errors import EXCEPTION_HANDLERS
@@ -121,6 +121,7 @@ def create_app() -> Litestar:
     )
     # The device cookie's id reaches the actor (anti-fraud velocity by device, A8).
     app.asgi_handler = DeviceCookieMiddleware(app.asgi_handler)
+    register_route_permissions_of(app)
     # Around Litestar's own router, not in its per-route middleware list: answers for
     # unmatched paths (404/405) get the headers, the request id and an access line too.
     app.asgi_handler = MetricsMiddleware(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 import secrets
 
+from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from marketplace.accounts.role_matrix import register_route_permissions
 from marketplace.accounts.services import actor_for
 from marketplace.actors import Actor
 from marketplace.errors import DomainError
@@ -92,6 +94,15 @@ async def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) ->
     permission = handler.opt.get("permission")
     if permission and not actor.can(permission):
         raise PermissionDeniedException()
+
+
+def register_route_permissions_of(app: Litestar) -> None:
+    """Tell the role matrix which permissions the routes check, so the super admin can
+    grant exactly those (and the ones the shipped roles hold), never a made-up code."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if permission := handler.opt.get("permission"):
+                register_route_permissions(handler.opt.get("access", ""), [permission])
 
 
 def loaded_actor(connection: ASGIConnection) -> Actor | None:

@@ -31,10 +31,13 @@ async def _with_db(coro_factory):
 def migrate() -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from marketplace.parameters.services import sync_defaults
+
     async def run():
         result = await run_forwards("all")
         if not result.success:
             raise SystemExit(f"migrations failed: {result.message}")
+        await sync_defaults()  # every system parameter has its row (A3)
 
     asyncio.run(_with_db(run))
 

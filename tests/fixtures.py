@@ -16,6 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from marketplace import cache, jobs
+from marketplace.accounts import roles
 from marketplace.applications.tables import Application
 from marketplace.contexts import table_names
 from marketplace.db import engine
@@ -49,6 +50,9 @@ async def clean_state(services: None) -> AsyncIterator[None]:
     # audit_entry is append-only (a trigger refuses DELETE); TRUNCATE is the test reset.
     await engine().run_ddl(f"TRUNCATE {APP_TABLES} RESTART IDENTITY CASCADE")
     await cache.redis().flushdb()
+    # The process's copy of the role matrix edits goes with their rows (tests build actors
+    # with roles.permissions_of directly, without a request that would reload it).
+    roles.install(roles.EffectiveMatrix())
     from marketplace.products.search_port import backend
 
     await backend().clear()

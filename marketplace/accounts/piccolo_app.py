@@ -1,3 +1,4 @@
+from marketplace.accounts.role_tables import CustomRole, RoleGrant, RoleMatrixChange
 from marketplace.accounts.tables import (
     AccountPasswordLink,
     AccountStatusChange,
@@ -9,7 +10,15 @@ from marketplace.contexts import declare_context
 CONTEXT = declare_context(
     "accounts",
     __file__,
-    [User, BorrowerProfile, AccountStatusChange, AccountPasswordLink],
+    [
+        User,
+        BorrowerProfile,
+        AccountStatusChange,
+        AccountPasswordLink,
+        CustomRole,
+        RoleGrant,
+        RoleMatrixChange,
+    ],
     depends_on=("institutions",),
     jobs={"accounts.send_reset_code": "marketplace.accounts.jobs:send_reset_code_job"},
     public=(
@@ -26,6 +35,7 @@ CONTEXT = declare_context(
         "closure",
         "management",
         "directory",
+        "role_matrix",
     ),
 )
 APP_CONFIG = CONTEXT.app

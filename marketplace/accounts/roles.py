@@ -1,6 +1,13 @@
-"""Role × permission matrix (PRODUCT.md A2). Deny by default."""
+"""Role × permission matrix (PRODUCT.md A2). Deny by default.
+
+The dicts below are the seeded default; the super admin's grants and revocations (and the
+roles they create) live in tables and reach these functions through the in-process copy
+that `marketplace.accounts.role_matrix.ensure_fresh` keeps current (see there)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from marketplace.i18n import N_, _
 
@@ -104,7 +111,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "collection.view",  # collection oversight across institutions (A8)
             "promotion.review",  # paid placements (A6)
             "catalogue.manage",  # ordering rules of lists (A6)
-            "parameter.edit",  # system parameters (A3); a cost line change re-prices products
+            "parameter.manage",  # system parameters (A3); a cost line change re-prices products
+            "role.manage",  # edit the role × permission matrix, create roles (A2)
             "agreement.manage",  # offer and withdraw cooperation agreements (A5)
             "institution.review",  # partner applications (A4)
             "institution.manage",  # suspend / resume / close institutions
@@ -170,16 +178,73 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
 }
 
 
-def has_permission(kind: str, role: str, permission: str) -> bool:
-    return permission in _PERMISSIONS.get((kind, role), frozenset())
+# Every operator may read the matrix and the system parameters (A2, A3).
+EVERY_OPERATOR: frozenset[str] = frozenset({"role.view", "parameter.view"})
+
+
+def default_permissions(kind: str, role: str) -> frozenset[str]:
+    """The role's permissions as shipped in code, before any edit of the matrix."""
+    shipped = _PERMISSIONS.get((kind, role), frozenset())
+    if kind == "operator" and role in OPERATOR_ROLES:
+        return shipped | EVERY_OPERATOR
+    return shipped
+
+
+def default_matrix() -> dict[tuple[str, str], frozenset[str]]:
+    return {key: default_permissions(*key) for key in _PERMISSIONS}
+
+
+@dataclass(frozen=True)
+class EffectiveMatrix:
+    """The edits on top of the code matrix, as loaded from the database: cell overrides
+    ((kind, role) → {permission: granted}) and the roles created on the admin pages."""
+
+    token: str = ""
+    overrides: Mapping[tuple[str, str], Mapping[str, bool]] = field(default_factory=dict)
+    custom_roles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+_effective = EffectiveMatrix()
+
+
+def install(matrix: EffectiveMatrix) -> None:
+    """Swap in a freshly loaded matrix (role_matrix.ensure_fresh); one assignment, so a
+    request never sees half of an update."""
+    global _effective
+    _effective = matrix
+
+
+def loaded_token() -> str:
+    return _effective.token
 
 
 def permissions_of(kind: str, role: str) -> frozenset[str]:
     """Everything the role may do: page chrome shows only links and buttons it can use."""
-    return _PERMISSIONS.get((kind, role), frozenset())
+    edits = _effective.overrides.get((kind, role))
+    if not edits:
+        return default_permissions(kind, role)
+    granted = set(default_permissions(kind, role))
+    for permission, grant in edits.items():
+        if grant:
+            granted.add(permission)
+        else:
+            granted.discard(permission)
+    return frozenset(granted)
+
+
+def has_permission(kind: str, role: str, permission: str) -> bool:
+    return permission in permissions_of(kind, role)
+
+
+def roles_of(kind: str) -> dict[str, str]:
+    """Role code → label (translated) for role pickers: the shipped roles, then created ones."""
+    shipped = STAFF_ROLES if kind == "staff" else OPERATOR_ROLES if kind == "operator" else {}
+    roles = {code: _(label) for code, label in shipped.items()}
+    roles.update(_effective.custom_roles.get(kind, {}))
+    return roles
 
 
 def role_label(kind: str, role: str) -> str:
     if kind == "borrower":
         return _("借款人")
-    return _((STAFF_ROLES if kind == "staff" else OPERATOR_ROLES).get(role, role))
+    return roles_of(kind).get(role, role)

@@ -21,6 +21,7 @@ from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.documents import seed_documents
 from marketplace.demo.loans import seed_loans
 from marketplace.demo.offers import seed_offers
+from marketplace.demo.parameters import seed_parameters
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
@@ -132,6 +133,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
             await User.insert(_demo_user(account, ids))
             progress(1, total)
     await _demo_parameters()
+    await seed_parameters()  # every parameter's row, a short history, created roles
     await seed_agreements()  # before any lead: delivery needs an agreement in force
     await seed_webhooks()
     await seed_loans()
@@ -162,7 +164,11 @@ async def _demo_parameters() -> None:
     for key, value in DEMO_PARAMETERS.items():
         await SystemParameter.insert(
             SystemParameter(key=key, value=json.dumps(value), updated_by="demo")
-        ).on_conflict(target=SystemParameter.key, action="DO NOTHING")
+        ).on_conflict(  # `loanmart migrate` has seeded every default row already
+            target=SystemParameter.key,
+            action="DO UPDATE",
+            values=[SystemParameter.value, SystemParameter.updated_by],
+        )
 
 
 def _demo_user(account: dict, institution_ids: dict[str, int]) -> User:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -10,10 +11,12 @@ from marketplace import outbox
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from marketplace.i18n import N_, _
 from marketplace.loancalc import CostLines
-from marketplace.parameters.tables import SystemParameter
+from marketplace.parameters.specs import SPECS, coerce, parse_text
+from marketplace.parameters.tables import ParameterChange, SystemParameter
+from marketplace.parsing import parse_reason
 
 DEFAULTS: dict[str, Any] = {
     "apr_block_line": "0.24",
@@ -178,53 +181,139 @@ async def cost_lines() -> CostLines:
 # The parameters every product's price depends on: changing one re-prices them all
 # (a floating rate follows the LPR; every cost verdict follows the lines).
 COST_KEYS = ("apr_block_line", "lpr_1y", "apr_warn_multiple")
-# Parameters kept as decimal strings: each must read as a positive number.
-DECIMAL_KEYS = (*COST_KEYS, "dti_warning_ratio")
-_MAX_COST_VALUE = Decimal(100)
-# Fractions below one, kept as strings ("0.06").
-FRACTION_KEYS = ("vat_rate",)
 
 
 def _checked(key: str, value: Any) -> Any:
-    """The value if it has the default's shape (a cost parameter: a positive decimal)."""
-    default = DEFAULTS[key]
-    if key in DECIMAL_KEYS:
-        try:
-            number = Decimal(str(value))
-        except ArithmeticError:
-            number = Decimal(0)
-        if not (number.is_finite() and 0 < number <= _MAX_COST_VALUE):
-            raise DomainError(_("参数值应为大于0的数值"), field="value")
-        return str(number)
-    if key in FRACTION_KEYS:
-        try:
-            fraction = Decimal(str(value))
-        except ArithmeticError:
-            fraction = Decimal(-1)
-        if not (fraction.is_finite() and 0 <= fraction < 1):
-            raise DomainError(_("参数值应为0到1之间的小数"), field="value")
-        return str(fraction)
-    if type(value) is not type(default):
+    """The value in its stored shape if it fits the key's spec (type and range); a key
+    added without a spec yet must at least keep its default's type."""
+    spec = SPECS.get(key)
+    if spec is not None:
+        return coerce(spec, value)
+    if type(value) is not type(DEFAULTS[key]):
         raise DomainError(_("参数值的类型不正确"), field="value")
     return value
 
 
-async def change_parameter(actor: Actor, key: str, value: Any) -> None:
-    """Override one system parameter (audited); a cost parameter re-prices every product
-    after commit, through the outbox."""
-    if not actor.can("parameter.edit"):
+# Pairs whose first must stay before the second ("HH:MM" strings compare as times).
+_ORDERED_PAIRS = (("collection_hours_start", "collection_hours_end"),)
+
+
+async def _check_order(key: str, value: Any) -> None:
+    for first, second in _ORDERED_PAIRS:
+        if key in (first, second):
+            other = await get_parameters(second if key == first else first)
+            start, end = (value, other[second]) if key == first else (other[first], value)
+            if not start < end:
+                raise DomainError(_("催收开始时间须早于结束时间"), field="value")
+
+
+async def change_parameter(
+    actor: Actor,
+    key: str,
+    value: Any,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> int:
+    """Override one system parameter: checked against its spec, numbered, kept in the
+    history (who, when, old → new, why) and audited; a cost parameter re-prices every
+    product after commit, through the outbox. `expected_version` (the admin page) refuses
+    the change when someone changed the parameter since it was shown. Returns the new
+    version. Every reader goes to the table (`get_parameters`), so it applies at once in
+    every process."""
+    if not actor.can("parameter.manage"):
         raise PermissionDenied()
     if key not in DEFAULTS:
         raise NotFound(_("没有这个参数"))
-    stored = json.dumps(_checked(key, value), ensure_ascii=False)
+    new_value = _checked(key, value)
+    stored = json.dumps(new_value, ensure_ascii=False)
     async with transaction():
         await SystemParameter.insert(
-            SystemParameter(key=key, value=stored, updated_by=actor.label)
-        ).on_conflict(
-            target=SystemParameter.key,
-            action="DO UPDATE",
-            values=[SystemParameter.value, SystemParameter.updated_by, SystemParameter.updated_at],
+            SystemParameter(key=key, value=json.dumps(DEFAULTS[key], ensure_ascii=False))
+        ).on_conflict(target=SystemParameter.key, action="DO NOTHING")
+        row = (
+            await SystemParameter.select(SystemParameter.value, SystemParameter.version)
+            .where(SystemParameter.key == key)
+            .lock_rows()
+            .first()
         )
-        await audit(actor, "parameter.change", "parameter", key, value=stored)
+        assert row is not None  # inserted above when missing
+        if expected_version is not None and expected_version != row["version"]:
+            raise DomainError(_("这个参数刚被其他人修改过，请查看最新值后重试"))
+        old_value = _json_scalar(row["value"]) if isinstance(row["value"], str) else row["value"]
+        if old_value == new_value:
+            raise DomainError(_("新值与当前值相同"), field="value")
+        await _check_order(key, new_value)
+        version = row["version"] + 1
+        await SystemParameter.update(
+            {
+                SystemParameter.value: stored,
+                SystemParameter.version: version,
+                SystemParameter.updated_by: actor.label,
+                SystemParameter.updated_at: datetime.now(UTC),
+            }
+        ).where(SystemParameter.key == key)
+        old_stored = json.dumps(old_value, ensure_ascii=False)
+        await ParameterChange.insert(
+            ParameterChange(
+                key=key,
+                version=version,
+                old_value=old_stored,
+                new_value=stored,
+                reason=reason,
+                actor_id=actor.user_id,
+                actor_label=actor.label,
+            )
+        )
+        await audit(
+            actor,
+            "parameter.change",
+            "parameter",
+            key,
+            value=stored,
+            old=old_stored,
+            version=version,
+            reason=reason,
+        )
         if key in COST_KEYS:
             await outbox.record("products.reprice")
+    return version
+
+
+def parse_change(key: str, raw_value: str, raw_reason: str) -> tuple[Any, str]:
+    """What the admin page posted: the value in the key's shape and a required reason;
+    every problem at once (ValidationFailed on `value` / `reason`)."""
+    errors: dict[str, str] = {}
+    value: Any = None
+    spec = SPECS.get(key)
+    try:
+        value = parse_text(spec, raw_value) if spec else _checked(key, json.loads(raw_value))
+    except DomainError as exc:
+        errors["value"] = exc.message
+    except ValueError:
+        errors["value"] = _("参数值的类型不正确")
+    reason = ""
+    try:
+        reason = parse_reason(raw_reason)
+    except DomainError as exc:
+        errors["reason"] = exc.message
+    if errors:
+        raise ValidationFailed(errors)
+    return value, reason
+
+
+async def sync_defaults() -> None:
+    """Give every parameter a row (PRODUCT.md A3: the table is seeded with the defaults),
+    run by `loanmart migrate` and the demo seed. A row nobody changed (version 0, no
+    author) follows the code default; a changed one keeps its value. Readers fall back to
+    the code default for a key without a row, so a new parameter works before this runs."""
+    for key, default in DEFAULTS.items():
+        await SystemParameter.raw(
+            "INSERT INTO system_parameter (key, value, updated_by, version, updated_at)"
+            " VALUES ({}, {}::jsonb, '', 0, now())"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+            " WHERE system_parameter.version = 0 AND system_parameter.updated_by = ''"
+            " AND system_parameter.value IS DISTINCT FROM EXCLUDED.value",
+            key,
+            json.dumps(default, ensure_ascii=False),
+        )
