@@ -69,6 +69,10 @@ PERMISSION_GROUPS: dict[str, str] = {
     "jobs": N_("系统管理"),
     "parameter": N_("系统管理"),
     "role": N_("系统管理"),
+    "user": N_("用户与员工"),
+    "operator": N_("用户与员工"),
+    "staff": N_("用户与员工"),
+    "risk": N_("反欺诈"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -123,6 +127,12 @@ PERMISSION_LABELS: dict[str, str] = {
     "parameter.manage": N_("修改系统参数"),
     "role.view": N_("查看角色权限"),
     "role.manage": N_("编辑角色权限、新建角色"),
+    "risk.view": N_("查看风险预警与黑名单"),
+    "risk.manage": N_("处理风险预警、维护黑名单"),
+    "user.view": N_("查找用户"),
+    "user.manage": N_("冻结账号、重置密码、结束登录"),
+    "operator.manage": N_("管理运营人员账号与身份验证器"),
+    "staff.manage": N_("管理本机构员工"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

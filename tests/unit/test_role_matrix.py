@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.accounts import roles
+from marketplace.accounts import role_matrix, roles
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +51,14 @@ def test_an_unknown_or_created_role_has_nothing_until_granted() -> None:
     assert roles.role_label("operator", "analyst") == "数据分析员"
     assert "analyst" not in roles.roles_of("staff")
     assert roles.roles_of("staff")["finance"] == "财务"
+
+
+def test_every_permission_a_shipped_role_holds_has_a_label_and_a_group() -> None:
+    """The matrix page shows labels, not codes: a permission added without one is caught."""
+    codes = {
+        code
+        for kind, role in roles.default_matrix()
+        for code in roles.default_permissions(kind, role)
+    }
+    assert sorted(codes - set(role_matrix.PERMISSION_LABELS)) == []
+    assert sorted({c.split(".", 1)[0] for c in codes} - set(role_matrix.PERMISSION_GROUPS)) == []
