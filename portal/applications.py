@@ -147,18 +147,21 @@ async def _batch_form(
     )
     methods = {pid: first((data or {}).get(f"method_{pid}")) for pid in shown}
     page = await batch_page(
-        shown, person, amount=amount, term_months=term, methods=methods if data else None
+        shown,
+        person,
+        amount=amount,
+        term_months=term,
+        methods=methods if data else None,
+        chosen=None if data is None else batch_product_ids(data.get("products")),
     )
-    if data is None:
-        chosen = {p.id for group in page.institutions for p in group.products if p.eligible}
-        consents: set[int] = set()
-    else:
-        chosen = set(batch_product_ids(data.get("products")))
-        consents = {
-            group.id
-            for group in page.institutions
-            if first(data.get(f"consent_{group.id}")) == "yes"
-        }
+    # A box stays ticked only under the notice it was ticked for.
+    consents = {
+        group.id
+        for group in page.institutions
+        if data is not None
+        and first(data.get(f"consent_{group.id}")) == "yes"
+        and first(data.get(f"notice_{group.id}")) == group.notice.digest
+    }
     return await render(
         request,
         "portal/apply_many.html",
@@ -166,7 +169,6 @@ async def _batch_form(
             "page": page,
             "values": values,
             "methods": methods,
-            "chosen": chosen,
             "consents": consents,
             "errors": errors,
             **await _choices(),

@@ -6,7 +6,7 @@ Typed and frozen; labels are translated here, where they are read for a page, ne
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -739,6 +739,7 @@ class BatchInstitution:
 @dataclass(frozen=True, kw_only=True)
 class BatchPage:
     institutions: tuple[BatchInstitution, ...]
+    chosen: frozenset[int]  # the ticked product ids
     per_batch: int  # the products_per_batch parameter
     asked: int  # product ids asked for, before the cap
     unavailable: int  # of those within the cap, how many are not listed now
@@ -764,13 +765,16 @@ async def batch_page(
     amount: Decimal | None = None,
     term_months: int | None = None,
     methods: Mapping[int, str] | None = None,
+    chosen: Collection[int] | None = None,
 ) -> BatchPage:
     """The multi-product application page: the products asked for (up to the parameter),
     grouped by institution with its notice, each with the reasons it would refuse the
-    borrower and the need as far as they are known (eligibility_reasons, as at submission)."""
+    borrower and the need as far as they are known (eligibility_reasons, as at submission).
+
+    `chosen`: the ticked products (None on the first view: those that take the borrower).
+    An institution's notice names its chosen products, as the consent will cover them."""
     per_batch = int((await get_parameters("products_per_batch"))["products_per_batch"])
     products = await batch_products(product_ids[:per_batch])
-    notices = batch_notices(products)
     groups: dict[int, list[BatchProduct]] = {}
     for product in products:
         method = (methods or {}).get(product["id"])
@@ -792,7 +796,18 @@ async def batch_page(
                 reasons=tuple(reasons.items()),
             )
         )
+    if chosen is None:
+        chosen = {p.id for group in groups.values() for p in group if p.eligible}
+    # An institution none of whose products is ticked shows the notice for all of them.
+    named = [
+        product
+        for product in products
+        if product["id"] in chosen
+        or not any(p.id in chosen for p in groups[product["institution"]])
+    ]
+    notices = batch_notices(named)
     return BatchPage(
+        chosen=frozenset(chosen),
         institutions=tuple(
             BatchInstitution(
                 id=institution_id,

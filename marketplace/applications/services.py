@@ -333,7 +333,10 @@ async def submit_batch(actor: Actor, cmd: BatchInput) -> list[str]:
                 "请阅读并勾选同意向{institution}提供个人信息", institution=notice.institution_name
             )
         elif cmd.notice_digests.get(institution_id) != notice.digest:
-            errors[f"consent_{institution_id}"] = _("告知内容已更新，请重新阅读后勾选同意")
+            # The notice names the products it covers: ticking others changes it too.
+            errors[f"consent_{institution_id}"] = _(
+                "同意书内容已变化（所选产品或告知内容有更新），请重新阅读后勾选同意"
+            )
     facts = LeadFacts(
         cmd.person.city, cmd.need.amount, cmd.person.monthly_income, cmd.person.employment_type
     )
