@@ -21,6 +21,7 @@ from marketplace.applications.services import (
 from marketplace.applications.tables import Application
 from marketplace.consents.notices import build_notice
 from marketplace.demo.catalogue import DEMO_ACCOUNTS
+from marketplace.demo.profiles import DEMO_CONTACT, DEMO_PURPOSE
 from marketplace.documents.services import DocumentsAsked, request_documents
 from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
@@ -96,12 +97,9 @@ async def apply_and_deliver(
             city=city,
             monthly_income=max(Decimal(product["min_monthly_income"]), Decimal(15000)),
             employment_type=(product["employment_types"] or ["employee"])[0],
-            purpose="home_improvement",
+            purpose=DEMO_PURPOSE,
             # The demo borrower's saved profile carries contact details (P5).
-            address="北京市朝阳区建国路 88 号 2 号楼 1502 室",
-            contact_name="李秀英",
-            contact_relation="spouse",
-            contact_mobile="13700137000",
+            **DEMO_CONTACT,
             consent_given=True,
             notice_digest=notice.digest,
             submission_key=secrets.token_urlsafe(24),
