@@ -156,10 +156,15 @@ async def lead_detail(request: Request, lead_id: LeadId) -> schemas.LeadDetail:
             city=applicant.city,
             employment_type=applicant.employment_type,
             monthly_income=money(applicant.monthly_income),
+            address_masked=applicant.address_masked,
+            contact_name_masked=applicant.contact_name_masked,
+            contact_relation=applicant.contact_relation,
+            contact_mobile_masked=applicant.contact_mobile_masked,
         )
         if applicant
         else None,
         allowed_actions=[action.name for action in lead.actions],
+        purpose=lead.purpose,
     )
 
 

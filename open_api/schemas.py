@@ -89,6 +89,11 @@ class Applicant:
     city: str
     employment_type: str
     monthly_income: str
+    # Contact details, masked; empty when the borrower gave none.
+    address_masked: str = ""
+    contact_name_masked: str = ""
+    contact_relation: str = ""
+    contact_mobile_masked: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class LeadDetail:
     consent_withdrawn: bool
     applicant: Applicant | None  # null once the borrower has withdrawn consent
     allowed_actions: list[str]
+    purpose: str = ""  # the loan purpose's label; empty for applications before it was asked
 
 
 @dataclass(frozen=True)

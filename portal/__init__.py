@@ -16,6 +16,7 @@ from portal import (
     partners,
     policy,
     products,
+    profile,
     recommend,
 )
 from server.inbox import inbox_handlers
@@ -40,6 +41,7 @@ portal_router = Router(
         *partners.handlers,
         *policy.handlers,
         *consents.handlers,
+        *profile.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],

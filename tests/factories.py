@@ -175,6 +175,7 @@ def application_form(**overrides: str) -> dict[str, str]:
         "city": "北京",
         "monthly_income": "12000",
         "employment_type": "employee",
+        "purpose": "daily",
         "consent": "yes",
         "submission_key": "k" * 24,
         **overrides,

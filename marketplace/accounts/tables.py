@@ -1,4 +1,4 @@
-from piccolo.columns import Date, ForeignKey, Integer, Serial, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -45,6 +45,15 @@ class BorrowerProfile(Table, tablename="borrower_profile"):
     city = Varchar(length=30)
     monthly_income_encrypted = Varchar(length=255)
     employment_type = Varchar(length=30, default="employee")
+    # Contact details (optional): the address and one emergency contact, encrypted and
+    # masked like the identity above; the relation is a code of CONTACT_RELATIONS.
+    address_encrypted = Text(default="")
+    address_masked = Varchar(length=120, default="")
+    contact_name_encrypted = Varchar(length=255, default="")
+    contact_name_masked = Varchar(length=40, default="")
+    contact_relation = Varchar(length=20, default="")
+    contact_mobile_encrypted = Varchar(length=255, default="")
+    contact_mobile_masked = Varchar(length=20, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
     version = Integer(default=1)
 

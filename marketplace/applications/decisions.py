@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from marketplace.actors import Actor
+from marketplace.applications.applicant import coded_list
 from marketplace.applications.services import BulkMoveResult, _set_status, bulk_move_leads
 from marketplace.applications.statuses import received_leads
 from marketplace.applications.tables import Application
@@ -22,18 +23,10 @@ from marketplace.db import transaction
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower
-from marketplace.parameters.services import get_parameters
 from marketplace.parsing import FormReader, parse_choice, parse_text
 
 # The officer's internal note on a rejection, and the reason they give for documents.
 NOTE_MAX_LENGTH = 500
-
-
-async def coded_list(parameter: str) -> dict[str, str]:
-    """A system parameter kept as a list of {code, label}: code → label, in its order."""
-    items = (await get_parameters(parameter))[parameter]
-    # Default labels are in the catalogue; an operator's own wording passes through as is.
-    return {str(item["code"]): _(str(item["label"])) for item in items}
 
 
 async def rejection_reasons() -> dict[str, str]:

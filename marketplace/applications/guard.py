@@ -178,6 +178,14 @@ async def cooling_off_until(borrower_id: int, settings: GuardSettings) -> dateti
     )
 
 
+async def recent_applications(borrower_id: int, days: int) -> int:
+    """How many applications the borrower sent in the last `days` days."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    return await Application.count().where(
+        (Application.borrower == borrower_id) & (Application.submitted_at > since)
+    )
+
+
 async def cooling_off_notice(borrower_id: int) -> str | None:
     """Said on the application form before anything is typed, when it would be refused."""
     settings = await guard_settings()

@@ -6,7 +6,7 @@ Typed and frozen; labels are translated here, where they are read for a page, ne
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -15,9 +15,16 @@ from typing import Any
 
 from piccolo.query import OrderByRaw
 
+from marketplace.accounts.profiles import CONTACT_RELATIONS, ProfileFacts
 from marketplace.actors import Actor
+from marketplace.applications.applicant import eligibility_reasons, loan_purposes
 from marketplace.applications.decisions import rejection_reasons
-from marketplace.applications.services import SHARED_DATA_CONTEXT, assignable_staff
+from marketplace.applications.services import (
+    SHARED_DATA_CONTEXT,
+    assignable_staff,
+    batch_notices,
+    batch_products,
+)
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     BORROWER_TASK_STATUSES,
@@ -31,6 +38,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.cities import canonical_or_same, spellings
+from marketplace.consents.notices import Notice
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import N_, _
 from marketplace.loancalc import SHANGHAI, RepaymentMethod
@@ -45,7 +53,13 @@ from marketplace.parsing import (
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
-from marketplace.security import decrypt_field, mask_id_number, mask_mobile
+from marketplace.security import (
+    decrypt_field,
+    mask_address,
+    mask_id_number,
+    mask_mobile,
+    mask_name,
+)
 from marketplace.statemachine import Actions
 
 LIST_COLUMNS = (
@@ -136,10 +150,16 @@ class Applicant:
     city: str
     employment_type: str
     monthly_income: Decimal
+    # Contact details, when the borrower gave them (applications since notice 2026-12-v2).
+    address_masked: str = ""
+    contact_name_masked: str = ""
+    contact_relation: str = ""  # its label
+    contact_mobile_masked: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class LeadDetail(ApplicationSummary):
+    purpose: str  # its label; "" for applications from before it was asked
     product_version: int | None
     consent_granted_at: datetime | None
     consent_withdrawn: bool
@@ -501,6 +521,7 @@ async def institution_lead(actor: Actor, application_id: int) -> LeadDetail:
             *LIST_COLUMNS,
             Application.shared_data_encrypted,
             Application.product_version,
+            Application.purpose,
             Application.consent.withdrawn_at.as_alias("consent_withdrawn_at"),
             Application.consent.granted_at.as_alias("consent_granted_at"),
             Application.consent.notice_version.as_alias("notice_version"),
@@ -521,10 +542,16 @@ async def institution_lead(actor: Actor, application_id: int) -> LeadDetail:
             city=shared["city"],
             employment_type=_(EMPLOYMENT_TYPES.get(shared["employment_type"], "")),
             monthly_income=Decimal(shared["monthly_income"]),
+            address_masked=mask_address(shared.get("address", "")),
+            contact_name_masked=mask_name(shared.get("contact_name", "")),
+            contact_relation=_(CONTACT_RELATIONS.get(shared.get("contact_relation", ""), "")),
+            contact_mobile_masked=mask_mobile(shared.get("contact_mobile", "")),
         )
     events = await _events(row["id"])
+    purposes = await loan_purposes()
     return LeadDetail(
         **_summary_fields(row),
+        purpose=purposes.get(row["purpose"]) or row["purpose"],
         product_version=row["product_version"],
         consent_granted_at=row["consent_granted_at"],
         consent_withdrawn=withdrawn,
@@ -707,3 +734,121 @@ async def borrower_of_reference(actor: Actor, reference: str) -> int | None:
         .first()
     )
     return row["borrower"] if row else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchProduct:
+    """One product of a multi-product application page, with why it would refuse."""
+
+    id: int
+    name: str
+    institution_name: str
+    amount_min: Decimal
+    amount_max: Decimal
+    term_options: tuple[int, ...]
+    methods: tuple[tuple[str, str], ...]  # (code, label), the product's order
+    apr_min: Decimal | None
+    apr_max: Decimal | None
+    high_cost: bool
+    reasons: tuple[tuple[str, str], ...]  # (form field, why), empty when it takes them
+
+    @property
+    def eligible(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchInstitution:
+    """An institution of the batch: its one notice and consent cover all its products."""
+
+    id: int
+    name: str
+    notice: Notice
+    products: tuple[BatchProduct, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchPage:
+    institutions: tuple[BatchInstitution, ...]
+    chosen: frozenset[int]  # the ticked product ids
+    per_batch: int  # the products_per_batch parameter
+    asked: int  # product ids asked for, before the cap
+    unavailable: int  # of those within the cap, how many are not listed now
+
+    @property
+    def product_ids(self) -> tuple[int, ...]:
+        return tuple(p.id for group in self.institutions for p in group.products)
+
+    @property
+    def terms(self) -> tuple[int, ...]:
+        """Every term some product of the batch offers, for the one term select."""
+        return tuple(
+            sorted(
+                {t for group in self.institutions for p in group.products for t in p.term_options}
+            )
+        )
+
+
+async def batch_page(
+    product_ids: list[int],
+    person: ProfileFacts | None,
+    *,
+    amount: Decimal | None = None,
+    term_months: int | None = None,
+    methods: Mapping[int, str] | None = None,
+    chosen: Collection[int] | None = None,
+) -> BatchPage:
+    """The multi-product application page: the products asked for (up to the parameter),
+    grouped by institution with its notice, each with the reasons it would refuse the
+    borrower and the need as far as they are known (eligibility_reasons, as at submission).
+
+    `chosen`: the ticked products (None on the first view: those that take the borrower).
+    An institution's notice names its chosen products, as the consent will cover them."""
+    per_batch = int((await get_parameters("products_per_batch"))["products_per_batch"])
+    products = await batch_products(product_ids[:per_batch])
+    groups: dict[int, list[BatchProduct]] = {}
+    for product in products:
+        method = (methods or {}).get(product["id"])
+        reasons = eligibility_reasons(
+            product, person, amount=amount, term_months=term_months, method=method or None
+        )
+        groups.setdefault(product["institution"], []).append(
+            BatchProduct(
+                id=product["id"],
+                name=product["name"],
+                institution_name=product["institution_name"],
+                amount_min=product["amount_min"],
+                amount_max=product["amount_max"],
+                term_options=tuple(product["term_options"]),
+                methods=tuple((m, RepaymentMethod(m).label) for m in product["repayment_methods"]),
+                apr_min=product["apr_min"],
+                apr_max=product["apr_max"],
+                high_cost=product["cost_verdict"] == "warn",
+                reasons=tuple(reasons.items()),
+            )
+        )
+    if chosen is None:
+        chosen = {p.id for group in groups.values() for p in group if p.eligible}
+    # An institution none of whose products is ticked shows the notice for all of them.
+    named = [
+        product
+        for product in products
+        if product["id"] in chosen
+        or not any(p.id in chosen for p in groups[product["institution"]])
+    ]
+    notices = batch_notices(named)
+    return BatchPage(
+        chosen=frozenset(chosen),
+        institutions=tuple(
+            BatchInstitution(
+                id=institution_id,
+                name=notices[institution_id].institution_name,
+                notice=notices[institution_id],
+                products=tuple(group),
+            )
+            for institution_id, group in groups.items()
+        ),
+        per_batch=per_batch,
+        asked=len(product_ids),
+        unavailable=len(product_ids[:per_batch]) - len(products),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,6 +16,14 @@ from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
 from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.tables import User
 from marketplace.actors import SYSTEM, Actor
+from marketplace.applications.applicant import (
+    PERSON_FIELDS,
+    LoanNeed,
+    eligibility_reasons,
+    loan_purposes,
+    read_need,
+    read_person,
+)
 from marketplace.applications.guard import (
     DebtToIncome,
     GuardSettings,
@@ -25,6 +33,7 @@ from marketplace.applications.guard import (
     guard_settings,
     new_loan_payment,
     product_quote,
+    recent_applications,
 )
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
@@ -35,8 +44,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.services import record as audit
-from marketplace.cities import covers, parse_city
-from marketplace.consents.notices import build_notice
+from marketplace.consents.notices import Notice, build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
 from marketplace.db import transaction
@@ -51,41 +59,35 @@ from marketplace.errors import (
 )
 from marketplace.i18n import N_, _
 from marketplace.inbox.services import notify_borrower, notify_institution
-from marketplace.loancalc import MAX_TERM_MONTHS, MIN_TERM_MONTHS, LoanInputError
-from marketplace.money import FEN
+from marketplace.loancalc import LoanInputError
 from marketplace.parameters.services import get_parameters
 from marketplace.parsing import (
     FormReader,
     column_length,
     first,
+    lenient,
     parse_choice,
     parse_int,
-    parse_money,
 )
-from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
 from marketplace.products.validation import REPAYMENT_METHODS
 from marketplace.products.visibility import on_portal
 from marketplace.risk.rules import NEUTRAL_REFUSAL, HoldStatus
 from marketplace.risk.services import ApplicationCase, hold_status, screen_application
-from marketplace.security import (
-    age_on,
-    decrypt_field,
-    encrypt_field,
-    normalise_id_number,
-    today_in_china,
-    validate_chinese_name,
-    validate_id_number,
-)
+from marketplace.security import decrypt_field, encrypt_field
 from marketplace.webhooks.services import publish
 
 SHARED_DATA_CONTEXT = "application.shared_data"
 # The form's key for the debt-to-income warning, which the borrower may acknowledge.
 DEBT_WARNING = "debt_warning"
+# A batch form names more products than this only when someone is typing URLs.
+MAX_BATCH_IDS = 50
 
 
 @dataclass(frozen=True)
 class ApplicationInput:
+    """One product's application form (a batch of one)."""
+
     product_id: int
     amount: Decimal
     term_months: int
@@ -100,96 +102,105 @@ class ApplicationInput:
     submission_key: str
     # The borrower read the debt-to-income warning and sends the application anyway.
     debt_warning_read: bool = False
+    purpose: str = ""  # checked against the loan_purposes parameter by the verb
+    address: str = ""
+    contact_name: str = ""
+    contact_relation: str = ""
+    contact_mobile: str = ""
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """One submission to one or more products: the need and the borrower once, per
+    product its repayment method, per institution its consent (PRODUCT.md P5)."""
+
+    product_ids: tuple[int, ...]
+    need: LoanNeed
+    person: ProfileFacts
+    methods: Mapping[int, str]  # product id → repayment method
+    consents: frozenset[int]  # the institutions whose notice the borrower ticked
+    notice_digests: Mapping[int, str]  # institution id → digest of the notice shown
+    submission_key: str
+    debt_warning_read: bool = False
+
+
+def _submission_key(form: FormReader) -> str:
+    key = first(form.data.get("submission_key")).strip()
+    if not 16 <= len(key) <= column_length(Application.submission_key):
+        form.fail("submission_key", _("表单已过期，请刷新页面后重新提交"))
+    return key
 
 
 def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
     form = FormReader(data)
-    amount = form.field("amount", parse_money, Decimal(0), label=_("借款金额"), minimum=FEN)
-    term = form.field(
-        "term_months",
-        parse_int,
-        0,
-        label=_("借款期限"),
-        minimum=MIN_TERM_MONTHS,
-        maximum=MAX_TERM_MONTHS,
-    )
+    need = read_need(form)
     # Which of the product's methods it is, is checked with the product's other terms.
     method = form.field(
         "repayment_method", parse_choice, "", choices=REPAYMENT_METHODS, label=_("还款方式")
     )
-    real_name = first(data.get("real_name")).strip()
-    if error := validate_chinese_name(real_name):
-        form.fail("real_name", error)
-    id_number = normalise_id_number(first(data.get("id_number")).strip())
-    if error := validate_id_number(id_number):
-        form.fail("id_number", error)
-    city = form.field("city", parse_city, "", label=_("所在城市"))
-    # Income is bounded like any amount of money we can compute with.
-    income = form.field("monthly_income", parse_money, Decimal(0), label=_("月收入"), minimum=FEN)
-    # Chosen by the borrower, never assumed: a product or an institution may turn it down.
-    employment_type = first(data.get("employment_type")).strip()
-    if employment_type not in EMPLOYMENT_TYPES:
-        form.fail("employment_type", _("请选择您的职业类型"))
+    person = read_person(form)
     consent_given = first(data.get("consent")).strip() == "yes"
     if not consent_given:
         form.fail("consent", _("请阅读个人信息单独同意书，并勾选同意后再提交"))
-    submission_key = first(data.get("submission_key")).strip()
-    if not 16 <= len(submission_key) <= column_length(Application.submission_key):
-        form.fail("submission_key", _("表单已过期，请刷新页面后重新提交"))
-    notice_digest = first(data.get("notice_digest")).strip()
-    debt_warning_read = first(data.get("debt_warning_read")).strip() == "yes"
+    submission_key = _submission_key(form)
     form.raise_errors()
     return ApplicationInput(
         product_id=product_id,
-        amount=amount,
-        term_months=term,
+        amount=need.amount,
+        term_months=need.term_months,
         repayment_method=method,
-        real_name=real_name,
-        id_number=id_number,
-        city=city,
-        monthly_income=income,
-        employment_type=employment_type,
         consent_given=consent_given,
-        notice_digest=notice_digest,
+        notice_digest=first(data.get("notice_digest")).strip(),
         submission_key=submission_key,
-        debt_warning_read=debt_warning_read,
+        debt_warning_read=first(data.get("debt_warning_read")).strip() == "yes",
+        purpose=need.purpose,
+        **{field: getattr(person, field) for field in PERSON_FIELDS},
+    )
+
+
+def batch_product_ids(raw: Any) -> list[int]:
+    """The `products` of a batch form or link: well-formed ids, in order, without repeats,
+    at most MAX_BATCH_IDS (the parameter's cap is the verb's check)."""
+    values = raw if isinstance(raw, list | tuple) else [raw]
+    ids = (lenient(parse_int, value, 0, minimum=1) for value in values[:MAX_BATCH_IDS])
+    return list(dict.fromkeys(i for i in ids if i))
+
+
+def _keyed(data: Mapping, prefix: str) -> dict[int, str]:
+    """`<prefix><id>` fields → {id: value}."""
+    keyed: dict[int, str] = {}
+    for key in list(data)[: 4 * MAX_BATCH_IDS + 50]:
+        suffix = key[len(prefix) :] if key.startswith(prefix) else ""
+        if suffix.isascii() and suffix.isdigit() and len(suffix) <= 10:
+            keyed[int(suffix)] = first(data.get(key)).strip()[:100]
+    return keyed
+
+
+def parse_batch_input(data: Mapping) -> BatchInput:
+    """The multi-product form: `products` (repeated), `method_<product>`,
+    `consent_<institution>` = yes, `notice_<institution>` (the digest shown)."""
+    form = FormReader(data)
+    product_ids = batch_product_ids(data.get("products"))
+    if not product_ids:
+        form.fail("products", _("请至少选择一个产品"))
+    need = read_need(form)
+    person = read_person(form)
+    submission_key = _submission_key(form)
+    form.raise_errors()
+    return BatchInput(
+        product_ids=tuple(product_ids),
+        need=need,
+        person=person,
+        methods=_keyed(data, "method_"),
+        consents=frozenset(i for i, value in _keyed(data, "consent_").items() if value == "yes"),
+        notice_digests=_keyed(data, "notice_"),
+        submission_key=submission_key,
+        debt_warning_read=first(data.get("debt_warning_read")).strip() == "yes",
     )
 
 
 def new_submission_key() -> str:
     return secrets.token_urlsafe(24)
-
-
-def _eligibility_errors(product: dict, cmd: ApplicationInput) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if not product["amount_min"] <= cmd.amount <= product["amount_max"]:
-        errors["amount"] = _(
-            "该产品额度为{amount_min}至{amount_max}元",
-            amount_min=f"{product['amount_min']:,.0f}",
-            amount_max=f"{product['amount_max']:,.0f}",
-        )
-    if cmd.term_months not in product["term_options"]:
-        errors["term_months"] = _("请选择该产品提供的期限")
-    if cmd.repayment_method not in product["repayment_methods"]:
-        errors["repayment_method"] = _("请选择该产品提供的还款方式")
-    age = age_on(cmd.id_number, today_in_china())
-    if not product["age_min"] <= age <= product["age_max"]:
-        errors["id_number"] = _(
-            "该产品仅面向{age_min}至{age_max}周岁的借款人",
-            age_min=product["age_min"],
-            age_max=product["age_max"],
-        )
-    if product["cities"] and not covers(product["cities"], cmd.city):
-        # Translators: separator between the items of a list.
-        cities = _("、").join(product["cities"])
-        errors["city"] = _("该产品暂不覆盖您所在的城市：{cities}", cities=cities)
-    if cmd.monthly_income < product["min_monthly_income"]:
-        errors["monthly_income"] = _(
-            "该产品要求月收入不低于{amount}元", amount=f"{product['min_monthly_income']:,.0f}"
-        )
-    if product["employment_types"] and cmd.employment_type not in product["employment_types"]:
-        errors["employment_type"] = _("该产品暂不面向您的职业类型")
-    return errors
 
 
 # Crockford base32: no I, L, O or U, so a reference read out over the phone is unambiguous.
@@ -219,46 +230,152 @@ async def _insert_application(**values: Any) -> tuple[int, str]:
     raise RuntimeError(f"no free application reference in {REFERENCE_ATTEMPTS} attempts")
 
 
+async def batch_products(product_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The products of a batch that borrowers can apply for now, in the order asked, each
+    with its institution's name and service phone."""
+    rows = await Product.select(
+        *Product.all_columns(),
+        Product.institution.short_name.as_alias("institution_name"),
+        Product.institution.service_phone.as_alias("service_phone"),
+    ).where(Product.id.is_in(list(product_ids) or [0]) & on_portal())
+    by_id = {row["id"]: row for row in rows}
+    return [by_id[i] for i in product_ids if i in by_id]
+
+
+def batch_notices(products: Sequence[Mapping[str, Any]]) -> dict[int, Notice]:
+    """One notice per institution, naming all its products of the batch in their order."""
+    names: dict[int, list[str]] = {}
+    for product in products:
+        names.setdefault(product["institution"], []).append(product["name"])
+    return {
+        product["institution"]: build_notice(
+            product["institution_name"],
+            product["service_phone"],
+            # Translators: separator between the items of a list.
+            _("、").join(names[product["institution"]]),
+        )
+        for product in products
+    }
+
+
 async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
-    """Create one application for one product; returns its reference.
+    """Create one application for one product; returns its reference (a batch of one,
+    with the batch's errors under the single form's field names).
 
     Re-sending the same form (same submission key) returns the first application."""
-    if not actor.can("application.submit"):
-        raise PermissionDenied()
     product = (
-        await Product.select(
-            *Product.all_columns(),
-            Product.institution.short_name.as_alias("institution_name"),
-            Product.institution.service_phone.as_alias("service_phone"),
-        )
+        await Product.select(Product.institution)
         .where((Product.id == cmd.product_id) & on_portal())
         .first()
     )
     if product is None:
         raise NotFound(_("该产品已下架或不存在"))
-    notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
-    errors = _eligibility_errors(product, cmd)
-    if not cmd.consent_given:
-        errors["consent"] = _(
-            "请阅读并勾选同意向{institution}提供个人信息", institution=product["institution_name"]
-        )
-    elif cmd.notice_digest != notice.digest:
-        errors["consent"] = _("告知内容已更新，请重新阅读后勾选同意")
-    gate = await admission(product["institution"], _facts_of(cmd))
-    if not gate.ok:
-        errors.setdefault(gate.field, gate.label)
-    guard = await guard_settings()
-    if not errors.keys() & {"amount", "term_months", "repayment_method", "monthly_income"}:
-        try:
-            debt = await _debt_to_income(actor, product, cmd, guard)
-        except LoanInputError as exc:
-            errors["amount"] = exc.message
-        else:
-            if debt.exceeded and not cmd.debt_warning_read:
-                errors[DEBT_WARNING] = debt.warning()
-    params = await get_parameters(
-        "duplicate_window_days", "applications_per_day", "institutions_per_application"
+    institution_id = product["institution"]
+    batch = BatchInput(
+        product_ids=(cmd.product_id,),
+        need=LoanNeed(cmd.amount, cmd.term_months, cmd.purpose),
+        person=ProfileFacts(**{field: getattr(cmd, field) for field in PERSON_FIELDS}),
+        methods={cmd.product_id: cmd.repayment_method},
+        consents=frozenset({institution_id} if cmd.consent_given else ()),
+        notice_digests={institution_id: cmd.notice_digest},
+        submission_key=cmd.submission_key,
+        debt_warning_read=cmd.debt_warning_read,
     )
+    try:
+        references = await submit_batch(actor, batch)
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            single_form_errors(exc.errors, cmd.product_id, institution_id)
+        ) from None
+    return references[0]
+
+
+def single_form_errors(
+    errors: Mapping[str, str], product_id: int, institution_id: int
+) -> dict[str, str]:
+    """A batch of one's errors under the one-product form's names: its product's reasons
+    on their fields, its institution's consent on `consent`."""
+    renamed = {f"consent_{institution_id}": "consent"}
+    prefix = f"p{product_id}."
+    single: dict[str, str] = {}
+    for key, message in errors.items():
+        name = key[len(prefix) :] if key.startswith(prefix) else renamed.get(key, key)
+        single.setdefault(name, message)
+    return single
+
+
+async def submit_batch(actor: Actor, cmd: BatchInput) -> list[str]:
+    """One application per product of the batch, in its order; returns their references.
+
+    Every product must take the borrower (its reasons are errors under `p<id>.<field>`),
+    every institution needs its consent (`consent_<id>`); the guard, the duplicate window,
+    the daily limit and the institutions cap count the batch as a whole. All or nothing:
+    re-sending the same form (same submission key) returns the first set."""
+    if not actor.can("application.submit"):
+        raise PermissionDenied()
+    errors: dict[str, str] = {}
+    params = await get_parameters(
+        "duplicate_window_days",
+        "applications_per_day",
+        "institutions_per_application",
+        "products_per_batch",
+    )
+    per_batch = int(params["products_per_batch"])
+    if len(cmd.product_ids) > per_batch:
+        errors["products"] = _("一次最多申请{n}个产品，请减少所选产品", n=per_batch)
+    products = await batch_products(cmd.product_ids[:per_batch])
+    if len(products) < min(len(cmd.product_ids), per_batch):
+        errors.setdefault("products", _("所选产品中有已下架或不存在的，请重新选择"))
+    if cmd.need.purpose not in await loan_purposes():
+        errors["purpose"] = _("请选择借款用途")
+    notices = batch_notices(products)
+    for institution_id, notice in notices.items():
+        if institution_id not in cmd.consents:
+            errors[f"consent_{institution_id}"] = _(
+                "请阅读并勾选同意向{institution}提供个人信息", institution=notice.institution_name
+            )
+        elif cmd.notice_digests.get(institution_id) != notice.digest:
+            # The notice names the products it covers: ticking others changes it too.
+            errors[f"consent_{institution_id}"] = _(
+                "同意书内容已变化（所选产品或告知内容有更新），请重新阅读后勾选同意"
+            )
+    facts = LeadFacts(
+        cmd.person.city, cmd.need.amount, cmd.person.monthly_income, cmd.person.employment_type
+    )
+    guard = await guard_settings()
+    payments: list[Decimal] = []
+    for product in products:
+        prefix = f"p{product['id']}."
+        method = cmd.methods.get(product["id"], "")
+        reasons = eligibility_reasons(
+            product,
+            cmd.person,
+            amount=cmd.need.amount,
+            term_months=cmd.need.term_months,
+            method=method,
+        )
+        errors.update({prefix + field: reason for field, reason in reasons.items()})
+        gate = await admission(product["institution"], facts)
+        if not gate.ok:
+            errors.setdefault(prefix + gate.field, gate.label)
+        if reasons.keys() & {"amount", "term_months", "repayment_method"}:
+            continue
+        try:
+            plan = product_quote(product, cmd.need.amount, cmd.need.term_months, method)
+        except LoanInputError as exc:
+            errors[prefix + "amount"] = exc.message
+        else:
+            payments.append(new_loan_payment(plan))
+    if payments and "monthly_income" not in errors:
+        # The borrower means to take one of these loans: the dearest is the burden to weigh.
+        debt = DebtToIncome(
+            new_payment=max(payments),
+            existing_payments=await active_loan_payments(actor.user_id or 0),
+            monthly_income=cmd.person.monthly_income,
+            limit=guard.dti_warning_ratio,
+        )
+        if debt.exceeded and not cmd.debt_warning_read:
+            errors[DEBT_WARNING] = debt.warning()
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
         await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
@@ -268,116 +385,147 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
                 (Application.borrower == actor.user_id)
                 & (Application.submission_key == cmd.submission_key)
             )
-            .first()
+            .order_by(Application.id)
         )
         if existing:
-            return existing["reference"]
+            return [row["reference"] for row in existing]
         if errors:
             raise ValidationFailed(errors)
-        since = datetime.now(UTC) - timedelta(days=int(params["duplicate_window_days"]))
-        if await Application.exists().where(
+        await _check_batch_limits(actor, products, params, guard)
+        await save_borrower_profile(actor.user_id or 0, cmd.person)
+        consent_ids = {
+            institution_id: await grant_consent(actor, institution_id, notice)
+            for institution_id, notice in notices.items()
+        }
+        mobile = await _borrower_mobile(actor.user_id)
+        shared = json.dumps(
+            {
+                "real_name": cmd.person.real_name,
+                "id_number": cmd.person.id_number,
+                "mobile": mobile,
+                "city": cmd.person.city,
+                "employment_type": cmd.person.employment_type,
+                "monthly_income": str(cmd.person.monthly_income),
+                "address": cmd.person.address,
+                "contact_name": cmd.person.contact_name,
+                "contact_relation": cmd.person.contact_relation,
+                "contact_mobile": cmd.person.contact_mobile,
+            },
+            ensure_ascii=False,
+        )
+        references = []
+        for product in products:
+            application_id, reference = await _insert_application(
+                borrower=actor.user_id,
+                product=product["id"],
+                product_version=product["version"],
+                institution=product["institution"],
+                consent=consent_ids[product["institution"]],
+                amount=cmd.need.amount,
+                term_months=cmd.need.term_months,
+                repayment_method=cmd.methods[product["id"]],
+                purpose=cmd.need.purpose,
+                status=ApplicationStatus.SUBMITTED,
+                city=cmd.person.city,
+                shared_data_encrypted=encrypt_field(shared, context=SHARED_DATA_CONTEXT),
+                submission_key=cmd.submission_key,
+            )
+            await _add_event(application_id, ApplicationStatus.SUBMITTED, actor)
+            await audit(
+                actor,
+                "application.submit",
+                "application",
+                application_id,
+                reference=reference,
+                batch=len(products),
+            )
+            # Anti-fraud (A8): a held application waits in the delivery job until decided.
+            await screen_application(
+                actor,
+                ApplicationCase(
+                    application_id,
+                    reference,
+                    product["institution"],
+                    actor.user_id,
+                    mobile,
+                    cmd.person.id_number,
+                ),
+            )
+            await outbox.record("applications.deliver", application_id=application_id)
+            references.append(reference)
+    return references
+
+
+async def _check_batch_limits(
+    actor: Actor,
+    products: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any],
+    guard: GuardSettings,
+) -> None:
+    """Under the borrower's lock: the duplicate window per product, then the cooling-off
+    pause, the daily limit and the institutions cap, each counting the whole batch."""
+    since = datetime.now(UTC) - timedelta(days=int(params["duplicate_window_days"]))
+    duplicates = {
+        row["product"]
+        for row in await Application.select(Application.product).where(
             (Application.borrower == actor.user_id)
-            & (Application.product == cmd.product_id)
+            & (Application.product.is_in([product["id"] for product in products]))
             & (Application.status.is_in(list(OPEN_STATUSES)))
             & (Application.submitted_at >= since)
-        ):
-            raise ValidationFailed({"product": _("您已申请过该产品，请在“我的申请”中查看进度")})
-        pause_ends = await cooling_off_until(actor.user_id or 0, guard)
-        if pause_ends is not None:
-            message = cooling_off_message(
-                pause_ends, limit=guard.cooling_off_applications, days=guard.cooling_off_days
-            )
-            wait = pause_ends - datetime.now(UTC)
-            raise Throttled(message, retry_after=max(1, int(wait.total_seconds())))
-        day_ago = datetime.now(UTC) - timedelta(days=1)
-        recent = await Application.select(Application.institution).where(
-            (Application.borrower == actor.user_id) & (Application.submitted_at >= day_ago)
         )
-        if len(recent) >= int(params["applications_per_day"]):
-            raise Throttled(_("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信"))
-        # One application's data reaches a bounded number of institutions: the submissions
-        # of one rolling day count as one batch (a multi-product submission calls this verb
-        # once per product under the same lock, so it meets the same count).
-        reached = {row["institution"] for row in recent}
-        cap = int(params["institutions_per_application"])
-        if product["institution"] not in reached and len(reached) >= cap:
-            raise ValidationFailed(
-                {
-                    "product": _(
-                        "24小时内您的申请最多提供给{n}家机构，请稍后再申请其他机构的产品",
-                        n=cap,
-                    )
-                }
-            )
-
-        await save_borrower_profile(
-            actor.user_id or 0,
-            ProfileFacts(
-                real_name=cmd.real_name,
-                id_number=cmd.id_number,
-                city=cmd.city,
-                monthly_income=cmd.monthly_income,
-                employment_type=cmd.employment_type,
-            ),
+    }
+    if duplicates:
+        raise ValidationFailed(
+            {
+                f"p{product_id}.product": _("您已申请过该产品，请在“我的申请”中查看进度")
+                for product_id in duplicates
+            }
         )
-        consent_id = await grant_consent(actor, product["institution"], notice)
-        mobile = await _borrower_mobile(actor.user_id)
-        shared = {
-            "real_name": cmd.real_name,
-            "id_number": cmd.id_number,
-            "mobile": mobile,
-            "city": cmd.city,
-            "employment_type": cmd.employment_type,
-            "monthly_income": str(cmd.monthly_income),
-        }
-        application_id, reference = await _insert_application(
-            borrower=actor.user_id,
-            product=cmd.product_id,
-            product_version=product["version"],
-            institution=product["institution"],
-            consent=consent_id,
-            amount=cmd.amount,
-            term_months=cmd.term_months,
-            repayment_method=cmd.repayment_method,
-            status=ApplicationStatus.SUBMITTED,
-            city=cmd.city,
-            shared_data_encrypted=encrypt_field(
-                json.dumps(shared, ensure_ascii=False), context=SHARED_DATA_CONTEXT
-            ),
-            submission_key=cmd.submission_key,
+    pause_ends = await cooling_off_until(actor.user_id or 0, guard)
+    if pause_ends is not None:
+        message = cooling_off_message(
+            pause_ends, limit=guard.cooling_off_applications, days=guard.cooling_off_days
         )
-        await _add_event(application_id, ApplicationStatus.SUBMITTED, actor)
-        await audit(actor, "application.submit", "application", application_id, reference=reference)
-        # Anti-fraud (A8): a held application waits in the delivery job until decided.
-        await screen_application(
-            actor,
-            ApplicationCase(
-                application_id,
-                reference,
-                product["institution"],
-                actor.user_id,
-                mobile,
-                cmd.id_number,
-            ),
-        )
-        await outbox.record("applications.deliver", application_id=application_id)
-    return reference
-
-
-async def _debt_to_income(
-    actor: Actor, product: dict, cmd: ApplicationInput, guard: GuardSettings
-) -> DebtToIncome:
-    plan = product_quote(product, cmd.amount, cmd.term_months, cmd.repayment_method)
-    return DebtToIncome(
-        new_payment=new_loan_payment(plan),
-        existing_payments=await active_loan_payments(actor.user_id or 0),
-        monthly_income=cmd.monthly_income,
-        limit=guard.dti_warning_ratio,
+        wait = pause_ends - datetime.now(UTC)
+        raise Throttled(message, retry_after=max(1, int(wait.total_seconds())))
+    left = guard.cooling_off_applications - await recent_applications(
+        actor.user_id or 0, guard.cooling_off_days
     )
-
-
-def _facts_of(cmd: ApplicationInput) -> LeadFacts:
-    return LeadFacts(cmd.city, cmd.amount, cmd.monthly_income, cmd.employment_type)
+    if len(products) > left:
+        raise ValidationFailed(
+            {
+                "products": _(
+                    "为避免过度借贷，{days}天内最多提交{limit}次申请，您现在最多还能选择{n}个产品",
+                    days=guard.cooling_off_days,
+                    limit=guard.cooling_off_applications,
+                    n=left,
+                )
+            }
+        )
+    day_ago = datetime.now(UTC) - timedelta(days=1)
+    recent = await Application.select(Application.institution).where(
+        (Application.borrower == actor.user_id) & (Application.submitted_at >= day_ago)
+    )
+    per_day = int(params["applications_per_day"])
+    if len(recent) >= per_day:
+        raise Throttled(_("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信"))
+    if len(recent) + len(products) > per_day:
+        raise ValidationFailed(
+            {"products": _("今天您最多还能申请{n}个产品，请减少所选产品", n=per_day - len(recent))}
+        )
+    # One application's data reaches a bounded number of institutions: the submissions of
+    # one rolling day and this batch count as one.
+    reached = {row["institution"] for row in recent} | {p["institution"] for p in products}
+    cap = int(params["institutions_per_application"])
+    if len(reached) > cap:
+        raise ValidationFailed(
+            {
+                "products": _(
+                    "24小时内您的申请最多提供给{n}家机构，请减少所选机构或稍后再申请",
+                    n=cap,
+                )
+            }
+        )
 
 
 async def _borrower_mobile(user_id: int | None) -> str:
@@ -660,7 +808,12 @@ async def bulk_move_leads(
 
 
 # What a reveal may show in full, one at a time; everything else stays masked.
-REVEALABLE_FIELDS: dict[str, str] = {"id_number": N_("身份证号"), "mobile": N_("手机号")}
+REVEALABLE_FIELDS: dict[str, str] = {
+    "id_number": N_("身份证号"),
+    "mobile": N_("手机号"),
+    "address": N_("联系地址"),
+    "contact_mobile": N_("紧急联系人手机号"),
+}
 REVEAL_REASON_MIN_LENGTH = 4
 REVEAL_REASON_MAX_LENGTH = 200
 REVEAL_WINDOW_SECONDS = 3600
@@ -717,7 +870,7 @@ async def reveal_lead_field(
         await audit(actor, "lead.reveal", "application", application_id, field=field, reason=reason)
     shared = json.loads(decrypt_field(row["shared_data_encrypted"], context=SHARED_DATA_CONTEXT))
     return RevealedField(
-        reference=row["reference"], label=_(REVEALABLE_FIELDS[field]), value=shared[field] or ""
+        reference=row["reference"], label=_(REVEALABLE_FIELDS[field]), value=shared.get(field) or ""
     )
 
 

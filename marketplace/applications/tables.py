@@ -47,6 +47,8 @@ class Application(Table, tablename="application"):
     # The institution's pre-screen score (prescreen context), in clear so the lead desk can
     # sort on it; None until a published rule set has scored the lead.
     prescreen_score = Integer(null=True, default=None)
+    # What the money is for: a code of the `loan_purposes` parameter ("" before it was asked).
+    purpose = Varchar(length=40, default="")
 
 
 class ApplicationEvent(Table, tablename="application_event"):

@@ -55,7 +55,8 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
     )[0]
     profiles = await Consent.raw(
         "SELECT real_name_encrypted, id_number_encrypted, birth_date, city, "
-        "monthly_income_encrypted, employment_type, updated_at "
+        "monthly_income_encrypted, employment_type, updated_at, address_encrypted, "
+        "contact_name_encrypted, contact_relation, contact_mobile_encrypted "
         'FROM borrower_profile WHERE "user" = {}',
         borrower_id,
     )
@@ -72,6 +73,11 @@ async def _collect(borrower_id: int) -> dict[str, Any]:
             ),
             "employment_type": row["employment_type"],
             "updated_at": _plain(row["updated_at"]),
+            **{
+                field: _decrypt(row[f"{field}_encrypted"], f"borrower_profile.{field}")
+                for field in ("address", "contact_name", "contact_mobile")
+            },
+            "contact_relation": row["contact_relation"],
         }
     consents = await Consent.raw(
         "SELECT c.id, i.short_name AS institution, c.notice_version, c.notice_hash, c.purpose, "

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from marketplace.i18n import N_, _
 
-NOTICE_VERSION = "2026-11-v1"
+NOTICE_VERSION = "2026-12-v2"
 RETENTION = N_("自提交之日起2年，或至您撤回同意")
 PURPOSE = N_("用于评估您的借款申请、与您联系办理及履行借款合同")
 
@@ -20,8 +20,25 @@ DATA_ITEMS: dict[str, str] = {
     "employment_type": N_("职业类型"),
     "monthly_income": N_("月收入"),
     "loan_request": N_("借款金额与期限"),
+    "loan_purpose": N_("借款用途"),
+    "address": N_("联系地址"),
+    "emergency_contact": N_("紧急联系人的姓名、关系和手机号码"),
 }
-SHARED_ITEMS: tuple[str, ...] = tuple(DATA_ITEMS)
+# The items each version of the notice lists: an earlier notice is rebuilt as it was shown.
+VERSION_ITEMS: dict[str, tuple[str, ...]] = {
+    "2026-11-v1": (
+        "real_name",
+        "id_number",
+        "mobile",
+        "city",
+        "employment_type",
+        "monthly_income",
+        "loan_request",
+    ),
+    # The saved profile's contact fields and the loan's purpose (P5).
+    NOTICE_VERSION: tuple(DATA_ITEMS),
+}
+SHARED_ITEMS: tuple[str, ...] = VERSION_ITEMS[NOTICE_VERSION]
 
 
 @dataclass(frozen=True)
@@ -39,13 +56,18 @@ class Notice:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
 
-def build_notice(institution_name: str, service_phone: str, product_name: str) -> Notice:
+def build_notice(
+    institution_name: str, service_phone: str, product_name: str, version: str = NOTICE_VERSION
+) -> Notice:
+    """The notice of `version` (the current one unless rebuilding what a borrower saw);
+    `product_name`: every product the consent covers, as one list."""
     # The stored digest covers the text exactly as shown: the zh-CN source below must stay
     # byte-identical for this version, and a translated notice hashes differently.
     purpose = _(PURPOSE)
     retention = _(RETENTION)
     # Translators: separator between the items of a list.
-    items = _("、").join(_(DATA_ITEMS[item]) for item in SHARED_ITEMS)
+    shared_items = VERSION_ITEMS.get(version, SHARED_ITEMS)
+    items = _("、").join(_(DATA_ITEMS[item]) for item in shared_items)
     text = _(
         "个人信息单独同意书（版本 {version}）\n"
         "您正在申请“{institution}”的“{product}”。为办理该申请，LoanMart 将把以下"
@@ -55,7 +77,7 @@ def build_notice(institution_name: str, service_phone: str, product_name: str) -
         "LoanMart 不会向该机构提供平台信用评分或审批概率等其他信息。您可以在“个人中心—我的授权”"
         "中随时撤回本同意；撤回后平台将停止向该机构提供您的信息，但不影响撤回前已进行的处理。"
         "您也可以依法向该机构查阅、复制、更正或删除其持有的您的个人信息。",
-        version=NOTICE_VERSION,
+        version=version,
         institution=institution_name,
         product=product_name,
         phone=service_phone,
@@ -64,11 +86,11 @@ def build_notice(institution_name: str, service_phone: str, product_name: str) -
         retention=retention,
     )
     return Notice(
-        version=NOTICE_VERSION,
+        version=version,
         institution_name=institution_name,
         institution_contact=service_phone,
         purpose=purpose,
-        items=SHARED_ITEMS,
+        items=shared_items,
         retention=retention,
         text=text,
     )

@@ -159,13 +159,18 @@ async def consented_notice(actor: Actor, consent_id: int) -> NoticeText:
     )
     if row is None:
         raise NotFound(_("找不到该授权"))
+    # One consent covers every product of a batch at that institution, named in order.
     products = await Consent.raw(
         "SELECT p.name FROM application a JOIN product p ON p.id = a.product "
-        "WHERE a.consent = {} LIMIT 1",
+        "WHERE a.consent = {} ORDER BY a.id",
         consent_id,
     )
     notice = build_notice(
-        row["institution_name"], row["service_phone"], products[0]["name"] if products else ""
+        row["institution_name"],
+        row["service_phone"],
+        # Translators: separator between the items of a list.
+        _("、").join(product["name"] for product in products),
+        version=row["notice_version"],
     )
     return NoticeText(
         version=row["notice_version"],

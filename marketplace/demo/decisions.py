@@ -21,6 +21,7 @@ from marketplace.applications.services import (
 from marketplace.applications.tables import Application
 from marketplace.consents.notices import build_notice
 from marketplace.demo.catalogue import DEMO_ACCOUNTS
+from marketplace.demo.profiles import DEMO_CONTACT, DEMO_PURPOSE
 from marketplace.documents.services import DocumentsAsked, request_documents
 from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
@@ -96,6 +97,9 @@ async def apply_and_deliver(
             city=city,
             monthly_income=max(Decimal(product["min_monthly_income"]), Decimal(15000)),
             employment_type=(product["employment_types"] or ["employee"])[0],
+            purpose=DEMO_PURPOSE,
+            # The demo borrower's saved profile carries contact details (P5).
+            **DEMO_CONTACT,
             consent_given=True,
             notice_digest=notice.digest,
             submission_key=secrets.token_urlsafe(24),

@@ -151,6 +151,21 @@ DEFAULTS: dict[str, Any] = {
     "odds_band_medium_percent": 30,
     "odds_amount_bands": [10000, 50000],
     "odds_calibration_days": 90,
+    # One application to many (P5): how many products one submission may pick.
+    "products_per_batch": 5,
+    # What a borrower may borrow for (asked once per application, shown to the institution).
+    # Consumer credit may not pay for a home or for securities, so neither is offered.
+    "loan_purposes": [
+        {"code": "daily", "label": N_("日常消费")},
+        {"code": "home_improvement", "label": N_("装修")},
+        {"code": "education", "label": N_("教育培训")},
+        {"code": "medical", "label": N_("医疗")},
+        {"code": "travel", "label": N_("旅游")},
+        {"code": "car", "label": N_("购车")},
+        {"code": "appliances", "label": N_("家电数码")},
+        {"code": "business", "label": N_("个体经营周转")},
+        {"code": "other", "label": N_("其他")},
+    ],
 }
 
 

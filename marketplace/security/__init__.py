@@ -33,6 +33,7 @@ from marketplace.security.log_filter import (
 )
 from marketplace.security.masking import (
     Sensitive,
+    mask_address,
     mask_all,
     mask_bank_card,
     mask_email,
@@ -81,6 +82,7 @@ __all__ = [
     "id_check_char",
     "install_log_redaction",
     "make_password_hasher",
+    "mask_address",
     "mask_all",
     "mask_bank_card",
     "mask_email",

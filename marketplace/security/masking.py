@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 __all__ = [
     "Sensitive",
+    "mask_address",
     "mask_all",
     "mask_bank_card",
     "mask_email",
@@ -58,6 +59,15 @@ def mask_ip(value: str) -> str:
 def mask_name(value: str) -> str:
     """``张三丰`` → ``张**`` (first character kept); a single character is fully masked."""
     return _keep_ends(value.strip(), 1, 0)
+
+
+def mask_address(value: str) -> str:
+    """``浙江省杭州市西湖区文三路 90 号 5 幢 301`` → ``浙江省杭州市****`` (the first 6
+    characters, about the city; the street and door stay hidden, their length too)."""
+    value = value.strip()
+    if len(value) <= 6:
+        return "*" * len(value)
+    return value[:6] + "****"
 
 
 def mask_bank_card(value: str) -> str:

@@ -59,6 +59,7 @@ NOT_UI_FILES = (
     "marketplace/demo/recommendations.py",  # demo content (borrowers' names and cities)
     "marketplace/demo/account_security.py",  # demo content (two people's names)
     "marketplace/demo/users.py",  # demo content (a frozen borrower, a disabled intern, reasons)
+    "marketplace/demo/profiles.py",  # demo content (an address, an emergency contact)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
@@ -190,9 +191,14 @@ def test_placeholders_are_filled_after_translation() -> None:
 
 
 def test_consent_notice_text_is_unchanged_so_stored_digests_stay_valid() -> None:
-    notice = build_notice("华信银行", "400-800-1234", "闪电贷")
-    # SHA-256 of the zh-CN notice as built before its text went through gettext.
+    notice = build_notice("华信银行", "400-800-1234", "闪电贷", version="2026-11-v1")
+    # SHA-256 of the zh-CN notice as built before its text went through gettext: a
+    # consent given to version 2026-11-v1 still rebuilds to the text it was given to.
     assert notice.digest == "c8afca66114845b51f04a3cc0c9391d3c594d99f8ca247173a1963ec4e742ee4"
+    # The current version adds the contact fields and the purpose (issue #10).
+    current = build_notice("华信银行", "400-800-1234", "闪电贷")
+    assert current.version == "2026-12-v2" and current.digest != notice.digest
+    assert "联系地址、紧急联系人的姓名、关系和手机号码" in current.text
     assert notice.purpose == "用于评估您的借款申请、与您联系办理及履行借款合同"
     assert notice.retention == "自提交之日起2年，或至您撤回同意"
 
