@@ -51,6 +51,7 @@ CONTEXTS: tuple[str, ...] = (
     "webhooks",
     "settlement",
     "reconciliation",
+    "monitoring",
 )
 
 

@@ -62,9 +62,17 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.view",  # disbursements reported vs the platform's loans (I10)
             "reconciliation.report",  # submit the month's disbursement ledger
             "reconciliation.resolve",  # close a discrepancy with a note
+            "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
         }
     ),
-    ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
+    ("staff", "product_manager"): frozenset(
+        {
+            "product.view",
+            "product.edit",
+            "promotion.request",
+            "monitoring.respond",
+        }
+    ),
     ("staff", "loan_officer"): frozenset(
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
@@ -112,13 +120,27 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "settlement.manage",  # build, issue, adjudicate, record payment, flag fraud
             "reconciliation.view",  # every institution's reconciliation (A11)
             "reconciliation.resolve",
+            "monitoring.view",  # figures, flags and cases per product / institution (A7)
+            "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
         }
     ),
     ("operator", "product_reviewer"): frozenset(
-        {"product.review", "dashboard.view", "promotion.review", "catalogue.manage"}
+        {
+            "product.review",
+            "dashboard.view",
+            "promotion.review",
+            "catalogue.manage",
+            "monitoring.view",
+        }
     ),
     ("operator", "institution_reviewer"): frozenset(
-        {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
+        {
+            "institution.view",
+            "dashboard.view",
+            "institution.review",
+            "institution.manage",
+            "monitoring.view",
+        }
     ),
     ("operator", "auditor"): frozenset(
         {
@@ -129,13 +151,16 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.oversee",
             "settlement.view",
             "reconciliation.view",
+            "monitoring.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
     ),
     ("operator", "customer_service"): frozenset({"dashboard.view"}),
-    ("operator", "risk_officer"): frozenset({"dashboard.view", "collection.view"}),
+    ("operator", "risk_officer"): frozenset(
+        {"dashboard.view", "collection.view", "monitoring.view", "monitoring.manage"}
+    ),
     ("operator", "finance"): frozenset(
         {
             "dashboard.view",
