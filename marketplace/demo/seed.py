@@ -23,6 +23,7 @@ from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
 from marketplace.demo.reconciliation import seed_reconciliation
+from marketplace.demo.monitoring import seed_monitoring
 from marketplace.demo.settlement import seed_settlement
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
@@ -140,6 +141,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_partners()
     await seed_settlement()
     await seed_reconciliation()
+    await seed_monitoring()
     return True
 
 

@@ -148,7 +148,7 @@ COST_KEYS = ("apr_block_line", "lpr_1y", "apr_warn_multiple")
 DECIMAL_KEYS = (*COST_KEYS, "dti_warning_ratio")
 _MAX_COST_VALUE = Decimal(100)
 # Fractions below one, kept as strings ("0.06").
-FRACTION_KEYS = ("vat_rate",)
+FRACTION_KEYS: tuple[str, ...] = ("vat_rate",)
 # Monitoring's rate lines and APR tolerance are fractions too.
 FRACTION_KEYS = (
     *FRACTION_KEYS,
