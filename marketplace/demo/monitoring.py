@@ -1,5 +1,5 @@
 """Demo monitoring (A7): 华信 offers the demo borrower a rate above its product's listed
-range, the hourly evaluation flags the product, the super admin takes the case and notes
+range and the borrower signs it; the hourly evaluation flags the product, the super admin takes the case and notes
 it, and 华信 responds in its console — all through the real verbs, so the case, its
 events, notices and audit rows are what a live run would leave."""
 
@@ -11,7 +11,7 @@ from marketplace.accounts.services import mobile_login_key
 from marketplace.actors import Actor
 from marketplace.applications.services import move_lead
 from marketplace.demo.decisions import _actor, _borrower_mobile
-from marketplace.demo.offers import _apply
+from marketplace.demo.offers import _apply, sign_demo_offer
 from marketplace.errors import DomainError
 from marketplace.monitoring import flags
 from marketplace.monitoring.services import add_note, assign, respond
@@ -53,9 +53,10 @@ async def seed_monitoring() -> int:
     values = offer_form_defaults(await product_terms(staff, application_id))
     values["rate"] = f"{(Decimal(values['rate']) * RATE_SHARE).quantize(Decimal('0.01'))}"
     try:
-        await make_offer(staff, application_id, values)
+        offer_id = await make_offer(staff, application_id, values)
     except DomainError:
         return 0  # above the block line with these demo terms: no flag to show
+    await sign_demo_offer(borrower, offer_id)
     opened = await flags.evaluate()
     case = (
         await MonitoringCase.select(MonitoringCase.id)

@@ -18,12 +18,12 @@ from marketplace.demo.collections import seed_collections
 from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.loans import seed_loans
+from marketplace.demo.monitoring import seed_monitoring
 from marketplace.demo.offers import seed_offers
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
 from marketplace.demo.reconciliation import seed_reconciliation
-from marketplace.demo.monitoring import seed_monitoring
 from marketplace.demo.settlement import seed_settlement
 from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution

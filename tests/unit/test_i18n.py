@@ -54,6 +54,7 @@ NOT_UI_FILES = (
     "marketplace/demo/webhooks.py",  # demo content (an endpoint's description)
     "marketplace/demo/settlement.py",  # demo content (a borrower, dispute reasons)
     "marketplace/demo/reconciliation.py",  # demo content (a ledger file name, a resolution note)
+    "marketplace/demo/monitoring.py",  # demo content (an operator's note, a response)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
