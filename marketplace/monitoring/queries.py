@@ -280,7 +280,7 @@ def _row_values(row: Mapping[str, Any]) -> dict[str, Any]:
 async def case_queue(
     actor: Actor, *, status: str, rule: str, page: int, per_page: int
 ) -> tuple[list[CaseRow], int]:
-    """Operators' queue: unresolved first, newest first; filtered by status and rule."""
+    """Operators' queue, latest activity first; filtered by status and rule."""
     _require(actor, VIEW)
     where: Combinable = MonitoringCase.id > 0
     if status:
