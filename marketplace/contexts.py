@@ -53,6 +53,7 @@ CONTEXTS: tuple[str, ...] = (
     "reconciliation",
     "risk",
     "recommendations",
+    "monitoring",
 )
 
 

@@ -14,6 +14,7 @@ from marketplace.cities import canonical_or_same
 from marketplace.delivery.queries import delivery_notice
 from marketplace.i18n import translated
 from marketplace.loancalc import RepaymentMethod
+from marketplace.monitoring.queries import disclosed_actual_apr
 from marketplace.parsing import (
     MAX_ID,
     column_length,
@@ -126,10 +127,11 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
     delivery = await delivery_notice(product.institution_id)
+    actual_apr = await disclosed_actual_apr(product_id)
     return await render(
         request,
         "portal/product_detail.html",
-        {"product": product, "delivery": delivery, **calc},
+        {"product": product, "delivery": delivery, "actual_apr": actual_apr, **calc},
         nav="products",
     )
 

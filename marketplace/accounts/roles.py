@@ -70,9 +70,17 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.report",  # submit the month's disbursement ledger
             "reconciliation.resolve",  # close a discrepancy with a note
             "staff.manage",  # invite the institution's staff, change roles, disable / enable
+            "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
         }
     ),
-    ("staff", "product_manager"): frozenset({"product.view", "product.edit", "promotion.request"}),
+    ("staff", "product_manager"): frozenset(
+        {
+            "product.view",
+            "product.edit",
+            "promotion.request",
+            "monitoring.respond",
+        }
+    ),
     ("staff", "loan_officer"): frozenset(
         {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
     ),
@@ -126,13 +134,27 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "user.view",  # find borrowers, staff and operators; their status and history (A1)
             "user.manage",  # freeze / unfreeze, password reset, end sessions (not operators)
             "operator.manage",  # the same for operators' accounts, and their second factor
+            "monitoring.view",  # figures, flags and cases per product / institution (A7)
+            "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
         }
     ),
     ("operator", "product_reviewer"): frozenset(
-        {"product.review", "dashboard.view", "promotion.review", "catalogue.manage"}
+        {
+            "product.review",
+            "dashboard.view",
+            "promotion.review",
+            "catalogue.manage",
+            "monitoring.view",
+        }
     ),
     ("operator", "institution_reviewer"): frozenset(
-        {"institution.view", "dashboard.view", "institution.review", "institution.manage"}
+        {
+            "institution.view",
+            "dashboard.view",
+            "institution.review",
+            "institution.manage",
+            "monitoring.view",
+        }
     ),
     ("operator", "auditor"): frozenset(
         {
@@ -145,6 +167,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.view",
             "risk.view",
             "user.view",
+            "monitoring.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
@@ -156,6 +179,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "collection.view",
             "risk.view",
             "risk.manage",
+            "monitoring.view",
+            "monitoring.manage",
         }
     ),
     ("operator", "customer_service"): frozenset(

@@ -20,6 +20,7 @@ from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.documents import seed_documents
 from marketplace.demo.loans import seed_loans
+from marketplace.demo.monitoring import seed_monitoring
 from marketplace.demo.offers import seed_offers
 from marketplace.demo.parameters import seed_parameters
 from marketplace.demo.partners import seed_partners
@@ -152,6 +153,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_recommendations()
     await seed_account_security()
     await seed_users()
+    await seed_monitoring()
     return True
 
 

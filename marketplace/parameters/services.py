@@ -166,6 +166,19 @@ DEFAULTS: dict[str, Any] = {
         {"code": "business", "label": N_("个体经营周转")},
         {"code": "other", "label": N_("其他")},
     ],
+    # Monitoring (A7): the window (days) the automatic flags look at; a product or
+    # institution is flagged when its overdue rate (overdue ÷ in-force loans) is above the
+    # line with at least the minimum of loans in force, when its complaint rate (complaints
+    # ÷ applications) is above the line with at least the minimum of applications, or when
+    # an offer's APR is above the product's listed range by more than the tolerance.
+    "monitoring_window_days": 90,
+    "monitoring_overdue_rate_max": "0.10",
+    "monitoring_overdue_min_loans": 20,
+    "monitoring_complaint_rate_max": "0.02",
+    "monitoring_complaint_min_applications": 50,
+    "monitoring_apr_tolerance": "0.001",
+    # The product page shows the APRs actually offered (last 90 days) from this many offers.
+    "actual_apr_min_offers": 5,
 }
 
 

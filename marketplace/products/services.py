@@ -41,7 +41,12 @@ from marketplace.loancalc import (
     classify_cost,
 )
 from marketplace.parameters.services import cost_lines
-from marketplace.products.statuses import LISTING_ACTIONS, PRODUCT_MACHINE, ProductStatus
+from marketplace.products.statuses import (
+    LISTING_ACTIONS,
+    PLATFORM_ACTIONS,
+    PRODUCT_MACHINE,
+    ProductStatus,
+)
 from marketplace.products.tables import Product, ProductRevision
 from marketplace.products.validation import (
     PriceTerms,
@@ -250,6 +255,23 @@ async def change_listing(actor: Actor, product_id: int, action: str) -> str:
         await outbox.record("products.index", product_id=product_id)
         await audit(actor, f"product.{action}", "product", product_id)
     return target
+
+
+async def change_platform_listing(actor: Actor, product_id: int, action: str, reason: str) -> int:
+    """The platform suspends a listed or paused product, or reinstates a suspended one (a
+    monitoring case's decision, with its reason). It leaves or rejoins the listing and the
+    search index at once. Joins the caller's transaction; returns the product's institution."""
+    if action not in PLATFORM_ACTIONS:
+        raise InvalidTransition(_("不支持的操作"))
+    async with transaction():
+        product = await Product.select().where(Product.id == product_id).lock_rows().first()
+        if product is None:
+            raise NotFound(_("找不到该产品"))
+        target = PRODUCT_MACHINE.target(product["status"], action, actor)
+        await Product.update({Product.status: target}).where(Product.id == product_id)
+        await outbox.record("products.index", product_id=product_id)
+        await audit(actor, f"product.{action}", "product", product_id, reason=reason)
+    return int(product["institution"])
 
 
 def _stored_terms(row: dict) -> PriceTerms:

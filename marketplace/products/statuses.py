@@ -8,6 +8,12 @@ and resuming a paused one sends it back through review, so nothing is listed unr
     draft ──submit──▶ pending_review ──approve──▶ listed ──pause──▶ paused ──resume──▶ pending_review
       ▲                     │                       │                 │
       └──edit── rejected ◀──┘reject                 └──delist──▶ delisted ◀──delist──┘
+
+The platform may suspend a listed or paused product (a monitoring case, PRODUCT.md A7):
+it leaves the listing at once and only an operator reinstates it (back to listed); its
+institution may still delist it.
+
+    listed / paused ──suspend──▶ suspended ──reinstate──▶ listed
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ class ProductStatus(StrEnum):
     REJECTED = "rejected"
     PAUSED = "paused"
     DELISTED = "delisted"
+    SUSPENDED = "suspended"
 
 
 S = ProductStatus
@@ -36,6 +43,7 @@ STATUS_LABELS: dict[ProductStatus, str] = {
     S.REJECTED: N_("已驳回"),
     S.PAUSED: N_("已暂停"),
     S.DELISTED: N_("已下架"),
+    S.SUSPENDED: N_("平台已暂停"),
 }
 
 # What the institution is told about where its product stands.
@@ -48,11 +56,16 @@ STATUS_HINTS: dict[ProductStatus, str] = {
     S.REJECTED: N_("平台未通过审核。请按审核意见修改后重新提交。"),
     S.PAUSED: N_("产品已暂停，借款人暂时无法申请。"),
     S.DELISTED: N_("产品已下架，不能再恢复。如需重新提供，请新建产品。"),
+    S.SUSPENDED: N_(
+        "平台已暂停该产品：借款人看不到也无法申请。请在“监控案件”中查看原因并回复；"
+        "平台恢复前不能重新上架。"
+    ),
 }
 
 _edit = Transition(S.DRAFT, "product.edit", N_("编辑"), "secondary")
 _submit = Transition(S.PENDING_REVIEW, "product.edit", N_("提交审核"))
 _delist = Transition(S.DELISTED, "product.edit", N_("下架产品"), "danger")
+_suspend = Transition(S.SUSPENDED, "monitoring.manage", N_("平台暂停"), "danger")
 
 PRODUCT_MACHINE: StateMachine[ProductStatus] = StateMachine(
     ProductStatus,
@@ -67,10 +80,16 @@ PRODUCT_MACHINE: StateMachine[ProductStatus] = StateMachine(
         S.LISTED: {
             "pause": Transition(S.PAUSED, "product.edit", N_("暂停申请"), "secondary"),
             "delist": _delist,
+            "suspend": _suspend,
         },
         S.PAUSED: {
             "edit": _edit,
             "resume": Transition(S.PENDING_REVIEW, "product.edit", N_("重新提交上架")),
+            "delist": _delist,
+            "suspend": _suspend,
+        },
+        S.SUSPENDED: {
+            "reinstate": Transition(S.LISTED, "monitoring.manage", N_("恢复上架")),
             "delist": _delist,
         },
     },
@@ -78,3 +97,5 @@ PRODUCT_MACHINE: StateMachine[ProductStatus] = StateMachine(
 
 # The listing changes an institution makes from the product page (not edit/submit/review).
 LISTING_ACTIONS = frozenset({"pause", "resume", "delist"})
+# The platform's own decisions on a listed product (monitoring cases), not the institution's.
+PLATFORM_ACTIONS = frozenset({"suspend", "reinstate"})
