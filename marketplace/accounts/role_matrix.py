@@ -73,6 +73,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "operator": N_("用户与员工"),
     "staff": N_("用户与员工"),
     "risk": N_("反欺诈"),
+    "monitoring": N_("产品与机构监控"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -133,6 +134,9 @@ PERMISSION_LABELS: dict[str, str] = {
     "user.manage": N_("冻结账号、重置密码、结束登录"),
     "operator.manage": N_("管理运营人员账号与身份验证器"),
     "staff.manage": N_("管理本机构员工"),
+    "monitoring.view": N_("查看产品与机构监控"),
+    "monitoring.manage": N_("处理监控案件、暂停或恢复产品与机构"),
+    "monitoring.respond": N_("回复平台监控案件"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by
