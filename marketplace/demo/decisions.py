@@ -5,6 +5,7 @@ the lead pages and the borrower's 请补充资料 task have something to show.""
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from marketplace.accounts.roles import permissions_of
@@ -27,6 +28,7 @@ from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
+from marketplace.risk.tables import RiskObservation
 from marketplace.security import id_check_char
 
 REJECTING = "admin@hanhai-bank.example"
@@ -78,12 +80,25 @@ async def _apply(borrower: Actor, institution_id: int | None) -> int | None:
     )
 
 
+async def _date_back_velocity(borrower: Actor) -> None:
+    """The demo borrower's history is made in one go, yet stands for weeks of use: its
+    earlier applications are dated out of the anti-fraud velocity windows (A8, at most
+    720 hours), or the demo's own history would hold its next application for review."""
+    await RiskObservation.update(
+        {RiskObservation.at: RiskObservation.at - timedelta(days=31)}
+    ).where(
+        (RiskObservation.user_id == borrower.user_id)
+        & (RiskObservation.at > datetime.now(UTC) - timedelta(days=31))
+    )
+
+
 async def apply_and_deliver(
     borrower: Actor, product: dict, *, amount: Decimal, term_months: int, city: str
 ) -> int:
     """The demo borrower applies to `product` (a row with institution_name and
     service_phone) through the applications verbs, and the application is delivered."""
     notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
+    await _date_back_velocity(borrower)
     first = "110105" + "19900307" + "123"
     reference = await submit_application(
         borrower,

@@ -17,7 +17,7 @@ from marketplace.products.tables import Product
 from marketplace.risk.services import add_to_blacklist, screen_registration
 from marketplace.security import encrypt_field, hash_password, mask_mobile
 
-HELD_MOBILE = "13700001234"
+HELD_MOBILE = "13600009901"
 HELD_NAME = "赵强"
 SUPER = "super@loanmart.example"
 DEMO_DEVICE = "0d" * 16

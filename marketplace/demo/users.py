@@ -11,7 +11,7 @@ from marketplace.demo.catalogue import DEMO_PASSWORD
 from marketplace.demo.decisions import _actor
 from marketplace.security import encrypt_field, hash_password, mask_mobile
 
-FROZEN_BORROWER_MOBILE = "13700009999"
+FROZEN_BORROWER_MOBILE = "13600009999"
 FROZEN_BORROWER_REASON = "本人来电称手机丢失，申请临时冻结账号，核实身份后解冻"
 DISABLED_STAFF_EMAIL = "intern@huaxin-bank.example"
 DISABLED_STAFF_REASON = "实习期结束，停用账号"

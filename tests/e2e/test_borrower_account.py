@@ -19,6 +19,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.e2e.conftest import LiveServer
+from tests.e2e.forms import fill_application
 from tests.e2e.test_journey import poll, sign_in
 from tests.factories import valid_id_number
 
@@ -133,13 +134,14 @@ async def test_withdrawn_consent_stops_the_waiting_delivery(new_page, live_serve
     await borrower.goto(f"/products?q={product['name']}")
     await borrower.get_by_role("link", name=product["name"], exact=True).first.click()
     await borrower.get_by_role("link", name=re.compile("立即申请")).first.click()
-    await borrower.fill("input[name=amount]", str(product["amount_min"]))
-    await borrower.select_option("select[name=term_months]", str(product["term_options"][0]))
-    await borrower.fill("input[name=real_name]", "刘洋")
-    await borrower.fill("input[name=id_number]", valid_id_number(birth="19960101"))
-    await borrower.fill("input[name=city]", "成都")
-    await borrower.select_option("select[name=employment_type]", "employee")
-    await borrower.fill("input[name=monthly_income]", "15000")
+    await fill_application(
+        borrower,
+        name="刘洋",
+        id_number=valid_id_number(birth="19960101"),
+        city="成都",
+        amount=str(product["amount_min"]),
+        term=str(product["term_options"][0]),
+    )
     await borrower.check("input[name=consent]")
 
     async with _worker_paused(live_server):

@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from tests.e2e.forms import fill_application
 from tests.factories import valid_id_number
 
 pytestmark = pytest.mark.e2e
@@ -37,12 +38,14 @@ async def test_register_on_the_way_and_apply_past_the_guard(new_page, live_serve
     await expect(borrower.locator("h1")).to_contain_text(PRODUCT)
 
     # 100,000 over 12 months is about 8,600 a month, more than half of 8,000.
-    await borrower.fill("input[name=amount]", "100000")
-    await borrower.select_option("select[name=term_months]", "12")
-    await borrower.fill("input[name=real_name]", "王芳")
-    await borrower.fill("input[name=id_number]", valid_id_number(birth="19920305"))
-    await borrower.fill("input[name=city]", "杭州")
-    await borrower.fill("input[name=monthly_income]", "8000")
+    await fill_application(
+        borrower,
+        name="王芳",
+        id_number=valid_id_number(birth="19920305"),
+        income="8000",
+        amount="100000",
+        employment=None,
+    )
     await borrower.check("input[name=consent]")
     await borrower.get_by_role("button", name="提交申请").click()
 

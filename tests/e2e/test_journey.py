@@ -10,6 +10,7 @@ import time
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.e2e.forms import fill_application
 from tests.factories import valid_id_number
 
 pytestmark = pytest.mark.e2e
@@ -101,13 +102,7 @@ async def test_product_to_lead_journey(new_page, live_server):
     await expect(borrower.locator("#calculator")).to_contain_text("6.50%")
     await borrower.get_by_role("link", name=re.compile("立即申请")).first.click()
     id_number = valid_id_number()
-    await borrower.fill("input[name=amount]", "50000")
-    await borrower.select_option("select[name=term_months]", "12")
-    await borrower.fill("input[name=real_name]", "陈晓")
-    await borrower.fill("input[name=id_number]", id_number)
-    await borrower.fill("input[name=city]", "杭州")
-    await borrower.select_option("select[name=employment_type]", "employee")
-    await borrower.fill("input[name=monthly_income]", "15000")
+    await fill_application(borrower, name="陈晓", id_number=id_number, purpose="home_improvement")
     await expect(borrower.locator("input[name=consent]")).not_to_be_checked()
     await expect(borrower.locator("main")).to_contain_text("华信银行")
     await borrower.check("input[name=consent]")
@@ -192,13 +187,14 @@ async def test_applying_works_without_javascript(new_page, live_server):
     await page.goto(f"/products?q={product['name']}")
     await page.get_by_role("link", name=product["name"], exact=True).first.click()
     await page.get_by_role("link", name=re.compile("立即申请")).first.click()
-    await page.fill("input[name=amount]", str(product["amount_min"]))
-    await page.select_option("select[name=term_months]", str(product["term_options"][0]))
-    await page.fill("input[name=real_name]", "张伟")
-    await page.fill("input[name=id_number]", valid_id_number(birth="19960101"))
-    await page.fill("input[name=city]", "成都")
-    await page.select_option("select[name=employment_type]", "employee")
-    await page.fill("input[name=monthly_income]", "15000")
+    await fill_application(
+        page,
+        name="张伟",
+        id_number=valid_id_number(birth="19960101"),
+        city="成都",
+        amount=str(product["amount_min"]),
+        term=str(product["term_options"][0]),
+    )
     # Forgetting the consent keeps everything typed and says what is missing.
     await page.get_by_role("button", name="提交申请").click()
     await expect(page.locator(".error-summary")).to_contain_text("同意")

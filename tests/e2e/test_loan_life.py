@@ -17,6 +17,7 @@ from playwright.async_api import Page, expect
 from marketplace.loancalc import add_months, today_shanghai
 from tests.conftest import E2E_ENV
 from tests.e2e.conftest import _run
+from tests.e2e.forms import fill_application
 from tests.e2e.test_journey import poll, sign_in
 from tests.factories import valid_id_number
 
@@ -36,13 +37,9 @@ async def _apply(borrower: Page, product: str) -> str:
     await borrower.goto(f"/products?q={product}")
     await borrower.get_by_role("link", name=product, exact=True).first.click()
     await borrower.get_by_role("link", name=re.compile("立即申请")).first.click()
-    await borrower.fill("input[name=amount]", "50000")
-    await borrower.select_option("select[name=term_months]", "12")
-    await borrower.fill("input[name=real_name]", "林悦")
-    await borrower.fill("input[name=id_number]", valid_id_number(sequence="457"))
-    await borrower.fill("input[name=city]", "杭州")
-    await borrower.select_option("select[name=employment_type]", "employee")
-    await borrower.fill("input[name=monthly_income]", "18000")
+    await fill_application(
+        borrower, name="林悦", id_number=valid_id_number(sequence="457"), income="18000"
+    )
     await borrower.check("input[name=consent]")
     await borrower.get_by_role("button", name="提交申请").click()
     await borrower.wait_for_url("**/me/applications/*")

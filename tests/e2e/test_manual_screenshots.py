@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Locator, Page, expect
 
 from tests.conftest import PROJECT_ROOT
+from tests.e2e.forms import fill_application
 from tests.e2e.test_journey import PASSWORD, poll, sign_in
 from tests.factories import valid_id_number
 
@@ -37,7 +38,7 @@ async def apply(page: Page, product: str, *, name: str, birth: str, city: str) -
     await page.goto(f"/products?q={product}")
     await page.get_by_role("link", name=product, exact=True).first.click()
     await page.get_by_role("link", name=re.compile("立即申请")).first.click()
-    await fill_application(page, name=name, birth=birth, city=city)
+    await fill_application(page, name=name, id_number=valid_id_number(birth=birth), city=city)
     await page.check("input[name=consent]")
     await page.get_by_role("button", name="提交申请").click()
     # The demo borrower already repays other loans here: the over-indebtedness guard asks
@@ -49,16 +50,6 @@ async def apply(page: Page, product: str, *, name: str, birth: str, city: str) -
         await page.get_by_role("button", name="提交申请").click()
     await page.wait_for_url("**/me/applications/*")
     return page.url.rsplit("/", 1)[-1]
-
-
-async def fill_application(page: Page, *, name: str, birth: str, city: str) -> None:
-    await page.fill("input[name=amount]", "50000")
-    await page.select_option("select[name=term_months]", "12")
-    await page.fill("input[name=real_name]", name)
-    await page.fill("input[name=id_number]", valid_id_number(birth=birth))
-    await page.fill("input[name=city]", city)
-    await page.fill("input[name=monthly_income]", "15000")
-    await page.select_option("select[name=employment_type]", "employee")
 
 
 async def fill_product(page: Page, name: str) -> None:
@@ -118,8 +109,8 @@ async def test_borrower_manual(new_page, live_server):
     await shoot(page, "borrower-03-results")
 
     await page.goto("/products?category=consumer&amount=50000&term=12")
-    await page.locator("#results .product-card__compare").nth(0).click()
-    await page.locator("#results .product-card__compare").nth(1).click()
+    await page.locator("#results input[name=id]").nth(0).check()
+    await page.locator("#results input[name=id]").nth(1).check()
     await page.get_by_role("button", name="对比已选产品").click()
     await expect(page.locator("h1")).to_have_text("产品对比")
     await expect(page.locator(".compare-table__product")).to_have_count(2)
@@ -157,7 +148,7 @@ async def test_borrower_manual(new_page, live_server):
     await page.get_by_role("link", name="华信e贷", exact=True).first.click()
     await page.get_by_role("link", name=re.compile("立即申请")).first.click()
     await expect(page.locator("h1")).to_have_text("申请 华信e贷")
-    await fill_application(page, name="周小川", birth="19930615", city="杭州")
+    await fill_application(page, name="周小川", id_number=valid_id_number(birth="19930615"))
     consent = page.locator("fieldset.consent")
     await expect(consent).to_contain_text("华信银行")
     await expect(consent.locator("input[name=consent]")).not_to_be_checked()

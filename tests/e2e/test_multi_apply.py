@@ -39,7 +39,7 @@ async def _product_id(page: Page, name: str) -> str:
 
 async def test_three_products_two_consents_one_submission(new_page, live_server):
     borrower = await new_page()
-    await _register(borrower, live_server, "13700005678")
+    await _register(borrower, live_server, "13700005680")
 
     # The profile, saved once from the personal centre.
     await borrower.goto("/me")

@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import expect
 
 from marketplace.partners.credit_code import CHARSET, check_char
+from tests.e2e.forms import fill_application
 from tests.e2e.test_journey import poll, sign_in
 from tests.factories import valid_id_number
 
@@ -132,13 +133,9 @@ async def test_partner_onboarding_to_first_lead(new_page, live_server, tmp_path)
     await borrower.goto(f"/products?q={product}")
     await borrower.get_by_role("link", name=product, exact=True).first.click()
     await borrower.get_by_role("link", name=re.compile("立即申请")).first.click()
-    await borrower.fill("input[name=amount]", "20000")
-    await borrower.select_option("select[name=term_months]", "12")
-    await borrower.fill("input[name=real_name]", "李娜")
-    await borrower.fill("input[name=id_number]", valid_id_number())
-    await borrower.fill("input[name=city]", "杭州")
-    await borrower.select_option("select[name=employment_type]", "employee")
-    await borrower.fill("input[name=monthly_income]", "12000")
+    await fill_application(
+        borrower, name="李娜", id_number=valid_id_number(), income="12000", amount="20000"
+    )
     await expect(borrower.locator("main")).to_contain_text(short_name)
     await borrower.check("input[name=consent]")
     await borrower.get_by_role("button", name="提交申请").click()

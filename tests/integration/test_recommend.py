@@ -370,6 +370,10 @@ async def test_odds_never_reach_the_institution(client, world, staff_client):
         "city",
         "employment_type",
         "monthly_income",
+        "address",
+        "contact_name",
+        "contact_relation",
+        "contact_mobile",
     }
     for schema in (schemas.Lead, schemas.LeadDetail, schemas.Applicant):
         fields = " ".join(schema.__dataclass_fields__)

@@ -54,7 +54,8 @@ NOT_UI_FILES = (
     "marketplace/demo/webhooks.py",  # demo content (an endpoint's description)
     "marketplace/demo/settlement.py",  # demo content (a borrower, dispute reasons)
     "marketplace/demo/reconciliation.py",  # demo content (a ledger file name, a resolution note)
-    "marketplace/demo/risk.py",  # demo content (a borrower, blacklist reasons)
+    "marketplace/demo/risk.py",
+    "marketplace/demo/parameters.py",  # demo content (reasons of past changes, role names)  # demo content (a borrower, blacklist reasons)
     "marketplace/demo/documents.py",  # demo content (saved documents' file names)
     "marketplace/demo/recommendations.py",  # demo content (borrowers' names and cities)
     "marketplace/demo/account_security.py",  # demo content (two people's names)
