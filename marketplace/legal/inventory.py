@@ -260,6 +260,14 @@ DATA_ITEMS: tuple[DataItem, ...] = (
     ),
     DataItem(
         N_("设备与日志"),
+        N_("反欺诈审核：申请被暂停交付时，部分隐藏的手机号和风险分（供风控人员核对）"),
+        ("risk_hold.mobile_masked",),
+        N_("防范冒用身份、批量骗贷等欺诈行为，保护您和机构"),
+        (PLATFORM_ONLY, AUTHORITIES),
+        N_("审核结束后 3 年；账户注销后依法保存"),
+    ),
+    DataItem(
+        N_("设备与日志"),
         N_("操作日志：您的重要操作、时间、网络地址和请求编号（不含手机号和证件号）"),
         ("audit_entry.action", "audit_entry.at", "audit_entry.ip", "audit_entry.request_id"),
         N_("账户与信息安全、合规核查"),
