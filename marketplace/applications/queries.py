@@ -126,6 +126,7 @@ class ApplicationDetail(ApplicationSummary):
     in_progress: bool
     # Waiting on the borrower (documents asked for): their page shows the task.
     awaiting_borrower: bool
+    purpose: str = ""  # the label of the loan purpose they gave ("" before it was asked)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,15 +237,17 @@ def timeline(status: str, events: list[dict]) -> tuple[TimelineStep, ...]:
 
 async def borrower_application(actor: Actor, reference: str) -> ApplicationDetail:
     row = (
-        await Application.select(*LIST_COLUMNS)
+        await Application.select(*LIST_COLUMNS, Application.purpose)
         .where((Application.reference == reference) & (Application.borrower == actor.user_id))
         .first()
     )
     if row is None:
         raise NotFound(_("找不到该申请"))
     events = await _events(row["id"])
+    purposes = await loan_purposes()
     return ApplicationDetail(
         **_summary_fields(row),
+        purpose=purposes.get(row["purpose"]) or row["purpose"],
         timeline=timeline(row["status"], events),
         in_progress=row["status"] in IN_PROGRESS_STATUSES,
         awaiting_borrower=row["status"] in BORROWER_TASK_STATUSES,

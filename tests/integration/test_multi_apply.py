@@ -106,6 +106,7 @@ async def test_three_products_of_two_institutions_in_one_submission(client, worl
     for row in rows:
         detail = await client.get(f"/me/applications/{row['reference']}")
         assert detail.status_code == 200
+        assert "借款用途" in detail.text and "日常消费" in detail.text
     await jobs.run_until_idle()
     delivered = await Application.select(Application.status)
     assert {row["status"] for row in delivered} == {"delivered"}
