@@ -4,7 +4,7 @@ from marketplace.complaints.tables import (
     ComplaintMessage,
     ComplaintStatsSnapshot,
 )
-from marketplace.contexts import declare_context
+from marketplace.contexts import Cron, declare_context
 
 CONTEXT = declare_context(
     "complaints",
@@ -18,6 +18,9 @@ CONTEXT = declare_context(
         "collections",
         "inbox",
         "audit",
+    ),
+    crons=(
+        Cron("complaints.run_sla", "marketplace.complaints.jobs:run_sla_now", every_seconds=600),
     ),
     public=("services", "queries", "statuses"),
 )
