@@ -43,6 +43,7 @@ from marketplace.i18n import N_, _
 from marketplace.parsing import first, lenient, parse_date, parse_int
 from marketplace.spreadsheets import FORMATS
 from server.attachments import attachment as as_attachment
+from server.attachments import download
 from server.auth import require_actor
 from server.forms import FormData, query_choice, query_int, query_page, submit_form, uploaded_files
 from server.pagination import pagination
@@ -114,14 +115,7 @@ async def complaint_export(request: Request, file_format: FromPath[str]) -> Resp
         raise NotFoundException()
     actor = await require_actor(request)
     export = await export_desk(actor, _filters(request), file_format)
-    return Response(
-        content=export.content,
-        media_type=export.media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.filename}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return download(export.content, export.media_type, export.filename)
 
 
 async def _page(
