@@ -1,10 +1,12 @@
+from marketplace.complaints.stats import complaints_since
 from marketplace.complaints.tables import (
     Complaint,
     ComplaintAttachment,
     ComplaintMessage,
     ComplaintStatsSnapshot,
 )
-from marketplace.contexts import declare_context
+from marketplace.contexts import Cron, declare_context
+from marketplace.monitoring.figures import register_complaint_counter
 
 CONTEXT = declare_context(
     "complaints",
@@ -20,5 +22,15 @@ CONTEXT = declare_context(
         "audit",
     ),
     public=("services", "queries", "statuses"),
+    crons=(
+        Cron(
+            "complaints.refresh_stats",
+            "marketplace.complaints.stats_jobs:refresh_hourly",
+            every_seconds=3600,
+            run_at_startup=True,
+        ),
+    ),
 )
 APP_CONFIG = CONTEXT.app
+# Monitoring (A7) counts complaints per product and institution through this hook.
+register_complaint_counter(complaints_since)

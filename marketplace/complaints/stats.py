@@ -21,12 +21,19 @@ result is upserted per institution × window end (the hourly cron rewrites today
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from marketplace.complaints.statuses import ComplaintKind
+from marketplace.complaints.tables import ComplaintStatsSnapshot
+from marketplace.db import transaction
+from marketplace.institutions.statuses import InstitutionStatus
 from marketplace.loancalc import SHANGHAI
+from marketplace.monitoring.statuses import Subject
+from marketplace.parameters.services import DEFAULTS, get_parameters
 
 WINDOW_PARAMETER = "complaint_stats_window_days"
 MIN_APPLICATIONS_PARAMETER = "complaint_stats_min_applications"
@@ -142,3 +149,135 @@ def publish(tally: Tally, min_applications: int) -> Published:
         ratings=tally.ratings,
         satisfaction_avg=mean(tally.rating_total, tally.ratings),
     )
+
+
+# Institutions published even without activity in the window (then with zeros).
+_LISTED = (InstitutionStatus.ACTIVE, InstitutionStatus.SUSPENDED)
+
+# "Resolved": resolved at least once (the desk sets resolved_within_sla at the first
+# resolution), even if the borrower reopened it since.
+_TALLY = f"""
+WITH apps AS (
+  SELECT institution AS iid, count(*) AS n FROM application
+  WHERE submitted_at >= {{}} AND submitted_at <= {{}}
+  GROUP BY institution),
+filed AS (
+  SELECT institution AS iid, count(*) AS complaints,
+         count(*) FILTER (WHERE resolved_within_sla IS NOT NULL AND resolved_at IS NOT NULL)
+           AS resolved,
+         count(*) FILTER (WHERE resolved_within_sla AND resolved_at IS NOT NULL)
+           AS resolved_within_sla,
+         percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM resolved_at - created_at) / 3600)
+           FILTER (WHERE resolved_within_sla IS NOT NULL AND resolved_at IS NOT NULL)
+           AS median_hours,
+         count(rating) AS ratings, coalesce(sum(rating), 0) AS rating_total
+  FROM complaint
+  WHERE kind = '{ComplaintKind.COMPLAINT}' AND institution IS NOT NULL
+    AND created_at >= {{}} AND created_at <= {{}}
+  GROUP BY institution)
+SELECT i.id AS institution_id, coalesce(apps.n, 0) AS applications,
+       coalesce(filed.complaints, 0) AS complaints, coalesce(filed.resolved, 0) AS resolved,
+       coalesce(filed.resolved_within_sla, 0) AS resolved_within_sla,
+       filed.median_hours, coalesce(filed.ratings, 0) AS ratings,
+       coalesce(filed.rating_total, 0) AS rating_total
+FROM institution i
+LEFT JOIN apps ON apps.iid = i.id
+LEFT JOIN filed ON filed.iid = i.id
+WHERE i.status IN ({", ".join(f"'{status}'" for status in _LISTED)})
+   OR apps.iid IS NOT NULL OR filed.iid IS NOT NULL
+ORDER BY i.id
+"""  # noqa: S608 - only enum values from code are interpolated
+
+_COLUMNS = (
+    "applications",
+    "complaints",
+    "per_10k",
+    "resolved",
+    "resolved_within_sla",
+    "within_sla_share",
+    "median_hours_to_resolve",
+    "ratings",
+    "satisfaction_avg",
+)
+_UPSERT = f"""
+INSERT INTO complaint_stats_snapshot
+  (institution, window_start, window_end, computed_at, {", ".join(_COLUMNS)})
+SELECT t.institution, {{}}::date, {{}}::date, {{}}, {", ".join(f"t.{c}" for c in _COLUMNS)}
+FROM unnest({{}}::int[], {{}}::int[], {{}}::int[], {{}}::numeric[], {{}}::int[], {{}}::int[],
+            {{}}::numeric[], {{}}::numeric[], {{}}::int[], {{}}::numeric[])
+  AS t(institution, {", ".join(_COLUMNS)})
+ON CONFLICT (institution, window_end) DO UPDATE SET
+  window_start = EXCLUDED.window_start, computed_at = EXCLUDED.computed_at,
+  {", ".join(f"{c} = EXCLUDED.{c}" for c in _COLUMNS)}
+"""  # noqa: S608 - only column names from this module are interpolated
+
+
+def _whole(raw: object, default: int) -> int:
+    """A stored count; a malformed override falls back to the default, never a crash."""
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1 else default
+
+
+async def tallies(window: Window, now: datetime) -> list[Tally]:
+    """One set-based query: each listed (or active in the window) institution's counts."""
+    rows = await ComplaintStatsSnapshot.raw(_TALLY, window.since, now, window.since, now)
+    return [
+        Tally(
+            institution_id=row["institution_id"],
+            applications=row["applications"],
+            complaints=row["complaints"],
+            resolved=row["resolved"],
+            resolved_within_sla=row["resolved_within_sla"],
+            median_hours=None if row["median_hours"] is None else Decimal(str(row["median_hours"])),
+            ratings=row["ratings"],
+            rating_total=row["rating_total"],
+        )
+        for row in rows
+    ]
+
+
+async def refresh_complaint_stats(now: datetime) -> Window:
+    """Compute every institution's figures for the window ending on `now`'s date and
+    upsert them (today's rows are rewritten each run; an institution no longer listed
+    loses today's row). Idempotent, and safe to run twice at once."""
+    values = await get_parameters(WINDOW_PARAMETER, MIN_APPLICATIONS_PARAMETER)
+    days = _whole(values[WINDOW_PARAMETER], DEFAULTS[WINDOW_PARAMETER])
+    minimum = _whole(values[MIN_APPLICATIONS_PARAMETER], DEFAULTS[MIN_APPLICATIONS_PARAMETER])
+    window = window_ending(now, days)
+    shown = [publish(tally, minimum) for tally in await tallies(window, now)]
+    columns = [[getattr(row, column) for row in shown] for column in _COLUMNS]
+    ids = [row.institution_id for row in shown]
+    async with transaction():
+        await ComplaintStatsSnapshot.raw(
+            "DELETE FROM complaint_stats_snapshot WHERE window_end = {} AND NOT institution = ANY({})",
+            window.end,
+            ids,
+        )
+        if shown:
+            await ComplaintStatsSnapshot.raw(_UPSERT, window.start, window.end, now, ids, *columns)
+    return window
+
+
+_COUNT_BY_INSTITUTION = f"""
+SELECT institution AS sid, count(*) AS n FROM complaint
+WHERE kind = '{ComplaintKind.COMPLAINT}' AND institution IS NOT NULL AND created_at >= {{}}
+GROUP BY institution
+"""  # noqa: S608 - an enum value from code
+# A complaint counts for a product through the application or loan it names.
+_COUNT_BY_PRODUCT = f"""
+SELECT coalesce(a.product, l.product) AS sid, count(*) AS n FROM complaint c
+LEFT JOIN application a ON a.id = c.application
+LEFT JOIN loan l ON l.id = c.loan
+WHERE c.kind = '{ComplaintKind.COMPLAINT}' AND c.institution IS NOT NULL
+  AND c.created_at >= {{}} AND coalesce(a.product, l.product) IS NOT NULL
+GROUP BY 1
+"""  # noqa: S608 - an enum value from code
+
+
+async def complaints_since(subject: Subject, since: datetime) -> Mapping[int, int]:
+    """Monitoring's complaint counter (registered with marketplace.monitoring.figures):
+    complaints filed since `since` per institution, or per product for complaints that
+    name an application or loan (one naming neither counts for its institution only)."""
+    sql = _COUNT_BY_PRODUCT if subject is Subject.PRODUCT else _COUNT_BY_INSTITUTION
+    rows = await ComplaintStatsSnapshot.raw(sql, since)
+    return {row["sid"]: row["n"] for row in rows}

@@ -179,6 +179,10 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_apr_tolerance": "0.001",
     # The product page shows the APRs actually offered (last 90 days) from this many offers.
     "actual_apr_min_offers": 5,
+    # Published complaint statistics (§6.5): the window (days) and the fewest applications
+    # an institution needs in it before its complaints per 10,000 applications is shown.
+    "complaint_stats_window_days": 90,
+    "complaint_stats_min_applications": 100,
 }
 
 

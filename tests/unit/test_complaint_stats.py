@@ -49,8 +49,13 @@ def test_why_a_rate_is_missing():
 
 @pytest.mark.parametrize(
     ("part", "whole", "expected"),
-    [(2, 3, Decimal("0.6667")), (1, 3, Decimal("0.3333")), (4, 4, Decimal("1.0000")),
-     (0, 5, Decimal("0.0000")), (0, 0, None)],
+    [
+        (2, 3, Decimal("0.6667")),
+        (1, 3, Decimal("0.3333")),
+        (4, 4, Decimal("1.0000")),
+        (0, 5, Decimal("0.0000")),
+        (0, 0, None),
+    ],
 )
 def test_on_time_share_of_the_resolved(part, whole, expected):
     assert share(part, whole) == expected
