@@ -74,6 +74,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "staff": N_("用户与员工"),
     "risk": N_("反欺诈"),
     "monitoring": N_("产品与机构监控"),
+    "complaint": N_("投诉与反馈"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -137,6 +138,10 @@ PERMISSION_LABELS: dict[str, str] = {
     "monitoring.view": N_("查看产品与机构监控"),
     "monitoring.manage": N_("处理监控案件、暂停或恢复产品与机构"),
     "monitoring.respond": N_("回复平台监控案件"),
+    "complaint.file": N_("投诉、回复和评价自己的投诉"),
+    "complaint.view": N_("查看投诉与反馈"),
+    "complaint.handle": N_("处理投诉与反馈：受理、指派、转机构、办结"),
+    "complaint.answer": N_("答复平台转来的投诉"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

@@ -43,6 +43,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.withdraw",  # per institution, on /me/consents
             "data.export",  # a copy of everything held on them (PIPL art. 45)
             "notice.settings",  # which kinds of notice also come by SMS
+            "complaint.file",  # complaints: file, reply, rate, reopen (P11)
         }
     ),
     ("staff", "institution_admin"): frozenset(
@@ -71,6 +72,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.resolve",  # close a discrepancy with a note
             "staff.manage",  # invite the institution's staff, change roles, disable / enable
             "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
+            "complaint.answer",  # answer complaints the platform forwards (A10)
         }
     ),
     ("staff", "product_manager"): frozenset(
@@ -82,7 +84,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
         }
     ),
     ("staff", "loan_officer"): frozenset(
-        {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse"}
+        {"product.view", "lead.view", "lead.work", "loan.view", "loan.disburse", "complaint.answer"}
     ),
     ("staff", "risk_officer"): frozenset(
         {
@@ -136,6 +138,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "operator.manage",  # the same for operators' accounts, and their second factor
             "monitoring.view",  # figures, flags and cases per product / institution (A7)
             "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
+            "complaint.view",  # the complaint desk (A10)
+            "complaint.handle",  # assign, reply, forward, escalate, resolve, close
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -168,6 +172,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "risk.view",
             "user.view",
             "monitoring.view",
+            "complaint.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
@@ -181,6 +186,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "risk.manage",
             "monitoring.view",
             "monitoring.manage",
+            "complaint.view",
         }
     ),
     ("operator", "customer_service"): frozenset(
@@ -188,6 +194,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "dashboard.view",
             "user.view",
             "user.manage",  # borrowers' and institution staff's accounts, never operators'
+            "complaint.view",
+            "complaint.handle",
         }
     ),
     ("operator", "finance"): frozenset(

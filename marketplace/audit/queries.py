@@ -184,6 +184,23 @@ ACTIONS: dict[str, str] = {
     "staff.invite": N_("邀请机构员工"),
     "staff.role_change": N_("修改机构员工角色"),
     "account.password_set_by_link": N_("通过管理员发送的链接设置密码"),
+    "complaint.file": N_("借款人提交投诉"),
+    "complaint.feedback": N_("提交意见反馈"),
+    "complaint.assign": N_("受理并指派投诉"),
+    "complaint.forward": N_("投诉转机构处理"),
+    "complaint.answer": N_("机构答复投诉"),
+    "complaint.resolve": N_("办结投诉"),
+    "complaint.escalate": N_("升级投诉"),
+    "complaint.reopen": N_("借款人不满意，重新投诉"),
+    "complaint.close": N_("关闭投诉"),
+    "complaint.autoclose": N_("投诉到期自动关闭"),
+    "complaint.rate": N_("借款人评价投诉处理"),
+    "complaint.reply": N_("回复投诉"),
+    "complaint.note": N_("添加投诉内部备注"),
+    "complaint.export": N_("导出投诉列表"),
+    "complaint.sla_reminder": N_("投诉即将到期提醒"),
+    "complaint.overdue": N_("投诉超期标记"),
+    "complaint.attachment_download": N_("下载投诉附件"),
 }
 
 OBJECT_TYPES: dict[str, str] = {

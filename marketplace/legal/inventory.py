@@ -274,4 +274,18 @@ DATA_ITEMS: tuple[DataItem, ...] = (
         (AUTHORITIES,),
         N_("至少 6 个月（《网络安全法》要求），账户注销后仍依法保存"),
     ),
+    DataItem(
+        N_("投诉与反馈"),
+        N_("您提交的投诉、反馈、回复、评价与附件，匿名反馈留下的联系方式（均加密存储）"),
+        (
+            "complaint.description_encrypted",
+            "complaint.contact_encrypted",
+            "complaint.rating_comment_encrypted",
+            "complaint_message.body_encrypted",
+            "complaint_attachment.storage_key",
+        ),
+        N_("受理和处理您的投诉与反馈、通知处理进展、统计并公示各机构的投诉情况（不含个人信息）"),
+        (PLATFORM_ONLY, APPLIED_INSTITUTION),
+        N_("办结之日起 3 年"),
+    ),
 )

@@ -179,6 +179,14 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_apr_tolerance": "0.001",
     # The product page shows the APRs actually offered (last 90 days) from this many offers.
     "actual_apr_min_offers": 5,
+    # Complaints (A10): hours to take an open complaint, for the institution to answer, to
+    # resolve from filing; a reminder this many hours before each deadline; a resolved
+    # complaint the borrower neither rates nor reopens closes after this many days.
+    "complaint_assign_hours": 4,
+    "complaint_institution_hours": 48,
+    "complaint_resolve_hours": 120,
+    "complaint_reminder_lead_hours": 4,
+    "complaint_autoclose_days": 7,
     # Published complaint statistics (§6.5): the window (days) and the fewest applications
     # an institution needs in it before its complaints per 10,000 applications is shown.
     "complaint_stats_window_days": 90,
