@@ -994,6 +994,8 @@ SPECS: dict[str, ParameterSpec] = dict(
             unit=N_("天"),
             minimum=1,
             maximum=90,
+        ),
+        _spec(
             "complaint_stats_window_days",
             "complaints",
             INTEGER,

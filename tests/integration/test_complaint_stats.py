@@ -135,7 +135,9 @@ async def _fixed_data_set(world: factories.World) -> dict[str, int]:
     await data.complaint(
         bank, SINCE, status="closed", hours=10, on_time=True, rating=5, application_id=first
     )
-    await data.complaint(bank, NOW - timedelta(days=5), status="closed", hours=30, on_time=False, rating=2)
+    await data.complaint(
+        bank, NOW - timedelta(days=5), status="closed", hours=30, on_time=False, rating=2
+    )
     await data.complaint(bank, NOW - timedelta(days=3), status="escalated", hours=20, on_time=True)
     await data.complaint(bank, NOW - timedelta(days=10), status="resolved", hours=50, on_time=False)
     await data.complaint(bank, NOW - timedelta(days=1))
@@ -240,9 +242,12 @@ async def test_refreshing_is_idempotent_and_safe_in_parallel(world):
     assert (rows[0]["complaints"], rows[0]["per_10k"]) == (5, Decimal("12500.00"))
     # A later day writes a new row and keeps the earlier one.
     await refresh_complaint_stats(NOW + timedelta(days=1))
-    assert await ComplaintStatsSnapshot.count().where(
-        ComplaintStatsSnapshot.institution == world.bank_id
-    ) == 2
+    assert (
+        await ComplaintStatsSnapshot.count().where(
+            ComplaintStatsSnapshot.institution == world.bank_id
+        )
+        == 2
+    )
 
 
 async def test_the_window_follows_the_parameter(world):
@@ -250,9 +255,11 @@ async def test_the_window_follows_the_parameter(world):
     await _params(complaint_stats_window_days=7)
     window = await refresh_complaint_stats(NOW)
     assert window.days == 7
-    row = await ComplaintStatsSnapshot.select().where(
-        ComplaintStatsSnapshot.institution == world.bank_id
-    ).first()
+    row = (
+        await ComplaintStatsSnapshot.select()
+        .where(ComplaintStatsSnapshot.institution == world.bank_id)
+        .first()
+    )
     # Within 7 days: complaints 5, 3 and 1 days ago; applications 1 day ago ×2.
     assert (row["complaints"], row["applications"], row["per_10k"]) == (3, 2, None)
 
@@ -275,7 +282,8 @@ async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, wor
     await _params(monitoring_complaint_min_applications=3, monitoring_complaint_rate_max="0.5")
     await flags.evaluate()
     cases = await MonitoringCase.select(MonitoringCase.institution).where(
-        (MonitoringCase.rule == "complaint_rate") & (MonitoringCase.subject_key.like("institution:%"))
+        (MonitoringCase.rule == "complaint_rate")
+        & (MonitoringCase.subject_key.like("institution:%"))
     )
     # 测试银行: 6 of 5 applications > 0.5; 别家银行: 1 of 2 is not above 0.5.
     assert [case["institution"] for case in cases] == [world.bank_id]

@@ -32,7 +32,7 @@ from marketplace.files import UploadedFile
 from marketplace.inbox.tables import InboxItem
 from marketplace.security import decrypt_field
 from tests import factories
-from tests.fixtures import login, soup
+from tests.fixtures import login
 
 S = ComplaintStatus
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
