@@ -101,6 +101,30 @@ def daily(business_date: str | None) -> None:
     print(f"{day}: {changed} loans changed state; notices sent: {notices}")  # noqa: T201
 
 
+def complaints_sla(at: str | None) -> None:
+    """The complaints' SLA run by hand at a moment (ISO 8601, default now): reminders,
+    overdue marks, automatic closes. The 10-minute cron does the same; a test moves time."""
+    from datetime import UTC, datetime
+
+    from marketplace.complaints.services import run_sla
+
+    try:
+        moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
+    except ValueError:
+        raise SystemExit(f"not a moment (ISO 8601): {at!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+
+    async def run():
+        return await run_sla(moment)
+
+    result = asyncio.run(_with_db(run))
+    print(  # noqa: T201
+        f"{moment.isoformat()}: {result.reminded} reminded, {result.overdue} overdue, "
+        f"{result.closed} closed"
+    )
+
+
 def backup(target: str | None) -> None:
     from server.backup import create_backup
     from server.progress import progress
@@ -346,8 +370,10 @@ def main(argv: list[str] | None = None) -> None:
     restore_parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     daily_parser = sub.add_parser("daily", help="age loans and send notices for a business date")
     daily_parser.add_argument("--date", help="YYYY-MM-DD (default: today, Asia/Shanghai)")
+    sla_parser = sub.add_parser("complaints-sla", help="run the complaints' SLA step at a moment")
+    sla_parser.add_argument("--at", help="ISO 8601 moment (default: now)")
     args = parser.parse_args(argv)
-    needs_database = ("migrate", "seed", "reindex", "backup", "restore", "daily")
+    needs_database = ("migrate", "seed", "reindex", "backup", "restore", "daily", "complaints-sla")
     if args.command in needs_database and _ran_on_embedded_postgres(argv):
         return
     _configure_logging()
@@ -361,6 +387,8 @@ def main(argv: list[str] | None = None) -> None:
         restore(args.path, args.yes)
     elif args.command == "daily":
         daily(args.date)
+    elif args.command == "complaints-sla":
+        complaints_sla(args.at)
     else:
         {"demo": demo, "worker": worker, "migrate": migrate, "seed": seed, "reindex": reindex}[
             args.command

@@ -23,6 +23,7 @@ CONTEXT = declare_context(
     ),
     public=("services", "queries", "statuses"),
     crons=(
+        Cron("complaints.run_sla", "marketplace.complaints.jobs:run_sla_now", every_seconds=600),
         Cron(
             "complaints.refresh_stats",
             "marketplace.complaints.stats_jobs:refresh_hourly",

@@ -702,7 +702,7 @@ async def rate(actor: Actor, reference: str, raw_rating: object, raw_comment: ob
 async def reopen(actor: Actor, reference: str, raw_body: object) -> None:
     """Not satisfied (重新投诉), within `complaint_autoclose_days` of the resolution:
     escalated back to the operators."""
-    body = _text(raw_body, "body", _("不满意的原因"), BODY_MAX_LENGTH)
+    body = _text(raw_body, "reason", _("不满意的原因"), BODY_MAX_LENGTH)
     async with transaction():
         row = await _locked(own(actor, reference))
         row = await _move(actor, row, "reopen", body=body)
@@ -720,7 +720,7 @@ async def reply(
 ) -> None:
     """A reply on the thread: the borrower (by reference), an operator, or the institution
     (while it holds the complaint). Each other side is told."""
-    body = _text(raw_body, "body", _("回复内容"), BODY_MAX_LENGTH)
+    body = _text(raw_body, "reply", _("回复内容"), BODY_MAX_LENGTH)
     checked = check_files(files)
     side = _side_of(actor)
     async with transaction():
@@ -753,7 +753,7 @@ async def add_note(actor: Actor, complaint_id: int, raw_body: object) -> None:
     """An operator's internal note: never shown to the borrower or the institution."""
     if not actor.can(HANDLE):
         raise PermissionDenied()
-    body = _text(raw_body, "body", _("内部备注"), BODY_MAX_LENGTH)
+    body = _text(raw_body, "note", _("内部备注"), BODY_MAX_LENGTH)
     async with transaction():
         row = await _locked(scope(actor, complaint_id))
         await _message(row["id"], Side.OPERATOR, actor, "note", body, internal=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -32,7 +32,7 @@ from marketplace.files import UploadedFile
 from marketplace.inbox.tables import InboxItem
 from marketplace.security import decrypt_field
 from tests import factories
-from tests.fixtures import login
+from tests.fixtures import login, soup
 
 S = ComplaintStatus
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -380,5 +380,132 @@ async def test_the_institution_list_is_its_own(world):
     assert await institution_complaints(world.other_staff) == []
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)
+async def test_the_borrower_files_on_the_site_and_a_refused_form_keeps_every_value(world, client):
+    reference = await _application(world)
+    await login(client, "/login", world.borrower_mobile)
+    page = soup(await client.get(f"/me/complaints/new?application={reference}"))
+    assert page.select_one(f"select[name=application] option[value='{reference}'][selected]")
+    typed = {
+        "target": str(world.bank_id),
+        "application": reference,
+        "category": "opaque_fees",
+        "description": "长" * 2001,
+    }
+    refused = await client.submit("/me/complaints/new", typed)
+    assert refused.status_code == 400
+    form = soup(refused)
+    assert form.select_one("textarea[name=description]").text == "长" * 2001
+    assert form.select_one(f"select[name=target] option[value='{world.bank_id}'][selected]")
+    assert form.select_one("select[name=category] option[value='opaque_fees'][selected]")
+    filed = await client.post(
+        "/me/complaints/new",
+        data={
+            **typed,
+            "description": "服务费没有提前告知",
+            "_csrf_token": await client.csrf_token(),
+        },
+        files=[("files", ("凭证.png", PNG, "image/png"))],
+    )
+    assert filed.status_code == 303
+    ref = filed.headers["location"].rsplit("/", 1)[-1]
+    assert ref.startswith("TS")
+    listing = soup(await client.get("/me/complaints"))
+    assert listing.select_one(f"tr[data-complaint='{ref}']") is not None
+    detail = soup(await client.get(f"/me/complaints/{ref}"))
+    link = detail.select_one("a[data-attachment]")
+    download = await client.get(link["href"])
+    assert download.status_code == 200 and download.content == PNG
+    assert download.headers["content-disposition"].startswith("attachment")
+    # The personal centre and the application page link here.
+    assert soup(await client.get("/me")).select_one("a[href='/me/complaints']") is not None
+
+
+async def test_other_borrowers_and_other_institutions_get_404s(world, client, staff_client):
+    cs = await _cs()
+    ref, cid = await _filed(world)
+    await services.assign(cs, cid)
+    await services.forward(cs, cid, "请处理")
+    await factories.user("borrower", "13500001003", "borrower", None, "路人")
+    await login(client, "/login", "13500001003")
+    assert (await client.get(f"/me/complaints/{ref}")).status_code == 404
+    assert (await client.submit(f"/me/complaints/{ref}/rate", {"rating": "1"})).status_code == 404
+    assert (await client.get("/me/complaints/new?application=LMT0000")).status_code == 200
+    await login(staff_client, "/console/login", "staff@other-bank.example")
+    assert (await staff_client.get(f"/console/complaints/{cid}")).status_code == 404
+    answered = await staff_client.submit(f"/console/complaints/{cid}", {"body": "越权"})
+    assert answered.status_code == 404
+    assert soup(await staff_client.get("/console/complaints")).select("tr[data-complaint]") == []
+    for path in ("/console/complaints/１", "/console/complaints/-1", "/console/complaints/9" * 30):
+        assert (await staff_client.get(path)).status_code == 404
+
+
+async def test_operator_and_institution_pages_move_the_complaint(world, client, staff_client):
+    await _cs()
+    _ref, cid = await _filed(world)
+    await login(client, "/admin/login", CS)
+    desk_page = soup(await client.get("/admin/complaints?overdue=&kind=complaint"))
+    assert desk_page.select_one(f"tr[data-complaint='{cid}']") is not None
+    version = (await _row(cid))["version"]
+    assigned = await client.submit(
+        f"/admin/complaints/{cid}/assign", {"assignee": "", "version": str(version)}
+    )
+    assert assigned.status_code == 303
+    # A stale page (the old version) is refused, not applied twice.
+    stale = await client.submit(
+        f"/admin/complaints/{cid}/assign", {"assignee": "", "version": str(version)}
+    )
+    assert stale.status_code in (400, 409)
+    version = (await _row(cid))["version"]
+    forwarded = await client.submit(
+        f"/admin/complaints/{cid}/step",
+        {"action": "forward", "body": "请核实", "version": str(version)},
+    )
+    assert forwarded.status_code == 303
+    assert (await _row(cid))["status"] == S.AWAITING_INSTITUTION
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    listing = soup(await staff_client.get("/console/complaints"))
+    assert listing.select_one(f"tr[data-complaint='{cid}']") is not None
+    empty = await staff_client.submit(
+        f"/console/complaints/{cid}", {"body": "", "action": "answer"}
+    )
+    assert empty.status_code == 400
+    answered = await staff_client.submit(
+        f"/console/complaints/{cid}",
+        {"body": "已退费", "action": "answer", "version": str((await _row(cid))["version"])},
+    )
+    assert answered.status_code == 303
+    assert (await _row(cid))["status"] == S.RESOLVED
+    export = await client.get("/admin/complaints/export/xlsx")
+    assert export.status_code == 200 and export.content[:2] == b"PK"
+    assert (await client.get("/admin/complaints/export/exe")).status_code == 404
+
+
+async def test_a_read_only_operator_sees_the_desk_but_cannot_act(world, client):
+    _ref, cid = await _filed(world)
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    page = await client.get(f"/admin/complaints/{cid}")
+    assert page.status_code == 200
+    assert soup(page).select(f"form[action='/admin/complaints/{cid}/assign']") == []
+    response = await client.submit(f"/admin/complaints/{cid}/assign", {"version": "1"})
+    assert response.status_code == 403
+    assert (await _row(cid))["status"] == S.OPEN
+
+
+async def test_anonymous_feedback_on_the_public_page(client):
+    page = soup(await client.get("/feedback"))
+    assert page.select_one("input[name=contact]") is not None
+    refused = await client.submit(
+        "/feedback", {"category": "suggestion", "description": "", "contact": "<b>x</b>"}
+    )
+    assert refused.status_code == 400
+    assert soup(refused).select_one("input[name=contact]")["value"] == "<b>x</b>"
+    sent = await client.submit(
+        "/feedback", {"category": "suggestion", "description": "希望支持夜间模式", "contact": ""}
+    )
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/feedback/sent")
+    assert await Complaint.count().where(Complaint.kind == "feedback") == 1
+    # Without the CSRF token the form is refused.
+    forged = await client.post("/feedback", data={"category": "suggestion", "description": "x"})
+    assert forged.status_code == 403
+    # The footer links here.
+    assert soup(await client.get("/")).select_one("footer a[href='/feedback']") is not None
