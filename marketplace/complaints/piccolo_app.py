@@ -1,3 +1,4 @@
+from marketplace.complaints.stats import complaints_since
 from marketplace.complaints.tables import (
     Complaint,
     ComplaintAttachment,
@@ -5,6 +6,7 @@ from marketplace.complaints.tables import (
     ComplaintStatsSnapshot,
 )
 from marketplace.contexts import Cron, declare_context
+from marketplace.monitoring.figures import register_complaint_counter
 
 CONTEXT = declare_context(
     "complaints",
@@ -19,9 +21,17 @@ CONTEXT = declare_context(
         "inbox",
         "audit",
     ),
+    public=("services", "queries", "statuses"),
     crons=(
         Cron("complaints.run_sla", "marketplace.complaints.jobs:run_sla_now", every_seconds=600),
+        Cron(
+            "complaints.refresh_stats",
+            "marketplace.complaints.stats_jobs:refresh_hourly",
+            every_seconds=3600,
+            run_at_startup=True,
+        ),
     ),
-    public=("services", "queries", "statuses"),
 )
 APP_CONFIG = CONTEXT.app
+# Monitoring (A7) counts complaints per product and institution through this hook.
+register_complaint_counter(complaints_since)

@@ -16,6 +16,7 @@ from marketplace.demo.agreements import seed_agreements
 from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
+from marketplace.demo.complaints import seed_complaints
 from marketplace.demo.consents import seed_consents
 from marketplace.demo.decisions import seed_decisions
 from marketplace.demo.documents import seed_documents
@@ -154,6 +155,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_account_security()
     await seed_users()
     await seed_monitoring()
+    await seed_complaints()
     return True
 
 

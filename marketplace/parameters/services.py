@@ -187,6 +187,10 @@ DEFAULTS: dict[str, Any] = {
     "complaint_resolve_hours": 120,
     "complaint_reminder_lead_hours": 4,
     "complaint_autoclose_days": 7,
+    # Published complaint statistics (§6.5): the window (days) and the fewest applications
+    # an institution needs in it before its complaints per 10,000 applications is shown.
+    "complaint_stats_window_days": 90,
+    "complaint_stats_min_applications": 100,
 }
 
 

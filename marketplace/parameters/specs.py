@@ -995,6 +995,26 @@ SPECS: dict[str, ParameterSpec] = dict(
             minimum=1,
             maximum=90,
         ),
+        _spec(
+            "complaint_stats_window_days",
+            "complaints",
+            INTEGER,
+            N_("投诉统计天数"),
+            N_("公开的投诉统计页统计最近多少个自然日内提交的投诉和申请。"),
+            unit=N_("天"),
+            minimum=7,
+            maximum=365,
+        ),
+        _spec(
+            "complaint_stats_min_applications",
+            "complaints",
+            INTEGER,
+            N_("投诉率公示最少申请数"),
+            N_("机构在统计期间内的申请达到此数，才公示其每万笔申请投诉数，否则显示“样本不足”。"),
+            unit=N_("笔"),
+            minimum=1,
+            maximum=100000,
+        ),
     ]
 )
 

@@ -19,6 +19,7 @@ from marketplace import jobs
 from marketplace.applications.services import parse_application_input, submit_application
 from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
+from marketplace.complaints.stats import complaints_since
 from marketplace.consents.tables import Consent
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied
 from marketplace.inbox.tables import InboxItem
@@ -184,7 +185,7 @@ async def test_figures_match_the_hand_computed_ones_in_both_windows(world):
         Decimal("0.12"),
     )
     assert month.offers_above == 1  # 12% > 11% + 0.1pt; 10% is inside
-    assert month.complaints is None and month.complaint_rate is None
+    assert month.complaints == 0 and month.complaint_rate == 0  # counted, none filed
 
     [quarter] = [
         f
@@ -349,7 +350,7 @@ async def test_complaints_are_a_hook_that_flags_once_counted(world):
         await _params(monitoring_complaint_min_applications=5)
         await flags.evaluate()
     finally:
-        register_complaint_counter(None)
+        register_complaint_counter(complaints_since)
     assert await MonitoringCase.exists().where(
         (MonitoringCase.rule == "complaint_rate") & (MonitoringCase.product == product_id)
     )
