@@ -3,6 +3,7 @@ from litestar import Router
 from admin import (
     agreements,
     audit,
+    campaigns,
     categories,
     collections,
     consents,
@@ -46,6 +47,7 @@ admin_router = Router(
         *roles.handlers,
         *parameters.handlers,
         *monitoring.handlers,
+        *campaigns.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

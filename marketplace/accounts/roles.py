@@ -136,6 +136,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "operator.manage",  # the same for operators' accounts, and their second factor
             "monitoring.view",  # figures, flags and cases per product / institution (A7)
             "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
+            "campaign.view",  # home-page banners and campaign pages (A9)
+            "campaign.manage",
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -168,10 +170,12 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "risk.view",
             "user.view",
             "monitoring.view",
+            "campaign.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
+        | {"campaign.view", "campaign.manage"}  # banners and campaign pages (A9)
     ),
     ("operator", "risk_officer"): frozenset(
         {
