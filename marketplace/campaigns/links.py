@@ -71,4 +71,4 @@ def href(link: str) -> str:
         return f"/products/{match.group(1)}"
     if (match := _CAMPAIGN.fullmatch(link)) and SLUG.fullmatch(match.group(1)):
         return f"/campaigns/{match.group(1)}"
-    return "/" if _unsafe_path(link) else link
+    return "/" if len(link) > LINK_MAX_LENGTH or _unsafe_path(link) else link
