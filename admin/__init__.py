@@ -3,6 +3,7 @@ from litestar import Router
 from admin import (
     agreements,
     audit,
+    campaigns,
     categories,
     collections,
     complaints,
@@ -48,6 +49,7 @@ admin_router = Router(
         *parameters.handlers,
         *monitoring.handlers,
         *complaints.handlers,
+        *campaigns.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

@@ -55,6 +55,7 @@ CONTEXTS: tuple[str, ...] = (
     "recommendations",
     "monitoring",
     "complaints",
+    "campaigns",
 )
 
 

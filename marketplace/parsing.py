@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping
-from datetime import date
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -165,6 +165,26 @@ def parse_date(raw: Any, *, label: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise FieldError(_("请填写正确的{label}，如 2026-01-31", label=label)) from None
+
+
+_LOCAL_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(?::[0-9]{2})?")
+
+
+def parse_datetime_local(raw: Any, *, label: str, zone: tzinfo) -> datetime:
+    """A moment as a `datetime-local` input sends it (2026-01-31T09:30), read as a wall
+    time in `zone`; ASCII digits only, years 2000 to 2099."""
+    text = first(raw).strip()
+    if not text:
+        raise FieldError(_("请填写{label}", label=label))
+    try:
+        if not _LOCAL_DATETIME.fullmatch(text):
+            raise ValueError(text)
+        value = datetime.fromisoformat(text)
+        if not 2000 <= value.year <= 2099:
+            raise ValueError(text)
+        return value.replace(tzinfo=zone)
+    except ValueError:
+        raise FieldError(_("请填写正确的{label}，如 2026-01-31 09:30", label=label)) from None
 
 
 LIST_SEPARATORS = re.compile(r"[,，、;；\s]+")

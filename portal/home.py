@@ -1,5 +1,6 @@
 from litestar import Request, Response, get
 
+from marketplace.campaigns.queries import live_banners
 from marketplace.categories.queries import category_labels
 from marketplace.products.queries import featured_products
 from marketplace.promotions.placements import Placement
@@ -19,6 +20,7 @@ async def home(request: Request) -> Response:
             "products": await featured_products(6),
             "recommended": await live_placements(Placement.HOME),
             "campaigns": await live_placements(Placement.CAMPAIGN),
+            "banners": await live_banners(),
         },
         nav="home",
     )

@@ -75,6 +75,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "risk": N_("反欺诈"),
     "monitoring": N_("产品与机构监控"),
     "complaint": N_("投诉与反馈"),
+    "campaign": N_("活动与横幅"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -142,6 +143,8 @@ PERMISSION_LABELS: dict[str, str] = {
     "complaint.view": N_("查看投诉与反馈"),
     "complaint.handle": N_("处理投诉与反馈：受理、指派、转机构、办结"),
     "complaint.answer": N_("答复平台转来的投诉"),
+    "campaign.view": N_("查看活动与横幅"),
+    "campaign.manage": N_("编辑、启用与归档活动和横幅"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

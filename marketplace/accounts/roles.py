@@ -140,6 +140,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
             "complaint.view",  # the complaint desk (A10)
             "complaint.handle",  # assign, reply, forward, escalate, resolve, close
+            "campaign.view",  # home-page banners and campaign pages (A9)
+            "campaign.manage",
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -173,10 +175,12 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "user.view",
             "monitoring.view",
             "complaint.view",
+            "campaign.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
+        | {"campaign.view", "campaign.manage"}  # banners and campaign pages (A9)
     ),
     ("operator", "risk_officer"): frozenset(
         {
