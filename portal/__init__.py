@@ -17,6 +17,7 @@ from portal import (
     policy,
     products,
     profile,
+    ratings,
     recommend,
 )
 from server.inbox import inbox_handlers
@@ -42,6 +43,7 @@ portal_router = Router(
         *policy.handlers,
         *consents.handlers,
         *profile.handlers,
+        *ratings.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],

@@ -74,6 +74,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "staff": N_("用户与员工"),
     "risk": N_("反欺诈"),
     "monitoring": N_("产品与机构监控"),
+    "rating": N_("评价"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -137,6 +138,10 @@ PERMISSION_LABELS: dict[str, str] = {
     "monitoring.view": N_("查看产品与机构监控"),
     "monitoring.manage": N_("处理监控案件、暂停或恢复产品与机构"),
     "monitoring.respond": N_("回复平台监控案件"),
+    "rating.write": N_("评价申请过的产品、为评价点“有用”"),
+    "rating.reply": N_("回复或举报本机构产品的评价"),
+    "rating.view": N_("查看评价审核队列"),
+    "rating.moderate": N_("审核评价：通过、驳回、隐藏"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

@@ -43,6 +43,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "consent.withdraw",  # per institution, on /me/consents
             "data.export",  # a copy of everything held on them (PIPL art. 45)
             "notice.settings",  # which kinds of notice also come by SMS
+            "rating.write",  # rate a product they applied to; vote ratings "有用" (P11)
         }
     ),
     ("staff", "institution_admin"): frozenset(
@@ -71,6 +72,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.resolve",  # close a discrepancy with a note
             "staff.manage",  # invite the institution's staff, change roles, disable / enable
             "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
+            "rating.reply",  # the institution's products' ratings: reply once, report (P11)
         }
     ),
     ("staff", "product_manager"): frozenset(
@@ -79,6 +81,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "product.edit",
             "promotion.request",
             "monitoring.respond",
+            "rating.reply",
         }
     ),
     ("staff", "loan_officer"): frozenset(
@@ -136,6 +139,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "operator.manage",  # the same for operators' accounts, and their second factor
             "monitoring.view",  # figures, flags and cases per product / institution (A7)
             "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
+            "rating.view",  # borrowers' ratings: the moderation queue and history (P11)
+            "rating.moderate",  # approve / reject held ratings, hide published ones
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -168,10 +173,12 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "risk.view",
             "user.view",
             "monitoring.view",
+            "rating.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
+        | {"rating.view", "rating.moderate"}
     ),
     ("operator", "risk_officer"): frozenset(
         {
@@ -188,6 +195,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "dashboard.view",
             "user.view",
             "user.manage",  # borrowers' and institution staff's accounts, never operators'
+            "rating.view",
+            "rating.moderate",
         }
     ),
     ("operator", "finance"): frozenset(

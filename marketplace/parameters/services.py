@@ -179,6 +179,13 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_apr_tolerance": "0.001",
     # The product page shows the APRs actually offered (last 90 days) from this many offers.
     "actual_apr_min_offers": 5,
+    # Ratings (P11): phrases that hold a borrower's rating for an operator (code = label).
+    "rating_banned_phrases": [
+        {"code": "guaranteed", "label": N_("包下款")},
+        {"code": "no_credit_check", "label": N_("不看征信")},
+        {"code": "cash_out", "label": N_("套现")},
+        {"code": "add_wechat", "label": N_("加微信")},
+    ],
 }
 
 

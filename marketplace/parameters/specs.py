@@ -42,6 +42,7 @@ GROUPS: dict[str, str] = {
     "risk": N_("反欺诈"),
     "recommendations": N_("推荐与通过率"),
     "monitoring": N_("产品与机构监控"),
+    "ratings": N_("评价"),
 }
 
 # ASCII digits only (a full-width "１" or an exponent is refused, not read).
@@ -943,6 +944,14 @@ SPECS: dict[str, ParameterSpec] = dict(
             unit=N_("笔"),
             minimum=1,
             maximum=1000,
+        ),
+        _spec(
+            "rating_banned_phrases",
+            "ratings",
+            CODE_LIST,
+            N_("评价违禁词"),
+            N_("借款人评价含有这些词语时转人工审核（一行一个“代码=词语”，忽略空格与全角半角）。"),
+            max_items=200,
         ),
     ]
 )
