@@ -26,6 +26,7 @@ from marketplace.demo.parameters import seed_parameters
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
+from marketplace.demo.ratings import seed_ratings
 from marketplace.demo.recommendations import seed_recommendations
 from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.risk import seed_risk
@@ -154,6 +155,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_account_security()
     await seed_users()
     await seed_monitoring()
+    await seed_ratings()
     return True
 
 

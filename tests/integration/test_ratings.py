@@ -212,7 +212,7 @@ async def test_operators_change_the_banned_phrases(scene):
     w = scene.world
     boss = await factories.user("operator", "super@loanmart.example", "super_admin", None, "超管")
     await change_parameter(
-        boss, "rating_banned_phrases", [{"code": "rebate", "label": "返现"}], "新增违禁词"
+        boss, "rating_banned_phrases", [{"code": "rebate", "label": "返现"}], reason="新增违禁词"
     )
     assert await submit_rating(w.borrower, scene.product, "3", "申请就返 现") is RatingStatus.HELD
     assert await submit_rating(scene.second, scene.product, "3", "包下款") is RatingStatus.PUBLISHED
@@ -371,7 +371,7 @@ async def test_the_institution_replies_and_reports_from_its_console(client, scen
     assert [item.select_one(".rating-item__text").text for item in page.select(".rating-item")] == [
         "不错"
     ]
-    assert page.select_one("[data-reply]").text.endswith("感谢支持！")
+    assert page.select_one("[data-reply]").text.strip().endswith("感谢支持！")
     rows, _total = await moderation_queue(
         scene.moderator, QueueFilters(reason="reported"), page=1, per_page=10
     )
