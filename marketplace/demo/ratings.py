@@ -23,7 +23,7 @@ from marketplace.security import encrypt_field, hash_password, mask_mobile
 SUPER = "super@loanmart.example"
 BORROWERS = (
     ("13500002001", "陈晓"),
-    ("13500002002", "刘洋"),
+    ("13500002002", "刘阳"),
     ("13500002003", "黄磊"),
     ("13500002004", "周婷"),
     ("13500002005", "吴昊"),
@@ -118,9 +118,7 @@ async def seed_ratings() -> int:
     products = await _products()
     if operator is None or len(products) < 3 or await ProductRating.exists():
         return 0
-    borrowers = [
-        await _borrower(mobile, name, n) for n, (mobile, name) in enumerate(BORROWERS)
-    ]
+    borrowers = [await _borrower(mobile, name, n) for n, (mobile, name) in enumerate(BORROWERS)]
     submitted = 0
     for nth, who, stars, text, answer in RATINGS:
         product, borrower = products[nth], borrowers[who]

@@ -112,9 +112,11 @@ async def scene(world) -> Scene:
 
 
 async def _rating(product_id: int, borrower_id: int) -> dict:
-    row = await ProductRating.select().where(
-        (ProductRating.product == product_id) & (ProductRating.borrower == borrower_id)
-    ).first()
+    row = (
+        await ProductRating.select()
+        .where((ProductRating.product == product_id) & (ProductRating.borrower == borrower_id))
+        .first()
+    )
     assert row is not None
     return row
 
@@ -156,9 +158,11 @@ async def test_the_form_and_the_post_refuse_a_borrower_who_never_applied(client,
 
 async def test_verified_label_says_disbursed_only_with_a_loan(client, scene):
     w = scene.world
-    application = await Application.select(Application.id).where(
-        Application.borrower == scene.second.user_id
-    ).first()
+    application = (
+        await Application.select(Application.id)
+        .where(Application.borrower == scene.second.user_id)
+        .first()
+    )
     await _disburse(application["id"], scene.second.user_id, scene.product, w.bank_id)
     await submit_rating(w.borrower, scene.product, "4", "撤回了，但客服很耐心")
     await submit_rating(scene.second, scene.product, "5", "放款很快")
@@ -335,7 +339,9 @@ async def test_another_institution_sees_nothing_and_touches_nothing(client, scen
     await login(client, "/console/login", OTHER_STAFF)
     listing = soup(await client.get("/console/ratings"))
     assert listing.select("[data-rating]") == []
-    assert (await client.submit(f"/console/ratings/{rating['id']}/reply", {"reply": "x"})).status_code == 404
+    assert (
+        await client.submit(f"/console/ratings/{rating['id']}/reply", {"reply": "x"})
+    ).status_code == 404
     assert (
         await client.submit(f"/console/ratings/{rating['id']}/report", {"reason": "x"})
     ).status_code == 404
@@ -352,9 +358,7 @@ async def test_the_institution_replies_and_reports_from_its_console(client, scen
     await login(client, "/console/login", STAFF)
     listing = soup(await client.get("/console/ratings?stars=1"))
     assert [int(li["data-rating"]) for li in listing.select("[data-rating]")] == [bad["id"]]
-    response = await client.submit(
-        f"/console/ratings/{good['id']}/reply", {"reply": "感谢支持！"}
-    )
+    response = await client.submit(f"/console/ratings/{good['id']}/reply", {"reply": "感谢支持！"})
     assert response.status_code == 303
     again = await client.submit(f"/console/ratings/{good['id']}/reply", {"reply": "再谢"})
     assert again.status_code == 400 and "只能回复一次" in again.text
@@ -440,7 +444,13 @@ async def test_average_count_distribution_sorting_and_masked_authors(client, sce
     useful = soup(await client.get(f"/products/{scene.product}?sort=useful"))
     assert int(useful.select(".rating-item")[0]["data-rating"]) == oldest["id"]
     authors = {span.text for span in page.select("[data-author]")}
-    assert authors == {"用户****5678", "用户****0002", "用户****0100", "用户****0101", "用户****0102"}
+    assert authors == {
+        "用户****5678",
+        "用户****0002",
+        "用户****0100",
+        "用户****0101",
+        "用户****0102",
+    }
     assert "13912345678" not in page.text
 
     paged = await product_ratings(scene.product, None, sort="newest", page=2, per_page=2)
