@@ -362,3 +362,15 @@ async def moderate(actor: Actor, rating_id: int, action: str, raw_reason: object
                 else _("你的评价已被隐藏：{reason}", reason=reason),
                 f"/products/{row['product']}/ratings/new",
             )
+
+
+async def forget_ratings(user_id: int) -> None:
+    """An erased account's ratings go (with their votes and replies), and its votes on
+    others' ratings stop counting. Runs inside the erasure's transaction."""
+    voted = await RatingVote.select(RatingVote.rating).where(RatingVote.voter == user_id)
+    for row in voted:
+        await ProductRating.update(
+            {ProductRating.helpful_count: ProductRating.helpful_count - 1}
+        ).where((ProductRating.id == row["rating"]) & (ProductRating.helpful_count > 0))
+    await RatingVote.delete().where(RatingVote.voter == user_id)
+    await ProductRating.delete().where(ProductRating.borrower == user_id)

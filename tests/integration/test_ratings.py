@@ -17,12 +17,20 @@ import pytest
 from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
 from marketplace.consents.tables import Consent
+from marketplace.db import transaction
 from marketplace.errors import DomainError, InvalidTransition, NotFound, PermissionDenied, Refused
 from marketplace.inbox.tables import InboxItem
 from marketplace.loans.tables import Loan
 from marketplace.parameters.services import change_parameter
 from marketplace.ratings.queries import QueueFilters, moderation_queue, product_ratings
-from marketplace.ratings.services import moderate, reply, report, submit_rating, vote_helpful
+from marketplace.ratings.services import (
+    forget_ratings,
+    moderate,
+    reply,
+    report,
+    submit_rating,
+    vote_helpful,
+)
 from marketplace.ratings.statuses import RatingStatus
 from marketplace.ratings.tables import ProductRating, RatingReply, RatingVote
 from tests import factories
@@ -501,3 +509,19 @@ async def test_the_eligible_borrower_sees_the_link_and_a_prefilled_form(client, 
     assert form.select_one("input[name=rating][value='2']").has_attr("checked")
     assert form.select_one("textarea[name=text]").text == "电话 13812345678"
     assert "含手机号" in form.text
+
+
+async def test_an_erased_account_takes_its_ratings_and_votes_along(scene):
+    w = scene.world
+    await submit_rating(w.borrower, scene.product, "5", "好")
+    await submit_rating(scene.second, scene.product, "4", "还行")
+    mine = await _rating(scene.product, w.borrower.user_id)
+    theirs = await _rating(scene.product, scene.second.user_id)
+    await vote_helpful(w.borrower, theirs["id"])
+    await vote_helpful(scene.second, mine["id"])
+    await reply(w.staff, mine["id"], "谢谢")
+    async with transaction():
+        await forget_ratings(w.borrower.user_id)
+    assert [row["id"] for row in await ProductRating.select(ProductRating.id)] == [theirs["id"]]
+    assert (await _rating(scene.product, scene.second.user_id))["helpful_count"] == 0
+    assert await RatingVote.count() == 0 and await RatingReply.count() == 0
