@@ -397,10 +397,11 @@ def _queue_where(filters: QueueFilters) -> Combinable:
     if filters.status:
         where &= ProductRating.status == filters.status
     if filters.reason:
+        # Qualified names: the page query joins tables with columns of their own.
         where &= WhereRaw(
-            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(hold_reasons) AS code"
-            " WHERE split_part(code, ':', 1) = {})",
-            filters.reason,
+            "EXISTS (SELECT 1 FROM jsonb_array_elements_text(product_rating.hold_reasons)"
+            " AS held(reason) WHERE split_part(held.reason, ':', 1) = {})",
+            str(HoldReason(filters.reason)),
         )
     if filters.product_id:
         where &= ProductRating.product == filters.product_id
