@@ -56,6 +56,7 @@ CONTEXTS: tuple[str, ...] = (
     "monitoring",
     "complaints",
     "campaigns",
+    "ratings",
 )
 
 

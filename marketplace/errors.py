@@ -40,6 +40,10 @@ class PermissionDenied(Exception):
         super().__init__(self.message)
 
 
+class Refused(DomainError):
+    """A rule says this actor may not do this here (403, with a message saying why)."""
+
+
 class InvalidTransition(DomainError):
     pass
 

@@ -20,6 +20,7 @@ from portal import (
     policy,
     products,
     profile,
+    ratings,
     recommend,
 )
 from server.inbox import inbox_handlers
@@ -48,6 +49,7 @@ portal_router = Router(
         *complaint_stats.handlers,
         *complaints.handlers,
         *campaigns.handlers,
+        *ratings.handlers,
         *inbox_handlers("portal", "borrower", "portal.home", "/me/notifications"),
         *login_handlers("portal", "borrower", "", "/"),
     ],

@@ -32,8 +32,11 @@ from marketplace.promotions.placements import Placement
 from marketplace.promotions.queries import live_placements
 from marketplace.ranking.queries import current_rules
 from marketplace.ranking.rules import DEFAULT_SORT
+from marketplace.ratings.queries import SORTS as RATING_SORTS
+from marketplace.ratings.queries import product_ratings
 from portal.calculator import calculator_context
-from server.forms import query_ints
+from server.auth import current_actor
+from server.forms import query_choice, query_ints, query_page
 from server.pagination import pagination
 from server.rendering import render
 
@@ -128,10 +131,22 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
     calc = calculator_context(product, dict(request.query_params))
     delivery = await delivery_notice(product.institution_id)
     actual_apr = await disclosed_actual_apr(product_id)
+    ratings = await product_ratings(
+        product_id,
+        await current_actor(request),
+        sort=query_choice(request, "sort", RATING_SORTS, RATING_SORTS[0]),
+        page=query_page(request),
+    )
     return await render(
         request,
         "portal/product_detail.html",
-        {"product": product, "delivery": delivery, "actual_apr": actual_apr, **calc},
+        {
+            "product": product,
+            "delivery": delivery,
+            "actual_apr": actual_apr,
+            "ratings": ratings,
+            **calc,
+        },
         nav="products",
     )
 

@@ -22,6 +22,7 @@ from marketplace.errors import (
     InvalidTransition,
     NotFound,
     PermissionDenied,
+    Refused,
     Throttled,
     ValidationFailed,
 )
@@ -101,6 +102,8 @@ def status_of(exc: DomainError) -> int:
         return 429
     if isinstance(exc, InvalidTransition):
         return 409
+    if isinstance(exc, Refused):
+        return 403
     if isinstance(exc, ValidationFailed) or exc.field:
         return 422
     return 409

@@ -76,6 +76,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "monitoring": N_("产品与机构监控"),
     "complaint": N_("投诉与反馈"),
     "campaign": N_("活动与横幅"),
+    "rating": N_("评价"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -145,6 +146,10 @@ PERMISSION_LABELS: dict[str, str] = {
     "complaint.answer": N_("答复平台转来的投诉"),
     "campaign.view": N_("查看活动与横幅"),
     "campaign.manage": N_("编辑、启用与归档活动和横幅"),
+    "rating.write": N_("评价申请过的产品、为评价点“有用”"),
+    "rating.reply": N_("回复或举报本机构产品的评价"),
+    "rating.view": N_("查看评价审核队列"),
+    "rating.moderate": N_("审核评价：通过、驳回、隐藏"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

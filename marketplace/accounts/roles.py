@@ -44,6 +44,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "data.export",  # a copy of everything held on them (PIPL art. 45)
             "notice.settings",  # which kinds of notice also come by SMS
             "complaint.file",  # complaints: file, reply, rate, reopen (P11)
+            "rating.write",  # rate a product they applied to; vote ratings "有用" (P11)
         }
     ),
     ("staff", "institution_admin"): frozenset(
@@ -73,6 +74,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "staff.manage",  # invite the institution's staff, change roles, disable / enable
             "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
             "complaint.answer",  # answer complaints the platform forwards (A10)
+            "rating.reply",  # the institution's products' ratings: reply once, report (P11)
         }
     ),
     ("staff", "product_manager"): frozenset(
@@ -81,6 +83,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "product.edit",
             "promotion.request",
             "monitoring.respond",
+            "rating.reply",
         }
     ),
     ("staff", "loan_officer"): frozenset(
@@ -142,6 +145,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "complaint.handle",  # assign, reply, forward, escalate, resolve, close
             "campaign.view",  # home-page banners and campaign pages (A9)
             "campaign.manage",
+            "rating.view",  # borrowers' ratings: the moderation queue and history (P11)
+            "rating.moderate",  # approve / reject held ratings, hide published ones
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -176,11 +181,13 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "monitoring.view",
             "complaint.view",
             "campaign.view",
+            "rating.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
         | {"campaign.view", "campaign.manage"}  # banners and campaign pages (A9)
+        | {"rating.view", "rating.moderate"}
     ),
     ("operator", "risk_officer"): frozenset(
         {
@@ -200,6 +207,8 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "user.manage",  # borrowers' and institution staff's accounts, never operators'
             "complaint.view",
             "complaint.handle",
+            "rating.view",
+            "rating.moderate",
         }
     ),
     ("operator", "finance"): frozenset(

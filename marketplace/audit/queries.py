@@ -83,6 +83,14 @@ ACTIONS: dict[str, str] = {
     "campaign.activate": N_("启用活动页"),
     "campaign.withdraw": N_("活动页撤回为草稿"),
     "campaign.archive": N_("归档活动页"),
+    "rating.submit": N_("借款人提交或修改产品评价"),
+    "rating.vote": N_("借款人为评价点“有用”"),
+    "rating.reply": N_("机构回复评价"),
+    "rating.report": N_("机构举报评价"),
+    "rating.approve": N_("评价审核：通过并发布"),
+    "rating.reject": N_("评价审核：驳回"),
+    "rating.hide": N_("评价审核：隐藏已发布的评价"),
+    "rating.export": N_("导出评价审核记录"),
     "document.return": N_("借款人提交补充资料"),
     "document.download": N_("下载借款人资料"),
     "borrower.register": N_("借款人注册"),
@@ -215,6 +223,7 @@ ACTIONS: dict[str, str] = {
 
 OBJECT_TYPES: dict[str, str] = {
     "product": N_("产品"),
+    "product_rating": N_("产品评价"),
     "parameter": N_("系统参数"),
     "application": N_("申请"),
     "institution": N_("机构"),

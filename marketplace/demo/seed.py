@@ -28,6 +28,7 @@ from marketplace.demo.parameters import seed_parameters
 from marketplace.demo.partners import seed_partners
 from marketplace.demo.prescreen import seed_prescreen
 from marketplace.demo.promotions import seed_promotions
+from marketplace.demo.ratings import seed_ratings
 from marketplace.demo.recommendations import seed_recommendations
 from marketplace.demo.reconciliation import seed_reconciliation
 from marketplace.demo.risk import seed_risk
@@ -158,6 +159,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_monitoring()
     await seed_complaints()
     await seed_campaigns()
+    await seed_ratings()
     return True
 
 

@@ -20,6 +20,7 @@ from marketplace.loans.statuses import LoanStatus
 from marketplace.loans.tables import Loan
 from marketplace.notifications.services import forget_sms_preferences
 from marketplace.parameters.services import get_parameters
+from marketplace.ratings.services import forget_ratings
 
 PENDING, CANCELLED, DONE = "pending", "cancelled", "done"
 COOLING_KEY = "account_deletion_cooling_days"
@@ -102,6 +103,7 @@ async def process_due_deletions() -> int:
             await forget_credit_history(row["user"])
             await forget_sms_preferences(row["user"])
             await forget_library(row["user"])
+            await forget_ratings(row["user"])
             await DeletionRequest.update(
                 {DeletionRequest.status: DONE, DeletionRequest.closed_at: datetime.now(UTC)}
             ).where(DeletionRequest.id == row["id"])

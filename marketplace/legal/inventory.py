@@ -21,6 +21,7 @@ CONSENTED_INSTITUTIONS = Recipient(N_("经您逐家单独同意的贷款机构")
 APPLIED_INSTITUTION = Recipient(N_("您所申请产品的贷款机构"))
 SMS_PROVIDER = Recipient(N_("短信服务商（仅用于发送短信）"))
 AUTHORITIES = Recipient(N_("依法提出要求的监管或司法机关"))
+RATING_READERS = Recipient(N_("产品页的所有访问者（署名脱敏）及该产品的贷款机构"))
 
 
 @dataclass(frozen=True)
@@ -287,5 +288,16 @@ DATA_ITEMS: tuple[DataItem, ...] = (
         N_("受理和处理您的投诉与反馈、通知处理进展、统计并公示各机构的投诉情况（不含个人信息）"),
         (PLATFORM_ONLY, APPLIED_INSTITUTION),
         N_("办结之日起 3 年"),
+        N_("评价"),
+        N_("产品评价：评分、评价内容、“有用”投票，以及评价所依据的申请"),
+        (
+            "product_rating.rating",
+            "product_rating.text",
+            "product_rating.application",
+            "product_rating_vote.voter",
+        ),
+        N_("向其他借款人展示产品的真实体验；发布前自动检查并删去个人信息"),
+        (RATING_READERS,),
+        _ACCOUNT_LIFETIME,
     ),
 )

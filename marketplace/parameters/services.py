@@ -191,6 +191,13 @@ DEFAULTS: dict[str, Any] = {
     # an institution needs in it before its complaints per 10,000 applications is shown.
     "complaint_stats_window_days": 90,
     "complaint_stats_min_applications": 100,
+    # Ratings (P11): phrases that hold a borrower's rating for an operator (code = label).
+    "rating_banned_phrases": [
+        {"code": "guaranteed", "label": N_("包下款")},
+        {"code": "no_credit_check", "label": N_("不看征信")},
+        {"code": "cash_out", "label": N_("套现")},
+        {"code": "add_wechat", "label": N_("加微信")},
+    ],
 }
 
 

@@ -43,6 +43,7 @@ GROUPS: dict[str, str] = {
     "recommendations": N_("推荐与通过率"),
     "monitoring": N_("产品与机构监控"),
     "complaints": N_("投诉与反馈"),
+    "ratings": N_("评价"),
 }
 
 # ASCII digits only (a full-width "１" or an exponent is refused, not read).
@@ -1014,6 +1015,14 @@ SPECS: dict[str, ParameterSpec] = dict(
             unit=N_("笔"),
             minimum=1,
             maximum=100000,
+        ),
+        _spec(
+            "rating_banned_phrases",
+            "ratings",
+            CODE_LIST,
+            N_("评价违禁词"),
+            N_("借款人评价含有这些词语时转人工审核（一行一个“代码=词语”，忽略空格与全角半角）。"),
+            max_items=200,
         ),
     ]
 )

@@ -13,6 +13,7 @@ __all__ = [
     "Sensitive",
     "mask_address",
     "mask_all",
+    "mask_author",
     "mask_bank_card",
     "mask_email",
     "mask_id_number",
@@ -86,6 +87,19 @@ def mask_email(value: str) -> str:
     if len(local) == 1:
         return "*@" + domain
     return local[0] + "***@" + domain
+
+
+def mask_author(name_masked: str, mobile_masked: str) -> str:
+    """How a borrower signs a public rating, from the masks already stored: ``张**`` (the
+    surname and a fixed two stars, so the length of the name is not told), else
+    ``用户****5678`` (the last four of the masked mobile), else ``用户``."""
+    name = name_masked.strip()
+    if name and name[0] != "*":
+        return name[0] + "**"
+    tail = mobile_masked.strip()[-4:]
+    if len(tail) == 4 and tail.isdigit():
+        return "用户****" + tail
+    return "用户"
 
 
 class Sensitive:
