@@ -288,6 +288,8 @@ DATA_ITEMS: tuple[DataItem, ...] = (
         N_("受理和处理您的投诉与反馈、通知处理进展、统计并公示各机构的投诉情况（不含个人信息）"),
         (PLATFORM_ONLY, APPLIED_INSTITUTION),
         N_("办结之日起 3 年"),
+    ),
+    DataItem(
         N_("评价"),
         N_("产品评价：评分、评价内容、“有用”投票，以及评价所依据的申请"),
         (
