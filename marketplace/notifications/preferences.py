@@ -47,8 +47,8 @@ CATEGORY_RULES: dict[SmsCategory, CategoryRule] = {
         default=True,
     ),
     SmsCategory.PROGRESS: CategoryRule(
-        N_("补充材料与机构消息"),
-        N_("机构请您补充材料，或在申请中给您发来新消息。"),
+        N_("补充材料、机构消息与投诉进展"),
+        N_("机构请您补充材料、在申请中给您发来新消息，或您的投诉、反馈有了新进展。"),
         switchable=True,
         default=True,
     ),
@@ -76,6 +76,7 @@ KIND_CATEGORIES: dict[str, SmsCategory] = {
     "application.rejected": SmsCategory.DECISIONS,
     "documents": SmsCategory.PROGRESS,
     "message.new": SmsCategory.PROGRESS,
+    "complaint.update": SmsCategory.PROGRESS,
     "loan.reminder": SmsCategory.REMINDERS,
 }
 MARKETING_PREFIX = "marketing."
