@@ -2,6 +2,7 @@ from litestar import Router
 
 from admin import (
     agreements,
+    articles,
     audit,
     categories,
     collections,
@@ -46,6 +47,7 @@ admin_router = Router(
         *roles.handlers,
         *parameters.handlers,
         *monitoring.handlers,
+        *articles.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

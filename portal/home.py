@@ -1,6 +1,7 @@
 from litestar import Request, Response, get
 
 from marketplace.categories.queries import category_labels
+from marketplace.content.queries import latest_articles
 from marketplace.products.queries import featured_products
 from marketplace.promotions.placements import Placement
 from marketplace.promotions.queries import live_placements
@@ -19,6 +20,7 @@ async def home(request: Request) -> Response:
             "products": await featured_products(6),
             "recommended": await live_placements(Placement.HOME),
             "campaigns": await live_placements(Placement.CAMPAIGN),
+            "articles": await latest_articles(3),
         },
         nav="home",
     )

@@ -138,6 +138,7 @@ PERMISSION_LABELS: dict[str, str] = {
     "monitoring.view": N_("查看产品与机构监控"),
     "monitoring.manage": N_("处理监控案件、暂停或恢复产品与机构"),
     "monitoring.respond": N_("回复平台监控案件"),
+    "content.view": N_("查看资讯文章与审核记录"),
     "content.edit": N_("撰写与下线资讯文章"),
     "content.approve": N_("审核发布他人撰写的文章"),
 }

@@ -136,6 +136,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "operator.manage",  # the same for operators' accounts, and their second factor
             "monitoring.view",  # figures, flags and cases per product / institution (A7)
             "monitoring.manage",  # decide cases: assign, note, suspend, dismiss, resume
+            "content.view",  # the articles' editorial list and pages, with history (A9)
             "content.edit",  # write articles, upload their images, unpublish (P10, A9)
             "content.approve",  # publish or return another editor's article
         }
@@ -170,11 +171,12 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "risk.view",
             "user.view",
             "monitoring.view",
+            "content.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
-        | {"content.edit", "content.approve"}  # articles (P10, A9)
+        | {"content.view", "content.edit", "content.approve"}  # articles (P10, A9)
     ),
     ("operator", "risk_officer"): frozenset(
         {

@@ -184,6 +184,15 @@ ACTIONS: dict[str, str] = {
     "staff.invite": N_("邀请机构员工"),
     "staff.role_change": N_("修改机构员工角色"),
     "account.password_set_by_link": N_("通过管理员发送的链接设置密码"),
+    "content.article_create": N_("新建文章草稿"),
+    "content.article_edit": N_("修改文章"),
+    "content.article_submit": N_("提交文章审核"),
+    "content.article_approve": N_("审核通过文章（发布或定时发布）"),
+    "content.article_return": N_("退回文章修改"),
+    "content.article_unpublish": N_("下线文章"),
+    "content.article_redraft": N_("下线文章转为草稿"),
+    "content.article_publish": N_("定时发布文章"),
+    "content.image_upload": N_("上传文章图片"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -210,6 +219,7 @@ OBJECT_TYPES: dict[str, str] = {
     "risk_blacklist": N_("黑名单条目"),
     "risk_screening": N_("风险筛查"),
     "audit_log": N_("审计日志"),
+    "article": N_("文章"),
 }
 
 
