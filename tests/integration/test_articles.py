@@ -23,6 +23,7 @@ from marketplace.content.services import (
 from marketplace.content.tables import Article, ArticleEvent
 from marketplace.errors import InvalidTransition, PermissionDenied
 from marketplace.loancalc import SHANGHAI
+from marketplace.outbox.tables import OutboxMessage
 from tests import factories
 from tests.fixtures import login, soup
 
@@ -60,8 +61,17 @@ async def published(writer, reviewer, **overrides: str) -> int:
     article_id = await create_article(writer, form(**overrides))
     await change_status(writer, article_id, "submit")
     await change_status(reviewer, article_id, "approve")
-    await jobs.run_until_idle()
+    await settle()
     return article_id
+
+
+async def settle() -> None:
+    """Run the queued jobs; every index update must have been done (else say why)."""
+    await jobs.run_until_idle()
+    rows = await OutboxMessage.select(
+        OutboxMessage.status, OutboxMessage.last_error, OutboxMessage.runs
+    ).where(OutboxMessage.job == "content.index")
+    assert all(row["status"] == "done" for row in rows), rows
 
 
 async def found(text: str = "", category: str | None = None) -> list[int]:
@@ -100,7 +110,7 @@ async def test_an_editor_writes_another_approves_and_the_public_reads_it(
     assert page.select_one("button[name=action][value=approve]") is not None
     response = await client.submit(f"/admin/articles/{article.id}/status", {"action": "approve"})
     assert response.status_code == 303
-    await jobs.run_until_idle()
+    await settle()
     article = await Article.objects().first()
     assert (article.status, article.published_at is not None) == ("published", True)
 
@@ -208,14 +218,14 @@ async def test_unpublish_hides_everywhere_and_edits_of_a_published_article_are_r
     await save_article(
         writer, article_id, {**form(title="LPR 是什么", body="贷款市场报价利率。"), "version": "1"}
     )
-    await jobs.run_until_idle()
+    await settle()
     assert await found("报价利率") == [article_id]
     assert await found("年化利率") == []
     page = await client.get(f"/articles/{slug}")
     assert page.status_code == 200 and "贷款市场报价利率" in page.text
 
     await change_status(writer, article_id, "unpublish")
-    await jobs.run_until_idle()
+    await settle()
     assert (await client.get(f"/articles/{slug}")).status_code == 404
     assert await found("报价利率") == []
     assert soup(await client.get("/articles")).select_one(f"a[href='/articles/{slug}']") is None
@@ -234,7 +244,7 @@ async def test_a_scheduled_article_appears_only_once_due(client, editors, monkey
     article_id = await create_article(writer, form(publish_at="2026-12-01T12:00"))
     await change_status(writer, article_id, "submit")
     assert await change_status(reviewer, article_id, "approve") == "scheduled"
-    await jobs.run_until_idle()
+    await settle()
     slug = (await Article.objects().first()).slug
     assert (await client.get(f"/articles/{slug}")).status_code == 404
     assert await found("年化利率") == []
@@ -245,7 +255,7 @@ async def test_a_scheduled_article_appears_only_once_due(client, editors, monkey
     results = await asyncio.gather(*(publish_due(due) for _ in range(4)))
     assert sum(results) == 1  # parallel runs publish it once
     assert await publish_due(due + timedelta(minutes=1)) == 0  # and again is nothing
-    await jobs.run_until_idle()
+    await settle()
     article = await Article.objects().first()
     assert article.status == "published"
     assert article.published_at == datetime(2026, 12, 1, 12, 0, tzinfo=SHANGHAI)
@@ -451,3 +461,26 @@ async def test_portal_search_by_word_pinyin_and_category(client, editors):
     assert page.select_one("#related-title") is None  # nothing else in 政策解读
     empty = soup(await client.get("/articles?q=火星"))
     assert "没有找到相关资讯" in empty.text
+
+
+# -- demo --------------------------------------------------------------------------------
+
+
+async def test_the_demo_articles_cover_every_state_and_category(client, editors):
+    from marketplace.demo.articles import seed_articles
+
+    assert await seed_articles() == 12
+    assert await seed_articles() == 0  # once
+    await settle()
+    rows = await Article.select(Article.category, Article.status, Article.author, Article.reviewer)
+    published_per_category = {
+        c: sum(1 for r in rows if r["category"] == c and r["status"] == "published")
+        for c in ("news", "guide", "policy")
+    }
+    assert min(published_per_category.values()) >= 3
+    for status in ("in_review", "draft", "scheduled"):
+        assert sum(1 for r in rows if r["status"] == status) == 1
+    assert all(r["author"] != r["reviewer"] for r in rows if r["reviewer"])
+    page = soup(await client.get("/articles"))
+    assert len(page.select(".article-card")) == 9
+    assert await found("征信")
