@@ -56,29 +56,18 @@ def _to_tantivy(doc: ArticleDocument) -> tantivy.Document:
 
 
 class EmbeddedArticleSearch(EmbeddedSearch):
-    """ArticleSearchBackend on a tantivy index under `index_dir`/articles-v1. Deleting,
-    clearing, counting and the locking are the product engine's own."""
+    """ArticleSearchBackend on a tantivy index under `index_dir`/articles-v1. Writing,
+    deleting, clearing, counting and the locking are the product engine's own."""
 
     def __init__(self, index_dir: Path) -> None:
         super().__init__(index_dir)
         self._path = self._root / f"articles-v{ARTICLE_SCHEMA_VERSION}"
         self._schema = _schema()
 
+    _document = staticmethod(_to_tantivy)  # type: ignore[assignment]
+
     async def upsert(self, docs: Sequence[ArticleDocument]) -> None:  # type: ignore[override]
-        if not docs:
-            return
-
-        def upsert() -> None:
-            prepared = [(doc.id, _to_tantivy(doc)) for doc in docs]
-
-            def work(writer: tantivy.IndexWriter) -> None:
-                for doc_id, doc in prepared:
-                    writer.delete_documents_by_term("id", doc_id)
-                    writer.add_document(doc)
-
-            self._write(work)
-
-        await self._run(upsert)
+        await super().upsert(docs)  # type: ignore[arg-type]  # analysed by _document/_payload
 
     async def search(self, q: ArticleQuery) -> ArticleResult:  # type: ignore[override]
         return await self._run(self._search_articles, q)

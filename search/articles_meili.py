@@ -38,31 +38,17 @@ def to_meili(doc: ArticleDocument) -> dict[str, Any]:
 
 
 class MeiliArticleSearch(MeiliSearch):
-    """ArticleSearchBackend on the "articles" index; writing, deleting, clearing and
-    counting are the product adapter's own, with this index's settings."""
+    """ArticleSearchBackend on the "articles" index; creating it, writing, deleting,
+    clearing and counting are the product adapter's own, with this index's settings."""
 
     def __init__(self, url: str, api_key: str | None, index_name: str = "articles") -> None:
         super().__init__(url, api_key, index_name)
 
-    def _ensure_index(self) -> None:
-        with self._setup_lock:
-            if self._configured:
-                return
-            info = self._client().create_index(self._index_name, {"primaryKey": "id"})
-            self._wait(info.task_uid, tolerated=frozenset({"index_already_exists"}))
-            self._wait(self._index().update_settings(ARTICLE_SETTINGS).task_uid)
-            self._configured = True
+    _settings = ARTICLE_SETTINGS
+    _payload = staticmethod(to_meili)  # type: ignore[assignment]
 
     async def upsert(self, docs: Sequence[ArticleDocument]) -> None:  # type: ignore[override]
-        if not docs:
-            return
-
-        def work() -> None:
-            payload = list({doc.id: to_meili(doc) for doc in docs}.values())
-            self._ensure_index()
-            self._wait(self._index().add_documents(payload, primary_key="id").task_uid)
-
-        await self._run(work)
+        await super().upsert(docs)  # type: ignore[arg-type]  # analysed by _document/_payload
 
     async def search(self, q: ArticleQuery) -> ArticleResult:  # type: ignore[override]
         return await self._run(self._search_articles, q)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from marketplace.accounts import second_factor
 from marketplace.accounts.tables import User
 from marketplace.content import clock
 from marketplace.content.services import change_status, create_article
@@ -14,6 +15,7 @@ from marketplace.content.tables import Article
 from marketplace.demo.catalogue import DEMO_PASSWORD
 from marketplace.demo.decisions import _actor
 from marketplace.loancalc import SHANGHAI
+from marketplace.security import encrypt_field, hash_password, new_totp_secret
 
 EDITOR = {
     "kind": "operator",
@@ -254,11 +256,21 @@ def _form(category: str, title: str, summary: str, body: str, publish_at: str = 
 
 
 async def _editor():
+    """The demo's content editor, enrolled for TOTP like every demo operator."""
     editor = await _actor(EDITOR["username"])
     if editor is None:
-        from marketplace.demo.seed import _demo_user
-
-        await User.insert(_demo_user(EDITOR, {}))
+        await User.insert(
+            User(
+                kind=EDITOR["kind"],
+                login_key=EDITOR["username"],
+                display_name=EDITOR["name"],
+                password_hash=hash_password(EDITOR["password"]),
+                role=EDITOR["role"],
+                totp_secret_encrypted=encrypt_field(
+                    new_totp_secret(), context=second_factor.ENCRYPTION_CONTEXT
+                ),
+            )
+        )
         editor = await _actor(EDITOR["username"])
     return editor
 
