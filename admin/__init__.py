@@ -2,6 +2,7 @@ from litestar import Router
 
 from admin import (
     agreements,
+    articles,
     audit,
     campaigns,
     categories,
@@ -52,6 +53,7 @@ admin_router = Router(
         *complaints.handlers,
         *campaigns.handlers,
         *moderation.handlers,
+        *articles.handlers,
         *inbox_handlers("admin", "operator", "admin.home"),
         *login_handlers("admin", "operator", "/admin", "/admin/"),
     ],

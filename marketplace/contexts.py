@@ -57,6 +57,7 @@ CONTEXTS: tuple[str, ...] = (
     "complaints",
     "campaigns",
     "ratings",
+    "content",
 )
 
 

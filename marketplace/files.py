@@ -61,3 +61,17 @@ def safe_name(name: str, media_type: str, *, max_length: int, fallback: str) -> 
     extension = EXTENSIONS[media_type]
     stem = stem[: max_length - len(extension) - 1] or fallback
     return f"{stem}.{extension}"
+
+
+# Pictures shown in pages (article images): the type by the first bytes, as for uploads.
+IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def sniff_image(content: bytes) -> str | None:
+    """JPEG, PNG or WebP (a RIFF container of type WEBP), or None for anything else."""
+    if len(content) >= 12 and content[:4] == b"RIFF" and content[8:12] == b"WEBP":
+        return "image/webp"
+    return next((media for magic, media in IMAGE_SIGNATURES if content.startswith(magic)), None)

@@ -3,6 +3,7 @@ from litestar import Router
 from portal import (
     account,
     applications,
+    articles,
     calculator,
     campaigns,
     complaint_stats,
@@ -33,6 +34,7 @@ portal_router = Router(
         *products.handlers,
         *recommend.handlers,
         *calculator.handlers,
+        *articles.handlers,
         *account.handlers,
         *me.handlers,
         *credit.handlers,

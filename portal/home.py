@@ -2,6 +2,7 @@ from litestar import Request, Response, get
 
 from marketplace.campaigns.queries import live_banners
 from marketplace.categories.queries import category_labels
+from marketplace.content.queries import latest_articles
 from marketplace.products.queries import featured_products
 from marketplace.promotions.placements import Placement
 from marketplace.promotions.queries import live_placements
@@ -21,6 +22,7 @@ async def home(request: Request) -> Response:
             "recommended": await live_placements(Placement.HOME),
             "campaigns": await live_placements(Placement.CAMPAIGN),
             "banners": await live_banners(),
+            "articles": await latest_articles(3),
         },
         nav="home",
     )

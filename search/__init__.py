@@ -17,6 +17,7 @@ from marketplace.products.search_port import (
 )
 
 if TYPE_CHECKING:
+    from marketplace.content.search_port import ArticleSearchBackend
     from marketplace.settings import Settings
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SearchHit",
     "SearchQuery",
     "SearchResult",
+    "make_article_backend",
     "make_backend",
 ]
 
@@ -37,3 +39,14 @@ def make_backend(settings: Settings) -> SearchBackend:
     from search.embedded import EmbeddedSearch
 
     return EmbeddedSearch(settings.search_dir)
+
+
+def make_article_backend(settings: Settings) -> ArticleSearchBackend:
+    """The article index on the same engine as the products' one."""
+    if settings.meilisearch_url:
+        from search.articles_meili import MeiliArticleSearch
+
+        return MeiliArticleSearch(settings.meilisearch_url, settings.meilisearch_key)
+    from search.articles_embedded import EmbeddedArticleSearch
+
+    return EmbeddedArticleSearch(settings.search_dir)

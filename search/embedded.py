@@ -146,6 +146,9 @@ class EmbeddedSearch:
 
     # -- plumbing -------------------------------------------------------------------
 
+    # How a document is analysed for this index (the article index has its own).
+    _document = staticmethod(_to_tantivy)
+
     @contextmanager
     def _process_lock(self) -> Iterator[None]:
         """Advisory lock shared by every process using this directory."""
@@ -198,7 +201,7 @@ class EmbeddedSearch:
 
         def upsert() -> None:
             # Analysis (jieba, pinyin) is CPU work: done here, off the event loop.
-            prepared = [(doc.id, _to_tantivy(doc)) for doc in docs]
+            prepared = [(doc.id, self._document(doc)) for doc in docs]
 
             def work(writer: tantivy.IndexWriter) -> None:
                 for doc_id, doc in prepared:

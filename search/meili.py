@@ -164,6 +164,10 @@ class MeiliSearch:
 
     # -- plumbing -------------------------------------------------------------------
 
+    # The index's settings and how a document is sent (the article index has its own).
+    _settings = SETTINGS
+    _payload = staticmethod(to_meili)
+
     def _client(self) -> meilisearch.Client:
         client = getattr(self._local, "client", None)
         if client is None:
@@ -192,7 +196,7 @@ class MeiliSearch:
                 return
             info = self._client().create_index(self._index_name, {"primaryKey": "id"})
             self._wait(info.task_uid, tolerated=frozenset({"index_already_exists"}))
-            self._wait(self._index().update_settings(SETTINGS).task_uid)
+            self._wait(self._index().update_settings(self._settings).task_uid)
             self._configured = True
 
     @staticmethod
@@ -207,7 +211,7 @@ class MeiliSearch:
 
         def work() -> None:
             # Later duplicates of an id win, as with sequential upserts.
-            payload = list({doc.id: to_meili(doc) for doc in docs}.values())
+            payload = list({doc.id: self._payload(doc) for doc in docs}.values())
             self._ensure_index()
             index = self._index()
             uids = [

@@ -242,6 +242,7 @@ async def restore_backup(
 ) -> RestoreSummary:
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
+    from marketplace.content.indexing import reindex_articles
     from marketplace.products.indexing import reindex_all
 
     manifest = read_manifest(path)
@@ -293,4 +294,5 @@ async def restore_backup(
     if not result.success:
         raise BackupError(f"migrations after restore failed: {result.message}")
     indexed = await reindex_all()
+    await reindex_articles()
     return RestoreSummary(manifest, tables, len(restored_files), indexed)

@@ -61,20 +61,24 @@ def seed() -> None:
 
 
 def reindex() -> None:
+    from marketplace.content.indexing import reindex_articles
+    from marketplace.content.search_port import set_article_backend
     from marketplace.products.indexing import reindex_all
     from marketplace.products.search_port import set_backend
     from marketplace.settings import settings
-    from search import make_backend
+    from search import make_article_backend, make_backend
     from server.progress import progress
 
     with progress("rebuild search index") as (step,):
 
         async def run():
             set_backend(make_backend(settings))
-            return await reindex_all(progress=step.report)
+            set_article_backend(make_article_backend(settings))
+            return await reindex_all(progress=step.report), await reindex_articles()
 
-        count = asyncio.run(_with_db(run))
+        count, articles = asyncio.run(_with_db(run))
     print(f"indexed {count} listed products")  # noqa: T201
+    print(f"indexed {articles} published articles")  # noqa: T201
 
 
 def daily(business_date: str | None) -> None:
@@ -141,9 +145,10 @@ def backup(target: str | None) -> None:
 
 
 def restore(source: str, assume_yes: bool) -> None:
+    from marketplace.content.search_port import set_article_backend
     from marketplace.products.search_port import set_backend
     from marketplace.settings import settings
-    from search import make_backend
+    from search import make_article_backend, make_backend
     from server.backup import read_manifest, restore_backup
     from server.progress import progress
 
@@ -164,6 +169,7 @@ def restore(source: str, assume_yes: bool) -> None:
 
         async def run():
             set_backend(make_backend(settings))
+            set_article_backend(make_article_backend(settings))
             return await restore_backup(path, on_table=tables.report, on_file=files.report)
 
         summary = asyncio.run(_with_db(run))

@@ -56,6 +56,9 @@ async def clean_state(services: None) -> AsyncIterator[None]:
     from marketplace.products.search_port import backend
 
     await backend().clear()
+    from marketplace.content.search_port import article_backend
+
+    await article_backend().clear()
     # Stored files (the local storage adapter) go with the rows that pointed to them.
     shutil.rmtree(settings.files_dir, ignore_errors=True)
 

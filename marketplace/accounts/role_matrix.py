@@ -77,6 +77,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "complaint": N_("投诉与反馈"),
     "campaign": N_("活动与横幅"),
     "rating": N_("评价"),
+    "content": N_("内容管理"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -150,6 +151,9 @@ PERMISSION_LABELS: dict[str, str] = {
     "rating.reply": N_("回复或举报本机构产品的评价"),
     "rating.view": N_("查看评价审核队列"),
     "rating.moderate": N_("审核评价：通过、驳回、隐藏"),
+    "content.view": N_("查看资讯文章与审核记录"),
+    "content.edit": N_("撰写与下线资讯文章"),
+    "content.approve": N_("审核发布他人撰写的文章"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

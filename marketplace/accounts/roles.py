@@ -147,6 +147,9 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "campaign.manage",
             "rating.view",  # borrowers' ratings: the moderation queue and history (P11)
             "rating.moderate",  # approve / reject held ratings, hide published ones
+            "content.view",  # the articles' editorial list and pages, with history (A9)
+            "content.edit",  # write articles, upload their images, unpublish (P10, A9)
+            "content.approve",  # publish or return another editor's article
         }
     ),
     ("operator", "product_reviewer"): frozenset(
@@ -182,12 +185,14 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "complaint.view",
             "campaign.view",
             "rating.view",
+            "content.view",
         }
     ),
     ("operator", "content_editor"): frozenset(
         {"dashboard.view", "promotion.review", "catalogue.manage"}
         | {"campaign.view", "campaign.manage"}  # banners and campaign pages (A9)
         | {"rating.view", "rating.moderate"}
+        | {"content.view", "content.edit", "content.approve"}  # articles (P10, A9)
     ),
     ("operator", "risk_officer"): frozenset(
         {

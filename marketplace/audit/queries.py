@@ -219,6 +219,15 @@ ACTIONS: dict[str, str] = {
     "complaint.sla_reminder": N_("投诉即将到期提醒"),
     "complaint.overdue": N_("投诉超期标记"),
     "complaint.attachment_download": N_("下载投诉附件"),
+    "content.article_create": N_("新建文章草稿"),
+    "content.article_edit": N_("修改文章"),
+    "content.article_submit": N_("提交文章审核"),
+    "content.article_approve": N_("审核通过文章（发布或定时发布）"),
+    "content.article_return": N_("退回文章修改"),
+    "content.article_unpublish": N_("下线文章"),
+    "content.article_redraft": N_("下线文章转为草稿"),
+    "content.article_publish": N_("定时发布文章"),
+    "content.image_upload": N_("上传文章图片"),
 }
 
 OBJECT_TYPES: dict[str, str] = {
@@ -246,6 +255,7 @@ OBJECT_TYPES: dict[str, str] = {
     "risk_blacklist": N_("黑名单条目"),
     "risk_screening": N_("风险筛查"),
     "audit_log": N_("审计日志"),
+    "article": N_("文章"),
 }
 
 

@@ -15,6 +15,7 @@ from marketplace.demo.account_security import seed_account_security
 from marketplace.demo.agreements import seed_agreements
 from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.campaigns import seed_campaigns
+from marketplace.demo.articles import seed_articles
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.complaints import seed_complaints
@@ -160,6 +161,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_complaints()
     await seed_campaigns()
     await seed_ratings()
+    await seed_articles()
     return True
 
 

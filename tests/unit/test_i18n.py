@@ -62,6 +62,7 @@ NOT_UI_FILES = (
     "marketplace/demo/users.py",  # demo content (a frozen borrower, a disabled intern, reasons)
     "marketplace/demo/profiles.py",  # demo content (an address, an emergency contact)
     "marketplace/demo/monitoring.py",  # demo content (an operator's note, a response)
+    "marketplace/demo/articles.py",  # demo content (articles' titles and bodies)
     "search/text.py",  # the tokenizer's Han character ranges
     "marketplace/cities.py",  # administrative-division name parts (省, 自治州, 土家族 …)
 )
