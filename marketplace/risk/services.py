@@ -9,7 +9,7 @@ their limits, windows and scores from system parameters on every evaluation."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -372,6 +372,16 @@ async def hold_status(application_id: int) -> HoldStatus | None:
         .first()
     )
     return HoldStatus(row["status"]) if row else None
+
+
+async def held_applications(application_ids: Collection[int]) -> set[int]:
+    """Which of these applications are held for review now."""
+    if not application_ids:
+        return set()
+    rows = await RiskHold.select(RiskHold.application_id).where(
+        RiskHold.application_id.is_in(list(application_ids)) & (RiskHold.status == HoldStatus.HELD)
+    )
+    return {row["application_id"] for row in rows}
 
 
 def _text(raw: str, label: str, max_length: int, *, required: bool = False) -> str:

@@ -224,6 +224,11 @@ async def test_held_application_is_not_delivered_until_released_then_delivered_o
     assert page.status_code == 200
     main = soup(page).select_one("main").get_text()
     assert "黑名单" not in main and "风控" not in main and "风险分" not in main
+    # Held, it reads as under review, never as merely submitted, on both of their pages.
+    assert soup(page).select_one(".application-status__badge .badge").get_text() == "审核中"
+    listing = soup(await client.get("/me/applications"))
+    assert [b.get_text() for b in listing.select("main .badge")] == ["审核中"]
+    assert "欺诈" not in listing.select_one("main").get_text() + main
 
     officer = await _officer()
     await login(staff_client, "/admin/login", "risk@loanmart.example")
