@@ -6,8 +6,8 @@ The code matrix (`roles._PERMISSIONS`) is the default; a cell the super admin ch
 `RoleMatrixChange`. `roles.has_permission` / `permissions_of` stay synchronous: they read
 an in-process copy of those rows. Freshness across processes: after an edit commits, the
 writer stores a new random token under `MATRIX_STAMP_KEY` in Redis; `ensure_fresh()` —
-called once per request when the actor is loaded (`accounts.services.actor_for`) and by
-jobs before they pick recipients by permission — compares that token (one Redis GET) with
+called once per signed-in request by the guard (`server.auth.current_actor`) and before
+every job and cron a worker runs (`marketplace.jobs`) — compares that token (one Redis GET) with
 the one the copy was loaded under and reloads the rows when they differ. So an edit applies
 in every web and worker process from their next request or job. A lost key (Redis flushed)
 is replaced by a new token, which makes every process reload once.

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from marketplace.accounts.role_matrix import ensure_fresh
 from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
@@ -74,7 +73,6 @@ async def notify_institution(
         & (User.status == "active")
         & ((User.id == assignee_id) if assignee_id else (User.id > 0))
     )
-    await ensure_fresh()  # may run in a worker: the matrix as last edited
     recipients = [r["id"] for r in rows if permission in permissions_of("staff", r["role"])]
     return await notify_users(recipients, kind, title, link)
 

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 
 from marketplace import storage
 from marketplace.accounts.limits import Limit, reserve
-from marketplace.accounts.role_matrix import ensure_fresh
 from marketplace.accounts.roles import has_permission
 from marketplace.accounts.staff import create_institution_admin, set_initial_password
 from marketplace.accounts.tables import User
@@ -279,7 +278,6 @@ async def _tell_reviewers(application_id: int, title: str) -> None:
     rows = await User.select(User.id, User.role).where(
         (User.kind == "operator") & (User.status == "active")
     )
-    await ensure_fresh()  # may run in a worker: the matrix as last edited
     reviewers = [r["id"] for r in rows if has_permission("operator", r["role"], REVIEW)]
     await notify_users(
         reviewers, "partner.review", title, f"/admin/institutions/applications/{application_id}"

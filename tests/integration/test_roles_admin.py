@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from marketplace import cache
+from marketplace import cache, jobs
 from marketplace.accounts import roles
 from marketplace.accounts.role_matrix import (
     MATRIX_STAMP_KEY,
@@ -19,6 +19,7 @@ from marketplace.accounts.role_matrix import (
 )
 from marketplace.accounts.role_tables import CustomRole, RoleGrant, RoleMatrixChange
 from marketplace.audit.tables import AuditEntry
+from marketplace.contexts import Cron
 from marketplace.errors import DomainError, PermissionDenied
 from tests import factories
 from tests.fixtures import login, soup
@@ -148,6 +149,38 @@ async def test_another_process_reloads_when_the_stamp_changes(world, root):
     assert roles.has_permission("operator", "auditor", "jobs.manage")
     stamp = await cache.redis().get(MATRIX_STAMP_KEY)
     assert stamp and stamp == roles.loaded_token()
+
+
+async def test_a_grant_made_in_another_process_applies_at_the_next_request_and_job(
+    staff_client, world, root
+):
+    """This process's copy is swapped for an older one after the super admin's grant: the
+    guard reloads it on the reviewer's next request, and a worker before its next job."""
+    await login(staff_client, "/admin/login", "reviewer@loanmart.example")
+    assert (await staff_client.get("/admin/audit")).status_code == 403
+    await set_permissions(
+        root,
+        "operator",
+        "product_reviewer",
+        roles.permissions_of("operator", "product_reviewer") | {"audit.view"},
+        None,
+        "复核审核记录",
+    )
+    roles.install(roles.EffectiveMatrix(token="an older stamp"))
+    assert (await staff_client.get("/admin/audit")).status_code == 200
+
+    roles.install(roles.EffectiveMatrix(token="an older stamp"))
+    _SEEN.clear()
+    job = jobs._cron_job(Cron("tests.probe", f"{__name__}:_probe_permission", every_seconds=60))
+    await job.coroutine({})
+    assert _SEEN == [True]
+
+
+_SEEN: list[bool] = []
+
+
+async def _probe_permission() -> None:
+    _SEEN.append(roles.has_permission("operator", "product_reviewer", "audit.view"))
 
 
 async def test_guard_rails(client, world, root):
