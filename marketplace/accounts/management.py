@@ -369,8 +369,11 @@ async def invite_staff(actor: Actor, data: Mapping[str, Any]) -> int:
     return user_id
 
 
-async def change_staff_role(actor: Actor, user_id: int, raw_role: Any) -> bool:
-    """False when the role is unchanged. The institution keeps one active admin."""
+async def change_staff_role(
+    actor: Actor, user_id: int, raw_role: Any, end_sessions: SessionEnder
+) -> bool:
+    """False when the role is unchanged. The institution keeps one active admin. The
+    member's sessions end once the change is committed: they sign in again as the new role."""
     _require_staff_admin(actor)
     form = FormReader({"role": raw_role})
     role = form.field("role", parse_choice, "", choices=STAFF_ROLES, label=_("角色"))
@@ -385,6 +388,7 @@ async def change_staff_role(actor: Actor, user_id: int, raw_role: Any) -> bool:
             raise InvalidTransition(_last_admin_message(target))
         await User.update({User.role: role}).where(User.id == target.id)
         await audit(actor, "staff.role_change", "user", target.id, role=role, was=target.role)
+    await end_sessions(target.id)
     return True
 
 
