@@ -179,6 +179,11 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_apr_tolerance": "0.001",
     # The product page shows the APRs actually offered (last 90 days) from this many offers.
     "actual_apr_min_offers": 5,
+    # Daily purges: anti-fraud observations (the velocity rules look back at most 30 days)
+    # and decided holds' masked phone; a ready data export never downloaded; in-site notices.
+    "risk_observation_retention_days": 45,
+    "data_export_retention_days": 7,
+    "inbox_retention_days": 180,
 }
 
 

@@ -374,6 +374,31 @@ async def hold_status(application_id: int) -> HoldStatus | None:
     return HoldStatus(row["status"]) if row else None
 
 
+async def purge_expired() -> int:
+    """Daily: observations older than the retention (the velocity rules look back less
+    far) are deleted, and decided holds that old lose their masked phone. How many rows."""
+    days = int(
+        (await get_parameters("risk_observation_retention_days"))["risk_observation_retention_days"]
+    )
+    before = datetime.now(UTC) - timedelta(days=days)
+    async with transaction():
+        deleted = (
+            await RiskObservation.delete()
+            .where(RiskObservation.at < before)
+            .returning(RiskObservation.id)
+        )
+        cleared = await (
+            RiskHold.update({RiskHold.mobile_masked: ""})
+            .where(
+                (RiskHold.status != HoldStatus.HELD)
+                & (RiskHold.decided_at < before)
+                & (RiskHold.mobile_masked != "")
+            )
+            .returning(RiskHold.id)
+        )
+    return len(deleted) + len(cleared)
+
+
 async def held_applications(application_ids: Collection[int]) -> set[int]:
     """Which of these applications are held for review now."""
     if not application_ids:
