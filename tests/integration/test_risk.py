@@ -398,6 +398,27 @@ async def test_queue_lists_held_oldest_first(world):
     ]
 
 
+async def test_a_submission_observed_in_the_past_counts_back_from_then(world):
+    """The demo's history: `recorded_at` dates the observation, and the window is counted
+    back from it, so weeks-old submissions neither hit each other nor today's."""
+    from datetime import UTC, datetime, timedelta
+
+    await _set(risk_application_device_limit=1, risk_application_device_window_hours=24)
+    then = datetime.now(UTC) - timedelta(days=40)
+    for n, at in ((1, then), (2, then + timedelta(days=2)), (3, then + timedelta(days=2, hours=1))):
+        async with transaction():
+            await screen_application(_applicant("d" * 32), _case(n), recorded_at=at)
+    assert sorted(r["at"] for r in await RiskObservation.select(RiskObservation.at)) == [
+        then,
+        then + timedelta(days=2),
+        then + timedelta(days=2, hours=1),
+    ]
+    [event] = await RiskEvent.objects()
+    assert (event.application_id, _detail(event.detail)["count"]) == (3, 2)
+    await _screen(_applicant("d" * 32), _case(4))
+    assert await RiskEvent.count() == 1, "40 days ago is outside today's window"
+
+
 async def test_parallel_applications_from_one_device_through_the_submission_verb(world):
     """The hook in submit_application: four borrowers on one device apply at once; the
     device rule (limit 2) holds exactly two, and only the others are delivered."""
