@@ -19,6 +19,7 @@ from marketplace.parsing import first, lenient, parse_int
 from server.auth import require_actor
 from server.forms import FormData, as_list, submit_form
 from server.rendering import flash, redirect_to, render
+from server.sessions import end_sessions
 
 VIEW = {"access": "operator", "permission": "role.view"}
 MANAGE = {"access": "operator", "permission": "role.manage"}
@@ -116,7 +117,13 @@ async def role_update(request: Request, kind: FromPath[str], role: FromPath[str]
             for permission in known_permissions(kind)
         }
         changed = await set_permissions(
-            actor, kind, role, as_list(data, "permissions"), seen, first(data.get("reason"))
+            actor,
+            kind,
+            role,
+            as_list(data, "permissions"),
+            seen,
+            first(data.get("reason")),
+            end_sessions=end_sessions,
         )
         flash(request, _("已保存 {n} 项权限变更，立即生效", n=changed))
         return redirect_to(request, "admin.roles.list")

@@ -94,8 +94,8 @@ async def change_role(request: Request, user_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
 
     async def act(data: FormData) -> str:
-        if await management.change_staff_role(actor, user_id, data.get("role")):
-            return _("角色已修改，下次操作时即按新角色授权")
+        if await management.change_staff_role(actor, user_id, data.get("role"), end_sessions):
+            return _("角色已修改，该成员需重新登录")
         return _("角色未变化")
 
     return await _action(request, user_id, act)

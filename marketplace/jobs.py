@@ -57,11 +57,19 @@ def _resolve(target: str):
     return getattr(importlib.import_module(module), name)
 
 
+# Before every job and cron: handlers pick recipients by permission, so a worker sees the
+# role matrix as the super admin last left it (one Redis GET). Resolved by name: accounts
+# imports this module through the outbox.
+REFRESH_PERMISSIONS = "marketplace.accounts.role_matrix:ensure_fresh"
+
+
 def _cron_job(entry: Cron) -> Any:
     target = _resolve(entry.target)
+    refresh_permissions = _resolve(REFRESH_PERMISSIONS)
 
     async def run(ctx: dict) -> Any:
         current_request_id.set(f"cron:{entry.name}")
+        await refresh_permissions()
         return await target()
 
     run.__qualname__ = run.__name__ = entry.name.replace(".", "_")
@@ -104,11 +112,13 @@ def _outbox_job(name: str, target: str) -> Any:
     """The queue carries only an outbox row id and its run number; the row holds the
     payload, and the delivery step commits the handler's effect with the row's `done`."""
     deliver = _resolve(DELIVERY)
+    refresh_permissions = _resolve(REFRESH_PERMISSIONS)
     handler = _resolve(target)
 
     async def run(ctx: dict, message_id: int, run: int) -> str:
         # arq runs each job in its own task: the id stays with this run's log lines.
         current_request_id.set(f"job:{name}:{message_id}:{run}")
+        await refresh_permissions()
         status = await deliver(handler, ctx, message_id, run)
         return str(status) if status else "skipped"
 

@@ -10,7 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from marketplace.accounts.role_matrix import register_route_permissions
+from marketplace.accounts.role_matrix import ensure_fresh, register_route_permissions
 from marketplace.accounts.services import actor_for
 from marketplace.actors import Actor
 from marketplace.errors import DomainError
@@ -52,6 +52,8 @@ async def current_actor(connection: ASGIConnection) -> Actor | None:
     session = session_of(connection.scope)
     actor = None
     if user_id := session.get("uid"):
+        # Once per signed-in request: permissions as the super admin last left the matrix.
+        await ensure_fresh()
         try:
             actor = (await actor_for(int(user_id))).with_request(
                 client_address(connection), request_id(connection), device_id(connection)

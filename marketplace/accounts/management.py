@@ -369,8 +369,11 @@ async def invite_staff(actor: Actor, data: Mapping[str, Any]) -> int:
     return user_id
 
 
-async def change_staff_role(actor: Actor, user_id: int, raw_role: Any) -> bool:
-    """False when the role is unchanged. The institution keeps one active admin."""
+async def change_staff_role(
+    actor: Actor, user_id: int, raw_role: Any, end_sessions: SessionEnder
+) -> bool:
+    """False when the role is unchanged. The institution keeps one active admin. The
+    member's sessions end once the change is committed: they sign in again as the new role."""
     _require_staff_admin(actor)
     form = FormReader({"role": raw_role})
     role = form.field("role", parse_choice, "", choices=STAFF_ROLES, label=_("角色"))
@@ -385,6 +388,7 @@ async def change_staff_role(actor: Actor, user_id: int, raw_role: Any) -> bool:
             raise InvalidTransition(_last_admin_message(target))
         await User.update({User.role: role}).where(User.id == target.id)
         await audit(actor, "staff.role_change", "user", target.id, role=role, was=target.role)
+    await end_sessions(target.id)
     return True
 
 
@@ -405,9 +409,10 @@ async def _link_cooldown(user_id: int) -> None:
         )
 
 
-async def _send_password_link(user_id: int, kind: str, email: str, *, invited: bool) -> None:
-    """A new link; the user's earlier unused links stop working. Joins the caller's
-    transaction (the e-mail is an outbox row)."""
+async def new_password_link(user_id: int) -> str:
+    """A new one-time link's token (kept only hashed); the user's earlier unused links stop
+    working, so `used_at` is set only by a password actually set. Joins the caller's
+    transaction. Also the first institution admin's link (partners)."""
     await AccountPasswordLink.delete().where(
         (AccountPasswordLink.user == user_id) & AccountPasswordLink.used_at.is_null()
     )
@@ -419,6 +424,19 @@ async def _send_password_link(user_id: int, kind: str, email: str, *, invited: b
             expires_at=datetime.now(UTC) + timedelta(hours=PASSWORD_LINK_HOURS),
         )
     )
+    return token
+
+
+async def password_set_by_link(user_id: int) -> bool:
+    """Whether the account has already set a password with one of its links."""
+    return await AccountPasswordLink.exists().where(
+        (AccountPasswordLink.user == user_id) & AccountPasswordLink.used_at.is_not_null()
+    )
+
+
+async def _send_password_link(user_id: int, kind: str, email: str, *, invited: bool) -> None:
+    """A new link by e-mail. Joins the caller's transaction (the e-mail is an outbox row)."""
+    token = await new_password_link(user_id)
     url = f"{settings.base_url}{LINK_PATHS[kind]}/{token}"
     if invited:
         body = _(

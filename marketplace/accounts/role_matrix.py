@@ -6,8 +6,8 @@ The code matrix (`roles._PERMISSIONS`) is the default; a cell the super admin ch
 `RoleMatrixChange`. `roles.has_permission` / `permissions_of` stay synchronous: they read
 an in-process copy of those rows. Freshness across processes: after an edit commits, the
 writer stores a new random token under `MATRIX_STAMP_KEY` in Redis; `ensure_fresh()` —
-called once per request when the actor is loaded (`accounts.services.actor_for`) and by
-jobs before they pick recipients by permission — compares that token (one Redis GET) with
+called once per signed-in request by the guard (`server.auth.current_actor`) and before
+every job and cron a worker runs (`marketplace.jobs`) — compares that token (one Redis GET) with
 the one the copy was loaded under and reloads the rows when they differ. So an edit applies
 in every web and worker process from their next request or job. A lost key (Redis flushed)
 is replaced by a new token, which makes every process reload once.
@@ -26,7 +26,9 @@ from redis.exceptions import RedisError
 
 from marketplace import cache
 from marketplace.accounts import roles
+from marketplace.accounts.management import SessionEnder
 from marketplace.accounts.role_tables import CustomRole, RoleGrant, RoleMatrixChange
+from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import on_commit, transaction
@@ -254,12 +256,15 @@ async def set_permissions(
     wanted: Iterable[str],
     seen_versions: Mapping[str, int] | None,
     reason: str,
+    *,
+    end_sessions: SessionEnder | None,
 ) -> int:
     """Make the role hold exactly `wanted`: each cell that changes is granted or revoked,
     numbered, audited and kept in the history. `seen_versions` (the edit form) are the
     role's cell versions the editor saw: when any cell changed since, the whole form is
     refused (409) rather than applied over an edit the editor never saw. Returns how many
-    cells changed."""
+    cells changed. A revocation ends the sessions of everyone else holding the role
+    (`end_sessions`; None only where nobody can be signed in, as in the demo seed)."""
     if not actor.can(MANAGE):
         raise PermissionDenied()
     if kind not in EDITABLE_KINDS:
@@ -343,6 +348,12 @@ async def set_permissions(
                 reason=why,
             )
         on_commit(_publish)
+        holders = await User.select(User.id).where(
+            (User.kind == kind) & (User.role == role) & (User.id != actor.user_id)
+        )
+    if end_sessions is not None and not all(want for _permission, want in changes):
+        for holder in holders:
+            await end_sessions(holder["id"])
     return len(changes)
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from marketplace.accounts.codes import consume_code, issue_code, start_cooldown
 from marketplace.accounts.limits import Limit, clear, release, reserve
-from marketplace.accounts.role_matrix import ensure_fresh
 from marketplace.accounts.roles import permissions_of, role_label
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
@@ -224,7 +223,6 @@ async def actor_for(user_id: int) -> Actor:
     )
     if row is None or row["status"] != "active":
         raise DomainError(_("账号不可用"))
-    await ensure_fresh()  # once per request: the matrix as the super admin last left it
     return Actor(
         user_id=row["id"],
         kind=row["kind"],

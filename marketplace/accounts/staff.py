@@ -10,14 +10,13 @@ from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
 from marketplace.db import transaction
-from marketplace.errors import DomainError, PermissionDenied, ValidationFailed
+from marketplace.errors import DomainError, PermissionDenied
 from marketplace.i18n import _
 from marketplace.security import (
     encrypt_field,
     hash_password_async,
     mask_mobile,
     normalise_mobile,
-    validate_password_strength,
 )
 
 
@@ -54,16 +53,3 @@ async def create_institution_admin(
         user_id = int(rows[0]["id"])
         await audit(actor, "staff.create", "user", user_id, institution_id=institution_id)
     return user_id
-
-
-async def set_initial_password(actor: Actor, user_id: int, password: str) -> None:
-    """The holder of a valid one-time link sets the password (the caller checked the
-    link and joins this to marking it used)."""
-    if error := validate_password_strength(password):
-        raise ValidationFailed({"password": error})
-    password_hash = await hash_password_async(password)
-    async with transaction():
-        await User.update({User.password_hash: password_hash}).where(
-            (User.id == user_id) & (User.kind == "staff")
-        )
-        await audit(actor, "staff.password_set", "user", user_id)

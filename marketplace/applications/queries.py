@@ -53,6 +53,7 @@ from marketplace.parsing import (
 )
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.tables import Product
+from marketplace.risk.services import held_applications
 from marketplace.security import (
     decrypt_field,
     mask_address,
@@ -106,6 +107,21 @@ def _summary_fields(row: Mapping[str, Any]) -> dict[str, Any]:
         "status": status,
         "status_label": APPLICATION_MACHINE.label(status),
     }
+
+
+async def _borrower_summary_fields(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """As the borrower reads them: an application the anti-fraud check holds reads as under
+    review, like any other — nothing on their pages tells why it waits."""
+    held = await held_applications(
+        [row["id"] for row in rows if row["status"] == ApplicationStatus.SUBMITTED]
+    )
+    under_review = APPLICATION_MACHINE.label(ApplicationStatus.REVIEWING)
+    return [
+        {**_summary_fields(row), "status_label": under_review}
+        if row["id"] in held
+        else _summary_fields(row)
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,7 +192,7 @@ async def borrower_applications(actor: Actor) -> list[ApplicationSummary]:
         .where(Application.borrower == actor.user_id)
         .order_by(Application.submitted_at, ascending=False)
     )
-    return [ApplicationSummary(**_summary_fields(row)) for row in rows]
+    return [ApplicationSummary(**fields) for fields in await _borrower_summary_fields(rows)]
 
 
 async def _events(application_id: int) -> list[dict]:
@@ -245,8 +261,9 @@ async def borrower_application(actor: Actor, reference: str) -> ApplicationDetai
         raise NotFound(_("找不到该申请"))
     events = await _events(row["id"])
     purposes = await loan_purposes()
+    (fields,) = await _borrower_summary_fields([row])
     return ApplicationDetail(
-        **_summary_fields(row),
+        **fields,
         purpose=purposes.get(row["purpose"]) or row["purpose"],
         timeline=timeline(row["status"], events),
         in_progress=row["status"] in IN_PROGRESS_STATUSES,

@@ -258,9 +258,12 @@ def batch_notices(products: Sequence[Mapping[str, Any]]) -> dict[int, Notice]:
     }
 
 
-async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
+async def submit_application(
+    actor: Actor, cmd: ApplicationInput, *, recorded_at: datetime | None = None
+) -> str:
     """Create one application for one product; returns its reference (a batch of one,
-    with the batch's errors under the single form's field names).
+    with the batch's errors under the single form's field names). `recorded_at`: see
+    `submit_batch`.
 
     Re-sending the same form (same submission key) returns the first application."""
     product = (
@@ -282,7 +285,7 @@ async def submit_application(actor: Actor, cmd: ApplicationInput) -> str:
         debt_warning_read=cmd.debt_warning_read,
     )
     try:
-        references = await submit_batch(actor, batch)
+        references = await submit_batch(actor, batch, recorded_at=recorded_at)
     except ValidationFailed as exc:
         raise ValidationFailed(
             single_form_errors(exc.errors, cmd.product_id, institution_id)
@@ -304,7 +307,9 @@ def single_form_errors(
     return single
 
 
-async def submit_batch(actor: Actor, cmd: BatchInput) -> list[str]:
+async def submit_batch(
+    actor: Actor, cmd: BatchInput, *, recorded_at: datetime | None = None
+) -> list[str]:
     """One application per product of the batch, in its order; returns their references.
 
     Every product must take the borrower (its reasons are errors under `p<id>.<field>`),
@@ -450,6 +455,7 @@ async def submit_batch(actor: Actor, cmd: BatchInput) -> list[str]:
                     mobile,
                     cmd.person.id_number,
                 ),
+                recorded_at=recorded_at,  # when anti-fraud observes it (the demo's history)
             )
             await outbox.record("applications.deliver", application_id=application_id)
             references.append(reference)

@@ -1,5 +1,5 @@
 from marketplace.consents.tables import Consent, ConsentWithdrawal, DataExport
-from marketplace.contexts import declare_context
+from marketplace.contexts import Cron, declare_context
 
 CONTEXT = declare_context(
     "consents",
@@ -7,6 +7,7 @@ CONTEXT = declare_context(
     [Consent, ConsentWithdrawal, DataExport],
     depends_on=("accounts", "institutions"),
     jobs={"consents.export": "marketplace.consents.jobs:build_export"},
+    crons=(Cron("consents.purge_exports", "marketplace.consents.services:purge_exports", 86400),),
     public=("services", "queries", "notices"),
 )
 APP_CONFIG = CONTEXT.app

@@ -313,7 +313,12 @@ class ExportItem:
     downloaded_at: datetime | None
 
 
-EXPORT_LABELS = {"pending": N_("正在生成"), "ready": N_("可下载"), "downloaded": N_("已下载")}
+EXPORT_LABELS = {
+    "pending": N_("正在生成"),
+    "ready": N_("可下载"),
+    "downloaded": N_("已下载"),
+    "expired": N_("已过期删除"),
+}
 
 
 async def borrower_exports(actor: Actor) -> list[ExportItem]:

@@ -268,6 +268,28 @@ async def issue_export_link(actor: Actor, export_id: int) -> str:
     return token
 
 
+async def purge_exports() -> int:
+    """Daily: a ready export not downloaded within the retention is erased (the borrower
+    may ask for a new one). How many."""
+    days = int((await get_parameters("data_export_retention_days"))["data_export_retention_days"])
+    async with transaction():
+        rows = await (
+            DataExport.update(
+                {
+                    DataExport.status: "expired",
+                    DataExport.content_encrypted: None,
+                    DataExport.token_hash: None,
+                }
+            )
+            .where(
+                (DataExport.status == "ready")
+                & (DataExport.ready_at < datetime.now(UTC) - timedelta(days=days))
+            )
+            .returning(DataExport.id)
+        )
+    return len(rows)
+
+
 async def take_export(actor: Actor, token: str) -> bytes:
     """The export behind a one-time link, for its own borrower, once and before it expires:
     the stored copy is erased as it is handed over. Anything else is NotFound."""

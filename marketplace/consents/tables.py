@@ -40,7 +40,7 @@ class DataExport(Table, tablename="data_export"):
 
     id: Serial
     borrower = ForeignKey(references=User)
-    status = Varchar(length=12, default="pending")  # pending, ready, downloaded
+    status = Varchar(length=12, default="pending")  # pending, ready, downloaded, expired
     requested_at = Timestamptz(default=TimestamptzNow())
     ready_at = Timestamptz(null=True, default=None)
     content_encrypted = Bytea(null=True, default=None)

@@ -28,7 +28,6 @@ from marketplace.i18n import _
 from marketplace.institutions.tables import Institution
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
-from marketplace.risk.tables import RiskObservation
 from marketplace.security import id_check_char
 
 REJECTING = "admin@hanhai-bank.example"
@@ -80,16 +79,13 @@ async def _apply(borrower: Actor, institution_id: int | None) -> int | None:
     )
 
 
-async def _date_back_velocity(borrower: Actor) -> None:
-    """The demo borrower's history is made in one go, yet stands for weeks of use: its
-    earlier applications are dated out of the anti-fraud velocity windows (A8, at most
-    720 hours), or the demo's own history would hold its next application for review."""
-    await RiskObservation.update(
-        {RiskObservation.at: RiskObservation.at - timedelta(days=31)}
-    ).where(
-        (RiskObservation.user_id == borrower.user_id)
-        & (RiskObservation.at > datetime.now(UTC) - timedelta(days=31))
-    )
+async def _history_time(borrower: Actor) -> datetime:
+    """The demo borrower's history is made in one go, yet stands for months of use: each
+    earlier application is observed by anti-fraud a velocity window (A8, at most 720
+    hours) apart from the others and from today, or the demo's own history would hold its
+    next application for review."""
+    earlier = await Application.count().where(Application.borrower == borrower.user_id)
+    return datetime.now(UTC) - timedelta(days=31 * (earlier + 1))
 
 
 async def apply_and_deliver(
@@ -98,7 +94,6 @@ async def apply_and_deliver(
     """The demo borrower applies to `product` (a row with institution_name and
     service_phone) through the applications verbs, and the application is delivered."""
     notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
-    await _date_back_velocity(borrower)
     first = "110105" + "19900307" + "123"
     reference = await submit_application(
         borrower,
@@ -122,6 +117,7 @@ async def apply_and_deliver(
             # (§6.6) is taken as read.
             debt_warning_read=True,
         ),
+        recorded_at=await _history_time(borrower),
     )
     row = await Application.select(Application.id).where(Application.reference == reference).first()
     assert row is not None

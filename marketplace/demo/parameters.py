@@ -60,4 +60,4 @@ async def seed_parameters() -> None:
         )
     for kind, code, label, reason, permissions in CREATED_ROLES:
         await create_role(root, kind, code, label, reason)
-        await set_permissions(root, kind, code, permissions, None, reason)
+        await set_permissions(root, kind, code, permissions, None, reason, end_sessions=None)

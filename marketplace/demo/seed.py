@@ -14,8 +14,8 @@ from marketplace.db import transaction
 from marketplace.demo.account_security import seed_account_security
 from marketplace.demo.agreements import seed_agreements
 from marketplace.demo.api_clients import seed_api_client
-from marketplace.demo.campaigns import seed_campaigns
 from marketplace.demo.articles import seed_articles
+from marketplace.demo.campaigns import seed_campaigns
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
 from marketplace.demo.complaints import seed_complaints

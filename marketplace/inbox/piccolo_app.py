@@ -1,4 +1,4 @@
-from marketplace.contexts import declare_context
+from marketplace.contexts import Cron, declare_context
 from marketplace.inbox.tables import InboxItem
 
 CONTEXT = declare_context(
@@ -6,6 +6,7 @@ CONTEXT = declare_context(
     __file__,
     [InboxItem],
     depends_on=("accounts", "notifications"),
+    crons=(Cron("inbox.purge", "marketplace.inbox.services:purge_old", every_seconds=86400),),
     public=("services", "queries"),
 )
 APP_CONFIG = CONTEXT.app

@@ -7,16 +7,17 @@ reports was committed. Titles carry no personal data (no names, ID numbers or ph
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from marketplace.accounts.role_matrix import ensure_fresh
 from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
+from marketplace.db import transaction
 from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.inbox.tables import InboxItem
 from marketplace.notifications.services import send_user_sms
+from marketplace.parameters.services import get_parameters
 from marketplace.security import decrypt_field
 
 TITLE_MAX = 200
@@ -74,9 +75,17 @@ async def notify_institution(
         & (User.status == "active")
         & ((User.id == assignee_id) if assignee_id else (User.id > 0))
     )
-    await ensure_fresh()  # may run in a worker: the matrix as last edited
     recipients = [r["id"] for r in rows if permission in permissions_of("staff", r["role"])]
     return await notify_users(recipients, kind, title, link)
+
+
+async def purge_old() -> int:
+    """Daily: notices older than the retention are deleted. How many."""
+    days = int((await get_parameters("inbox_retention_days"))["inbox_retention_days"])
+    before = datetime.now(UTC) - timedelta(days=days)
+    async with transaction():
+        rows = await InboxItem.delete().where(InboxItem.created_at < before).returning(InboxItem.id)
+    return len(rows)
 
 
 async def open_item(actor: Actor, item_id: int) -> str:

@@ -18,8 +18,9 @@ class Notification(Table, tablename="notification"):
 
 class SmsPreference(Table, tablename="sms_preference"):
     """A borrower's choice of which switchable kinds of notice also come by SMS:
-    {category: bool}; a category missing means its default. By user id (no foreign key:
-    the accounts context calls this one, so this one must not import it)."""
+    {category: bool}; a category missing means its default. By user id: the foreign key
+    to app_user is a migration's SQL (the accounts context calls this one, so this one
+    must not import it)."""
 
     id: Serial  # created by Piccolo; declared for type checkers
     user_id = Integer(unique=True)

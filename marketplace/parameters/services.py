@@ -198,6 +198,11 @@ DEFAULTS: dict[str, Any] = {
         {"code": "cash_out", "label": N_("套现")},
         {"code": "add_wechat", "label": N_("加微信")},
     ],
+    # Daily purges: anti-fraud observations (the velocity rules look back at most 30 days)
+    # and decided holds' masked phone; a ready data export never downloaded; in-site notices.
+    "risk_observation_retention_days": 45,
+    "data_export_retention_days": 7,
+    "inbox_retention_days": 180,
 }
 
 

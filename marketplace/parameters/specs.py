@@ -1024,6 +1024,39 @@ SPECS: dict[str, ParameterSpec] = dict(
             N_("借款人评价含有这些词语时转人工审核（一行一个“代码=词语”，忽略空格与全角半角）。"),
             max_items=200,
         ),
+        _spec(
+            "risk_observation_retention_days",
+            "risk",
+            INTEGER,
+            N_("反欺诈观测数据保留天数"),
+            N_(
+                "超过此天数的注册、申请观测记录每日删除，已处理的暂停申请清除脱敏手机号；"
+                "不少于31天，以覆盖最长的频次统计窗口。"
+            ),
+            unit=N_("天"),
+            minimum=31,
+            maximum=3650,
+        ),
+        _spec(
+            "data_export_retention_days",
+            "consents",
+            INTEGER,
+            N_("个人信息副本保留天数"),
+            N_("生成后超过此天数仍未下载的个人信息副本每日删除，借款人可重新申请。"),
+            unit=N_("天"),
+            minimum=1,
+            maximum=90,
+        ),
+        _spec(
+            "inbox_retention_days",
+            "consents",
+            INTEGER,
+            N_("站内通知保留天数"),
+            N_("超过此天数的站内通知每日删除。"),
+            unit=N_("天"),
+            minimum=30,
+            maximum=3650,
+        ),
     ]
 )
 

@@ -4,13 +4,12 @@ from marketplace.partners.tables import (
     PartnerApplication,
     PartnerDocument,
     PartnerMessage,
-    PasswordLink,
 )
 
 CONTEXT = declare_context(
     "partners",
     __file__,
-    [PartnerApplication, PartnerDocument, PartnerMessage, PasswordLink, LicenceReminder],
+    [PartnerApplication, PartnerDocument, PartnerMessage, LicenceReminder],
     depends_on=("institutions", "accounts"),
     # Reminders 30 and 7 days before a licence expires; suspension once it has. Each step
     # is recorded, so running more often than daily sends nothing twice.

@@ -12,13 +12,18 @@ import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from marketplace import storage
+from marketplace.accounts import management
 from marketplace.accounts.limits import Limit, reserve
-from marketplace.accounts.role_matrix import ensure_fresh
+from marketplace.accounts.management import (
+    PASSWORD_LINK_HOURS,
+    new_password_link,
+    password_set_by_link,
+)
 from marketplace.accounts.roles import has_permission
-from marketplace.accounts.staff import create_institution_admin, set_initial_password
+from marketplace.accounts.staff import create_institution_admin
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
@@ -52,7 +57,6 @@ from marketplace.partners.tables import (
     PartnerApplication,
     PartnerDocument,
     PartnerMessage,
-    PasswordLink,
 )
 from marketplace.security import (
     decrypt_field,
@@ -67,7 +71,6 @@ from marketplace.settings import settings
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_OTHER_FILES = 5
 NOTE_MAX_LENGTH = 1000
-PASSWORD_LINK_HOURS = 72
 TOKEN_MAX_LENGTH = 64
 HOUR = 3600
 
@@ -279,7 +282,6 @@ async def _tell_reviewers(application_id: int, title: str) -> None:
     rows = await User.select(User.id, User.role).where(
         (User.kind == "operator") & (User.status == "active")
     )
-    await ensure_fresh()  # may run in a worker: the matrix as last edited
     reviewers = [r["id"] for r in rows if has_permission("operator", r["role"], REVIEW)]
     await notify_users(
         reviewers, "partner.review", title, f"/admin/institutions/applications/{application_id}"
@@ -517,20 +519,8 @@ async def _admit(actor: Actor, row: Mapping) -> int:
 
 
 async def _send_password_link(user_id: int, email: str, company: str) -> None:
-    """A new one-time link; any earlier unused link of the user is dropped (so `used_at`
-    is set only by a password actually set)."""
-    now = datetime.now(UTC)
-    await PasswordLink.delete().where(
-        (PasswordLink.user == user_id) & PasswordLink.used_at.is_null()
-    )
-    token, token_hash = _new_token()
-    await PasswordLink.insert(
-        PasswordLink(
-            user=user_id,
-            token_hash=token_hash,
-            expires_at=now + timedelta(hours=PASSWORD_LINK_HOURS),
-        )
-    )
+    """The accounts' one-time link, sent with the partner's wording and page."""
+    token = await new_password_link(user_id)
     await send_email(
         email,
         "partner.set_password",
@@ -564,43 +554,19 @@ async def resend_password_link(actor: Actor, application_id: int) -> None:
         )
         if admin is None:
             raise NotFound(_("找不到该机构的管理员账号"))
-        if await PasswordLink.exists().where(
-            (PasswordLink.user == admin["id"]) & PasswordLink.used_at.is_not_null()
-        ):
+        if await password_set_by_link(admin["id"]):
             raise InvalidTransition(_("该机构管理员已设置过密码，无需重发"))
         await _send_password_link(admin["id"], email, row["short_name"])
         await audit(actor, "partner_application.resend_link", "partner_application", application_id)
 
 
-async def _password_link(token: str, *, lock: bool = False) -> dict:
-    invalid = NotFound(_("链接无效、已使用或已过期，请联系平台审核人员重新发送"))
-    if not token or len(token) > TOKEN_MAX_LENGTH:
-        raise invalid
-    query = PasswordLink.select().where(
-        (PasswordLink.token_hash == _hash(token))
-        & PasswordLink.used_at.is_null()
-        & (PasswordLink.expires_at > datetime.now(UTC))
-    )
-    row = await (query.lock_rows() if lock else query).first()
-    if row is None:
-        raise invalid
-    return row
-
-
 async def check_password_link(token: str) -> None:
-    await _password_link(token)
+    await management.check_password_link(token, "staff")
 
 
 async def set_password_with_link(origin: Actor, token: str, password: str, confirm: str) -> None:
-    """Single use: the link is locked, the password set and the link spent together."""
-    if password != confirm:
-        raise ValidationFailed({"confirm": _("两次输入的密码不一致")})
-    async with transaction():
-        link = await _password_link(token, lock=True)
-        await set_initial_password(origin, link["user"], password)
-        await PasswordLink.update({PasswordLink.used_at: datetime.now(UTC)}).where(
-            PasswordLink.id == link["id"]
-        )
+    """Single use, as every account's link (accounts.management)."""
+    await management.set_password_with_link(origin, "staff", token, password, confirm)
 
 
 async def open_document(actor: Actor, application_id: int, document_id: int) -> StoredFile:

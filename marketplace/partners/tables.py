@@ -10,7 +10,6 @@ from piccolo.columns import (
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from marketplace.accounts.tables import User
 from marketplace.institutions.tables import Institution
 
 
@@ -65,18 +64,6 @@ class PartnerMessage(Table, tablename="partner_message"):
     author_kind = Varchar(length=20)  # operator | applicant
     status = Varchar(length=20)  # the status the message came with
     body = Text()
-    created_at = Timestamptz(default=TimestamptzNow())
-
-
-class PasswordLink(Table, tablename="partner_password_link"):
-    """A one-time link for the first institution admin to set a password: hashed token,
-    expiry, single use."""
-
-    id: Serial  # created by Piccolo; declared for type checkers
-    user = ForeignKey(references=User)
-    token_hash = Varchar(length=64, unique=True)
-    expires_at = Timestamptz()
-    used_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

@@ -9,7 +9,7 @@ their limits, windows and scores from system parameters on every evaluation."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -138,7 +138,12 @@ async def _velocity_hits(
     *,
     user_id: int | None,
     application_id: int | None,
+    recorded_at: datetime | None = None,
 ) -> list[Hit]:
+    # Live submissions count everything observed up to the count, parallel ones included;
+    # a dated one (the demo's history) counts back from its own time only.
+    at = recorded_at or datetime.now(UTC)
+    until = (RiskObservation.at <= at) if recorded_at else (RiskObservation.id > 0)
     rules = sorted(
         (rule for rule in VELOCITY_RULES if rule.stage == stage and rule.key in keys),
         key=lambda rule: rule.key,
@@ -146,7 +151,7 @@ async def _velocity_hits(
     hits: list[Hit] = []
     for rule in rules:
         window = params[rule.window_parameter]
-        since = datetime.now(UTC) - timedelta(hours=window)
+        since = at - timedelta(hours=window)
         ref = key_ref(rule.key, keys[rule.key])
         await RiskObservation.raw(
             "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
@@ -154,6 +159,7 @@ async def _velocity_hits(
         )
         await RiskObservation.insert(
             RiskObservation(
+                at=at,
                 stage=stage,
                 key_kind=rule.key,
                 key_ref=ref,
@@ -166,6 +172,7 @@ async def _velocity_hits(
             & (RiskObservation.key_kind == rule.key)
             & (RiskObservation.key_ref == ref)
             & (RiskObservation.at >= since)
+            & until
         )
         limit = params[rule.limit_parameter]
         if count > limit:
@@ -290,9 +297,17 @@ async def _evaluate(
     *,
     user_id: int | None = None,
     application_id: int | None = None,
+    recorded_at: datetime | None = None,
 ) -> list[Hit]:
     keys = subject.keys()
-    hits = await _velocity_hits(stage, keys, params, user_id=user_id, application_id=application_id)
+    hits = await _velocity_hits(
+        stage,
+        keys,
+        params,
+        user_id=user_id,
+        application_id=application_id,
+        recorded_at=recorded_at,
+    )
     hits += await _blacklist_hits(keys, params)
     if stage == Stage.APPLICATION:
         hits += identity_hits(subject.id_number, params)
@@ -328,10 +343,13 @@ async def screen_registration(origin: Actor, mobile: str) -> None:
         raise DomainError(_(REGISTRATION_REFUSED), field="mobile")
 
 
-async def screen_application(actor: Actor, case: ApplicationCase) -> bool:
+async def screen_application(
+    actor: Actor, case: ApplicationCase, *, recorded_at: datetime | None = None
+) -> bool:
     """Inside the submission's transaction: record the rule hits and, at or above the hold
     score, hold the application for review (the delivery job then leaves it alone).
-    Returns whether it is held."""
+    Returns whether it is held. `recorded_at` (default now) is when the submission is
+    observed and what the velocity windows count back from: the demo's history is dated."""
     params = await rule_parameters()
     hits = await _evaluate(
         Stage.APPLICATION,
@@ -339,6 +357,7 @@ async def screen_application(actor: Actor, case: ApplicationCase) -> bool:
         params,
         user_id=case.borrower_id,
         application_id=case.application_id,
+        recorded_at=recorded_at,
     )
     score = sum(hit.score for hit in hits)
     if score < params[HOLD_SCORE]:
@@ -372,6 +391,41 @@ async def hold_status(application_id: int) -> HoldStatus | None:
         .first()
     )
     return HoldStatus(row["status"]) if row else None
+
+
+async def purge_expired() -> int:
+    """Daily: observations older than the retention (the velocity rules look back less
+    far) are deleted, and decided holds that old lose their masked phone. How many rows."""
+    days = int(
+        (await get_parameters("risk_observation_retention_days"))["risk_observation_retention_days"]
+    )
+    before = datetime.now(UTC) - timedelta(days=days)
+    async with transaction():
+        deleted = (
+            await RiskObservation.delete()
+            .where(RiskObservation.at < before)
+            .returning(RiskObservation.id)
+        )
+        cleared = await (
+            RiskHold.update({RiskHold.mobile_masked: ""})
+            .where(
+                (RiskHold.status != HoldStatus.HELD)
+                & (RiskHold.decided_at < before)
+                & (RiskHold.mobile_masked != "")
+            )
+            .returning(RiskHold.id)
+        )
+    return len(deleted) + len(cleared)
+
+
+async def held_applications(application_ids: Collection[int]) -> set[int]:
+    """Which of these applications are held for review now."""
+    if not application_ids:
+        return set()
+    rows = await RiskHold.select(RiskHold.application_id).where(
+        RiskHold.application_id.is_in(list(application_ids)) & (RiskHold.status == HoldStatus.HELD)
+    )
+    return {row["application_id"] for row in rows}
 
 
 def _text(raw: str, label: str, max_length: int, *, required: bool = False) -> str:

@@ -215,6 +215,20 @@ async def test_role_changes_keep_one_active_admin(client, world, deputy):
     assert entry["object_id"] == str(deputy.user_id)
 
 
+async def test_a_role_change_ends_the_members_sessions(client, staff_client, world, deputy):
+    await login(client, "/console/login", ADMIN)
+    await login(staff_client, "/console/login", DEPUTY)
+    assert (await staff_client.get("/console/staff")).status_code == 200
+    demoted = await client.submit(f"/console/staff/{deputy.user_id}/role", {"role": "finance"})
+    assert demoted.status_code == 303
+    signed_out = await staff_client.get("/console/")
+    assert signed_out.status_code == 303 and "/console/login" in signed_out.headers["location"]
+    # The admin who changed it stays signed in; the member signs in again as finance.
+    assert (await client.get("/console/staff")).status_code == 200
+    await login(staff_client, "/console/login", DEPUTY)
+    assert (await staff_client.get("/console/staff")).status_code == 403
+
+
 async def test_two_admins_disabling_each_other_at_once_leave_one(
     client, staff_client, world, deputy
 ):

@@ -9,13 +9,13 @@ from datetime import date, timedelta
 
 import httpx
 
-from marketplace.accounts.tables import User
+from marketplace.accounts.tables import AccountPasswordLink, User
 from marketplace.audit.tables import AuditEntry
 from marketplace.institutions.tables import Institution
 from marketplace.notifications.services import BODY_CONTEXT
 from marketplace.notifications.tables import Notification
 from marketplace.partners.credit_code import check_char
-from marketplace.partners.tables import PartnerApplication, PartnerDocument, PasswordLink
+from marketplace.partners.tables import PartnerApplication, PartnerDocument
 from marketplace.security import decrypt_field
 from tests import factories
 from tests.fixtures import Client, login, soup
@@ -270,9 +270,9 @@ async def test_password_links_expire(client):
 
     await decide(operator, row.id, "approve", "")
     path = link_in(await last_email("partner.set_password"), "/partners/set-password")
-    await PasswordLink.update({PasswordLink.expires_at: PasswordLink.created_at}).where(
-        PasswordLink.id > 0
-    )
+    await AccountPasswordLink.update(
+        {AccountPasswordLink.expires_at: AccountPasswordLink.created_at}
+    ).where(AccountPasswordLink.id > 0)
     assert (await client.get(path)).status_code == 404
     response = await client.submit(path, {"password": "Xiamen2026!", "confirm": "Xiamen2026!"})
     assert response.status_code == 404

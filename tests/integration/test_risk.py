@@ -224,6 +224,11 @@ async def test_held_application_is_not_delivered_until_released_then_delivered_o
     assert page.status_code == 200
     main = soup(page).select_one("main").get_text()
     assert "黑名单" not in main and "风控" not in main and "风险分" not in main
+    # Held, it reads as under review, never as merely submitted, on both of their pages.
+    assert soup(page).select_one(".application-status__badge .badge").get_text() == "审核中"
+    listing = soup(await client.get("/me/applications"))
+    assert [b.get_text() for b in listing.select("main .badge")] == ["审核中"]
+    assert "欺诈" not in listing.select_one("main").get_text() + main
 
     officer = await _officer()
     await login(staff_client, "/admin/login", "risk@loanmart.example")
@@ -391,6 +396,27 @@ async def test_queue_lists_held_oldest_first(world):
         "LMTEST0002",
         "LMTEST0003",
     ]
+
+
+async def test_a_submission_observed_in_the_past_counts_back_from_then(world):
+    """The demo's history: `recorded_at` dates the observation, and the window is counted
+    back from it, so weeks-old submissions neither hit each other nor today's."""
+    from datetime import UTC, datetime, timedelta
+
+    await _set(risk_application_device_limit=1, risk_application_device_window_hours=24)
+    then = datetime.now(UTC) - timedelta(days=40)
+    for n, at in ((1, then), (2, then + timedelta(days=2)), (3, then + timedelta(days=2, hours=1))):
+        async with transaction():
+            await screen_application(_applicant("d" * 32), _case(n), recorded_at=at)
+    assert sorted(r["at"] for r in await RiskObservation.select(RiskObservation.at)) == [
+        then,
+        then + timedelta(days=2),
+        then + timedelta(days=2, hours=1),
+    ]
+    [event] = await RiskEvent.objects()
+    assert (event.application_id, _detail(event.detail)["count"]) == (3, 2)
+    await _screen(_applicant("d" * 32), _case(4))
+    assert await RiskEvent.count() == 1, "40 days ago is outside today's window"
 
 
 async def test_parallel_applications_from_one_device_through_the_submission_verb(world):

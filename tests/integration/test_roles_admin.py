@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from marketplace import cache
+from marketplace import cache, jobs
 from marketplace.accounts import roles
 from marketplace.accounts.role_matrix import (
     MATRIX_STAMP_KEY,
@@ -19,6 +19,7 @@ from marketplace.accounts.role_matrix import (
 )
 from marketplace.accounts.role_tables import CustomRole, RoleGrant, RoleMatrixChange
 from marketplace.audit.tables import AuditEntry
+from marketplace.contexts import Cron
 from marketplace.errors import DomainError, PermissionDenied
 from tests import factories
 from tests.fixtures import login, soup
@@ -113,15 +114,18 @@ async def test_a_grant_applies_at_the_next_request_and_is_numbered_and_audited(
     assert "复核审核记录" in page.select_one("#role-history-title").find_parent("section").text
     assert page.select(".role-matrix__cell--edited")
 
-    # Revoked again: refused at the next request, the menu link gone.
+    # Revoked again: the reviewer is signed out and the role holds neither permission.
     ticked, versions = await _edit_form(client, "operator", "product_reviewer")
     response = await client.submit(
         "/admin/roles/operator/product_reviewer",
         _form(ticked - {"audit.view", "product.review"}, versions, "收回权限"),
     )
     assert response.status_code == 303
-    assert (await staff_client.get("/admin/audit")).status_code == 403
-    assert (await staff_client.get("/admin/reviews/products")).status_code == 403
+    # (Signing in again is the TOTP step, refused for the same code within its window.)
+    signed_out = await staff_client.get("/admin/audit")
+    assert signed_out.status_code == 303 and "/admin/login" in signed_out.headers["location"]
+    assert not roles.has_permission("operator", "product_reviewer", "audit.view")
+    assert not roles.has_permission("operator", "product_reviewer", "product.review")
     assert await RoleMatrixChange.count() == 3
 
 
@@ -135,6 +139,7 @@ async def test_another_process_reloads_when_the_stamp_changes(world, root):
         roles.permissions_of("operator", "auditor") | {"jobs.manage"},
         None,
         "排障需要",
+        end_sessions=None,
     )
     assert roles.has_permission("operator", "auditor", "jobs.manage")
     roles.install(roles.EffectiveMatrix(token="an older stamp"))
@@ -148,6 +153,64 @@ async def test_another_process_reloads_when_the_stamp_changes(world, root):
     assert roles.has_permission("operator", "auditor", "jobs.manage")
     stamp = await cache.redis().get(MATRIX_STAMP_KEY)
     assert stamp and stamp == roles.loaded_token()
+
+
+async def test_a_grant_made_in_another_process_applies_at_the_next_request_and_job(
+    staff_client, world, root
+):
+    """This process's copy is swapped for an older one after the super admin's grant: the
+    guard reloads it on the reviewer's next request, and a worker before its next job."""
+    await login(staff_client, "/admin/login", "reviewer@loanmart.example")
+    assert (await staff_client.get("/admin/audit")).status_code == 403
+    await set_permissions(
+        root,
+        "operator",
+        "product_reviewer",
+        roles.permissions_of("operator", "product_reviewer") | {"audit.view"},
+        None,
+        "复核审核记录",
+        end_sessions=None,
+    )
+    roles.install(roles.EffectiveMatrix(token="an older stamp"))
+    assert (await staff_client.get("/admin/audit")).status_code == 200
+
+    roles.install(roles.EffectiveMatrix(token="an older stamp"))
+    _SEEN.clear()
+    job = jobs._cron_job(Cron("tests.probe", f"{__name__}:_probe_permission", every_seconds=60))
+    await job.coroutine({})
+    assert _SEEN == [True]
+
+
+_SEEN: list[bool] = []
+
+
+async def _probe_permission() -> None:
+    _SEEN.append(roles.has_permission("operator", "product_reviewer", "audit.view"))
+
+
+async def test_a_revocation_ends_the_sessions_of_the_roles_holders_and_a_grant_does_not(
+    client, staff_client, world, root
+):
+    await login(staff_client, "/admin/login", "reviewer@loanmart.example")
+    await login(client, "/admin/login", ROOT)
+    ticked, versions = await _edit_form(client, "operator", "product_reviewer")
+    granted = await client.submit(
+        "/admin/roles/operator/product_reviewer",
+        _form(ticked | {"audit.view"}, versions, "复核审核记录"),
+    )
+    assert granted.status_code == 303
+    assert (await staff_client.get("/admin/audit")).status_code == 200
+
+    ticked, versions = await _edit_form(client, "operator", "product_reviewer")
+    revoked = await client.submit(
+        "/admin/roles/operator/product_reviewer",
+        _form(ticked - {"audit.view"}, versions, "收回权限"),
+    )
+    assert revoked.status_code == 303
+    signed_out = await staff_client.get("/admin/")
+    assert signed_out.status_code == 303 and "/admin/login" in signed_out.headers["location"]
+    # The super admin who edited the matrix keeps their session.
+    assert (await client.get("/admin/roles")).status_code == 200
 
 
 async def test_guard_rails(client, world, root):
@@ -199,7 +262,9 @@ async def test_guard_rails(client, world, root):
     assert not await RoleMatrixChange.exists()
     assert not await AuditEntry.exists().where(AuditEntry.action.like("role.%"))
     with pytest.raises(PermissionDenied):
-        await set_permissions(world.auditor, "operator", "auditor", set(), None, "越权")
+        await set_permissions(
+            world.auditor, "operator", "auditor", set(), None, "越权", end_sessions=None
+        )
 
 
 async def test_parallel_edits_of_one_cell_keep_every_version(client, world, root):
@@ -240,6 +305,7 @@ async def test_parallel_edits_of_one_cell_keep_every_version(client, world, root
                 roles.default_permissions("operator", "customer_service") | {p},
                 None,
                 f"并行{p}",
+                end_sessions=None,
             )
             for p in permissions
         ),

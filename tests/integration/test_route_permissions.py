@@ -96,7 +96,9 @@ async def signed_in(app, world, request) -> tuple[str, str, Client]:
     for (created_kind, code), granted in CREATED.items():
         await create_role(root, created_kind, code, f"探针{code[-4:]}", "路由权限测试")
         if granted:
-            await set_permissions(root, created_kind, code, granted, None, "路由权限测试")
+            await set_permissions(
+                root, created_kind, code, granted, None, "路由权限测试", end_sessions=None
+            )
     if (kind, role) == ("staff", "institution_admin"):
         account = "staff@test-bank.example"
     else:
