@@ -58,6 +58,7 @@ CONTEXTS: tuple[str, ...] = (
     "campaigns",
     "ratings",
     "content",
+    "analytics",
 )
 
 

@@ -37,6 +37,8 @@ from marketplace.ratings.queries import product_ratings
 from portal.calculator import calculator_context
 from server.auth import current_actor
 from server.forms import query_choice, query_ints, query_page
+from server.behaviour import EventKind, track, track_search
+from server.forms import query_ints
 from server.pagination import pagination
 from server.rendering import render
 
@@ -102,6 +104,7 @@ async def product_list(request: Request) -> Response:
     cards, result = await search_products(query)
     kept = {k: v for k, v in params.items() if v and k != "page"}
     institution_names = {str(card.institution_id): card.institution_name for card in cards}
+    await track_search(request, kept, result.total, query.page)
     return await render(
         request,
         "portal/products.html",
@@ -137,6 +140,7 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
         sort=query_choice(request, "sort", RATING_SORTS, RATING_SORTS[0]),
         page=query_page(request),
     )
+    await track(request, EventKind.PRODUCT_VIEW, product=product_id)
     return await render(
         request,
         "portal/product_detail.html",

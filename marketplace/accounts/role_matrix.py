@@ -80,6 +80,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "campaign": N_("活动与横幅"),
     "rating": N_("评价"),
     "content": N_("内容管理"),
+    "report": N_("数据分析"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -156,6 +157,7 @@ PERMISSION_LABELS: dict[str, str] = {
     "content.view": N_("查看资讯文章与审核记录"),
     "content.edit": N_("撰写与下线资讯文章"),
     "content.approve": N_("审核发布他人撰写的文章"),
+    "report.view": N_("查看经营报表"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

@@ -75,6 +75,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
             "complaint.answer",  # answer complaints the platform forwards (A10)
             "rating.reply",  # the institution's products' ratings: reply once, report (P11)
+            "report.view",  # the institution's business reports (I8)
         }
     ),
     ("staff", "product_manager"): frozenset(
@@ -84,6 +85,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "promotion.request",
             "monitoring.respond",
             "rating.reply",
+            "report.view",
         }
     ),
     ("staff", "loan_officer"): frozenset(
@@ -98,6 +100,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "collection.record",
             "prescreen.manage",
             "consent.confirm_deletion",
+            "report.view",
         }
     ),
     ("staff", "finance"): frozenset(
@@ -111,6 +114,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.view",
             "reconciliation.report",
             "reconciliation.resolve",
+            "report.view",
         }
     ),
     ("operator", "super_admin"): frozenset(

@@ -91,6 +91,7 @@ ACTIONS: dict[str, str] = {
     "rating.reject": N_("评价审核：驳回"),
     "rating.hide": N_("评价审核：隐藏已发布的评价"),
     "rating.export": N_("导出评价审核记录"),
+    "analytics.export": N_("导出数据看板或经营报表"),
     "document.return": N_("借款人提交补充资料"),
     "document.download": N_("下载借款人资料"),
     "borrower.register": N_("借款人注册"),

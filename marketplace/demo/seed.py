@@ -13,6 +13,7 @@ from marketplace.accounts.tables import User
 from marketplace.db import transaction
 from marketplace.demo.account_security import seed_account_security
 from marketplace.demo.agreements import seed_agreements
+from marketplace.demo.analytics import seed_analytics
 from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.articles import seed_articles
 from marketplace.demo.campaigns import seed_campaigns
@@ -162,6 +163,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_campaigns()
     await seed_ratings()
     await seed_articles()
+    await seed_analytics()
     return True
 
 

@@ -203,6 +203,10 @@ DEFAULTS: dict[str, Any] = {
     "risk_observation_retention_days": 45,
     "data_export_retention_days": 7,
     "inbox_retention_days": 180,
+    # Analytics (A12, I8): behaviour events are kept this long; a customer band is shown
+    # to an institution only with at least this many borrowers.
+    "analytics_event_retention_days": 180,
+    "analytics_min_band_size": 10,
 }
 
 

@@ -44,6 +44,7 @@ GROUPS: dict[str, str] = {
     "monitoring": N_("产品与机构监控"),
     "complaints": N_("投诉与反馈"),
     "ratings": N_("评价"),
+    "analytics": N_("数据分析"),
 }
 
 # ASCII digits only (a full-width "１" or an exponent is refused, not read).
@@ -1056,6 +1057,30 @@ SPECS: dict[str, ParameterSpec] = dict(
             unit=N_("天"),
             minimum=30,
             maximum=3650,
+        ),
+        _spec(
+            "analytics_event_retention_days",
+            "analytics",
+            INTEGER,
+            N_("行为数据保留天数"),
+            N_(
+                "浏览、搜索、计算器等匿名行为事件保留的天数，过期由每日任务删除；汇总报表不受影响。"
+            ),
+            unit=N_("天"),
+            minimum=7,
+            maximum=3650,
+        ),
+        _spec(
+            "analytics_min_band_size",
+            "analytics",
+            INTEGER,
+            N_("客群分析最少人数"),
+            N_(
+                "机构经营报表中每个客群分段至少包含此数量的借款人才单独展示，不足的合并为“其他”或隐藏。"
+            ),
+            unit=N_("人"),
+            minimum=2,
+            maximum=1000,
         ),
     ]
 )
