@@ -287,23 +287,26 @@ def profile_submissions(
     args: argparse.Namespace, mobiles: list[str], product: int, offset: int
 ) -> None:
     """The app in this process (httpx's ASGI transport, the same app `server.cli web`
-    serves, without uvicorn), a few unprofiled submissions first (imports, templates,
-    pools), then cProfile around the rest; top functions by own and cumulative time."""
-    from server.app import create_app
+    serves, with its lifespan, without uvicorn), a few unprofiled submissions first
+    (imports, templates, pools), then cProfile around the rest; top functions by own and
+    cumulative time. The client's own work is in the profile too (same process)."""
+    from server.app import create_app, lifespan
 
-    transport = httpx.ASGITransport(app=create_app(), client=("127.0.0.1", 50000))
+    app = create_app()
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
     warm = min(5, len(mobiles) // 4)
     profiler = cProfile.Profile()
 
     async def run() -> Run:
-        await submissions(transport, mobiles[:warm], product, args.concurrency, offset)
-        profiler.enable()
-        try:
-            return await submissions(
-                transport, mobiles[warm:], product, args.concurrency, offset + warm
-            )
-        finally:
-            profiler.disable()
+        async with lifespan(app):  # the connection pool and services uvicorn would start
+            await submissions(transport, mobiles[:warm], product, args.concurrency, offset)
+            profiler.enable()
+            try:
+                return await submissions(
+                    transport, mobiles[warm:], product, args.concurrency, offset + warm
+                )
+            finally:
+                profiler.disable()
 
     profiled = asyncio.run(run())
     print(f"\nprofiled in process: {profiled.ok} submissions, {profiled.errors} errors")

@@ -33,8 +33,10 @@ synthetic and encrypted through marketplace.security: a few ciphertexts are made
 and reused (encryption would otherwise be most of the time).
 
 REDIS_URL must name a Redis database other than 0: it is flushed before the demo seed
-(whose sign-up throttles would refuse a second run). Without --reset an existing generated database is left alone (the run says so and exits
-0); --reset drops and recreates it.
+(whose sign-up throttles would refuse a second run). Without --reset an existing
+generated database is left alone (the run says so and exits 0); --reset drops and
+recreates it. --behaviour-only migrates an existing generated database and (re)writes only
+its behaviour events (for one generated before the analytics table existed).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379/9 \\
     .venv/bin/python bench/gen_volume.py [--rows 1000000] [--days 400] [--database NAME] [--reset]
@@ -791,8 +793,14 @@ class Generator:
         return loan_id
 
     def _behaviour(self, batch: Batch, product: Product, t0: datetime, channel: str) -> None:
-        """A few pseudonymous events before the application (views, a search, the
-        calculator, the apply form); columns matched by name to the table found."""
+        self.behaviour(batch.behaviour, product.id, product.institution, t0, channel)
+
+    def behaviour(
+        self, out: list[tuple], product: int, institution: int, t0: datetime, channel: str
+    ) -> None:
+        """A few pseudonymous events before the application (views, a search, maybe the
+        calculator and a filter, the apply form); columns matched by name to the table
+        found (BEHAVIOUR_NAMES)."""
         rng = self.rng
         visitor = f"bv{rng.getrandbits(64):016x}"
         kinds = ["product_view"] * rng.randint(1, 4) + ["search"]
@@ -804,11 +812,24 @@ class Generator:
         at = t0 - timedelta(minutes=len(kinds) * 2)
         for kind in kinds:
             at += timedelta(seconds=rng.randrange(10, 120))
-            batch.behaviour.append(
-                (kind, visitor, product.id, product.institution, at, channel,
-                 rng.choice(("装修", "消费贷", "车贷", "低息", "公积金")) if kind == "search" else "",
-                 rng.randrange(0, 40) if kind == "search" else None)
+            search = kind == "search"
+            out.append(
+                (kind, visitor, None if search else product, institution, at, channel,
+                 rng.choice(SEARCHES) if search else "",
+                 rng.choice(RESULT_COUNTS) if search else None,
+                 rng.choice(FILTER_SETS) if kind == "filter_use" else "{}")
             )  # fmt: skip
+
+
+SEARCHES = ("装修", "消费贷", "车贷", "低息", "公积金", "信用卡", "经营贷", "zxd", "房贷", "无抵押")
+RESULT_COUNTS = (0, 1, 3, 5, 8, 12, 20, 35)
+FILTER_SETS = (
+    '{"category": "consumer"}',
+    '{"amount": "50000"}',
+    '{"term": "12"}',
+    '{"category": "car", "term": "36"}',
+    '{"institution": "1", "sort": "apr"}',
+)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -830,6 +851,7 @@ BEHAVIOUR_NAMES = {
     "channel": ("channel",),
     "query": ("query", "query_text", "q"),
     "result_count": ("result_count", "results"),
+    "filters": ("filters",),
 }
 BEHAVIOUR_ORDER = tuple(BEHAVIOUR_NAMES)
 
@@ -938,6 +960,49 @@ async def generate(database_url: str, rows: int, days: int, batch_size: int, see
         await conn.close()
 
 
+async def add_behaviour(database_url: str, batch_size: int, seed: int) -> int:
+    """Behaviour events for the generated applications of an existing database (one made
+    before the analytics table existed): the generated ones (visitor bv…) are replaced."""
+    conn = await asyncpg.connect(**engine_config(database_url))
+    try:
+        catalogue = await load_catalogue(conn)
+        table = catalogue.behaviour_table
+        if table is None:
+            raise SystemExit("no behaviour table in this database: nothing to add")
+        mapping = behaviour_mapping(catalogue.behaviour_columns)
+        await conn.execute(f"DELETE FROM {table} WHERE visitor LIKE 'bv%'")  # noqa: S608
+        gen = Generator(catalogue, make_ciphers(), 1, 1, seed)
+        last_id, written = 0, 0
+        while True:
+            rows = await conn.fetch(
+                "SELECT id, product, institution, submitted_at FROM application"
+                " WHERE id > $1 AND reference LIKE $2 ORDER BY id LIMIT $3",
+                last_id,
+                REFERENCE_PREFIX + "%",
+                batch_size,
+            )
+            if not rows:
+                break
+            last_id = rows[-1]["id"]
+            events: list[tuple] = []
+            for row in rows:
+                channel = gen.pick(gen.channel_names, gen.channel_cum)
+                gen.behaviour(
+                    events, row["product"], row["institution"], row["submitted_at"], channel
+                )
+            await conn.copy_records_to_table(
+                table,
+                records=[tuple(event[i] for i, _ in mapping) for event in events],
+                columns=[column for _, column in mapping],
+            )
+            written += len(events)
+            print(f"  {written:,} behaviour events (applications up to id {last_id:,})", flush=True)
+        await conn.execute(f"ANALYZE {table}")
+        return written
+    finally:
+        await conn.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="applications")
@@ -946,6 +1011,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=20_000, help="applications per COPY batch")
     parser.add_argument("--seed", type=int, default=20261201, help="random seed")
     parser.add_argument("--reset", action="store_true", help="drop and recreate the database")
+    parser.add_argument(
+        "--behaviour-only",
+        action="store_true",
+        help="migrate an existing generated database and (re)write its behaviour events",
+    )
     args = parser.parse_args(argv)
     if args.rows < 1 or args.days < 1 or args.batch < 1:
         parser.error("--rows, --days and --batch must be positive")
@@ -966,6 +1036,14 @@ def main(argv: list[str] | None = None) -> int:
     database_url = with_database(server_url, args.database)
     total = time.perf_counter()
     state = asyncio.run(database_state(server_url, args.database))
+    if args.behaviour_only:
+        if state != "generated":
+            raise SystemExit(f"{args.database} holds no generated applications")
+        print(f"  migrate: {run_step('migrate', step_env(database_url)):.1f} s")
+        os.environ["DATABASE_URL"] = database_url
+        written = asyncio.run(add_behaviour(database_url, args.batch, args.seed))
+        print(f"{written:,} behaviour events in {time.perf_counter() - total:.1f} s")
+        return 0
     if state == "generated" and not args.reset:
         print(f"{args.database} already holds generated applications; --reset to redo it")
         return 0
