@@ -54,6 +54,7 @@ CONTEXTS: tuple[str, ...] = (
     "risk",
     "recommendations",
     "monitoring",
+    "analytics",
 )
 
 

@@ -42,6 +42,7 @@ from marketplace.parsing import FormReader, first, lenient, parse_int, parse_mon
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 from marketplace.products.queries import ProductDetail, listed_product
 from server.auth import require_actor
+from server.behaviour import EventKind, track
 from server.forms import FormData, as_list, query_text, submit_form
 from server.rendering import flash, redirect_to, render
 
@@ -105,6 +106,7 @@ async def apply_form(request: Request, product_id: FromPath[int]) -> Response:
         **await _prefilled(actor, request),
         "repayment_method": query_text(request, "method", max_length=PREFILL_MAX_LENGTH),
     }
+    await track(request, EventKind.APPLY_FORM_OPENED, product=product_id)
     return await _form(request, product, values, {})
 
 
@@ -115,6 +117,8 @@ async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
 
     async def submit(data: FormData) -> Response:
         reference = await submit_application(actor, parse_application_input(product_id, data))
+        await track(request, EventKind.APPLY_SUBMITTED, product=product_id)
+        await track(request, EventKind.CONSENT_GIVEN, product=product_id)
         flash(request, _("申请已提交，机构接收后会在时间线上更新"))
         return redirect_to(request, "portal.applications.detail", reference=reference)
 

@@ -24,6 +24,7 @@ from marketplace.loancalc import (
 from marketplace.money import FEN
 from marketplace.parsing import FormReader, first, parse_decimal, parse_int, parse_money
 from marketplace.products.queries import ProductDetail, listed_product
+from server.behaviour import EventKind, track
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
@@ -103,6 +104,7 @@ async def product_quote(request: Request, product_id: FromPath[int]) -> Response
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
     delivery = await delivery_notice(product.institution_id)  # the page without htmx
+    await track(request, EventKind.CALCULATOR_USE, product=product_id)
     return await render(
         request,
         "portal/product_detail.html",
@@ -145,6 +147,8 @@ async def calculator(request: Request) -> Response:
             fees.append(Fee(kind="service", timing="per_period", rate=monthly / PERCENT))
     errors = dict(form.errors)
     amount, term = _terms(values, errors)
+    if any(key in request.query_params for key in STANDALONE_DEFAULTS):
+        await track(request, EventKind.CALCULATOR_USE)
     calc = _compute(
         values,
         errors,

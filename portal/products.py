@@ -33,6 +33,7 @@ from marketplace.promotions.queries import live_placements
 from marketplace.ranking.queries import current_rules
 from marketplace.ranking.rules import DEFAULT_SORT
 from portal.calculator import calculator_context
+from server.behaviour import EventKind, track, track_search
 from server.forms import query_ints
 from server.pagination import pagination
 from server.rendering import render
@@ -99,6 +100,7 @@ async def product_list(request: Request) -> Response:
     cards, result = await search_products(query)
     kept = {k: v for k, v in params.items() if v and k != "page"}
     institution_names = {str(card.institution_id): card.institution_name for card in cards}
+    await track_search(request, kept, result.total, query.page)
     return await render(
         request,
         "portal/products.html",
@@ -128,6 +130,7 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
     calc = calculator_context(product, dict(request.query_params))
     delivery = await delivery_notice(product.institution_id)
     actual_apr = await disclosed_actual_apr(product_id)
+    await track(request, EventKind.PRODUCT_VIEW, product=product_id)
     return await render(
         request,
         "portal/product_detail.html",

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from marketplace import i18n
+from marketplace.analytics.formatting import number as analytics_number
 from marketplace.cities import Province, gazetteer
 from marketplace.i18n import _
 from marketplace.money import format_cny, format_rate
@@ -83,4 +84,5 @@ def make_environment() -> Environment:
     env.filters.update(
         cny=format_cny, pct=format_rate, dt=_datetime, date=_date, amount=_amount, wan=_wan
     )
+    env.filters["number"] = analytics_number  # dashboards: 万/亿 on tiles, full digits in tables
     return env

@@ -74,6 +74,7 @@ PERMISSION_GROUPS: dict[str, str] = {
     "staff": N_("用户与员工"),
     "risk": N_("反欺诈"),
     "monitoring": N_("产品与机构监控"),
+    "report": N_("数据分析"),
 }
 OTHER_GROUP = N_("其他")
 
@@ -137,6 +138,7 @@ PERMISSION_LABELS: dict[str, str] = {
     "monitoring.view": N_("查看产品与机构监控"),
     "monitoring.manage": N_("处理监控案件、暂停或恢复产品与机构"),
     "monitoring.respond": N_("回复平台监控案件"),
+    "report.view": N_("查看经营报表"),
 }
 
 # Permissions the web routes check (`opt["permission"]`), by access level: registered by

@@ -71,6 +71,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.resolve",  # close a discrepancy with a note
             "staff.manage",  # invite the institution's staff, change roles, disable / enable
             "monitoring.respond",  # read the platform's monitoring cases and respond (A7)
+            "report.view",  # the institution's business reports (I8)
         }
     ),
     ("staff", "product_manager"): frozenset(
@@ -79,6 +80,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "product.edit",
             "promotion.request",
             "monitoring.respond",
+            "report.view",
         }
     ),
     ("staff", "loan_officer"): frozenset(
@@ -93,6 +95,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "collection.record",
             "prescreen.manage",
             "consent.confirm_deletion",
+            "report.view",
         }
     ),
     ("staff", "finance"): frozenset(
@@ -106,6 +109,7 @@ _PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
             "reconciliation.view",
             "reconciliation.report",
             "reconciliation.resolve",
+            "report.view",
         }
     ),
     ("operator", "super_admin"): frozenset(

@@ -73,6 +73,7 @@ ACTIONS: dict[str, str] = {
     "monitoring.case_suspend": N_("监控案件：暂停产品或机构"),
     "monitoring.case_dismiss": N_("监控案件：驳回，不处理"),
     "monitoring.case_resume": N_("监控案件：恢复产品或机构"),
+    "analytics.export": N_("导出数据看板或经营报表"),
     "document.return": N_("借款人提交补充资料"),
     "document.download": N_("下载借款人资料"),
     "borrower.register": N_("借款人注册"),

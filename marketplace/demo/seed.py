@@ -13,6 +13,7 @@ from marketplace.accounts.tables import User
 from marketplace.db import transaction
 from marketplace.demo.account_security import seed_account_security
 from marketplace.demo.agreements import seed_agreements
+from marketplace.demo.analytics import seed_analytics
 from marketplace.demo.api_clients import seed_api_client
 from marketplace.demo.catalogue import DEMO_ACCOUNTS, INSTITUTIONS, PRODUCTS
 from marketplace.demo.collections import seed_collections
@@ -154,6 +155,7 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_account_security()
     await seed_users()
     await seed_monitoring()
+    await seed_analytics()
     return True
 
 

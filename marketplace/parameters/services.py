@@ -179,6 +179,10 @@ DEFAULTS: dict[str, Any] = {
     "monitoring_apr_tolerance": "0.001",
     # The product page shows the APRs actually offered (last 90 days) from this many offers.
     "actual_apr_min_offers": 5,
+    # Analytics (A12, I8): behaviour events are kept this long; a customer band is shown
+    # to an institution only with at least this many borrowers.
+    "analytics_event_retention_days": 180,
+    "analytics_min_band_size": 10,
 }
 
 

@@ -42,6 +42,7 @@ GROUPS: dict[str, str] = {
     "risk": N_("反欺诈"),
     "recommendations": N_("推荐与通过率"),
     "monitoring": N_("产品与机构监控"),
+    "analytics": N_("数据分析"),
 }
 
 # ASCII digits only (a full-width "１" or an exponent is refused, not read).
@@ -942,6 +943,30 @@ SPECS: dict[str, ParameterSpec] = dict(
             N_("产品近期批复达到此数，产品页才向借款人展示实际批复年化区间。"),
             unit=N_("笔"),
             minimum=1,
+            maximum=1000,
+        ),
+        _spec(
+            "analytics_event_retention_days",
+            "analytics",
+            INTEGER,
+            N_("行为数据保留天数"),
+            N_(
+                "浏览、搜索、计算器等匿名行为事件保留的天数，过期由每日任务删除；汇总报表不受影响。"
+            ),
+            unit=N_("天"),
+            minimum=7,
+            maximum=3650,
+        ),
+        _spec(
+            "analytics_min_band_size",
+            "analytics",
+            INTEGER,
+            N_("客群分析最少人数"),
+            N_(
+                "机构经营报表中每个客群分段至少包含此数量的借款人才单独展示，不足的合并为“其他”或隐藏。"
+            ),
+            unit=N_("人"),
+            minimum=2,
             maximum=1000,
         ),
     ]

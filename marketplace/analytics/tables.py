@@ -1,0 +1,144 @@
+"""Behaviour events and the daily rollups (docs/architecture.md, "Analytics").
+
+Events carry no personal data: a pseudonymous visitor id (a keyed hash of the first-party
+device cookie, never a user id), no IP address. The rollups are plain tables keyed by the
+Asia/Shanghai business date and their dimensions, rebuilt or updated by
+`jobs.refresh_rollups` with set-based SQL; the pages read only these and small dimension
+tables (institution, product)."""
+
+from decimal import Decimal
+
+from piccolo.columns import (
+    JSONB,
+    BigSerial,
+    Date,
+    Integer,
+    Numeric,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+_MONEY = (16, 2)
+_ZERO = Decimal("0.00")
+
+
+class BehaviourEvent(Table, tablename="analytics_event"):
+    id: BigSerial
+    kind = Varchar(length=30)
+    visitor = Varchar(length=32, default="")
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    product = Integer(null=True, default=None)
+    # Searches: the text as typed (bounded), the filters used, how many results.
+    query = Varchar(length=100, default="")
+    filters = JSONB(default="{}")
+    result_count = Integer(null=True, default=None)
+
+
+class FunnelDaily(Table, tablename="analytics_funnel_daily"):
+    """Per day (Asia/Shanghai) and institution × product × city × channel: applications
+    submitted, delivered, decided (approved / rejected), signed, and loans disbursed that
+    day; decision hours summed over the decisions of the day (time to decision)."""
+
+    day = Date(index=True)
+    institution = Integer()
+    product = Integer()
+    city = Varchar(length=30, default="")
+    channel = Varchar(length=20, default="web")
+    submitted = Integer(default=0)
+    delivered = Integer(default=0)
+    approved = Integer(default=0)
+    rejected = Integer(default=0)
+    signed = Integer(default=0)
+    disbursed = Integer(default=0)
+    disbursed_amount = Numeric(digits=_MONEY, default=_ZERO)
+    decision_hours_sum = Numeric(digits=(18, 2), default=_ZERO)
+    decision_count = Integer(default=0)
+
+
+class LoanDaily(Table, tablename="analytics_loan_daily"):
+    """Loans by the day they were disbursed (a vintage) and institution × product × city:
+    how many are in force and overdue now, and their balances."""
+
+    day = Date(index=True)
+    institution = Integer()
+    product = Integer()
+    city = Varchar(length=30, default="")
+    loans = Integer(default=0)
+    in_force = Integer(default=0)
+    overdue = Integer(default=0)
+    outstanding = Numeric(digits=_MONEY, default=_ZERO)
+    overdue_balance = Numeric(digits=_MONEY, default=_ZERO)
+
+
+class RevenueDaily(Table, tablename="analytics_revenue_daily"):
+    """Platform revenue: billing events by the day they occurred, credits by the day they
+    were granted, per institution and pricing model."""
+
+    day = Date(index=True)
+    institution = Integer()
+    kind = Varchar(length=10)
+    events = Integer(default=0)
+    charges = Numeric(digits=_MONEY, default=_ZERO)
+    credits = Numeric(digits=_MONEY, default=_ZERO)
+
+
+class BehaviourDaily(Table, tablename="analytics_behaviour_daily"):
+    """Per day and product (0: not about one product, e.g. a search)."""
+
+    day = Date(index=True)
+    product = Integer(default=0)
+    views = Integer(default=0)
+    searches = Integer(default=0)
+    zero_result_searches = Integer(default=0)
+    filter_uses = Integer(default=0)
+    calculator_uses = Integer(default=0)
+    apply_opened = Integer(default=0)
+    apply_submitted = Integer(default=0)
+    consents = Integer(default=0)
+    # Visitors who used a calculator that day, and of them those who also opened an
+    # apply form that day (calculator → apply conversion).
+    calculator_visitors = Integer(default=0)
+    calculator_apply_visitors = Integer(default=0)
+
+
+class QueryDaily(Table, tablename="analytics_query_daily"):
+    """Search texts per day (normalised: trimmed, lower case), and how many found nothing."""
+
+    day = Date(index=True)
+    query = Varchar(length=100)
+    searches = Integer(default=0)
+    zero_results = Integer(default=0)
+
+
+class FilterDaily(Table, tablename="analytics_filter_daily"):
+    """Which list filters were used, per day."""
+
+    day = Date(index=True)
+    filter = Varchar(length=30)
+    uses = Integer(default=0)
+
+
+class BandDaily(Table, tablename="analytics_band_daily"):
+    """Customer bands for an institution, from its applications whose consent is in force
+    now: per day of submission, dimension (age, city tier, income, employment) and band,
+    the distinct borrowers and the applications, approvals and disbursements."""
+
+    day = Date(index=True)
+    institution = Integer()
+    dimension = Varchar(length=20)
+    band = Varchar(length=30)
+    borrowers = Integer(default=0)
+    applications = Integer(default=0)
+    approved = Integer(default=0)
+    disbursed = Integer(default=0)
+
+
+class RefreshRun(Table, tablename="analytics_refresh_run"):
+    """When the rollups were last refreshed (shown on the pages), and from which day."""
+
+    id: BigSerial
+    since = Date(null=True, default=None)
+    rows = Integer(default=0)
+    finished_at = Timestamptz(default=TimestamptzNow())
