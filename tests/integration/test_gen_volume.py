@@ -177,6 +177,35 @@ async def test_billing_follows_delivery_and_disbursement_and_sequences_move_on(v
         assert last >= await volume.fetchval(f"SELECT max(id) FROM {table}")  # noqa: S608
 
 
+async def test_behaviour_events_are_pseudonymous_and_come_before_each_application(volume):
+    if not await volume.fetchval("SELECT to_regclass('analytics_event') IS NOT NULL"):
+        pytest.skip("this checkout has no analytics context")
+    figures = await volume.fetchrow(
+        "SELECT count(*) AS events, count(DISTINCT visitor) AS visitors, max(at) AS last,"
+        " array_agg(DISTINCT kind) AS kinds FROM analytics_event WHERE visitor LIKE 'bv%'"
+    )
+    # One visitor per application, a random one: never a user's or an application's id.
+    assert figures["visitors"] == ROWS and figures["events"] >= 5 * ROWS
+    assert figures["last"] <= datetime.now(UTC)
+    assert {
+        "product_view", "search", "calculator_use", "filter_use", "apply_form_opened",
+        "apply_submitted", "consent_given",
+    } <= set(figures["kinds"])  # fmt: skip
+    numbers = [r["id"] for r in await volume.fetch("SELECT id FROM app_user")]
+    numbers += [r["id"] for r in await volume.fetch("SELECT id FROM application")]
+    ids = {str(n) for n in numbers} | {f"{n:x}" for n in numbers}
+    visitors = await volume.fetch("SELECT DISTINCT visitor FROM analytics_event")
+    assert not any(r["visitor"].removeprefix("bv").lstrip("0") in ids for r in visitors)
+    # Searches carry their text and result count, not a product; zero-result ones exist.
+    assert not await volume.fetchval(
+        "SELECT count(*) FROM analytics_event WHERE kind = 'search'"
+        " AND (query = '' OR result_count IS NULL OR product IS NOT NULL)"
+    )
+    assert await volume.fetchval(
+        "SELECT count(*) FROM analytics_event WHERE kind = 'search' AND result_count = 0"
+    )
+
+
 async def test_a_second_run_leaves_the_generated_database_alone(volume):
     before = await volume.fetchval("SELECT count(*) FROM application")
     code, output = await _generate("--rows", "50", "--database", DATABASE)
