@@ -42,6 +42,7 @@ async def _generate(*args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "bench/gen_volume.py",
+        "--no-write",
         *args,
         cwd=PROJECT_ROOT,
         env=env,
