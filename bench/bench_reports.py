@@ -168,6 +168,36 @@ async def wait_baseline(base_url: str, process: subprocess.Popen) -> None:
     raise SystemExit("the baseline app did not start within 60 s")
 
 
+def local_services() -> tuple[str, str]:
+    """DATABASE_URL and REDIS_URL, both on this machine, Redis not on database 0."""
+    server_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not (server_url and redis_url and _is_local(server_url) and _is_local(redis_url)):
+        raise SystemExit("DATABASE_URL and REDIS_URL must be set and point at this machine")
+    if redis_db(redis_url) == 0:
+        raise SystemExit("REDIS_URL must name a database other than 0: it is flushed")
+    return server_url, redis_url
+
+
+def server_env(database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
+    """The web process's environment (bench_web.py's settings), which this process also
+    takes on as a client of the same database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "LOANMART_VAR_DIR": str(tmp / "var"),
+        "LOANMART_ENV": "development",
+        "LOANMART_DEMO": "0",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    env.pop("MEILISEARCH_URL", None)
+    env.pop("MEILISEARCH_KEY", None)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "LOANMART_VAR_DIR", "LOANMART_ENV")})
+    sys.path.insert(0, str(PROJECT_ROOT))
+    return env
+
+
 # -- rollups ----------------------------------------------------------------------------
 
 
@@ -355,29 +385,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.requests < 20:
         parser.error("--requests must be at least 20")
-    server_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not (server_url and redis_url and _is_local(server_url) and _is_local(redis_url)):
-        raise SystemExit("DATABASE_URL and REDIS_URL must be set and point at this machine")
-    if redis_db(redis_url) == 0:
-        raise SystemExit("REDIS_URL must name a database other than 0: it is flushed")
+    server_url, redis_url = local_services()
     if asyncio.run(database_state(server_url, args.database)) != "generated":
         raise SystemExit(f"{args.database} holds no generated data: run bench/gen_volume.py first")
     database_url = with_database(server_url, args.database)
     baseline_db = ensure_baseline_database(server_url)
     tmp = Path(tempfile.mkdtemp(prefix="loanmart-bench-reports-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "LOANMART_VAR_DIR": str(tmp / "var"),
-        "LOANMART_ENV": "development",
-        "LOANMART_DEMO": "0",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("MEILISEARCH_URL", None)
-    env.pop("MEILISEARCH_KEY", None)
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "LOANMART_VAR_DIR", "LOANMART_ENV")})
-    sys.path.insert(0, str(PROJECT_ROOT))
+    env = server_env(database_url, redis_url, tmp)
 
     async def count() -> int:
         conn = await asyncpg.connect(**_config(database_url))

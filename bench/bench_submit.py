@@ -46,10 +46,12 @@ from bench_reports import (
     _baseline_env,
     _config,
     ensure_baseline_database,
+    local_services,
+    server_env,
     start,
     wait_baseline,
 )
-from bench_web import _is_local, flush_redis, free_port, redis_db, run_step, stop_server, wait_ready
+from bench_web import flush_redis, free_port, run_step, stop_server, wait_ready
 from gen_volume import with_database
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -332,31 +334,14 @@ def main() -> int:
     args = parser.parse_args()
     if args.submissions < 20 or args.concurrency < 1 or args.profile < 0:
         parser.error("--submissions ≥ 20, --concurrency ≥ 1, --profile ≥ 0")
-    server_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not (server_url and redis_url and _is_local(server_url) and _is_local(redis_url)):
-        raise SystemExit("DATABASE_URL and REDIS_URL must be set and point at this machine")
-    if redis_db(redis_url) == 0:
-        raise SystemExit("REDIS_URL must name a database other than 0: it is flushed")
+    server_url, redis_url = local_services()
     if args.database and not args.database.startswith("loanmart_bench"):
         parser.error("--database must be a bench database (loanmart_bench…)")
     fresh = args.database is None
     name = args.database or BENCH_DATABASE
     database_url = with_database(server_url, name)
     tmp = Path(tempfile.mkdtemp(prefix="loanmart-bench-submit-"))
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "LOANMART_VAR_DIR": str(tmp / "var"),
-        "LOANMART_ENV": "development",
-        "LOANMART_DEMO": "0",
-        "PYTHONUNBUFFERED": "1",
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
-    env.pop("MEILISEARCH_URL", None)
-    env.pop("MEILISEARCH_KEY", None)
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "LOANMART_VAR_DIR", "LOANMART_ENV")})
-    sys.path.insert(0, str(PROJECT_ROOT))
+    env = server_env(database_url, redis_url, tmp)
     processes: list[subprocess.Popen] = []
     try:
         asyncio.run(flush_redis(redis_url))
