@@ -900,6 +900,11 @@ async def generate(database_url: str, rows: int, days: int, batch_size: int, see
 # one or two product views, the calculator (2 in 5) and a filter (3 in 10), minutes before
 # it was submitted, under one pseudonymous visitor (random: not derived from any id).
 BEHAVIOUR_SQL = """
+WITH a AS MATERIALIZED (  -- one random visitor per application, drawn once
+  SELECT id, product, submitted_at,
+         'bv' || substr(md5(random()::text || clock_timestamp()::text), 1, 16) AS visitor
+  FROM application WHERE reference LIKE 'BV%' AND id > $4 AND id <= $5
+)
 INSERT INTO analytics_event (kind, visitor, at, product, query, filters, result_count)
 SELECT k.kind, a.visitor,
        a.submitted_at - make_interval(secs => (9 - k.n) * 90 + a.id % 60),
@@ -909,9 +914,7 @@ SELECT k.kind, a.visitor,
        CASE WHEN k.kind = 'filter_use' THEN (($2::text[])[1 + a.id % cardinality($2)])::jsonb
             ELSE '{}'::jsonb END,
        CASE WHEN k.kind = 'search' THEN ($3::int[])[1 + (a.id * 7 + k.n) % cardinality($3)] END
-FROM (SELECT id, product, submitted_at,
-             'bv' || substr(md5(random()::text || clock_timestamp()::text), 1, 16) AS visitor
-      FROM application WHERE reference LIKE 'BV%' AND id > $4 AND id <= $5) AS a
+FROM a
 JOIN (VALUES (1, 'product_view'), (2, 'product_view'), (3, 'search'), (4, 'calculator_use'),
              (5, 'filter_use'), (6, 'apply_form_opened'), (7, 'apply_submitted'),
              (8, 'consent_given')) AS k (n, kind)
