@@ -76,6 +76,17 @@ PAGES = ("/admin/dashboard", "/console/reports")
 RANGES = ((7, "day"), (90, "day"), (90, "week"), (365, "week"), (365, "month"))
 
 
+def parse_ranges(text: str) -> tuple[tuple[int, str], ...]:
+    """--ranges "7:day,90:week,365:month" → ((7, "day"), …)."""
+    ranges = []
+    for part in text.split(","):
+        days, _, grain = part.strip().partition(":")
+        if not days.isdigit() or grain not in ("day", "week", "month"):
+            raise argparse.ArgumentTypeError(f"not DAYS:day|week|month: {part!r}")
+        ranges.append((int(days), grain))
+    return tuple(ranges)
+
+
 @dataclass
 class Timing:
     label: str
@@ -292,11 +303,11 @@ async def latencies(client: httpx.AsyncClient, path: str, requests: int) -> Timi
     return Timing(path, times)
 
 
-def page_paths(today: date) -> list[tuple[str, str, str]]:
+def page_paths(today: date, ranges: tuple[tuple[int, str], ...]) -> list[tuple[str, str, str]]:
     """(page, range label, URL) for every page and range."""
     out = []
     for page in PAGES:
-        for days, grain in RANGES:
+        for days, grain in ranges:
             start_day = today - timedelta(days=days - 1)
             out.append(
                 (page, f"{days} d / {grain}", f"{page}?start={start_day}&end={today}&grain={grain}")
@@ -305,7 +316,11 @@ def page_paths(today: date) -> list[tuple[str, str, str]]:
 
 
 async def measure(
-    web_url: str, baseline_url: str, database_url: str, requests: int
+    web_url: str,
+    baseline_url: str,
+    database_url: str,
+    requests: int,
+    ranges: tuple[tuple[int, str], ...],
 ) -> tuple[Timing, list[tuple[str, str, Timing]]]:
     today = datetime.now(SHANGHAI).date()
     kwargs = {"timeout": 120, "trust_env": False}
@@ -318,7 +333,7 @@ async def measure(
         await sign_in(operator, "admin", OPERATOR, database_url)
         await sign_in(staff, "console", STAFF, database_url)
         results = []
-        for page, label, url in page_paths(today):
+        for page, label, url in page_paths(today, ranges):
             client = operator if page.startswith("/admin") else staff
             timing = await latencies(client, url, requests)
             print(f"  {page} {label}: {timing.cells}")
@@ -380,11 +395,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=DEFAULT_DATABASE, help="the generated database")
     parser.add_argument("--requests", type=int, default=100, help="timed GETs per page and range")
+    parser.add_argument(
+        "--ranges",
+        type=parse_ranges,
+        default=RANGES,
+        help='days:grain list, default "7:day,90:day,90:week,365:week,365:month"',
+    )
     parser.add_argument("--no-refresh", action="store_true", help="do not time refresh_rollups")
     parser.add_argument("--no-write", action="store_true", help="do not append to RESULTS.md")
     args = parser.parse_args()
-    if args.requests < 20:
-        parser.error("--requests must be at least 20")
+    if args.requests < 10:
+        parser.error("--requests must be at least 10")
     server_url, redis_url = local_services()
     if asyncio.run(database_state(server_url, args.database)) != "generated":
         raise SystemExit(f"{args.database} holds no generated data: run bench/gen_volume.py first")
@@ -433,7 +454,9 @@ def main() -> int:
             await wait_baseline(base_url, base)
 
         asyncio.run(ready())
-        baseline, results = asyncio.run(measure(web_url, base_url, database_url, args.requests))
+        baseline, results = asyncio.run(
+            measure(web_url, base_url, database_url, args.requests, args.ranges)
+        )
     finally:
         for process in (web, base):
             if process is not None:
