@@ -36,9 +36,8 @@ from marketplace.ratings.queries import SORTS as RATING_SORTS
 from marketplace.ratings.queries import product_ratings
 from portal.calculator import calculator_context
 from server.auth import current_actor
-from server.forms import query_choice, query_ints, query_page
 from server.behaviour import EventKind, track, track_search
-from server.forms import query_ints
+from server.forms import query_choice, query_ints, query_page
 from server.pagination import pagination
 from server.rendering import render
 
