@@ -1,4 +1,6 @@
-from marketplace.complaints.stats import complaints_since
+from collections.abc import Mapping
+from datetime import datetime
+
 from marketplace.complaints.tables import (
     Complaint,
     ComplaintAttachment,
@@ -7,6 +9,7 @@ from marketplace.complaints.tables import (
 )
 from marketplace.contexts import Cron, declare_context
 from marketplace.monitoring.figures import register_complaint_counter
+from marketplace.monitoring.statuses import Subject
 
 CONTEXT = declare_context(
     "complaints",
@@ -21,7 +24,7 @@ CONTEXT = declare_context(
         "inbox",
         "audit",
     ),
-    public=("services", "queries", "statuses"),
+    public=("services", "queries", "statuses", "stats"),
     crons=(
         Cron("complaints.run_sla", "marketplace.complaints.jobs:run_sla_now", every_seconds=600),
         Cron(
@@ -33,5 +36,15 @@ CONTEXT = declare_context(
     ),
 )
 APP_CONFIG = CONTEXT.app
+
+
+async def _complaints_since(subject: Subject, since: datetime) -> Mapping[int, int]:
+    # Imported on first use: stats reads parameters, whose module loads every context's
+    # app (this one included) through the outbox.
+    from marketplace.complaints.stats import complaints_since
+
+    return await complaints_since(subject, since)
+
+
 # Monitoring (A7) counts complaints per product and institution through this hook.
-register_complaint_counter(complaints_since)
+register_complaint_counter(_complaints_since)

@@ -7,6 +7,9 @@ import ast
 import importlib
 import inspect
 import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -137,3 +140,29 @@ def test_the_write_check_can_fail():
 )
 def test_crons_run_as_often_as_declared(every, expected):
     assert jobs._schedule(Cron("x.y", "m:f", every_seconds=every)) == expected
+
+
+def test_entry_points_and_job_modules_import_first_in_a_fresh_interpreter():
+    """The CLI (`make demo`'s migrate), the web app, the worker and the benches each start
+    from a different module; an import cycle that a test run hides (conftest loads the
+    contexts in order first) breaks them. Each must import first, on its own."""
+    root = Path(__file__).resolve().parents[2]
+    modules = ["server.cli", "server.asgi", "marketplace.jobs"] + [
+        f"marketplace.{name}.jobs"
+        for name in CONTEXTS
+        if (root / "marketplace" / name / "jobs.py").exists()
+    ]
+
+    def failure(module: str) -> str | None:
+        run = subprocess.run(
+            [sys.executable, "-c", f"import {module}"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return f"{module}: {run.stderr.strip().splitlines()[-1]}" if run.returncode else None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        failures = [f for f in pool.map(failure, modules) if f]
+    assert failures == []
