@@ -4,7 +4,9 @@ from marketplace.analytics.tables import (
     BehaviourEvent,
     FilterDaily,
     FunnelDaily,
+    FunnelInstitutionDaily,
     LoanDaily,
+    LoanInstitutionDaily,
     QueryDaily,
     RefreshRun,
     RevenueDaily,
@@ -24,6 +26,8 @@ CONTEXT = declare_context(
         FilterDaily,
         BandDaily,
         RefreshRun,
+        FunnelInstitutionDaily,
+        LoanInstitutionDaily,
     ],
     depends_on=(
         "accounts",
