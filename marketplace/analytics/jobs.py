@@ -142,6 +142,32 @@ WITH ins AS (
 SELECT count(*) AS n FROM ins
 """
 
+# Loans carry no channel (one channel so far): their channel is 'web'.
+_BREAKDOWN = """
+WITH src AS (
+  SELECT day, institution, product::text AS product, city, channel, submitted, delivered,
+         approved, rejected, signed, disbursed, disbursed_amount, decision_hours_sum,
+         decision_count, 0 AS loans, 0 AS in_force, 0 AS overdue
+  FROM analytics_funnel_daily WHERE day >= {}
+  UNION ALL
+  SELECT day, institution, product::text, city, 'web', 0, 0, 0, 0, 0, 0, 0, 0, 0, loans,
+         in_force, overdue
+  FROM analytics_loan_daily WHERE day >= {}
+),
+ins AS (
+  INSERT INTO analytics_breakdown_daily (day, institution, dimension, group_key, submitted,
+    delivered, approved, rejected, signed, disbursed, disbursed_amount, decision_hours_sum,
+    decision_count, loans, in_force, overdue)
+  SELECT day, institution, d.dimension, d.group_key, sum(submitted), sum(delivered),
+         sum(approved), sum(rejected), sum(signed), sum(disbursed), sum(disbursed_amount),
+         sum(decision_hours_sum), sum(decision_count), sum(loans), sum(in_force), sum(overdue)
+  FROM src CROSS JOIN LATERAL (VALUES ('product', product), ('city', city),
+       ('channel', channel)) AS d(dimension, group_key)
+  GROUP BY day, institution, d.dimension, d.group_key
+  RETURNING 1)
+SELECT count(*) AS n FROM ins
+"""
+
 _REVENUE = f"""
 WITH src AS (
   SELECT {_day("occurred_at")} AS day, institution, kind, 1 AS events, amount AS charges,
@@ -268,6 +294,7 @@ _ROLLUPS = (
     "analytics_band_daily",
     "analytics_funnel_institution_daily",
     "analytics_loan_institution_daily",
+    "analytics_breakdown_daily",
 )
 
 
@@ -311,6 +338,7 @@ async def refresh_rollups(since: date | None = None) -> int:
         written += await _count(_LOANS, first_day)
         written += await _count(_FUNNEL_COARSE, first_day)
         written += await _count(_LOANS_COARSE, first_day)
+        written += await _count(_BREAKDOWN, first_day, first_day)
         written += await _count(_REVENUE, start, start)
         written += await _count(_BEHAVIOUR, start)
         written += await _count(_QUERIES, start)

@@ -2,6 +2,7 @@ from marketplace.analytics.tables import (
     BandDaily,
     BehaviourDaily,
     BehaviourEvent,
+    BreakdownDaily,
     FilterDaily,
     FunnelDaily,
     FunnelInstitutionDaily,
@@ -28,6 +29,7 @@ CONTEXT = declare_context(
         RefreshRun,
         FunnelInstitutionDaily,
         LoanInstitutionDaily,
+        BreakdownDaily,
     ],
     depends_on=(
         "accounts",

@@ -388,8 +388,8 @@ async def _coarse_and_summed_fine() -> list[tuple[list, list]]:
 
 
 async def test_coarse_rollups_equal_the_sum_of_the_fine_ones(world):
-    """The pages' totals read the day × institution rollups; the breakdowns the fine
-    product × city ones. Both must tell the same story, after a full and an incremental
+    """The pages' totals read the day × institution rollups; the breakdowns the
+    per-dimension rollup folded from the fine product × city ones. All must tell the same story, after a full and an incremental
     refresh, with several products and cities on one day of one institution."""
     fixture = await fixed(world)
     data, p = fixture["data"], fixture["p"]
@@ -431,6 +431,20 @@ async def test_coarse_rollups_equal_the_sum_of_the_fine_ones(world):
     await jobs.refresh_rollups(date(2026, 11, 13))
     for coarse, fine in await _coarse_and_summed_fine():
         assert coarse == fine
+    # Each breakdown dimension, folded back to day × institution, is the coarse rollup.
+    columns = _COARSE["analytics_funnel_institution_daily"][1]
+    sums = ", ".join(f"sum({c}) AS {c.strip()}" for c in columns.split(","))
+    coarse = await FunnelDaily.raw(
+        f"SELECT day, institution, {columns} FROM analytics_funnel_institution_daily"  # noqa: S608
+        " ORDER BY 1, 2"
+    )
+    for dimension in ("product", "city", "channel"):
+        folded = await FunnelDaily.raw(
+            f"SELECT day, institution, {sums} FROM analytics_breakdown_daily"  # noqa: S608
+            " WHERE dimension = {} GROUP BY 1, 2 ORDER BY 1, 2",
+            dimension,
+        )
+        assert folded == coarse
     # And the report's tiles (coarse) equal its product breakdown (fine) summed.
     mine = await report(world.staff, CURRENT)
     leads = next(k for k in mine.kpis if k.key == "leads").current
