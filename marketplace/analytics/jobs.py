@@ -114,6 +114,60 @@ WITH ins AS (
 SELECT count(*) AS n FROM ins
 """  # noqa: S608
 
+# The coarse rollups, summed from the fine ones just written (same transaction, same
+# day range): the fine rows are few compared with the raw ones, so this is cheap.
+_FUNNEL_COARSE = """
+WITH ins AS (
+  INSERT INTO analytics_funnel_institution_daily (day, institution, submitted, delivered,
+    approved, rejected, signed, disbursed, disbursed_amount, decision_hours_sum,
+    decision_count)
+  SELECT day, institution, sum(submitted), sum(delivered), sum(approved), sum(rejected),
+         sum(signed), sum(disbursed), sum(disbursed_amount), sum(decision_hours_sum),
+         sum(decision_count)
+  FROM analytics_funnel_daily WHERE day >= {}
+  GROUP BY day, institution
+  RETURNING 1)
+SELECT count(*) AS n FROM ins
+"""
+
+_LOANS_COARSE = """
+WITH ins AS (
+  INSERT INTO analytics_loan_institution_daily (day, institution, loans, in_force, overdue,
+    outstanding, overdue_balance)
+  SELECT day, institution, sum(loans), sum(in_force), sum(overdue), sum(outstanding),
+         sum(overdue_balance)
+  FROM analytics_loan_daily WHERE day >= {}
+  GROUP BY day, institution
+  RETURNING 1)
+SELECT count(*) AS n FROM ins
+"""
+
+# Loans carry no channel (one channel so far): their channel is 'web'.
+_BREAKDOWN = """
+WITH src AS (
+  SELECT day, institution, product::text AS product, city, channel, submitted, delivered,
+         approved, rejected, signed, disbursed, disbursed_amount, decision_hours_sum,
+         decision_count, 0 AS loans, 0 AS in_force, 0 AS overdue
+  FROM analytics_funnel_daily WHERE day >= {}
+  UNION ALL
+  SELECT day, institution, product::text, city, 'web', 0, 0, 0, 0, 0, 0, 0, 0, 0, loans,
+         in_force, overdue
+  FROM analytics_loan_daily WHERE day >= {}
+),
+ins AS (
+  INSERT INTO analytics_breakdown_daily (day, institution, dimension, group_key, submitted,
+    delivered, approved, rejected, signed, disbursed, disbursed_amount, decision_hours_sum,
+    decision_count, loans, in_force, overdue)
+  SELECT day, institution, d.dimension, d.group_key, sum(submitted), sum(delivered),
+         sum(approved), sum(rejected), sum(signed), sum(disbursed), sum(disbursed_amount),
+         sum(decision_hours_sum), sum(decision_count), sum(loans), sum(in_force), sum(overdue)
+  FROM src CROSS JOIN LATERAL (VALUES ('product', product), ('city', city),
+       ('channel', channel)) AS d(dimension, group_key)
+  GROUP BY day, institution, d.dimension, d.group_key
+  RETURNING 1)
+SELECT count(*) AS n FROM ins
+"""
+
 _REVENUE = f"""
 WITH src AS (
   SELECT {_day("occurred_at")} AS day, institution, kind, 1 AS events, amount AS charges,
@@ -238,6 +292,9 @@ _ROLLUPS = (
     "analytics_query_daily",
     "analytics_filter_daily",
     "analytics_band_daily",
+    "analytics_funnel_institution_daily",
+    "analytics_loan_institution_daily",
+    "analytics_breakdown_daily",
 )
 
 
@@ -279,6 +336,9 @@ async def refresh_rollups(since: date | None = None) -> int:
             await FunnelDaily.raw(f"DELETE FROM {table} WHERE day >= {{}}", first_day)  # noqa: S608
         written += await _count(_FUNNEL, start, start, start, first_day)
         written += await _count(_LOANS, first_day)
+        written += await _count(_FUNNEL_COARSE, first_day)
+        written += await _count(_LOANS_COARSE, first_day)
+        written += await _count(_BREAKDOWN, first_day, first_day)
         written += await _count(_REVENUE, start, start)
         written += await _count(_BEHAVIOUR, start)
         written += await _count(_QUERIES, start)

@@ -1,6 +1,11 @@
 """The operators' dashboard (A12) and the institutions' reports (I8), read ONLY from the
 daily rollups (analytics_*_daily) and the small dimension tables (institution, product).
 
+Totals, trends, funnels and the institution table read the coarse day × institution
+rollups (analytics_funnel_institution_daily, analytics_loan_institution_daily: a few rows
+a day); the product / city / channel breakdowns of one institution read
+analytics_breakdown_daily (tens of rows a day) by its (institution, dimension, day) key.
+
 Every page section is a `Figure`: a server-built ECharts option and the same numbers as a
 `DataTable`, which the page shows as the accessible table and the exports write out."""
 
@@ -127,7 +132,7 @@ async def _funnel_totals(
     args: list[Any] = [start, end]
     scope = _scope(institution_id, args)
     rows = await _rows(
-        f"SELECT {_FUNNEL_SUMS} FROM analytics_funnel_daily"  # noqa: S608
+        f"SELECT {_FUNNEL_SUMS} FROM analytics_funnel_institution_daily"  # noqa: S608
         f" WHERE day BETWEEN {{}} AND {{}}{scope}",
         *args,
     )
@@ -138,7 +143,7 @@ async def _loan_totals(start: date, end: date, institution_id: int | None = None
     args: list[Any] = [start, end]
     scope = _scope(institution_id, args)
     rows = await _rows(
-        f"SELECT {_LOAN_SUMS} FROM analytics_loan_daily"  # noqa: S608
+        f"SELECT {_LOAN_SUMS} FROM analytics_loan_institution_daily"  # noqa: S608
         f" WHERE day BETWEEN {{}} AND {{}}{scope}",
         *args,
     )
@@ -161,12 +166,12 @@ async def _trend(period: Period, institution_id: int | None = None) -> list[dict
     scope = _scope(institution_id, args)
     bucket = _BUCKET[period.grain]
     funnel = await _rows(
-        f"SELECT {bucket} AS bucket, {_FUNNEL_SUMS} FROM analytics_funnel_daily"  # noqa: S608
+        f"SELECT {bucket} AS bucket, {_FUNNEL_SUMS} FROM analytics_funnel_institution_daily"  # noqa: S608
         f" WHERE day BETWEEN {{}} AND {{}}{scope} GROUP BY 1",
         *args,
     )
     loans = await _rows(
-        f"SELECT {bucket} AS bucket, {_LOAN_SUMS} FROM analytics_loan_daily"  # noqa: S608
+        f"SELECT {bucket} AS bucket, {_LOAN_SUMS} FROM analytics_loan_institution_daily"  # noqa: S608
         f" WHERE day BETWEEN {{}} AND {{}}{scope} GROUP BY 1",
         *args,
     )
@@ -407,10 +412,10 @@ async def _institution_rows(period: Period) -> list[dict[str, Any]]:
     return await _rows(
         f"""
 WITH f AS (
-  SELECT institution, {_FUNNEL_SUMS} FROM analytics_funnel_daily
+  SELECT institution, {_FUNNEL_SUMS} FROM analytics_funnel_institution_daily
   WHERE day BETWEEN {{}} AND {{}} GROUP BY institution),
 l AS (
-  SELECT institution, {_LOAN_SUMS} FROM analytics_loan_daily
+  SELECT institution, {_LOAN_SUMS} FROM analytics_loan_institution_daily
   WHERE day BETWEEN {{}} AND {{}} GROUP BY institution)
 SELECT i.id, i.short_name AS name, f.*, l.in_force, l.overdue
 FROM f FULL JOIN l ON l.institution = f.institution
@@ -708,23 +713,18 @@ class Report:
 
 async def _breakdown(period: Period, institution_id: int, dimension: str) -> list[dict[str, Any]]:
     """Funnel and loan sums of the institution by product, city or channel."""
-    # Column names from this mapping only; loans carry no channel (one channel so far).
-    column = {"product": "product", "city": "city", "channel": "channel"}[dimension]
-    loan_key = "'web'::varchar" if dimension == "channel" else column
+    if dimension not in ("product", "city", "channel"):
+        raise ValueError(dimension)
     rows = await _rows(
-        f"""
-WITH f AS (SELECT {column} AS k, {_FUNNEL_SUMS} FROM analytics_funnel_daily
-           WHERE day BETWEEN {{}} AND {{}} AND institution = {{}} GROUP BY 1),
-l AS (SELECT {loan_key} AS k, {_LOAN_SUMS} FROM analytics_loan_daily
-      WHERE day BETWEEN {{}} AND {{}} AND institution = {{}} GROUP BY 1)
-SELECT coalesce(f.k::text, l.k::text) AS key, f.*, l.in_force, l.overdue
-FROM f FULL JOIN l ON l.k = f.k ORDER BY 1""",  # noqa: S608  # noqa: S608
+        f"SELECT group_key AS key, {_FUNNEL_SUMS},"  # noqa: S608
+        " coalesce(sum(in_force), 0) AS in_force, coalesce(sum(overdue), 0) AS overdue"
+        " FROM analytics_breakdown_daily"
+        " WHERE institution = {} AND dimension = {} AND day BETWEEN {} AND {}"
+        " GROUP BY group_key ORDER BY group_key",
+        institution_id,
+        dimension,
         period.start,
         period.end,
-        institution_id,
-        period.start,
-        period.end,
-        institution_id,
     )
     if dimension == "product":
         names = {

@@ -72,6 +72,61 @@ class LoanDaily(Table, tablename="analytics_loan_daily"):
     overdue_balance = Numeric(digits=_MONEY, default=_ZERO)
 
 
+class FunnelInstitutionDaily(Table, tablename="analytics_funnel_institution_daily"):
+    """The coarse funnel rollup: `FunnelDaily` summed per day × institution (a few rows a
+    day instead of one per product × city × channel), written by the same refresh in the
+    same transaction. The tiles, the trend, the funnels and the institution table read
+    this; only the product / city / channel breakdowns read the fine one."""
+
+    day = Date()
+    institution = Integer()
+    submitted = Integer(default=0)
+    delivered = Integer(default=0)
+    approved = Integer(default=0)
+    rejected = Integer(default=0)
+    signed = Integer(default=0)
+    disbursed = Integer(default=0)
+    disbursed_amount = Numeric(digits=_MONEY, default=_ZERO)
+    decision_hours_sum = Numeric(digits=(18, 2), default=_ZERO)
+    decision_count = Integer(default=0)
+
+
+class LoanInstitutionDaily(Table, tablename="analytics_loan_institution_daily"):
+    """The coarse loan rollup: `LoanDaily` summed per vintage day × institution."""
+
+    day = Date()
+    institution = Integer()
+    loans = Integer(default=0)
+    in_force = Integer(default=0)
+    overdue = Integer(default=0)
+    outstanding = Numeric(digits=_MONEY, default=_ZERO)
+    overdue_balance = Numeric(digits=_MONEY, default=_ZERO)
+
+
+class BreakdownDaily(Table, tablename="analytics_breakdown_daily"):
+    """An institution's funnel and loan figures per day by one dimension at a time
+    (product, city or channel): the fine rollups folded along the other dimensions, so a
+    breakdown reads tens of rows a day, not one per product × city. Written by the same
+    refresh in the same transaction; the report's breakdowns read only this."""
+
+    day = Date(index=True)
+    institution = Integer()
+    dimension = Varchar(length=10)  # product | city | channel
+    group_key = Varchar(length=30)  # the product id, the city or the channel
+    submitted = Integer(default=0)
+    delivered = Integer(default=0)
+    approved = Integer(default=0)
+    rejected = Integer(default=0)
+    signed = Integer(default=0)
+    disbursed = Integer(default=0)
+    disbursed_amount = Numeric(digits=_MONEY, default=_ZERO)
+    decision_hours_sum = Numeric(digits=(18, 2), default=_ZERO)
+    decision_count = Integer(default=0)
+    loans = Integer(default=0)
+    in_force = Integer(default=0)
+    overdue = Integer(default=0)
+
+
 class RevenueDaily(Table, tablename="analytics_revenue_daily"):
     """Platform revenue: billing events by the day they occurred, credits by the day they
     were granted, per institution and pricing model."""

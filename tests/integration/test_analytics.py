@@ -360,6 +360,98 @@ async def test_incremental_refresh_equals_a_full_rebuild(world):
     assert await snapshot() == incremental
 
 
+_COARSE = {
+    "analytics_funnel_institution_daily": (
+        "analytics_funnel_daily",
+        "submitted, delivered, approved, rejected, signed, disbursed, disbursed_amount,"
+        " decision_hours_sum, decision_count",
+    ),
+    "analytics_loan_institution_daily": (
+        "analytics_loan_daily",
+        "loans, in_force, overdue, outstanding, overdue_balance",
+    ),
+}
+
+
+async def _coarse_and_summed_fine() -> list[tuple[list, list]]:
+    out = []
+    for coarse, (fine, columns) in _COARSE.items():
+        sums = ", ".join(f"sum({c}) AS {c.strip()}" for c in columns.split(","))
+        mine = await FunnelDaily.raw(
+            f"SELECT day, institution, {columns} FROM {coarse} ORDER BY 1, 2"  # noqa: S608
+        )
+        summed = await FunnelDaily.raw(
+            f"SELECT day, institution, {sums} FROM {fine} GROUP BY 1, 2 ORDER BY 1, 2"  # noqa: S608
+        )
+        out.append(([dict(r) for r in mine], [dict(r) for r in summed]))
+    return out
+
+
+async def test_coarse_rollups_equal_the_sum_of_the_fine_ones(world):
+    """The pages' totals read the day × institution rollups; the breakdowns the
+    per-dimension rollup folded from the fine product × city ones. All must tell the same story, after a full and an incremental
+    refresh, with several products and cities on one day of one institution."""
+    fixture = await fixed(world)
+    data, p = fixture["data"], fixture["p"]
+    second = await factories.listed_product(world.staff, world.operator)
+    for product, city in ((p, "上海市"), (second, "杭州市"), (second, "")):
+        a = await data.application(
+            product,
+            world.bank_id,
+            "2026-11-10T03:00",
+            city=city,
+            delivered="2026-11-10T04:00",
+            events=(("approved", "2026-11-10T05:30"), ("accepted", "2026-11-10T06:00")),
+            status="accepted",
+        )
+        await data.loan(a, product, world.bank_id, date(2026, 11, 10), "1234.56", "overdue", "99")
+    await jobs.refresh_rollups()
+    pairs = await _coarse_and_summed_fine()
+    funnel_coarse, funnel_fine = pairs[0]
+    # Several fine rows fold into one coarse row for the bank on 11-10.
+    fine_rows = await FunnelDaily.raw(
+        "SELECT count(*) AS n FROM analytics_funnel_daily WHERE day = {} AND institution = {}",
+        date(2026, 11, 10),
+        world.bank_id,
+    )
+    assert fine_rows[0]["n"] >= 3
+    bank_day = [
+        r
+        for r in funnel_coarse
+        if r["day"] == date(2026, 11, 10) and r["institution"] == world.bank_id
+    ]
+    assert len(bank_day) == 1
+    assert bank_day[0]["submitted"] == 5  # A1, A2 and the three above
+    assert bank_day[0]["disbursed_amount"] == Decimal("3703.68")
+    for coarse, fine in pairs:
+        assert coarse == fine
+        assert coarse  # not trivially equal
+    # Incremental: a later application moves both the same way; nothing stale remains.
+    await data.application(second, world.bank_id, "2026-11-14T02:00", city="上海市")
+    await jobs.refresh_rollups(date(2026, 11, 13))
+    for coarse, fine in await _coarse_and_summed_fine():
+        assert coarse == fine
+    # Each breakdown dimension, folded back to day × institution, is the coarse rollup.
+    columns = _COARSE["analytics_funnel_institution_daily"][1]
+    sums = ", ".join(f"sum({c}) AS {c.strip()}" for c in columns.split(","))
+    coarse = await FunnelDaily.raw(
+        f"SELECT day, institution, {columns} FROM analytics_funnel_institution_daily"  # noqa: S608
+        " ORDER BY 1, 2"
+    )
+    for dimension in ("product", "city", "channel"):
+        folded = await FunnelDaily.raw(
+            f"SELECT day, institution, {sums} FROM analytics_breakdown_daily"  # noqa: S608
+            " WHERE dimension = {} GROUP BY 1, 2 ORDER BY 1, 2",
+            dimension,
+        )
+        assert folded == coarse
+    # And the report's tiles (coarse) equal its product breakdown (fine) summed.
+    mine = await report(world.staff, CURRENT)
+    leads = next(k for k in mine.kpis if k.key == "leads").current
+    assert leads == sum(row[1] for row in mine.figure("products").table.rows)
+    assert leads == sum(row[1] for row in mine.figure("cities").table.rows)
+
+
 async def test_customer_bands_use_consented_data_and_hide_small_groups(world):
     await SystemParameter.insert(SystemParameter(key="analytics_min_band_size", value=2))
     data = Data(world)
