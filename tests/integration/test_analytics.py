@@ -20,13 +20,13 @@ from marketplace import cache
 from marketplace.accounts.tables import BorrowerProfile
 from marketplace.agreements.tables import Agreement
 from marketplace.analytics import jobs, recorder
-from marketplace.analytics.complaints import register_complaint_counter
 from marketplace.analytics.formatting import headline, number
 from marketplace.analytics.period import Period, parse_period
 from marketplace.analytics.queries import dashboard, report
 from marketplace.analytics.tables import BehaviourEvent, FunnelDaily
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.tables import AuditEntry
+from marketplace.complaints.tables import Complaint
 from marketplace.consents.tables import Consent
 from marketplace.errors import PermissionDenied
 from marketplace.loans.tables import Loan
@@ -306,7 +306,7 @@ async def test_dashboard_figures_match_the_hand_computed_ones(world):
     bank = institutions["测试银行"]
     # applications, approved, approval rate 1 of 2 decided, mean hours (10 + 10) / 2,
     # disbursed, overdue rate 1 of 1, complaints unknown.
-    assert bank[1:] == [3, 1, Decimal("0.5"), Decimal(10), Decimal("50000.00"), Decimal(1), None]
+    assert bank[1:] == [3, 1, Decimal("0.5"), Decimal(10), Decimal("50000.00"), Decimal(1), 0]
     other = institutions["别家银行"]
     assert other[1:5] == [1, 1, Decimal(1), Decimal(4)]
     assert board.institutions.table.links[0].startswith("/admin/monitoring?level=institution")
@@ -557,23 +557,36 @@ async def test_dashboard_page_renders_with_tiles_charts_and_tables(client, world
     assert page.headers["location"] == "/admin/dashboard?end=2026-11-16"
 
 
-async def test_complaints_column_fed_by_a_registered_counter(client, world):
+async def test_complaints_column_counts_the_complaints_filed_in_the_period(client, world):
     await fixed(world)
     await jobs.refresh_rollups()
     boss = await _super()
     board = await dashboard(boss, CURRENT)
-    assert all(row[7] is None for row in _table(board.institutions))
-
-    async def counter(start: date, end: date):
-        return {world.bank_id: 2}
-
-    register_complaint_counter(counter)
-    try:
-        board = await dashboard(boss, CURRENT, sort="complaints")
-        assert _table(board.institutions)[0][0] == "测试银行"
-        assert _table(board.institutions)[0][7] == 2
-    finally:
-        register_complaint_counter(None)
+    assert all(row[7] == 0 for row in _table(board.institutions))
+    # Two complaints against the bank inside the period (Asia/Shanghai days), one the
+    # minute after it ends, and feedback: only the two count.
+    for at, kind in (
+        (datetime(2026, 11, 9, 16, 0, tzinfo=UTC), "complaint"),  # 11-10 00:00 Shanghai
+        (datetime(2026, 11, 16, 15, 59, tzinfo=UTC), "complaint"),  # 11-16 23:59 Shanghai
+        (datetime(2026, 11, 16, 16, 0, tzinfo=UTC), "complaint"),  # 11-17 00:00 Shanghai
+        (datetime(2026, 11, 12, 2, 0, tzinfo=UTC), "feedback"),
+    ):
+        await Complaint.insert(
+            Complaint(
+                reference=f"TS{secrets.token_hex(8).upper()}",
+                kind=kind,
+                borrower=world.borrower.user_id,
+                institution=world.bank_id,
+                category="opaque_fees" if kind == "complaint" else "suggestion",
+                description_encrypted="x",
+                status="open",
+                created_at=at,
+                resolve_due_at=at + timedelta(hours=120),
+            )
+        )
+    board = await dashboard(boss, CURRENT, sort="complaints")
+    assert _table(board.institutions)[0][0] == "测试银行"
+    assert _table(board.institutions)[0][7] == 2
 
 
 @pytest.mark.parametrize(
