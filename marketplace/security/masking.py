@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from marketplace.i18n import _
+
 __all__ = [
     "Sensitive",
     "mask_address",
@@ -98,8 +100,8 @@ def mask_author(name_masked: str, mobile_masked: str) -> str:
         return name[0] + "**"
     tail = mobile_masked.strip()[-4:]
     if len(tail) == 4 and tail.isdigit():
-        return "用户****" + tail
-    return "用户"
+        return _("用户****{tail}", tail=tail)
+    return _("用户")
 
 
 class Sensitive:
