@@ -76,8 +76,8 @@ def _filters(request: Request) -> DeskFilters:
         ),
         assignee_id=query_int(request, "assignee", 0, minimum=1) or None,
         overdue=params.get("overdue") == "1",
-        since=lenient(parse_date, params.get("since"), None, label=""),
-        until=lenient(parse_date, params.get("until"), None, label=""),
+        since=lenient(parse_date, params.get("since"), None),
+        until=lenient(parse_date, params.get("until"), None),
     )
 
 
