@@ -154,6 +154,15 @@ async def browser():
         await browser.close()
 
 
+async def _forget_address_limits() -> None:
+    """Every browser comes from 127.0.0.1: each test starts with that address's SMS-code
+    allowance fresh, as its own visitors would, however many tests ran before it."""
+    redis = Redis.from_url(E2E_ENV["REDIS_URL"])
+    async for key in redis.scan_iter(match="*smscode:address:*"):
+        await redis.delete(key)
+    await redis.aclose()
+
+
 CSP_VIOLATION = re.compile(r"Content Security Policy|Refused to (execute|load|apply)", re.I)
 
 
@@ -164,6 +173,7 @@ async def new_page(browser, live_server, request):
     whose pages broke the Content-Security-Policy or threw a script error fails."""
     contexts, pages = [], []
     script_problems: list[str] = []
+    await _forget_address_limits()
 
     async def make(*, mobile: bool = True, javascript: bool = True):
         viewport = {"width": 390, "height": 844} if mobile else {"width": 1280, "height": 900}

@@ -120,7 +120,7 @@ async def test_product_to_lead_journey(new_page, live_server):
     reference = application_url.rsplit("/", 1)[-1]
 
     # 5. The institution sees the lead (ID masked), moves it to 审核中 then 已批复.
-    await poll(staff, "/console/leads", reference)
+    await poll(staff, "/console/leads?sort=recent", reference)
     await staff.get_by_role("link", name=reference, exact=True).click()
     lead_url = staff.url
     masked = id_number[:3] + "*" * 11 + id_number[-4:]

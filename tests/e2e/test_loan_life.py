@@ -49,7 +49,7 @@ async def _apply(borrower: Page, product: str) -> str:
 async def _offer(staff: Page, reference: str, amount: str | None, term: str | None) -> None:
     """Take the lead into review and approve it with an offer (the form starts from what
     the borrower asked, at the product's price)."""
-    await poll(staff, "/console/leads", reference)
+    await poll(staff, "/console/leads?sort=recent", reference)
     await staff.get_by_role("link", name=reference, exact=True).click()
     await staff.get_by_role("button", name=re.compile("开始审核")).click()
     await expect(staff.locator("main")).to_contain_text("审核中")

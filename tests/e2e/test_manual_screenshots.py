@@ -163,7 +163,9 @@ async def test_borrower_manual(new_page, live_server):
     # The institution starts its review; the borrower's timeline follows.
     staff = await new_page(mobile=False)
     await sign_in(staff, "/console/login", "officer@huaxin-bank.example")
-    await poll(staff, "/console/leads?assignee=all", reference)  # officers default to 我的线索
+    await poll(
+        staff, "/console/leads?assignee=all&sort=recent", reference
+    )  # officers default to 我的线索
     await staff.get_by_role("link", name=reference, exact=True).click()
     await staff.fill("textarea[name=note]", "资料齐全，已进入审核，请保持电话畅通。")
     await staff.get_by_role("button", name="开始审核").click()
@@ -219,7 +221,7 @@ async def test_staff_manual(new_page, live_server):
     await expect(staff.get_by_role("button", name="确认下架")).to_be_visible()
     await shoot(staff, "staff-06-product-listed")
 
-    await poll(staff, "/console/leads", reference)
+    await poll(staff, "/console/leads?sort=recent", reference)
     await expect(staff.locator("#lead-rows")).to_contain_text("刘**")
     await shoot(staff, "staff-07-leads")
 

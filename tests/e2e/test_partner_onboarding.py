@@ -144,4 +144,4 @@ async def test_partner_onboarding_to_first_lead(new_page, live_server, tmp_path)
     reference = borrower.url.rsplit("/", 1)[-1]
 
     # 7. The lead is delivered to the new institution's console.
-    await poll(staff, "/console/leads", reference)
+    await poll(staff, "/console/leads?sort=recent", reference)
