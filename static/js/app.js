@@ -110,6 +110,23 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-print]");
     if (button) window.print();
+    closeMenus(event.target.closest && event.target.closest("details[data-menu]"));
+  });
+
+  // Header menus (<details data-menu>): one open at a time; a click elsewhere or Escape
+  // folds them. Without JavaScript each still opens and closes on its own summary.
+  function closeMenus(except) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (menu !== except) menu.open = false;
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var open = document.querySelector("details[data-menu][open]");
+    if (!open) return;
+    closeMenus(null);
+    open.querySelector("summary").focus();
   });
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -350,6 +350,25 @@ async def test_a_created_role_starts_with_nothing_and_appears_in_pickers(
     assert (await staff_client.get("/admin/roles")).status_code == 200
     nav = {a["href"] for a in soup(await staff_client.get("/admin/")).select(".site-nav a")}
     assert {"/admin/audit", "/admin/roles"} <= nav
+    # One page of a group is a plain link: no menu to open for a single entry.
+    assert not soup(await staff_client.get("/admin/")).select(".site-nav details")
+
+
+async def test_the_operator_menu_folds_into_groups_marking_the_current_one(client, world, root):
+    await login(client, "/admin/login", ROOT)
+    page = soup(await client.get("/admin/parameters"))
+    nav = page.select_one(".site-nav")
+    top = [a.get_text(strip=True) for a in nav.select(".site-nav__list > li > a")]
+    assert top == ["概览", "数据看板"]
+    groups = {
+        d.summary.get_text(strip=True): [a["href"] for a in d.select("a")]
+        for d in nav.select("details.nav-group")
+    }
+    assert list(groups) == ["产品与内容", "机构与结算", "风控与合规", "系统"]
+    assert "/admin/parameters" in groups["系统"] and "/admin/audit" in groups["风控与合规"]
+    current = nav.select("summary.nav-group__current")
+    assert [s.get_text(strip=True) for s in current] == ["系统"]
+    assert nav.select_one("a[aria-current='page']")["href"] == "/admin/parameters"
 
 
 @pytest.mark.parametrize(
