@@ -58,13 +58,15 @@ class FunnelDaily(Table, tablename="analytics_funnel_daily"):
 
 
 class LoanDaily(Table, tablename="analytics_loan_daily"):
-    """Loans by the day they were disbursed (a vintage) and institution × product × city:
-    how many are in force and overdue now, and their balances."""
+    """Loans by the day they were disbursed (a vintage) and institution × product × city ×
+    channel (of their application): how many are in force and overdue now, and their
+    balances."""
 
     day = Date(index=True)
     institution = Integer()
     product = Integer()
     city = Varchar(length=30, default="")
+    channel = Varchar(length=20, default="web")
     loans = Integer(default=0)
     in_force = Integer(default=0)
     overdue = Integer(default=0)
@@ -175,16 +177,21 @@ class FilterDaily(Table, tablename="analytics_filter_daily"):
     uses = Integer(default=0)
 
 
-class BandDaily(Table, tablename="analytics_band_daily"):
+class BandMember(Table, tablename="analytics_band_member"):
     """Customer bands for an institution, from its applications whose consent is in force
-    now: per day of submission, dimension (age, city tier, income, employment) and band,
-    the distinct borrowers and the applications, approvals and disbursements."""
+    now: one row per day of submission × borrower, with the borrower's bands that day
+    (age, city tier, income, employment) and their applications, approvals and
+    disbursements. Per borrower, so a period's band counts each borrower once however
+    many days they applied on (the small-group threshold is on distinct people); the
+    borrower is the account id, kept only while the consent is (the refresh drops it)."""
 
     day = Date(index=True)
     institution = Integer()
-    dimension = Varchar(length=20)
-    band = Varchar(length=30)
-    borrowers = Integer(default=0)
+    borrower = Integer()
+    age = Varchar(length=10)
+    city_tier = Varchar(length=10)
+    income = Varchar(length=10)
+    employment = Varchar(length=30)
     applications = Integer(default=0)
     approved = Integer(default=0)
     disbursed = Integer(default=0)
