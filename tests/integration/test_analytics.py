@@ -310,7 +310,7 @@ async def test_dashboard_figures_match_the_hand_computed_ones(world):
     institutions = {row[0]: row for row in _table(board.institutions)}
     bank = institutions["测试银行"]
     # applications, approved, approval rate 1 of 2 decided, mean hours (10 + 10) / 2,
-    # disbursed, overdue rate 1 of 1, complaints unknown.
+    # disbursed, overdue rate 1 of 1, no complaints.
     assert bank[1:] == [3, 1, Decimal("0.5"), Decimal(10), Decimal("50000.00"), Decimal(1), 0]
     other = institutions["别家银行"]
     assert other[1:5] == [1, 1, Decimal(1), Decimal(4)]
