@@ -73,7 +73,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from marketplace.applications.reporting import income_band  # noqa: E402
 from marketplace.dburl import engine_config  # noqa: E402
 
 DEFAULT_DATABASE = "loanmart_bench_volume"
@@ -520,6 +519,7 @@ class Generator:
         rng = self.rng
         c = self.c
         from marketplace.accounts.services import mobile_login_key
+        from marketplace.applications.reporting import income_band
 
         for n in range(start, stop):
             user_id = ids.take("app_user")

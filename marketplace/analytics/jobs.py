@@ -274,6 +274,29 @@ WITH ins AS (
 SELECT count(*) AS n FROM ins
 """  # noqa: S608
 
+# Each band row's previous day in the same band (see BandMember), for the rows just written,
+# looking back over the borrower's older rows at the institution too.
+_BAND_PREVIOUS = """
+UPDATE analytics_band_member m SET age_previous = w.age_previous,
+  city_tier_previous = w.city_tier_previous, income_previous = w.income_previous,
+  employment_previous = w.employment_previous
+FROM (
+  SELECT institution, borrower, day,
+         lag(day) OVER (PARTITION BY institution, borrower, age ORDER BY day) AS age_previous,
+         lag(day) OVER (PARTITION BY institution, borrower, city_tier ORDER BY day)
+           AS city_tier_previous,
+         lag(day) OVER (PARTITION BY institution, borrower, income ORDER BY day)
+           AS income_previous,
+         lag(day) OVER (PARTITION BY institution, borrower, employment ORDER BY day)
+           AS employment_previous
+  FROM analytics_band_member
+  WHERE (institution, borrower) IN (
+    SELECT institution, borrower FROM analytics_band_member WHERE day >= {})
+) w
+WHERE m.day >= {} AND m.institution = w.institution AND m.borrower = w.borrower
+  AND m.day = w.day
+"""
+
 _ROLLUPS = (
     "analytics_funnel_daily",
     "analytics_loan_daily",
@@ -313,6 +336,7 @@ async def refresh_rollups(since: date | None = None) -> int:
         written += await _count(_QUERIES, start)
         written += await _count(_FILTERS, start)
         written += await _count(_BANDS, start)
+        await FunnelDaily.raw(_BAND_PREVIOUS, first_day, first_day)
         await RefreshRun.insert(RefreshRun(since=since, rows=written))
     return written
 

@@ -807,15 +807,20 @@ async def _distinct_borrowers(
 
 async def _band_groups(period: Period, institution_id: int, minimum: int) -> list[BandGroup]:
     """Per dimension and band: the distinct borrowers over the whole period (the
-    small-group threshold counts people, not borrower-days) and their applications."""
+    small-group threshold counts people, not borrower-days: each borrower's first row of
+    the band in the period, see BandMember) and their applications."""
     rows = await _rows(
-        "SELECT d.dimension, d.band, count(DISTINCT m.borrower) AS borrowers,"
+        "SELECT d.dimension, d.band,"
+        " count(*) FILTER (WHERE d.previous IS NULL OR d.previous < {}) AS borrowers,"
         " sum(m.applications) AS applications, sum(m.approved) AS approved,"
         " sum(m.disbursed) AS disbursed FROM analytics_band_member m"
-        " CROSS JOIN LATERAL (VALUES ('age', m.age), ('city_tier', m.city_tier),"
-        " ('income', m.income), ('employment', m.employment)) AS d(dimension, band)"
+        " CROSS JOIN LATERAL (VALUES ('age', m.age, m.age_previous),"
+        " ('city_tier', m.city_tier, m.city_tier_previous),"
+        " ('income', m.income, m.income_previous),"
+        " ('employment', m.employment, m.employment_previous)) AS d(dimension, band, previous)"
         " WHERE m.institution = {} AND m.day BETWEEN {} AND {} GROUP BY d.dimension, d.band"
         " ORDER BY d.dimension, d.band",
+        period.start,
         institution_id,
         period.start,
         period.end,

@@ -195,6 +195,14 @@ class BandMember(Table, tablename="analytics_band_member"):
     applications = Integer(default=0)
     approved = Integer(default=0)
     disbursed = Integer(default=0)
+    # Per dimension, the borrower's previous day in the same band at this institution (None:
+    # the first). A period counts a borrower in a band on the row whose previous day is
+    # before the period: exactly one row per borrower and band, so a plain filtered count
+    # is the distinct count — no DISTINCT, no sort of the period's rows.
+    age_previous = Date(null=True, default=None)
+    city_tier_previous = Date(null=True, default=None)
+    income_previous = Date(null=True, default=None)
+    employment_previous = Date(null=True, default=None)
 
 
 class RefreshRun(Table, tablename="analytics_refresh_run"):
