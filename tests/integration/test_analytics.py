@@ -543,6 +543,43 @@ async def test_a_band_counts_distinct_borrowers_over_the_period(world):
     assert income.rows[0][:3] == ["其他（2 个人数不足的分段合并）", 3, 8]
 
 
+async def test_band_counts_hold_for_any_period_after_an_incremental_refresh(world):
+    """A borrower counted once per band whichever days of theirs a period holds: before it
+    (11-05), inside it (11-12, 11-14) — and an incremental refresh writes the same band
+    rows (with their previous days) as a full rebuild."""
+    await SystemParameter.insert(SystemParameter(key="analytics_min_band_size", value=1))
+    data = Data(world)
+    p = await factories.listed_product(world.staff, world.operator)
+    await _profile(
+        world.borrower.user_id, birth=date(1990, 1, 1), employment="employee", income="1"
+    )
+    other = await _borrower("13500000906", "周九", date(1991, 1, 1), "employee")
+    for day in ("2026-11-05T02:00", "2026-11-12T02:00"):
+        await data.application(p, world.bank_id, day, income_band="5k_10k")
+    await jobs.refresh_rollups()
+    await data.application(p, world.bank_id, "2026-11-14T02:00", income_band="5k_10k")
+    await data.application(p, world.bank_id, "2026-11-14T03:00", borrower=other)
+    await jobs.refresh_rollups(date(2026, 11, 13))
+
+    async def band_rows() -> list:
+        rows = await FunnelDaily.raw("SELECT * FROM analytics_band_member ORDER BY day, borrower")
+        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+    incremental = await band_rows()
+    await jobs.refresh_rollups()
+    assert await band_rows() == incremental
+    for period, income_rows in (
+        (CURRENT, [["5000–1 万元", 1, 2], ["未知", 1, 1]]),
+        (Period(date(2026, 11, 1), date(2026, 11, 16)), [["5000–1 万元", 1, 3], ["未知", 1, 1]]),
+        (Period(date(2026, 11, 13), date(2026, 11, 14)), [["5000–1 万元", 1, 1], ["未知", 1, 1]]),
+    ):
+        result = await report(world.staff, period)
+        assert [row[:3] for row in result.figure("band_income").table.rows] == income_rows
+        assert [row[:3] for row in result.figure("band_employment").table.rows] == [
+            ["企业员工", 2, income_rows[0][2] + 1]
+        ]
+
+
 async def test_reports_break_down_by_channel(world):
     """Two web applications and one from a phone (H5) of the bank, the H5 one disbursed
     and overdue; the report's channel table and the breakdown rollup agree."""
