@@ -252,50 +252,56 @@ SELECT count(*) AS n FROM ins
 """  # noqa: S608
 
 _AGE = "extract(year FROM age(" + _day("a.submitted_at") + ", bp.birth_date))::int"
+_DIMENSIONS = ("age", "city_tier", "income", "employment")
+_PREVIOUS = ",\n         ".join(
+    f"lag(day) OVER (PARTITION BY institution, borrower, {d} ORDER BY day) AS {d}_previous"
+    for d in _DIMENSIONS
+)
 # One row per day × institution × borrower; a borrower whose profile changed within a day
-# (rare) keeps that day's latest bands.
+# (rare) keeps that day's latest bands. Each row's previous day in the same band (see
+# BandMember) looks back over the borrower's older rows at the institution, which an
+# incremental refresh keeps (index (institution, borrower)).
 _BANDS = f"""
-WITH ins AS (
-  INSERT INTO analytics_band_member (day, institution, borrower, age, city_tier, income,
-    employment, applications, approved, disbursed)
-  SELECT {_day("a.submitted_at")}, a.institution, a.borrower,
-         (array_agg({age_sql(_AGE)} ORDER BY a.id DESC))[1],
-         (array_agg({city_tier_sql("a.city")} ORDER BY a.id DESC))[1],
-         (array_agg(a.income_band ORDER BY a.id DESC))[1],
-         min(bp.employment_type), count(*),
-         count(*) FILTER (WHERE a.status IN {_in(_APPROVED)}),
+WITH fresh AS (
+  SELECT {_day("a.submitted_at")} AS day, a.institution, a.borrower,
+         (array_agg({age_sql(_AGE)} ORDER BY a.id DESC))[1] AS age,
+         (array_agg({city_tier_sql("a.city")} ORDER BY a.id DESC))[1] AS city_tier,
+         (array_agg(a.income_band ORDER BY a.id DESC))[1] AS income,
+         min(bp.employment_type) AS employment, count(*) AS applications,
+         count(*) FILTER (WHERE a.status IN {_in(_APPROVED)}) AS approved,
          count(*) FILTER (WHERE EXISTS (SELECT 1 FROM loan l WHERE l.application = a.id))
+           AS disbursed
   FROM application a
   JOIN consent c ON c.id = a.consent AND c.withdrawn_at IS NULL
   JOIN borrower_profile bp ON bp."user" = a.borrower
   WHERE a.submitted_at >= {{}}
   GROUP BY 1, a.institution, a.borrower
+),
+days AS (
+  SELECT day, institution, borrower, age, city_tier, income, employment, true AS fresh
+  FROM fresh
+  UNION ALL
+  SELECT o.day, o.institution, o.borrower, o.age, o.city_tier, o.income, o.employment, false
+  FROM analytics_band_member o
+  WHERE (o.institution, o.borrower) IN (SELECT institution, borrower FROM fresh)
+),
+previous AS (
+  SELECT day, institution, borrower, fresh,
+         {_PREVIOUS}
+  FROM days
+),
+ins AS (
+  INSERT INTO analytics_band_member (day, institution, borrower, age, city_tier, income,
+    employment, applications, approved, disbursed, age_previous, city_tier_previous,
+    income_previous, employment_previous)
+  SELECT f.day, f.institution, f.borrower, f.age, f.city_tier, f.income, f.employment,
+         f.applications, f.approved, f.disbursed, p.age_previous, p.city_tier_previous,
+         p.income_previous, p.employment_previous
+  FROM fresh f JOIN previous p ON p.fresh AND p.day = f.day
+    AND p.institution = f.institution AND p.borrower = f.borrower
   RETURNING 1)
 SELECT count(*) AS n FROM ins
 """  # noqa: S608
-
-# Each band row's previous day in the same band (see BandMember), for the rows just written,
-# looking back over the borrower's older rows at the institution too.
-_BAND_PREVIOUS = """
-UPDATE analytics_band_member m SET age_previous = w.age_previous,
-  city_tier_previous = w.city_tier_previous, income_previous = w.income_previous,
-  employment_previous = w.employment_previous
-FROM (
-  SELECT institution, borrower, day,
-         lag(day) OVER (PARTITION BY institution, borrower, age ORDER BY day) AS age_previous,
-         lag(day) OVER (PARTITION BY institution, borrower, city_tier ORDER BY day)
-           AS city_tier_previous,
-         lag(day) OVER (PARTITION BY institution, borrower, income ORDER BY day)
-           AS income_previous,
-         lag(day) OVER (PARTITION BY institution, borrower, employment ORDER BY day)
-           AS employment_previous
-  FROM analytics_band_member
-  WHERE (institution, borrower) IN (
-    SELECT institution, borrower FROM analytics_band_member WHERE day >= {})
-) w
-WHERE m.day >= {} AND m.institution = w.institution AND m.borrower = w.borrower
-  AND m.day = w.day
-"""
 
 _ROLLUPS = (
     "analytics_funnel_daily",
@@ -336,7 +342,6 @@ async def refresh_rollups(since: date | None = None) -> int:
         written += await _count(_QUERIES, start)
         written += await _count(_FILTERS, start)
         written += await _count(_BANDS, start)
-        await FunnelDaily.raw(_BAND_PREVIOUS, first_day, first_day)
         await RefreshRun.insert(RefreshRun(since=since, rows=written))
     return written
 

@@ -809,22 +809,35 @@ async def _band_groups(period: Period, institution_id: int, minimum: int) -> lis
     """Per dimension and band: the distinct borrowers over the whole period (the
     small-group threshold counts people, not borrower-days: each borrower's first row of
     the band in the period, see BandMember) and their applications."""
-    rows = await _rows(
-        "SELECT d.dimension, d.band,"
-        " count(*) FILTER (WHERE d.previous IS NULL OR d.previous < {}) AS borrowers,"
-        " sum(m.applications) AS applications, sum(m.approved) AS approved,"
-        " sum(m.disbursed) AS disbursed FROM analytics_band_member m"
-        " CROSS JOIN LATERAL (VALUES ('age', m.age, m.age_previous),"
-        " ('city_tier', m.city_tier, m.city_tier_previous),"
-        " ('income', m.income, m.income_previous),"
-        " ('employment', m.employment, m.employment_previous)) AS d(dimension, band, previous)"
-        " WHERE m.institution = {} AND m.day BETWEEN {} AND {} GROUP BY d.dimension, d.band"
-        " ORDER BY d.dimension, d.band",
-        period.start,
+    counted = ", ".join(
+        f"count(*) FILTER (WHERE {d}_previous IS NULL OR {d}_previous < {{}}) AS {d}_borrowers"
+        for d in bands.DIMENSIONS
+    )
+    # One pass, one grouping set per dimension (a set's other columns come back NULL).
+    sets = await _rows(
+        f"SELECT {', '.join(bands.DIMENSIONS)}, {counted},"  # noqa: S608 - codes from bands.py
+        " sum(applications) AS applications, sum(approved) AS approved,"
+        " sum(disbursed) AS disbursed FROM analytics_band_member"
+        " WHERE institution = {} AND day BETWEEN {} AND {}"
+        f" GROUP BY GROUPING SETS ({', '.join(f'({d})' for d in bands.DIMENSIONS)})",
+        *[period.start] * len(bands.DIMENSIONS),
         institution_id,
         period.start,
         period.end,
     )
+    rows = [
+        {
+            "dimension": dimension,
+            "band": row[dimension],
+            "borrowers": row[f"{dimension}_borrowers"],
+            "applications": row["applications"],
+            "approved": row["approved"],
+            "disbursed": row["disbursed"],
+        }
+        for row in sets
+        for dimension in bands.DIMENSIONS
+        if row[dimension] is not None
+    ]
     groups = []
     for dimension, label in bands.DIMENSIONS.items():
         mine = [r for r in rows if r["dimension"] == dimension]
