@@ -6,8 +6,8 @@ migrates it (`loanmart migrate`), seeds the demo catalogue (`loanmart seed`: the
 institutions, products, agreements, staff and operators), then generates --rows
 applications spread over --days days (ending today, Asia/Shanghai business dates, more
 in recent months, fewer at night and at weekends) across every listed demo product, its
-institution, 30 cities and the channels (when the application table has a `channel`
-column), each with the rows the contexts keep for it:
+institution, 30 cities and the two channels (web, h5), each with the rows the contexts
+keep for it:
 
 * borrowers (`app_user` + `borrower_profile`, one per ~4 applications; age, city,
   employment type and income spread so that customer bands have a shape);
@@ -95,7 +95,7 @@ EMPLOYMENT: tuple[tuple[str, int], ...] = (
 )  # fmt: skip
 INCOMES = (3000, 5000, 8000, 12000, 18000, 25000, 40000, 60000)
 INCOME_WEIGHTS = (8, 18, 24, 20, 13, 9, 5, 3)
-CHANNELS: tuple[tuple[str, int], ...] = (("web", 35), ("h5", 40), ("app", 15), ("api", 10))
+CHANNELS: tuple[tuple[str, int], ...] = (("web", 40), ("h5", 60))
 PURPOSES = ("consumption", "decoration", "education", "travel", "business", "car")
 
 # Final outcome of an application that had all the time it needed (weights in percent);
@@ -215,7 +215,6 @@ class Catalogue:
     staff: dict[int, int]  # institution → a staff user id
     agreements: dict[int, tuple[int, int]]  # institution → (agreement id, version)
     behaviour_table: str | None
-    application_columns: set[str]
 
 
 def _monthly(rate: Decimal, period: str) -> float:
@@ -276,17 +275,7 @@ async def load_catalogue(conn: asyncpg.Connection) -> Catalogue:
         staff,
         agreements,
         behaviour_table,
-        set(await table_columns(conn, "application")),
     )
-
-
-async def table_columns(conn: asyncpg.Connection, table: str) -> dict[str, str]:
-    rows = await conn.fetch(
-        "SELECT column_name, data_type FROM information_schema.columns"
-        " WHERE table_schema = 'public' AND table_name = $1",
-        table,
-    )
-    return {r["column_name"]: r["data_type"] for r in rows}
 
 
 # -- synthetic personal data, encrypted once --------------------------------------------
@@ -420,7 +409,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "id", "reference", "borrower", "product", "product_version", "institution", "consent",
         "amount", "term_months", "status", "shared_data_encrypted", "submission_key",
         "submitted_at", "updated_at", "assignee", "city", "delivered_at", "rejection_reason",
-        "repayment_method", "prescreen_score", "purpose",
+        "repayment_method", "prescreen_score", "purpose", "channel", "income_band",
     ),
     "application_event": ("id", "application", "status", "actor_kind", "actor_id", "note", "at"),
     "offer": (
@@ -498,14 +487,13 @@ class Generator:
         self.outcome_cum = _cum(out_w)
         self.channel_names, channel_w = _weighted(CHANNELS)
         self.channel_cum = _cum(channel_w)
-        self.has_channel = "channel" in catalogue.application_columns
         self.notice_version = NOTICE_VERSION
         self.notice_hash = hashlib.sha256(NOTICE_VERSION.encode()).hexdigest()
         self.purpose = str(PURPOSE)[:200]
         self.retention = str(RETENTION)[:60]
         self.items = list(SHARED_ITEMS)
         self.borrower_count = max(rows // 4, 10)
-        self.borrowers: list[tuple[int, str]] = []  # (user id, city)
+        self.borrowers: list[tuple[int, str, str]] = []  # (user id, city, income band)
         self.counts: dict[str, int] = {t: 0 for t in TABLES}
 
     # -- helpers
@@ -531,6 +519,7 @@ class Generator:
         rng = self.rng
         c = self.c
         from marketplace.accounts.services import mobile_login_key
+        from marketplace.applications.reporting import income_band
 
         for n in range(start, stop):
             user_id = ids.take("app_user")
@@ -554,7 +543,7 @@ class Generator:
                     c.contact_name, "压*", "friend", c.contact_mobile, "166****0001",
                 )
             )  # fmt: skip
-            self.borrowers.append((user_id, city))
+            self.borrowers.append((user_id, city, income_band(Decimal(income))))
 
     # -- one application and everything that follows it
 
@@ -566,7 +555,7 @@ class Generator:
         ]
         inst = product.institution
         staff = self.cat.staff.get(inst)
-        borrower, city = self.borrowers[rng.randrange(len(self.borrowers))]
+        borrower, city, band = self.borrowers[rng.randrange(len(self.borrowers))]
         t0 = self.submitted_at()
         outcome = self.pick(self.outcomes, self.outcome_cum)
         amount = max(
@@ -634,10 +623,8 @@ class Generator:
             consent_id, Decimal(amount), term, status, self.c.shared[n % len(self.c.shared)],
             f"bv-{n}", t0, updated, staff if delivered_at and rng.random() < 0.5 else None, city,
             delivered_at, reason, method,
-            rng.randrange(300, 900) if delivered_at else None, rng.choice(PURPOSES),
+            rng.randrange(300, 900) if delivered_at else None, rng.choice(PURPOSES), channel, band,
         ]  # fmt: skip
-        if self.has_channel:
-            app_row.append(channel)
         rows["application"].append(tuple(app_row))
         for ev_status, kind, actor, at in events:
             rows["application_event"].append(
@@ -816,8 +803,6 @@ async def copy_batch(conn: asyncpg.Connection, gen: Generator, batch: Batch) -> 
             if not records:
                 continue
             columns = list(COLUMNS[table])
-            if table == "application" and gen.has_channel:
-                columns.append("channel")
             await conn.copy_records_to_table(table, records=records, columns=columns)
             gen.counts[table] += len(records)
 
@@ -836,8 +821,7 @@ async def generate(database_url: str, rows: int, days: int, batch_size: int, see
         )
         print(
             f"  {len(catalogue.products)} products of {len({p.institution for p in catalogue.products})}"
-            f" institutions; {gen.borrower_count:,} borrowers; channel column: "
-            f"{'yes' if gen.has_channel else 'no'}; behaviour table: "
+            f" institutions; {gen.borrower_count:,} borrowers; behaviour table: "
             f"{catalogue.behaviour_table or 'none'}"
         )
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from marketplace.collections import clock
+from marketplace import clock
 from marketplace.collections.queries import (
     bucket_choices,
     channel_choices,

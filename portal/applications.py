@@ -23,6 +23,7 @@ from marketplace.applications.queries import (
     borrower_application,
     borrower_applications,
 )
+from marketplace.applications.reporting import channel_of
 from marketplace.applications.services import (
     batch_product_ids,
     new_submission_key,
@@ -116,7 +117,10 @@ async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
 
     async def submit(data: FormData) -> Response:
-        reference = await submit_application(actor, parse_application_input(product_id, data))
+        channel = channel_of(request.headers.get("user-agent"))
+        reference = await submit_application(
+            actor, parse_application_input(product_id, data, channel)
+        )
         await track(request, EventKind.APPLY_SUBMITTED, product=product_id)
         await track(request, EventKind.CONSENT_GIVEN, product=product_id)
         flash(request, _("申请已提交，机构接收后会在时间线上更新"))
@@ -204,7 +208,8 @@ async def apply_many_submit(request: Request) -> Response:
         if first(data.get("intent")) == "check":
             # Check the conditions again with what is typed now; nothing is sent.
             return await _batch_form(request, shown_of(data), typed(data), data, {})
-        references = await submit_batch(actor, parse_batch_input(data))
+        channel = channel_of(request.headers.get("user-agent"))
+        references = await submit_batch(actor, parse_batch_input(data, channel))
         flash(
             request,
             _(

@@ -1,10 +1,10 @@
 """The customer bands of the institution reports (I8): age, city tier, monthly income and
-employment type. Codes are stored in the rollup; labels are shown."""
+employment type. Codes are stored in the rollup; labels are shown. The income bands are
+the application's (applications/reporting.py), set at submission."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
+from marketplace.applications.reporting import UNKNOWN_INCOME
 from marketplace.i18n import N_
 from marketplace.products.catalog import EMPLOYMENT_TYPES
 
@@ -42,15 +42,7 @@ NEW_TIER_1 = (
     "青岛市",
     "合肥市",
 )
-# Monthly income in yuan: (code, lowest amount in the band).
-INCOME_BANDS: tuple[tuple[str, Decimal], ...] = (
-    ("lt_5k", Decimal(0)),
-    ("5k_10k", Decimal(5000)),
-    ("10k_20k", Decimal(10000)),
-    ("20k_plus", Decimal(20000)),
-)
 OTHER = "other"
-UNKNOWN = "unknown"
 
 LABELS: dict[str, dict[str, str]] = {
     "age": {
@@ -67,20 +59,10 @@ LABELS: dict[str, dict[str, str]] = {
         "5k_10k": N_("5000–1 万元"),
         "10k_20k": N_("1 万–2 万元"),
         "20k_plus": N_("2 万元及以上"),
-        UNKNOWN: N_("未知"),
+        UNKNOWN_INCOME: N_("未知"),
     },
     "employment": dict(EMPLOYMENT_TYPES),
 }
-
-
-def income_band(monthly_income: Decimal | None) -> str:
-    if monthly_income is None or monthly_income < 0:
-        return UNKNOWN
-    code = INCOME_BANDS[0][0]
-    for band, lowest in INCOME_BANDS:
-        if monthly_income >= lowest:
-            code = band
-    return code
 
 
 def _quoted(values: tuple[str, ...]) -> str:

@@ -16,19 +16,17 @@ import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marketplace.accounts.tables import BorrowerProfile
 from marketplace.analytics import recorder
-from marketplace.analytics.bands import age_sql, city_tier_sql, income_band
-from marketplace.analytics.period import SHANGHAI, business_today
+from marketplace.analytics.bands import age_sql, city_tier_sql
+from marketplace.analytics.period import business_today
 from marketplace.analytics.tables import BehaviourEvent, FunnelDaily, RefreshRun
 from marketplace.applications.statuses import ApplicationStatus
 from marketplace.db import engine, transaction
+from marketplace.loancalc import SHANGHAI
 from marketplace.loans.statuses import LoanStatus
 from marketplace.parameters.services import get_parameters
-from marketplace.security import decrypt_field
 
 log = logging.getLogger(__name__)
 # Advisory lock key: one refresh at a time.
@@ -55,16 +53,16 @@ def _day(column: str) -> str:
 
 _FUNNEL = f"""
 WITH src AS (
-  SELECT {_day("a.submitted_at")} AS day, a.institution, a.product, a.city,
+  SELECT {_day("a.submitted_at")} AS day, a.institution, a.product, a.city, a.channel,
          1 AS submitted, 0 AS delivered, 0 AS approved, 0 AS rejected, 0 AS signed,
          0 AS disbursed, 0::numeric AS amount, 0::numeric AS hours, 0 AS decisions
   FROM application a WHERE a.submitted_at >= {{}}
   UNION ALL
-  SELECT {_day("a.delivered_at")}, a.institution, a.product, a.city,
+  SELECT {_day("a.delivered_at")}, a.institution, a.product, a.city, a.channel,
          0, 1, 0, 0, 0, 0, 0, 0, 0
   FROM application a WHERE a.delivered_at >= {{}}
   UNION ALL
-  SELECT {_day("e.at")}, a.institution, a.product, a.city, 0, 0,
+  SELECT {_day("e.at")}, a.institution, a.product, a.city, a.channel, 0, 0,
          (e.status = '{ApplicationStatus.APPROVED}')::int,
          (e.status = '{ApplicationStatus.REJECTED}')::int,
          (e.status = '{ApplicationStatus.ACCEPTED}')::int, 0, 0,
@@ -75,17 +73,18 @@ WITH src AS (
   FROM application_event e JOIN application a ON a.id = e.application
   WHERE e.at >= {{}} AND e.status IN {_in([ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.ACCEPTED])}
   UNION ALL
-  SELECT l.disbursed_on, l.institution, l.product, a.city, 0, 0, 0, 0, 0, 1, l.principal, 0, 0
+  SELECT l.disbursed_on, l.institution, l.product, a.city, a.channel, 0, 0, 0, 0, 0, 1,
+         l.principal, 0, 0
   FROM loan l JOIN application a ON a.id = l.application WHERE l.disbursed_on >= {{}}
 ),
 ins AS (
   INSERT INTO analytics_funnel_daily (day, institution, product, city, channel, submitted,
     delivered, approved, rejected, signed, disbursed, disbursed_amount, decision_hours_sum,
     decision_count)
-  SELECT day, institution, product, city, 'web', sum(submitted), sum(delivered),
+  SELECT day, institution, product, city, channel, sum(submitted), sum(delivered),
          sum(approved), sum(rejected), sum(signed), sum(disbursed), sum(amount),
          round(sum(hours), 2), sum(decisions)
-  FROM src GROUP BY day, institution, product, city
+  FROM src GROUP BY day, institution, product, city, channel
   ON CONFLICT (day, institution, product, city, channel) DO UPDATE SET
     submitted = EXCLUDED.submitted, delivered = EXCLUDED.delivered,
     approved = EXCLUDED.approved, rejected = EXCLUDED.rejected, signed = EXCLUDED.signed,
@@ -97,17 +96,17 @@ SELECT count(*) AS n FROM ins
 
 _LOANS = f"""
 WITH ins AS (
-  INSERT INTO analytics_loan_daily (day, institution, product, city, loans, in_force, overdue,
-    outstanding, overdue_balance)
-  SELECT l.disbursed_on, l.institution, l.product, a.city, count(*),
+  INSERT INTO analytics_loan_daily (day, institution, product, city, channel, loans, in_force,
+    overdue, outstanding, overdue_balance)
+  SELECT l.disbursed_on, l.institution, l.product, a.city, a.channel, count(*),
          count(*) FILTER (WHERE l.status IN {_in(_IN_FORCE)}),
          count(*) FILTER (WHERE l.status = '{LoanStatus.OVERDUE}'),
          coalesce(sum(l.principal_outstanding) FILTER (WHERE l.status IN {_in(_IN_FORCE)}), 0),
          coalesce(sum(l.principal_outstanding) FILTER (WHERE l.status = '{LoanStatus.OVERDUE}'), 0)
   FROM loan l JOIN application a ON a.id = l.application
   WHERE l.disbursed_on >= {{}}
-  GROUP BY l.disbursed_on, l.institution, l.product, a.city
-  ON CONFLICT (day, institution, product, city) DO UPDATE SET
+  GROUP BY l.disbursed_on, l.institution, l.product, a.city, a.channel
+  ON CONFLICT (day, institution, product, city, channel) DO UPDATE SET
     loans = EXCLUDED.loans, in_force = EXCLUDED.in_force, overdue = EXCLUDED.overdue,
     outstanding = EXCLUDED.outstanding, overdue_balance = EXCLUDED.overdue_balance
   RETURNING 1)
@@ -142,7 +141,6 @@ WITH ins AS (
 SELECT count(*) AS n FROM ins
 """
 
-# Loans carry no channel (one channel so far): their channel is 'web'.
 _BREAKDOWN = """
 WITH src AS (
   SELECT day, institution, product::text AS product, city, channel, submitted, delivered,
@@ -150,7 +148,7 @@ WITH src AS (
          decision_count, 0 AS loans, 0 AS in_force, 0 AS overdue
   FROM analytics_funnel_daily WHERE day >= {}
   UNION ALL
-  SELECT day, institution, product::text, city, 'web', 0, 0, 0, 0, 0, 0, 0, 0, 0, loans,
+  SELECT day, institution, product::text, city, channel, 0, 0, 0, 0, 0, 0, 0, 0, 0, loans,
          in_force, overdue
   FROM analytics_loan_daily WHERE day >= {}
 ),
@@ -254,32 +252,53 @@ SELECT count(*) AS n FROM ins
 """  # noqa: S608
 
 _AGE = "extract(year FROM age(" + _day("a.submitted_at") + ", bp.birth_date))::int"
+_DIMENSIONS = ("age", "city_tier", "income", "employment")
+_PREVIOUS = ",\n         ".join(
+    f"lag(day) OVER (PARTITION BY institution, borrower, {d} ORDER BY day) AS {d}_previous"
+    for d in _DIMENSIONS
+)
+# One row per day × institution × borrower; a borrower whose profile changed within a day
+# (rare) keeps that day's latest bands. Each row's previous day in the same band (see
+# BandMember) looks back over the borrower's older rows at the institution, which an
+# incremental refresh keeps (index (institution, borrower)).
 _BANDS = f"""
-WITH income AS (
-  SELECT * FROM unnest({{}}::int[], {{}}::text[]) AS t(borrower, band)
-),
-apps AS (
-  SELECT {_day("a.submitted_at")} AS day, a.institution, a.borrower, a.status,
-         {age_sql(_AGE)} AS age_band, {city_tier_sql("a.city")} AS tier,
-         coalesce(income.band, 'unknown') AS income_band, bp.employment_type,
-         EXISTS (SELECT 1 FROM loan l WHERE l.application = a.id) AS disbursed
+WITH fresh AS (
+  SELECT {_day("a.submitted_at")} AS day, a.institution, a.borrower,
+         (array_agg({age_sql(_AGE)} ORDER BY a.id DESC))[1] AS age,
+         (array_agg({city_tier_sql("a.city")} ORDER BY a.id DESC))[1] AS city_tier,
+         (array_agg(a.income_band ORDER BY a.id DESC))[1] AS income,
+         min(bp.employment_type) AS employment, count(*) AS applications,
+         count(*) FILTER (WHERE a.status IN {_in(_APPROVED)}) AS approved,
+         count(*) FILTER (WHERE EXISTS (SELECT 1 FROM loan l WHERE l.application = a.id))
+           AS disbursed
   FROM application a
   JOIN consent c ON c.id = a.consent AND c.withdrawn_at IS NULL
   JOIN borrower_profile bp ON bp."user" = a.borrower
-  LEFT JOIN income ON income.borrower = a.borrower
   WHERE a.submitted_at >= {{}}
+  GROUP BY 1, a.institution, a.borrower
+),
+days AS (
+  SELECT day, institution, borrower, age, city_tier, income, employment, true AS fresh
+  FROM fresh
+  UNION ALL
+  SELECT o.day, o.institution, o.borrower, o.age, o.city_tier, o.income, o.employment, false
+  FROM analytics_band_member o
+  WHERE (o.institution, o.borrower) IN (SELECT institution, borrower FROM fresh)
+),
+previous AS (
+  SELECT day, institution, borrower, fresh,
+         {_PREVIOUS}
+  FROM days
 ),
 ins AS (
-  INSERT INTO analytics_band_daily (day, institution, dimension, band, borrowers, applications,
-    approved, disbursed)
-  SELECT day, institution, d.dimension, d.band, count(DISTINCT borrower), count(*),
-         count(*) FILTER (WHERE status IN {_in(_APPROVED)}), count(*) FILTER (WHERE disbursed)
-  FROM apps CROSS JOIN LATERAL (VALUES ('age', age_band), ('city_tier', tier),
-       ('income', income_band), ('employment', employment_type)) AS d(dimension, band)
-  GROUP BY day, institution, d.dimension, d.band
-  ON CONFLICT (day, institution, dimension, band) DO UPDATE SET
-    borrowers = EXCLUDED.borrowers, applications = EXCLUDED.applications,
-    approved = EXCLUDED.approved, disbursed = EXCLUDED.disbursed
+  INSERT INTO analytics_band_member (day, institution, borrower, age, city_tier, income,
+    employment, applications, approved, disbursed, age_previous, city_tier_previous,
+    income_previous, employment_previous)
+  SELECT f.day, f.institution, f.borrower, f.age, f.city_tier, f.income, f.employment,
+         f.applications, f.approved, f.disbursed, p.age_previous, p.city_tier_previous,
+         p.income_previous, p.employment_previous
+  FROM fresh f JOIN previous p ON p.fresh AND p.day = f.day
+    AND p.institution = f.institution AND p.borrower = f.borrower
   RETURNING 1)
 SELECT count(*) AS n FROM ins
 """  # noqa: S608
@@ -291,7 +310,7 @@ _ROLLUPS = (
     "analytics_behaviour_daily",
     "analytics_query_daily",
     "analytics_filter_daily",
-    "analytics_band_daily",
+    "analytics_band_member",
     "analytics_funnel_institution_daily",
     "analytics_loan_institution_daily",
     "analytics_breakdown_daily",
@@ -303,32 +322,11 @@ async def _count(sql: str, *args: Any) -> int:
     return int(rows[0]["n"]) if rows else 0
 
 
-def _income(token: str) -> str:
-    try:
-        return income_band(Decimal(decrypt_field(token, context="borrower_profile.monthly_income")))
-    except (InvalidOperation, ValueError):
-        return "unknown"
-
-
-async def _income_bands(start: datetime) -> tuple[list[int], list[str]]:
-    """Income bands of the borrowers who applied from `start` on, decrypted here: the band
-    lives only in the rollup, never as a stored per-borrower value."""
-    rows = await BorrowerProfile.raw(
-        'SELECT bp."user" AS borrower, bp.monthly_income_encrypted AS income'
-        ' FROM borrower_profile bp WHERE bp."user" IN'
-        " (SELECT DISTINCT borrower FROM application WHERE submitted_at >= {})",
-        start,
-    )
-    ids = [row["borrower"] for row in rows]
-    return ids, [_income(row["income"] or "") for row in rows]
-
-
 async def refresh_rollups(since: date | None = None) -> int:
     """Rebuild the daily rollups from the raw tables: everything (None) or from the
     Asia/Shanghai business date `since` on. Returns the number of rollup rows written."""
     start = day_start(since) if since else datetime(1970, 1, 1, tzinfo=UTC)
     first_day = since or date(1970, 1, 1)
-    income_ids, income_codes = await _income_bands(start)
     written = 0
     async with transaction():
         await FunnelDaily.raw("SELECT pg_advisory_xact_lock({})", _LOCK)
@@ -343,7 +341,7 @@ async def refresh_rollups(since: date | None = None) -> int:
         written += await _count(_BEHAVIOUR, start)
         written += await _count(_QUERIES, start)
         written += await _count(_FILTERS, start)
-        written += await _count(_BANDS, income_ids, income_codes, start)
+        written += await _count(_BANDS, start)
         await RefreshRun.insert(RefreshRun(since=since, rows=written))
     return written
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
+from marketplace import clock
 from marketplace.i18n import N_, _
 from marketplace.parsing import FieldError, parse_date
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 GRAINS: dict[str, str] = {"day": N_("按日"), "week": N_("按周"), "month": N_("按月")}
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -109,8 +108,8 @@ def parse_period(params: Mapping[str, str], today: date) -> Period:
 
 
 def business_today(now: datetime | None = None) -> date:
-    """Today's Asia/Shanghai business date."""
-    return (now or datetime.now(UTC)).astimezone(SHANGHAI).date()
+    """Today's Asia/Shanghai business date (of `now`, or the clock's)."""
+    return clock.shanghai(now or clock.now()).date()
 
 
 def period_from(params: Mapping[str, str]) -> Period:

@@ -1,9 +1,5 @@
-from collections.abc import Mapping
-from datetime import date
-
-from marketplace.analytics.complaints import register_complaint_counter
 from marketplace.analytics.tables import (
-    BandDaily,
+    BandMember,
     BehaviourDaily,
     BehaviourEvent,
     BreakdownDaily,
@@ -29,7 +25,7 @@ CONTEXT = declare_context(
         BehaviourDaily,
         QueryDaily,
         FilterDaily,
-        BandDaily,
+        BandMember,
         RefreshRun,
         FunnelInstitutionDaily,
         LoanInstitutionDaily,
@@ -67,15 +63,3 @@ CONTEXT = declare_context(
     public=("services", "queries", "recorder", "jobs", "formatting"),
 )
 APP_CONFIG = CONTEXT.app
-
-
-async def _complaints_between(first: date, last: date) -> Mapping[int, int]:
-    # Imported on first use: complaint statistics read parameters, whose module loads every
-    # context's app (this one included) through the outbox.
-    from marketplace.complaints.stats import complaints_between
-
-    return await complaints_between(first, last)
-
-
-# The institution table's complaints column (A12) counts from the complaints context.
-register_complaint_counter(_complaints_between)

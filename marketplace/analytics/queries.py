@@ -4,7 +4,9 @@ daily rollups (analytics_*_daily) and the small dimension tables (institution, p
 Totals, trends, funnels and the institution table read the coarse day × institution
 rollups (analytics_funnel_institution_daily, analytics_loan_institution_daily: a few rows
 a day); the product / city / channel breakdowns of one institution read
-analytics_breakdown_daily (tens of rows a day) by its (institution, dimension, day) key.
+analytics_breakdown_daily (tens of rows a day) by its (institution, dimension, day) key;
+the customer bands read analytics_band_member (a row per borrower-day) by (institution,
+day), so a band's borrowers are counted once over the period.
 
 Every page section is a `Figure`: a server-built ECharts option and the same numbers as a
 `DataTable`, which the page shows as the accessible table and the exports write out."""
@@ -18,9 +20,10 @@ from typing import Any
 
 from marketplace.actors import Actor
 from marketplace.analytics import bands
-from marketplace.analytics.complaints import complaints_by_institution
 from marketplace.analytics.period import Period, bucket_of
 from marketplace.analytics.tables import FunnelDaily, RefreshRun
+from marketplace.applications.reporting import CHANNEL_LABELS
+from marketplace.complaints.stats import complaints_between
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import N_, _
 from marketplace.parameters.services import get_parameters
@@ -282,7 +285,6 @@ class Dashboard:
     institutions: Figure
     sort: str
     descending: bool
-    complaints_counted: bool
     refreshed_at: Any
 
     def figure(self, key: str) -> Figure | None:
@@ -547,7 +549,7 @@ async def dashboard(
             ),
         )
     )
-    institutions, counted = await _institutions_figure(period, sort, descending)
+    institutions = await _institutions_figure(period, sort, descending)
     return Dashboard(
         period=period,
         kpis=kpis,
@@ -555,7 +557,6 @@ async def dashboard(
         institutions=institutions,
         sort=sort,
         descending=descending,
-        complaints_counted=counted,
         refreshed_at=await last_refresh(),
     )
 
@@ -617,9 +618,9 @@ def _sorted(rows: list[dict[str, Any]], sort: str, descending: bool) -> list[dic
     return present + absent
 
 
-async def _institutions_figure(period: Period, sort: str, descending: bool) -> tuple[Figure, bool]:
+async def _institutions_figure(period: Period, sort: str, descending: bool) -> Figure:
     raw = await _institution_rows(period)
-    complaints = await complaints_by_institution(period.start, period.end)
+    complaints = await complaints_between(period.start, period.end)
     rows = []
     for r in raw:
         decided = (r["approved"] or 0) + (r["rejected"] or 0)
@@ -633,7 +634,7 @@ async def _institutions_figure(period: Period, sort: str, descending: bool) -> t
                 "decision_hours": ratio(r["decision_hours"], r["decisions"]),
                 "disbursed_amount": Decimal(str(r["disbursed_amount"] or 0)),
                 "overdue_rate": ratio(r["overdue"], r["in_force"]),
-                "complaints": None if complaints is None else complaints.get(r["id"], 0),
+                "complaints": complaints.get(r["id"], 0),
             }
         )
     rows = _sorted(rows, sort, descending)
@@ -664,22 +665,18 @@ async def _institutions_figure(period: Period, sort: str, descending: bool) -> t
             for r in rows
         ],
         links=[f"/admin/monitoring?level=institution&institution={r['id']}" for r in rows],
-        note="" if complaints is not None else _("投诉数据待投诉模块上线后接入，目前显示“—”。"),
     )
     chart = _bar_chart(
         [r["name"] for r in rows],
         _("审批通过率"),
         [float((r["approval_rate"] or 0) * 100) for r in rows],
     )
-    return (
-        Figure(
-            "institutions",
-            _("机构表现"),
-            table,
-            chart if rows else None,
-            _("柱状图：各机构审批通过率（%），数据见下表"),
-        ),
-        complaints is not None,
+    return Figure(
+        "institutions",
+        _("机构表现"),
+        table,
+        chart if rows else None,
+        _("柱状图：各机构审批通过率（%），数据见下表"),
     )
 
 
@@ -737,7 +734,8 @@ async def _breakdown(period: Period, institution_id: int, dimension: str) -> lis
             row["label"] = names.get(int(row["key"]), _("产品 #{id}", id=row["key"]))
     elif dimension == "channel":
         for row in rows:
-            row["label"] = {"web": _("平台网站")}.get(row["key"], row["key"])
+            label = CHANNEL_LABELS.get(row["key"])
+            row["label"] = _(label) if label else row["key"]
     else:
         for row in rows:
             row["label"] = row["key"] or _("未填写")
@@ -791,16 +789,55 @@ def _breakdown_figure(key: str, title: str, rows: list[dict[str, Any]]) -> Figur
     return Figure(key, title, table, chart, _("柱线图：{title}，数据见下表", title=title))
 
 
-async def _band_groups(period: Period, institution_id: int, minimum: int) -> list[BandGroup]:
+async def _distinct_borrowers(
+    period: Period, institution_id: int, dimension: str, band_codes: list[str]
+) -> int:
+    if dimension not in bands.DIMENSIONS:  # a column name below: codes from bands.py only
+        raise ValueError(dimension)
     rows = await _rows(
-        "SELECT dimension, band, sum(borrowers) AS borrowers, sum(applications) AS applications,"
-        " sum(approved) AS approved, sum(disbursed) AS disbursed FROM analytics_band_daily"
-        " WHERE day BETWEEN {} AND {} AND institution = {} GROUP BY dimension, band"
-        " ORDER BY dimension, band",
+        "SELECT count(DISTINCT borrower) AS n FROM analytics_band_member"  # noqa: S608
+        f" WHERE institution = {{}} AND day BETWEEN {{}} AND {{}} AND {dimension} = any({{}})",
+        institution_id,
         period.start,
         period.end,
-        institution_id,
+        band_codes,
     )
+    return int(rows[0]["n"])
+
+
+async def _band_groups(period: Period, institution_id: int, minimum: int) -> list[BandGroup]:
+    """Per dimension and band: the distinct borrowers over the whole period (the
+    small-group threshold counts people, not borrower-days: each borrower's first row of
+    the band in the period, see BandMember) and their applications."""
+    counted = ", ".join(
+        f"count(*) FILTER (WHERE {d}_previous IS NULL OR {d}_previous < {{}}) AS {d}_borrowers"
+        for d in bands.DIMENSIONS
+    )
+    # One pass, one grouping set per dimension (a set's other columns come back NULL).
+    sets = await _rows(
+        f"SELECT {', '.join(bands.DIMENSIONS)}, {counted},"  # noqa: S608 - codes from bands.py
+        " sum(applications) AS applications, sum(approved) AS approved,"
+        " sum(disbursed) AS disbursed FROM analytics_band_member"
+        " WHERE institution = {} AND day BETWEEN {} AND {}"
+        f" GROUP BY GROUPING SETS ({', '.join(f'({d})' for d in bands.DIMENSIONS)})",
+        *[period.start] * len(bands.DIMENSIONS),
+        institution_id,
+        period.start,
+        period.end,
+    )
+    rows = [
+        {
+            "dimension": dimension,
+            "band": row[dimension],
+            "borrowers": row[f"{dimension}_borrowers"],
+            "applications": row["applications"],
+            "approved": row["approved"],
+            "disbursed": row["disbursed"],
+        }
+        for row in sets
+        for dimension in bands.DIMENSIONS
+        if row[dimension] is not None
+    ]
     groups = []
     for dimension, label in bands.DIMENSIONS.items():
         mine = [r for r in rows if r["dimension"] == dimension]
@@ -825,6 +862,11 @@ async def _band_groups(period: Period, institution_id: int, minimum: int) -> lis
                 k: sum(r[k] for r in small)
                 for k in ("borrowers", "applications", "approved", "disbursed")
             }
+            if total["borrowers"] >= minimum:
+                # A borrower can sit in two small bands (a birthday, a move): count people.
+                total["borrowers"] = await _distinct_borrowers(
+                    period, institution_id, dimension, [r["band"] for r in small]
+                )
             if total["borrowers"] >= minimum:
                 merged = len(small)
                 out.append(
@@ -852,7 +894,7 @@ def _band_figure(group: BandGroup, minimum: int) -> Figure:
         _("客群：{label}", label=group.label),
         [
             Column(group.label),
-            Column(_("借款人（按日去重累计）"), "int"),
+            Column(_("借款人（期间内去重）"), "int"),
             Column(_("申请"), "int"),
             Column(_("审批通过"), "int"),
             Column(_("通过率"), "rate"),

@@ -58,13 +58,15 @@ class FunnelDaily(Table, tablename="analytics_funnel_daily"):
 
 
 class LoanDaily(Table, tablename="analytics_loan_daily"):
-    """Loans by the day they were disbursed (a vintage) and institution × product × city:
-    how many are in force and overdue now, and their balances."""
+    """Loans by the day they were disbursed (a vintage) and institution × product × city ×
+    channel (of their application): how many are in force and overdue now, and their
+    balances."""
 
     day = Date(index=True)
     institution = Integer()
     product = Integer()
     city = Varchar(length=30, default="")
+    channel = Varchar(length=20, default="web")
     loans = Integer(default=0)
     in_force = Integer(default=0)
     overdue = Integer(default=0)
@@ -175,19 +177,32 @@ class FilterDaily(Table, tablename="analytics_filter_daily"):
     uses = Integer(default=0)
 
 
-class BandDaily(Table, tablename="analytics_band_daily"):
+class BandMember(Table, tablename="analytics_band_member"):
     """Customer bands for an institution, from its applications whose consent is in force
-    now: per day of submission, dimension (age, city tier, income, employment) and band,
-    the distinct borrowers and the applications, approvals and disbursements."""
+    now: one row per day of submission × borrower, with the borrower's bands that day
+    (age, city tier, income, employment) and their applications, approvals and
+    disbursements. Per borrower, so a period's band counts each borrower once however
+    many days they applied on (the small-group threshold is on distinct people); the
+    borrower is the account id, kept only while the consent is (the refresh drops it)."""
 
     day = Date(index=True)
     institution = Integer()
-    dimension = Varchar(length=20)
-    band = Varchar(length=30)
-    borrowers = Integer(default=0)
+    borrower = Integer()
+    age = Varchar(length=10)
+    city_tier = Varchar(length=10)
+    income = Varchar(length=10)
+    employment = Varchar(length=30)
     applications = Integer(default=0)
     approved = Integer(default=0)
     disbursed = Integer(default=0)
+    # Per dimension, the borrower's previous day in the same band at this institution (None:
+    # the first). A period counts a borrower in a band on the row whose previous day is
+    # before the period: exactly one row per borrower and band, so a plain filtered count
+    # is the distinct count — no DISTINCT, no sort of the period's rows.
+    age_previous = Date(null=True, default=None)
+    city_tier_previous = Date(null=True, default=None)
+    income_previous = Date(null=True, default=None)
+    employment_previous = Date(null=True, default=None)
 
 
 class RefreshRun(Table, tablename="analytics_refresh_run"):

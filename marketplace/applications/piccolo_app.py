@@ -7,6 +7,6 @@ CONTEXT = declare_context(
     [Application, ApplicationEvent],
     depends_on=("accounts", "consents", "institutions", "products"),
     jobs={"applications.deliver": "marketplace.applications.jobs:deliver_application_job"},
-    public=("services", "queries", "statuses", "exports", "decisions", "acceptance"),
+    public=("services", "queries", "statuses", "exports", "decisions", "acceptance", "reporting"),
 )
 APP_CONFIG = CONTEXT.app

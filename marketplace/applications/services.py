@@ -35,6 +35,7 @@ from marketplace.applications.guard import (
     product_quote,
     recent_applications,
 )
+from marketplace.applications.reporting import Channel, income_band
 from marketplace.applications.statuses import (
     APPLICATION_MACHINE,
     FORM_ACTIONS,
@@ -107,6 +108,7 @@ class ApplicationInput:
     contact_name: str = ""
     contact_relation: str = ""
     contact_mobile: str = ""
+    channel: Channel = Channel.WEB
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class BatchInput:
     notice_digests: Mapping[int, str]  # institution id → digest of the notice shown
     submission_key: str
     debt_warning_read: bool = False
+    channel: Channel = Channel.WEB
 
 
 def _submission_key(form: FormReader) -> str:
@@ -131,7 +134,9 @@ def _submission_key(form: FormReader) -> str:
     return key
 
 
-def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
+def parse_application_input(
+    product_id: int, data: Mapping, channel: Channel = Channel.WEB
+) -> ApplicationInput:
     form = FormReader(data)
     need = read_need(form)
     # Which of the product's methods it is, is checked with the product's other terms.
@@ -154,6 +159,7 @@ def parse_application_input(product_id: int, data: Mapping) -> ApplicationInput:
         submission_key=submission_key,
         debt_warning_read=first(data.get("debt_warning_read")).strip() == "yes",
         purpose=need.purpose,
+        channel=channel,
         **{field: getattr(person, field) for field in PERSON_FIELDS},
     )
 
@@ -176,7 +182,7 @@ def _keyed(data: Mapping, prefix: str) -> dict[int, str]:
     return keyed
 
 
-def parse_batch_input(data: Mapping) -> BatchInput:
+def parse_batch_input(data: Mapping, channel: Channel = Channel.WEB) -> BatchInput:
     """The multi-product form: `products` (repeated), `method_<product>`,
     `consent_<institution>` = yes, `notice_<institution>` (the digest shown)."""
     form = FormReader(data)
@@ -196,6 +202,7 @@ def parse_batch_input(data: Mapping) -> BatchInput:
         notice_digests=_keyed(data, "notice_"),
         submission_key=submission_key,
         debt_warning_read=first(data.get("debt_warning_read")).strip() == "yes",
+        channel=channel,
     )
 
 
@@ -283,6 +290,7 @@ async def submit_application(
         notice_digests={institution_id: cmd.notice_digest},
         submission_key=cmd.submission_key,
         debt_warning_read=cmd.debt_warning_read,
+        channel=cmd.channel,
     )
     try:
         references = await submit_batch(actor, batch, recorded_at=recorded_at)
@@ -432,6 +440,8 @@ async def submit_batch(
                 purpose=cmd.need.purpose,
                 status=ApplicationStatus.SUBMITTED,
                 city=cmd.person.city,
+                channel=cmd.channel,
+                income_band=income_band(cmd.person.monthly_income),
                 shared_data_encrypted=encrypt_field(shared, context=SHARED_DATA_CONTEXT),
                 submission_key=cmd.submission_key,
             )

@@ -49,6 +49,10 @@ class Application(Table, tablename="application"):
     prescreen_score = Integer(null=True, default=None)
     # What the money is for: a code of the `loan_purposes` parameter ("" before it was asked).
     purpose = Varchar(length=40, default="")
+    # For the reports (applications/reporting.py): how it arrived (web | h5) and the
+    # borrower's monthly income band at submission (never the income itself).
+    channel = Varchar(length=10, default="web")
+    income_band = Varchar(length=10, default="unknown")
 
 
 class ApplicationEvent(Table, tablename="application_event"):

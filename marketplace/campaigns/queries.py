@@ -11,8 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from marketplace import clock
 from marketplace.actors import Actor
-from marketplace.campaigns import clock
 from marketplace.campaigns.images import read_image
 from marketplace.campaigns.links import href
 from marketplace.campaigns.statuses import (

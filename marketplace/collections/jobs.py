@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from marketplace.collections import clock
+from marketplace import clock
 from marketplace.collections.kinds import NoticeKind
 from marketplace.collections.tables import LoanNotice
 from marketplace.db import transaction

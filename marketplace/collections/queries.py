@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from marketplace import clock
 from marketplace.actors import Actor
-from marketplace.collections import clock
 from marketplace.collections.kinds import (
     CHANNEL_LABELS,
     NOTICE_LABELS,

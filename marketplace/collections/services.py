@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from marketplace import clock
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.collections import clock
 from marketplace.collections.kinds import CHANNEL_LABELS, RESULT_LABELS, RefusalReason
 from marketplace.collections.rules import ContactRules, contact_rules
 from marketplace.collections.tables import (

@@ -4,7 +4,7 @@ missed or doubled run neither loses nor repeats a notice."""
 
 from __future__ import annotations
 
-from marketplace.complaints import clock
+from marketplace import clock
 from marketplace.complaints.services import run_sla
 
 

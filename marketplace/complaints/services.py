@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from marketplace import storage
+from marketplace import clock, storage
 from marketplace.accounts.limits import Limit, reserve
 from marketplace.accounts.role_matrix import ensure_fresh
 from marketplace.accounts.roles import permissions_of
@@ -29,7 +29,6 @@ from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.tables import Application
 from marketplace.audit.services import record as audit
 from marketplace.collections.tables import CollectionContact
-from marketplace.complaints import clock
 from marketplace.complaints.statuses import (
     ACTIVE,
     ANSWER,

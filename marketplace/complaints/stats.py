@@ -293,7 +293,7 @@ GROUP BY institution
 
 async def complaints_between(first: date, last: date) -> Mapping[int, int]:
     """Complaints against each institution filed on the Asia/Shanghai days first..last
-    (the operators' dashboard, registered with marketplace.analytics.complaints)."""
+    (the operators' dashboard's institution table)."""
     start = datetime.combine(first, time.min, SHANGHAI)
     end = datetime.combine(last + timedelta(days=1), time.min, SHANGHAI)
     rows = await ComplaintStatsSnapshot.raw(_COUNT_BETWEEN, start, end)

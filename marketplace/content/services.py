@@ -12,10 +12,9 @@ from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
 
-from marketplace import outbox, storage
+from marketplace import clock, outbox, storage
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.content import clock
 from marketplace.content.rendering import IMAGE_NAME, plain_text, render_markdown
 from marketplace.content.slugs import SLUG_MAX, is_slug, slug_from_title, with_suffix
 from marketplace.content.statuses import (

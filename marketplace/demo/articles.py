@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from marketplace import clock
 from marketplace.accounts import second_factor
 from marketplace.accounts.tables import User
-from marketplace.content import clock
 from marketplace.content.services import change_status, create_article
 from marketplace.content.tables import Article
 from marketplace.demo.catalogue import DEMO_PASSWORD

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from marketplace import clock
 from marketplace.actors import Actor
-from marketplace.campaigns import clock
 from marketplace.campaigns.services import (
     BannerInput,
     CampaignInput,

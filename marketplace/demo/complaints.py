@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
+from marketplace import clock
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.applications.tables import Application
 from marketplace.collections.tables import CollectionContact
-from marketplace.complaints import clock
 from marketplace.complaints.services import (
     ComplaintInput,
     FeedbackInput,

@@ -109,7 +109,10 @@ async def apply_and_deliver(
             employment_type=(product["employment_types"] or ["employee"])[0],
             purpose=DEMO_PURPOSE,
             # The demo borrower's saved profile carries contact details (P5).
-            **DEMO_CONTACT,
+            address=DEMO_CONTACT["address"],
+            contact_name=DEMO_CONTACT["contact_name"],
+            contact_relation=DEMO_CONTACT["contact_relation"],
+            contact_mobile=DEMO_CONTACT["contact_mobile"],
             consent_given=True,
             notice_digest=notice.digest,
             submission_key=secrets.token_urlsafe(24),

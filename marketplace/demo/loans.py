@@ -16,6 +16,7 @@ from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
+from marketplace.applications.reporting import Channel, income_band
 from marketplace.applications.services import SHARED_DATA_CONTEXT
 from marketplace.applications.statuses import ApplicationStatus
 from marketplace.applications.tables import Application, ApplicationEvent
@@ -148,6 +149,9 @@ async def _signed_application(
             submitted_at=submitted,
             delivered_at=submitted + timedelta(minutes=1),
             city=institution["city"],
+            # The demo borrower applies from the phone on most days, from a computer on some.
+            channel=Channel.WEB if disbursed_on.toordinal() % 3 == 0 else Channel.H5,
+            income_band=income_band(Decimal(shared["monthly_income"])),
         )
     ).returning(Application.id)
     application_id: int = rows[0]["id"]

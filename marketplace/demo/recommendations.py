@@ -17,6 +17,7 @@ from decimal import Decimal
 from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
 from marketplace.accounts.services import mobile_login_key
 from marketplace.accounts.tables import User
+from marketplace.applications.reporting import Channel, income_band
 from marketplace.applications.services import SHARED_DATA_CONTEXT
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.consents.tables import Consent
@@ -80,6 +81,11 @@ async def _borrowers(rng: random.Random) -> list[tuple[int, str, ProfileFacts]]:
         await save_borrower_profile(rows[0]["id"], facts)
         borrowers.append((rows[0]["id"], mobile, facts))
     return borrowers
+
+
+def _channel(user_id: int) -> Channel:
+    """Three borrowers in five apply from a phone (H5), each always from the same device."""
+    return Channel.H5 if user_id % 5 < 3 else Channel.WEB
 
 
 def _shared(facts: ProfileFacts, mobile: str, city: str) -> str:
@@ -172,6 +178,8 @@ async def seed_recommendations(now: datetime | None = None) -> int:
                     updated_at=decided,
                     delivered_at=submitted + timedelta(minutes=5),
                     city=city,
+                    channel=_channel(user_id),
+                    income_band=income_band(facts.monthly_income),
                     rejection_reason="" if approved else "not_eligible",
                 )
             ).returning(Application.id)

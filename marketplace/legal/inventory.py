@@ -128,6 +128,28 @@ DATA_ITEMS: tuple[DataItem, ...] = (
     ),
     DataItem(
         N_("借款申请"),
+        N_("提交申请时使用的设备类型（电脑或手机）和月收入所在区间（不含具体金额）"),
+        ("application.channel", "application.income_band"),
+        N_("生成平台和机构的统计报表：只显示汇总人数，人数不足的分组不显示"),
+        (PLATFORM_ONLY,),
+        _LOAN_RETENTION,
+    ),
+    DataItem(
+        N_("借款申请"),
+        N_("统计用的客群分段：按账户编号记录的年龄段、城市等级、月收入区间和职业类型"),
+        (
+            "analytics_band_member.borrower",
+            "analytics_band_member.age",
+            "analytics_band_member.city_tier",
+            "analytics_band_member.income",
+            "analytics_band_member.employment",
+        ),
+        N_("机构客群报表按人去重计数，人数不足的分组不显示，机构看不到任何个人"),
+        (PLATFORM_ONLY,),
+        N_("与申请所依据的同意书相同；撤回同意后，在当晚的统计重算中删除"),
+    ),
+    DataItem(
+        N_("借款申请"),
         N_("提供给机构的申请资料副本（加密存储）"),
         ("application.shared_data_encrypted",),
         N_("按您签署的个人信息单独同意书交付给该机构"),

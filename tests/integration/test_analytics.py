@@ -24,6 +24,7 @@ from marketplace.analytics.formatting import headline, number
 from marketplace.analytics.period import Period, parse_period
 from marketplace.analytics.queries import dashboard, report
 from marketplace.analytics.tables import BehaviourEvent, FunnelDaily
+from marketplace.applications.reporting import Channel, channel_of, income_band
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.tables import AuditEntry
 from marketplace.complaints.tables import Complaint
@@ -34,7 +35,7 @@ from marketplace.parameters.tables import SystemParameter
 from marketplace.security import encrypt_field
 from marketplace.settlement.tables import BillingEvent
 from tests import factories
-from tests.fixtures import login, soup
+from tests.fixtures import apply_form_secrets, login, soup
 
 CURRENT = Period(date(2026, 11, 10), date(2026, 11, 16))
 SUPER = "super@loanmart.example"
@@ -99,6 +100,8 @@ class Data:
         delivered: str | None = None,
         events: tuple[tuple[str, str], ...] = (),
         status: str = "submitted",
+        channel: str = "web",
+        income_band: str = "unknown",
     ) -> int:
         borrower = borrower or self.world.borrower.user_id
         rows = await Application.insert(
@@ -118,6 +121,8 @@ class Data:
                 submitted_at=at(submitted),
                 delivered_at=at(delivered) if delivered else None,
                 city=city,
+                channel=channel,
+                income_band=income_band,
             )
         ).returning(Application.id)
         application_id = rows[0]["id"]
@@ -305,7 +310,7 @@ async def test_dashboard_figures_match_the_hand_computed_ones(world):
     institutions = {row[0]: row for row in _table(board.institutions)}
     bank = institutions["测试银行"]
     # applications, approved, approval rate 1 of 2 decided, mean hours (10 + 10) / 2,
-    # disbursed, overdue rate 1 of 1, complaints unknown.
+    # disbursed, overdue rate 1 of 1, no complaints.
     assert bank[1:] == [3, 1, Decimal("0.5"), Decimal(10), Decimal("50000.00"), Decimal(1), 0]
     other = institutions["别家银行"]
     assert other[1:5] == [1, 1, Decimal(1), Decimal(4)]
@@ -452,21 +457,31 @@ async def test_coarse_rollups_equal_the_sum_of_the_fine_ones(world):
     assert leads == sum(row[1] for row in mine.figure("cities").table.rows)
 
 
+async def _borrower(mobile: str, name: str, birth: date, employment: str) -> int:
+    user = await factories.user("borrower", mobile, "borrower", None, name)
+    await _profile(user.user_id, birth=birth, employment=employment, income="1")
+    return user.user_id
+
+
 async def test_customer_bands_use_consented_data_and_hide_small_groups(world):
+    """Borrower A (36, employee, 1–2 万) applies on two days, D (38, employee, 1–2 万)
+    once, B (66, freelancer, < 5000) once, C (36) withdrew the consent. Threshold 2."""
     await SystemParameter.insert(SystemParameter(key="analytics_min_band_size", value=2))
     data = Data(world)
     p = await factories.listed_product(world.staff, world.operator)
-    await _profile(
-        world.borrower.user_id, birth=date(1990, 1, 1), employment="employee", income="12000"
-    )
-    second = await factories.user("borrower", "13500000901", "borrower", None, "李四")
-    await _profile(second.user_id, birth=date(1960, 1, 1), employment="freelancer", income="3000")
-    third = await factories.user("borrower", "13500000902", "borrower", None, "王五")
-    await _profile(third.user_id, birth=date(1990, 6, 1), employment="employee", income="12000")
+    a = world.borrower.user_id
+    # The profile's income is not what bands use: the application's band at submission is.
+    await _profile(a, birth=date(1990, 1, 1), employment="employee", income="3000")
+    b = await _borrower("13500000901", "李四", date(1960, 1, 1), "freelancer")
+    c = await _borrower("13500000902", "王五", date(1990, 6, 1), "employee")
+    d = await _borrower("13500000903", "赵六", date(1988, 1, 1), "employee")
     for day in ("2026-11-10T02:00", "2026-11-11T02:00"):
-        await data.application(p, world.bank_id, day, status="approved")
-    await data.application(p, world.bank_id, "2026-11-10T03:00", borrower=second.user_id)
-    withdrawn = await data.application(p, world.bank_id, "2026-11-10T03:00", borrower=third.user_id)
+        await data.application(p, world.bank_id, day, status="approved", income_band="10k_20k")
+    await data.application(p, world.bank_id, "2026-11-12T03:00", borrower=d, income_band="10k_20k")
+    await data.application(p, world.bank_id, "2026-11-10T03:00", borrower=b, income_band="lt_5k")
+    withdrawn = await data.application(
+        p, world.bank_id, "2026-11-10T03:00", borrower=c, income_band="10k_20k"
+    )
     consent = (
         await Application.select(Application.consent).where(Application.id == withdrawn).first()
     )["consent"]
@@ -474,17 +489,149 @@ async def test_customer_bands_use_consented_data_and_hide_small_groups(world):
     await jobs.refresh_rollups()
     result = await report(world.staff, CURRENT)
     age = result.figure("band_age").table
-    # The withdrawn borrower (also 36) is not counted: 25–34? no — born 1990: 36 in 2026.
-    assert [row[:3] for row in age.rows] == [["35–44 岁", 2, 2]]
-    assert "1 个分段" in age.note  # 55+ (one borrower) hidden
+    # A counts once (two days), D once; the withdrawn C (also 36) not at all.
+    assert [row[:3] for row in age.rows] == [["35–44 岁", 2, 3]]
+    assert "1 个分段" in age.note  # 55+ (B alone) hidden
     employment = result.figure("band_employment").table
-    assert [row[:3] for row in employment.rows] == [["企业员工", 2, 2]]
+    assert [row[:3] for row in employment.rows] == [["企业员工", 2, 3]]
     income = result.figure("band_income").table
-    assert [row[:4] for row in income.rows] == [["1 万–2 万元", 2, 2, 2]]
+    assert [row[:4] for row in income.rows] == [["1 万–2 万元", 2, 3, 2]]
     tier = result.figure("band_city_tier").table
-    assert tier.rows[0][0] == "新一线城市" and tier.rows[0][1] == 3
+    assert tier.rows == [["新一线城市", 3, 4, 2, Decimal("0.5"), 0]]
     # Nothing personal in any band row: labels and counts only.
     assert "13500000901" not in json.dumps([age.rows, income.rows], default=str)
+
+
+async def test_a_band_counts_distinct_borrowers_over_the_period(world):
+    """One borrower applying on five days is one person: under a threshold of 3 with one
+    other borrower, every band is hidden (summing per day would have shown 5 and 6)."""
+    await SystemParameter.insert(SystemParameter(key="analytics_min_band_size", value=3))
+    data = Data(world)
+    p = await factories.listed_product(world.staff, world.operator)
+    await _profile(
+        world.borrower.user_id, birth=date(1990, 1, 1), employment="employee", income="1"
+    )
+    other = await _borrower("13500000904", "钱七", date(1991, 1, 1), "employee")
+    for day in range(10, 15):
+        await data.application(p, world.bank_id, f"2026-11-{day}T02:00", income_band="5k_10k")
+    await data.application(
+        p, world.bank_id, "2026-11-10T05:00", borrower=other, income_band="5k_10k"
+    )
+    await jobs.refresh_rollups()
+    result = await report(world.staff, CURRENT)
+    for dimension in ("age", "city_tier", "income", "employment"):
+        table = result.figure(f"band_{dimension}").table
+        assert table.rows == [], dimension
+        assert "已隐藏" in table.note
+    # The same borrower in two small bands (applied from two cities) is one person when
+    # the small bands are pooled into "其他": 1 + 2 summed is 3, but only 2 people.
+    await data.application(p, world.bank_id, "2026-11-15T02:00", city="北京市")
+    await jobs.refresh_rollups()
+    tier = (await report(world.staff, CURRENT)).figure("band_city_tier").table
+    assert tier.rows == []
+    assert "2 个分段" in tier.note
+    # A third person makes the pooled group three people: shown, merged.
+    third = await _borrower("13500000905", "孙八", date(1970, 1, 1), "employee")
+    await data.application(p, world.bank_id, "2026-11-16T02:00", borrower=third, city="北京市")
+    await jobs.refresh_rollups()
+    result = await report(world.staff, CURRENT)
+    tier = result.figure("band_city_tier").table
+    # 新一线 {A, other} and 一线 {A, third}: each 2, pooled 3 distinct people.
+    assert [row[:3] for row in tier.rows] == [["其他（2 个人数不足的分段合并）", 3, 8]]
+    # Per band, over the period (A's five days, the other's one): 5k–10k is 2 people.
+    income = result.figure("band_income").table
+    assert income.rows[0][:3] == ["其他（2 个人数不足的分段合并）", 3, 8]
+
+
+async def test_band_counts_hold_for_any_period_after_an_incremental_refresh(world):
+    """A borrower counted once per band whichever days of theirs a period holds: before it
+    (11-05), inside it (11-12, 11-14) — and an incremental refresh writes the same band
+    rows (with their previous days) as a full rebuild."""
+    await SystemParameter.insert(SystemParameter(key="analytics_min_band_size", value=1))
+    data = Data(world)
+    p = await factories.listed_product(world.staff, world.operator)
+    await _profile(
+        world.borrower.user_id, birth=date(1990, 1, 1), employment="employee", income="1"
+    )
+    other = await _borrower("13500000906", "周九", date(1991, 1, 1), "employee")
+    for day in ("2026-11-05T02:00", "2026-11-12T02:00"):
+        await data.application(p, world.bank_id, day, income_band="5k_10k")
+    await jobs.refresh_rollups()
+    await data.application(p, world.bank_id, "2026-11-14T02:00", income_band="5k_10k")
+    await data.application(p, world.bank_id, "2026-11-14T03:00", borrower=other)
+    await jobs.refresh_rollups(date(2026, 11, 13))
+
+    async def band_rows() -> list:
+        rows = await FunnelDaily.raw("SELECT * FROM analytics_band_member ORDER BY day, borrower")
+        return [{k: v for k, v in row.items() if k != "id"} for row in rows]
+
+    incremental = await band_rows()
+    await jobs.refresh_rollups()
+    assert await band_rows() == incremental
+    for period, income_rows in (
+        (CURRENT, [["5000–1 万元", 1, 2], ["未知", 1, 1]]),
+        (Period(date(2026, 11, 1), date(2026, 11, 16)), [["5000–1 万元", 1, 3], ["未知", 1, 1]]),
+        (Period(date(2026, 11, 13), date(2026, 11, 14)), [["5000–1 万元", 1, 1], ["未知", 1, 1]]),
+    ):
+        result = await report(world.staff, period)
+        assert [row[:3] for row in result.figure("band_income").table.rows] == income_rows
+        assert [row[:3] for row in result.figure("band_employment").table.rows] == [
+            ["企业员工", 2, income_rows[0][2] + 1]
+        ]
+
+
+async def test_reports_break_down_by_channel(world):
+    """Two web applications and one from a phone (H5) of the bank, the H5 one disbursed
+    and overdue; the report's channel table and the breakdown rollup agree."""
+    data = Data(world)
+    p = await factories.listed_product(world.staff, world.operator)
+    for moment in ("2026-11-10T02:00", "2026-11-11T02:00"):
+        await data.application(
+            p, world.bank_id, moment, delivered=moment, events=(("rejected", moment),)
+        )
+    h5 = await data.application(
+        p,
+        world.bank_id,
+        "2026-11-12T02:00",
+        delivered="2026-11-12T02:10",
+        events=(("approved", "2026-11-12T04:10"), ("accepted", "2026-11-12T05:00")),
+        status="accepted",
+        channel="h5",
+    )
+    await data.loan(h5, p, world.bank_id, date(2026, 11, 13), "8000", "overdue", "7000")
+    await jobs.refresh_rollups()
+    result = await report(world.staff, CURRENT)
+    rows = {row[0]: row for row in _table(result.figure("channels"))}
+    # label: leads, approved, rejected, approval rate, loans, amount, overdue rate
+    assert rows["电脑网页"][1:6] == [2, 0, 2, Decimal(0), 0]
+    assert rows["手机 H5"][1:] == [1, 1, 0, Decimal(1), 1, Decimal("8000.00"), Decimal(1)]
+    assert len(rows) == 2
+
+
+async def test_the_portal_records_the_channel_and_income_band_at_submission(client, world):
+    product_id = await factories.listed_product(world.staff, world.operator)
+    await login(client, "/login", world.borrower_mobile)
+    hidden = await apply_form_secrets(client, product_id)
+    phone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148"
+    response = await client.submit(
+        f"/products/{product_id}/apply",
+        factories.application_form(monthly_income="25000", **hidden),
+        headers={"User-Agent": phone},
+    )
+    assert response.status_code == 303
+    row = await Application.select(Application.channel, Application.income_band).first()
+    assert row == {"channel": "h5", "income_band": "20k_plus"}
+
+
+def test_channel_and_income_band_rules():
+    assert channel_of(None) == Channel.WEB
+    assert channel_of("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0") == Channel.WEB
+    assert channel_of("Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36") == Channel.H5
+    assert channel_of("x" * 10_000 + "iPhone") == Channel.WEB  # only the first 500 read
+    assert income_band(Decimal("4999.99")) == "lt_5k"
+    assert income_band(Decimal(5000)) == "5k_10k"
+    assert income_band(Decimal(20000)) == "20k_plus"
+    assert income_band(Decimal(-1)) == income_band(Decimal("NaN")) == "unknown"
 
 
 async def test_reports_are_tenant_scoped_and_hand_computed(world):

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from marketplace import jobs
+from marketplace import clock, jobs
 from marketplace.audit.tables import AuditEntry
-from marketplace.content import clock
 from marketplace.content.search_port import ArticleQuery, article_backend
 from marketplace.content.services import (
     EditConflict,

@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from marketplace import clock
 from marketplace.audit.tables import AuditEntry
-from marketplace.campaigns import clock
 from marketplace.campaigns.links import clean_link, href
 from marketplace.campaigns.queries import live_banners
 from marketplace.campaigns.services import (

@@ -12,8 +12,8 @@ from datetime import datetime, time, timedelta
 import openpyxl
 import pytest
 
+from marketplace import clock
 from marketplace.audit.tables import AuditEntry
-from marketplace.collections import clock
 from marketplace.collections.queries import collection_queue, oversight, oversight_filters
 from marketplace.collections.services import NOTE_CONTEXT, ContactRefused, record_contact
 from marketplace.collections.tables import CollectionContact, CollectionRefusal

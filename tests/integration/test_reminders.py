@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date, datetime, time, timedelta
 
-from marketplace.collections import clock
+from marketplace import clock
 from marketplace.collections.jobs import daily_notices, send_notices
 from marketplace.collections.kinds import NoticeKind
 from marketplace.collections.queries import loan_notices
