@@ -1,5 +1,5 @@
 """Signed-in discovery pages answer from process caches (catalogue read models and
-rendered product cards), and a change to what they show is on the very next request:
+rendered product cards and quotes), and a change to what they show is on the very next request:
 a price change, a delisting, a category rename, whatever wrote the row and without the
 search index having caught up. The home page's 热门产品 never leads with high-cost
 products."""
@@ -108,16 +108,22 @@ async def test_warm_pages_read_no_card_from_the_database(client, world, monkeypa
     assert "安居装修贷" in compared and "家装分期贷" in compared
 
 
-async def test_cards_are_rendered_once_and_highlights_never_cached(client, world):
+async def test_cards_are_rendered_once_per_revision_and_snippets(client, world):
     first, _second = await _signed_in_catalogue(client, world)
     keys = [key for key in templating._fragments if key[1:3] == ("product_card", first)]
-    assert keys, "the plain card was kept"
-    for key in keys:
+    plain = [key for key in keys if key[7:] == (None, None, None)]
+    marked = [key for key in keys if key not in plain]
+    assert plain and marked, "the list's plain card and the search's marked card, each kept"
+    for key in plain:
         assert "<mark" not in templating._fragments[key]
-    # The search page marks what matched in its cards: rendered each time, never kept.
+    for key in marked:
+        assert "<mark" in templating._fragments[key]
+    # The search page marks what matched; the list, from its own key, never does.
     searched = _card(soup(await client.get("/products?q=装修")), first)
     assert searched.select("mark"), "the search snippet is highlighted"
     assert not _card(soup(await client.get("/products")), first).select("mark")
+    other = _card(soup(await client.get("/products?q=安居")), first)
+    assert "安居" in "".join(m.text for m in other.select("mark")), "another query, its marks"
 
 
 async def test_cache_is_bypassed_inside_a_transaction():
