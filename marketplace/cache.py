@@ -44,9 +44,11 @@ async def close() -> None:
 # ordering rules, promotion slots, parameters. They change rarely, and only through
 # writes to a handful of tables, each of which carries a trigger bumping the one-row
 # `catalogue_version` table when the writer's transaction commits (the "catalogue
-# version" migrations, `catalogue_version_sql` below). A reader compares that token with the one its process cache was
-# filled under: the next request after a commit sees the change, in every process, with
-# no hook to forget in any service and whatever wrote the row (a job, a migration, SQL).
+# version" migrations, `catalogue_version_sql` below). A reader compares that token with
+# the one its process cache was filled under: the next request after a commit sees the
+# change, in every process, with no hook to forget in any service and whatever wrote the
+# row (a job, a migration, SQL). The token is read before the data, so data is only ever
+# kept under a token at least as old as itself.
 
 CATALOGUE_VERSION_SQL = "SELECT token FROM catalogue_version WHERE id = 1"
 # Bounds a process's cache between two catalogue changes (a card is a few kB).
@@ -127,12 +129,6 @@ def catalogue_cached(
         return cast(R, copy.copy(value)) if isinstance(value, dict | list) else value
 
     return cached
-
-
-def forget_catalogue() -> None:
-    """Drop this process's cached catalogue reads (tests that compare cold and warm)."""
-    _entries.version = None
-    _entries.values = {}
 
 
 def catalogue_version_sql(*tables: str) -> list[str]:
