@@ -124,12 +124,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_step(step: str, env: dict[str, str]) -> None:
+def run_step(step: str, env: dict[str, str], project: Path = PROJECT_ROOT) -> None:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "server.cli", step],
         env=env,
-        cwd=PROJECT_ROOT,
+        cwd=project,
         capture_output=True,
         text=True,
         timeout=STEP_TIMEOUT,

@@ -1,5 +1,6 @@
 from litestar import Request, Response, get
 
+from marketplace.cache import pinned_catalogue
 from marketplace.campaigns.queries import live_banners
 from marketplace.categories.queries import category_labels
 from marketplace.content.queries import latest_articles
@@ -13,17 +14,17 @@ PUBLIC = {"access": "public"}
 
 @get("/", name="portal.home", opt=PUBLIC)
 async def home(request: Request) -> Response:
-    return await render(
-        request,
-        "portal/home.html",
-        {
+    async with pinned_catalogue():
+        context = {
             "categories": await category_labels(active_only=True),
             "products": await featured_products(6),
             "recommended": await live_placements(Placement.HOME),
             "campaigns": await live_placements(Placement.CAMPAIGN),
-            "banners": await live_banners(),
-            "articles": await latest_articles(3),
-        },
+        }
+    return await render(
+        request,
+        "portal/home.html",
+        {**context, "banners": await live_banners(), "articles": await latest_articles(3)},
         nav="home",
     )
 

@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from marketplace.cache import pinned_catalogue
 from marketplace.categories.queries import category_labels
 from marketplace.cities import canonical_or_same
 from marketplace.delivery.queries import delivery_notice
 from marketplace.i18n import translated
-from marketplace.loancalc import RepaymentMethod
+from marketplace.loancalc import RepaymentMethod, today_shanghai
 from marketplace.monitoring.queries import disclosed_actual_apr
 from marketplace.parsing import (
     MAX_ID,
@@ -60,6 +61,8 @@ FILTER_KEYS = (
 )
 
 
+# The product page's calculator inputs: without any, its quote is the default one.
+CALC_PARAMS = frozenset({"amount", "term", "method"})
 MAX_PAGE = 500
 MAX_QUERY_TEXT = 100
 
@@ -97,10 +100,13 @@ def search_query_from(
 @get("/products", name="portal.products.list", opt=PUBLIC)
 async def product_list(request: Request) -> Response:
     params = {key: request.query_params.get(key, "").strip() for key in (*FILTER_KEYS, "page")}
-    rules = await current_rules()
-    categories = await category_labels(active_only=True)
-    query = search_query_from(params, rules.sorts, categories)
-    cards, result = await search_products(query)
+    async with pinned_catalogue():
+        rules = await current_rules()
+        categories = await category_labels(active_only=True)
+        query = search_query_from(params, rules.sorts, categories)
+        cards, result = await search_products(query)
+        # Paid placements, in their own marked block above the ordered list.
+        promoted = await live_placements(Placement.LIST_TOP) if query.page == 1 else []
     kept = {k: v for k, v in params.items() if v and k != "page"}
     institution_names = {str(card.institution_id): card.institution_name for card in cards}
     await track_search(request, kept, result.total, query.page)
@@ -117,8 +123,7 @@ async def product_list(request: Request) -> Response:
             "employment_types": translated(EMPLOYMENT_TYPES),
             "methods": {m.value: m.label for m in RepaymentMethod},
             "sort_labels": {sort.code: sort.label for sort in rules.offered},
-            # Paid placements, in their own marked block above the ordered list.
-            "promoted": await live_placements(Placement.LIST_TOP) if query.page == 1 else [],
+            "promoted": promoted,
             "institution_names": institution_names,
             "neutral_url": "/products?" + urlencode({**kept, "sort": DEFAULT_SORT}),
         },
@@ -129,16 +134,17 @@ async def product_list(request: Request) -> Response:
 
 @get("/products/{product_id:int}", name="portal.products.detail", opt=PUBLIC)
 async def product_detail(request: Request, product_id: FromPath[int]) -> Response:
-    product = await listed_product(product_id)
-    calc = calculator_context(product, dict(request.query_params))
-    delivery = await delivery_notice(product.institution_id)
-    actual_apr = await disclosed_actual_apr(product_id)
-    ratings = await product_ratings(
-        product_id,
-        await current_actor(request),
-        sort=query_choice(request, "sort", RATING_SORTS, RATING_SORTS[0]),
-        page=query_page(request),
-    )
+    async with pinned_catalogue():
+        product = await listed_product(product_id)
+        calc = calculator_context(product, dict(request.query_params))
+        delivery = await delivery_notice(product.institution_id)
+        actual_apr = await disclosed_actual_apr(product_id)
+        ratings = await product_ratings(
+            product_id,
+            await current_actor(request),
+            sort=query_choice(request, "sort", RATING_SORTS, RATING_SORTS[0]),
+            page=query_page(request),
+        )
     await track(request, EventKind.PRODUCT_VIEW, product=product_id)
     return await render(
         request,
@@ -149,6 +155,8 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
             "actual_apr": actual_apr,
             "ratings": ratings,
             **calc,
+            # Set when the quote is the product's default one (cached per day).
+            "quote_day": "" if CALC_PARAMS & request.query_params.keys() else today_shanghai(),
         },
         nav="products",
     )
@@ -156,7 +164,8 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
 
 @get("/compare", name="portal.products.compare", opt=PUBLIC)
 async def compare(request: Request) -> Response:
-    products = await products_by_ids(query_ints(request, "id", limit=MAX_COMPARED))
+    async with pinned_catalogue():
+        products = await products_by_ids(query_ints(request, "id", limit=MAX_COMPARED))
     return await render(request, "portal/compare.html", {"products": products}, nav="products")
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from marketplace import i18n
 from marketplace.analytics.formatting import number as analytics_number
@@ -65,6 +68,29 @@ def city_provinces() -> tuple[Province, ...]:
     return gazetteer().provinces
 
 
+# Rendered fragments kept per process, least recently used dropped first (a card ~3 kB,
+# a default quote with its schedule ~20 kB: at most ~40 MB).
+MAX_FRAGMENTS = 2048
+_fragments: OrderedDict[Hashable, Markup] = OrderedDict()
+
+
+def cached_fragment(*key: Hashable, caller: Callable[[], Markup]) -> Markup:
+    """`{% call cached_fragment(name, ...) %}…{% endcall %}`: the block rendered once per
+    key. The key must name everything the block shows (a product card: its id and
+    revision, which changes with any of its data) and the block read nothing else from
+    the page (no visitor, no token, no time)."""
+    full_key = (i18n.LANGUAGE, *key)
+    html = _fragments.get(full_key)
+    if html is None:
+        # A macro's output (autoescaped) is already Markup.
+        html = _fragments[full_key] = caller()
+        if len(_fragments) > MAX_FRAGMENTS:
+            _fragments.popitem(last=False)
+    else:
+        _fragments.move_to_end(full_key)
+    return html
+
+
 def make_environment() -> Environment:
     env = Environment(  # noqa: S701 - autoescape is on for html via select_autoescape
         loader=FileSystemLoader(str(PROJECT_ROOT / "templates")),
@@ -81,6 +107,7 @@ def make_environment() -> Environment:
     env.globals["static_url"] = static_url
     env.globals["may_open"] = may_open
     env.globals["city_provinces"] = city_provinces
+    env.globals["cached_fragment"] = cached_fragment
     env.filters.update(
         cny=format_cny, pct=format_rate, dt=_datetime, date=_date, amount=_amount, wan=_wan
     )

@@ -1,11 +1,12 @@
 """The catalogue's categories as pages and filters show them (read on every request, so a
-change needs no restart)."""
+change needs no restart; cached per process until the catalogue changes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketplace.cache import catalogue_cached
 from marketplace.categories.defaults import CATEGORIES
 from marketplace.categories.tables import ProductCategory
 from marketplace.i18n import _
@@ -21,6 +22,7 @@ class CategoryRow:
     shipped: bool  # declared in defaults.py (False: created by an operator)
 
 
+@catalogue_cached
 async def all_categories() -> list[CategoryRow]:
     """Every code, shipped or created by operators, with the operators' settings where
     they made any, in display order (ties: shipped order, then the code)."""

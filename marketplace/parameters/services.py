@@ -10,6 +10,7 @@ from typing import Any
 from marketplace import outbox
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
+from marketplace.cache import catalogue_cached
 from marketplace.db import transaction
 from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from marketplace.i18n import N_, _
@@ -210,6 +211,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+@catalogue_cached
 async def get_parameters(*keys: str) -> dict[str, Any]:
     values = {key: DEFAULTS[key] for key in keys}
     rows = await SystemParameter.select(SystemParameter.key, SystemParameter.value).where(

@@ -8,16 +8,19 @@ reader's permissions), so templates never compare status strings.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from piccolo.query import OrderByRaw
+
 from marketplace.actors import Actor
+from marketplace.cache import catalogue_cached, catalogue_entries
 from marketplace.categories.queries import category_labels
 from marketplace.errors import NotFound
-from marketplace.i18n import _
+from marketplace.i18n import LANGUAGE, _
 from marketplace.loancalc import Fee, RatePeriod, RepaymentMethod
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.disclosures import ContingentFee
@@ -94,6 +97,9 @@ class ProductCard:
     rate_period: str = ""
     rate_period_label: str = ""
     fee_list: tuple[Fee, ...] = ()
+    # Differs whenever anything the card shows differs (its row, its category's name):
+    # the key of its rendered fragment (server/templating.py `cached_fragment`).
+    revision: int = field(default=0, compare=False)
 
     @property
     def method_label(self) -> str:
@@ -177,38 +183,56 @@ def _build(cls: type[T], row: Mapping[str, Any], labels: Mapping[str, str], **ex
         ],
         **extra,
     }
+    values["revision"] = hash((repr(tuple(row.items())), values["category_label"]))
     return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 
 
+# What a portal card shows, for the lists, slots and comparison alike (one cached shape).
+PORTAL_CARD_COLUMNS = (*CARD_COLUMNS, Product.rate, Product.rate_period, Product.fees)
+# 热门产品: the most applied-for products under the cost warning line first, then the
+# high-cost ones (popularity alone would lead with them); ties by id for a stable page.
+FEATURED_ORDER = OrderByRaw("cost_verdict = 'warn', popularity DESC, id")
+
+
+async def portal_cards(ids: list[int]) -> list[ProductCard]:
+    """The cards of `ids` that borrowers may see now, in the order of `ids`.
+
+    From this process's cache while the catalogue has not changed (marketplace.cache);
+    the products it has not read yet (or not seen on the portal) in one query."""
+    entries = await catalogue_entries()
+    cached: dict[Hashable, Any] = entries if entries is not None else {}
+    missing = [i for i in ids if ("card", LANGUAGE, i) not in cached]
+    if missing:
+        labels = await category_labels(active_only=False)
+        rows = await Product.select(*PORTAL_CARD_COLUMNS).where(
+            Product.id.is_in(missing) & on_portal()
+        )
+        found = {row["id"]: _build(ProductCard, row, labels) for row in rows}
+        # A product not on the portal is remembered as None: it stays away until a change.
+        cached.update({("card", LANGUAGE, i): found.get(i) for i in missing})
+    cards = (cached[("card", LANGUAGE, i)] for i in ids)
+    return [card for card in cards if card is not None]
+
+
 async def search_products(query: SearchQuery) -> tuple[list[ProductCard], SearchResult]:
-    """Cards in the search engine's order, with its highlights; rows come from the DB so
-    a product paused since it was indexed never shows."""
-    labels = await category_labels(active_only=False)
+    """Cards in the search engine's order, with its highlights; the cards are read as the
+    catalogue is now, so a product paused since it was indexed never shows."""
     result = await backend().search(query)
-    ids = [hit.id for hit in result.hits]
-    if not ids:
-        return [], result
-    rows = await Product.select(*CARD_COLUMNS).where(Product.id.is_in(ids) & on_portal())
-    by_id = {row["id"]: row for row in rows}
-    cards = [
-        _build(ProductCard, by_id[hit.id], labels, highlights=hit.highlights)
+    cards = {card.id: card for card in await portal_cards([hit.id for hit in result.hits])}
+    return [
+        replace(cards[hit.id], highlights=hit.highlights) if hit.highlights else cards[hit.id]
         for hit in result.hits
-        if hit.id in by_id
-    ]
-    return cards, result
+        if hit.id in cards
+    ], result
 
 
+@catalogue_cached
 async def featured_products(limit: int = 6) -> list[ProductCard]:
-    labels = await category_labels(active_only=False)
-    rows = (
-        await Product.select(*CARD_COLUMNS)
-        .where(on_portal())
-        .order_by(Product.popularity, ascending=False)
-        .limit(limit)
-    )
-    return [_build(ProductCard, row, labels) for row in rows]
+    rows = await Product.select(Product.id).where(on_portal()).order_by(FEATURED_ORDER).limit(limit)
+    return await portal_cards([row["id"] for row in rows])
 
 
+@catalogue_cached
 async def listed_product(product_id: int) -> ProductDetail:
     labels = await category_labels(active_only=False)
     row = (
@@ -228,12 +252,7 @@ async def listed_product(product_id: int) -> ProductDetail:
 
 
 async def products_by_ids(ids: list[int]) -> list[ProductCard]:
-    labels = await category_labels(active_only=False)
-    rows = await Product.select(
-        *CARD_COLUMNS, Product.rate, Product.rate_period, Product.fees
-    ).where(Product.id.is_in(ids or [0]) & on_portal())
-    by_id = {row["id"]: _build(ProductCard, row, labels) for row in rows}
-    return [by_id[i] for i in ids if i in by_id]
+    return await portal_cards(ids)
 
 
 async def institution_products(actor: Actor) -> list[ProductSummary]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from marketplace.actors import Actor
+from marketplace.cache import catalogue_cached
 from marketplace.i18n import _
 from marketplace.loancalc import today_shanghai
 from marketplace.products.queries import ProductCard, products_by_ids
@@ -113,6 +114,7 @@ async def promotable_products(actor: Actor) -> dict[str, str]:
     return {str(row["id"]): row["name"] for row in rows}
 
 
+@catalogue_cached
 async def live_placements(placement: Placement) -> list[PlacementItem]:
     """What fills `placement` now: live promotions of listed products, at most one per
     slot, the earliest started first."""

@@ -1,10 +1,12 @@
-"""The ordering rules in force (read on every request, so a change needs no restart)."""
+"""The ordering rules in force (read on every request, so a change needs no restart;
+cached per process until the catalogue changes)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketplace.cache import catalogue_cached
 from marketplace.i18n import _
 from marketplace.ranking.rules import SORT_RULES
 from marketplace.ranking.tables import OrderingRules
@@ -48,6 +50,7 @@ def _version(row: dict) -> RulesVersion:
     )
 
 
+@catalogue_cached
 async def current_rules() -> RulesVersion:
     row = (
         await OrderingRules.select(*OrderingRules.all_columns())
