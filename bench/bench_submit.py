@@ -362,6 +362,12 @@ def rss_mb(parent: int) -> list[float]:
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        try:
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" in command:  # multiprocessing's helper, not a worker
+            continue
         if fields.get("PPid", "").strip() == str(parent) and "VmRSS" in fields:
             sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
     return sorted(sizes)
@@ -469,7 +475,7 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
     parser.add_argument("--capacity", type=int, default=300, help="closed-loop submissions")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--one-address", action="store_true", help="all from 127.0.0.1")
-    parser.add_argument("--drain", type=float, default=180.0, help="seconds to wait for delivery")
+    parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for delivery")
     parser.add_argument("--profile", type=int, default=0, help="submissions under cProfile")
     parser.add_argument("--profile-out", type=Path, help="keep the profile here")
     parser.add_argument("--database", help="an existing generated database instead of a fresh one")
