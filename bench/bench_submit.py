@@ -1,23 +1,34 @@
-"""Application submissions per second through the real web process, against the
-bare-stack `/db` page in the same run, and where a submission's time goes (for issue #14).
+"""Application submissions per second through two web workers, every one delivered, against
+the bare-stack `/db` page in the same run (issue #14).
 
 Database `loanmart_bench_submit` (created, migrated and demo-seeded; dropped at the end)
-or, with --database, an existing generated one (e.g. `loanmart_bench_volume`: the risk
-screening's counts then run over 1,000,000 applications; the submissions are added to it).
---submissions borrowers are written directly (distinct mobiles and ID numbers, so the
-anti-fraud rules see distinct people) and each signs in over HTTP; then every borrower
-submits one application (GET the apply form for its digest and key, POST it) to one
-listed product that admits them, --concurrency at a time. Reported: submissions per
-second of wall time, p50 / p95 of the POST, and the baseline's `/db` req/s and p50 / p95
-at the same concurrency, measured right before.
+or, with --database, an existing generated one (e.g. `loanmart_bench_volume`: the checks
+then run over 1,000,000 applications; the submissions are added to it).
 
---profile N (default 100): N more submissions through the same app in this process
-(httpx's ASGI transport, no uvicorn) under cProfile, after a few unprofiled ones; the top
-functions by own time and by cumulative time are printed (--profile-out keeps the file).
+Borrowers are written directly (distinct mobiles and ID numbers), one of them signs in over
+HTTP (the real path, and the apply form's notice digest and CSRF cookie), the others get a
+session written the way sign-in writes it (argon2 at 64 MiB would take minutes for
+thousands). Each borrower POSTs the apply form once, with its own submission key, from its
+own loopback address (127.a.b.c: distinct people, as the anti-fraud rules see them) and a
+fresh device; `--one-address` sends everything from 127.0.0.1 instead (every submission
+then shares the address rule's key: the worst case for its lock).
+
+Two web workers (uvicorn, as `loanmart web --workers 2`), the job worker delivering, and the
+baseline app with two workers. Phases, each beside the baseline's `/db` measured the same
+way right before:
+- capacity: --capacity submissions, C at a time (closed loop): submissions/s vs req/s;
+- sustained: --rate submissions a second for --seconds (open loop: each is sent at its
+  time whatever the others do; latency counts from that time), achieved rate, p50 / p99.
+Then: how many of the run's applications were delivered (waiting up to --drain seconds),
+and the web workers' resident memory after the load.
+
+--profile N: N more submissions through the same app in this process (no uvicorn) under
+cProfile; the top functions are printed (--profile-out keeps the file).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/bench_submit.py \\
-        [--submissions 300] [--concurrency 8] [--profile 100] [--database NAME] [--no-write]
+        [--rate 200] [--seconds 10] [--capacity 300] [--concurrency 16] [--one-address]
+        [--database NAME] [--profile 0] [--no-write]
 """
 
 from __future__ import annotations
@@ -25,23 +36,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import os
 import platform
 import pstats
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode
 
-import asyncpg
-import httpx
-from _results import append_rows, now, python_version
-from bench_reports import (
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# This checkout's code, ahead of any other checkout an editable install points at.
+sys.path.insert(0, str(PROJECT_ROOT))
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+from _results import append_rows, now, python_version  # noqa: E402
+from bench_reports import (  # noqa: E402
     BASELINE_DIR,
     _baseline_env,
     _config,
@@ -51,22 +67,27 @@ from bench_reports import (
     start,
     wait_baseline,
 )
-from bench_web import flush_redis, free_port, run_step, stop_server, wait_ready
-from gen_volume import with_database
+from bench_web import flush_redis, free_port, run_step, stop_server, wait_ready  # noqa: E402
+from gen_volume import with_database  # noqa: E402
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "loanmart_bench_submit"
 PASSWORD = "Bench-Submit-2026"
 MOBILE_BASE = 16_500_000_000  # 165xxxxxxxx: never a demo or e2e number
-WARMUP = 10
+WORKERS = 2
+WARMUP = 20
+ONE_ADDRESS = "127.0.0.1"
+# Connections the open-loop client keeps open at once; requests due beyond it wait (their
+# latency still counts from when they were due).
+MAX_IN_FLIGHT = 1000
 
 
 @dataclass
 class Run:
-    ok: int
-    errors: int
-    seconds: float
-    latencies: list[float]
+    ok: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -77,6 +98,14 @@ class Run:
             return float("nan")
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1]
 
+    def record(self, status: int, expected: int, ms: float) -> None:
+        if status == expected:
+            self.ok += 1
+            self.latencies.append(ms)
+        else:
+            self.errors += 1
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+
 
 # -- data ---------------------------------------------------------------------------------
 
@@ -86,11 +115,15 @@ async def pick_product(database_url: str) -> int:
     try:
         product = await conn.fetchval(
             "SELECT p.id FROM product p JOIN institution i ON i.id = p.institution"
+            " LEFT JOIN delivery_settings d ON d.institution = p.institution"
             " WHERE p.status = 'listed' AND i.status = 'active' AND p.cities = '{}'"
             " AND 12 = ANY(p.term_options) AND p.amount_min <= 50000 AND p.amount_max >= 50000"
             " AND 'equal_installment' = ANY(p.repayment_methods) AND p.min_monthly_income <= 12000"
             " AND (p.employment_types = '{}' OR 'employee' = ANY(p.employment_types))"
             " AND p.age_min <= 30 AND p.age_max >= 50"
+            # Every lead must be deliverable: no caps on the institution's side.
+            " AND d.daily_lead_cap IS NULL AND d.monthly_lead_cap IS NULL"
+            " AND d.monthly_budget IS NULL"
             " ORDER BY p.id LIMIT 1"
         )
     finally:
@@ -100,21 +133,30 @@ async def pick_product(database_url: str) -> int:
     return product
 
 
-async def make_borrowers(database_url: str, count: int, offset: int) -> list[str]:
-    """`count` borrowers with distinct mobiles; returns their mobiles."""
+@dataclass(frozen=True)
+class Borrower:
+    user_id: int
+    mobile: str
+    n: int  # distinct across runs on one database: ID number and address follow it
+
+
+async def make_borrowers(database_url: str, count: int) -> list[Borrower]:
+    """`count` borrowers with distinct mobiles, numbered after every user already there."""
     from marketplace.accounts.services import mobile_login_key
     from marketplace.security import encrypt_field, hash_password, mask_mobile
 
     password_hash = hash_password(PASSWORD)
-    mobiles = [str(MOBILE_BASE + offset + n) for n in range(count)]
     conn = await asyncpg.connect(**_config(database_url))
     try:
+        offset = await conn.fetchval("SELECT coalesce(max(id), 0) FROM app_user")
+        mobiles = [str(MOBILE_BASE + offset + n) for n in range(count)]
+        keys = [mobile_login_key(m) for m in mobiles]
         await conn.copy_records_to_table(
             "app_user",
             records=[
                 (
                     "borrower",
-                    mobile_login_key(m),
+                    key,
                     "压测借款人",
                     encrypt_field(m, context="user.mobile"),
                     mask_mobile(m),
@@ -122,7 +164,7 @@ async def make_borrowers(database_url: str, count: int, offset: int) -> list[str
                     "borrower",
                     "active",
                 )
-                for m in mobiles
+                for m, key in zip(mobiles, keys, strict=True)
             ],  # fmt: skip
             columns=[
                 "kind",
@@ -135,9 +177,38 @@ async def make_borrowers(database_url: str, count: int, offset: int) -> list[str
                 "status",
             ],  # fmt: skip
         )
+        ids = {
+            row["login_key"]: row["id"]
+            for row in await conn.fetch(
+                "SELECT id, login_key FROM app_user WHERE login_key = ANY($1)", keys
+            )
+        }
     finally:
         await conn.close()
-    return mobiles
+    return [
+        Borrower(ids[key], m, offset + n)
+        for n, (m, key) in enumerate(zip(mobiles, keys, strict=True))
+    ]
+
+
+async def open_sessions(borrowers: list[Borrower]) -> dict[int, str]:
+    """A signed-in session per borrower, written as sign-in writes it; user id → token."""
+    from marketplace import cache
+    from server.sessions import Session, _save
+
+    async def one(borrower: Borrower) -> tuple[int, str]:
+        session = Session(None, {})
+        session["uid"] = borrower.user_id
+        session["kind"] = "borrower"
+        await _save(session)
+        assert session.token is not None
+        return borrower.user_id, session.token
+
+    tokens: dict[int, str] = {}
+    for at in range(0, len(borrowers), 200):
+        tokens.update(await asyncio.gather(*(one(b) for b in borrowers[at : at + 200])))
+    await cache.close()
+    return tokens
 
 
 def id_number(n: int) -> str:
@@ -147,48 +218,16 @@ def id_number(n: int) -> str:
     return first + id_check_char(first)
 
 
-# -- HTTP ----------------------------------------------------------------------------------
+def address(n: int) -> str:
+    """127.a.b.c, distinct for 15 million borrowers (none ends in 0 or 255)."""
+    return f"127.{1 + n // 62_500 % 250}.{1 + n // 250 % 250}.{1 + n % 250}"
 
 
-def _hidden(page: str, name: str) -> str:
-    for tag in re.findall(r"<input[^>]*>", page):
-        if f'name="{name}"' in tag:
-            match = re.search(r'value="([^"]*)"', tag)
-            if match:
-                return match.group(1)
-    raise SystemExit(f"the apply form has no {name}")
-
-
-def http_client(target: str | httpx.ASGITransport) -> httpx.AsyncClient:
-    """A client of the web process at a URL, or of the app in this process."""
-    if isinstance(target, str):
-        return httpx.AsyncClient(base_url=target, timeout=120, trust_env=False)
-    return httpx.AsyncClient(transport=target, base_url="http://127.0.0.1", timeout=120)
-
-
-async def signed_in(target: str | httpx.ASGITransport, mobile: str) -> httpx.AsyncClient:
-    client = http_client(target)
-    await client.get("/healthz")
-    await client.get("/login")
-    response = await client.post(
-        "/login",
-        data={
-            "_csrf_token": client.cookies.get("csrftoken"),
-            "login": mobile,
-            "password": PASSWORD,
-        },
-    )
-    if response.status_code != 303:
-        await client.aclose()
-        raise SystemExit(f"borrower sign-in answered {response.status_code}")
-    return client
-
-
-def form(product_page: str, client: httpx.AsyncClient, n: int) -> dict[str, str]:
+def form(digest: str, csrf: str, n: int) -> dict[str, str]:
     return {
-        "_csrf_token": client.cookies.get("csrftoken") or "",
-        "notice_digest": _hidden(product_page, "notice_digest"),
-        "submission_key": _hidden(product_page, "submission_key"),
+        "_csrf_token": csrf,
+        "notice_digest": digest,
+        "submission_key": secrets.token_urlsafe(24),
         "amount": "50000",
         "term_months": "12",
         "repayment_method": "equal_installment",
@@ -202,116 +241,224 @@ def form(product_page: str, client: httpx.AsyncClient, n: int) -> dict[str, str]
     }
 
 
-async def submissions(
-    base_url: str | httpx.ASGITransport,
-    mobiles: list[str],
-    product: int,
-    concurrency: int,
-    offset: int,
-) -> Run:
-    semaphore = asyncio.Semaphore(concurrency)
-    clients = []
-    for start_at in range(0, len(mobiles), concurrency):
-        clients += await asyncio.gather(
-            *(signed_in(base_url, m) for m in mobiles[start_at : start_at + concurrency])
-        )
-    forms = []
-    for n, client in enumerate(clients):
-        page = (await client.get(f"/products/{product}/apply")).text
-        forms.append(form(page, client, offset + n))
-    latencies: list[float] = []
-    errors = 0
+# -- HTTP -----------------------------------------------------------------------------------
 
-    async def one(client: httpx.AsyncClient, data: dict[str, str]) -> None:
-        nonlocal errors
-        async with semaphore:
+
+def _hidden(page: str, name: str) -> str:
+    for tag in re.findall(r"<input[^>]*>", page):
+        if f'name="{name}"' in tag:
+            match = re.search(r'value="([^"]*)"', tag)
+            if match:
+                return match.group(1)
+    raise SystemExit(f"the apply form has no {name}")
+
+
+async def sign_in_and_read_form(base_url: str, borrower: Borrower, product: int) -> tuple[str, str]:
+    """One borrower signs in over HTTP; the apply form's notice digest and the CSRF cookie
+    (not tied to a session, so every borrower may send it)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, trust_env=False) as client:
+        await client.get("/login")
+        csrf = client.cookies.get("csrftoken") or ""
+        response = await client.post(
+            "/login", data={"_csrf_token": csrf, "login": borrower.mobile, "password": PASSWORD}
+        )
+        if response.status_code != 303:
+            raise SystemExit(f"borrower sign-in answered {response.status_code}")
+        page = (await client.get(f"/products/{product}/apply")).text
+        return _hidden(page, "notice_digest"), client.cookies.get("csrftoken") or csrf
+
+
+@dataclass(frozen=True)
+class Request:
+    raw: bytes
+    source: str
+    expected: int
+
+
+def post_request(
+    port: int, path: str, token: str, csrf: str, data: dict[str, str], source: str
+) -> Request:
+    body = urlencode(data).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+        f"Cookie: lm_session={token}; csrftoken={csrf}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return Request(head.encode("latin-1") + body, source, 303)
+
+
+def get_request(port: int, path: str, source: str) -> Request:
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    return Request(head.encode("latin-1"), source, 200)
+
+
+async def send(port: int, request: Request) -> int:
+    """One request on its own connection from its own address (a lean client: on a
+    2-core machine httpx would take a good share of the CPU being measured)."""
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, local_addr=(request.source, 0)
+    )
+    try:
+        writer.write(request.raw)
+        status_line = await reader.readline()
+        await reader.read()  # Connection: close — the response ends with the connection
+    finally:
+        writer.close()
+    parts = status_line.split()
+    return int(parts[1]) if len(parts) > 1 else 0
+
+
+async def closed_loop(port: int, requests: list[Request], concurrency: int) -> Run:
+    run = Run()
+    queue = iter(requests)
+
+    async def user() -> None:
+        for request in queue:
             t0 = time.perf_counter()
-            response = await client.post(f"/products/{product}/apply", data=data)
-            if response.status_code == 303:
-                latencies.append((time.perf_counter() - t0) * 1000)
-            else:
-                errors += 1
-                if errors == 1:
-                    print(
-                        f"  a submission answered {response.status_code}: {response.text[:300]!r}"
-                    )
+            try:
+                status = await send(port, request)
+            except OSError:
+                status = 0
+            run.record(status, request.expected, (time.perf_counter() - t0) * 1000)
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(c, f) for c, f in zip(clients, forms, strict=True)))
-    seconds = time.perf_counter() - started
-    for client in clients:
-        await client.aclose()
-    return Run(len(latencies), errors, seconds, latencies)
+    await asyncio.gather(*(user() for _ in range(concurrency)))
+    run.seconds = time.perf_counter() - started
+    return run
 
 
-async def baseline_load(base_url: str, requests: int, concurrency: int) -> Run:
-    latencies: list[float] = []
-    errors = 0
-    remaining = requests
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, trust_env=False) as client:
-        for _ in range(WARMUP):
-            await client.get("/db")
+async def open_loop(port: int, requests: list[Request], rate: float) -> Run:
+    """Request i is sent at start + i / rate whatever the others do; its latency counts
+    from that moment (a server that falls behind shows it in the percentiles)."""
+    run = Run()
+    in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+    started = time.perf_counter()
 
-        async def user() -> None:
-            nonlocal remaining, errors
-            while remaining > 0:
-                remaining -= 1
-                t0 = time.perf_counter()
-                response = await client.get("/db")
-                if response.status_code == 200:
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                else:
-                    errors += 1
+    async def one(i: int, request: Request) -> None:
+        due = started + i / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        try:
+            async with in_flight:
+                status = await send(port, request)
+        except OSError:
+            status = 0
+        run.record(status, request.expected, (time.perf_counter() - due) * 1000)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(user() for _ in range(concurrency)))
-        return Run(len(latencies), errors, time.perf_counter() - started, latencies)
+    await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+# -- measuring ----------------------------------------------------------------------------
+
+
+def rss_mb(parent: int) -> list[float]:
+    """Resident memory of `parent`'s child processes (uvicorn's workers), in MB."""
+    sizes = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        try:
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" in command:  # multiprocessing's helper, not a worker
+            continue
+        if fields.get("PPid", "").strip() == str(parent) and "VmRSS" in fields:
+            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
+    return sorted(sizes)
+
+
+async def deliveries(
+    database_url: str, borrowers: list[int], drain: float
+) -> tuple[int, int, float, dict[str, int]]:
+    """(delivered, applications, seconds waited, statuses) of the borrowers' applications,
+    waiting up to `drain` seconds for the job worker to deliver them all."""
+    conn = await asyncpg.connect(**_config(database_url))
+    started = time.perf_counter()
+    try:
+        while True:
+            rows = await conn.fetch(
+                "SELECT status, count(*) AS n, count(delivered_at) AS delivered"
+                " FROM application WHERE borrower = ANY($1) GROUP BY status",
+                borrowers,
+            )
+            total = sum(row["n"] for row in rows)
+            delivered = sum(row["delivered"] for row in rows)
+            waited = time.perf_counter() - started
+            if delivered >= total or waited > drain:
+                return delivered, total, waited, {row["status"]: row["n"] for row in rows}
+            await asyncio.sleep(0.5)
+    finally:
+        await conn.close()
 
 
 # -- report ---------------------------------------------------------------------------------
 
-HEADING = "## Application submissions (`bench/bench_submit.py`)"
+HEADING = "## Application submissions, two web workers (`bench/bench_submit.py`)"
 SECTION = f"""{HEADING}
 
-Borrowers (one submission each, distinct mobiles and ID numbers) sign in over HTTP, then
-POST the apply form of one listed product, C at a time, to one uvicorn worker; the request
-runs the whole submission verb (guard and duplicate window, profile, consent, application,
-event, audit, the anti-fraud screening's locked counts, outbox). Same-run baseline: the
-bare-stack `/db` page (one query of 20 rows, one worker) at the same concurrency. Figures in
-submissions (or requests) per second and POST latency in ms.
+Distinct borrowers (mobiles, ID numbers, devices and — unless "one address" — loopback
+addresses) each POST the apply form of one listed product once: the whole submission verb
+(guard and duplicate window, profile, consent, application, event, audit rows, anti-fraud
+screening with its per-key locked counts, outbox) on two uvicorn workers, with the job
+worker delivering. Capacity: C submissions at a time (closed loop). Sustained: R a second
+for S seconds (open loop, latency from each one's due time). Same-run baseline: the
+bare-stack `/db` page (one query of 20 rows, two workers), measured the same way right
+before each phase. Delivered: the run's applications delivered to the institution, and
+how long after the load the last one was. RSS: the web workers' resident memory after the
+load. The machine is shared (2 cores, other engineers' tests and benches running): each
+row is one run; compare the ratios within a row.
 
-| when (Asia/Shanghai) | python | machine | database | applications before | N × C | submissions/s | p50 · p95 (ms) | /db req/s | /db p50 · p95 (ms) | submissions/s ÷ /db req/s | errors |
-|---|---|---|---|---|---|---|---|---|---|---|---|
+| when (Asia/Shanghai) | database | applications before | addresses | capacity N × C: submissions/s · /db req/s · ratio | sustained R × S: achieved/s · p50 · p99 (ms) | /db at R: achieved/s · p50 · p99 (ms) | errors | delivered (wait) | web RSS (MB) |
+|---|---|---|---|---|---|---|---|---|---|
 """
 
 
 def profile_submissions(
-    args: argparse.Namespace, mobiles: list[str], product: int, offset: int
-) -> None:
-    """The app in this process (httpx's ASGI transport, the same app `server.cli web`
-    serves, with its lifespan, without uvicorn), a few unprofiled submissions first
-    (imports, templates, pools), then cProfile around the rest; top functions by own and
-    cumulative time. The client's own work is in the profile too (same process)."""
+    args: argparse.Namespace, borrowers: list[Borrower], tokens: dict[int, str],
+    product: int, digest: str, csrf: str,
+) -> None:  # fmt: skip
+    """The app in this process (httpx's ASGI transport, the app `loanmart web` serves,
+    with its lifespan, without uvicorn): a few unprofiled submissions first, then cProfile
+    around the rest, C at a time. The client's own work is in the profile too."""
     from server.app import create_app, lifespan
 
     app = create_app()
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    warm = min(5, len(mobiles) // 4)
+    warm = min(5, len(borrowers) // 4)
+
+    async def submit_all(group: list[Borrower]) -> None:
+        semaphore = asyncio.Semaphore(args.concurrency)
+
+        async def one(borrower: Borrower) -> None:
+            transport = httpx.ASGITransport(app=app, client=(address(borrower.n), 50000))
+            cookies = {"lm_session": tokens[borrower.user_id], "csrftoken": csrf}
+            async with (
+                semaphore,
+                httpx.AsyncClient(
+                    transport=transport, base_url="http://127.0.0.1", cookies=cookies
+                ) as client,
+            ):
+                await client.post(f"/products/{product}/apply", data=form(digest, csrf, borrower.n))
+
+        await asyncio.gather(*(one(b) for b in group))
+
     profiler = cProfile.Profile()
 
-    async def run() -> Run:
-        async with lifespan(app):  # the connection pool and services uvicorn would start
-            await submissions(transport, mobiles[:warm], product, args.concurrency, offset)
+    async def run() -> None:
+        async with lifespan(app):
+            await submit_all(borrowers[:warm])
             profiler.enable()
             try:
-                return await submissions(
-                    transport, mobiles[warm:], product, args.concurrency, offset + warm
-                )
+                await submit_all(borrowers[warm:])
             finally:
                 profiler.disable()
 
-    profiled = asyncio.run(run())
-    print(f"\nprofiled in process: {profiled.ok} submissions, {profiled.errors} errors")
+    asyncio.run(run())
     if args.profile_out:
         profiler.dump_stats(str(args.profile_out))
     stats = pstats.Stats(profiler)
@@ -321,19 +468,22 @@ def profile_submissions(
     stats.sort_stats("cumulative").print_stats(r"/(marketplace|portal|server)/", 30)
 
 
-def main() -> int:
+def main() -> int:  # noqa: PLR0915 - one run, start to end
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--submissions", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument(
-        "--profile", type=int, default=100, help="submissions under cProfile (0: none)"
-    )
+    parser.add_argument("--rate", type=float, default=200.0, help="sustained submissions/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="sustained for this long")
+    parser.add_argument("--capacity", type=int, default=300, help="closed-loop submissions")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--one-address", action="store_true", help="all from 127.0.0.1")
+    parser.add_argument("--drain", type=float, default=300.0, help="seconds to wait for delivery")
+    parser.add_argument("--profile", type=int, default=0, help="submissions under cProfile")
     parser.add_argument("--profile-out", type=Path, help="keep the profile here")
     parser.add_argument("--database", help="an existing generated database instead of a fresh one")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    if args.submissions < 20 or args.concurrency < 1 or args.profile < 0:
-        parser.error("--submissions ≥ 20, --concurrency ≥ 1, --profile ≥ 0")
+    sustained = int(args.rate * args.seconds)
+    if args.rate <= 0 or sustained < 20 or args.capacity < 20 or args.concurrency < 1:
+        parser.error("--rate × --seconds ≥ 20, --capacity ≥ 20, --concurrency ≥ 1")
     server_url, redis_url = local_services()
     if args.database and not args.database.startswith("loanmart_bench"):
         parser.error("--database must be a bench database (loanmart_bench…)")
@@ -363,63 +513,116 @@ def main() -> int:
                 await conn.close()
 
         before = asyncio.run(applications())
-        offset = before  # distinct mobiles and ID numbers across runs on one database
-        mobiles = asyncio.run(make_borrowers(database_url, args.submissions + args.profile, offset))
+        count = 1 + WARMUP + args.capacity + sustained + args.profile
+        borrowers = asyncio.run(make_borrowers(database_url, count))
+        tokens = asyncio.run(open_sessions(borrowers))
         web_port, base_port = free_port(), free_port()
-        web_env = {**env, "HOST": "127.0.0.1", "PORT": str(web_port), "WEB_CONCURRENCY": "1"}
+        web_env = {**env, "HOST": "127.0.0.1", "PORT": str(web_port), "WEB_CONCURRENCY": "2"}
         web = start(
-            [sys.executable, "-m", "server.cli", "web", "--workers", "1"],
-            PROJECT_ROOT,
-            web_env,
-            tmp / "web.log",
-        )
+            [sys.executable, "-m", "server.cli", "web", "--workers", str(WORKERS)],
+            PROJECT_ROOT, web_env, tmp / "web.log",
+        )  # fmt: skip
         processes.append(web)
+        processes.append(
+            start(
+                [sys.executable, "-m", "server.cli", "worker"],
+                PROJECT_ROOT,
+                env,
+                tmp / "worker.log",
+            )
+        )
         base = start(
             [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port",
-             str(base_port), "--workers", "1", "--no-access-log"],
+             str(base_port), "--workers", str(WORKERS), "--no-access-log"],
             BASELINE_DIR, _baseline_env(baseline_db), tmp / "baseline.log",
         )  # fmt: skip
         processes.append(base)
-        web_url, base_url = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{base_port}"
+        path = f"/products/{product}/apply"
+        one_address = ONE_ADDRESS if args.one_address else None
 
-        async def measure() -> tuple[Run, Run]:
-            async with httpx.AsyncClient(base_url=web_url, trust_env=False) as probe:
+        def posts(group: list[Borrower]) -> list[Request]:
+            return [
+                post_request(
+                    web_port,
+                    path,
+                    tokens[b.user_id],
+                    csrf,
+                    form(digest, csrf, b.n),
+                    one_address or address(b.n),
+                )  # fmt: skip
+                for b in group
+            ]
+
+        def db_gets(group: list[Borrower]) -> list[Request]:
+            return [get_request(base_port, "/db", one_address or address(b.n)) for b in group]
+
+        async def ready() -> tuple[str, str]:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{web_port}", trust_env=False
+            ) as probe:
                 await wait_ready(probe, web)
-            await wait_baseline(base_url, base)
-            baseline = await baseline_load(base_url, args.submissions, args.concurrency)
-            run = await submissions(
-                web_url, mobiles[: args.submissions], product, args.concurrency, offset
+            await wait_baseline(f"http://127.0.0.1:{base_port}", base)
+            return await sign_in_and_read_form(
+                f"http://127.0.0.1:{web_port}", borrowers[0], product
             )
-            return baseline, run
 
-        baseline, run = asyncio.run(measure())
-        stop_server(web)
+        digest, csrf = asyncio.run(ready())
+        warm = borrowers[1 : 1 + WARMUP]
+        capacity = borrowers[1 + WARMUP : 1 + WARMUP + args.capacity]
+        steady = borrowers[1 + WARMUP + args.capacity : 1 + WARMUP + args.capacity + sustained]
+
+        async def measure() -> tuple[Run, Run, Run, Run]:
+            await closed_loop(base_port, db_gets(warm), 4)
+            await closed_loop(web_port, posts(warm), 4)
+            base_capacity = await closed_loop(base_port, db_gets(capacity), args.concurrency)
+            submit_capacity = await closed_loop(web_port, posts(capacity), args.concurrency)
+            base_steady = await open_loop(base_port, db_gets(steady), args.rate)
+            submit_steady = await open_loop(web_port, posts(steady), args.rate)
+            return base_capacity, submit_capacity, base_steady, submit_steady
+
+        base_capacity, submit_capacity, base_steady, submit_steady = asyncio.run(measure())
+        rss = rss_mb(web.pid)
+        measured = [b.user_id for b in warm + capacity + steady]
+        delivered, total, waited, statuses = asyncio.run(
+            deliveries(database_url, measured, args.drain)
+        )
+        errors = submit_capacity.errors + submit_steady.errors
         print(
-            f"submissions: {run.ok} ok, {run.errors} errors in {run.seconds:.1f} s ="
-            f" {run.rate:.1f}/s; POST p50 {run.pct(50):.0f} ms, p95 {run.pct(95):.0f} ms"
+            f"capacity {args.capacity} × {args.concurrency}: {submit_capacity.rate:.1f}"
+            f" submissions/s (p50 {submit_capacity.pct(50):.0f} ms, p99"
+            f" {submit_capacity.pct(99):.0f} ms, errors {submit_capacity.errors}"
+            f" {submit_capacity.statuses or ''}); /db {base_capacity.rate:.0f} req/s;"
+            f" ratio {submit_capacity.rate / base_capacity.rate:.3f}"
         )
         print(
-            f"baseline /db: {baseline.rate:.0f} req/s, p50 {baseline.pct(50):.1f} ms,"
-            f" p95 {baseline.pct(95):.1f} ms; ratio {run.rate / baseline.rate:.4f}"
+            f"sustained {args.rate:g}/s × {args.seconds:g} s: {submit_steady.rate:.1f}/s achieved,"
+            f" p50 {submit_steady.pct(50):.0f} ms, p99 {submit_steady.pct(99):.0f} ms, errors"
+            f" {submit_steady.errors} {submit_steady.statuses or ''}; /db at the same rate:"
+            f" {base_steady.rate:.1f}/s, p50 {base_steady.pct(50):.1f} ms,"
+            f" p99 {base_steady.pct(99):.1f} ms"
         )
+        print(
+            f"delivered {delivered} of {total} within {waited:.1f} s after the load"
+            f" ({statuses}); web worker RSS {', '.join(f'{mb:.0f}' for mb in rss)} MB"
+        )
+        for process in processes:
+            stop_server(process)
         if args.profile:
-            profile_submissions(
-                args, mobiles[args.submissions :], product, offset + args.submissions
-            )
+            profile_submissions(args, borrowers[-args.profile :], tokens, product, digest, csrf)
         if not args.no_write:
-            machine = f"{platform.machine()} · {os.cpu_count()} CPUs"
-            append_rows(
-                HEADING,
-                SECTION,
-                [
-                    f"| {now()} | {python_version()} | {machine} | {'fresh demo' if fresh else name} "
-                    f"| {before:,} | {args.submissions} × {args.concurrency} | {run.rate:.1f} "
-                    f"| {run.pct(50):.0f} · {run.pct(95):.0f} | {baseline.rate:.0f} "
-                    f"| {baseline.pct(50):.1f} · {baseline.pct(95):.1f} "
-                    f"| {run.rate / baseline.rate:.4f} | {run.errors} |"
-                ],
+            row = (
+                f"| {now()} | {'fresh demo' if fresh else name} | {before:,} "
+                f"| {'one (127.0.0.1)' if args.one_address else 'one per borrower'} "
+                f"| {args.capacity} × {args.concurrency}: {submit_capacity.rate:.1f} · "
+                f"{base_capacity.rate:.0f} · {submit_capacity.rate / base_capacity.rate:.3f} "
+                f"| {args.rate:g} × {args.seconds:g}: {submit_steady.rate:.1f} · "
+                f"{submit_steady.pct(50):.0f} · {submit_steady.pct(99):.0f} "
+                f"| {base_steady.rate:.1f} · {base_steady.pct(50):.1f} · {base_steady.pct(99):.1f} "
+                f"| {errors} | {delivered} of {total} ({waited:.0f} s) "
+                f"| {' · '.join(f'{mb:.0f}' for mb in rss)} |"
             )
-            print("appended to bench/RESULTS.md")
+            append_rows(HEADING, SECTION, [row])
+            print(f"appended to bench/RESULTS.md ({python_version()}, {platform.machine()})")
     finally:
         for process in processes:
             stop_server(process)

@@ -22,6 +22,17 @@ def make_engine(database_url: str) -> PostgresEngine:
 DB = make_engine(settings.database_url) if settings.database_url else None
 
 
+async def _keep_session(_connection: object) -> None:
+    """Nothing to undo when a connection goes back to the pool: no code here keeps session
+    state (advisory locks are transaction-scoped; no SET, LISTEN or cursors outside a
+    transaction — tests/unit/test_db_session_state.py). asyncpg still rolls back an open
+    transaction first; its default reset would cost one more round trip per query."""
+
+
+async def start_pool(*, max_size: int) -> None:
+    await engine().start_connection_pool(min_size=1, max_size=max_size, reset=_keep_session)
+
+
 def engine() -> PostgresEngine:
     if DB is None:
         raise RuntimeError(

@@ -114,9 +114,10 @@ async def apply_form(request: Request, product_id: FromPath[int]) -> Response:
 @post("/products/{product_id:int}/apply", name="portal.applications.create", opt=BORROWER)
 async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    product = await listed_product(product_id)
 
     async def submit(data: FormData) -> Response:
+        # The verb refuses a product that is not listed (404); the page's view of the
+        # product is only needed when the form comes back.
         channel = channel_of(request.headers.get("user-agent"))
         reference = await submit_application(
             actor, parse_application_input(product_id, data, channel)
@@ -128,6 +129,7 @@ async def apply_submit(request: Request, product_id: FromPath[int]) -> Response:
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         # Everything typed comes back, including the consent box as it was.
+        product = await listed_product(product_id)
         return await _form(request, product, {key: first(data.get(key)) for key in FIELDS}, errors)
 
     return await submit_form(request, submit, rerender)

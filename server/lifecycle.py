@@ -6,14 +6,14 @@ import contextlib
 
 from marketplace import cache, jobs
 from marketplace.content.search_port import article_backend, set_article_backend
-from marketplace.db import engine
+from marketplace.db import engine, start_pool
 from marketplace.products.search_port import backend, set_backend
 from marketplace.settings import settings
 from search import make_article_backend, make_backend
 
 
 async def start_services() -> None:
-    await engine().start_connection_pool(min_size=1, max_size=10)
+    await start_pool(max_size=10)
     set_backend(make_backend(settings))
     set_article_backend(make_article_backend(settings))
 

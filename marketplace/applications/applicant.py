@@ -7,7 +7,7 @@ forms before and at submission, and any page that lists what a borrower may appl
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,7 +62,10 @@ RAW_MAX_LENGTH = 200
 
 async def coded_list(parameter: str) -> dict[str, str]:
     """A system parameter kept as a list of {code, label}: code → label, in its order."""
-    items = (await get_parameters(parameter))[parameter]
+    return coded_items((await get_parameters(parameter))[parameter])
+
+
+def coded_items(items: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     # Default labels are in the catalogue; an operator's own wording passes through as is.
     return {str(item["code"]): _(str(item["label"])) for item in items}
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from marketplace.applications.tables import Application
 from marketplace.i18n import _
@@ -138,7 +139,11 @@ class GuardSettings:
 
 
 async def guard_settings() -> GuardSettings:
-    params = await get_parameters(*GUARD_PARAMETERS)
+    return guard_from(await get_parameters(*GUARD_PARAMETERS))
+
+
+def guard_from(params: Mapping[str, Any]) -> GuardSettings:
+    """The guard's settings out of a `get_parameters` answer that includes them."""
     return GuardSettings(
         dti_warning_ratio=Decimal(str(params["dti_warning_ratio"])),
         cooling_off_applications=int(params["cooling_off_applications"]),

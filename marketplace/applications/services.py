@@ -19,21 +19,21 @@ from marketplace.actors import SYSTEM, Actor
 from marketplace.applications.applicant import (
     PERSON_FIELDS,
     LoanNeed,
+    coded_items,
     eligibility_reasons,
-    loan_purposes,
     read_need,
     read_person,
 )
 from marketplace.applications.guard import (
+    GUARD_PARAMETERS,
     DebtToIncome,
     GuardSettings,
     active_loan_payments,
+    cooling_off_end,
     cooling_off_message,
-    cooling_off_until,
-    guard_settings,
+    guard_from,
     new_loan_payment,
     product_quote,
-    recent_applications,
 )
 from marketplace.applications.reporting import Channel, income_band
 from marketplace.applications.statuses import (
@@ -73,8 +73,13 @@ from marketplace.parsing import (
 from marketplace.products.tables import Product
 from marketplace.products.validation import REPAYMENT_METHODS
 from marketplace.products.visibility import on_portal
-from marketplace.risk.rules import NEUTRAL_REFUSAL, HoldStatus
-from marketplace.risk.services import ApplicationCase, hold_status, screen_application
+from marketplace.risk.rules import NEUTRAL_REFUSAL, HoldStatus, parameter_keys
+from marketplace.risk.services import (
+    ApplicationCase,
+    hold_status,
+    rule_values,
+    screen_application,
+)
 from marketplace.security import decrypt_field, encrypt_field
 from marketplace.webhooks.services import publish
 
@@ -273,14 +278,10 @@ async def submit_application(
     `submit_batch`.
 
     Re-sending the same form (same submission key) returns the first application."""
-    product = (
-        await Product.select(Product.institution)
-        .where((Product.id == cmd.product_id) & on_portal())
-        .first()
-    )
-    if product is None:
+    products = await batch_products([cmd.product_id])
+    if not products:
         raise NotFound(_("该产品已下架或不存在"))
-    institution_id = product["institution"]
+    institution_id = products[0]["institution"]
     batch = BatchInput(
         product_ids=(cmd.product_id,),
         need=LoanNeed(cmd.amount, cmd.term_months, cmd.purpose),
@@ -293,7 +294,7 @@ async def submit_application(
         channel=cmd.channel,
     )
     try:
-        references = await submit_batch(actor, batch, recorded_at=recorded_at)
+        references = await _submit(actor, batch, products, recorded_at=recorded_at)
     except ValidationFailed as exc:
         raise ValidationFailed(
             single_form_errors(exc.errors, cmd.product_id, institution_id)
@@ -324,22 +325,41 @@ async def submit_batch(
     every institution needs its consent (`consent_<id>`); the guard, the duplicate window,
     the daily limit and the institutions cap count the batch as a whole. All or nothing:
     re-sending the same form (same submission key) returns the first set."""
+    return await _submit(actor, cmd, None, recorded_at=recorded_at)
+
+
+# Every parameter a submission reads, loaded in one query.
+SUBMIT_PARAMETERS = (
+    "duplicate_window_days",
+    "applications_per_day",
+    "institutions_per_application",
+    "products_per_batch",
+    "loan_purposes",
+    *GUARD_PARAMETERS,
+    *parameter_keys(),
+)
+
+
+async def _submit(
+    actor: Actor,
+    cmd: BatchInput,
+    products: list[dict[str, Any]] | None,
+    *,
+    recorded_at: datetime | None,
+) -> list[str]:
+    """`submit_batch`, with the batch's products when the caller has loaded them."""
     if not actor.can("application.submit"):
         raise PermissionDenied()
     errors: dict[str, str] = {}
-    params = await get_parameters(
-        "duplicate_window_days",
-        "applications_per_day",
-        "institutions_per_application",
-        "products_per_batch",
-    )
+    params = await get_parameters(*SUBMIT_PARAMETERS)
     per_batch = int(params["products_per_batch"])
     if len(cmd.product_ids) > per_batch:
         errors["products"] = _("一次最多申请{n}个产品，请减少所选产品", n=per_batch)
-    products = await batch_products(cmd.product_ids[:per_batch])
+    if products is None:
+        products = await batch_products(cmd.product_ids[:per_batch])
     if len(products) < min(len(cmd.product_ids), per_batch):
         errors.setdefault("products", _("所选产品中有已下架或不存在的，请重新选择"))
-    if cmd.need.purpose not in await loan_purposes():
+    if cmd.need.purpose not in coded_items(params["loan_purposes"]):
         errors["purpose"] = _("请选择借款用途")
     notices = batch_notices(products)
     for institution_id, notice in notices.items():
@@ -355,7 +375,7 @@ async def submit_batch(
     facts = LeadFacts(
         cmd.person.city, cmd.need.amount, cmd.person.monthly_income, cmd.person.employment_type
     )
-    guard = await guard_settings()
+    guard = guard_from(params)
     payments: list[Decimal] = []
     for product in products:
         prefix = f"p{product['id']}."
@@ -391,26 +411,27 @@ async def submit_batch(
             errors[DEBT_WARNING] = debt.warning()
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
-        await User.raw("SELECT id FROM app_user WHERE id = {} FOR UPDATE", actor.user_id)
-        existing = (
-            await Application.select(Application.reference)
-            .where(
-                (Application.borrower == actor.user_id)
-                & (Application.submission_key == cmd.submission_key)
-            )
-            .order_by(Application.id)
+        mobile = await _lock_borrower(actor.user_id)
+        now = datetime.now(UTC)
+        history = await _borrower_history(
+            actor.user_id,
+            cmd.submission_key,
+            now
+            - timedelta(days=max(int(params["duplicate_window_days"]), guard.cooling_off_days, 1)),
         )
+        existing = [
+            row["reference"] for row in history if row["submission_key"] == cmd.submission_key
+        ]
         if existing:
-            return [row["reference"] for row in existing]
+            return existing
         if errors:
             raise ValidationFailed(errors)
-        await _check_batch_limits(actor, products, params, guard)
+        _check_batch_limits(products, params, guard, history, now)
         await save_borrower_profile(actor.user_id or 0, cmd.person)
         consent_ids = {
             institution_id: await grant_consent(actor, institution_id, notice)
             for institution_id, notice in notices.items()
         }
-        mobile = await _borrower_mobile(actor.user_id)
         shared = json.dumps(
             {
                 "real_name": cmd.person.real_name,
@@ -427,6 +448,7 @@ async def submit_batch(
             ensure_ascii=False,
         )
         references = []
+        cases = []
         for product in products:
             application_id, reference = await _insert_application(
                 borrower=actor.user_id,
@@ -454,9 +476,9 @@ async def submit_batch(
                 reference=reference,
                 batch=len(products),
             )
-            # Anti-fraud (A8): a held application waits in the delivery job until decided.
-            await screen_application(
-                actor,
+            await outbox.record("applications.deliver", application_id=application_id)
+            references.append(reference)
+            cases.append(
                 ApplicationCase(
                     application_id,
                     reference,
@@ -464,48 +486,82 @@ async def submit_batch(
                     actor.user_id,
                     mobile,
                     cmd.person.id_number,
-                ),
-                recorded_at=recorded_at,  # when anti-fraud observes it (the demo's history)
+                )
             )
-            await outbox.record("applications.deliver", application_id=application_id)
-            references.append(reference)
+        # Anti-fraud (A8) last: its velocity locks are held until the commit, so only this
+        # borrower's keys wait, and only that long. A held application waits in the
+        # delivery job until decided.
+        rules = rule_values(params)
+        for case in cases:
+            # `recorded_at`: when anti-fraud observes it (the demo's history).
+            await screen_application(actor, case, recorded_at=recorded_at, params=rules)
     return references
 
 
-async def _check_batch_limits(
-    actor: Actor,
+async def _lock_borrower(user_id: int | None) -> str:
+    """Lock the borrower's account row for the transaction; their mobile ("" if none)."""
+    rows = await User.raw("SELECT mobile_encrypted FROM app_user WHERE id = {} FOR UPDATE", user_id)
+    if not rows or not rows[0]["mobile_encrypted"]:
+        return ""
+    return decrypt_field(rows[0]["mobile_encrypted"], context="user.mobile")
+
+
+async def _borrower_history(
+    user_id: int | None, submission_key: str, since: datetime
+) -> list[dict[str, Any]]:
+    """The borrower's applications the checks need, in one query: those sent since
+    `since` (the longest window the checks count) and those of this submission key."""
+    return await Application.raw(
+        "SELECT reference, product, institution, status, submitted_at, submission_key"
+        " FROM application WHERE borrower = {} AND (submission_key = {} OR submitted_at >= {})"
+        " ORDER BY id",
+        user_id,
+        submission_key,
+        since,
+    )
+
+
+def _check_batch_limits(
     products: Sequence[Mapping[str, Any]],
     params: Mapping[str, Any],
     guard: GuardSettings,
+    history: Sequence[Mapping[str, Any]],
+    now: datetime,
 ) -> None:
-    """Under the borrower's lock: the duplicate window per product, then the cooling-off
-    pause, the daily limit and the institutions cap, each counting the whole batch."""
-    since = datetime.now(UTC) - timedelta(days=int(params["duplicate_window_days"]))
+    """Under the borrower's lock, over their recent applications (`history`): the
+    duplicate window per product, then the cooling-off pause, the daily limit and the
+    institutions cap, each counting the whole batch."""
+    since = now - timedelta(days=int(params["duplicate_window_days"]))
+    asked = {product["id"] for product in products}
     duplicates = {
         row["product"]
-        for row in await Application.select(Application.product).where(
-            (Application.borrower == actor.user_id)
-            & (Application.product.is_in([product["id"] for product in products]))
-            & (Application.status.is_in(list(OPEN_STATUSES)))
-            & (Application.submitted_at >= since)
-        )
+        for row in history
+        if row["product"] in asked
+        and row["status"] in OPEN_STATUSES
+        and row["submitted_at"] >= since
     }
     if duplicates:
         raise ValidationFailed(
             {
                 f"p{product_id}.product": _("您已申请过该产品，请在“我的申请”中查看进度")
-                for product_id in duplicates
+                for product_id in sorted(duplicates)
             }
         )
-    pause_ends = await cooling_off_until(actor.user_id or 0, guard)
+    pause_ends = cooling_off_end(
+        (row["submitted_at"] for row in history),
+        limit=guard.cooling_off_applications,
+        days=guard.cooling_off_days,
+        now=now,
+    )
     if pause_ends is not None:
         message = cooling_off_message(
             pause_ends, limit=guard.cooling_off_applications, days=guard.cooling_off_days
         )
-        wait = pause_ends - datetime.now(UTC)
+        wait = pause_ends - now
         raise Throttled(message, retry_after=max(1, int(wait.total_seconds())))
-    left = guard.cooling_off_applications - await recent_applications(
-        actor.user_id or 0, guard.cooling_off_days
+    cooling_since = now - timedelta(days=guard.cooling_off_days)
+    left = guard.cooling_off_applications - sum(
+        1 for row in history if row["submitted_at"] > cooling_since
     )
     if len(products) > left:
         raise ValidationFailed(
@@ -518,10 +574,8 @@ async def _check_batch_limits(
                 )
             }
         )
-    day_ago = datetime.now(UTC) - timedelta(days=1)
-    recent = await Application.select(Application.institution).where(
-        (Application.borrower == actor.user_id) & (Application.submitted_at >= day_ago)
-    )
+    day_ago = now - timedelta(days=1)
+    recent = [row for row in history if row["submitted_at"] >= day_ago]
     per_day = int(params["applications_per_day"])
     if len(recent) >= per_day:
         raise Throttled(_("今天的申请次数已达上限，请明天再试；频繁申请可能影响您的征信"))
@@ -542,13 +596,6 @@ async def _check_batch_limits(
                 )
             }
         )
-
-
-async def _borrower_mobile(user_id: int | None) -> str:
-    row = await User.select(User.mobile_encrypted).where(User.id == user_id).first()
-    if not row or not row["mobile_encrypted"]:
-        return ""
-    return decrypt_field(row["mobile_encrypted"], context="user.mobile")
 
 
 async def _add_event(application_id: int, status: str, actor: Actor, note: str = "") -> None:

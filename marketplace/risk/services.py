@@ -3,8 +3,11 @@ applications, keeping the blacklist.
 
 Velocity counts hold under parallel requests: each key's count is taken under a
 transaction-scoped advisory lock on that key (taken in one order, so two requests sharing
-keys cannot deadlock), after this request's own observation is written. The rules read
-their limits, windows and scores from system parameters on every evaluation."""
+keys cannot deadlock), in a statement after the lock's, so it sees every observation the
+lock's previous holders committed. Only requests sharing a key wait for each other, and a
+submission screens last in its transaction: the lock is held for one statement and the
+commit. The rules read their limits, windows and scores from system parameters on every
+evaluation."""
 
 from __future__ import annotations
 
@@ -126,12 +129,78 @@ def _hint(kind: KeyKind, value: str) -> str:
     return ""
 
 
+def rule_values(values: Mapping[str, Any]) -> dict[str, int]:
+    """The rules' parameters out of a `get_parameters` answer that includes them (a verb
+    that loads its own parameters in the same query passes them on)."""
+    return {key: int(values[key]) for key in parameter_keys()}
+
+
 async def rule_parameters() -> dict[str, int]:
-    values = await get_parameters(*parameter_keys())
-    return {key: int(value) for key, value in values.items()}
+    return rule_values(await get_parameters(*parameter_keys()))
 
 
-async def _velocity_hits(
+def _lock_name(stage: Stage, kind: KeyKind, ref: str) -> str:
+    return f"risk:{stage}:{kind}:{ref}"
+
+
+# One round trip before the counts: the velocity keys' transaction-scoped advisory locks,
+# taken in the order given (sorted by the caller, so two requests sharing keys cannot
+# deadlock), and the live blacklist entries for the phone, the ID number and the address
+# (a GiST index answers the address; the CASE keeps Postgres from casting a phone's blind
+# index to cidr, and the same expression is indexed).
+_LOCK_AND_BLACKLIST_SQL = """
+SELECT
+  (SELECT count(*) FROM (
+     SELECT pg_advisory_xact_lock(hashtextextended(name, 0))
+     FROM unnest({}::text[]) WITH ORDINALITY AS lock(name, position) ORDER BY position
+   ) AS taken) AS locks,
+  (SELECT min(id) FROM risk_blacklist
+    WHERE kind = 'phone' AND value_ref = {}::text AND removed_at IS NULL) AS phone,
+  (SELECT min(id) FROM risk_blacklist
+    WHERE kind = 'id_number' AND value_ref = {}::text AND removed_at IS NULL) AS id_number,
+  (SELECT id FROM risk_blacklist WHERE kind = 'address' AND removed_at IS NULL
+    AND (CASE WHEN kind = 'address' THEN value_ref::cidr END) >>= {}::inet
+    ORDER BY id LIMIT 1) AS address
+"""
+
+# After the locks (a statement of its own, so its snapshot sees every observation
+# committed by the lock's previous holders): this request's observations are written and
+# each key's observations within its window counted. The statement does not see its own
+# inserts, so each count is one short of what it includes.
+_OBSERVE_AND_COUNT_SQL = """
+WITH observed AS (
+  INSERT INTO risk_observation (at, stage, key_kind, key_ref, user_id, application_id)
+  SELECT {}::timestamptz, {}::text, kind, ref, {}::integer, {}::integer
+  FROM unnest({}::text[], {}::text[]) AS o(kind, ref)
+)
+SELECT k.kind, (
+  SELECT count(*) FROM risk_observation o
+  WHERE o.stage = {}::text AND o.key_kind = k.kind AND o.key_ref = k.ref
+    AND o.at >= k.since AND (k.until IS NULL OR o.at <= k.until)
+) AS earlier
+FROM unnest({}::text[], {}::text[], {}::timestamptz[], {}::timestamptz[])
+  AS k(kind, ref, since, until)
+"""
+
+
+@dataclass(frozen=True)
+class _Key:
+    kind: KeyKind
+    value: str
+    ref: str
+
+
+def _ip_or_none(address: str | None) -> str | None:
+    if not address:
+        return None
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    return address
+
+
+async def _screen_keys(
     stage: Stage,
     keys: Mapping[KeyKind, str],
     params: Mapping[str, int],
@@ -140,106 +209,80 @@ async def _velocity_hits(
     application_id: int | None,
     recorded_at: datetime | None = None,
 ) -> list[Hit]:
-    # Live submissions count everything observed up to the count, parallel ones included;
-    # a dated one (the demo's history) counts back from its own time only.
+    """Velocity and blacklist hits in two round trips: the locks with the blacklist look-up,
+    then the observations written and counted."""
     at = recorded_at or datetime.now(UTC)
-    until = (RiskObservation.at <= at) if recorded_at else (RiskObservation.id > 0)
+    refs = {kind: _Key(kind, value, key_ref(kind, value)) for kind, value in keys.items()}
     rules = sorted(
-        (rule for rule in VELOCITY_RULES if rule.stage == stage and rule.key in keys),
+        (rule for rule in VELOCITY_RULES if rule.stage == stage and rule.key in refs),
         key=lambda rule: rule.key,
     )
-    hits: list[Hit] = []
-    for rule in rules:
-        window = params[rule.window_parameter]
-        since = at - timedelta(hours=window)
-        ref = key_ref(rule.key, keys[rule.key])
-        await RiskObservation.raw(
-            "SELECT pg_advisory_xact_lock(hashtextextended({}, 0))",
-            f"risk:{stage}:{rule.key}:{ref}",
-        )
-        await RiskObservation.insert(
-            RiskObservation(
-                at=at,
-                stage=stage,
-                key_kind=rule.key,
-                key_ref=ref,
-                user_id=user_id,
-                application_id=application_id,
-            )
-        )
-        count = await RiskObservation.count().where(
-            (RiskObservation.stage == stage)
-            & (RiskObservation.key_kind == rule.key)
-            & (RiskObservation.key_ref == ref)
-            & (RiskObservation.at >= since)
-            & until
-        )
-        limit = params[rule.limit_parameter]
-        if count > limit:
-            hits.append(
-                Hit(
-                    rule.code,
-                    params[rule.score_parameter],
-                    rule.key,
-                    ref,
-                    _hint(rule.key, keys[rule.key]),
-                    {"count": count, "limit": limit, "window_hours": window},
-                )
-            )
-    return hits
-
-
-async def _barred_network(address: str) -> int | None:
-    """The live blacklist entry whose network holds `address` (a GiST index answers)."""
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    # The CASE keeps Postgres from casting a phone's blind index to cidr (it may evaluate
-    # conditions in any order); the same expression is indexed (migration).
-    rows = await BlacklistEntry.raw(
-        "SELECT id FROM risk_blacklist WHERE kind = 'address' AND removed_at IS NULL"
-        " AND (CASE WHEN kind = 'address' THEN value_ref::cidr END) >>= {}::inet"
-        " ORDER BY id LIMIT 1",
+    locks = sorted(_lock_name(stage, rule.key, refs[rule.key].ref) for rule in rules)
+    phone, id_number = refs.get(KeyKind.PHONE), refs.get(KeyKind.ID_NUMBER)
+    address = _ip_or_none(keys.get(KeyKind.ADDRESS))
+    [found] = await RiskObservation.raw(
+        _LOCK_AND_BLACKLIST_SQL,
+        locks,
+        phone.ref if phone else None,
+        id_number.ref if id_number else None,
         address,
     )
-    return int(rows[0]["id"]) if rows else None
-
-
-async def _blacklist_hits(keys: Mapping[KeyKind, str], params: Mapping[str, int]) -> list[Hit]:
     hits: list[Hit] = []
-    live = BlacklistEntry.removed_at.is_null()
-    for kind in (KeyKind.PHONE, KeyKind.ID_NUMBER):
-        if kind not in keys:
-            continue
-        ref = key_ref(kind, keys[kind])
-        entry = (
-            await BlacklistEntry.select(BlacklistEntry.id)
-            .where(live & (BlacklistEntry.kind == kind) & (BlacklistEntry.value_ref == ref))
-            .first()
+    if rules:
+        rows = await RiskObservation.raw(
+            _OBSERVE_AND_COUNT_SQL,
+            at,
+            stage,
+            user_id,
+            application_id,
+            [rule.key for rule in rules],
+            [refs[rule.key].ref for rule in rules],
+            stage,
+            [rule.key for rule in rules],
+            [refs[rule.key].ref for rule in rules],
+            [at - timedelta(hours=params[rule.window_parameter]) for rule in rules],
+            # Live submissions count everything observed up to the count, parallel ones
+            # included. A dated one (the demo's history, written in any order) counts what
+            # was observed within its window of its own time, before or after it: of two
+            # within the window, the one screened second sees the other, whichever it is.
+            [
+                None if recorded_at is None else at + timedelta(hours=params[rule.window_parameter])
+                for rule in rules
+            ],
         )
-        if entry:
+        earlier = {row["kind"]: int(row["earlier"]) for row in rows}
+        for rule in rules:
+            key = refs[rule.key]
+            count = earlier[rule.key] + 1
+            limit = params[rule.limit_parameter]
+            if count > limit:
+                hits.append(
+                    Hit(
+                        rule.code,
+                        params[rule.score_parameter],
+                        rule.key,
+                        key.ref,
+                        _hint(rule.key, key.value),
+                        {
+                            "count": count,
+                            "limit": limit,
+                            "window_hours": params[rule.window_parameter],
+                        },
+                    )
+                )
+    for kind in (KeyKind.PHONE, KeyKind.ID_NUMBER, KeyKind.ADDRESS):
+        if (entry := found[kind]) is not None:
+            key = refs[kind]
             hits.append(
                 Hit(
                     BLACKLIST_RULES[kind],
                     params[BLACKLIST_SCORE],
                     kind,
-                    ref,
-                    _hint(kind, keys[kind]),
-                    {"entry": entry["id"]},
+                    key.ref,
+                    _hint(kind, key.value),
+                    {"entry": int(entry)},
                 )
             )
-    if (address := keys.get(KeyKind.ADDRESS)) and (entry_id := await _barred_network(address)):
-        hits.append(
-            Hit(
-                BLACKLIST_RULES[KeyKind.ADDRESS],
-                params[BLACKLIST_SCORE],
-                KeyKind.ADDRESS,
-                key_ref(KeyKind.ADDRESS, address),
-                _hint(KeyKind.ADDRESS, address),
-                {"entry": entry_id},
-            )
-        )
     return hits
 
 
@@ -299,16 +342,14 @@ async def _evaluate(
     application_id: int | None = None,
     recorded_at: datetime | None = None,
 ) -> list[Hit]:
-    keys = subject.keys()
-    hits = await _velocity_hits(
+    hits = await _screen_keys(
         stage,
-        keys,
+        subject.keys(),
         params,
         user_id=user_id,
         application_id=application_id,
         recorded_at=recorded_at,
     )
-    hits += await _blacklist_hits(keys, params)
     if stage == Stage.APPLICATION:
         hits += identity_hits(subject.id_number, params)
     await _record_hits(stage, hits, user_id=user_id, application_id=application_id)
@@ -344,13 +385,20 @@ async def screen_registration(origin: Actor, mobile: str) -> None:
 
 
 async def screen_application(
-    actor: Actor, case: ApplicationCase, *, recorded_at: datetime | None = None
+    actor: Actor,
+    case: ApplicationCase,
+    *,
+    recorded_at: datetime | None = None,
+    params: Mapping[str, int] | None = None,
 ) -> bool:
     """Inside the submission's transaction: record the rule hits and, at or above the hold
     score, hold the application for review (the delivery job then leaves it alone).
     Returns whether it is held. `recorded_at` (default now) is when the submission is
-    observed and what the velocity windows count back from: the demo's history is dated."""
-    params = await rule_parameters()
+    observed and what the velocity windows are counted around: the demo's history is dated.
+    `params`: the rules' parameters when the caller loaded them already (`rule_values`).
+    Call it last in the transaction: the velocity locks are held until it ends."""
+    if params is None:
+        params = await rule_parameters()
     hits = await _evaluate(
         Stage.APPLICATION,
         Subject(phone=case.mobile, id_number=case.id_number, device=actor.device, address=actor.ip),

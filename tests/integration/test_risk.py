@@ -515,3 +515,63 @@ async def test_velocity_counts_only_within_the_rules_window(world):
     await _screen(_applicant("c" * 32), _case(2))
     event = await RiskEvent.objects().first()
     assert (event.rule, _detail(event.detail)["count"]) == ("velocity.application.device", 3)
+
+
+async def test_parallel_live_submissions_sharing_two_keys_hold_exactly_those_over(world):
+    """Seven borrowers submit at once from one device and one address (each rule's limit
+    two, each half the hold score): the keys' locks are taken in one order, so nothing
+    deadlocks, and exactly the five over the limits are held, each rule counting 3 to 7.
+    Every submission keeps its application, audit row and delivery job."""
+    from marketplace.applications.services import parse_application_input, submit_application
+    from marketplace.consents.notices import build_notice
+    from marketplace.outbox.tables import OutboxMessage
+    from marketplace.products.tables import Product
+
+    await _set(
+        risk_application_device_limit=2,
+        risk_application_device_score=30,
+        risk_application_address_limit=2,
+        risk_application_address_score=30,
+        risk_hold_score=60,
+    )
+    product_id = await listed_product(world.staff, world.operator)
+    product = (
+        await Product.select(
+            Product.name,
+            Product.institution.short_name.as_alias("institution_name"),
+            Product.institution.service_phone.as_alias("service_phone"),
+        )
+        .where(Product.id == product_id)
+        .first()
+    )
+    notice = build_notice(product["institution_name"], product["service_phone"], product["name"])
+    borrowers = [
+        replace(
+            await factories.user("borrower", f"1360001{i:04d}", "borrower", None, "张伟"),
+            ip="198.51.100.7",
+            device="cd" * 16,
+        )
+        for i in range(7)
+    ]
+    forms = [
+        application_form(
+            notice_digest=notice.digest,
+            submission_key=f"parallel-{i:02d}-" + "k" * 16,
+            id_number=valid_id_number(sequence=f"{i + 100:03d}"),
+        )
+        for i in range(7)
+    ]
+    references = await asyncio.gather(
+        *(
+            submit_application(borrower, parse_application_input(product_id, form))
+            for borrower, form in zip(borrowers, forms, strict=True)
+        )
+    )
+    assert len(set(references)) == 7
+    assert await RiskHold.count() == 5
+    events = await RiskEvent.objects()
+    for key in ("device", "address"):
+        counts = [_detail(e.detail)["count"] for e in events if e.rule.endswith(f".{key}")]
+        assert sorted(counts) == [3, 4, 5, 6, 7], key
+    assert await AuditEntry.count().where(AuditEntry.action == "application.submit") == 7
+    assert await OutboxMessage.count().where(OutboxMessage.job == "applications.deliver") == 7
