@@ -9,10 +9,9 @@ for each round and each concurrency, the baseline's `/`, then every page. Report
 concurrency, each page's req/s ÷ the baseline's req/s of the same round and its p99,
 and the calculator's p50 and p99; appends rows to bench/RESULTS.md.
 
-Needs wrk (`apt-get install -y wrk`) and, for the baseline, the `baseline` database that
-bench-baseline's seed.py fills (BASELINE_DATABASE_URL, default
-postgresql://postgres@127.0.0.1:5432/baseline). DATABASE_URL / REDIS_URL as for
-bench/bench_web.py (local only; REDIS_URL's database number, not 0, is flushed).
+Needs wrk (`apt-get install -y wrk`). DATABASE_URL / REDIS_URL as for bench/bench_web.py
+(local only; REDIS_URL's database number, not 0, is flushed); the baseline gets its own
+database on that server, filled by bench-baseline's seed.py, both dropped at the end.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/bench_pages.py \\
@@ -33,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 from _results import RESULTS, append_rows, now, python_version
@@ -51,6 +51,7 @@ from bench_web import (
 
 BASELINE_APP = PROJECT_ROOT.parent.parent / "shared" / "bench-baseline"
 BENCH_DATABASE = "loanmart_bench_pages"
+BASELINE_DATABASE = "loanmart_bench_pages_baseline"
 CONCURRENCIES = (16, 64)
 DETAIL = "/products/{id}"
 PAGES = ("/", "/products", "/products?q=装修", DETAIL)
@@ -73,8 +74,9 @@ def _ms(text: str) -> float:
 
 
 def wrk(url: str, connections: int, seconds: float) -> Run:
+    url = quote(url, safe=":/?=&")  # wrk sends the URL as given: 装修 percent-encoded
     done = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s", url],
         capture_output=True,
         text=True,
         check=True,
@@ -123,7 +125,10 @@ def measure(app: str, baseline: str, detail: str, args: argparse.Namespace) -> d
                 # Warm-up (not counted): workers' caches and connections.
                 wrk(app + (detail if path == DETAIL else path), connections, 1)
             base = wrk(baseline + "/", connections, args.seconds)
-            print(f"round {round_no + 1} c{connections}: baseline / {base.rps:.0f} req/s")
+            print(
+                f"round {round_no + 1} c{connections}: baseline / {base.rps:.0f} req/s "
+                f"p50 {base.p50_ms:.1f} ms p99 {base.p99_ms:.1f} ms"
+            )
             for path in (*PAGES, CALCULATOR):
                 run = wrk(app + (detail if path == DETAIL else path), connections, args.seconds)
                 results[connections].setdefault(path, []).append((run, base))
@@ -145,7 +150,7 @@ is "req/s ÷ the baseline's `/` of the same round · p99 ms", the range over the
 (min–max). Goal: ≥ 0.5× and p99 ≤ 50 ms at 16 connections; the calculator's p99 within 3×
 its p50 at 64. Errors: non-2xx answers and socket errors over the whole run.
 
-| when (Asia/Shanghai) | python | machine | W | C | rounds × s | baseline / req/s | / | /products | /products?q=装修 | {DETAIL} | calculator p50 · p99 ms | errors |
+| when (Asia/Shanghai) | python | machine | W | C | rounds × s | baseline / req/s · p99 ms | / | /products | /products?q=装修 | {DETAIL} | calculator p50 · p99 ms | errors |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|
 """
 
@@ -160,9 +165,7 @@ def _span(values: list[float], fmt: str) -> str:
 def rows(results: dict, args: argparse.Namespace) -> list[str]:
     lines = []
     for connections, by_path in results.items():
-        bases = [
-            base.rps for base in {id(b): b for runs in by_path.values() for _r, b in runs}.values()
-        ]
+        bases = [base for _run, base in by_path[PAGES[0]]]  # one per round
         cells = []
         for path in PAGES:
             runs = by_path[path]
@@ -176,7 +179,8 @@ def rows(results: dict, args: argparse.Namespace) -> list[str]:
         errors = sum(run.errors for runs in by_path.values() for run, _base in runs)
         lines.append(
             f"| {now()} | {python_version()} | {platform.machine()} | {args.workers} "
-            f"| {connections} | {args.rounds} × {args.seconds:g} | {_span(bases, '.0f')} | "
+            f"| {connections} | {args.rounds} × {args.seconds:g} | "
+            f"{_span([b.rps for b in bases], '.0f')} · {_span([b.p99_ms for b in bases], '.1f')} | "
             + " | ".join(cells)
             + f" | {calc_cell} | {errors} |"
         )
@@ -228,6 +232,12 @@ def main() -> int:
                 tmp / "web.log",
             )
         )
+        asyncio.run(recreate_database(server_url, BASELINE_DATABASE, create=True))
+        baseline_env = {
+            **os.environ,
+            "BASELINE_DATABASE_URL": with_database(server_url, BASELINE_DATABASE),
+        }
+        subprocess.run([sys.executable, "seed.py"], env=baseline_env, cwd=BASELINE_APP, check=True)
         uvicorn = str(Path(sys.executable).with_name("uvicorn"))
         processes.append(
             start(
@@ -242,7 +252,7 @@ def main() -> int:
                     "--log-level",
                     "warning",
                 ],
-                {**os.environ},
+                baseline_env,
                 BASELINE_APP,
                 tmp / "baseline.log",
             )
@@ -257,6 +267,7 @@ def main() -> int:
             stop_server(process)
         if database_url is not None:
             asyncio.run(recreate_database(server_url, BENCH_DATABASE, create=False))
+            asyncio.run(recreate_database(server_url, BASELINE_DATABASE, create=False))
         asyncio.run(flush_redis(redis_url))
         shutil.rmtree(tmp, ignore_errors=True)
 

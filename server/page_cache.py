@@ -25,6 +25,7 @@ When Redis cannot be read the cache steps aside and pages render as without it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import re
 import time
@@ -56,6 +57,7 @@ MAX_BYTES = 32 * 1024 * 1024
 MAX_PAGE_BYTES = 1024 * 1024
 MAX_QUERY_BYTES = 1024
 GENERATION_TIMEOUT_SECONDS = 0.25
+RENDER_WAIT_SECONDS = 5.0
 _TOKEN = re.compile(f"[0-9a-f]{{{2 * CSRF_SECRET_LENGTH}}}")
 
 OUTCOMES = Counter(
@@ -176,6 +178,8 @@ class PageCacheMiddleware(HttpMiddleware):
         self.csrf = csrf
         self.store = store if store is not None else Store()
         self.generation = SharedGenerationRead()
+        # Pages being rendered now, by key: the generation they are rendered under.
+        self._rendering: dict[Key, tuple[str, asyncio.Event]] = {}
 
     def _signed(self, token: str) -> bool:
         if not _TOKEN.fullmatch(token):
@@ -222,15 +226,30 @@ class PageCacheMiddleware(HttpMiddleware):
             OUTCOMES.labels("bypass").inc()
             await self.app(scope, receive, send)
             return
-        entry = self.store.get(key)
-        if entry is not None and entry.generation == generation:
-            if entry.expires > time.monotonic():
-                OUTCOMES.labels("hit").inc()
-                await self._serve(entry, token, scope, send)
-                return
-            self.store.discard(key)
+        entry = self._fresh(key, generation)
+        rendering = self._rendering.get(key)
+        if entry is None and rendering is not None and rendering[0] == generation:
+            # The page is being rendered under this generation: wait for it rather than
+            # render it once more (an expired page under load would otherwise be rendered
+            # by every request that arrives meanwhile, stalling the process).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(rendering[1].wait(), RENDER_WAIT_SECONDS)
+            entry = self._fresh(key, generation)
+        if entry is not None:
+            OUTCOMES.labels("hit").inc()
+            await self._serve(entry, token, scope, send)
+            return
         OUTCOMES.labels("miss").inc()
         await self._render(key, generation, scope, receive, send)
+
+    def _fresh(self, key: Key, generation: str) -> Entry | None:
+        entry = self.store.get(key)
+        if entry is None or entry.generation != generation:
+            return None
+        if entry.expires <= time.monotonic():
+            self.store.discard(key)
+            return None
+        return entry
 
     async def _serve(self, entry: Entry, token: str | None, scope: Scope, send: Send) -> None:
         headers = list(entry.headers)
@@ -260,11 +279,18 @@ class PageCacheMiddleware(HttpMiddleware):
                 chunks.append(message.get("body", b""))
             await send(message)
 
-        with freshness.watching() as horizon:
-            await self.app(scope, receive, capture)
-        entry = self._entry(generation, scope, start, b"".join(chunks), tracked, horizon)
-        if entry is not None:
-            self.store.put(key, entry)
+        rendering = (generation, asyncio.Event())
+        self._rendering.setdefault(key, rendering)
+        try:
+            with freshness.watching() as horizon:
+                await self.app(scope, receive, capture)
+            entry = self._entry(generation, scope, start, b"".join(chunks), tracked, horizon)
+            if entry is not None:
+                self.store.put(key, entry)
+        finally:
+            if self._rendering.get(key) is rendering:
+                del self._rendering[key]
+            rendering[1].set()
 
     def _entry(
         self,

@@ -132,6 +132,16 @@ async def test_query_normalisation_shares_an_entry_and_repeats_are_not_cached(wo
     await rendered_fresh(visitor(), "/products?q=&q=装修")
 
 
+async def test_visitors_arriving_while_a_page_renders_wait_for_that_render(world, visitor):
+    await listed(world)
+    misses, before = OUTCOMES.labels("miss")._value.get(), hits()
+    pages = await asyncio.gather(*(visitor().get("/products") for _ in range(6)))
+    assert OUTCOMES.labels("miss")._value.get() == misses + 1
+    assert hits() == before + 5
+    assert len({without_token(page) for page in pages}) == 1
+    assert len({token for page in pages for token in tokens(page.text)}) == 6
+
+
 async def test_two_visitors_never_share_a_token_or_a_cookie(visitor):
     first, second = visitor(), visitor()
     seen: list[set[str]] = []
