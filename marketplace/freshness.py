@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 GENERATION_KEY = "catalogue:generation"
 # Audited actions that change a page anonymous visitors see: products and their prices,
 # promotions, ranking, categories, banners and campaigns, articles, published ratings,
-# institutions (suspension takes their products away), delivery and parameters shown on
-# product pages. An action listed here that turns out not to matter costs one re-render.
+# institutions (suspension takes their products away), delivery, parameters and the
+# actual APRs offered (from offers) shown on product pages. An action listed here that
+# turns out not to matter costs one re-render per page.
 CATALOGUE_ACTIONS: tuple[str, ...] = (
     "product.",
     "promotion.",
@@ -44,6 +45,7 @@ CATALOGUE_ACTIONS: tuple[str, ...] = (
     "monitoring.case_resume",
     "agreement.",
     "delivery.settings_saved",
+    "offer.made",
     "parameter.change",
     "legal.published",
 )

@@ -30,7 +30,7 @@ from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
 from server.logs import RequestContextMiddleware, configure_logging
 from server.metrics import MetricsMiddleware, metrics
-from server.page_cache import PageCacheMiddleware
+from server.page_cache import PageCacheMiddleware, route_paths
 from server.security_headers import SecurityHeadersMiddleware
 from server.sessions import SessionMiddleware
 from server.templating import make_environment
@@ -125,7 +125,7 @@ def create_app() -> Litestar:
     )
     # Anonymous pages from memory, before routing (issue 14); inside the device cookie,
     # whose id the behaviour events of a cached page are recorded under.
-    app.asgi_handler = PageCacheMiddleware(app.asgi_handler, csrf)
+    app.asgi_handler = PageCacheMiddleware(app.asgi_handler, csrf, route_paths(app))
     # The device cookie's id reaches the actor (anti-fraud velocity by device, A8).
     app.asgi_handler = DeviceCookieMiddleware(app.asgi_handler)
     register_route_permissions_of(app)

@@ -30,11 +30,13 @@ import hmac
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures.cookie import Cookie
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash, generate_csrf_token
@@ -50,7 +52,18 @@ from server.metrics import REGISTRY
 from server.rendering import IMPERSONAL_KEY, fragment_wanted
 from server.sessions import COOKIE_NAME as SESSION_COOKIE
 
-CACHED_ROUTES = frozenset({"portal.home", "portal.products.list", "portal.products.detail"})
+# The discovery pages, and the calculators: a quote is a pure function of its URL (and of
+# the product, which the generation covers), but rendering its schedule is the costliest
+# page of the portal.
+CACHED_ROUTES = frozenset(
+    {
+        "portal.home",
+        "portal.products.list",
+        "portal.products.detail",
+        "portal.products.quote",
+        "portal.calculator",
+    }
+)
 TTL_SECONDS = 10.0
 # Per process; the least recently used pages go first.
 MAX_BYTES = 32 * 1024 * 1024
@@ -172,10 +185,24 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
+def route_paths(app: Litestar, names: Iterable[str] = CACHED_ROUTES) -> re.Pattern[str]:
+    """The paths of the named routes, path parameters as one segment each: what the cache
+    looks at at all (anything else goes straight through, no Redis read)."""
+    alternatives = [
+        "[^/]+".join(re.escape(part) for part in re.split(r"\{[^}]*\}", path))
+        for name in sorted(names)
+        for path in (app.get_handler_index_by_name(name) or {"paths": []})["paths"]
+    ]
+    return re.compile("|".join(alternatives))
+
+
 class PageCacheMiddleware(HttpMiddleware):
-    def __init__(self, app: ASGIApp, csrf: CSRFConfig, store: Store | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, csrf: CSRFConfig, paths: re.Pattern[str], store: Store | None = None
+    ) -> None:
         super().__init__(app)
         self.csrf = csrf
+        self.paths = paths
         self.store = store if store is not None else Store()
         self.generation = SharedGenerationRead()
         # Pages being rendered now, by key: the generation they are rendered under.
@@ -201,7 +228,7 @@ class PageCacheMiddleware(HttpMiddleware):
 
     def _request(self, scope: Scope) -> tuple[Key, str | None] | None:
         """The key and the visitor's CSRF token (None: none yet), or None: not cacheable."""
-        if scope["method"] != "GET":  # type: ignore[typeddict-item]
+        if scope["method"] != "GET" or not self.paths.fullmatch(scope["path"]):  # type: ignore[typeddict-item]
             return None
         cookies = _cookies(scope)
         if cookies is None or SESSION_COOKIE in cookies:

@@ -6,6 +6,7 @@ still served when Redis is gone."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -299,6 +300,20 @@ async def test_behaviour_is_recorded_for_cached_pages_under_each_visitor(world, 
     assert kinds == ["filter_use"] * 2 + ["product_view"] * 3 + ["search"] * 2
     assert len({event["visitor"] for event in events if event["kind"] == "product_view"}) == 3
     assert {event["result_count"] for event in events if event["kind"] == "search"} == {1}
+
+
+async def test_calculators_are_cached_and_still_counted(world, visitor):
+    product_id = await listed(world)
+    for url in (
+        "/calculator?amount=100000&term=36",
+        f"/products/{product_id}/quote?amount=50000&term=12",
+    ):
+        first = await rendered_fresh(visitor(), url)
+        assert without_token(await served_from_cache(visitor(), url)) == without_token(first)
+    await behaviour.flush()
+    events = [json.loads(raw) for raw in await cache.redis().lrange(recorder.KEY, 0, -1)]
+    assert [event["kind"] for event in events] == ["calculator_use"] * 4
+    assert len({event["visitor"] for event in events}) == 4
 
 
 async def test_redis_down_pages_are_still_served(world, visitor, monkeypatch):
