@@ -38,12 +38,11 @@ import httpx
 from _results import RESULTS, append_rows, now, python_version
 from bench_web import (
     PROJECT_ROOT,
-    _is_local,
     first_product_path,
     flush_redis,
     free_port,
+    local_services,
     recreate_database,
-    redis_db,
     run_step,
     stop_server,
     with_database,
@@ -196,11 +195,7 @@ def main() -> int:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
-    server_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not (server_url and redis_url and _is_local(server_url) and _is_local(redis_url)):
-        raise SystemExit("DATABASE_URL and REDIS_URL must be set and point at this machine")
-    if redis_db(redis_url) == 0:
-        raise SystemExit("REDIS_URL must name a database other than 0: the benchmark flushes it")
+    server_url, redis_url = local_services()
 
     tmp = Path(tempfile.mkdtemp(prefix="loanmart-bench-pages-"))
     processes: list[subprocess.Popen] = []
