@@ -88,6 +88,17 @@ def _is_local(url: str) -> bool:
     return socket_dir.startswith("/") or parsed.hostname in LOCAL_HOSTS
 
 
+def local_services() -> tuple[str, str]:
+    """DATABASE_URL and REDIS_URL, both required, on this machine, Redis not on database 0
+    (benchmarks flush it)."""
+    server_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not (server_url and redis_url and _is_local(server_url) and _is_local(redis_url)):
+        raise SystemExit("DATABASE_URL and REDIS_URL must be set and point at this machine")
+    if redis_db(redis_url) == 0:
+        raise SystemExit("REDIS_URL must name a database other than 0: the benchmark flushes it")
+    return server_url, redis_url
+
+
 def with_database(url: str, name: str) -> str:
     return urlunparse(urlparse(url)._replace(path="/" + name))
 

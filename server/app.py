@@ -21,6 +21,7 @@ from marketplace.products.search_port import backend
 from marketplace.settings import PROJECT_ROOT, settings
 from open_api.docs import api_docs, api_mount
 from portal import portal_router
+from server import behaviour
 from server.auth import access_guard, register_route_permissions_of
 from server.demo_webhooks import demo_webhook_receiver
 from server.device import DeviceCookieMiddleware
@@ -29,6 +30,7 @@ from server.forms import path_params_guard
 from server.lifecycle import start_services, stop_services
 from server.logs import RequestContextMiddleware, configure_logging
 from server.metrics import MetricsMiddleware, metrics
+from server.page_cache import PageCacheMiddleware, route_paths
 from server.security_headers import SecurityHeadersMiddleware
 from server.sessions import SessionMiddleware
 from server.templating import make_environment
@@ -75,10 +77,21 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await behaviour.flush()
         await stop_services()
 
 
 def create_app() -> Litestar:
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_name="csrftoken",
+        cookie_secure=settings.secure_cookies,
+        cookie_samesite="lax",
+        header_name=CSRF_HEADER,
+        # The Open API authenticates with bearer tokens, which browsers never attach
+        # on their own: no cross-site request can carry one.
+        exclude=["^/api/(oauth|v1)/"],
+    )
     app = Litestar(
         route_handlers=[
             healthz,
@@ -101,16 +114,7 @@ def create_app() -> Litestar:
         ],
         guards=[access_guard, path_params_guard],
         middleware=[DefineMiddleware(SessionMiddleware)],
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_name="csrftoken",
-            cookie_secure=settings.secure_cookies,
-            cookie_samesite="lax",
-            header_name=CSRF_HEADER,
-            # The Open API authenticates with bearer tokens, which browsers never attach
-            # on their own: no cross-site request can carry one.
-            exclude=["^/api/(oauth|v1)/"],
-        ),
+        csrf_config=csrf,
         template_config=TemplateConfig(
             engine=JinjaTemplateEngine.from_environment(make_environment())
         ),
@@ -119,6 +123,9 @@ def create_app() -> Litestar:
         openapi_config=None,
         debug=False,
     )
+    # Anonymous pages from memory, before routing (issue 14); inside the device cookie,
+    # whose id the behaviour events of a cached page are recorded under.
+    app.asgi_handler = PageCacheMiddleware(app.asgi_handler, csrf, route_paths(app))
     # The device cookie's id reaches the actor (anti-fraud velocity by device, A8).
     app.asgi_handler = DeviceCookieMiddleware(app.asgi_handler)
     register_route_permissions_of(app)

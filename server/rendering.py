@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -12,6 +13,8 @@ from marketplace.inbox.queries import unread_count
 from server.auth import current_actor
 from server.sessions import session_of
 
+IMPERSONAL_KEY = "lm_impersonal"
+
 
 def audience_of(path: str) -> str:
     if path.startswith("/console"):
@@ -21,14 +24,17 @@ def audience_of(path: str) -> str:
     return "portal"
 
 
-def wants_fragment(request: Request) -> bool:
+def fragment_wanted(headers: Mapping[str, str]) -> bool:
     """htmx swaps get the fragment; boosted and history-restore requests get full pages."""
-    headers = request.headers
     return (
         headers.get("hx-request") == "true"
         and headers.get("hx-boosted") != "true"
         and headers.get("hx-history-restore-request") != "true"
     )
+
+
+def wants_fragment(request: Request) -> bool:
+    return fragment_wanted(request.headers)
 
 
 def flash(request: Request, message: str, category: str = "success") -> None:
@@ -57,6 +63,9 @@ async def render(
     partial = fragment is not None and wants_fragment(request)
     if not partial:
         ctx["flashes"] = session_of(request.scope).pop("flashes", [])
+    if actor is None and not ctx.get("flashes"):
+        # Nothing of this visitor's but the CSRF token: the page cache may keep the page.
+        request.scope[IMPERSONAL_KEY] = True  # type: ignore[literal-required]
     return Template(
         template_name=fragment if partial and fragment else template,
         context=ctx,

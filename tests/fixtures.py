@@ -47,6 +47,10 @@ async def services() -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def clean_state(services: None) -> AsyncIterator[None]:
     yield
+    # Behaviour events still waiting for their batch belong to this test, not the next.
+    from server import behaviour
+
+    await behaviour.flush()
     # audit_entry is append-only (a trigger refuses DELETE); TRUNCATE is the test reset.
     await engine().run_ddl(f"TRUNCATE {APP_TABLES} RESTART IDENTITY CASCADE")
     await cache.redis().flushdb()

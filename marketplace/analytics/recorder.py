@@ -111,11 +111,11 @@ def encode(
     )
 
 
-async def buffer(payload: str) -> None:
-    """One LPUSH (and a trim) in one round trip. Raises when Redis is unreachable: the
-    caller counts the loss and carries on."""
+async def buffer(*payloads: str) -> None:
+    """One LPUSH of every payload (and a trim) in one round trip, oldest first. Raises when
+    Redis is unreachable: the caller counts the loss and carries on."""
     async with redis().pipeline(transaction=False) as pipe:
-        pipe.lpush(KEY, payload)
+        pipe.lpush(KEY, *payloads)
         pipe.ltrim(KEY, 0, MAX_BUFFERED - 1)
         await pipe.execute()
 

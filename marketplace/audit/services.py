@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from marketplace import freshness
 from marketplace.actors import Actor
 from marketplace.audit.tables import AuditEntry
-from marketplace.db import engine
+from marketplace.db import engine, on_commit
 
 
 async def record(
@@ -28,3 +29,5 @@ async def record(
             detail=detail,
         )
     )
+    if freshness.affects_catalogue(action):
+        on_commit(freshness.changed)

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from marketplace import clock
+from marketplace import clock, freshness
 from marketplace.actors import Actor
 from marketplace.campaigns.images import read_image
 from marketplace.campaigns.links import href
@@ -117,7 +117,21 @@ async def live_banners(placement: Placement = Placement.HOME_TOP) -> list[Banner
         .order_by(Banner.id)
         .limit(STRIP_LIMIT)
     )
+    if freshness.is_watched():
+        await _report_next_banner_change(placement, now)
     return [_banner_view(row) for row in rows]
+
+
+async def _report_next_banner_change(placement: Placement, now: datetime) -> None:
+    """The strip changes by the clock alone when an active banner starts or ends."""
+    moments = await Banner.select(Banner.start_at, Banner.end_at).where(
+        (Banner.placement == placement)
+        & (Banner.status == ContentStatus.ACTIVE)
+        & (Banner.end_at > now)
+    )
+    upcoming = [m for row in moments for m in (row["start_at"], row["end_at"]) if m > now]
+    if upcoming:
+        freshness.changes_in(min(upcoming) - now)
 
 
 def _banner_view(row: dict, image_url: str | None = None) -> BannerView:

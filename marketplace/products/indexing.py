@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from marketplace import freshness
 from marketplace.categories.queries import category_labels
 from marketplace.cities import canonical_or_same
 from marketplace.institutions.statuses import InstitutionStatus
@@ -81,8 +82,11 @@ async def index_product(product_id: int) -> str:
         or row["institution_status"] != InstitutionStatus.ACTIVE
     ):
         await backend().delete([product_id])
+        await freshness.changed()
         return "deleted"
     await backend().upsert([product_document(row, await category_labels(active_only=False))])
+    # Pages cached while the index still had the old document must go now.
+    await freshness.changed()
     return "indexed"
 
 
@@ -112,6 +116,7 @@ async def reindex_all(
         await search.upsert(batch)
         if progress is not None:
             progress(len(batch), len(documents))
+    await freshness.changed()
     return len(documents)
 
 
@@ -122,4 +127,5 @@ async def reindex_category_job(ctx: dict, category: str, **_: object) -> int:
     )
     labels = await category_labels(active_only=False)
     await backend().upsert([product_document(row, labels) for row in rows])
+    await freshness.changed()
     return len(rows)

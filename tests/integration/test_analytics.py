@@ -34,6 +34,7 @@ from marketplace.loans.tables import Loan
 from marketplace.parameters.tables import SystemParameter
 from marketplace.security import encrypt_field
 from marketplace.settlement.tables import BillingEvent
+from server import behaviour
 from tests import factories
 from tests.fixtures import apply_form_secrets, login, soup
 
@@ -813,6 +814,7 @@ async def test_events_are_pseudonymous_and_stored_as_typed(client, world):
     await client.get(f"/products/{product}/quote", params={"amount": "10000", "term": "12"})
     await client.get("/calculator", params={"amount": "10000"})
     await client.get(f"/products/{product}/apply")
+    await behaviour.flush()  # events are pushed in batches, off the request's path
     assert await recorder.buffered() == 6  # search, filter_use, view, 2 calculator, apply
     assert await jobs.flush_events() == 6
     rows = await BehaviourEvent.select().order_by(BehaviourEvent.id)
@@ -842,15 +844,15 @@ async def test_redis_down_the_pages_still_render_and_the_loss_is_counted(
     client, world, monkeypatch
 ):
     product = await factories.listed_product(world.staff, world.operator)
-    from server import behaviour
 
-    async def broken(payload: str) -> None:
+    async def broken(*payloads: str) -> None:
         raise ConnectionError("redis down")
 
     monkeypatch.setattr(behaviour, "buffer", broken)
     before = behaviour.LOST.labels("product_view")._value.get()
     assert (await client.get(f"/products/{product}")).status_code == 200
     assert (await client.get("/products?q=消费贷")).status_code == 200
+    await behaviour.flush()
     assert behaviour.LOST.labels("product_view")._value.get() == before + 1
 
 

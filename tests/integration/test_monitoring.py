@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import load_workbook
 
-from marketplace import jobs
+from marketplace import freshness, jobs
 from marketplace.applications.services import parse_application_input, submit_application
 from marketplace.applications.tables import Application
 from marketplace.audit.tables import AuditEntry
@@ -118,6 +118,7 @@ class Book:
                 created_at=datetime.now(UTC) - timedelta(days=days_ago),
             )
         )
+        await freshness.changed()  # as the offer verb's audit row does: product pages change
 
     async def loan(self, application_id: int, status: str) -> None:
         await Loan.insert(
