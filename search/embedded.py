@@ -6,18 +6,25 @@ cannot be tantivy syntax.
 
 Processes: any number of readers and writers may open the same directory. A writer is
 opened per write batch and closed after its commit, serialised by a thread lock within
-the process and an advisory file lock across processes; readers reload before every
-search, so they see other processes' commits.
+the process and an advisory file lock across processes. Every commit replaces the
+index's meta.json: a reader stats it before each search and reloads when it changed, so
+it sees other processes' commits.
+
+Results are cached per index generation (that meta.json): a commit anywhere makes every
+cached result unreachable, so a cached answer is never staler than a reload would be.
+Facets are cached apart from the page and sort, which share them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +49,8 @@ T = TypeVar("T")
 SCHEMA_VERSION = 2
 WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 10_000
+# Results (and facets) remembered per index generation, most recently used kept.
+RESULT_CACHE_SIZE = 1024
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
 # character (phrase matching); pinyin/initials fields the forms from text.pinyin_keys
@@ -156,13 +165,17 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
 class EmbeddedSearch:
     """SearchBackend on a tantivy index under `index_dir` (created when missing)."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, result_cache_size: int = RESULT_CACHE_SIZE) -> None:
         self._root = Path(index_dir)
+        self._cache_size = result_cache_size
         self._path = self._root / f"products-v{SCHEMA_VERSION}"
         self._schema = _build_schema()
         self._index: tantivy.Index | None = None
         self._open_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._generation: tuple[int, ...] | None = None
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -204,10 +217,41 @@ class EmbeddedSearch:
                 # Consumes the writer: merges finish and the tantivy lock is released.
                 writer.wait_merging_threads()
 
+    def _current_generation(self) -> tuple[int, ...]:
+        """Changes with every commit, from any process: meta.json (a few KB, replaced
+        atomically) carries the commit's opstamp. Its content, not its mtime, which the
+        kernel keeps at a coarse tick that two quick commits can share."""
+        try:
+            meta = (self._path / "meta.json").read_bytes()
+        except FileNotFoundError:
+            return (0,)
+        return (len(meta), hash(meta))
+
     def _searcher(self) -> tantivy.Searcher:
         index = self._idx()
-        index.reload()
+        generation = self._current_generation()
+        if generation != self._generation:
+            index.reload()
+            with self._cache_lock:
+                self._generation = generation
+                self._cache.clear()
         return index.searcher()
+
+    def _cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` remembered under `key` until the index generation changes (the
+        caller has just called _searcher, which clears the cache on a new generation)."""
+        generation = self._generation
+        with self._cache_lock:
+            if (generation, key) in self._cache:
+                self._cache.move_to_end((generation, key))
+                return self._cache[(generation, key)]  # type: ignore[no-any-return]
+        value = compute()
+        with self._cache_lock:
+            if generation == self._generation:
+                self._cache[(generation, key)] = value
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return value
 
     @staticmethod
     async def _run(fn: Callable[..., T], *args: Any) -> T:
@@ -254,6 +298,9 @@ class EmbeddedSearch:
     async def close(self) -> None:
         with self._open_lock:
             self._index = None
+        with self._cache_lock:
+            self._generation = None
+            self._cache.clear()
 
     # -- query building ---------------------------------------------------------------
 
@@ -387,8 +434,11 @@ class EmbeddedSearch:
         return [address for _, address in found.hits], total
 
     def _search(self, q: SearchQuery) -> SearchResult:
-        terms = tx.product_terms(q.text)
         searcher = self._searcher()
+        return self._cached(("result", q), lambda: self._search_uncached(searcher, q))
+
+    def _search_uncached(self, searcher: tantivy.Searcher, q: SearchQuery) -> SearchResult:
+        terms = tx.product_terms(q.text)
         sort = q.effective_sort
         if sort == "relevance" and not terms:
             sort = "apr"  # e.g. text of punctuation only
@@ -403,7 +453,8 @@ class EmbeddedSearch:
                 addresses.extend(page)
                 skip = max(0, skip - count)
             else:
-                count = searcher.search(tier, limit=0, count=True).count  # type: ignore[attr-defined]
+                # Only the count is needed (a limit of 0 panics in tantivy).
+                count = searcher.search(tier, limit=1, count=True).count  # type: ignore[attr-defined]
             total += count
         forms = [form for term in terms for form in term.forms]
         hits = []
@@ -411,7 +462,10 @@ class EmbeddedSearch:
             payload = json.loads(searcher.doc(address)["payload"][0])
             hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
         matching = tiers[0] if len(tiers) == 1 else self._matching_any(terms, q)
-        return SearchResult(total=total, hits=hits, facets=self._facets(searcher, matching, total))
+        # Every page and sort of one search has the same facets.
+        facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
+        facets = self._cached(facet_key, lambda: self._facets(searcher, matching, total))
+        return SearchResult(total=total, hits=hits, facets=facets)
 
     def _matching_any(self, terms: list[tx.QueryTerm], q: SearchQuery) -> Query:
         clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]

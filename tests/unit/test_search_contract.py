@@ -321,6 +321,16 @@ async def test_more_matched_terms_rank_first(
         start += len(group)
 
 
+async def test_groups_page_across_their_boundary(catalogue: SearchBackend) -> None:
+    everything = await ids(catalogue, text="招商银行 闪电贷")
+    pages = []
+    for page in (1, 2, 3):
+        result = await find(catalogue, text="招商银行 闪电贷", page=page, per_page=1)
+        assert result.total == len(everything) == 3
+        pages += [hit.id for hit in result.hits]
+    assert pages == everything
+
+
 async def test_synonyms_apply_at_query_time(catalogue: SearchBackend) -> None:
     assert set(await ids(catalogue, text="家装")) == {6}  # 家装 ≈ 装修 (summary)
     assert set(await ids(catalogue, text="汽车贷款")) == {4}  # ≈ 车贷 (category label)
