@@ -5,7 +5,8 @@
  *  - empty fields are never sent, so htmx pushes (and people share) clean URLs;
  *  - when the back button restores a page from htmx's history, the form is set from
  *    that page's URL (the restored snapshot holds the markup, not what was typed);
- *  - the "筛选" fold is opened on wide screens (it stays folded on phones).
+ *  - the "筛选" fold and the facets are opened on wide screens (folded on phones), also
+ *    after htmx swaps in new results.
  */
 (function () {
   "use strict";
@@ -66,14 +67,18 @@
     openOnWideScreens();
   }
 
+  // The filters and the facets: folded on phones, open on wide screens.
   function openOnWideScreens() {
-    var fold = document.getElementById("product-filters-fold");
-    if (fold && window.matchMedia && window.matchMedia(WIDE).matches) fold.open = true;
+    if (!window.matchMedia || !window.matchMedia(WIDE).matches) return;
+    document.querySelectorAll("details[data-open-wide]").forEach(function (fold) {
+      fold.open = true;
+    });
   }
 
   document.addEventListener("htmx:configRequest", dropEmpty);
   document.addEventListener("submit", disableEmptyOnSubmit, true);
   document.addEventListener("htmx:historyRestore", syncFromUrl);
+  document.addEventListener("htmx:afterSwap", openOnWideScreens);
   window.addEventListener("pageshow", function (evt) {
     if (evt.persisted) syncFromUrl();
   });

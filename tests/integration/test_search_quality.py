@@ -159,13 +159,14 @@ async def test_empty_parameters_are_left_out_of_urls(client):
     assert everything_empty.headers["location"] == "/products"
     page = soup(await client.get("/products?term=12"))
     form = page.select_one("form#product-filters")
-    assert form.get("data-clean-url") is not None
     assert form["hx-push-url"] == "true"
     # Filters fold away (closed on phones; the script opens them on wide screens).
     fold = form.select_one("details#product-filters-fold")
     assert fold is not None and not fold.has_attr("open")
     assert fold.select_one("summary").get_text(strip=True).startswith("筛选")
     assert form.select_one("input[name=q]").find_parent("details") is None
+    facets = page.select_one("#results details.facets-fold")
+    assert facets is not None and not facets.has_attr("open")
     assert page.select_one("script[src*='product-filters.js']") is not None
 
 
