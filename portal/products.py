@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
+from litestar.response import Redirect
 
 from marketplace.cache import pinned_catalogue
 from marketplace.categories.queries import category_labels
@@ -26,8 +27,13 @@ from marketplace.parsing import (
     parse_text,
 )
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
-from marketplace.products.queries import listed_product, products_by_ids, search_products
-from marketplace.products.search_port import SORTS, SearchQuery
+from marketplace.products.queries import (
+    listed_product,
+    portal_institutions,
+    products_by_ids,
+    search_products,
+)
+from marketplace.products.search_port import SORTS, TERM_CHOICES, SearchQuery
 from marketplace.products.tables import Product
 from marketplace.promotions.placements import Placement
 from marketplace.promotions.queries import live_placements
@@ -40,7 +46,7 @@ from server.auth import current_actor
 from server.behaviour import EventKind, track, track_search
 from server.forms import query_choice, query_ints, query_page
 from server.pagination import pagination
-from server.rendering import render
+from server.rendering import render, wants_fragment
 
 PUBLIC = {"access": "public"}
 PER_PAGE = 12
@@ -56,9 +62,13 @@ FILTER_KEYS = (
     "employment",
     "amount",
     "term",
+    "apr_min",
     "apr_max",
     "sort",
 )
+# Searches the pages suggest (placeholder, empty state): each must find something in the
+# demo catalogue (tests/integration/test_search_quality.py).
+SEARCH_HINTS = ("hxyh", "zhuangxiu", "suijiesuihuan", "gjj")
 
 
 # The product page's calculator inputs: without any, its quote is the default one.
@@ -74,9 +84,9 @@ def search_query_from(
 ) -> SearchQuery:
     """Lenient: an unknown or malformed parameter (or a sort not offered) is ignored rather
     than an error."""
-    apr_max = lenient(
-        parse_decimal, params.get("apr_max"), None, minimum=Decimal(0), maximum=PERCENT, scale=4
-    )
+    percent = {"minimum": Decimal(0), "maximum": PERCENT, "scale": 4}
+    apr_max = lenient(parse_decimal, params.get("apr_max"), None, **percent)
+    apr_min = lenient(parse_decimal, params.get("apr_min"), None, **percent)
     whole = {"minimum": 1, "maximum": MAX_ID}
     city = lenient(parse_text, params.get("city"), None, max_length=column_length(Product.cities))
     return SearchQuery(
@@ -91,14 +101,28 @@ def search_query_from(
         amount=lenient(parse_int, params.get("amount"), None, **whole),
         term=lenient(parse_int, params.get("term"), None, **whole),
         apr_max=float(apr_max / PERCENT) if apr_max is not None else None,
+        apr_min=float(apr_min / PERCENT) if apr_min is not None else None,
         sort=lenient(parse_choice, params.get("sort"), DEFAULT_SORT, choices=sorts),
         page=lenient(parse_int, params.get("page"), 1, minimum=1, maximum=MAX_PAGE),
         per_page=PER_PAGE,
     )
 
 
+def clean_list_url(query: dict[str, str]) -> str | None:
+    """The same search without its empty parameters, or None when there are none: a GET
+    form submitted without JavaScript sends every field (`?q=&category=&…`), and shared
+    URLs should carry only what was chosen."""
+    if all(value.strip() for value in query.values()):
+        return None
+    kept = {key: value.strip() for key, value in query.items() if value.strip()}
+    return "/products" + (f"?{urlencode(kept)}" if kept else "")
+
+
 @get("/products", name="portal.products.list", opt=PUBLIC)
 async def product_list(request: Request) -> Response:
+    clean_url = clean_list_url(dict(request.query_params))
+    if clean_url is not None:
+        return Redirect(path=clean_url, status_code=302)
     params = {key: request.query_params.get(key, "").strip() for key in (*FILTER_KEYS, "page")}
     async with pinned_catalogue():
         rules = await current_rules()
@@ -107,8 +131,8 @@ async def product_list(request: Request) -> Response:
         cards, result = await search_products(query)
         # Paid placements, in their own marked block above the ordered list.
         promoted = await live_placements(Placement.LIST_TOP) if query.page == 1 else []
+        institutions = {str(i): name for i, name in (await portal_institutions()).items()}
     kept = {k: v for k, v in params.items() if v and k != "page"}
-    institution_names = {str(card.institution_id): card.institution_name for card in cards}
     await track_search(request, kept, result.total, query.page)
     return await render(
         request,
@@ -124,7 +148,11 @@ async def product_list(request: Request) -> Response:
             "methods": {m.value: m.label for m in RepaymentMethod},
             "sort_labels": {sort.code: sort.label for sort in rules.offered},
             "promoted": promoted,
-            "institution_names": institution_names,
+            "institutions": institutions,
+            "term_choices": TERM_CHOICES,
+            "search_hints": SEARCH_HINTS,
+            # An htmx swap of #results also refreshes the picker's counts in the form.
+            "oob_picker": wants_fragment(request),
             "neutral_url": "/products?" + urlencode({**kept, "sort": DEFAULT_SORT}),
         },
         fragment="portal/_product_results.html",

@@ -6,17 +6,25 @@ cannot be tantivy syntax.
 
 Processes: any number of readers and writers may open the same directory. A writer is
 opened per write batch and closed after its commit, serialised by a thread lock within
-the process and an advisory file lock across processes; readers reload before every
-search, so they see other processes' commits.
+the process and an advisory file lock across processes. Every commit replaces the
+index's meta.json: a reader stats it before each search and reloads when it changed, so
+it sees other processes' commits.
+
+Results are cached per index generation (that meta.json): a commit anywhere makes every
+cached result unreachable, so a cached answer is never staler than a reload would be.
+Facets are cached apart from the page and sort, which share them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
+import itertools
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,6 +34,7 @@ from tantivy import FieldType, Occur, Order, Query
 
 from marketplace.products.search_port import (
     FACETS,
+    TERM_CHOICES,
     ProductDocument,
     SearchHit,
     SearchQuery,
@@ -37,18 +46,33 @@ T = TypeVar("T")
 
 # Bump when the schema or the analysis changes: a new directory is used and the
 # catalogue must be reindexed into it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 10_000
+# Results (and facets) remembered per index generation, most recently used kept.
+RESULT_CACHE_SIZE = 1024
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
-# character (phrase matching); pinyin/initials fields the forms from text.pinyin_keys.
+# character (phrase matching); pinyin/initials fields the forms from text.pinyin_keys
+# (text.long_pinyin_keys for the summary). Typos and prefixes are tried on the short
+# fields only: on the summary's large vocabulary they would match almost anything.
 WORD_FIELDS = (("name", 3.0), ("institution", 2.0), ("labels", 1.5), ("summary", 1.0))
 CHAR_FIELDS = tuple((f"{f}_chars", b * 0.8) for f, b in WORD_FIELDS)
-PINYIN_FIELDS = (("name_py", 2.0), ("institution_py", 1.5))
-INITIALS_FIELDS = (("name_initials", 2.0), ("institution_initials", 1.5))
+SHORT_PINYIN_FIELDS = (("name_py", 2.0), ("institution_py", 1.5), ("labels_py", 1.2))
+PINYIN_FIELDS = (*SHORT_PINYIN_FIELDS, ("summary_py", 0.8))
+SHORT_INITIALS_FIELDS = (
+    ("name_initials", 2.0),
+    ("institution_initials", 1.5),
+    ("labels_initials", 1.2),
+)
+INITIALS_FIELDS = (*SHORT_INITIALS_FIELDS, ("summary_initials", 0.8))
+SHORT_WORD_FIELDS = WORD_FIELDS[:3]
 FUZZY_WEIGHT = 0.5
 PREFIX_WEIGHT = 0.3
+# Up to this many query terms, products are grouped by how many terms they match (all,
+# all but one, …); beyond it, into "all" and "some".
+TIERED_TERMS = 4
+NATIONWIDE = "*"  # the coverage value of a product without a city list
 
 _U32 = 0xFFFF_FFFF
 # sort -> (composite key field, order). Keys pack the sort value in the high 32 bits and
@@ -70,14 +94,12 @@ def _build_schema() -> tantivy.Schema:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     for name, _ in CHAR_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
-    for name in ("category", "repayment_methods"):
+    for name in ("category", "repayment_methods", "coverage", "employment_types", "term"):
         sb.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
-    for name in ("cities", "employment_types"):
-        sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
-    sb.add_boolean_field("nationwide", indexed=True)
     for name in ("institution_id", "amount_min", "amount_max", "term_min", "term_max"):
         sb.add_integer_field(name, indexed=True, fast=True)
-    sb.add_float_field("apr_min", indexed=True, fast=True)
+    for name in ("apr_min", "apr_max"):
+        sb.add_float_field(name, indexed=True, fast=True)
     for name, _ in SORT_KEYS.values():
         sb.add_unsigned_field(name, fast=True)
     return sb.build()
@@ -103,24 +125,31 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
     ):
         d.add_text(field, " ".join(tx.segment(value)))
         d.add_text(f"{field}_chars", " ".join(tx.char_tokens(value)))
-    for prefix, value in (("name", doc.name), ("institution", doc.institution_name)):
-        full, initials = tx.pinyin_keys(value)
+    for prefix, (full, initials) in (
+        ("name", tx.pinyin_keys(doc.name)),
+        ("institution", tx.pinyin_keys(doc.institution_name)),
+        ("labels", tx.pinyin_keys(labels)),
+        ("summary", tx.long_pinyin_keys(doc.summary)),
+    ):
         d.add_text(f"{prefix}_py", " ".join(full))
         d.add_text(f"{prefix}_initials", " ".join(initials))
     d.add_text("category", doc.category)
     for method in doc.repayment_methods:
         d.add_text("repayment_methods", method)
-    for city in doc.cities:
-        d.add_text("cities", city)
+    for city in doc.cities or [NATIONWIDE]:
+        d.add_text("coverage", city)
     for employment in doc.employment_types:
         d.add_text("employment_types", employment)
-    d.add_boolean("nationwide", doc.nationwide)
+    for months in TERM_CHOICES:
+        if doc.term_min <= months <= doc.term_max:
+            d.add_text("term", str(months))
     d.add_integer("institution_id", doc.institution_id)
     d.add_integer("amount_min", doc.amount_min)
     d.add_integer("amount_max", doc.amount_max)
     d.add_integer("term_min", doc.term_min)
     d.add_integer("term_max", doc.term_max)
     d.add_float("apr_min", float(doc.apr_min))
+    d.add_float("apr_max", float(doc.apr_max))
     sort_values = {
         "apr": round(doc.apr_min * 1_000_000),
         "amount": doc.amount_max,
@@ -136,13 +165,17 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
 class EmbeddedSearch:
     """SearchBackend on a tantivy index under `index_dir` (created when missing)."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, result_cache_size: int = RESULT_CACHE_SIZE) -> None:
         self._root = Path(index_dir)
+        self._cache_size = result_cache_size
         self._path = self._root / f"products-v{SCHEMA_VERSION}"
         self._schema = _build_schema()
         self._index: tantivy.Index | None = None
         self._open_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._generation: tuple[int, ...] | None = None
+        self._cache: OrderedDict[Hashable, Any] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -184,10 +217,41 @@ class EmbeddedSearch:
                 # Consumes the writer: merges finish and the tantivy lock is released.
                 writer.wait_merging_threads()
 
+    def _current_generation(self) -> tuple[int, ...]:
+        """Changes with every commit, from any process: meta.json (a few KB, replaced
+        atomically) carries the commit's opstamp. Its content, not its mtime, which the
+        kernel keeps at a coarse tick that two quick commits can share."""
+        try:
+            meta = (self._path / "meta.json").read_bytes()
+        except FileNotFoundError:
+            return (0,)
+        return (len(meta), hash(meta))
+
     def _searcher(self) -> tantivy.Searcher:
         index = self._idx()
-        index.reload()
+        generation = self._current_generation()
+        if generation != self._generation:
+            index.reload()
+            with self._cache_lock:
+                self._generation = generation
+                self._cache.clear()
         return index.searcher()
+
+    def _cached(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` remembered under `key` until the index generation changes (the
+        caller has just called _searcher, which clears the cache on a new generation)."""
+        generation = self._generation
+        with self._cache_lock:
+            if (generation, key) in self._cache:
+                self._cache.move_to_end((generation, key))
+                return self._cache[(generation, key)]  # type: ignore[no-any-return]
+        value = compute()
+        with self._cache_lock:
+            if generation == self._generation:
+                self._cache[(generation, key)] = value
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return value
 
     @staticmethod
     async def _run(fn: Callable[..., T], *args: Any) -> T:
@@ -234,14 +298,21 @@ class EmbeddedSearch:
     async def close(self) -> None:
         with self._open_lock:
             self._index = None
+        with self._cache_lock:
+            self._generation = None
+            self._cache.clear()
 
     # -- query building ---------------------------------------------------------------
 
     def _term(self, field: str, value: Any) -> Query:
         return Query.term_query(self._schema, field, value)
 
-    def _term_clause(self, term: str, last: bool) -> Query:
-        """Should-match alternatives for one query term across fields."""
+    def _term_clause(self, term: tx.QueryTerm, last: bool) -> Query:
+        """Should-match alternatives for one query term and its synonyms across fields."""
+        alts = [alt for form in term.forms for alt in self._form_alternatives(form, last)]
+        return Query.boolean_query([(Occur.Should, a) for a in alts])
+
+    def _form_alternatives(self, term: str, last: bool) -> list[Query]:
         alts: list[Query] = []
         if not tx.is_latin(term):
             chars: list[str | tuple[int, str]] = list(tx.char_tokens(term))
@@ -258,19 +329,20 @@ class EmbeddedSearch:
             exact_fields = WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS
             for field, boost in exact_fields:
                 alts.append(Query.boost_query(self._term(field, term), boost))
+            short_fields = SHORT_WORD_FIELDS + SHORT_PINYIN_FIELDS
             if tx.typo_tolerant(term):
-                for field, boost in WORD_FIELDS + PINYIN_FIELDS:
+                for field, boost in short_fields:
                     fuzzy = Query.fuzzy_term_query(
                         self._schema, field, term, distance=1, transposition_cost_one=True
                     )
                     alts.append(Query.boost_query(fuzzy, boost * FUZZY_WEIGHT))
             if last and len(term) >= tx.PREFIX_MIN_LENGTH:
-                for field, boost in exact_fields:
+                for field, boost in short_fields + SHORT_INITIALS_FIELDS:
                     prefix = Query.fuzzy_term_query(
                         self._schema, field, term, distance=0, prefix=True
                     )
                     alts.append(Query.boost_query(prefix, boost * PREFIX_WEIGHT))
-        return Query.boolean_query([(Occur.Should, a) for a in alts])
+        return alts
 
     def _range(self, field: str, kind: FieldType, lower: Any = None, upper: Any = None) -> Query:
         return Query.range_query(self._schema, field, kind, lower_bound=lower, upper_bound=upper)
@@ -287,8 +359,8 @@ class EmbeddedSearch:
             filters.append(
                 Query.boolean_query(
                     [
-                        (Occur.Should, self._term("cities", q.city)),
-                        (Occur.Should, self._term("nationwide", True)),
+                        (Occur.Should, self._term("coverage", q.city)),
+                        (Occur.Should, self._term("coverage", NATIONWIDE)),
                     ]
                 )
             )
@@ -302,57 +374,117 @@ class EmbeddedSearch:
             filters.append(self._range("term_max", FieldType.Integer, lower=int(q.term)))
         if q.apr_max is not None:
             filters.append(self._range("apr_min", FieldType.Float, upper=float(q.apr_max)))
+        if q.apr_min is not None:
+            filters.append(self._range("apr_max", FieldType.Float, lower=float(q.apr_min)))
         return filters
 
-    def _query(self, q: SearchQuery, terms: list[str]) -> Query:
-        clauses = [
-            (Occur.Must, self._term_clause(term, last=i == len(terms) - 1))
-            for i, term in enumerate(terms)
+    def _query(self, filters: list[Query], text: Query | None) -> Query:
+        """`text` (scored) and every filter (unscored) must match."""
+        clauses = [(Occur.Must, Query.const_score_query(f, 0.0)) for f in filters]
+        clauses.append((Occur.Must, text if text is not None else Query.all_query()))
+        return Query.boolean_query(clauses) if len(clauses) > 1 else clauses[0][1]
+
+    @staticmethod
+    def _at_least(clauses: list[Query], k: int) -> Query:
+        """Matches at least k of the clauses (each combination's clauses all must match)."""
+        if k <= 1:
+            return Query.boolean_query([(Occur.Should, c) for c in clauses])
+        combos = [
+            Query.boolean_query([(Occur.Must, c) for c in combo])
+            for combo in itertools.combinations(clauses, k)
         ]
-        # Filters must match but must not change the text score.
-        clauses += [(Occur.Must, Query.const_score_query(f, 0.0)) for f in self._filters(q)]
-        if not clauses:
-            return Query.all_query()
+        return (
+            combos[0]
+            if len(combos) == 1
+            else Query.boolean_query([(Occur.Should, c) for c in combos])
+        )
+
+    def _tiers(self, terms: list[tx.QueryTerm], filters: list[Query]) -> list[Query]:
+        """Queries for the groups of results, best first: products matching every term,
+        then (up to TIERED_TERMS terms) all but one, …, then any one. Each group excludes
+        the better ones."""
         if not terms:
-            clauses.append((Occur.Must, Query.all_query()))
-        return Query.boolean_query(clauses)
+            return [self._query(filters, None)]
+        clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]
+        n = len(clauses)
+        levels = range(n, 0, -1) if n <= TIERED_TERMS else (n, 1)
+        at_least = [self._at_least(clauses, k) for k in levels]
+        tiers = []
+        for i, matching in enumerate(at_least):
+            text = matching
+            if i:
+                better = Query.const_score_query(at_least[i - 1], 0.0)
+                text = Query.boolean_query([(Occur.Must, matching), (Occur.MustNot, better)])
+            tiers.append(self._query(filters, text))
+        return tiers
 
     # -- search -----------------------------------------------------------------------
 
-    def _search(self, q: SearchQuery) -> SearchResult:
-        terms = tx.query_terms(q.text)
-        searcher = self._searcher()
-        query = self._query(q, terms)
-        sort = q.effective_sort
-        if sort == "relevance" and not terms:
-            sort = "apr"  # e.g. text of punctuation only
+    def _page(
+        self, searcher: tantivy.Searcher, query: Query, sort: str, limit: int, offset: int
+    ) -> tuple[list[tantivy.DocAddress], int]:
         if sort == "relevance":
-            found = searcher.search(query, limit=q.per_page, offset=q.offset, count=True)
+            found = searcher.search(query, limit=limit, offset=offset, count=True)
         else:
             field, order = SORT_KEYS[sort]
             found = searcher.search(
-                query,
-                limit=q.per_page,
-                offset=q.offset,
-                count=True,
-                order_by_field=field,
-                order=order,
+                query, limit=limit, offset=offset, count=True, order_by_field=field, order=order
             )
-        hits = []
-        for _, address in found.hits:
-            payload = json.loads(searcher.doc(address)["payload"][0])
-            hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, terms)))
         total = int(found.count)  # type: ignore[attr-defined]  # set with count=True; not in the stub
-        return SearchResult(total=total, hits=hits, facets=self._facets(searcher, query, total))
+        return [address for _, address in found.hits], total
+
+    def _search(self, q: SearchQuery) -> SearchResult:
+        searcher = self._searcher()
+        return self._cached(("result", q), lambda: self._search_uncached(searcher, q))
+
+    def _search_uncached(self, searcher: tantivy.Searcher, q: SearchQuery) -> SearchResult:
+        terms = tx.product_terms(q.text)
+        sort = q.effective_sort
+        if sort == "relevance" and not terms:
+            sort = "apr"  # e.g. text of punctuation only
+        tiers = self._tiers(terms, self._filters(q))
+        addresses: list[tantivy.DocAddress] = []
+        total = 0
+        skip = q.offset  # positions of the page start not yet passed in earlier tiers
+        for tier in tiers:
+            wanted = q.per_page - len(addresses)
+            if wanted > 0:
+                page, count = self._page(searcher, tier, sort, wanted, skip)
+                addresses.extend(page)
+                skip = max(0, skip - count)
+            else:
+                # Only the count is needed (a limit of 0 panics in tantivy).
+                count = searcher.search(tier, limit=1, count=True).count  # type: ignore[attr-defined]
+            total += count
+        forms = [form for term in terms for form in term.forms]
+        hits = []
+        for address in addresses:
+            payload = json.loads(searcher.doc(address)["payload"][0])
+            hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
+        matching = tiers[0] if len(tiers) == 1 else self._matching_any(terms, q)
+        # Every page and sort of one search has the same facets.
+        facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
+        facets = self._cached(facet_key, lambda: self._facets(searcher, matching, total))
+        return SearchResult(total=total, hits=hits, facets=facets)
+
+    def _matching_any(self, terms: list[tx.QueryTerm], q: SearchQuery) -> Query:
+        clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]
+        return self._query(self._filters(q), self._at_least(clauses, 1))
 
     @staticmethod
     def _facets(searcher: tantivy.Searcher, query: Query, total: int) -> dict[str, dict[str, int]]:
         facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
         if total == 0:
             return facets
-        aggs = {name: {"terms": {"field": name, "size": FACET_SIZE}} for name in FACETS}
+        fields = {name: name for name in FACETS}
+        fields["cities"] = "coverage"
+        aggs = {
+            name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in fields.items()
+        }
         result = searcher.aggregate(query, aggs)
         for name in FACETS:
             for bucket in result.get(name, {}).get("buckets", []):
                 facets[name][str(bucket["key"])] = int(bucket["doc_count"])
+        nationwide = facets["cities"].pop(NATIONWIDE, 0)
+        facets["cities"] = {city: n + nationwide for city, n in facets["cities"].items()}
         return facets

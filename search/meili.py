@@ -18,6 +18,7 @@ from meilisearch.index import Index
 
 from marketplace.products.search_port import (
     FACETS,
+    TERM_CHOICES,
     ProductDocument,
     SearchHit,
     SearchQuery,
@@ -38,6 +39,10 @@ SORTS = {
     "popularity": ["popularity:desc", "id:asc"],
 }
 
+NATIONWIDE = "*"  # the coverage value of a product without a city list
+# facet name (FACETS) -> the attribute counted for it
+FACET_ATTRIBUTES = {name: name for name in FACETS} | {"cities": "coverage"}
+
 SETTINGS: dict[str, Any] = {
     "searchableAttributes": [
         "name",
@@ -48,7 +53,11 @@ SETTINGS: dict[str, Any] = {
         "institution_initials",
         "category_label",
         "tags",
+        "labels_pinyin",
+        "labels_initials",
         "summary",
+        "summary_pinyin",
+        "summary_initials",
     ],
     "filterableAttributes": [
         "id",
@@ -56,13 +65,16 @@ SETTINGS: dict[str, Any] = {
         "institution_id",
         "repayment_methods",
         "cities",
+        "coverage",
         "nationwide",
         "employment_types",
         "amount_min",
         "amount_max",
         "term_min",
         "term_max",
+        "term",
         "apr_min",
+        "apr_max",
     ],
     "sortableAttributes": [
         "apr_min",
@@ -72,13 +84,23 @@ SETTINGS: dict[str, Any] = {
         "popularity",
         "id",
     ],
-    # "sort" first: an explicit sort orders strictly, like the embedded engine; without a
-    # sort parameter (relevance) the rule is a no-op and text relevance decides.
-    "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
+    # "words" first: products matching more of the query's words come first (the
+    # queries match with matchingStrategy "last", Meilisearch's nearest to OR); then an
+    # explicit sort orders each group strictly, like the embedded engine; without a sort
+    # parameter (relevance) that rule is a no-op and text relevance decides.
+    "rankingRules": ["words", "sort", "typo", "proximity", "attribute", "exactness"],
+    "synonyms": {word: list(group[1:]) for word, group in tx.SYNONYMS.items()},
+    "stopWords": sorted(tx.STOP_WORDS),
     "typoTolerance": {
         "enabled": True,
         "minWordSizeForTypos": {"oneTypo": tx.TYPO_MIN_LENGTH, "twoTypos": 9},
-        "disableOnAttributes": ["name_initials", "institution_initials"],
+        "disableOnAttributes": [
+            "name_initials",
+            "institution_initials",
+            "labels_initials",
+            "summary_initials",
+            "summary_pinyin",
+        ],
     },
     "faceting": {"maxValuesPerFacet": 10_000},
     "pagination": {"maxTotalHits": 100_000},
@@ -115,14 +137,23 @@ def filter_expressions(q: SearchQuery) -> list[str]:
         filters += [f"term_min <= {int(q.term)}", f"term_max >= {int(q.term)}"]
     if q.apr_max is not None:
         filters.append(f"apr_min <= {float(q.apr_max)!r}")
+    if q.apr_min is not None:
+        filters.append(f"apr_max >= {float(q.apr_min)!r}")
     return filters
 
 
 def to_meili(doc: ProductDocument) -> dict[str, Any]:
     data = doc.to_dict()
     data["nationwide"] = doc.nationwide
-    for prefix, value in (("name", doc.name), ("institution", doc.institution_name)):
-        full, initials = tx.pinyin_keys(value)
+    data["coverage"] = doc.cities or [NATIONWIDE]
+    data["term"] = [str(t) for t in TERM_CHOICES if doc.term_min <= t <= doc.term_max]
+    labels = " ".join([doc.category_label, *doc.tags])
+    for prefix, (full, initials) in (
+        ("name", tx.pinyin_keys(doc.name)),
+        ("institution", tx.pinyin_keys(doc.institution_name)),
+        ("labels", tx.pinyin_keys(labels)),
+        ("summary", tx.long_pinyin_keys(doc.summary)),
+    ):
         data[f"{prefix}_pinyin"] = " ".join(full)
         data[f"{prefix}_initials"] = " ".join(initials)
     return data
@@ -130,10 +161,10 @@ def to_meili(doc: ProductDocument) -> dict[str, Any]:
 
 def search_params(q: SearchQuery, has_terms: bool) -> dict[str, Any]:
     params: dict[str, Any] = {
-        "facets": list(FACETS),
+        "facets": list(FACET_ATTRIBUTES.values()),
         "page": q.page,
         "hitsPerPage": q.per_page,
-        "matchingStrategy": "all",
+        "matchingStrategy": "last",
         "attributesToRetrieve": RETRIEVED,
     }
     filters = filter_expressions(q)
@@ -256,7 +287,7 @@ class MeiliSearch:
         return await self._run(self._search, q)
 
     def _search(self, q: SearchQuery) -> SearchResult:
-        terms = tx.query_terms(q.text)
+        terms = [form for term in tx.product_terms(q.text) for form in term.forms]
         facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
         try:
             response = self._index().search(
@@ -266,9 +297,11 @@ class MeiliSearch:
             if _is_missing_index(exc):  # nothing written yet
                 return SearchResult(total=0, hits=[], facets=facets)
             raise
-        for name, counts in (response.get("facetDistribution") or {}).items():
-            if name in facets:
-                facets[name] = {str(k): int(v) for k, v in counts.items()}
+        distribution = response.get("facetDistribution") or {}
+        for name, attribute in FACET_ATTRIBUTES.items():
+            facets[name] = {str(k): int(v) for k, v in distribution.get(attribute, {}).items()}
+        nationwide = facets["cities"].pop(NATIONWIDE, 0)
+        facets["cities"] = {city: n + nationwide for city, n in facets["cities"].items()}
         hits = [
             SearchHit(id=int(hit["id"]), highlights=tx.highlights(hit, terms))
             for hit in response["hits"]

@@ -11,7 +11,9 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import rjieba
@@ -25,6 +27,10 @@ TYPO_MIN_LENGTH = 4
 PREFIX_MIN_LENGTH = 2
 # Pinyin forms are indexed for every run of up to this many consecutive Han characters.
 PINYIN_MAX_SPAN = 8
+# In long text (summaries) pinyin is indexed for runs of up to this many characters and
+# initials only from this many characters on: short initials would match nearly any text.
+LONG_PINYIN_MAX_SPAN = 4
+LONG_INITIALS_MIN_SPAN = 3
 # A query is cut to this many characters and terms (each term is a clause of its own).
 MAX_QUERY_CHARS = 100
 MAX_QUERY_TERMS = 16
@@ -76,6 +82,144 @@ def query_terms(text: str) -> list[str]:
     return _dedupe(segment(text[:MAX_QUERY_CHARS]))[:MAX_QUERY_TERMS]
 
 
+# Words a borrower puts around what they want ("我想借钱装修房子"): on a loan marketplace
+# they say nothing about which product fits, so a query drops them unless nothing else
+# is left.
+STOP_WORDS = frozenset(
+    [
+        "我",
+        "你",
+        "想",
+        "要",
+        "想要",
+        "需要",
+        "的",
+        "了",
+        "和",
+        "与",
+        "或",
+        "在",
+        "用",
+        "用于",
+        "给",
+        "把",
+        "是",
+        "有",
+        "没有",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "个",
+        "些",
+        "哪个",
+        "哪些",
+        "哪家",
+        "什么",
+        "怎么",
+        "怎样",
+        "如何",
+        "可以",
+        "能",
+        "能不能",
+        "一下",
+        "一点",
+        "一些",
+        "请问",
+        "请",
+        "帮",
+        "帮我",
+        "找",
+        "推荐",
+        "借",
+        "借钱",
+        "借点",
+        "借款",
+        "贷款",
+        "钱",
+        "产品",
+        "申请",
+        "办理",
+        "最好",
+        "比较",
+        "好",
+        "一个",
+        "点",
+    ]
+)
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.txt")
+
+
+def load_synonyms(path: Path = SYNONYMS_FILE) -> dict[str, tuple[str, ...]]:
+    """word -> every word of its group (itself first), from the synonyms file: one group a
+    line, words separated by spaces, # comments."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words = _dedupe(normalize(w) for w in line.split("#", 1)[0].split())
+        for word in words:
+            groups[word] = (word, *(w for w in words if w != word))
+    return groups
+
+
+SYNONYMS = load_synonyms()
+# Longest first, so "汽车贷款" is taken whole before "贷款" could be.
+_SYNONYM_RE = re.compile(
+    "|".join(re.escape(w) for w in sorted(SYNONYMS, key=len, reverse=True) if not is_latin(w))
+)
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    """One thing the borrower asked for, and the words that mean the same (synonyms)."""
+
+    word: str
+    alternatives: tuple[str, ...]
+
+    @property
+    def forms(self) -> tuple[str, ...]:
+        return (self.word, *self.alternatives)
+
+
+def _precise_words(piece: str) -> list[tuple[int, str]]:
+    """(offset, word) from jieba's precise mode; punctuation dropped."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    for word in rjieba.cut(piece):
+        for m in _WORD_RE.finditer(word):
+            out.append((pos + m.start(), m.group()))
+        pos += len(word)
+    return out
+
+
+def product_terms(text: str) -> list[QueryTerm]:
+    """The terms of a product query, each matched on its own (a product matching more of
+    them ranks higher). Synonym-list words are kept whole; the rest is cut by jieba in
+    precise mode; stop words are dropped (unless that leaves nothing); a lone Han
+    character is joined to the word right before it ("随借" "随" "还" -> "随借随还", "融e借"
+    stays whole) unless that word is a stop word."""
+    norm = normalize(text[:MAX_QUERY_CHARS])
+    words: list[tuple[int, str]] = []
+    pos = 0
+    for m in [*_SYNONYM_RE.finditer(norm), None] if _SYNONYM_RE.pattern else [None]:
+        end = m.start() if m else len(norm)
+        words.extend((pos + off, w) for off, w in _precise_words(norm[pos:end]))
+        if m:
+            words.append((m.start(), m.group()))
+            pos = m.end()
+    merged: list[tuple[int, str]] = []
+    for off, word in words:
+        if merged and (len(word) == 1 or len(merged[-1][1]) == 1):
+            prev_off, prev = merged[-1]
+            joinable = prev not in STOP_WORDS and prev not in SYNONYMS and word not in SYNONYMS
+            if joinable and prev_off + len(prev) == off and not (is_latin(prev) and is_latin(word)):
+                merged[-1] = (prev_off, prev + word)
+                continue
+        merged.append((off, word))
+    kept = [w for _, w in merged if w not in STOP_WORDS] or [w for _, w in merged]
+    unique = _dedupe(kept)[:MAX_QUERY_TERMS]
+    return [QueryTerm(w, SYNONYMS.get(w, (w,))[1:]) for w in unique]
+
+
 def plain_query(text: str) -> str:
     """The query as plain words for an engine that segments itself: punctuation (and so
     any phrase, negation or field syntax) becomes spaces."""
@@ -90,16 +234,23 @@ def char_tokens(text: str) -> list[str]:
     return _CHAR_TOKEN_RE.findall(normalize(text))
 
 
+# Readings that hold in loan vocabulary whatever pypinyin guesses from context: 还 is
+# "huan" (还款, 随借随还), not "hai".
+LOAN_READINGS = {"还": "huan"}
+
+
 @lru_cache(maxsize=8192)
 def syllables(han_run: str) -> tuple[str, ...]:
     """Toneless pinyin, one syllable per Han character (context-aware: 银行 -> yin hang)."""
     result = lazy_pinyin(han_run, style=Style.NORMAL, errors="default")
     if len(result) != len(han_run):
         result = [lazy_pinyin(ch, style=Style.NORMAL, errors="default")[0] for ch in han_run]
-    return tuple(s.lower() for s in result)
+    return tuple(LOAN_READINGS.get(ch, s.lower()) for ch, s in zip(han_run, result, strict=True))
 
 
-def pinyin_keys(text: str) -> tuple[list[str], list[str]]:
+def pinyin_keys(
+    text: str, max_span: int = PINYIN_MAX_SPAN, min_initials: int = 2
+) -> tuple[list[str], list[str]]:
     """(full pinyin forms, initials forms) to index for a name.
 
     For every run of 1..PINYIN_MAX_SPAN consecutive Han characters (and each whole run)
@@ -112,16 +263,20 @@ def pinyin_keys(text: str) -> tuple[list[str], list[str]]:
     for run in _HAN_RUN_RE.findall(normalize(text)):
         syl = syllables(run)
         spans = {
-            (i, j)
-            for i in range(len(syl))
-            for j in range(i + 1, min(len(syl), i + PINYIN_MAX_SPAN) + 1)
+            (i, j) for i in range(len(syl)) for j in range(i + 1, min(len(syl), i + max_span) + 1)
         }
-        spans.add((0, len(syl)))
+        if max_span >= PINYIN_MAX_SPAN:
+            spans.add((0, len(syl)))
         for i, j in sorted(spans):
             full.append("".join(syl[i:j]))
-            if j - i >= 2:
+            if j - i >= min_initials:
                 initials.append("".join(s[0] for s in syl[i:j]))
     return _dedupe(full), _dedupe(initials)
+
+
+def long_pinyin_keys(text: str) -> tuple[list[str], list[str]]:
+    """pinyin_keys for long text (summaries): shorter runs, initials from three characters."""
+    return pinyin_keys(text, LONG_PINYIN_MAX_SPAN, LONG_INITIALS_MIN_SPAN)
 
 
 def within_one_edit(a: str, b: str) -> bool:

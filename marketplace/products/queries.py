@@ -330,3 +330,18 @@ async def product_for_review(actor: Actor, product_id: int) -> ProductDetail:
         institution_id=row["institution"],
         actions=PRODUCT_MACHINE.actions(row["status"], actor),
     )
+
+
+@catalogue_cached
+async def portal_institutions() -> dict[int, str]:
+    """id -> public short name of every institution with a product on the portal, by
+    name: the institution picker of the product list."""
+    rows = (
+        await Product.select(
+            Product.institution.id.as_alias("id"),
+            Product.institution.short_name.as_alias("name"),
+        )
+        .where(on_portal())
+        .distinct()
+    )
+    return {row["id"]: row["name"] for row in sorted(rows, key=lambda r: r["name"])}

@@ -85,7 +85,19 @@ class ProductDocument:
 
 
 SORTS: tuple[str, ...] = ("apr", "amount", "approval", "newest", "popularity", "relevance")
-FACETS: tuple[str, ...] = ("category", "institution_id", "repayment_methods")
+# Loan terms (months) a borrower picks from; the "term" facet counts, for each, the
+# products whose term range includes it (what the `term` filter would keep).
+TERM_CHOICES: tuple[int, ...] = (1, 3, 6, 12, 18, 24, 36, 48, 60, 120, 240, 360)
+# One facet per filter. "cities": products available there (listing it, or nationwide),
+# for every city some product lists.
+FACETS: tuple[str, ...] = (
+    "category",
+    "institution_id",
+    "repayment_methods",
+    "cities",
+    "employment_types",
+    "term",
+)
 HIGHLIGHT_FIELDS: tuple[str, ...] = ("name", "institution_name", "summary")
 MAX_PER_PAGE = 100
 
@@ -97,6 +109,10 @@ class SearchQuery:
     - city: products available in that city, i.e. listing it or nationwide (no cities).
     - amount / term: the product's range includes the value.
     - apr_max: the product's lowest APR is at most this (so it can be had that cheap).
+    - apr_min: the product's highest APR is at least this ("年化从…起"): with apr_max, the
+      products whose APR range overlaps the band the borrower expects to be offered.
+    - text: a product matching more of the query's terms ranks before one matching
+      fewer (any one is enough to be found); the sort orders within each of those groups.
     - sort "relevance" ranks by text match; without text it falls back to "apr".
     """
 
@@ -109,6 +125,7 @@ class SearchQuery:
     amount: int | None = None
     term: int | None = None
     apr_max: float | None = None
+    apr_min: float | None = None
     sort: str = "apr"
     page: int = 1
     per_page: int = 20

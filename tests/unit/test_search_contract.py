@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.products.search_port import FACETS, TERM_CHOICES
 from search import ProductDocument, SearchBackend, SearchQuery, SearchResult
 from search.embedded import EmbeddedSearch
 
@@ -174,6 +175,8 @@ def reference_filter(q: SearchQuery) -> list[ProductDocument]:
             continue
         if q.apr_max is not None and d.apr_min > q.apr_max:
             continue
+        if q.apr_min is not None and d.apr_max < q.apr_min:
+            continue
         out.append(d)
     return out
 
@@ -183,6 +186,14 @@ def reference_facets(docs: list[ProductDocument]) -> dict[str, dict[str, int]]:
         "category": dict(Counter(d.category for d in docs)),
         "institution_id": dict(Counter(str(d.institution_id) for d in docs)),
         "repayment_methods": dict(Counter(m for d in docs for m in d.repayment_methods)),
+        "cities": {
+            city: sum(1 for d in docs if not d.cities or city in d.cities)
+            for city in {c for d in docs for c in d.cities}
+        },
+        "employment_types": dict(Counter(e for d in docs for e in d.employment_types)),
+        "term": dict(
+            Counter(str(t) for d in docs for t in TERM_CHOICES if d.term_min <= t <= d.term_max)
+        ),
     }
 
 
@@ -255,7 +266,6 @@ async def test_empty_text_returns_everything(catalogue: SearchBackend) -> None:
         ("经营", {7, 8}),
         ("融e借", {3}),
         ("平安", {4, 12}),
-        ("招商银行 闪电贷", {1}),
         ("ＱＱ", {5}),  # full-width is normalised
     ],
 )
@@ -272,9 +282,7 @@ async def test_chinese_text(catalogue: SearchBackend, text: str, expected: set[i
         ("ZSYH", ZHAOSHANG),
         ("zhaoshang", ZHAOSHANG),  # full pinyin of a word
         ("zhaoshangyinhang", ZHAOSHANG),
-        ("zhao shang", ZHAOSHANG),  # syllables
         ("zhaoshnag", ZHAOSHANG),  # transposition typo
-        ("zhaoshang shandian", {1}),
         ("weilidai", {5}),
         ("wld", {5}),
         ("pingan", {4, 12}),
@@ -288,6 +296,54 @@ async def test_pinyin_initials_and_typos(
     assert set(await ids(catalogue, text=text)) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "groups"),
+    [
+        ("招商银行 闪电贷", [{1}, {2, 8}]),
+        ("zhaoshang shandian", [{1}, {2, 8}]),
+        ("zhao shang", [ZHAOSHANG]),  # syllables: both match only there
+        ("想借钱装修房子", [{6}, {9}]),  # stop words dropped; 房子 ≈ 住房
+    ],
+)
+@pytest.mark.parametrize("sort", ["apr", "relevance"])
+async def test_more_matched_terms_rank_first(
+    catalogue: SearchBackend, text: str, groups: list[set[int]], sort: str
+) -> None:
+    """Any term is enough to be found; products matching more terms come first, the sort
+    orders within each group."""
+    found = await ids(catalogue, text=text, sort=sort)
+    start = 0
+    for group in groups:
+        assert set(found[start : start + len(group)]) == group
+        if sort == "apr":
+            chunk = found[start : start + len(group)]
+            assert chunk == sorted(chunk, key=lambda i: (BY_ID[i].apr_min, i))
+        start += len(group)
+
+
+async def test_groups_page_across_their_boundary(catalogue: SearchBackend) -> None:
+    everything = await ids(catalogue, text="招商银行 闪电贷")
+    pages = []
+    for page in (1, 2, 3):
+        result = await find(catalogue, text="招商银行 闪电贷", page=page, per_page=1)
+        assert result.total == len(everything) == 3
+        pages += [hit.id for hit in result.hits]
+    assert pages == everything
+
+
+async def test_synonyms_apply_at_query_time(catalogue: SearchBackend) -> None:
+    assert set(await ids(catalogue, text="家装")) == {6}  # 家装 ≈ 装修 (summary)
+    assert set(await ids(catalogue, text="汽车贷款")) == {4}  # ≈ 车贷 (category label)
+    assert set(await ids(catalogue, text="卡贷")) == {10}  # ≈ 信用卡
+
+
+async def test_pinyin_on_every_field(catalogue: SearchBackend) -> None:
+    assert set(await ids(catalogue, text="zhuangxiu")) == {6}  # summary only
+    assert set(await ids(catalogue, text="suijiesuihuan")) == {5}  # summary
+    assert set(await ids(catalogue, text="dixi")) == {1}  # tag 低息
+    assert set(await ids(catalogue, text="chedai")) == {4}  # category label 车贷
+
+
 async def test_latin_typo_only_from_four_letters(catalogue: SearchBackend) -> None:
     assert await ids(catalogue, text="scirpt") == [11]
     assert await ids(catalogue, text="qqq") == []  # 3 letters: no typo allowed
@@ -296,7 +352,7 @@ async def test_latin_typo_only_from_four_letters(catalogue: SearchBackend) -> No
 async def test_unmatched_text_finds_nothing(catalogue: SearchBackend) -> None:
     result = await find(catalogue, text="房车游艇")
     assert result.total == 0 and result.hits == []
-    assert result.facets == {"category": {}, "institution_id": {}, "repayment_methods": {}}
+    assert result.facets == {name: {} for name in FACETS}
 
 
 @pytest.mark.parametrize(
@@ -356,6 +412,8 @@ FILTER_CASES: list[tuple[dict[str, object], set[int]]] = [
     ({"term": 1}, {10}),
     ({"apr_max": 0.04}, {1, 3, 6, 8, 9}),
     ({"apr_max": 0.0336}, {1}),  # bound included
+    ({"apr_min": 0.2}, {4, 11, 12}),  # the APR range reaches 20 %
+    ({"apr_min": 0.05, "apr_max": 0.06}, {1, 2, 3, 6, 8, 9}),  # APR range overlaps 5–6 %
     ({"category": "consumer", "city": "北京", "amount": 100_000}, {1, 3, 5, 6, 12}),
     ({"category": "mortgage", "city": "成都"}, set()),
 ]
@@ -433,6 +491,10 @@ async def test_facets_count_text_matches(catalogue: SearchBackend) -> None:
         "category": {"consumer": 2, "business": 1},
         "institution_id": {"1": 3},
         "repayment_methods": {"等额本息": 2, "先息后本": 2},
+        # 闪电贷 is nationwide: available in every city the others list.
+        "cities": {"深圳": 3, "上海": 2, "广州": 2},
+        "employment_types": {"salaried": 2, "civil_servant": 1, "business_owner": 1},
+        "term": {"3": 1, "6": 2, "12": 3, "18": 3, "24": 3, "36": 2},
     }
 
 
@@ -472,7 +534,8 @@ async def _hit(backend: SearchBackend, text: str, doc_id: int) -> dict[str, str]
 
 async def test_highlights_mark_matches(catalogue: SearchBackend) -> None:
     assert (await _hit(catalogue, "装修", 6)) == {
-        "summary": "家庭住房<mark>装修</mark>专用贷款，按<mark>装修</mark>进度支付"
+        "name": "<mark>家装</mark>分期",  # a synonym
+        "summary": "家庭住房<mark>装修</mark>专用贷款，按<mark>装修</mark>进度支付",
     }
     marks = await _hit(catalogue, "招商银行", 1)
     assert marks["institution_name"] == "<mark>招商银行</mark>"

@@ -68,6 +68,15 @@ def test_char_tokens() -> None:
     assert tx.char_tokens("工商银行融e借 ABC") == ["工", "商", "银", "行", "融", "e", "借", "abc"]
 
 
+def test_product_terms_drop_stop_words_and_keep_synonym_words_whole() -> None:
+    assert [t.word for t in tx.product_terms("我想借钱装修房子")] == ["装修", "房子"]
+    assert tx.product_terms("装修")[0].alternatives == ("家装", "装潢")
+    assert [t.word for t in tx.product_terms("汽车贷款")] == ["汽车贷款"]  # a synonym, whole
+    assert [t.word for t in tx.product_terms("随借随还 融e借")] == ["随借随还", "融e借"]
+    assert [t.word for t in tx.product_terms("贷款")] == ["贷款"]  # only stop words: kept
+    assert tx.syllables("随借随还还款") == ("sui", "jie", "sui", "huan", "huan", "kuan")
+
+
 def test_pinyin_keys() -> None:
     full, initials = tx.pinyin_keys("招商银行")
     assert {"zhao", "shang", "zhaoshang", "yinhang", "zhaoshangyinhang"} <= set(full)
@@ -175,6 +184,7 @@ def test_meili_filters_quote_user_values() -> None:
         amount=1000,
         term=12,
         apr_max=0.05,
+        apr_min=0.1,
     )
     assert filter_expressions(q) == [
         'category = "car"',
@@ -187,6 +197,7 @@ def test_meili_filters_quote_user_values() -> None:
         "term_min <= 12",
         "term_max >= 12",
         "apr_min <= 0.05",
+        "apr_max >= 0.1",
     ]
     attributes = set(SETTINGS["filterableAttributes"])
     for expression in filter_expressions(q):
@@ -198,7 +209,8 @@ def test_meili_search_params() -> None:
     params = search_params(SearchQuery(sort="amount", page=2, per_page=5), has_terms=False)
     assert params["sort"] == ["amount_max:desc", "id:asc"]
     assert (params["page"], params["hitsPerPage"]) == (2, 5)
-    assert params["matchingStrategy"] == "all"
+    assert params["matchingStrategy"] == "last"
+    assert set(params["facets"]) <= set(SETTINGS["filterableAttributes"])
     assert "filter" not in params
     assert "sort" not in search_params(SearchQuery(text="贷", sort="relevance"), has_terms=True)
     fallback = search_params(SearchQuery(text="!!", sort="relevance"), has_terms=False)
@@ -211,7 +223,10 @@ def test_meili_documents_carry_pinyin() -> None:
     data = to_meili(SHANDIAN)
     assert "zsyh" in data["institution_initials"].split()
     assert "zhaoshang" in data["institution_pinyin"].split()
-    assert data["nationwide"] is True
+    assert data["nationwide"] is True and data["coverage"] == ["*"]
+    assert data["term"] == ["3", "6", "12", "18", "24", "36"]
+    assert "xianshang" in data["summary_pinyin"].split()  # 线上, in the summary
+    assert SETTINGS["synonyms"]["装修"] == ["家装", "装潢"]
     searchable = set(SETTINGS["searchableAttributes"])
     assert {k for k in data if k.endswith(("_pinyin", "_initials"))} <= searchable
 
