@@ -28,6 +28,7 @@ from marketplace.parsing import (
 )
 from marketplace.products.catalog import CATEGORIES, EMPLOYMENT_TYPES
 from marketplace.products.queries import (
+    institution_counts,
     listed_product,
     portal_institutions,
     products_by_ids,
@@ -132,6 +133,7 @@ async def product_list(request: Request) -> Response:
         # Paid placements, in their own marked block above the ordered list.
         promoted = await live_placements(Placement.LIST_TOP) if query.page == 1 else []
         institutions = {str(i): name for i, name in (await portal_institutions()).items()}
+        institution_facet = await institution_counts(query, result)
     kept = {k: v for k, v in params.items() if v and k != "page"}
     await track_search(request, kept, result.total, query.page)
     return await render(
@@ -149,6 +151,7 @@ async def product_list(request: Request) -> Response:
             "sort_labels": {sort.code: sort.label for sort in rules.offered},
             "promoted": promoted,
             "institutions": institutions,
+            "institution_counts": institution_facet,
             "term_choices": TERM_CHOICES,
             "search_hints": SEARCH_HINTS,
             # An htmx swap of #results also refreshes the picker's counts in the form.

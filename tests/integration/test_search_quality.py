@@ -148,6 +148,12 @@ async def test_the_institution_picker_counts_and_filters(client):
     found = {a.get_text() for a in filtered.select(".product-card__name a")}
     assert found == SAYS_RENOVATION & HUAXIN
     assert set(names.values()) >= found
+    # The picker still offers every other bank, with the same counts, to switch to.
+    picked = {
+        o.get_text(): o["value"] for o in filtered.select("#f-institution option") if o["value"]
+    }
+    assert picked == options
+    assert filtered.select_one("#f-institution option[selected]")["value"] == huaxin
 
 
 async def test_empty_parameters_are_left_out_of_urls(client):
