@@ -3,7 +3,9 @@
 HTTPS to a public address only. Outside production, loopback (localhost, 127.0.0.1, ::1)
 is allowed too, over HTTP or HTTPS, for local receivers in development, tests and the demo.
 The form checks the URL as typed; every send checks again what the host name resolves to,
-since DNS can point a public name at an internal address."""
+since DNS can point a public name at an internal address, and then connects to the very
+address it checked (`pinned`): a second lookup by the HTTP client could be answered
+differently (DNS rebinding)."""
 
 from __future__ import annotations
 
@@ -71,8 +73,9 @@ def check_url(raw: str) -> str:
     return url
 
 
-async def check_resolved(url: str) -> None:
-    """Raise UnsafeAddress unless every address of the URL's host may be called."""
+async def check_resolved(url: str) -> str:
+    """The address to connect to; UnsafeAddress unless every address of the URL's host
+    may be called."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -80,7 +83,25 @@ async def check_resolved(url: str) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         raise UnsafeAddress(_("无法解析接收地址的域名")) from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    if not addresses:
+        raise UnsafeAddress(_("无法解析接收地址的域名"))
+    for address in addresses:
         if not _address_allowed(address):
             raise UnsafeAddress(_("接收地址解析到本机或内网地址，已拒绝发送"))
+    return str(addresses[0])
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The request for `url` sent to `address` without looking the name up again: (URL
+    with the address as host, headers naming the real host, extensions). TLS still checks
+    the certificate against the real host name (SNI)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    target = parts._replace(netloc=netloc).geturl()
+    host_header = parts.netloc.rsplit("@", 1)[-1]
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return target, {"Host": host_header}, extensions

@@ -14,7 +14,7 @@ from marketplace.db import transaction
 from marketplace.i18n import _
 from marketplace.outbox.services import RecordedFailure
 from marketplace.security import redact_sensitive
-from marketplace.webhooks.addresses import UnsafeAddress, check_resolved
+from marketplace.webhooks.addresses import UnsafeAddress, check_resolved, pinned
 from marketplace.webhooks.payloads import event_data
 from marketplace.webhooks.queries import DELIVERY_SECRET_COLUMNS, signing_secrets
 from marketplace.webhooks.services import int_parameter
@@ -105,11 +105,13 @@ async def _post(
 ) -> tuple[int | None, str, str]:
     """(status code, redacted start of the answer, error or "")."""
     try:
-        await check_resolved(url)
+        target, host, extensions = pinned(url, await check_resolved(url))
         # Redirects are not followed: they could lead to an address the check refused.
         async with (
             httpx.AsyncClient(timeout=wait_seconds, follow_redirects=False) as client,
-            client.stream("POST", url, content=body, headers=headers) as response,
+            client.stream(
+                "POST", target, content=body, headers={**headers, **host}, extensions=extensions
+            ) as response,
         ):
             head = b""
             async for chunk in response.aiter_bytes():

@@ -469,3 +469,51 @@ async def test_editing_checks_the_url_again_and_keeps_what_was_typed(client, wor
     stored = await WebhookEndpoint.objects().first()
     assert stored.url == "https://hooks.example.com/b" and stored.events == ["loan.disbursed"]
     assert stored.enabled is False, "an unticked box disables the endpoint"
+
+
+async def test_a_send_connects_to_the_address_it_checked_not_a_second_lookup(
+    world, receiver, monkeypatch
+):
+    """DNS rebinding: the name answers a callable address to the check and an internal one
+    a moment later. The request must still go to the checked address, with the real host
+    name in its Host header, and the name is looked up once per send."""
+    loop = asyncio.get_running_loop()
+    lookups: list[str] = []
+    real_getaddrinfo = loop.getaddrinfo
+
+    async def rebinding(host, port, *args, **kwargs):
+        if host not in ("localhost", b"localhost"):  # the HTTP client asks in bytes
+            return await real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host.decode() if isinstance(host, bytes) else host)
+        address = "127.0.0.1" if len(lookups) == 1 else "10.255.255.1"
+        return await real_getaddrinfo(address, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    url = f"http://localhost:{receiver.port}/hook"
+    await _endpoint(world, url)
+    await deliver(await factories.application_in(world, status="submitted"))
+    await sweep()
+    await jobs.run_until_idle()
+
+    assert lookups == ["localhost"]
+    [request] = receiver.requests
+    assert request.headers["Host"] == f"localhost:{receiver.port}"
+    assert await WebhookDelivery.count().where(WebhookDelivery.delivered_at.is_not_null()) == 1
+
+
+def test_pinned_requests_keep_the_host_name_for_the_header_and_tls():
+    assert addresses.pinned("https://hooks.example.com/in?x=1", "93.184.216.34") == (
+        "https://93.184.216.34/in?x=1",
+        {"Host": "hooks.example.com"},
+        {"sni_hostname": "hooks.example.com"},
+    )
+    assert addresses.pinned("https://hooks.example.com:8443/in", "2606:2800:220:1::1") == (
+        "https://[2606:2800:220:1::1]:8443/in",
+        {"Host": "hooks.example.com:8443"},
+        {"sni_hostname": "hooks.example.com"},
+    )
+    assert addresses.pinned("http://localhost:9000/in", "127.0.0.1") == (
+        "http://127.0.0.1:9000/in",
+        {"Host": "localhost:9000"},
+        {},
+    )
