@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
@@ -109,19 +109,19 @@ def search_query_from(
     )
 
 
-def clean_list_url(query: dict[str, str]) -> str | None:
+def clean_list_url(pairs: list[tuple[str, str]]) -> str | None:
     """The same search without its empty parameters, or None when there are none: a GET
     form submitted without JavaScript sends every field (`?q=&category=&…`), and shared
-    URLs should carry only what was chosen."""
-    if all(value.strip() for value in query.values()):
+    URLs should carry only what was chosen (every pair, so `q=&q=装修` keeps 装修)."""
+    if all(value.strip() for _key, value in pairs):
         return None
-    kept = {key: value.strip() for key, value in query.items() if value.strip()}
+    kept = [(key, value.strip()) for key, value in pairs if value.strip()]
     return "/products" + (f"?{urlencode(kept)}" if kept else "")
 
 
 @get("/products", name="portal.products.list", opt=PUBLIC)
 async def product_list(request: Request) -> Response:
-    clean_url = clean_list_url(dict(request.query_params))
+    clean_url = clean_list_url(parse_qsl(request.url.query, keep_blank_values=True))
     if clean_url is not None:
         return Redirect(path=clean_url, status_code=302)
     params = {key: request.query_params.get(key, "").strip() for key in (*FILTER_KEYS, "page")}

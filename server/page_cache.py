@@ -2,8 +2,8 @@
 
 Which requests: a GET of a route in CACHED_ROUTES by a visitor with no session cookie and
 either no CSRF cookie or one this server signed. The key: the path, the query string with
-blank values left out and keys sorted (a repeated key is not cached), the htmx fragment
-flag and the language.
+its keys sorted (a repeated key or a blank value is not cached), the htmx fragment flag
+and the language.
 
 What is kept: a 200 HTML answer that `server.rendering.render` marked impersonal (nobody
 signed in, no flash), without any Set-Cookie and with its body split around the CSRF token
@@ -168,8 +168,9 @@ def _cookies(scope: Scope) -> dict[str, str] | None:
 
 
 def normalised_query(raw: bytes) -> str | None:
-    """Blank values left out, keys sorted; None for what is not cached (too long,
-    undecodable, a repeated key)."""
+    """Keys sorted; None for what is not cached (too long, undecodable, a repeated key, a
+    blank value: the handler answers those itself — the product list redirects to the
+    URL without them, so a cached page must never stand in for that redirect)."""
     if len(raw) > MAX_QUERY_BYTES:
         return None
     try:
@@ -180,7 +181,9 @@ def normalised_query(raw: bytes) -> str | None:
         return None
     if len({key for key, _value in pairs}) != len(pairs):
         return None
-    return urlencode(sorted((key, value) for key, value in pairs if value))
+    if any(not value.strip() for _key, value in pairs):
+        return None
+    return urlencode(sorted(pairs))
 
 
 def _headers(scope: Scope) -> dict[str, str]:
