@@ -13,6 +13,8 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from marketplace.applications.tables import Application
 from marketplace.complaints.stats import refresh_complaint_stats, window_ending
 from marketplace.complaints.tables import Complaint, ComplaintStatsSnapshot
@@ -25,6 +27,18 @@ from tests.fixtures import login, soup
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SINCE = window_ending(NOW, 90).since
+
+
+@pytest.fixture(autouse=True)
+def _now_for_each_test() -> None:
+    """Each test's data is placed around the moment it runs: the monitoring board's window
+    runs back from the real now, and a suite that crosses a Shanghai midnight between
+    import and this test would otherwise count across two different days."""
+    global NOW, SINCE  # noqa: PLW0603 - the data-set helpers read these module figures
+    NOW = datetime.now(UTC).replace(microsecond=0)
+    SINCE = window_ending(NOW, 90).since
+
+
 RISK = "risk@loanmart.example"
 
 
