@@ -48,7 +48,7 @@ from bench_web import (
     with_database,
 )
 
-BASELINE_APP = PROJECT_ROOT.parent.parent / "shared" / "bench-baseline"
+BASELINE_APP = PROJECT_ROOT.parent / "shared" / "bench-baseline"
 BENCH_DATABASE = "loanmart_bench_pages"
 BASELINE_DATABASE = "loanmart_bench_pages_baseline"
 CONCURRENCIES = (16, 64)
