@@ -19,6 +19,7 @@ from marketplace.i18n import _
 from marketplace.parsing import first
 from server.auth import require_actor
 from server.forms import FormData, submit_form
+from server.once import answer_once, form_key
 from server.rendering import flash, redirect_to, render
 
 MANAGE = {"access": "staff", "permission": MANAGE_PERMISSION}
@@ -45,6 +46,7 @@ async def _page(
             },
             "errors": errors or {},
             "created": created,
+            "form_key": form_key(values),
         },
         nav="api_clients",
     )
@@ -60,9 +62,21 @@ async def client_create(request: Request) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        created = await create_client(actor, parse_client_form(data))
-        # Rendered, not redirected: the secret must not travel through a session or URL.
-        return await _page(request, created=created)
+        async def answer() -> Response:
+            created = await create_client(actor, parse_client_form(data))
+            # Rendered, not redirected: the secret must not travel through a session or URL.
+            return await _page(request, created=created)
+
+        return await answer_once(
+            request,
+            data,
+            "api_client",
+            answer,
+            repeated=_(
+                "这个表单已经提交过，没有再建客户端。密钥只在创建时显示一次；如未保存，请吊销该客户端后重新创建。"
+            ),
+            repeat_goes_to="console.api_clients.list",
+        )
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         return await _page(request, data, errors)

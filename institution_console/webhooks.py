@@ -29,6 +29,7 @@ from marketplace.webhooks.services import (
 from marketplace.webhooks.signing import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER
 from server.auth import require_actor
 from server.forms import FormData, as_list, query_choice, query_page, submit_form
+from server.once import answer_once, form_key
 from server.pagination import pagination
 from server.rendering import flash, redirect_to, render
 
@@ -55,6 +56,7 @@ def _values(data: FormData) -> dict[str, Any]:
         "description": first(data.get("description")),
         "events": as_list(data, "events"),
         "enabled": bool(data.get("enabled")),
+        "form_key": form_key(data),
     }
 
 
@@ -72,6 +74,8 @@ async def _form(
             "errors": errors or {},
             "endpoint_id": endpoint_id,
             "events": event_choices(),
+            # The create and rotate forms show a secret once (server/once.py).
+            "form_key": values.get("form_key") or form_key(),
         },
         nav="webhooks",
     )
@@ -98,8 +102,20 @@ async def create(request: Request) -> Response:
     actor = await require_actor(request)
 
     async def submit(data: FormData) -> Response:
-        endpoint_id, secret = await create_endpoint(actor, data)
-        return await _secret_page(request, endpoint_id, secret, created=True)
+        async def answer() -> Response:
+            endpoint_id, secret = await create_endpoint(actor, data)
+            return await _secret_page(request, endpoint_id, secret, created=True)
+
+        return await answer_once(
+            request,
+            data,
+            "webhook_create",
+            answer,
+            repeated=_(
+                "这个表单已经提交过，没有再添加接收地址。密钥只显示一次；如未保存，请在接收地址页轮换密钥。"
+            ),
+            repeat_goes_to="console.webhooks.list",
+        )
 
     async def rerender(data: FormData, errors: dict[str, str]) -> Response:
         return await _form(request, _values(data), errors)
@@ -109,8 +125,13 @@ async def create(request: Request) -> Response:
 
 @get("/webhooks/{endpoint_id:int}", name="console.webhooks.edit", opt=MANAGE)
 async def edit_form(request: Request, endpoint_id: FromPath[int]) -> Response:
-    actor = await require_actor(request)
-    found = await endpoint(actor, endpoint_id)
+    return await _edit_page(request, endpoint_id)
+
+
+async def _edit_page(
+    request: Request, endpoint_id: int, errors: dict[str, str] | None = None
+) -> Response:
+    found = await endpoint(await require_actor(request), endpoint_id)
     values = {
         "url": found.url,
         "description": found.description,
@@ -118,7 +139,7 @@ async def edit_form(request: Request, endpoint_id: FromPath[int]) -> Response:
         "enabled": found.enabled,
         "rotating_until": found.rotating_until,
     }
-    return await _form(request, values, endpoint_id=endpoint_id)
+    return await _form(request, values, errors, endpoint_id)
 
 
 @post("/webhooks/{endpoint_id:int}", name="console.webhooks.update", opt=MANAGE)
@@ -147,8 +168,28 @@ async def delete(request: Request, endpoint_id: FromPath[int]) -> Response:
 @post("/webhooks/{endpoint_id:int}/rotate", name="console.webhooks.rotate", opt=MANAGE)
 async def rotate(request: Request, endpoint_id: FromPath[int]) -> Response:
     actor = await require_actor(request)
-    secret = await rotate_secret(actor, endpoint_id)
-    return await _secret_page(request, endpoint_id, secret, created=False)
+
+    async def submit(data: FormData) -> Response:
+        async def answer() -> Response:
+            secret = await rotate_secret(actor, endpoint_id)
+            return await _secret_page(request, endpoint_id, secret, created=False)
+
+        return await answer_once(
+            request,
+            data,
+            "webhook_rotate",
+            answer,
+            repeated=_(
+                "这个表单已经提交过，没有再次轮换。新密钥只在第一次提交后显示；如未保存，请再轮换一次。"
+            ),
+            repeat_goes_to="console.webhooks.edit",
+            endpoint_id=endpoint_id,
+        )
+
+    async def rerender(data: FormData, errors: dict[str, str]) -> Response:
+        return await _edit_page(request, endpoint_id, errors)
+
+    return await submit_form(request, submit, rerender)
 
 
 @get("/webhooks/deliveries", name="console.webhooks.deliveries", opt=MANAGE)

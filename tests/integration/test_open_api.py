@@ -421,26 +421,33 @@ async def test_an_admin_creates_a_client_sees_the_secret_once_and_revokes_it(cli
     await login(client, "/console/login", "staff@test-bank.example")
     page = soup(await client.get("/console/api-clients"))
     assert page.select_one("h1").text.strip() == "开放接口"
-    refused = await client.submit("/console/api-clients", {"name": "x" * 61})
+    # The form's one-time key (server/once.py): a rejected post gives it back.
+    key = {"form_key": page.select_one("input[name=form_key]")["value"]}
+    refused = await client.submit("/console/api-clients", {"name": "x" * 61, **key})
     assert refused.status_code == 400
     again = soup(refused)
     assert (
         "请选择授权范围" in again.text and "客户端名称" in again.select_one(".error-summary").text
     )
     for hostile in ({"name": "核心", "scopes": "admin:all"}, {"name": "", "scopes": "leads:read"}):
-        assert (await client.submit("/console/api-clients", hostile)).status_code == 400
-    created = await client.submit(
-        "/console/api-clients", {"name": "核心系统", "scopes": ["leads:read", "loans:write"]}
-    )
+        assert (await client.submit("/console/api-clients", {**hostile, **key})).status_code == 400
+    form = {"name": "核心系统", "scopes": ["leads:read", "loans:write"], **key}
+    created = await client.submit("/console/api-clients", form)
     assert created.status_code == 200
+    # The answer's own form has a new key.
+    assert soup(created).select_one("input[name=form_key]")["value"] != key["form_key"]
     row = await ApiClient.objects().first()
     shown = soup(created).select_one("section[aria-labelledby=created-title]").text
     assert row.client_id in shown
     secret = shown.split("密钥（client_secret）")[1].split()[0]
     assert len(secret) >= 40 and secret != row.secret_hash
     assert row.scopes == ["leads:read", "loans:write"]
+    # A refresh re-posts the form: nothing new is made and the secret is not shown again.
+    repeated = await client.submit("/console/api-clients", form)
+    assert repeated.status_code == 303 and await ApiClient.count() == 1
     listed = await client.get("/console/api-clients")
     assert secret not in listed.text and row.client_id in listed.text
+    assert "这个表单已经提交过" in soup(listed).text
     token = await client.post(
         "/api/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -571,3 +578,22 @@ async def test_a_lost_redis_is_a_503_problem_never_a_500(client, world, monkeypa
         auth=(api.client_id, api.secret),
     )
     assert_problem(token, 503)
+
+
+async def test_a_client_form_posted_twice_at_once_makes_one_client(client, world):
+    await login(client, "/console/login", "staff@test-bank.example")
+    form = {"name": "核心系统", "scopes": "leads:read", "form_key": "k" * 22}
+    answers = await asyncio.gather(*(client.submit("/console/api-clients", form) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [200, 303, 303, 303]
+    assert await ApiClient.count() == 1
+
+
+async def test_a_client_form_without_its_key_keeps_what_was_typed(client, world):
+    await login(client, "/console/login", "staff@test-bank.example")
+    for key in ({}, {"form_key": "short"}, {"form_key": "<script>" * 4}):
+        answer = await client.submit("/console/api-clients", {"name": "核心系统", **key})
+        assert answer.status_code == 400
+        page = soup(answer)
+        assert "表单已过期，请刷新页面后重新提交" in page.select_one(".error-summary").text
+        assert page.select_one("input[name=name]")["value"] == "核心系统"
+    assert await ApiClient.count() == 0

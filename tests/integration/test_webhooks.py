@@ -34,6 +34,9 @@ from marketplace.webhooks.tables import (
 from tests import factories
 from tests.fixtures import delivered_application, login, soup
 
+# The one-time key of the forms that show a secret (server/once.py).
+FORM_KEY = {"form_key": "f" * 22}
+
 
 @pytest.fixture
 def fast_policy(monkeypatch):
@@ -300,7 +303,7 @@ async def test_hostile_urls_are_refused_in_chinese(client, world):
     await login(client, "/console/login", "staff@test-bank.example")
     for url, words in HOSTILE_URLS.items():
         response = await client.submit(
-            "/console/webhooks/new", {"url": url, "events": "lead.delivered"}
+            "/console/webhooks/new", {"url": url, "events": "lead.delivered", **FORM_KEY}
         )
         assert response.status_code == 400, url
         error = soup(response).select_one("#f-url-error")
@@ -309,7 +312,7 @@ async def test_hostile_urls_are_refused_in_chinese(client, world):
         assert soup(response).select_one("input[name=url]").get("value", "") == url.strip()
     for events in ({}, {"events": "nope"}, {"events": ["lead.delivered", "x" * 5000]}):
         response = await client.submit(
-            "/console/webhooks/new", {"url": "https://hooks.example.com/", **events}
+            "/console/webhooks/new", {"url": "https://hooks.example.com/", **events, **FORM_KEY}
         )
         assert response.status_code == 400
         assert soup(response).select_one("#f-events-error") is not None
@@ -363,10 +366,8 @@ async def test_production_refuses_loopback_and_names_that_resolve_inside(monkeyp
 
 async def test_secret_is_shown_once_and_only_admins_manage_webhooks(client, world, receiver):
     await login(client, "/console/login", "staff@test-bank.example")
-    response = await client.submit(
-        "/console/webhooks/new",
-        {"url": receiver.url, "events": ["lead.delivered", "loan.disbursed"], "enabled": "1"},
-    )
+    form = {"url": receiver.url, "events": ["lead.delivered", "loan.disbursed"], "enabled": "1"}
+    response = await client.submit("/console/webhooks/new", {**form, **FORM_KEY})
     assert response.status_code == 200
     secret = soup(response).select_one("[data-secret]").get_text()
     assert secret.startswith("whsec_") and len(secret) > 40
@@ -374,9 +375,25 @@ async def test_secret_is_shown_once_and_only_admins_manage_webhooks(client, worl
     assert endpoint.events == ["lead.delivered", "loan.disbursed"]
     for path in ("/console/webhooks", f"/console/webhooks/{endpoint.id}"):
         assert secret not in (await client.get(path)).text
-    rotated = await client.submit(f"/console/webhooks/{endpoint.id}/rotate")
+    # A refresh of the answer re-posts the form: no second endpoint, no secret shown.
+    repeated = await client.submit("/console/webhooks/new", {**form, **FORM_KEY})
+    assert repeated.status_code == 303 and await WebhookEndpoint.count() == 1
+    edit = soup(await client.get(f"/console/webhooks/{endpoint.id}"))
+    rotate = {"form_key": edit.select_one("form[action$=rotate] input[name=form_key]")["value"]}
+    rotated = await client.submit(f"/console/webhooks/{endpoint.id}/rotate", rotate)
     assert rotated.status_code == 200
-    assert soup(rotated).select_one("[data-secret]").get_text() not in ("", secret)
+    new_secret = soup(rotated).select_one("[data-secret]").get_text()
+    assert new_secret not in ("", secret)
+    # Re-posting the rotation does not replace the secret just shown.
+    after_rotation = (await WebhookEndpoint.objects().first()).secret_encrypted
+    again = await client.submit(f"/console/webhooks/{endpoint.id}/rotate", rotate)
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/console/webhooks/{endpoint.id}"
+    assert (await WebhookEndpoint.objects().first()).secret_encrypted == after_rotation
+    # Without its key the rotation is refused, and nothing rotates.
+    stale = await client.submit(f"/console/webhooks/{endpoint.id}/rotate")
+    assert stale.status_code == 400 and "表单已过期" in soup(stale).text
+    assert (await WebhookEndpoint.objects().first()).secret_encrypted == after_rotation
     edit = soup(await client.get(f"/console/webhooks/{endpoint.id}"))
     assert "旧密钥" in edit.get_text()
 
