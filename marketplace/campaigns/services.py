@@ -16,7 +16,7 @@ from piccolo.table import Table
 
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.campaigns.images import checked_image, store_image
+from marketplace.campaigns.images import checked_image, discard_image, store_image
 from marketplace.campaigns.links import SLUG, clean_link
 from marketplace.campaigns.statuses import CONTENT_MACHINE, MANAGE, ContentStatus, Placement
 from marketplace.campaigns.tables import Banner, Campaign
@@ -172,19 +172,23 @@ async def create_banner(actor: Actor, cmd: BannerInput, image: tuple[bytes, str]
     _require(actor)
     content, media_type = image
     key = await store_image(content, media_type)
-    async with transaction():
-        rows = await Banner.insert(
-            Banner(
-                **asdict(cmd),
-                image_key=key,
-                image_type=media_type,
-                status=ContentStatus.DRAFT,
-                created_by=actor.user_id,
-                updated_by=actor.user_id,
-            )
-        ).returning(Banner.id)
-        banner_id = rows[0]["id"]
-        await audit(actor, "campaign.banner_create", "banner", banner_id, **_detail(cmd))
+    try:
+        async with transaction():
+            rows = await Banner.insert(
+                Banner(
+                    **asdict(cmd),
+                    image_key=key,
+                    image_type=media_type,
+                    status=ContentStatus.DRAFT,
+                    created_by=actor.user_id,
+                    updated_by=actor.user_id,
+                )
+            ).returning(Banner.id)
+            banner_id = rows[0]["id"]
+            await audit(actor, "campaign.banner_create", "banner", banner_id, **_detail(cmd))
+    except BaseException:
+        await discard_image(key)
+        raise
     return banner_id
 
 
@@ -208,30 +212,39 @@ async def update_banner(
     """Save the edit; refused when the banner changed since the editor opened it."""
     _require(actor)
     values: dict[Any, Any] = {getattr(Banner, k): v for k, v in asdict(cmd).items()}
+    new_key = None
     if image is not None:
-        values[Banner.image_key] = await store_image(*image)
+        new_key = await store_image(*image)
+        values[Banner.image_key] = new_key
         values[Banner.image_type] = image[1]
-    async with transaction():
-        row = await _locked(Banner, banner_id)
-        _check_version(row, expected_version)
-        version = row["version"] + 1
-        await Banner.update(
-            {
-                **values,
-                Banner.version: version,
-                Banner.updated_by: actor.user_id,
-                Banner.updated_at: datetime.now(UTC),
-            }
-        ).where(Banner.id == banner_id)
-        await audit(
-            actor,
-            "campaign.banner_update",
-            "banner",
-            banner_id,
-            version=version,
-            new_image=image is not None,
-            **_detail(cmd),
-        )
+    try:
+        async with transaction():
+            row = await _locked(Banner, banner_id)
+            _check_version(row, expected_version)
+            version = row["version"] + 1
+            await Banner.update(
+                {
+                    **values,
+                    Banner.version: version,
+                    Banner.updated_by: actor.user_id,
+                    Banner.updated_at: datetime.now(UTC),
+                }
+            ).where(Banner.id == banner_id)
+            await audit(
+                actor,
+                "campaign.banner_update",
+                "banner",
+                banner_id,
+                version=version,
+                new_image=new_key is not None,
+                **_detail(cmd),
+            )
+    except BaseException:
+        if new_key is not None:
+            await discard_image(new_key)
+        raise
+    if new_key is not None:
+        await discard_image(row["image_key"])  # replaced: nothing serves it any more
     return version
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from marketplace import clock
+from marketplace import clock, storage
 from marketplace.audit.tables import AuditEntry
 from marketplace.campaigns.links import clean_link, href
 from marketplace.campaigns.queries import live_banners
@@ -31,6 +31,8 @@ from marketplace.campaigns.tables import Banner, Campaign
 from marketplace.errors import DomainError, InvalidTransition, PermissionDenied
 from marketplace.loancalc import SHANGHAI
 from marketplace.products.services import change_listing
+from marketplace.settings import settings
+from marketplace.storage import StoredFileMissing
 from tests import factories
 from tests.fixtures import login, soup
 
@@ -523,6 +525,23 @@ async def test_edit_keeps_the_image_unless_a_new_one_is_chosen(client, editor):
     assert (await Banner.objects().first()).image_type == "image/webp"
     [audit] = [a for a in await _audits("campaign.banner_update") if a["detail"]["version"] == 3]
     assert audit["detail"]["new_image"] is True
+
+
+async def test_a_replaced_or_unsaved_banner_image_leaves_no_file_behind(editor):
+    banner_id = await create_banner(editor, banner_input(), (png(), "image/png"))
+    first_key = (await Banner.objects().first()).image_key
+    await update_banner(editor, banner_id, 1, banner_input(), (WEBP, "image/webp"))
+    second_key = (await Banner.objects().first()).image_key
+    assert await storage.get(second_key) == WEBP
+    with pytest.raises(StoredFileMissing):
+        await storage.get(first_key)  # replaced: deleted after the commit
+    # A save refused as stale keeps the current image and stores nothing new.
+    stored = {p for p in settings.files_dir.rglob("*") if p.is_file()}
+    assert stored
+    with pytest.raises(InvalidTransition):
+        await update_banner(editor, banner_id, 1, banner_input(), (png(5), "image/png"))
+    assert {p for p in settings.files_dir.rglob("*") if p.is_file()} == stored
+    assert await storage.get(second_key) == WEBP
 
 
 async def test_permissions_editor_yes_reviewer_no_auditor_reads(client, world, editor):
