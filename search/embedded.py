@@ -30,6 +30,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -57,13 +58,18 @@ WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 10_000
 # Results (and facets) remembered per index generation, most recently used kept.
 RESULT_CACHE_SIZE = 1024
+# Count facets while the page is searched (shared by every engine of the process).
+_FACET_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-facets")
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
-# character (phrase matching); pinyin/initials fields the forms from text.pinyin_keys
+# character (phrase matching); pair fields every two consecutive char tokens (a
+# two-character phrase as one term: reading positions made phrases the slowest part of
+# a search); pinyin/initials fields the forms from text.pinyin_keys
 # (text.long_pinyin_keys for the summary). Typos and prefixes are tried on the short
 # fields only: on the summary's large vocabulary they would match almost anything.
 WORD_FIELDS = (("name", 3.0), ("institution", 2.0), ("labels", 1.5), ("summary", 1.0))
 CHAR_FIELDS = tuple((f"{f}_chars", b * 0.8) for f, b in WORD_FIELDS)
+PAIR_FIELDS = tuple((f"{f}_pairs", b * 0.8) for f, b in WORD_FIELDS)
 SHORT_PINYIN_FIELDS = (("name_py", 2.0), ("institution_py", 1.5), ("labels_py", 1.2))
 PINYIN_FIELDS = (*SHORT_PINYIN_FIELDS, ("summary_py", 0.8))
 SHORT_INITIALS_FIELDS = (
@@ -102,7 +108,7 @@ def _build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("id", indexed=True, fast=True)
     sb.add_bytes_field("payload", stored=True)
-    for name, _ in WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
+    for name, _ in WORD_FIELDS + PAIR_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     for name, _ in CHAR_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
@@ -110,10 +116,12 @@ def _build_schema() -> tantivy.Schema:
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
     for name in FACET_FIELDS.values():
         sb.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
-    for name in ("institution_id", "amount_min", "amount_max", "term_min", "term_max"):
-        sb.add_integer_field(name, indexed=True, fast=True)
+    sb.add_integer_field("institution_id", indexed=True, fast=True)
+    # Range filters only: read from the fast field, which beats the term index for ranges.
+    for name in ("amount_min", "amount_max", "term_min", "term_max"):
+        sb.add_integer_field(name, fast=True)
     for name in ("apr_min", "apr_max"):
-        sb.add_float_field(name, indexed=True, fast=True)
+        sb.add_float_field(name, fast=True)
     for name, _ in SORT_KEYS.values():
         sb.add_unsigned_field(name, fast=True)
     return sb.build()
@@ -150,7 +158,9 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
         ("summary", doc.summary),
     ):
         d.add_text(field, " ".join(tx.segment(value)))
-        d.add_text(f"{field}_chars", " ".join(tx.char_tokens(value)))
+        chars = tx.char_tokens(value)
+        d.add_text(f"{field}_chars", " ".join(chars))
+        d.add_text(f"{field}_pairs", " ".join(a + b for a, b in itertools.pairwise(chars)))
     for prefix, (full, initials) in (
         ("name", tx.pinyin_keys(doc.name)),
         ("institution", tx.pinyin_keys(doc.institution_name)),
@@ -347,12 +357,15 @@ class EmbeddedSearch:
             chars: list[str | tuple[int, str]] = list(tx.char_tokens(term))
             for field, boost in WORD_FIELDS:
                 alts.append(Query.boost_query(self._term(field, term), boost))
-            for field, boost in CHAR_FIELDS if chars else ():
-                q = (
-                    Query.phrase_query(self._schema, field, chars)
-                    if len(chars) > 1  # a one-word phrase query panics in tantivy
-                    else self._term(field, chars[0])
-                )
+            for (field, boost), (pairs, _) in zip(CHAR_FIELDS, PAIR_FIELDS, strict=True):
+                if len(chars) == 1:  # a one-word phrase query panics in tantivy
+                    q = self._term(field, chars[0])
+                elif len(chars) == 2:
+                    q = self._term(pairs, "".join(str(c) for c in chars))
+                elif chars:
+                    q = Query.phrase_query(self._schema, field, chars)
+                else:
+                    continue
                 alts.append(Query.boost_query(q, boost))
         else:
             exact_fields = WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS
@@ -398,7 +411,9 @@ class EmbeddedSearch:
         if q.amount is not None:
             filters.append(self._range("amount_min", FieldType.Integer, upper=int(q.amount)))
             filters.append(self._range("amount_max", FieldType.Integer, lower=int(q.amount)))
-        if q.term is not None:
+        if q.term in TERM_CHOICES:  # the same products, from one term instead of two ranges
+            filters.append(self._term("term", str(q.term)))
+        elif q.term is not None:
             filters.append(self._range("term_min", FieldType.Integer, upper=int(q.term)))
             filters.append(self._range("term_max", FieldType.Integer, lower=int(q.term)))
         if q.apr_max is not None:
@@ -450,16 +465,18 @@ class EmbeddedSearch:
             sort = "apr"  # e.g. text of punctuation only
         filters = self._filters(q)
         levels = self._levels(terms)
-        matching = self._query(filters, levels[-1] if levels else None)
-        # Every page and sort of one search has the same total and facets.
+        # Every page and sort of one search has the same total and facets. tantivy works
+        # without the GIL: the facets are counted on another thread meanwhile.
         facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
-        total, facets = self._cached(facet_key, lambda: self._facets(searcher, matching))
-        addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
+        counted = _FACET_THREADS.submit(
+            self._cached, facet_key, lambda: self._facets(searcher, q, levels)
+        )
         forms = [form for term in terms for form in term.forms]
         hits = []
-        for address in addresses:
+        for address in self._page(searcher, q, sort, filters, levels):
             payload = json.loads(searcher.doc(address)["payload"][0])
             hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
+        total, facets = counted.result()
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def _page(
@@ -469,10 +486,9 @@ class EmbeddedSearch:
         sort: str,
         filters: list[Query],
         levels: list[Query],
-        total: int,
     ) -> list[tantivy.DocAddress]:
         """The page's products, group after group (each sorted on its own), searching a
-        worse group only while the page is not full and products are left."""
+        worse group only while the page is not full."""
         addresses: list[tantivy.DocAddress] = []
         skip = q.offset  # positions of the page start not yet passed in better groups
         seen = 0  # products in the better groups
@@ -494,30 +510,41 @@ class EmbeddedSearch:
             addresses.extend(address for _, address in found.hits)
             skip = max(0, skip - count)
             seen += count
-            if len(addresses) == q.per_page or seen >= total:
+            if len(addresses) == q.per_page:
                 break
         return addresses
 
-    @staticmethod
-    def _facets(searcher: tantivy.Searcher, query: Query) -> tuple[int, dict[str, dict[str, int]]]:
-        """(number of matching products, facets): one aggregation over FACET_FIELDS."""
-        aggs = {
-            name: {"terms": {"field": field, "size": FACET_SIZE}}
-            for name, field in FACET_FIELDS.items()
-        }
-        result = searcher.aggregate(query, aggs)
-        facets: dict[str, dict[str, int]] = {}
-        for name in FACETS:
-            counts: dict[str, int] = {}
-            for bucket in result.get(name, {}).get("buckets", []):
-                for value in str(bucket["key"]).split(FACET_SEP):
-                    counts[value] = counts.get(value, 0) + int(bucket["doc_count"])
-            facets[name] = counts
-        total = sum(facets["category"].values())  # every product has exactly one category
-        nationwide = facets["cities"].pop(NATIONWIDE, 0)
-        facets["cities"] = {city: n + nationwide for city, n in facets["cities"].items()}
+    def _facets(
+        self, searcher: tantivy.Searcher, q: SearchQuery, levels: list[Query]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """(number of matching products, facets); the institution facet ignores the
+        institution filter (see FACETS)."""
+        text = levels[-1] if levels else None
+        total, facets = _aggregate(searcher, self._query(self._filters(q), text), FACETS)
+        if q.institution_id is not None:
+            anywhere = dataclasses.replace(q, institution_id=None)
+            query = self._query(self._filters(anywhere), text)
+            facets.update(_aggregate(searcher, query, ("institution_id",))[1])
+        return total, facets
+
+
+def _aggregate(
+    searcher: tantivy.Searcher, query: Query, names: Sequence[str]
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """(number of matching products, counts of the facets `names`) in one aggregation
+    over their FACET_FIELDS; the number is known only when "category" is counted."""
+    aggs = {name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names}
+    result = searcher.aggregate(query, aggs)
+    facets: dict[str, dict[str, int]] = {}
+    for name in names:
+        counts: dict[str, int] = {}
+        for bucket in result.get(name, {}).get("buckets", []):
+            for value in str(bucket["key"]).split(FACET_SEP):
+                counts[value] = counts.get(value, 0) + int(bucket["doc_count"])
+        if name == "cities":
+            nationwide = counts.pop(NATIONWIDE, 0)
+            counts = {city: n + nationwide for city, n in counts.items()}
         # Most products first, like the engine's own buckets (templates keep this order).
-        return total, {
-            name: dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-            for name, counts in facets.items()
-        }
+        facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    total = sum(facets.get("category", {}).values())  # every product has one category
+    return total, facets
