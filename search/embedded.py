@@ -30,7 +30,6 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,8 +57,6 @@ WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 10_000
 # Results (and facets) remembered per index generation, most recently used kept.
 RESULT_CACHE_SIZE = 1024
-# Count facets while the page is searched (shared by every engine of the process).
-_FACET_THREADS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-facets")
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
 # character (phrase matching); pair fields every two consecutive char tokens (a
@@ -465,18 +462,15 @@ class EmbeddedSearch:
             sort = "apr"  # e.g. text of punctuation only
         filters = self._filters(q)
         levels = self._levels(terms)
-        # Every page and sort of one search has the same total and facets. tantivy works
-        # without the GIL: the facets are counted on another thread meanwhile.
+        # Every page and sort of one search has the same total and facets.
         facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
-        counted = _FACET_THREADS.submit(
-            self._cached, facet_key, lambda: self._facets(searcher, q, levels)
-        )
+        total, facets = self._cached(facet_key, lambda: self._facets(searcher, q, levels))
+        addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
         forms = [form for term in terms for form in term.forms]
         hits = []
-        for address in self._page(searcher, q, sort, filters, levels):
+        for address in addresses:
             payload = json.loads(searcher.doc(address)["payload"][0])
             hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
-        total, facets = counted.result()
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def _page(
@@ -486,9 +480,10 @@ class EmbeddedSearch:
         sort: str,
         filters: list[Query],
         levels: list[Query],
+        total: int,
     ) -> list[tantivy.DocAddress]:
         """The page's products, group after group (each sorted on its own), searching a
-        worse group only while the page is not full."""
+        worse group only while the page is not full and products are left."""
         addresses: list[tantivy.DocAddress] = []
         skip = q.offset  # positions of the page start not yet passed in better groups
         seen = 0  # products in the better groups
@@ -510,7 +505,7 @@ class EmbeddedSearch:
             addresses.extend(address for _, address in found.hits)
             skip = max(0, skip - count)
             seen += count
-            if len(addresses) == q.per_page:
+            if len(addresses) == q.per_page or seen >= total:
                 break
         return addresses
 
