@@ -133,7 +133,7 @@ async def product_list(request: Request) -> Response:
         # Paid placements, in their own marked block above the ordered list.
         promoted = await live_placements(Placement.LIST_TOP) if query.page == 1 else []
         institutions = {str(i): name for i, name in (await portal_institutions()).items()}
-        institution_facet = await institution_counts(query, result)
+        institution_facet = institution_counts(result)
     kept = {k: v for k, v in params.items() if v and k != "page"}
     await track_search(request, kept, result.total, query.page)
     return await render(

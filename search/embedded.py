@@ -13,6 +13,11 @@ it sees other processes' commits.
 Results are cached per index generation (that meta.json): a commit anywhere makes every
 cached result unreachable, so a cached answer is never staler than a reload would be.
 Facets are cached apart from the page and sort, which share them.
+
+A computed search makes as few passes over the matching products as it can: one
+aggregation gives the facets and the total; the page comes from the best group of
+results (see _tiers), and a worse group is searched only when the better ones do not
+fill the page.
 """
 
 from __future__ import annotations
@@ -46,18 +51,22 @@ T = TypeVar("T")
 
 # Bump when the schema or the analysis changes: a new directory is used and the
 # catalogue must be reindexed into it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 WRITER_HEAP_BYTES = 50_000_000
+# Distinct value sets counted per facet (see FACET_FIELDS).
 FACET_SIZE = 10_000
 # Results (and facets) remembered per index generation, most recently used kept.
 RESULT_CACHE_SIZE = 1024
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
-# character (phrase matching); pinyin/initials fields the forms from text.pinyin_keys
+# character (phrase matching); pair fields every two consecutive char tokens (a
+# two-character phrase as one term: reading positions made phrases the slowest part of
+# a search); pinyin/initials fields the forms from text.pinyin_keys
 # (text.long_pinyin_keys for the summary). Typos and prefixes are tried on the short
 # fields only: on the summary's large vocabulary they would match almost anything.
 WORD_FIELDS = (("name", 3.0), ("institution", 2.0), ("labels", 1.5), ("summary", 1.0))
 CHAR_FIELDS = tuple((f"{f}_chars", b * 0.8) for f, b in WORD_FIELDS)
+PAIR_FIELDS = tuple((f"{f}_pairs", b * 0.8) for f, b in WORD_FIELDS)
 SHORT_PINYIN_FIELDS = (("name_py", 2.0), ("institution_py", 1.5), ("labels_py", 1.2))
 PINYIN_FIELDS = (*SHORT_PINYIN_FIELDS, ("summary_py", 0.8))
 SHORT_INITIALS_FIELDS = (
@@ -73,6 +82,12 @@ PREFIX_WEIGHT = 0.3
 # all but one, …); beyond it, into "all" and "some".
 TIERED_TERMS = 4
 NATIONWIDE = "*"  # the coverage value of a product without a city list
+# facet -> a single-valued fast field holding the product's values of that facet, sorted
+# and joined by FACET_SEP. tantivy's terms aggregation costs ~30x more on a multi-valued
+# field than on a single-valued one; value sets repeat across products, so counting the
+# sets and splitting them afterwards gives the same counts in one cheap pass.
+FACET_FIELDS = {name: f"facet_{name}" for name in FACETS}
+FACET_SEP = "\x1f"
 
 _U32 = 0xFFFF_FFFF
 # sort -> (composite key field, order). Keys pack the sort value in the high 32 bits and
@@ -90,16 +105,20 @@ def _build_schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_integer_field("id", indexed=True, fast=True)
     sb.add_bytes_field("payload", stored=True)
-    for name, _ in WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
+    for name, _ in WORD_FIELDS + PAIR_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     for name, _ in CHAR_FIELDS:
         sb.add_text_field(name, tokenizer_name="whitespace", index_option="position")
     for name in ("category", "repayment_methods", "coverage", "employment_types", "term"):
+        sb.add_text_field(name, tokenizer_name="raw", index_option="basic")
+    for name in FACET_FIELDS.values():
         sb.add_text_field(name, tokenizer_name="raw", fast=True, index_option="basic")
-    for name in ("institution_id", "amount_min", "amount_max", "term_min", "term_max"):
-        sb.add_integer_field(name, indexed=True, fast=True)
+    sb.add_integer_field("institution_id", indexed=True, fast=True)
+    # Range filters only: read from the fast field, which beats the term index for ranges.
+    for name in ("amount_min", "amount_max", "term_min", "term_max"):
+        sb.add_integer_field(name, fast=True)
     for name in ("apr_min", "apr_max"):
-        sb.add_float_field(name, indexed=True, fast=True)
+        sb.add_float_field(name, fast=True)
     for name, _ in SORT_KEYS.values():
         sb.add_unsigned_field(name, fast=True)
     return sb.build()
@@ -108,6 +127,18 @@ def _build_schema() -> tantivy.Schema:
 def _sort_key(value: float, doc_id: int, order: Order) -> int:
     v = min(max(int(value), 0), _U32)
     return (v << 32) | (doc_id if order == Order.Asc else _U32 - doc_id)
+
+
+def _facet_values(doc: ProductDocument) -> dict[str, list[str]]:
+    """facet -> the values the product counts under (a nationwide product: NATIONWIDE)."""
+    return {
+        "category": [doc.category],
+        "institution_id": [str(doc.institution_id)],
+        "repayment_methods": doc.repayment_methods,
+        "cities": doc.cities or [NATIONWIDE],
+        "employment_types": doc.employment_types,
+        "term": [str(m) for m in TERM_CHOICES if doc.term_min <= m <= doc.term_max],
+    }
 
 
 def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
@@ -124,7 +155,9 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
         ("summary", doc.summary),
     ):
         d.add_text(field, " ".join(tx.segment(value)))
-        d.add_text(f"{field}_chars", " ".join(tx.char_tokens(value)))
+        chars = tx.char_tokens(value)
+        d.add_text(f"{field}_chars", " ".join(chars))
+        d.add_text(f"{field}_pairs", " ".join(a + b for a, b in itertools.pairwise(chars)))
     for prefix, (full, initials) in (
         ("name", tx.pinyin_keys(doc.name)),
         ("institution", tx.pinyin_keys(doc.institution_name)),
@@ -133,16 +166,19 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
     ):
         d.add_text(f"{prefix}_py", " ".join(full))
         d.add_text(f"{prefix}_initials", " ".join(initials))
-    d.add_text("category", doc.category)
-    for method in doc.repayment_methods:
-        d.add_text("repayment_methods", method)
-    for city in doc.cities or [NATIONWIDE]:
-        d.add_text("coverage", city)
-    for employment in doc.employment_types:
-        d.add_text("employment_types", employment)
-    for months in TERM_CHOICES:
-        if doc.term_min <= months <= doc.term_max:
-            d.add_text("term", str(months))
+    facet_values = _facet_values(doc)
+    for field, facet in (
+        ("category", "category"),
+        ("repayment_methods", "repayment_methods"),
+        ("coverage", "cities"),
+        ("employment_types", "employment_types"),
+        ("term", "term"),
+    ):
+        for value in facet_values[facet]:
+            d.add_text(field, value)
+    for facet, values in facet_values.items():
+        if values:
+            d.add_text(FACET_FIELDS[facet], FACET_SEP.join(sorted(set(values))))
     d.add_integer("institution_id", doc.institution_id)
     d.add_integer("amount_min", doc.amount_min)
     d.add_integer("amount_max", doc.amount_max)
@@ -318,12 +354,15 @@ class EmbeddedSearch:
             chars: list[str | tuple[int, str]] = list(tx.char_tokens(term))
             for field, boost in WORD_FIELDS:
                 alts.append(Query.boost_query(self._term(field, term), boost))
-            for field, boost in CHAR_FIELDS if chars else ():
-                q = (
-                    Query.phrase_query(self._schema, field, chars)
-                    if len(chars) > 1  # a one-word phrase query panics in tantivy
-                    else self._term(field, chars[0])
-                )
+            for (field, boost), (pairs, _) in zip(CHAR_FIELDS, PAIR_FIELDS, strict=True):
+                if len(chars) == 1:  # a one-word phrase query panics in tantivy
+                    q = self._term(field, chars[0])
+                elif len(chars) == 2:
+                    q = self._term(pairs, "".join(str(c) for c in chars))
+                elif chars:
+                    q = Query.phrase_query(self._schema, field, chars)
+                else:
+                    continue
                 alts.append(Query.boost_query(q, boost))
         else:
             exact_fields = WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS
@@ -369,7 +408,9 @@ class EmbeddedSearch:
         if q.amount is not None:
             filters.append(self._range("amount_min", FieldType.Integer, upper=int(q.amount)))
             filters.append(self._range("amount_max", FieldType.Integer, lower=int(q.amount)))
-        if q.term is not None:
+        if q.term in TERM_CHOICES:  # the same products, from one term instead of two ranges
+            filters.append(self._term("term", str(q.term)))
+        elif q.term is not None:
             filters.append(self._range("term_min", FieldType.Integer, upper=int(q.term)))
             filters.append(self._range("term_max", FieldType.Integer, lower=int(q.term)))
         if q.apr_max is not None:
@@ -399,39 +440,16 @@ class EmbeddedSearch:
             else Query.boolean_query([(Occur.Should, c) for c in combos])
         )
 
-    def _tiers(self, terms: list[tx.QueryTerm], filters: list[Query]) -> list[Query]:
-        """Queries for the groups of results, best first: products matching every term,
-        then (up to TIERED_TERMS terms) all but one, …, then any one. Each group excludes
-        the better ones."""
-        if not terms:
-            return [self._query(filters, None)]
+    def _levels(self, terms: list[tx.QueryTerm]) -> list[Query]:
+        """Text queries for the groups of results, best first: products matching every
+        term, then (up to TIERED_TERMS terms) at least all but one, …, at least one. The
+        last one matches every product the text finds."""
         clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]
         n = len(clauses)
         levels = range(n, 0, -1) if n <= TIERED_TERMS else (n, 1)
-        at_least = [self._at_least(clauses, k) for k in levels]
-        tiers = []
-        for i, matching in enumerate(at_least):
-            text = matching
-            if i:
-                better = Query.const_score_query(at_least[i - 1], 0.0)
-                text = Query.boolean_query([(Occur.Must, matching), (Occur.MustNot, better)])
-            tiers.append(self._query(filters, text))
-        return tiers
+        return [self._at_least(clauses, k) for k in levels]
 
     # -- search -----------------------------------------------------------------------
-
-    def _page(
-        self, searcher: tantivy.Searcher, query: Query, sort: str, limit: int, offset: int
-    ) -> tuple[list[tantivy.DocAddress], int]:
-        if sort == "relevance":
-            found = searcher.search(query, limit=limit, offset=offset, count=True)
-        else:
-            field, order = SORT_KEYS[sort]
-            found = searcher.search(
-                query, limit=limit, offset=offset, count=True, order_by_field=field, order=order
-            )
-        total = int(found.count)  # type: ignore[attr-defined]  # set with count=True; not in the stub
-        return [address for _, address in found.hits], total
 
     def _search(self, q: SearchQuery) -> SearchResult:
         searcher = self._searcher()
@@ -442,49 +460,86 @@ class EmbeddedSearch:
         sort = q.effective_sort
         if sort == "relevance" and not terms:
             sort = "apr"  # e.g. text of punctuation only
-        tiers = self._tiers(terms, self._filters(q))
-        addresses: list[tantivy.DocAddress] = []
-        total = 0
-        skip = q.offset  # positions of the page start not yet passed in earlier tiers
-        for tier in tiers:
-            wanted = q.per_page - len(addresses)
-            if wanted > 0:
-                page, count = self._page(searcher, tier, sort, wanted, skip)
-                addresses.extend(page)
-                skip = max(0, skip - count)
-            else:
-                # Only the count is needed (a limit of 0 panics in tantivy).
-                count = searcher.search(tier, limit=1, count=True).count  # type: ignore[attr-defined]
-            total += count
+        filters = self._filters(q)
+        levels = self._levels(terms)
+        # Every page and sort of one search has the same total and facets.
+        facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
+        total, facets = self._cached(facet_key, lambda: self._facets(searcher, q, levels))
+        addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
         forms = [form for term in terms for form in term.forms]
         hits = []
         for address in addresses:
             payload = json.loads(searcher.doc(address)["payload"][0])
             hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
-        matching = tiers[0] if len(tiers) == 1 else self._matching_any(terms, q)
-        # Every page and sort of one search has the same facets.
-        facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
-        facets = self._cached(facet_key, lambda: self._facets(searcher, matching, total))
         return SearchResult(total=total, hits=hits, facets=facets)
 
-    def _matching_any(self, terms: list[tx.QueryTerm], q: SearchQuery) -> Query:
-        clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]
-        return self._query(self._filters(q), self._at_least(clauses, 1))
+    def _page(
+        self,
+        searcher: tantivy.Searcher,
+        q: SearchQuery,
+        sort: str,
+        filters: list[Query],
+        levels: list[Query],
+        total: int,
+    ) -> list[tantivy.DocAddress]:
+        """The page's products, group after group (each sorted on its own), searching a
+        worse group only while the page is not full and products are left."""
+        addresses: list[tantivy.DocAddress] = []
+        skip = q.offset  # positions of the page start not yet passed in better groups
+        seen = 0  # products in the better groups
+        for i, level in enumerate(levels or [None]):
+            text = level
+            if seen:  # the group excludes the better ones (nothing to exclude when empty)
+                better = Query.const_score_query(levels[i - 1], 0.0)
+                text = Query.boolean_query([(Occur.Must, levels[i]), (Occur.MustNot, better)])
+            query = self._query(filters, text)
+            wanted = q.per_page - len(addresses)
+            if sort == "relevance":
+                found = searcher.search(query, limit=wanted, offset=skip, count=True)
+            else:
+                field, order = SORT_KEYS[sort]
+                found = searcher.search(
+                    query, wanted, count=True, order_by_field=field, offset=skip, order=order
+                )
+            count = int(found.count)  # type: ignore[attr-defined]  # set with count=True; not in the stub
+            addresses.extend(address for _, address in found.hits)
+            skip = max(0, skip - count)
+            seen += count
+            if len(addresses) == q.per_page or seen >= total:
+                break
+        return addresses
 
-    @staticmethod
-    def _facets(searcher: tantivy.Searcher, query: Query, total: int) -> dict[str, dict[str, int]]:
-        facets: dict[str, dict[str, int]] = {name: {} for name in FACETS}
-        if total == 0:
-            return facets
-        fields = {name: name for name in FACETS}
-        fields["cities"] = "coverage"
-        aggs = {
-            name: {"terms": {"field": field, "size": FACET_SIZE}} for name, field in fields.items()
-        }
-        result = searcher.aggregate(query, aggs)
-        for name in FACETS:
-            for bucket in result.get(name, {}).get("buckets", []):
-                facets[name][str(bucket["key"])] = int(bucket["doc_count"])
-        nationwide = facets["cities"].pop(NATIONWIDE, 0)
-        facets["cities"] = {city: n + nationwide for city, n in facets["cities"].items()}
-        return facets
+    def _facets(
+        self, searcher: tantivy.Searcher, q: SearchQuery, levels: list[Query]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """(number of matching products, facets); the institution facet ignores the
+        institution filter (see FACETS)."""
+        text = levels[-1] if levels else None
+        total, facets = _aggregate(searcher, self._query(self._filters(q), text), FACETS)
+        if q.institution_id is not None:
+            anywhere = dataclasses.replace(q, institution_id=None)
+            query = self._query(self._filters(anywhere), text)
+            facets.update(_aggregate(searcher, query, ("institution_id",))[1])
+        return total, facets
+
+
+def _aggregate(
+    searcher: tantivy.Searcher, query: Query, names: Sequence[str]
+) -> tuple[int, dict[str, dict[str, int]]]:
+    """(number of matching products, counts of the facets `names`) in one aggregation
+    over their FACET_FIELDS; the number is known only when "category" is counted."""
+    aggs = {name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names}
+    result = searcher.aggregate(query, aggs)
+    facets: dict[str, dict[str, int]] = {}
+    for name in names:
+        counts: dict[str, int] = {}
+        for bucket in result.get(name, {}).get("buckets", []):
+            for value in str(bucket["key"]).split(FACET_SEP):
+                counts[value] = counts.get(value, 0) + int(bucket["doc_count"])
+        if name == "cities":
+            nationwide = counts.pop(NATIONWIDE, 0)
+            counts = {city: n + nationwide for city, n in counts.items()}
+        # Most products first, like the engine's own buckets (templates keep this order).
+        facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    total = sum(facets.get("category", {}).values())  # every product has one category
+    return total, facets

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import meilisearch
@@ -298,6 +299,11 @@ class MeiliSearch:
                 return SearchResult(total=0, hits=[], facets=facets)
             raise
         distribution = response.get("facetDistribution") or {}
+        if q.institution_id is not None:  # its facet ignores its filter (search_port.FACETS)
+            anywhere = search_params(replace(q, institution_id=None, page=1), bool(terms))
+            anywhere.update(facets=[FACET_ATTRIBUTES["institution_id"]], hitsPerPage=0)
+            others = self._index().search(tx.plain_query(q.text), anywhere)
+            distribution = {**distribution, **(others.get("facetDistribution") or {})}
         for name, attribute in FACET_ATTRIBUTES.items():
             facets[name] = {str(k): int(v) for k, v in distribution.get(attribute, {}).items()}
         nationwide = facets["cities"].pop(NATIONWIDE, 0)

@@ -309,23 +309,29 @@ def _latin_match(token: str, word: str, prefix: bool) -> int:
 
 def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, int]]:
     """Spans of Han characters whose pinyin or initials the Latin token matches."""
+    typo = typo_tolerant(token)
+    prefix = prefix and len(token) >= PREFIX_MIN_LENGTH
+    # An exact, initials or prefix match starts with the token's first letter; a typo
+    # match (one edit) has the token's first or second letter first or second.
+    firsts = token[:1] if not typo else token[:2]
     for run in _HAN_RUN_RE.finditer(norm):
         syl = syllables(run.group())
         for i in range(len(syl)):
-            concat = ""
+            head = syl[i] if len(syl[i]) > 1 or i + 1 == len(syl) else syl[i] + syl[i + 1]
+            if head[0] not in firsts and not (typo and head[1:2] in firsts):
+                continue
+            concat = initials = ""
             for j in range(i, min(len(syl), i + PINYIN_MAX_SPAN)):
                 before = len(concat)
                 concat += syl[j]
+                initials += syl[j][0]
                 n = j - i + 1
-                initials_match = n >= 2 and token == "".join(s[0] for s in syl[i : j + 1])
-                typo_match = typo_tolerant(token) and within_one_edit(token, concat)
-                prefix_match = (
-                    prefix
-                    and len(token) >= PREFIX_MIN_LENGTH
-                    and concat.startswith(token)
-                    and before < len(token)
-                )
-                if token == concat or initials_match or typo_match or prefix_match:
+                if (
+                    token == concat
+                    or (n >= 2 and token == initials)
+                    or (typo and within_one_edit(token, concat))
+                    or (prefix and before < len(token) and concat.startswith(token))
+                ):
                     yield run.start() + i, run.start() + j + 1
                 if len(concat) > len(token) + 1 and n > len(token):
                     break
@@ -357,13 +363,23 @@ def _match_spans(norm: str, terms: Sequence[str], prefix_last: bool) -> list[tup
     return merged
 
 
+class _CharFolds(dict[int, str]):
+    """str.translate table folding one character as `normalize` does (kept when it would
+    become several), each character computed once."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        n = normalize(ch)
+        self[code] = folded = n if len(n) == 1 else ch
+        return folded
+
+
+_CHAR_FOLDS = _CharFolds()
+
+
 def _per_char_normalized(text: str) -> str:
     """Normalise character by character so offsets stay those of the original text."""
-    out = []
-    for ch in text:
-        n = normalize(ch)
-        out.append(n if len(n) == 1 else ch)
-    return "".join(out)
+    return text.translate(_CHAR_FOLDS)
 
 
 def highlight(

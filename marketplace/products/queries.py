@@ -226,13 +226,11 @@ async def search_products(query: SearchQuery) -> tuple[list[ProductCard], Search
     ], result
 
 
-async def institution_counts(query: SearchQuery, result: SearchResult) -> dict[str, int]:
+def institution_counts(result: SearchResult) -> dict[str, int]:
     """Products per institution under every filter but the institution itself, so a
-    borrower who picked one bank still sees how many the others offer and can switch."""
-    if query.institution_id is None:
-        return result.facets.get("institution_id", {})
-    others = await backend().search(replace(query, institution_id=None, page=1))
-    return others.facets.get("institution_id", {})
+    borrower who picked one bank still sees how many the others offer and can switch
+    (the engine counts the institution facet that way, in the same search)."""
+    return result.facets.get("institution_id", {})
 
 
 @catalogue_cached

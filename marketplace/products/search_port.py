@@ -88,8 +88,10 @@ SORTS: tuple[str, ...] = ("apr", "amount", "approval", "newest", "popularity", "
 # Loan terms (months) a borrower picks from; the "term" facet counts, for each, the
 # products whose term range includes it (what the `term` filter would keep).
 TERM_CHOICES: tuple[int, ...] = (1, 3, 6, 12, 18, 24, 36, 48, 60, 120, 240, 360)
-# One facet per filter. "cities": products available there (listing it, or nationwide),
-# for every city some product lists.
+# One facet per filter, counting the products the search finds. "cities": products
+# available there (listing it, or nationwide), for every city some product lists.
+# "institution_id" ignores the institution filter (every other filter applies), so a
+# borrower who picked one institution still sees how many the others offer.
 FACETS: tuple[str, ...] = (
     "category",
     "institution_id",

@@ -498,6 +498,21 @@ async def test_facets_count_text_matches(catalogue: SearchBackend) -> None:
     }
 
 
+async def test_the_institution_facet_ignores_only_the_institution_filter(
+    catalogue: SearchBackend,
+) -> None:
+    """The picker offers every institution with its count once one is picked; the other
+    facets count the picked institution's products only."""
+    picked = await find(catalogue, per_page=1, category="consumer", institution_id=1)
+    consumer = reference_filter(SearchQuery(category="consumer"))
+    chosen = reference_filter(SearchQuery(category="consumer", institution_id=1))
+    assert picked.total == len(chosen) < len(consumer)
+    assert picked.facets == {
+        **reference_facets(chosen),
+        "institution_id": reference_facets(consumer)["institution_id"],
+    }
+
+
 # -- pagination ---------------------------------------------------------------------------
 
 
