@@ -76,12 +76,13 @@ async def record(job: str, **payload: int | str) -> int:
     The row is written already leased to the queue, and enqueued right after the commit:
     no second transaction per job. Should the enqueue fail, the row is made due at once
     for the sweeper; should the process die between the commit and the enqueue, the
-    sweeper sends the row when its lease ends."""
+    sweeper sends the row when its lease ends. (A transaction that outlives the lease
+    may have its row sent twice; `execute` skips the second run.)"""
     if job not in jobs.JOB_NAMES:
         raise ValueError(f"unknown job {job!r}")
     [row] = await OutboxMessage.raw(
         "INSERT INTO outbox_message (job, payload, next_attempt_at) "
-        "VALUES ({}, {}::jsonb, now() + make_interval(secs => {})) "
+        "VALUES ({}, {}::jsonb, clock_timestamp() + make_interval(secs => {})) "
         "RETURNING id, job, runs, next_attempt_at",
         job,
         json.dumps(payload),
