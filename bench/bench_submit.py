@@ -20,7 +20,10 @@ way right before:
 - sustained: --rate submissions a second for --seconds (open loop: each is sent at its
   time whatever the others do; latency counts from that time), achieved rate, p50 / p99.
 Then: how many of the run's applications were delivered (waiting up to --drain seconds),
-and the web workers' resident memory after the load.
+the web workers' resident memory after the load, and the CPU each component spent per
+submission from the first phase to the last delivery (web workers, job worker, the bench
+database's PostgreSQL backends, this load generator): on a shared 2-core machine these
+say where the time goes better than the rates do.
 
 --profile N: N more submissions through the same app in this process (no uvicorn) under
 cProfile; the top functions are printed (--profile-out keeps the file).
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import os
 import platform
 import pstats
 import re
@@ -353,24 +357,73 @@ async def open_loop(port: int, requests: list[Request], rate: float) -> Run:
 # -- measuring ----------------------------------------------------------------------------
 
 
-def rss_mb(parent: int) -> list[float]:
-    """Resident memory of `parent`'s child processes (uvicorn's workers), in MB."""
-    sizes = []
+def children(parent: int) -> list[int]:
+    """`parent`'s child processes (uvicorn's workers), without multiprocessing's helper."""
+    pids = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             text = status.read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        try:
             command = (status.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"resource_tracker" in command:  # multiprocessing's helper, not a worker
+        if b"resource_tracker" in command:
             continue
-        if fields.get("PPid", "").strip() == str(parent) and "VmRSS" in fields:
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(parent):
+            pids.append(int(status.parent.name))
+    return pids
+
+
+def rss_mb(parent: int) -> list[float]:
+    """Resident memory of `parent`'s child processes (uvicorn's workers), in MB."""
+    sizes = []
+    for pid in children(parent):
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        if "VmRSS" in fields:
             sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
     return sorted(sizes)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_by_component(database_url: str, web: int, worker: int) -> dict[str, float]:
+    """CPU seconds used so far by the web workers, the job worker, this process (the load
+    generator) and the PostgreSQL backends connected to the bench database. Backends are
+    found by pid: a delta between two calls counts the ones alive at the second."""
+    conn = await asyncpg.connect(**_config(database_url))
+    try:
+        backends = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    return {
+        "web": sum(cpu_seconds(pid) for pid in children(web)),
+        "worker": cpu_seconds(worker),
+        "client": time.process_time(),
+        **{f"pg{row['pid']}": cpu_seconds(row["pid"]) for row in backends},
+    }
+
+
+def cpu_per_submission(
+    before: dict[str, float], after: dict[str, float], submissions: int
+) -> dict[str, float]:
+    """ms of CPU per submission by component between two `cpu_by_component` readings."""
+    postgres = sum(v - before.get(k, 0.0) for k, v in after.items() if k.startswith("pg"))
+    spent = {k: after[k] - before[k] for k in ("web", "worker", "client")}
+    return {k: 1000 * v / submissions for k, v in {**spent, "postgres": postgres}.items()}
 
 
 async def deliveries(
@@ -567,6 +620,8 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
             )
 
         digest, csrf = asyncio.run(ready())
+        worker = processes[1]
+        cpu_before = asyncio.run(cpu_by_component(database_url, web.pid, worker.pid))
         warm = borrowers[1 : 1 + WARMUP]
         capacity = borrowers[1 + WARMUP : 1 + WARMUP + args.capacity]
         steady = borrowers[1 + WARMUP + args.capacity : 1 + WARMUP + args.capacity + sustained]
@@ -586,6 +641,11 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
         delivered, total, waited, statuses = asyncio.run(
             deliveries(database_url, measured, args.drain)
         )
+        cpu = cpu_per_submission(
+            cpu_before,
+            asyncio.run(cpu_by_component(database_url, web.pid, worker.pid)),
+            len(measured),
+        )
         errors = submit_capacity.errors + submit_steady.errors
         print(
             f"capacity {args.capacity} × {args.concurrency}: {submit_capacity.rate:.1f}"
@@ -604,6 +664,10 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
         print(
             f"delivered {delivered} of {total} within {waited:.1f} s after the load"
             f" ({statuses}); web worker RSS {', '.join(f'{mb:.0f}' for mb in rss)} MB"
+        )
+        print(
+            "CPU per submission, load to last delivery (/db phases included): "
+            + ", ".join(f"{name} {ms:.1f} ms" for name, ms in cpu.items())
         )
         for process in processes:
             stop_server(process)

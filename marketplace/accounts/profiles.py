@@ -110,15 +110,10 @@ async def save_borrower_profile(user_id: int, facts: ProfileFacts) -> None:
         BorrowerProfile.contact_mobile_masked: mask_mobile(facts.contact_mobile),
         BorrowerProfile.updated_at: datetime.now(UTC),
     }
-    updated = (
-        await BorrowerProfile.update(values)
-        .where(BorrowerProfile.user == user_id)
-        .returning(BorrowerProfile.id)
-    )
-    if not updated:
-        await BorrowerProfile.insert(
-            BorrowerProfile(user=user_id, **{column._meta.name: v for column, v in values.items()})
-        )
+    # One round trip whether or not the borrower had a profile.
+    await BorrowerProfile.insert(
+        BorrowerProfile(user=user_id, **{column._meta.name: v for column, v in values.items()})
+    ).on_conflict(target=BorrowerProfile.user, action="DO UPDATE", values=list(values))
 
 
 async def update_profile(actor: Actor, facts: ProfileFacts) -> None:

@@ -45,6 +45,7 @@ from marketplace.applications.statuses import (
 )
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.audit.services import record as audit
+from marketplace.cache import catalogue_cached, pinned_catalogue
 from marketplace.consents.notices import Notice, build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
@@ -227,15 +228,72 @@ def _reference() -> str:
     return "LM" + datetime.now(UTC).strftime("%y%m%d") + random_part
 
 
-async def _insert_application(**values: Any) -> tuple[int, str]:
-    """Insert under a fresh reference; a clash takes another one, so it never reaches the
-    borrower. ON CONFLICT rather than catching the violation keeps the transaction usable."""
+# The application and its first event in one round trip (a data-modifying CTE runs
+# whether or not the outer query reads it). ON CONFLICT rather than catching the
+# violation keeps the transaction usable.
+_INSERT_APPLICATION_SQL = """
+WITH app AS (
+  INSERT INTO application (reference, borrower, product, product_version, institution,
+    consent, amount, term_months, repayment_method, purpose, status, city, channel,
+    income_band, shared_data_encrypted, submission_key, submitted_at, updated_at)
+  VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
+  ON CONFLICT (reference) DO NOTHING
+  RETURNING id, status, submitted_at
+), event AS (
+  INSERT INTO application_event (application, status, actor_kind, actor_id, note, at)
+  SELECT id, status, {}, {}, '', submitted_at FROM app
+)
+SELECT id FROM app
+"""
+
+
+@dataclass(frozen=True)
+class NewApplication:
+    """One row of a submission, as `_insert_application` writes it."""
+
+    borrower: int | None
+    product: int
+    product_version: int
+    institution: int
+    consent: int
+    amount: Decimal
+    term_months: int
+    repayment_method: str
+    purpose: str
+    city: str
+    channel: str
+    income_band: str
+    shared_data_encrypted: str
+    submission_key: str
+
+
+async def _insert_application(new: NewApplication, actor: Actor, now: datetime) -> tuple[int, str]:
+    """Insert it (submitted, with its event) under a fresh reference; a clash takes
+    another one, so it never reaches the borrower."""
     for _attempt in range(REFERENCE_ATTEMPTS):
         reference = _reference()
-        rows = (
-            await Application.insert(Application(reference=reference, **values))
-            .on_conflict(target=Application.reference, action="DO NOTHING")
-            .returning(Application.id)
+        rows = await Application.raw(
+            _INSERT_APPLICATION_SQL,
+            reference,
+            new.borrower,
+            new.product,
+            new.product_version,
+            new.institution,
+            new.consent,
+            new.amount,
+            new.term_months,
+            new.repayment_method,
+            new.purpose,
+            ApplicationStatus.SUBMITTED.value,
+            new.city,
+            new.channel,
+            new.income_band,
+            new.shared_data_encrypted,
+            new.submission_key,
+            now,
+            now,
+            actor.kind,
+            actor.user_id,
         )
         if rows:
             return rows[0]["id"], reference
@@ -244,7 +302,12 @@ async def _insert_application(**values: Any) -> tuple[int, str]:
 
 async def batch_products(product_ids: Sequence[int]) -> list[dict[str, Any]]:
     """The products of a batch that borrowers can apply for now, in the order asked, each
-    with its institution's name and service phone."""
+    with its institution's name and service phone (treat them as read-only: cached)."""
+    return await _batch_products(tuple(product_ids))
+
+
+@catalogue_cached
+async def _batch_products(product_ids: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = await Product.select(
         *Product.all_columns(),
         Product.institution.short_name.as_alias("institution_name"),
@@ -278,6 +341,11 @@ async def submit_application(
     `submit_batch`.
 
     Re-sending the same form (same submission key) returns the first application."""
+    async with pinned_catalogue():  # the product and the parameters: one version read
+        return await _submit_one(actor, cmd, recorded_at)
+
+
+async def _submit_one(actor: Actor, cmd: ApplicationInput, recorded_at: datetime | None) -> str:
     products = await batch_products([cmd.product_id])
     if not products:
         raise NotFound(_("该产品已下架或不存在"))
@@ -325,7 +393,8 @@ async def submit_batch(
     every institution needs its consent (`consent_<id>`); the guard, the duplicate window,
     the daily limit and the institutions cap count the batch as a whole. All or nothing:
     re-sending the same form (same submission key) returns the first set."""
-    return await _submit(actor, cmd, None, recorded_at=recorded_at)
+    async with pinned_catalogue():
+        return await _submit(actor, cmd, None, recorded_at=recorded_at)
 
 
 # Every parameter a submission reads, loaded in one query.
@@ -451,23 +520,25 @@ async def _submit(
         cases = []
         for product in products:
             application_id, reference = await _insert_application(
-                borrower=actor.user_id,
-                product=product["id"],
-                product_version=product["version"],
-                institution=product["institution"],
-                consent=consent_ids[product["institution"]],
-                amount=cmd.need.amount,
-                term_months=cmd.need.term_months,
-                repayment_method=cmd.methods[product["id"]],
-                purpose=cmd.need.purpose,
-                status=ApplicationStatus.SUBMITTED,
-                city=cmd.person.city,
-                channel=cmd.channel,
-                income_band=income_band(cmd.person.monthly_income),
-                shared_data_encrypted=encrypt_field(shared, context=SHARED_DATA_CONTEXT),
-                submission_key=cmd.submission_key,
+                NewApplication(
+                    borrower=actor.user_id,
+                    product=product["id"],
+                    product_version=product["version"],
+                    institution=product["institution"],
+                    consent=consent_ids[product["institution"]],
+                    amount=cmd.need.amount,
+                    term_months=cmd.need.term_months,
+                    repayment_method=cmd.methods[product["id"]],
+                    purpose=cmd.need.purpose,
+                    city=cmd.person.city,
+                    channel=cmd.channel,
+                    income_band=income_band(cmd.person.monthly_income),
+                    shared_data_encrypted=encrypt_field(shared, context=SHARED_DATA_CONTEXT),
+                    submission_key=cmd.submission_key,
+                ),
+                actor,
+                now,
             )
-            await _add_event(application_id, ApplicationStatus.SUBMITTED, actor)
             await audit(
                 actor,
                 "application.submit",

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from marketplace.actors import Actor
-from marketplace.agreements.queries import agreement_in_force
+from marketplace.agreements.queries import TERMS_IN_FORCE_SQL, terms_from, terms_in_force_args
 from marketplace.audit.services import record as audit
 from marketplace.cities import parse_city_list
 from marketplace.db import transaction
@@ -25,7 +25,6 @@ from marketplace.delivery.tables import DeliverySettings
 from marketplace.errors import PermissionDenied
 from marketplace.i18n import _
 from marketplace.institutions.statuses import InstitutionStatus
-from marketplace.institutions.tables import Institution
 from marketplace.loancalc import SHANGHAI
 from marketplace.parsing import (
     FormReader,
@@ -93,11 +92,29 @@ def _limits(row: Mapping[str, Any] | None) -> Limits:
     )
 
 
-async def limits_of(institution_id: int, *, lock: bool = False) -> Limits:
-    query = DeliverySettings.select().where(DeliverySettings.institution == institution_id)
-    if lock:
-        query = query.lock_rows()
-    return _limits(await query.first())
+async def limits_of(institution_id: int) -> Limits:
+    return _limits(
+        await DeliverySettings.select()
+        .where(DeliverySettings.institution == institution_id)
+        .first()
+    )
+
+
+# The gate's inputs in one round trip: the institution's status, its settings (locked
+# with `FOR UPDATE` when the caller delivers) and the agreement in force.
+_GATE_SQL = """
+SELECT i.status AS institution_status, d.*, terms.*
+FROM (SELECT {{}}::integer AS id) AS asked
+LEFT JOIN institution i ON i.id = asked.id
+LEFT JOIN LATERAL (
+  SELECT daily_lead_cap, monthly_lead_cap, monthly_budget, cities, amount_min, amount_max,
+    min_monthly_income, employment_types
+  FROM delivery_settings WHERE institution = asked.id {lock}
+) AS d ON true
+LEFT JOIN LATERAL ({terms}) AS terms ON true
+"""
+_GATE = _GATE_SQL.format(lock="", terms=TERMS_IN_FORCE_SQL)
+_GATE_LOCKED = _GATE_SQL.format(lock="FOR UPDATE", terms=TERMS_IN_FORCE_SQL)
 
 
 async def admission(
@@ -106,19 +123,15 @@ async def admission(
     """May a lead with `facts` (None: not typed yet) go to the institution now? With
     `lock`, inside the caller's transaction, the answer holds until it commits."""
     now = datetime.now(UTC)
-    limits = await limits_of(institution_id, lock=lock)
-    institution = (
-        await Institution.select(Institution.status).where(Institution.id == institution_id).first()
+    [row] = await DeliverySettings.raw(
+        _GATE_LOCKED if lock else _GATE,
+        institution_id,
+        *terms_in_force_args(institution_id, now),
     )
-    terms = await agreement_in_force(institution_id, now)
+    limits = _limits(row)
+    terms = terms_from(row)
     usage = await usage_of(institution_id, now) if limits.counts_usage and terms else Usage()
-    return judge(
-        bool(institution and institution["status"] == InstitutionStatus.ACTIVE),
-        terms,
-        limits,
-        usage,
-        facts,
-    )
+    return judge(row["institution_status"] == InstitutionStatus.ACTIVE, terms, limits, usage, facts)
 
 
 def _optional(form: FormReader, data: Mapping, key: str, parse: Any, **options: Any) -> Any:

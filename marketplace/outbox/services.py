@@ -71,26 +71,61 @@ POLICY = RetryPolicy.from_settings(settings)
 
 
 async def record(job: str, **payload: int | str) -> int:
-    """Payloads carry ids only — never personal data. Returns the row's id."""
+    """Payloads carry ids only — never personal data. Returns the row's id.
+
+    The row is written already leased to the queue, and enqueued right after the commit:
+    no second transaction per job. Should the enqueue fail, the row is made due at once
+    for the sweeper; should the process die between the commit and the enqueue, the
+    sweeper sends the row when its lease ends. (A transaction that outlives the lease
+    may have its row sent twice; `execute` skips the second run.)"""
     if job not in jobs.JOB_NAMES:
         raise ValueError(f"unknown job {job!r}")
-    rows = await OutboxMessage.insert(OutboxMessage(job=job, payload=payload)).returning(
-        OutboxMessage.id
+    [row] = await OutboxMessage.raw(
+        "INSERT INTO outbox_message (job, payload, next_attempt_at) "
+        "VALUES ({}, {}::jsonb, clock_timestamp() + make_interval(secs => {})) "
+        "RETURNING id, job, runs, next_attempt_at",
+        job,
+        json.dumps(payload),
+        POLICY.lease_seconds,
     )
-    message_id = rows[0]["id"]
 
-    async def dispatch_now() -> None:
+    async def enqueue_now() -> None:
         try:
-            await dispatch([message_id])
-        except Exception as exc:  # noqa: BLE001 - the sweeper sends it when the lease ends
+            await _enqueue(row)
+        except Exception as exc:  # noqa: BLE001 - the sweeper sends it once it is due
             log.warning(
-                "outbox dispatch of %s failed (%s); left for the sweeper",
-                message_id,
+                "outbox enqueue of %s failed (%s); left for the sweeper",
+                row["id"],
                 type(exc).__name__,
             )
+            await _release([row["id"]])
 
-    on_commit(dispatch_now)
-    return message_id
+    on_commit(enqueue_now)
+    return int(row["id"])
+
+
+async def _enqueue(row: dict[str, Any]) -> None:
+    """Hand a leased row to the queue. One queue id per delivery: arq silently drops a
+    job id it still remembers."""
+    lease = int(row["next_attempt_at"].timestamp() * 1000)
+    await jobs.enqueue(
+        row["job"],
+        job_id=f"outbox-{row['id']}-{row['runs']}-{lease}",
+        message_id=row["id"],
+        run=row["runs"],
+    )
+
+
+async def _release(ids: list[int]) -> None:
+    """Rows whose enqueue failed are due now, for the sweeper's next round."""
+    try:
+        await OutboxMessage.raw(
+            "UPDATE outbox_message SET next_attempt_at = now() "
+            "WHERE id = ANY({}) AND status = 'pending' AND runs = 0",
+            ids,
+        )
+    except Exception as exc:  # noqa: BLE001 - the lease ends anyway
+        log.warning("outbox release failed (%s); due when the lease ends", type(exc).__name__)
 
 
 async def dispatch(ids: list[int]) -> int:
@@ -119,14 +154,7 @@ async def _dispatch_due(ids: list[int] | None, batch: int) -> int:
             batch,
         )
         for row in rows:
-            # One queue id per delivery: arq silently drops a job id it still remembers.
-            lease = int(row["next_attempt_at"].timestamp() * 1000)
-            await jobs.enqueue(
-                row["job"],
-                job_id=f"outbox-{row['id']}-{row['runs']}-{lease}",
-                message_id=row["id"],
-                run=row["runs"],
-            )
+            await _enqueue(row)
     return len(rows)
 
 

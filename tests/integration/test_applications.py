@@ -10,6 +10,7 @@ from marketplace.accounts.tables import BorrowerProfile
 from marketplace.applications.tables import Application
 from marketplace.consents.tables import Consent
 from marketplace.outbox.tables import OutboxMessage
+from marketplace.products.services import change_listing
 from tests.factories import application_form, listed_product, valid_id_number
 from tests.fixtures import login, soup
 
@@ -143,6 +144,19 @@ async def test_eligibility_and_duplicate_guard(client, world):
     assert duplicate.status_code == 400
     assert "已申请过该产品" in duplicate.text
     assert await Application.count() == 1
+
+
+async def test_a_product_delisted_after_a_submission_read_it_takes_no_more(client, world):
+    """The submission reads the product from the catalogue cache: a delisting must reach it."""
+    product_id = await listed_product(world.staff, world.operator)
+    await login(client, "/login", world.borrower_mobile)
+    hidden, _ = await _apply_page(client, product_id)
+    too_old = application_form(**hidden, id_number=valid_id_number(birth="19600101"))
+    assert (await client.submit(f"/products/{product_id}/apply", too_old)).status_code == 400
+    await change_listing(world.staff, product_id, "delist")
+    response = await client.submit(f"/products/{product_id}/apply", application_form(**hidden))
+    assert response.status_code == 404
+    assert await Application.count() == 0
 
 
 async def test_applying_needs_a_borrower_login(client, world):

@@ -87,6 +87,21 @@ async def test_sweeper_resends_what_redis_lost():
     assert (await _message()).status == OutboxStatus.DONE
 
 
+async def test_a_refused_enqueue_leaves_the_row_due_for_the_next_sweep(monkeypatch):
+    async def refused(*_args: object, **_kwargs: object) -> None:
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(jobs, "enqueue", refused)
+    async with transaction():
+        await outbox.record("notifications.deliver", notification_id=11)
+    message = await _message()
+    assert message.status == OutboxStatus.PENDING and message.runs == 0
+    monkeypatch.undo()
+    assert await sweep() == 1, "due at once, not when the lease it was written with ends"
+    assert await jobs.run_until_idle() == 1
+    assert (await _message()).status == OutboxStatus.DONE
+
+
 async def test_handler_failing_twice_runs_three_times_and_its_effect_happens_once(
     world, fast_policy, monkeypatch
 ):
