@@ -4,8 +4,10 @@ retried with the outbox's backoff and parks as dead after the last attempt)."""
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import httpx
@@ -100,6 +102,14 @@ async def send(delivery_id: int) -> None:
     await _record(attempt, delivered=True)
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context per process, as httpx would make it (certifi's CAs, or
+    SSL_CERT_FILE): building one loads the whole CA bundle, which per attempt was half
+    the job worker's CPU for a delivered lead (issue 14, bench_submit)."""
+    return httpx.create_ssl_context()
+
+
 async def _post(
     url: str, body: bytes, headers: dict[str, str], wait_seconds: float
 ) -> tuple[int | None, str, str]:
@@ -108,7 +118,9 @@ async def _post(
         target, host, extensions = pinned(url, await check_resolved(url))
         # Redirects are not followed: they could lead to an address the check refused.
         async with (
-            httpx.AsyncClient(timeout=wait_seconds, follow_redirects=False) as client,
+            httpx.AsyncClient(
+                timeout=wait_seconds, follow_redirects=False, verify=_tls()
+            ) as client,
             client.stream(
                 "POST", target, content=body, headers={**headers, **host}, extensions=extensions
             ) as response,
