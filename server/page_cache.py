@@ -33,6 +33,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -167,6 +168,9 @@ def _cookies(scope: Scope) -> dict[str, str] | None:
     return found
 
 
+# Parsing and re-encoding a query costs more than the rest of a hit's own work; the same
+# few queries come back all the time (a pure function of the bytes, so memoised).
+@lru_cache(maxsize=4096)
 def normalised_query(raw: bytes) -> str | None:
     """Keys sorted; None for what is not cached (too long, undecodable, a repeated key, a
     blank value: the handler answers those itself — the product list redirects to the
