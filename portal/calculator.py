@@ -25,6 +25,7 @@ from marketplace.money import FEN
 from marketplace.parsing import FormReader, first, parse_decimal, parse_int, parse_money
 from marketplace.products.queries import ProductDetail, listed_product
 from server.behaviour import EventKind, track
+from server.page_cache import live_figures
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
@@ -103,7 +104,9 @@ def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dic
 async def product_quote(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
-    delivery = await delivery_notice(product.institution_id)  # the page without htmx
+    delivery = await live_figures.read(  # the page without htmx
+        ("delivery", product.institution_id), lambda: delivery_notice(product.institution_id)
+    )
     await track(request, EventKind.CALCULATOR_USE, product=product_id)
     return await render(
         request,

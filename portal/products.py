@@ -46,6 +46,7 @@ from portal.calculator import calculator_context
 from server.auth import current_actor
 from server.behaviour import EventKind, track, track_search
 from server.forms import query_choice, query_ints, query_page
+from server.page_cache import live_figures
 from server.pagination import pagination
 from server.rendering import render, wants_fragment
 
@@ -168,8 +169,12 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
     async with pinned_catalogue():
         product = await listed_product(product_id)
         calc = calculator_context(product, dict(request.query_params))
-        delivery = await delivery_notice(product.institution_id)
-        actual_apr = await disclosed_actual_apr(product_id)
+        delivery = await live_figures.read(
+            ("delivery", product.institution_id), lambda: delivery_notice(product.institution_id)
+        )
+        actual_apr = await live_figures.read(
+            ("actual_apr", product_id), lambda: disclosed_actual_apr(product_id)
+        )
         ratings = await product_ratings(
             product_id,
             await current_actor(request),
