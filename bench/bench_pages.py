@@ -192,6 +192,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
+        "--baseline-dir",
+        type=Path,
+        default=BASELINE_APP,
+        help="the bare-stack app (default ../shared/bench-baseline beside the project)",
+    )
+    parser.add_argument(
         "--database",
         default=BENCH_DATABASE,
         help="name of the database created (and dropped) for the run; the baseline's gets "
@@ -238,7 +244,9 @@ def main() -> int:
             **os.environ,
             "BASELINE_DATABASE_URL": with_database(server_url, baseline_database),
         }
-        subprocess.run([sys.executable, "seed.py"], env=baseline_env, cwd=BASELINE_APP, check=True)
+        subprocess.run(
+            [sys.executable, "seed.py"], env=baseline_env, cwd=args.baseline_dir, check=True
+        )
         uvicorn = str(Path(sys.executable).with_name("uvicorn"))
         processes.append(
             start(
@@ -254,7 +262,7 @@ def main() -> int:
                     "warning",
                 ],
                 baseline_env,
-                BASELINE_APP,
+                args.baseline_dir,
                 tmp / "baseline.log",
             )
         )
