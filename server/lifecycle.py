@@ -38,7 +38,7 @@ def frozen_heap() -> Iterator[None]:
     objects in a web worker) out of the cyclic garbage collector while the block runs.
 
     A full collection walks every tracked object; with the start-up heap in it, one took
-    170-480 ms on a loaded machine and came every few seconds under load (objects of
+    170-470 ms on a loaded machine and came every few seconds under load (objects of
     in-flight requests outliving the young generations are enough to trigger one), a
     stall of every request in the process: the long p99 tails of issue 14. Frozen objects
     are still freed by reference counting; only a reference cycle among them that became
