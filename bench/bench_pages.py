@@ -50,7 +50,6 @@ from bench_web import (
 
 BASELINE_APP = PROJECT_ROOT.parent / "shared" / "bench-baseline"
 BENCH_DATABASE = "loanmart_bench_pages"
-BASELINE_DATABASE = "loanmart_bench_pages_baseline"
 CONCURRENCIES = (16, 64)
 DETAIL = "/products/{id}"
 PAGES = ("/", "/products", "/products?q=装修", DETAIL)
@@ -192,7 +191,20 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--baseline-dir",
+        type=Path,
+        default=BASELINE_APP,
+        help="the bare-stack app (default ../shared/bench-baseline beside the project)",
+    )
+    parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help="name of the database created (and dropped) for the run; the baseline's gets "
+        "_baseline appended (another name lets runs share a PostgreSQL server)",
+    )
     args = parser.parse_args()
+    bench_database, baseline_database = args.database, f"{args.database}_baseline"
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     server_url, redis_url = local_services()
@@ -201,8 +213,8 @@ def main() -> int:
     processes: list[subprocess.Popen] = []
     database_url = None
     try:
-        asyncio.run(recreate_database(server_url, BENCH_DATABASE, create=True))
-        database_url = with_database(server_url, BENCH_DATABASE)
+        asyncio.run(recreate_database(server_url, bench_database, create=True))
+        database_url = with_database(server_url, bench_database)
         asyncio.run(flush_redis(redis_url))
         port, baseline_port = free_port(), free_port()
         env = {
@@ -216,7 +228,7 @@ def main() -> int:
             "LOANMART_DEMO": "0",
         }
         env.pop("MEILISEARCH_URL", None)
-        print(f"preparing database {BENCH_DATABASE}")
+        print(f"preparing database {bench_database}")
         for step in ("migrate", "seed", "reindex"):
             run_step(step, env)
         processes.append(
@@ -227,12 +239,14 @@ def main() -> int:
                 tmp / "web.log",
             )
         )
-        asyncio.run(recreate_database(server_url, BASELINE_DATABASE, create=True))
+        asyncio.run(recreate_database(server_url, baseline_database, create=True))
         baseline_env = {
             **os.environ,
-            "BASELINE_DATABASE_URL": with_database(server_url, BASELINE_DATABASE),
+            "BASELINE_DATABASE_URL": with_database(server_url, baseline_database),
         }
-        subprocess.run([sys.executable, "seed.py"], env=baseline_env, cwd=BASELINE_APP, check=True)
+        subprocess.run(
+            [sys.executable, "seed.py"], env=baseline_env, cwd=args.baseline_dir, check=True
+        )
         uvicorn = str(Path(sys.executable).with_name("uvicorn"))
         processes.append(
             start(
@@ -248,7 +262,7 @@ def main() -> int:
                     "warning",
                 ],
                 baseline_env,
-                BASELINE_APP,
+                args.baseline_dir,
                 tmp / "baseline.log",
             )
         )
@@ -261,8 +275,8 @@ def main() -> int:
         for process in processes:
             stop_server(process)
         if database_url is not None:
-            asyncio.run(recreate_database(server_url, BENCH_DATABASE, create=False))
-            asyncio.run(recreate_database(server_url, BASELINE_DATABASE, create=False))
+            asyncio.run(recreate_database(server_url, bench_database, create=False))
+            asyncio.run(recreate_database(server_url, baseline_database, create=False))
         asyncio.run(flush_redis(redis_url))
         shutil.rmtree(tmp, ignore_errors=True)
 

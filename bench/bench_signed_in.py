@@ -219,6 +219,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--no-write", action="store_true", help="do not append to RESULTS.md")
     parser.add_argument(
+        "--database",
+        default=BENCH_DATABASE,
+        help="name of the database created (and dropped) for the run",
+    )
+    parser.add_argument(
         "--baseline-dir",
         type=Path,
         default=BASELINE_DIR,
@@ -244,8 +249,8 @@ def main() -> int:
     ours = baseline = None
     database_url = None
     try:
-        asyncio.run(recreate_database(server_url, BENCH_DATABASE, create=True))
-        database_url = with_database(server_url, BENCH_DATABASE)
+        asyncio.run(recreate_database(server_url, args.database, create=True))
+        database_url = with_database(server_url, args.database)
         asyncio.run(flush_redis(redis_url))
         env = {
             **os.environ,
@@ -254,7 +259,7 @@ def main() -> int:
             "REDIS_URL": redis_url,
         }
         env.pop("MEILISEARCH_URL", None)
-        print(f"preparing database {BENCH_DATABASE}")
+        print(f"preparing database {args.database}")
         # The demo seed refuses production (its webhook receivers are http://); the same
         # keys, so the served data decrypts and the borrower's login is found.
         for step in ("migrate", "seed", "reindex"):
@@ -310,7 +315,7 @@ def main() -> int:
             if process is not None:
                 stop_server(process)
         if database_url is not None:
-            asyncio.run(recreate_database(server_url, BENCH_DATABASE, create=False))
+            asyncio.run(recreate_database(server_url, args.database, create=False))
         asyncio.run(flush_redis(redis_url))
         shutil.rmtree(tmp, ignore_errors=True)
     rows = results_rows(table, args, rss)

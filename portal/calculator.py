@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from marketplace.delivery.queries import delivery_notice
+from marketplace.delivery.queries import DeliveryNotice, delivery_notice
 from marketplace.i18n import _
 from marketplace.loancalc import (
     MAX_TERM_MONTHS,
@@ -25,6 +25,7 @@ from marketplace.money import FEN
 from marketplace.parsing import FormReader, first, parse_decimal, parse_int, parse_money
 from marketplace.products.queries import ProductDetail, listed_product
 from server.behaviour import EventKind, track
+from server.page_cache import live_figures
 from server.rendering import render
 
 PUBLIC = {"access": "public"}
@@ -99,11 +100,18 @@ def calculator_context(product: ProductDetail, params: Mapping[str, str]) -> dic
     return {"calc": calc}
 
 
+async def kept_delivery_notice(institution_id: int) -> DeliveryNotice:
+    """The product pages' delivery notice, as fresh as a cached page (`LiveFigures`)."""
+    return await live_figures.read(
+        ("delivery", institution_id), lambda: delivery_notice(institution_id)
+    )
+
+
 @get("/products/{product_id:int}/quote", name="portal.products.quote", opt=PUBLIC)
 async def product_quote(request: Request, product_id: FromPath[int]) -> Response:
     product = await listed_product(product_id)
     calc = calculator_context(product, dict(request.query_params))
-    delivery = await delivery_notice(product.institution_id)  # the page without htmx
+    delivery = await kept_delivery_notice(product.institution_id)  # the page without htmx
     await track(request, EventKind.CALCULATOR_USE, product=product_id)
     return await render(
         request,

@@ -13,7 +13,6 @@ from litestar.response import Redirect
 from marketplace.cache import pinned_catalogue
 from marketplace.categories.queries import category_labels
 from marketplace.cities import canonical_or_same
-from marketplace.delivery.queries import delivery_notice
 from marketplace.i18n import translated
 from marketplace.loancalc import RepaymentMethod, today_shanghai
 from marketplace.monitoring.queries import disclosed_actual_apr
@@ -42,10 +41,11 @@ from marketplace.ranking.queries import current_rules
 from marketplace.ranking.rules import DEFAULT_SORT
 from marketplace.ratings.queries import SORTS as RATING_SORTS
 from marketplace.ratings.queries import product_ratings
-from portal.calculator import calculator_context
+from portal.calculator import calculator_context, kept_delivery_notice
 from server.auth import current_actor
 from server.behaviour import EventKind, track, track_search
 from server.forms import query_choice, query_ints, query_page
+from server.page_cache import live_figures
 from server.pagination import pagination
 from server.rendering import render, wants_fragment
 
@@ -168,8 +168,10 @@ async def product_detail(request: Request, product_id: FromPath[int]) -> Respons
     async with pinned_catalogue():
         product = await listed_product(product_id)
         calc = calculator_context(product, dict(request.query_params))
-        delivery = await delivery_notice(product.institution_id)
-        actual_apr = await disclosed_actual_apr(product_id)
+        delivery = await kept_delivery_notice(product.institution_id)
+        actual_apr = await live_figures.read(
+            ("actual_apr", product_id), lambda: disclosed_actual_apr(product_id)
+        )
         ratings = await product_ratings(
             product_id,
             await current_actor(request),

@@ -27,7 +27,7 @@ from server.demo_webhooks import demo_webhook_receiver
 from server.device import DeviceCookieMiddleware
 from server.errors import EXCEPTION_HANDLERS
 from server.forms import path_params_guard
-from server.lifecycle import start_services, stop_services
+from server.lifecycle import frozen_heap, start_services, stop_services
 from server.logs import RequestContextMiddleware, configure_logging
 from server.metrics import MetricsMiddleware, metrics
 from server.page_cache import PageCacheMiddleware, route_paths
@@ -75,7 +75,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     configure_logging()
     await start_services()
     try:
-        yield
+        with frozen_heap():
+            yield
     finally:
         await behaviour.flush()
         await stop_services()
@@ -121,6 +122,11 @@ def create_app() -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=None,
+        # Logging is ours (server.logs: JSON, redacted, on the root logger). Litestar's
+        # default config would add its own root handler, writing every line a second
+        # time in plain text through a queue thread that contends for the GIL on each
+        # access line; with debug off it logs no exceptions of its own either.
+        logging_config=None,
         debug=False,
     )
     # Anonymous pages from memory, before routing (issue 14); inside the device cookie,

@@ -31,10 +31,12 @@ import hmac
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from litestar import Litestar
@@ -84,6 +86,7 @@ OUTCOMES = Counter(
 _HIT, _MISS, _BYPASS = (OUTCOMES.labels(outcome) for outcome in ("hit", "miss", "bypass"))
 
 Key = tuple[str, str, bool, str]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,48 @@ class SharedGenerationRead:
         return await asyncio.wait_for(freshness.generation(), GENERATION_TIMEOUT_SECONDS)
 
 
+# One per process: the page cache and the live figures share its reads.
+GENERATION = SharedGenerationRead()
+
+
+class LiveFigures:
+    """Figures a product page shows beside the catalogue (whether the institution takes
+    applications now, the actual APRs offered), kept per process exactly as fresh as a
+    cached page: under the current generation (the writes that change them are in
+    CATALOGUE_ACTIONS) and for at most TTL_SECONDS (what live traffic moves, such as a
+    lead cap reached). A signed-in visitor, who gets no page cache, then pays one shared
+    Redis read for them instead of several queries; a page rendered for the page cache
+    with a kept figure expires when the figure would (`freshness.changes_in`), so an
+    anonymous visitor never sees one older than TTL_SECONDS either."""
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[str, float, Any]] = {}
+
+    async def read(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        try:
+            generation = await GENERATION.current()  # before the data: never newer than it
+        except Exception:  # noqa: BLE001 - Redis unreadable: read live, keep nothing
+            return await compute()
+        key = (LANGUAGE, key)  # the figures carry translated words
+        now = time.monotonic()
+        kept = self._entries.get(key)
+        if kept is not None and kept[0] == generation and kept[1] > now:
+            freshness.changes_in(timedelta(seconds=kept[1] - now))
+            return kept[2]  # type: ignore[no-any-return]
+        value = await compute()
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (generation, now + TTL_SECONDS, value)
+        return value
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+live_figures = LiveFigures()
+
+
 def _cookies(scope: Scope) -> dict[str, str] | None:
     """The request's cookies; None when a Cookie header cannot be read."""
     found: dict[str, str] = {}
@@ -167,6 +212,9 @@ def _cookies(scope: Scope) -> dict[str, str] | None:
     return found
 
 
+# Parsing and re-encoding a query costs more than the rest of a hit's own work; the same
+# few queries come back all the time (a pure function of the bytes, so memoised).
+@lru_cache(maxsize=4096)
 def normalised_query(raw: bytes) -> str | None:
     """Keys sorted; None for what is not cached (too long, undecodable, a repeated key, a
     blank value: the handler answers those itself — the product list redirects to the
@@ -209,7 +257,7 @@ class PageCacheMiddleware(HttpMiddleware):
         self.csrf = csrf
         self.paths = paths
         self.store = store if store is not None else Store()
-        self.generation = SharedGenerationRead()
+        self.generation = GENERATION
         self._cookie_template = (
             Cookie(
                 key=csrf.cookie_name,

@@ -95,9 +95,9 @@ def _cookie_header(value: str, max_age: int) -> bytes:
 
 async def _load(token: str | None) -> Session:
     if token:
-        raw = await redis().get(_key(token))
+        # Read and slide the idle expiry in one round trip (GETEX, Redis ≥ 6.2).
+        raw = await redis().getex(_key(token), ex=IDLE_SECONDS)
         if raw is not None:
-            await redis().expire(_key(token), IDLE_SECONDS)
             return Session(token, json.loads(raw))
     return Session(None, {})
 

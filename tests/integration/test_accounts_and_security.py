@@ -89,6 +89,19 @@ async def test_session_rotates_at_login_and_planted_ids_are_ignored(client, worl
     assert (await client.get("/me/applications")).status_code == 303
 
 
+async def test_each_request_slides_the_idle_expiry(client, world):
+    from server.sessions import IDLE_SECONDS, _key
+
+    await login(client, "/login", world.borrower_mobile)
+    key = _key(client.cookies.get("lm_session"))
+    await cache.redis().expire(key, 60)  # as if the borrower had been away a while
+    assert (await client.get("/me/applications")).status_code == 200
+    assert await cache.redis().ttl(key) > IDLE_SECONDS - 60
+    await cache.redis().delete(key)  # ended elsewhere: no session, nothing recreated
+    assert (await client.get("/me/applications")).status_code == 303
+    assert await cache.redis().exists(key) == 0
+
+
 async def test_cookie_flags(client, world):
     response = await client.submit(
         "/login", {"login": world.borrower_mobile, "password": "Passw0rd!"}

@@ -34,7 +34,8 @@ from marketplace.promotions.services import (
 )
 from marketplace.ranking.services import save_ordering_rules
 from server import behaviour, sessions
-from server.page_cache import OUTCOMES, PageCacheMiddleware
+from server import page_cache as page_cache_module
+from server.page_cache import OUTCOMES, TTL_SECONDS, LiveFigures, PageCacheMiddleware
 from tests import factories
 from tests.fixtures import Client, login, soup
 from tests.integration.test_campaigns import EDITOR, _active_banner
@@ -346,3 +347,41 @@ def test_the_generation_stamp_is_reported_in_utc_free_deltas():
         freshness.changes_in(datetime(2026, 1, 2, tzinfo=UTC) - datetime(2026, 1, 1, tzinfo=UTC))
     assert horizon == [timedelta(days=1)]
     freshness.changes_in(timedelta(seconds=1))  # nobody watching: nothing happens
+
+
+async def test_live_figures_are_as_fresh_as_a_cached_page(monkeypatch):
+    figures = LiveFigures()
+    computed: list[int] = []
+
+    async def compute() -> int:
+        computed.append(len(computed))
+        return computed[-1]
+
+    assert await figures.read("k", compute) == 0
+    with freshness.watching() as horizon:
+        assert await figures.read("k", compute) == 0  # kept
+    assert len(horizon) == 1 and timedelta(0) < horizon[0] <= timedelta(seconds=TTL_SECONDS)
+    await freshness.changed()  # an audited change: the next read is fresh
+    assert await figures.read("k", compute) == 1
+    assert await figures.read("other", compute) == 2
+    # Live traffic moves them too: kept no longer than TTL_SECONDS (here none at all).
+    monkeypatch.setattr(page_cache_module, "TTL_SECONDS", 0.0)
+    assert [await figures.read("moving", compute) for _ in range(2)] == [3, 4]
+    monkeypatch.setattr(page_cache_module, "TTL_SECONDS", TTL_SECONDS)
+    down = Redis.from_url("redis://127.0.0.1:1/0", decode_responses=True)
+    monkeypatch.setattr(cache, "_redis", down)
+    assert [await figures.read("k", compute) for _ in range(2)] == [5, 6]  # read live
+    await down.aclose()
+
+
+async def test_signed_in_product_pages_show_a_delivery_change_at_once(client, world):
+    from marketplace.delivery.services import parse_limits, save_delivery_settings
+    from tests.integration.test_delivery import SETTINGS
+
+    product_id = await listed(world)
+    await login(client, "/login", world.borrower_mobile)
+    before = soup(await client.get(f"/products/{product_id}"))
+    assert before.select_one("#delivery-conditions") is None
+    await save_delivery_settings(world.staff, parse_limits({**SETTINGS, "cities": "上海"}))
+    after = soup(await client.get(f"/products/{product_id}"))
+    assert "上海" in after.select_one("#delivery-conditions").text
