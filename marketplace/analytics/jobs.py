@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from marketplace.analytics import recorder
-from marketplace.analytics.bands import age_sql, city_tier_sql
+from marketplace.analytics.bands import age_sql, city_tier_sql, unpivot_sql
 from marketplace.analytics.period import business_today
 from marketplace.analytics.tables import BehaviourEvent, FunnelDaily, RefreshRun
 from marketplace.applications.statuses import ApplicationStatus
@@ -303,6 +303,20 @@ ins AS (
 SELECT count(*) AS n FROM ins
 """  # noqa: S608
 
+# The band rows just written, folded per day × dimension × band (see BandDaily).
+_BAND_DAILY = f"""
+WITH ins AS (
+  INSERT INTO analytics_band_daily (day, institution, dimension, band, newcomers,
+    applications, approved, disbursed)
+  SELECT m.day, m.institution, d.dimension, d.band, count(*) FILTER (WHERE d.previous IS NULL),
+         sum(m.applications), sum(m.approved), sum(m.disbursed)
+  FROM analytics_band_member m CROSS JOIN LATERAL {unpivot_sql("m")}
+  WHERE m.day >= {{}}
+  GROUP BY m.day, m.institution, d.dimension, d.band
+  RETURNING 1)
+SELECT count(*) AS n FROM ins
+"""  # noqa: S608 - dimension names from bands.py
+
 _ROLLUPS = (
     "analytics_funnel_daily",
     "analytics_loan_daily",
@@ -311,6 +325,7 @@ _ROLLUPS = (
     "analytics_query_daily",
     "analytics_filter_daily",
     "analytics_band_member",
+    "analytics_band_daily",
     "analytics_funnel_institution_daily",
     "analytics_loan_institution_daily",
     "analytics_breakdown_daily",
@@ -342,6 +357,7 @@ async def refresh_rollups(since: date | None = None) -> int:
         written += await _count(_QUERIES, start)
         written += await _count(_FILTERS, start)
         written += await _count(_BANDS, start)
+        written += await _count(_BAND_DAILY, first_day)
         await RefreshRun.insert(RefreshRun(since=since, rows=written))
     return written
 

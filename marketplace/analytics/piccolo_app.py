@@ -1,4 +1,5 @@
 from marketplace.analytics.tables import (
+    BandDaily,
     BandMember,
     BehaviourDaily,
     BehaviourEvent,
@@ -30,6 +31,7 @@ CONTEXT = declare_context(
         FunnelInstitutionDaily,
         LoanInstitutionDaily,
         BreakdownDaily,
+        BandDaily,
     ],
     depends_on=(
         "accounts",

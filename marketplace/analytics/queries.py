@@ -805,39 +805,35 @@ async def _distinct_borrowers(
     return int(rows[0]["n"])
 
 
+# A band row with a previous day in some band: the rows the partial index
+# analytics_band_member_returning holds (same expression, so the planner uses it).
+_RETURNING = "least(" + ", ".join(f"m.{d}_previous" for d in bands.DIMENSIONS) + ")"
+_BANDS = f"""
+WITH totals AS (
+  SELECT dimension, band, sum(newcomers) AS newcomers, sum(applications) AS applications,
+         sum(approved) AS approved, sum(disbursed) AS disbursed
+  FROM analytics_band_daily WHERE institution = {{}} AND day BETWEEN {{}} AND {{}}
+  GROUP BY dimension, band),
+returners AS (
+  SELECT d.dimension, d.band, count(*) AS n
+  FROM analytics_band_member m CROSS JOIN LATERAL {bands.unpivot_sql("m")}
+  WHERE m.institution = {{}} AND m.day BETWEEN {{}} AND {{}} AND {_RETURNING} < {{}}
+    AND d.previous < {{}}
+  GROUP BY d.dimension, d.band)
+SELECT t.dimension, t.band, t.newcomers + coalesce(r.n, 0) AS borrowers, t.applications,
+       t.approved, t.disbursed
+FROM totals t LEFT JOIN returners r USING (dimension, band)
+"""  # noqa: S608 - dimension names from bands.py
+
+
 async def _band_groups(period: Period, institution_id: int, minimum: int) -> list[BandGroup]:
     """Per dimension and band: the distinct borrowers over the whole period (the
-    small-group threshold counts people, not borrower-days: each borrower's first row of
-    the band in the period, see BandMember) and their applications."""
-    counted = ", ".join(
-        f"count(*) FILTER (WHERE {d}_previous IS NULL OR {d}_previous < {{}}) AS {d}_borrowers"
-        for d in bands.DIMENSIONS
-    )
-    # One pass, one grouping set per dimension (a set's other columns come back NULL).
-    sets = await _rows(
-        f"SELECT {', '.join(bands.DIMENSIONS)}, {counted},"  # noqa: S608 - codes from bands.py
-        " sum(applications) AS applications, sum(approved) AS approved,"
-        " sum(disbursed) AS disbursed FROM analytics_band_member"
-        " WHERE institution = {} AND day BETWEEN {} AND {}"
-        f" GROUP BY GROUPING SETS ({', '.join(f'({d})' for d in bands.DIMENSIONS)})",
-        *[period.start] * len(bands.DIMENSIONS),
-        institution_id,
-        period.start,
-        period.end,
-    )
-    rows = [
-        {
-            "dimension": dimension,
-            "band": row[dimension],
-            "borrowers": row[f"{dimension}_borrowers"],
-            "applications": row["applications"],
-            "approved": row["approved"],
-            "disbursed": row["disbursed"],
-        }
-        for row in sets
-        for dimension in bands.DIMENSIONS
-        if row[dimension] is not None
-    ]
+    small-group threshold counts people, not borrower-days) and their applications.
+    A borrower is counted on their first row of the band in the period: a newcomer's
+    (no previous day, summed per day in analytics_band_daily) or a returning one's whose
+    previous day is before the period (counted from the returning rows only)."""
+    scope = (institution_id, period.start, period.end)
+    rows = await _rows(_BANDS, *scope, *scope, period.start, period.start)
     groups = []
     for dimension, label in bands.DIMENSIONS.items():
         mine = [r for r in rows if r["dimension"] == dimension]

@@ -205,6 +205,25 @@ class BandMember(Table, tablename="analytics_band_member"):
     employment_previous = Date(null=True, default=None)
 
 
+class BandDaily(Table, tablename="analytics_band_daily"):
+    """`BandMember` folded per day × institution × dimension × band, written by the same
+    refresh in the same transaction: the band's applications, approvals and
+    disbursements, and its newcomers — borrowers on their first day in the band at the
+    institution (previous day None), whom every period holding that day counts. A
+    period's distinct borrowers of a band are its newcomers plus the returning rows of
+    `BandMember` in the period whose previous day is before it: the report reads
+    per-borrower rows only for returning borrowers (a partial index holds just those)."""
+
+    day = Date(index=True)
+    institution = Integer()
+    dimension = Varchar(length=10)  # age | city_tier | income | employment
+    band = Varchar(length=30)
+    newcomers = Integer(default=0)
+    applications = Integer(default=0)
+    approved = Integer(default=0)
+    disbursed = Integer(default=0)
+
+
 class RefreshRun(Table, tablename="analytics_refresh_run"):
     """When the rollups were last refreshed (shown on the pages), and from which day."""
 
