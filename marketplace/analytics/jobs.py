@@ -306,16 +306,43 @@ SELECT count(*) AS n FROM ins
 # The band rows just written, folded per day × dimension × band (see BandDaily).
 _BAND_DAILY = f"""
 WITH ins AS (
-  INSERT INTO analytics_band_daily (day, institution, dimension, band, newcomers,
+  INSERT INTO analytics_band_daily (day, institution, dimension, band, borrowers,
     applications, approved, disbursed)
-  SELECT m.day, m.institution, d.dimension, d.band, count(*) FILTER (WHERE d.previous IS NULL),
-         sum(m.applications), sum(m.approved), sum(m.disbursed)
+  SELECT m.day, m.institution, d.dimension, d.band, count(*), sum(m.applications),
+         sum(m.approved), sum(m.disbursed)
   FROM analytics_band_member m CROSS JOIN LATERAL {unpivot_sql("m")}
   WHERE m.day >= {{}}
   GROUP BY m.day, m.institution, d.dimension, d.band
   RETURNING 1)
 SELECT count(*) AS n FROM ins
 """  # noqa: S608 - dimension names from bands.py
+
+# BandReturn is keyed by previous day, and the band rows from a day on have previous
+# days before it: so the refresh takes those rows out of it before rewriting them
+# (_RETURNS_OUT) and adds the rewritten ones (_RETURNS_IN); emptied counts go.
+_RETURNS_OF = f"""
+  SELECT m.institution, d.dimension, d.band, d.previous, count(*) AS n
+  FROM analytics_band_member m CROSS JOIN LATERAL {unpivot_sql("m")}
+  WHERE m.day >= {{}} AND d.previous IS NOT NULL
+  GROUP BY m.institution, d.dimension, d.band, d.previous"""  # noqa: S608
+_RETURNS_OUT = f"""
+WITH gone AS ({_RETURNS_OF}),
+upd AS (
+  UPDATE analytics_band_return r SET returns = r.returns - gone.n FROM gone
+  WHERE r.institution = gone.institution AND r.previous = gone.previous
+    AND r.dimension = gone.dimension AND r.band = gone.band
+  RETURNING 1)
+SELECT count(*) AS n FROM upd
+"""  # noqa: S608
+_RETURNS_IN = f"""
+WITH ins AS (
+  INSERT INTO analytics_band_return (institution, dimension, band, previous, returns)
+  {_RETURNS_OF}
+  ON CONFLICT (institution, previous, dimension, band) DO UPDATE SET
+    returns = analytics_band_return.returns + EXCLUDED.returns
+  RETURNING 1)
+SELECT count(*) AS n FROM ins
+"""  # noqa: S608
 
 _ROLLUPS = (
     "analytics_funnel_daily",
@@ -345,6 +372,7 @@ async def refresh_rollups(since: date | None = None) -> int:
     written = 0
     async with transaction():
         await FunnelDaily.raw("SELECT pg_advisory_xact_lock({})", _LOCK)
+        await _count(_RETURNS_OUT, first_day)
         for table in _ROLLUPS:
             await FunnelDaily.raw(f"DELETE FROM {table} WHERE day >= {{}}", first_day)  # noqa: S608
         written += await _count(_FUNNEL, start, start, start, first_day)
@@ -358,6 +386,8 @@ async def refresh_rollups(since: date | None = None) -> int:
         written += await _count(_FILTERS, start)
         written += await _count(_BANDS, start)
         written += await _count(_BAND_DAILY, first_day)
+        written += await _count(_RETURNS_IN, first_day)
+        await FunnelDaily.raw("DELETE FROM analytics_band_return WHERE returns = 0")
         await RefreshRun.insert(RefreshRun(since=since, rows=written))
     return written
 

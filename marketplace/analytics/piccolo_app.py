@@ -1,6 +1,7 @@
 from marketplace.analytics.tables import (
     BandDaily,
     BandMember,
+    BandReturn,
     BehaviourDaily,
     BehaviourEvent,
     BreakdownDaily,
@@ -32,6 +33,7 @@ CONTEXT = declare_context(
         LoanInstitutionDaily,
         BreakdownDaily,
         BandDaily,
+        BandReturn,
     ],
     depends_on=(
         "accounts",

@@ -808,32 +808,39 @@ async def _distinct_borrowers(
 # A band row with a previous day in some band: the rows the partial index
 # analytics_band_member_returning holds (same expression, so the planner uses it).
 _RETURNING = "least(" + ", ".join(f"m.{d}_previous" for d in bands.DIMENSIONS) + ")"
+# Per dimension and band (see BandReturn): the period's borrower-days, less the rows
+# whose previous day is in the period too (not a borrower's first in it), plus those of
+# them dated after the period (not in it at all; none when the period ends today).
 _BANDS = f"""
-WITH totals AS (
-  SELECT dimension, band, sum(newcomers) AS newcomers, sum(applications) AS applications,
+WITH days AS (
+  SELECT dimension, band, sum(borrowers) AS borrowers, sum(applications) AS applications,
          sum(approved) AS approved, sum(disbursed) AS disbursed
   FROM analytics_band_daily WHERE institution = {{}} AND day BETWEEN {{}} AND {{}}
   GROUP BY dimension, band),
-returners AS (
+again AS (
+  SELECT dimension, band, sum(returns) AS n FROM analytics_band_return
+  WHERE institution = {{}} AND previous BETWEEN {{}} AND {{}}
+  GROUP BY dimension, band),
+after AS (
   SELECT d.dimension, d.band, count(*) AS n
   FROM analytics_band_member m CROSS JOIN LATERAL {bands.unpivot_sql("m")}
-  WHERE m.institution = {{}} AND m.day BETWEEN {{}} AND {{}} AND {_RETURNING} < {{}}
-    AND d.previous < {{}}
+  WHERE m.institution = {{}} AND m.day > {{}} AND {_RETURNING} <= {{}}
+    AND d.previous BETWEEN {{}} AND {{}}
   GROUP BY d.dimension, d.band)
-SELECT t.dimension, t.band, t.newcomers + coalesce(r.n, 0) AS borrowers, t.applications,
-       t.approved, t.disbursed
-FROM totals t LEFT JOIN returners r USING (dimension, band)
+SELECT days.dimension, days.band, days.applications, days.approved, days.disbursed,
+       days.borrowers - coalesce(again.n, 0) + coalesce(after.n, 0) AS borrowers
+FROM days LEFT JOIN again USING (dimension, band) LEFT JOIN after USING (dimension, band)
 """  # noqa: S608 - dimension names from bands.py
 
 
 async def _band_groups(period: Period, institution_id: int, minimum: int) -> list[BandGroup]:
     """Per dimension and band: the distinct borrowers over the whole period (the
     small-group threshold counts people, not borrower-days) and their applications.
-    A borrower is counted on their first row of the band in the period: a newcomer's
-    (no previous day, summed per day in analytics_band_daily) or a returning one's whose
-    previous day is before the period (counted from the returning rows only)."""
+    Read from the day × band rollups; per-borrower rows only for returns after the
+    period's end (none for a period ending today)."""
     scope = (institution_id, period.start, period.end)
-    rows = await _rows(_BANDS, *scope, *scope, period.start, period.start)
+    after = (institution_id, period.end, period.end, period.start, period.end)
+    rows = await _rows(_BANDS, *scope, *scope, *after)
     groups = []
     for dimension, label in bands.DIMENSIONS.items():
         mine = [r for r in rows if r["dimension"] == dimension]

@@ -5,7 +5,7 @@ from piccolo.columns.column_types import Varchar
 from piccolo.columns.defaults.date import DateNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-12-01T16:59:21:025676"
+ID = "2026-12-01T17:15:10:548306"
 VERSION = "1.38.0"
 DESCRIPTION = ""
 
@@ -18,6 +18,13 @@ async def forwards():
     manager.add_table(
         class_name="BandDaily",
         tablename="analytics_band_daily",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="BandReturn",
+        tablename="analytics_band_return",
         schema=None,
         columns=None,
     )
@@ -111,8 +118,8 @@ async def forwards():
     manager.add_column(
         table_class_name="BandDaily",
         tablename="analytics_band_daily",
-        column_name="newcomers",
-        db_column_name="newcomers",
+        column_name="borrowers",
+        db_column_name="borrowers",
         column_class_name="Integer",
         column_class=Integer,
         params={
@@ -176,6 +183,113 @@ async def forwards():
         tablename="analytics_band_daily",
         column_name="disbursed",
         db_column_name="disbursed",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BandReturn",
+        tablename="analytics_band_return",
+        column_name="institution",
+        db_column_name="institution",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BandReturn",
+        tablename="analytics_band_return",
+        column_name="dimension",
+        db_column_name="dimension",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 10,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BandReturn",
+        tablename="analytics_band_return",
+        column_name="band",
+        db_column_name="band",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 30,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BandReturn",
+        tablename="analytics_band_return",
+        column_name="previous",
+        db_column_name="previous",
+        column_class_name="Date",
+        column_class=Date,
+        params={
+            "default": DateNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="BandReturn",
+        tablename="analytics_band_return",
+        column_name="returns",
+        db_column_name="returns",
         column_class_name="Integer",
         column_class=Integer,
         params={
