@@ -4,7 +4,8 @@ rollups, purge old events.
 `refresh_rollups(since)` is set-based: per rollup one `INSERT … SELECT … GROUP BY … ON
 CONFLICT DO UPDATE` over the raw rows from that Asia/Shanghai business date on (after
 deleting that range, so a group that no longer exists disappears), in one transaction
-under an advisory lock, so two runs never interleave. Facts are counted on the day they
+under an advisory lock, so two runs never interleave (the one rollup not keyed by day,
+analytics_band_return, is kept by deltas instead). Facts are counted on the day they
 happened (submitted, delivered, decided, signed, disbursed), so a day's figures only move
 while that day's facts arrive; the exceptions are the loan vintages (how many loans of a
 disbursement day are overdue *now*) and the customer bands (consent in force *now*),

@@ -5,8 +5,9 @@ Totals, trends, funnels and the institution table read the coarse day × institu
 rollups (analytics_funnel_institution_daily, analytics_loan_institution_daily: a few rows
 a day); the product / city / channel breakdowns of one institution read
 analytics_breakdown_daily (tens of rows a day) by its (institution, dimension, day) key;
-the customer bands read analytics_band_member (a row per borrower-day) by (institution,
-day), so a band's borrowers are counted once over the period.
+the customer bands read analytics_band_daily and analytics_band_return (tens of rows a
+day, see _BANDS), so a band's borrowers are counted once over the period without
+reading a row per borrower (except returns after a period that ends before today).
 
 Every page section is a `Figure`: a server-built ECharts option and the same numbers as a
 `DataTable`, which the page shows as the accessible table and the exports write out."""
