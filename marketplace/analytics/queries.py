@@ -14,6 +14,7 @@ Every page section is a `Figure`: a server-built ECharts option and the same num
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -300,12 +301,17 @@ def _require(actor: Actor, permission: str) -> None:
         raise PermissionDenied()
 
 
-async def _kpis(period: Period) -> list[Kpi]:
-    now = await _funnel_totals(period.start, period.end)
-    before = await _funnel_totals(period.previous_start, period.previous_end)
-    book = await _loan_totals(period.start, period.end)
-    book_before = await _loan_totals(period.previous_start, period.previous_end)
-    return [
+async def _kpis(period: Period) -> tuple[list[Kpi], dict[str, Any]]:
+    """The tiles, and the period's funnel totals (the funnel figure's too)."""
+    now, before, book, book_before, revenue, revenue_before = await asyncio.gather(
+        _funnel_totals(period.start, period.end),
+        _funnel_totals(period.previous_start, period.previous_end),
+        _loan_totals(period.start, period.end),
+        _loan_totals(period.previous_start, period.previous_end),
+        _revenue(period.start, period.end),
+        _revenue(period.previous_start, period.previous_end),
+    )
+    kpis = [
         Kpi("applications", _("申请数"), now["submitted"], before["submitted"]),
         Kpi("delivered", _("送达线索"), now["delivered"], before["delivered"]),
         Kpi("approved", _("审批通过"), now["approved"], before["approved"]),
@@ -327,11 +333,12 @@ async def _kpis(period: Period) -> list[Kpi]:
         Kpi(
             "revenue",
             _("平台收入"),
-            await _revenue(period.start, period.end),
-            await _revenue(period.previous_start, period.previous_end),
+            revenue,
+            revenue_before,
             "money",
         ),
     ]
+    return kpis, now
 
 
 def _kpi_figure(kpis: list[Kpi], period: Period) -> Figure:
@@ -435,9 +442,27 @@ async def dashboard(
     actor: Actor, period: Period, sort: str = "applications", descending: bool = True
 ) -> Dashboard:
     _require(actor, "dashboard.view")
-    kpis = await _kpis(period)
-    totals = await _funnel_totals(period.start, period.end)
-    behaviour = await _behaviour(period)
+    # The sections' queries are independent: run at once, not one after the other, they
+    # use both cores (a page holds up to the pool's connections for a few milliseconds).
+    (
+        (kpis, totals),
+        behaviour,
+        trend,
+        top,
+        zero,
+        used,
+        institutions,
+        refreshed_at,
+    ) = await asyncio.gather(
+        _kpis(period),
+        _behaviour(period),
+        _trend(period),
+        _queries(period, zero_only=False),
+        _queries(period, zero_only=True),
+        _filters(period),
+        _institutions_figure(period, sort, descending),
+        last_refresh(),
+    )
     figures = [_kpi_figure(kpis, period)]
     figures.append(
         _funnel_figure(
@@ -454,8 +479,7 @@ async def dashboard(
             ],
         )
     )
-    figures.append(_trend_figure(await _trend(period), period))
-    top = await _queries(period, zero_only=False)
+    figures.append(_trend_figure(trend, period))
     figures.append(
         Figure(
             "queries",
@@ -472,7 +496,6 @@ async def dashboard(
             _("条形图：热门搜索词的搜索次数，数据见下表"),
         )
     )
-    zero = await _queries(period, zero_only=True)
     figures.append(
         Figure(
             "zero_queries",
@@ -492,7 +515,6 @@ async def dashboard(
             _("条形图：无结果搜索词的次数，数据见下表"),
         )
     )
-    used = await _filters(period)
     figures.append(
         Figure(
             "filters",
@@ -550,7 +572,6 @@ async def dashboard(
             ),
         )
     )
-    institutions = await _institutions_figure(period, sort, descending)
     return Dashboard(
         period=period,
         kpis=kpis,
@@ -558,7 +579,7 @@ async def dashboard(
         institutions=institutions,
         sort=sort,
         descending=descending,
-        refreshed_at=await last_refresh(),
+        refreshed_at=refreshed_at,
     )
 
 
@@ -936,10 +957,31 @@ async def report(actor: Actor, period: Period) -> Report:
     institution_id = actor.institution_id
     if institution_id is None:
         raise NotFound()
-    now = await _funnel_totals(period.start, period.end, institution_id)
-    before = await _funnel_totals(period.previous_start, period.previous_end, institution_id)
-    book = await _loan_totals(period.start, period.end, institution_id)
-    book_before = await _loan_totals(period.previous_start, period.previous_end, institution_id)
+    minimum = int((await get_parameters("analytics_min_band_size"))["analytics_min_band_size"])
+    # Independent queries, at once (as the dashboard's).
+    (
+        now,
+        before,
+        book,
+        book_before,
+        trend,
+        products,
+        cities,
+        channels,
+        groups,
+        refreshed_at,
+    ) = await asyncio.gather(
+        _funnel_totals(period.start, period.end, institution_id),
+        _funnel_totals(period.previous_start, period.previous_end, institution_id),
+        _loan_totals(period.start, period.end, institution_id),
+        _loan_totals(period.previous_start, period.previous_end, institution_id),
+        _trend(period, institution_id),
+        _breakdown(period, institution_id, "product"),
+        _breakdown(period, institution_id, "city"),
+        _breakdown(period, institution_id, "channel"),
+        _band_groups(period, institution_id, minimum),
+        last_refresh(),
+    )
     decided = now["approved"] + now["rejected"]
     decided_before = before["approved"] + before["rejected"]
     kpis = [
@@ -968,7 +1010,6 @@ async def report(actor: Actor, period: Period) -> Report:
             "rate",
         ),
     ]
-    minimum = int((await get_parameters("analytics_min_band_size"))["analytics_min_band_size"])
     figures = [
         _funnel_figure(
             "funnel",
@@ -980,16 +1021,12 @@ async def report(actor: Actor, period: Period) -> Report:
                 (_("放款"), now["disbursed"]),
             ],
         ),
-        _trend_figure(await _trend(period, institution_id), period, leads=True),
-        _breakdown_figure(
-            "products", _("按产品"), await _breakdown(period, institution_id, "product")
-        ),
-        _breakdown_figure("cities", _("按城市"), await _breakdown(period, institution_id, "city")),
-        _breakdown_figure(
-            "channels", _("按渠道"), await _breakdown(period, institution_id, "channel")
-        ),
+        _trend_figure(trend, period, leads=True),
+        _breakdown_figure("products", _("按产品"), products),
+        _breakdown_figure("cities", _("按城市"), cities),
+        _breakdown_figure("channels", _("按渠道"), channels),
     ]
-    for group in await _band_groups(period, institution_id, minimum):
+    for group in groups:
         figures.append(_band_figure(group, minimum))
     return Report(
         period=period,
@@ -997,7 +1034,7 @@ async def report(actor: Actor, period: Period) -> Report:
         kpis=kpis,
         figures=figures,
         min_band_size=minimum,
-        refreshed_at=await last_refresh(),
+        refreshed_at=refreshed_at,
     )
 
 
