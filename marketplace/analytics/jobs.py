@@ -163,6 +163,9 @@ ins AS (
   FROM src CROSS JOIN LATERAL (VALUES ('product', product), ('city', city),
        ('channel', channel)) AS d(dimension, group_key)
   GROUP BY day, institution, d.dimension, d.group_key
+  -- Written in the order the reports read it: a year of one institution's cities is then
+  -- ~150 heap pages, not ~2,500 (the nightly rebuild restores the order).
+  ORDER BY institution, d.dimension, day
   RETURNING 1)
 SELECT count(*) AS n FROM ins
 """
