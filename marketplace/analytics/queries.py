@@ -444,6 +444,7 @@ async def dashboard(
     _require(actor, "dashboard.view")
     # The sections' queries are independent: run at once, not one after the other, they
     # use both cores (a page holds up to the pool's connections for a few milliseconds).
+    # So never call this inside a transaction (one connection runs one query at a time).
     (
         (kpis, totals),
         behaviour,
