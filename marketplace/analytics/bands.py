@@ -84,6 +84,13 @@ def city_tier_sql(city: str) -> str:
     )
 
 
+def unpivot_sql(row: str) -> str:
+    """A LATERAL VALUES list turning one band row (alias `row`) into one
+    (dimension, band, previous) row per dimension."""
+    values = ", ".join(f"('{d}', {row}.{d}, {row}.{d}_previous)" for d in DIMENSIONS)
+    return f"(VALUES {values}) AS d(dimension, band, previous)"
+
+
 def label(dimension: str, band: str) -> str:
     from marketplace.i18n import _
 

@@ -1,5 +1,7 @@
 from marketplace.analytics.tables import (
+    BandDaily,
     BandMember,
+    BandReturn,
     BehaviourDaily,
     BehaviourEvent,
     BreakdownDaily,
@@ -30,6 +32,8 @@ CONTEXT = declare_context(
         FunnelInstitutionDaily,
         LoanInstitutionDaily,
         BreakdownDaily,
+        BandDaily,
+        BandReturn,
     ],
     depends_on=(
         "accounts",

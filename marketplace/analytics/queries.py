@@ -5,14 +5,16 @@ Totals, trends, funnels and the institution table read the coarse day × institu
 rollups (analytics_funnel_institution_daily, analytics_loan_institution_daily: a few rows
 a day); the product / city / channel breakdowns of one institution read
 analytics_breakdown_daily (tens of rows a day) by its (institution, dimension, day) key;
-the customer bands read analytics_band_member (a row per borrower-day) by (institution,
-day), so a band's borrowers are counted once over the period.
+the customer bands read analytics_band_daily and analytics_band_return (tens of rows a
+day, see _BANDS), so a band's borrowers are counted once over the period without
+reading a row per borrower (except returns after a period that ends before today).
 
 Every page section is a `Figure`: a server-built ECharts option and the same numbers as a
 `DataTable`, which the page shows as the accessible table and the exports write out."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -299,12 +301,17 @@ def _require(actor: Actor, permission: str) -> None:
         raise PermissionDenied()
 
 
-async def _kpis(period: Period) -> list[Kpi]:
-    now = await _funnel_totals(period.start, period.end)
-    before = await _funnel_totals(period.previous_start, period.previous_end)
-    book = await _loan_totals(period.start, period.end)
-    book_before = await _loan_totals(period.previous_start, period.previous_end)
-    return [
+async def _kpis(period: Period) -> tuple[list[Kpi], dict[str, Any]]:
+    """The tiles, and the period's funnel totals (the funnel figure's too)."""
+    now, before, book, book_before, revenue, revenue_before = await asyncio.gather(
+        _funnel_totals(period.start, period.end),
+        _funnel_totals(period.previous_start, period.previous_end),
+        _loan_totals(period.start, period.end),
+        _loan_totals(period.previous_start, period.previous_end),
+        _revenue(period.start, period.end),
+        _revenue(period.previous_start, period.previous_end),
+    )
+    kpis = [
         Kpi("applications", _("申请数"), now["submitted"], before["submitted"]),
         Kpi("delivered", _("送达线索"), now["delivered"], before["delivered"]),
         Kpi("approved", _("审批通过"), now["approved"], before["approved"]),
@@ -326,11 +333,12 @@ async def _kpis(period: Period) -> list[Kpi]:
         Kpi(
             "revenue",
             _("平台收入"),
-            await _revenue(period.start, period.end),
-            await _revenue(period.previous_start, period.previous_end),
+            revenue,
+            revenue_before,
             "money",
         ),
     ]
+    return kpis, now
 
 
 def _kpi_figure(kpis: list[Kpi], period: Period) -> Figure:
@@ -434,9 +442,28 @@ async def dashboard(
     actor: Actor, period: Period, sort: str = "applications", descending: bool = True
 ) -> Dashboard:
     _require(actor, "dashboard.view")
-    kpis = await _kpis(period)
-    totals = await _funnel_totals(period.start, period.end)
-    behaviour = await _behaviour(period)
+    # The sections' queries are independent: run at once, not one after the other, they
+    # use both cores (a page holds up to the pool's connections for a few milliseconds).
+    # So never call this inside a transaction (one connection runs one query at a time).
+    (
+        (kpis, totals),
+        behaviour,
+        trend,
+        top,
+        zero,
+        used,
+        institutions,
+        refreshed_at,
+    ) = await asyncio.gather(
+        _kpis(period),
+        _behaviour(period),
+        _trend(period),
+        _queries(period, zero_only=False),
+        _queries(period, zero_only=True),
+        _filters(period),
+        _institutions_figure(period, sort, descending),
+        last_refresh(),
+    )
     figures = [_kpi_figure(kpis, period)]
     figures.append(
         _funnel_figure(
@@ -453,8 +480,7 @@ async def dashboard(
             ],
         )
     )
-    figures.append(_trend_figure(await _trend(period), period))
-    top = await _queries(period, zero_only=False)
+    figures.append(_trend_figure(trend, period))
     figures.append(
         Figure(
             "queries",
@@ -471,7 +497,6 @@ async def dashboard(
             _("条形图：热门搜索词的搜索次数，数据见下表"),
         )
     )
-    zero = await _queries(period, zero_only=True)
     figures.append(
         Figure(
             "zero_queries",
@@ -491,7 +516,6 @@ async def dashboard(
             _("条形图：无结果搜索词的次数，数据见下表"),
         )
     )
-    used = await _filters(period)
     figures.append(
         Figure(
             "filters",
@@ -549,7 +573,6 @@ async def dashboard(
             ),
         )
     )
-    institutions = await _institutions_figure(period, sort, descending)
     return Dashboard(
         period=period,
         kpis=kpis,
@@ -557,7 +580,7 @@ async def dashboard(
         institutions=institutions,
         sort=sort,
         descending=descending,
-        refreshed_at=await last_refresh(),
+        refreshed_at=refreshed_at,
     )
 
 
@@ -805,39 +828,42 @@ async def _distinct_borrowers(
     return int(rows[0]["n"])
 
 
+# A band row with a previous day in some band: the rows the partial index
+# analytics_band_member_returning holds (same expression, so the planner uses it).
+_RETURNING = "least(" + ", ".join(f"m.{d}_previous" for d in bands.DIMENSIONS) + ")"
+# Per dimension and band (see BandReturn): the period's borrower-days, less the rows
+# whose previous day is in the period too (not a borrower's first in it), plus those of
+# them dated after the period (not in it at all; none when the period ends today).
+_BANDS = f"""
+WITH days AS (
+  SELECT dimension, band, sum(borrowers) AS borrowers, sum(applications) AS applications,
+         sum(approved) AS approved, sum(disbursed) AS disbursed
+  FROM analytics_band_daily WHERE institution = {{}} AND day BETWEEN {{}} AND {{}}
+  GROUP BY dimension, band),
+again AS (
+  SELECT dimension, band, sum(returns) AS n FROM analytics_band_return
+  WHERE institution = {{}} AND previous BETWEEN {{}} AND {{}}
+  GROUP BY dimension, band),
+after AS (
+  SELECT d.dimension, d.band, count(*) AS n
+  FROM analytics_band_member m CROSS JOIN LATERAL {bands.unpivot_sql("m")}
+  WHERE m.institution = {{}} AND m.day > {{}} AND {_RETURNING} <= {{}}
+    AND d.previous BETWEEN {{}} AND {{}}
+  GROUP BY d.dimension, d.band)
+SELECT days.dimension, days.band, days.applications, days.approved, days.disbursed,
+       days.borrowers - coalesce(again.n, 0) + coalesce(after.n, 0) AS borrowers
+FROM days LEFT JOIN again USING (dimension, band) LEFT JOIN after USING (dimension, band)
+"""  # noqa: S608 - dimension names from bands.py
+
+
 async def _band_groups(period: Period, institution_id: int, minimum: int) -> list[BandGroup]:
     """Per dimension and band: the distinct borrowers over the whole period (the
-    small-group threshold counts people, not borrower-days: each borrower's first row of
-    the band in the period, see BandMember) and their applications."""
-    counted = ", ".join(
-        f"count(*) FILTER (WHERE {d}_previous IS NULL OR {d}_previous < {{}}) AS {d}_borrowers"
-        for d in bands.DIMENSIONS
-    )
-    # One pass, one grouping set per dimension (a set's other columns come back NULL).
-    sets = await _rows(
-        f"SELECT {', '.join(bands.DIMENSIONS)}, {counted},"  # noqa: S608 - codes from bands.py
-        " sum(applications) AS applications, sum(approved) AS approved,"
-        " sum(disbursed) AS disbursed FROM analytics_band_member"
-        " WHERE institution = {} AND day BETWEEN {} AND {}"
-        f" GROUP BY GROUPING SETS ({', '.join(f'({d})' for d in bands.DIMENSIONS)})",
-        *[period.start] * len(bands.DIMENSIONS),
-        institution_id,
-        period.start,
-        period.end,
-    )
-    rows = [
-        {
-            "dimension": dimension,
-            "band": row[dimension],
-            "borrowers": row[f"{dimension}_borrowers"],
-            "applications": row["applications"],
-            "approved": row["approved"],
-            "disbursed": row["disbursed"],
-        }
-        for row in sets
-        for dimension in bands.DIMENSIONS
-        if row[dimension] is not None
-    ]
+    small-group threshold counts people, not borrower-days) and their applications.
+    Read from the day × band rollups; per-borrower rows only for returns after the
+    period's end (none for a period ending today)."""
+    scope = (institution_id, period.start, period.end)
+    after = (institution_id, period.end, period.end, period.start, period.end)
+    rows = await _rows(_BANDS, *scope, *scope, *after)
     groups = []
     for dimension, label in bands.DIMENSIONS.items():
         mine = [r for r in rows if r["dimension"] == dimension]
@@ -932,10 +958,31 @@ async def report(actor: Actor, period: Period) -> Report:
     institution_id = actor.institution_id
     if institution_id is None:
         raise NotFound()
-    now = await _funnel_totals(period.start, period.end, institution_id)
-    before = await _funnel_totals(period.previous_start, period.previous_end, institution_id)
-    book = await _loan_totals(period.start, period.end, institution_id)
-    book_before = await _loan_totals(period.previous_start, period.previous_end, institution_id)
+    minimum = int((await get_parameters("analytics_min_band_size"))["analytics_min_band_size"])
+    # Independent queries, at once (as the dashboard's).
+    (
+        now,
+        before,
+        book,
+        book_before,
+        trend,
+        products,
+        cities,
+        channels,
+        groups,
+        refreshed_at,
+    ) = await asyncio.gather(
+        _funnel_totals(period.start, period.end, institution_id),
+        _funnel_totals(period.previous_start, period.previous_end, institution_id),
+        _loan_totals(period.start, period.end, institution_id),
+        _loan_totals(period.previous_start, period.previous_end, institution_id),
+        _trend(period, institution_id),
+        _breakdown(period, institution_id, "product"),
+        _breakdown(period, institution_id, "city"),
+        _breakdown(period, institution_id, "channel"),
+        _band_groups(period, institution_id, minimum),
+        last_refresh(),
+    )
     decided = now["approved"] + now["rejected"]
     decided_before = before["approved"] + before["rejected"]
     kpis = [
@@ -964,7 +1011,6 @@ async def report(actor: Actor, period: Period) -> Report:
             "rate",
         ),
     ]
-    minimum = int((await get_parameters("analytics_min_band_size"))["analytics_min_band_size"])
     figures = [
         _funnel_figure(
             "funnel",
@@ -976,16 +1022,12 @@ async def report(actor: Actor, period: Period) -> Report:
                 (_("放款"), now["disbursed"]),
             ],
         ),
-        _trend_figure(await _trend(period, institution_id), period, leads=True),
-        _breakdown_figure(
-            "products", _("按产品"), await _breakdown(period, institution_id, "product")
-        ),
-        _breakdown_figure("cities", _("按城市"), await _breakdown(period, institution_id, "city")),
-        _breakdown_figure(
-            "channels", _("按渠道"), await _breakdown(period, institution_id, "channel")
-        ),
+        _trend_figure(trend, period, leads=True),
+        _breakdown_figure("products", _("按产品"), products),
+        _breakdown_figure("cities", _("按城市"), cities),
+        _breakdown_figure("channels", _("按渠道"), channels),
     ]
-    for group in await _band_groups(period, institution_id, minimum):
+    for group in groups:
         figures.append(_band_figure(group, minimum))
     return Report(
         period=period,
@@ -993,7 +1035,7 @@ async def report(actor: Actor, period: Period) -> Report:
         kpis=kpis,
         figures=figures,
         min_band_size=minimum,
-        refreshed_at=await last_refresh(),
+        refreshed_at=refreshed_at,
     )
 
 

@@ -205,6 +205,37 @@ class BandMember(Table, tablename="analytics_band_member"):
     employment_previous = Date(null=True, default=None)
 
 
+class BandDaily(Table, tablename="analytics_band_daily"):
+    """`BandMember` folded per day × institution × dimension × band, written by the same
+    refresh in the same transaction: the band's borrowers that day (its rows) and their
+    applications, approvals and disbursements."""
+
+    day = Date(index=True)
+    institution = Integer()
+    dimension = Varchar(length=10)  # age | city_tier | income | employment
+    band = Varchar(length=30)
+    borrowers = Integer(default=0)
+    applications = Integer(default=0)
+    approved = Integer(default=0)
+    disbursed = Integer(default=0)
+
+
+class BandReturn(Table, tablename="analytics_band_return"):
+    """How many `BandMember` rows of a dimension's band have this previous day: the
+    borrowers who came back to the band after that day. A period's distinct borrowers of
+    a band are its borrower-days (`BandDaily`) less the rows whose previous day is also in
+    the period (read here by previous day), plus those of them that came back only after
+    the period (a scan of the band rows after its end: none for a period ending today).
+    Keyed by the previous day, so the refresh keeps it by deltas: it takes out the rows it
+    is about to rewrite and adds the ones it wrote."""
+
+    institution = Integer()
+    dimension = Varchar(length=10)
+    band = Varchar(length=30)
+    previous = Date()
+    returns = Integer(default=0)
+
+
 class RefreshRun(Table, tablename="analytics_refresh_run"):
     """When the rollups were last refreshed (shown on the pages), and from which day."""
 

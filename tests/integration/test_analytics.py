@@ -581,6 +581,60 @@ async def test_band_counts_hold_for_any_period_after_an_incremental_refresh(worl
         ]
 
 
+async def test_every_period_counts_newcomers_and_returning_borrowers_once(world):
+    """Three borrowers moving between cities (so between city tiers) over 16 days: for
+    every period inside those days, each tier's borrowers are the distinct people who
+    applied in it then (hand-computed here from the applications; periods ending before
+    the last day leave returns after them), whether the refresh that wrote their rows was
+    incremental or full — and the band rollups an incremental refresh writes (by day, and
+    by previous day through deltas) are the ones a full rebuild writes."""
+    await SystemParameter.insert(SystemParameter(key="analytics_min_band_size", value=1))
+    data = Data(world)
+    p = await factories.listed_product(world.staff, world.operator)
+    a = world.borrower.user_id
+    await _profile(a, birth=date(1990, 1, 1), employment="employee", income="1")
+    b = await _borrower("13500000911", "吴十", date(1985, 1, 1), "employee")
+    c = await _borrower("13500000912", "郑一", date(1995, 1, 1), "freelancer")
+    tiers = {"杭州市": "新一线城市", "北京市": "一线城市", "丽水市": "其他城市"}
+    early = [(a, 1, "杭州市"), (a, 3, "杭州市"), (a, 8, "北京市"), (b, 2, "北京市")]
+    early += [(b, 9, "北京市"), (c, 5, "杭州市")]
+    late = [(a, 12, "杭州市"), (b, 15, "丽水市"), (c, 14, "杭州市"), (c, 16, "北京市")]
+    for borrower, day, city in early:
+        await data.application(
+            p, world.bank_id, f"2026-11-{day:02}T02:00", borrower=borrower, city=city
+        )
+    await jobs.refresh_rollups()
+    for borrower, day, city in late:
+        await data.application(
+            p, world.bank_id, f"2026-11-{day:02}T02:00", borrower=borrower, city=city
+        )
+    await jobs.refresh_rollups(date(2026, 11, 11))
+
+    async def band_tables() -> list:
+        out = []
+        for table in ("analytics_band_member", "analytics_band_daily", "analytics_band_return"):
+            rows = await FunnelDaily.raw(f"SELECT * FROM {table}")  # noqa: S608
+            out.append(sorted(str({k: v for k, v in r.items() if k != "id"}) for r in rows))
+        return out
+
+    incremental = await band_tables()
+    assert incremental[1] and incremental[2], "the band rollups were written"
+    await jobs.refresh_rollups()
+    assert await band_tables() == incremental
+    for first in range(1, 17):
+        for last in range(first, 17):
+            expected: dict[str, tuple[set, int]] = {}
+            for borrower, day, city in early + late:
+                if first <= day <= last:
+                    people, count = expected.get(tiers[city], (set(), 0))
+                    expected[tiers[city]] = (people | {borrower}, count + 1)
+            period = Period(date(2026, 11, first), date(2026, 11, last))
+            table = (await report(world.staff, period)).figure("band_city_tier").table
+            got = {row[0]: (row[1], row[2]) for row in table.rows}
+            want = {tier: (len(people), n) for tier, (people, n) in expected.items()}
+            assert got == want, (first, last)
+
+
 async def test_reports_break_down_by_channel(world):
     """Two web applications and one from a phone (H5) of the bank, the H5 one disbursed
     and overdue; the report's channel table and the breakdown rollup agree."""
