@@ -3,6 +3,9 @@
  * file: the GET form reloads the page and the server redirects to the URL without empty
  * fields. With it:
  *  - empty fields are never sent, so htmx pushes (and people share) clean URLs;
+ *  - one search is one history entry: typing, Enter and the change event can each fire
+ *    the same search, and a search identical to the last one sent is not sent again
+ *    (otherwise one back press would land on the same results);
  *  - when the back button restores a page from htmx's history, the form is set from
  *    that page's URL (the restored snapshot holds the markup, not what was typed);
  *  - the "筛选" fold and the facets are opened on wide screens (folded on phones), also
@@ -18,21 +21,42 @@
     return document.getElementById(FORM_ID);
   }
 
-  function dropEmpty(evt) {
+  // The address of the last search the form sent (or of the page the browser shows).
+  var lastSearch = null;
+
+  // Both sides written by URLSearchParams, so the same search compares equal.
+  function address(path, params) {
+    var query = params.toString();
+    return path + (query ? "?" + query : "");
+  }
+
+  function currentAddress() {
+    return address(window.location.pathname, new URLSearchParams(window.location.search));
+  }
+
+  function forgetLastSearch() {
+    lastSearch = currentAddress();
+  }
+
+  function dropEmpty(data) {
+    Array.from(data.keys()).forEach(function (key) {
+      if (!data.getAll(key).some(function (v) { return String(v).trim() !== ""; })) {
+        data.delete(key);
+      }
+    });
+  }
+
+  function configureSearch(evt) {
     if (!evt.detail || evt.detail.elt !== form()) return;
     var data = evt.detail.formData;
-    if (data && typeof data.keys === "function") {
-      Array.from(data.keys()).forEach(function (key) {
-        if (!data.getAll(key).some(function (v) { return String(v).trim() !== ""; })) {
-          data.delete(key);
-        }
-      });
+    dropEmpty(data);
+    var search = address(evt.detail.path, new URLSearchParams(data));
+    if (lastSearch === null) forgetLastSearch();
+    if (search === lastSearch) {
+      evt.preventDefault();
       return;
     }
-    var params = evt.detail.parameters || {};
-    Object.keys(params).forEach(function (key) {
-      if (String(params[key]).trim() === "") delete params[key];
-    });
+    lastSearch = search;
   }
 
   // A plain submit (htmx not loaded): leave empty fields out of the URL.
@@ -64,6 +88,7 @@
         el.value = value;
       }
     });
+    forgetLastSearch();
     openOnWideScreens();
   }
 
@@ -75,7 +100,10 @@
     });
   }
 
-  document.addEventListener("htmx:configRequest", dropEmpty);
+  document.addEventListener("htmx:configRequest", configureSearch);
+  // A search that failed can be sent again.
+  document.addEventListener("htmx:sendError", forgetLastSearch);
+  document.addEventListener("htmx:responseError", forgetLastSearch);
   document.addEventListener("submit", disableEmptyOnSubmit, true);
   document.addEventListener("htmx:historyRestore", syncFromUrl);
   document.addEventListener("htmx:afterSwap", openOnWideScreens);
