@@ -45,6 +45,7 @@ SORTS = (
     "approval_rate",
     "disbursement_rate",
     "overdue_rate",
+    "complaint_rate",
     "complaints",
     "offers",
     "offers_above",
