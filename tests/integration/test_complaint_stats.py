@@ -21,6 +21,7 @@ from marketplace.applications.tables import Application
 from marketplace.complaints.stats import refresh_complaint_stats, window_ending
 from marketplace.complaints.tables import Complaint, ComplaintStatsSnapshot
 from marketplace.consents.tables import Consent
+from marketplace.inbox.tables import InboxItem
 from marketplace.monitoring import flags
 from marketplace.monitoring.tables import MonitoringCase
 from marketplace.parameters.tables import SystemParameter
@@ -286,7 +287,7 @@ async def test_the_window_follows_the_parameter(world):
     assert (row["complaints"], row["applications"], row["per_10k"]) == (3, 2, None)
 
 
-async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, world):
+async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, staff_client, world):
     ids = await _fixed_data_set(world)
     await factories.user("operator", RISK, "risk_officer", None, "风控小周")
     await login(client, "/admin/login", RISK)
@@ -324,3 +325,23 @@ async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, wor
     )
     # 测试银行: 6 of 5 applications > 0.5; 别家银行: 1 of 2 is not above 0.5.
     assert [case["institution"] for case in cases] == [world.bank_id]
+
+    # The case says what raised it, to the operator and to the institution, which is told.
+    case_id = (
+        await MonitoringCase.select(MonitoringCase.id)
+        .where(MonitoringCase.rule == "complaint_rate")
+        .first()
+    )["id"]
+    summary = "近90天：5笔申请收到6件投诉，投诉率120.00%，超过阈值50.00%"
+    assert summary in (await client.get(f"/admin/monitoring/cases/{case_id}")).text
+    assert await InboxItem.exists().where(
+        (InboxItem.recipient == world.staff.user_id) & (InboxItem.kind == "monitoring.case")
+    )
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    listing = soup(await staff_client.get("/console/cases"))
+    assert listing.select_one(f"tr[data-case='{case_id}']") is not None
+    page = await staff_client.get(f"/console/cases/{case_id}")
+    assert page.status_code == 200 and summary in page.text
+    client.cookies.clear()
+    await login(client, "/console/login", "staff@other-bank.example")
+    assert (await client.get(f"/console/cases/{case_id}")).status_code == 404
