@@ -45,6 +45,11 @@ def register_complaint_counter(counter: ComplaintCounter | None) -> None:
         _complaint_counter.append(counter)
 
 
+def counting_complaints() -> bool:
+    """Whether this process counts complaints (the complaints app has registered)."""
+    return bool(_complaint_counter)
+
+
 def _ratio(part: int, whole: int) -> Decimal | None:
     return Decimal(part) / Decimal(whole) if whole else None
 
