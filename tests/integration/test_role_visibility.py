@@ -87,15 +87,23 @@ def _in_audience(kind: str, path: str) -> bool:
     return not path.startswith(("/console", "/admin"))
 
 
+def _is_file(path: str) -> bool:
+    return "/export/" in path or path.endswith((".xlsx", ".csv"))
+
+
 async def _crawl(client, kind: str) -> tuple[dict[str, str], list[str]]:
     """Follow every link of the role's audience from its home page: {url: page html} and
-    the links that did not open (with the page that showed them)."""
+    the links that did not open (with the page that showed them). Pages at a path not yet
+    queued come first; the same page with other query parameters and file downloads wait,
+    so the page budget reaches as many different pages (and their buttons) as it can."""
     seen: dict[str, str] = {}
     refused: list[str] = []
-    queue: deque[tuple[str, str]] = deque([(HOME[kind], "(start)")])
+    first: deque[tuple[str, str]] = deque([(HOME[kind], "(start)")])
+    later: deque[tuple[str, str]] = deque()
     queued = {HOME[kind]}
-    while queue and len(seen) < MAX_PAGES:
-        url, shown_on = queue.popleft()
+    queued_paths = {urlparse(HOME[kind]).path}
+    while (first or later) and len(seen) < MAX_PAGES:
+        url, shown_on = (first or later).popleft()
         response = await client.get(url)
         location = response.headers.get("location", "")
         if response.status_code >= 400 or "/login" in location:
@@ -112,7 +120,9 @@ async def _crawl(client, kind: str) -> tuple[dict[str, str], list[str]]:
             relative = parsed.path + (f"?{parsed.query}" if parsed.query else "")
             if relative not in queued:
                 queued.add(relative)
-                queue.append((relative, url))
+                new_page = parsed.path not in queued_paths and not _is_file(parsed.path)
+                queued_paths.add(parsed.path)
+                (first if new_page else later).append((relative, url))
     return seen, refused
 
 
