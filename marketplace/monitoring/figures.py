@@ -5,8 +5,11 @@
 - disbursement rate: disbursed loans ÷ approved, of those;
 - overdue rate: loans overdue now ÷ loans in force now (disbursed, repaying, overdue) — a
   state of the whole book, not of the window, since a loan needs months to fall overdue;
-- complaints: from the complaints context once it exists (`register_complaint_counter`);
-  until then None, shown as "—", and the complaint rule does not run;
+- complaints: complaints filed in the window, counted by the complaints context, which
+  registers its counter when its app loads (`register_complaint_counter`; monitoring does
+  not import complaints). A process that has not loaded that app gets None, shown as "—",
+  and the complaint rule does not run;
+- complaint rate: complaints ÷ applications in the window;
 - promised vs actual APR: the listed APR range against the lowest and highest APR of the
   offers made in the window, and how many offers were above the listed range.
 """
@@ -40,6 +43,11 @@ def register_complaint_counter(counter: ComplaintCounter | None) -> None:
     _complaint_counter.clear()
     if counter is not None:
         _complaint_counter.append(counter)
+
+
+def counting_complaints() -> bool:
+    """Whether this process counts complaints (the complaints app has registered)."""
+    return bool(_complaint_counter)
 
 
 def _ratio(part: int, whole: int) -> Decimal | None:

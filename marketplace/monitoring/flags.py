@@ -3,7 +3,8 @@
 - overdue rate: strictly above `monitoring_overdue_rate_max`, with at least
   `monitoring_overdue_min_loans` loans in force (products and institutions);
 - complaint rate: strictly above `monitoring_complaint_rate_max`, with at least
-  `monitoring_complaint_min_applications` applications — only once complaints are counted;
+  `monitoring_complaint_min_applications` applications — not where complaints are not
+  counted (see figures);
 - actual APR above the listing: at least one offer in the window above the product's
   listed maximum by more than `monitoring_apr_tolerance` (products).
 

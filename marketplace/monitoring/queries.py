@@ -19,7 +19,14 @@ from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.institutions.statuses import INSTITUTION_MACHINE
 from marketplace.money import format_rate
-from marketplace.monitoring.figures import WINDOWS, ActualApr, Figures, actual_apr, figures
+from marketplace.monitoring.figures import (
+    WINDOWS,
+    ActualApr,
+    Figures,
+    actual_apr,
+    counting_complaints,
+    figures,
+)
 from marketplace.monitoring.flags import thresholds
 from marketplace.monitoring.services import MANAGE, RESPOND, VIEW
 from marketplace.monitoring.statuses import (
@@ -45,6 +52,7 @@ SORTS = (
     "approval_rate",
     "disbursement_rate",
     "overdue_rate",
+    "complaint_rate",
     "complaints",
     "offers",
     "offers_above",
@@ -143,7 +151,7 @@ async def board(actor: Actor, filters: BoardFilters) -> Board:
         filters=filters,
         rows=_sorted(chosen, filters.sort, filters.descending),
         institution_options=options,
-        complaints_counted=any(row.complaints is not None for row in rows),
+        complaints_counted=counting_complaints(),
     )
 
 

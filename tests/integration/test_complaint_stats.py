@@ -8,6 +8,8 @@ complaint-rate case."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -19,6 +21,7 @@ from marketplace.applications.tables import Application
 from marketplace.complaints.stats import refresh_complaint_stats, window_ending
 from marketplace.complaints.tables import Complaint, ComplaintStatsSnapshot
 from marketplace.consents.tables import Consent
+from marketplace.inbox.tables import InboxItem
 from marketplace.monitoring import flags
 from marketplace.monitoring.tables import MonitoringCase
 from marketplace.parameters.tables import SystemParameter
@@ -167,6 +170,12 @@ async def _fixed_data_set(world: factories.World) -> dict[str, int]:
     return {"third": third, "bank_product": bank_product}
 
 
+def _complaint_cell(page, subject: str) -> str:
+    row = page.select_one(f"tr[data-subject='{subject}']")
+    assert row is not None, f"no row for {subject}"
+    return " ".join(row.select_one("td[data-label='投诉率']").get_text(" ", strip=True).split())
+
+
 def _figures(page, institution_id: int) -> dict[str, str]:
     row = page.select_one(f"tr[data-institution='{institution_id}']")
     assert row is not None, f"no row for institution {institution_id}"
@@ -278,20 +287,35 @@ async def test_the_window_follows_the_parameter(world):
     assert (row["complaints"], row["applications"], row["per_10k"]) == (3, 2, None)
 
 
-async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, world):
+async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, staff_client, world):
     ids = await _fixed_data_set(world)
     await factories.user("operator", RISK, "risk_officer", None, "风控小周")
     await login(client, "/admin/login", RISK)
     page = soup(await client.get("/admin/monitoring?level=institution&window=90"))
-    row = page.select_one(f"tr[data-subject='institution:{world.bank_id}']")
-    # Monitoring's 90 days run back from now, so the complaint a second before the
-    # published window's first (Shanghai) midnight is in: 6.
-    assert row.select_one("td[data-label='投诉']").get_text(strip=True) == "6"
-    assert "投诉数据待投诉模块上线后接入" not in page.get_text()
+    # Monitoring's 90 days run back from now, so the application and the complaint a second
+    # before the published window's first (Shanghai) midnight are in: 6 of 5 applications.
+    assert _complaint_cell(page, f"institution:{world.bank_id}") == "120.00% 6 件投诉"
+    # 别家银行 1 of 2; 第三银行 no applications: no rate, its count still shown.
+    assert _complaint_cell(page, f"institution:{world.other_bank_id}") == "50.00% 1 件投诉"
+    assert _complaint_cell(page, f"institution:{ids['third']}") == "— 0 件投诉"
+    assert "未接入投诉数据" not in page.get_text()
     # By product: only the complaint that names an application of the product.
     page = soup(await client.get("/admin/monitoring?level=product&window=90"))
-    row = page.select_one(f"tr[data-subject='product:{ids['bank_product']}']")
-    assert row.select_one("td[data-label='投诉']").get_text(strip=True) == "1"
+    assert _complaint_cell(page, f"product:{ids['bank_product']}") == "20.00% 1 件投诉"
+
+    # Sorted by complaint rate, highest first; subjects without a rate come last.
+    page = soup(
+        await client.get("/admin/monitoring?level=institution&window=90&sort=complaint_rate")
+    )
+    order = [row["data-subject"] for row in page.select("tr[data-subject]")]
+    assert order[:2] == [f"institution:{world.bank_id}", f"institution:{world.other_bank_id}"]
+    assert order.index(f"institution:{ids['third']}") > 1
+    # The export carries the count and the rate.
+    response = await client.get("/admin/monitoring/export/csv?level=institution&window=90")
+    header, *rows = csv.reader(io.StringIO(response.content.decode("utf-8-sig")))
+    count, rate = header.index("投诉数"), header.index("投诉率")
+    [bank] = [row for row in rows if row[0] == "测试银行"]
+    assert (bank[count], bank[rate]) == ("6", "120.00%")
 
     await _params(monitoring_complaint_min_applications=3, monitoring_complaint_rate_max="0.5")
     await flags.evaluate()
@@ -301,3 +325,23 @@ async def test_complaints_reach_the_monitoring_board_and_open_a_case(client, wor
     )
     # 测试银行: 6 of 5 applications > 0.5; 别家银行: 1 of 2 is not above 0.5.
     assert [case["institution"] for case in cases] == [world.bank_id]
+
+    # The case says what raised it, to the operator and to the institution, which is told.
+    case_id = (
+        await MonitoringCase.select(MonitoringCase.id)
+        .where(MonitoringCase.rule == "complaint_rate")
+        .first()
+    )["id"]
+    summary = "近90天：5笔申请收到6件投诉，投诉率120.00%，超过阈值50.00%"
+    assert summary in (await client.get(f"/admin/monitoring/cases/{case_id}")).text
+    assert await InboxItem.exists().where(
+        (InboxItem.recipient == world.staff.user_id) & (InboxItem.kind == "monitoring.case")
+    )
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    listing = soup(await staff_client.get("/console/cases"))
+    assert listing.select_one(f"tr[data-case='{case_id}']") is not None
+    page = await staff_client.get(f"/console/cases/{case_id}")
+    assert page.status_code == 200 and summary in page.text
+    client.cookies.clear()
+    await login(client, "/console/login", "staff@other-bank.example")
+    assert (await client.get(f"/console/cases/{case_id}")).status_code == 404

@@ -16,6 +16,7 @@ from marketplace.audit.tables import AuditEntry
 from marketplace.complaints import services
 from marketplace.complaints.queries import (
     DeskFilters,
+    attachment,
     complaint_for_institution,
     complaint_for_operator,
     desk,
@@ -235,6 +236,32 @@ async def test_attachments_are_checked_by_their_bytes_and_limited(world):
     stored = await ComplaintAttachment.select().where(ComplaintAttachment.complaint == cid)
     assert sorted(r["content_type"] for r in stored) == ["application/pdf", "image/png"]
     assert all("a.png" not in r["storage_key"] for r in stored)
+
+
+async def test_staff_and_operator_downloads_of_attachments_are_audited(world):
+    """A complaint's files are personal data: every staff or operator download is an audit
+    row naming the complaint and the file (A13); another institution gets a 404 and leaves
+    no row; the borrower reading their own file is not a reveal."""
+    cs = await _cs()
+    ref, cid = await _filed(world, files=[UploadedFile("凭证.png", PNG)])
+    [stored] = await ComplaintAttachment.select(ComplaintAttachment.id).where(
+        ComplaintAttachment.complaint == cid
+    )
+    file_id = stored["id"]
+    assert (await attachment(world.borrower, ref, file_id)).content == PNG
+    assert await AuditEntry.count().where(AuditEntry.action == "complaint.attachment_download") == 0
+    await services.assign(cs, cid)
+    await services.forward(cs, cid, "请机构核实")
+    assert (await attachment(cs, cid, file_id)).content == PNG
+    assert (await attachment(world.staff, cid, file_id)).content == PNG
+    with pytest.raises(NotFound):
+        await attachment(world.other_staff, cid, file_id)
+    rows = await AuditEntry.select(
+        AuditEntry.actor_id, AuditEntry.object_id, AuditEntry.detail
+    ).where(AuditEntry.action == "complaint.attachment_download")
+    assert sorted(r["actor_id"] for r in rows) == sorted([cs.user_id, world.staff.user_id])
+    assert {r["object_id"] for r in rows} == {str(cid)}
+    assert all(str(file_id) in str(r["detail"]) and "凭证" not in str(r["detail"]) for r in rows)
 
 
 async def test_two_operators_assigning_at_once_exactly_one_wins(world):

@@ -357,6 +357,23 @@ async def test_complaints_are_a_hook_that_flags_once_counted(world):
     )
 
 
+async def test_the_board_says_so_only_where_complaints_are_not_counted(client, world):
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    note = "本进程未接入投诉数据"
+    empty = soup(await client.get("/admin/monitoring"))
+    assert empty.select("tr[data-subject]") == []  # no product is listed yet
+    assert note not in empty.get_text(), "an empty board is not a missing counter"
+    product_id = await _fixed_dataset(world)
+    register_complaint_counter(None)
+    try:
+        page = soup(await client.get("/admin/monitoring?window=90"))
+    finally:
+        register_complaint_counter(complaints_since)
+    assert note in page.get_text()
+    row = page.select_one(f"tr[data-subject='product:{product_id}']")
+    assert row.select_one("td[data-label='投诉率']").get_text(strip=True) == "—"
+
+
 async def _case_on(world, product_id: int) -> int:
     await flags.evaluate()
     case = (

@@ -1,15 +1,19 @@
 """Each role is shown only what it may do: every link on every page a role can reach opens
-for that role (no 403, no bounce to a sign-in page), and the known offenders are hidden."""
+for that role (no 403, no bounce to a sign-in page), every button on those pages posts to
+an action the role holds the permission for, and the known offenders are hidden."""
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin, urlparse
 
 import pytest
 from bs4 import BeautifulSoup
 
 from marketplace import jobs
+from marketplace.accounts import roles
 from marketplace.applications.services import parse_application_input, submit_application
 from marketplace.consents.notices import build_notice
 from marketplace.products.services import save_product, submit_for_review
@@ -83,15 +87,23 @@ def _in_audience(kind: str, path: str) -> bool:
     return not path.startswith(("/console", "/admin"))
 
 
+def _is_file(path: str) -> bool:
+    return "/export/" in path or path.endswith((".xlsx", ".csv"))
+
+
 async def _crawl(client, kind: str) -> tuple[dict[str, str], list[str]]:
     """Follow every link of the role's audience from its home page: {url: page html} and
-    the links that did not open (with the page that showed them)."""
+    the links that did not open (with the page that showed them). Pages at a path not yet
+    queued come first; the same page with other query parameters and file downloads wait,
+    so the page budget reaches as many different pages (and their buttons) as it can."""
     seen: dict[str, str] = {}
     refused: list[str] = []
-    queue: deque[tuple[str, str]] = deque([(HOME[kind], "(start)")])
+    first: deque[tuple[str, str]] = deque([(HOME[kind], "(start)")])
+    later: deque[tuple[str, str]] = deque()
     queued = {HOME[kind]}
-    while queue and len(seen) < MAX_PAGES:
-        url, shown_on = queue.popleft()
+    queued_paths = {urlparse(HOME[kind]).path}
+    while (first or later) and len(seen) < MAX_PAGES:
+        url, shown_on = (first or later).popleft()
         response = await client.get(url)
         location = response.headers.get("location", "")
         if response.status_code >= 400 or "/login" in location:
@@ -108,8 +120,77 @@ async def _crawl(client, kind: str) -> tuple[dict[str, str], list[str]]:
             relative = parsed.path + (f"?{parsed.query}" if parsed.query else "")
             if relative not in queued:
                 queued.add(relative)
-                queue.append((relative, url))
+                new_page = parsed.path not in queued_paths and not _is_file(parsed.path)
+                queued_paths.add(parsed.path)
+                (first if new_page else later).append((relative, url))
     return seen, refused
+
+
+PARAMETER = re.compile(r"\\\{(\w+):(\w+)\\\}")
+# What a button posts to: a form's action, a submit button's formaction, an htmx request.
+_POSTING = (
+    ("form[method=post i]", "action"),
+    ("button[formaction], input[formaction]", "formaction"),
+    ("[hx-post]", "hx-post"),
+    ("[hx-put]", "hx-put"),
+    ("[hx-patch]", "hx-patch"),
+    ("[hx-delete]", "hx-delete"),
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A route that changes something."""
+
+    pattern: re.Pattern[str]
+    parameters: int  # a literal path wins over a parameter that would also match it
+    name: str
+    access: str | None
+    permission: str | None
+
+
+def _actions(app) -> list[Action]:
+    found = []
+    for route in app.routes:
+        pattern, parameters = PARAMETER.subn(
+            lambda m: r"\d+" if m.group(2) == "int" else r"[^/]+", re.escape(route.path)
+        )
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.http_methods & {"POST", "PUT", "PATCH", "DELETE"}:
+                found.append(
+                    Action(
+                        re.compile(f"{pattern}/?"),
+                        parameters,
+                        handler.name,
+                        handler.opt.get("access"),
+                        handler.opt.get("permission"),
+                    )
+                )
+    return found
+
+
+def _refused_buttons(app, pages: dict[str, str], kind: str, role: str) -> list[str]:
+    """Buttons shown to the role that post to a staff or operator action it does not hold."""
+    actions = _actions(app)
+    refused = []
+    for url, html in pages.items():
+        page = BeautifulSoup(html, "html.parser")
+        for selector, attribute in _POSTING:
+            for control in page.select(selector):
+                target = urlparse(urljoin(url, control.get(attribute) or url)).path
+                matches = [action for action in actions if action.pattern.fullmatch(target)]
+                fewest = min((action.parameters for action in matches), default=0)
+                for action in matches:
+                    if action.parameters > fewest or action.access not in ("staff", "operator"):
+                        continue
+                    if action.access != kind or (
+                        action.permission
+                        and not roles.has_permission(kind, role, action.permission)
+                    ):
+                        refused.append(
+                            f"{target} ({action.name}, {action.permission}) shown on {url}"
+                        )
+    return refused
 
 
 def _links(html: str) -> set[str]:
@@ -123,10 +204,12 @@ def _link_texts(html: str) -> str:
 
 
 @pytest.mark.parametrize(("kind", "role"), ROLES, ids=[f"{k}-{r}" for k, r in ROLES])
-async def test_every_link_a_role_is_shown_opens(client, marketplace_with_work, kind, role):
+async def test_every_link_a_role_is_shown_opens(app, client, marketplace_with_work, kind, role):
     await _sign_in(client, marketplace_with_work, kind, role)
     pages, refused = await _crawl(client, kind)
     assert not refused, "\n".join(refused)
+    buttons = _refused_buttons(app, pages, kind, role)
+    assert not buttons, "buttons for actions the role may not take:\n" + "\n".join(buttons)
     assert HOME[kind] in pages
     every_link = set().union(*(_links(html) for html in pages.values()))
     # The reachable pages really were crawled, so an empty `refused` means something.
