@@ -14,6 +14,7 @@ Adapters: a local directory under the var dir (default) and an S3-compatible buc
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -26,6 +27,8 @@ from urllib.parse import urlparse
 from marketplace.errors import NotFound
 from marketplace.security import decrypt_bytes, encrypt_bytes
 from marketplace.settings import Settings, settings
+
+log = logging.getLogger(__name__)
 
 # Lower-case segments of letters, digits, '-' and '_' (a dot only inside a segment).
 _KEY = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:/[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)*")
@@ -178,3 +181,13 @@ async def get(key: str) -> bytes:
 
 async def delete(key: str) -> None:
     await adapter().delete(check_key(key))
+
+
+async def discard(key: str) -> None:
+    """Delete a file nothing points at any more (replaced, or stored for a save that
+    failed). Called after the commit or the rollback, so a failure here is logged and
+    leaves only an orphan file, never a broken record."""
+    try:
+        await delete(key)
+    except Exception:  # noqa: BLE001 - the record's own change has happened
+        log.warning("stored file %s not deleted", key, exc_info=True)
