@@ -280,7 +280,8 @@ def _public() -> Combinable:
 async def published_articles(
     *, category: str, q: str, page: int, per_page: int
 ) -> tuple[list[ArticleCard], int]:
-    """Newest first; with text, the search index finds them (Chinese words, pinyin)."""
+    """Newest first; with text, the search index finds them (Chinese words, pinyin),
+    most relevant first."""
     if q:
         result = await article_backend().search(
             ArticleQuery(text=q, category=category or None, page=page, per_page=per_page)
