@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 
@@ -509,3 +509,52 @@ async def test_anonymous_feedback_on_the_public_page(client):
     assert forged.status_code == 403
     # The footer links here.
     assert soup(await client.get("/")).select_one("footer a[href='/feedback']") is not None
+
+
+async def test_a_collection_complaint_links_the_loan_and_its_latest_contact(
+    world, monkeypatch, client, staff_client
+):
+    from marketplace import clock
+    from marketplace.collections.services import record_contact
+    from marketplace.loancalc import SHANGHAI, add_months, today_shanghai
+    from marketplace.loans.jobs import run_daily_overdue
+    from marketplace.loans.tables import Loan
+    from tests.loan_factories import disbursed_loan, reference_of
+
+    today = today_shanghai()
+    noon = datetime.combine(today, time(12, 0), tzinfo=SHANGHAI)
+    monkeypatch.setattr(clock, "now", lambda: noon)
+    loan_id = await disbursed_loan(world, add_months(today, -2) - timedelta(days=5), "6000", 6)
+    await run_daily_overdue(today)
+    contact = {"channel": "phone", "result": "promised", "note": "借款人承诺还款"}
+    await record_contact(world.staff, loan_id, {**contact, "contact_time": "09:30"})
+    latest = await record_contact(
+        world.staff,
+        loan_id,
+        {**contact, "contact_time": "11:40", "channel": "sms", "result": "no_answer"},
+    )
+    [loan] = await Loan.select(Loan.application, Loan.dpd).where(Loan.id == loan_id)
+    application = await reference_of(loan["application"])
+
+    async def file(category: str) -> dict:
+        ref = await services.file_complaint(
+            world.borrower,
+            ComplaintInput(str(world.bank_id), category, "每天打电话到单位", application),
+        )
+        return await Complaint.select().where(Complaint.reference == ref).first()
+
+    abuse = await file("collection_abuse")
+    assert (abuse["loan"], abuse["collection_contact"]) == (loan_id, latest)
+    fees = await file("opaque_fees")  # about the loan, not about collection
+    assert (fees["loan"], fees["collection_contact"]) == (loan_id, None)
+
+    line = f"#{latest} · {today:%Y-%m-%d} 11:40 · 短信 · 无人接听 · 当时逾期{loan['dpd']}天"
+    cs = await _cs()
+    await login(client, "/admin/login", CS)
+    assert line in (await client.get(f"/admin/complaints/{abuse['id']}")).text
+    await services.assign(cs, abuse["id"])
+    await services.forward(cs, abuse["id"], "请核实催收记录")
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    page = soup(await staff_client.get(f"/console/complaints/{abuse['id']}"))
+    assert line in page.text
+    assert page.select_one(f"a[href='/console/collections/{loan_id}']") is not None
