@@ -19,11 +19,12 @@ import os
 import re
 import secrets
 import tempfile
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from marketplace.db import on_rollback
 from marketplace.errors import NotFound
 from marketplace.security import decrypt_bytes, encrypt_bytes
 from marketplace.settings import Settings, settings
@@ -170,9 +171,12 @@ def _context(key: str) -> str:
 
 
 async def put(key: str, data: bytes, *, content_type: str) -> None:
+    """Store a file. Inside a transaction, the file goes again if it rolls back: no row
+    can point at it then (outside one, the caller discards it when its save fails)."""
     await adapter().put(
         check_key(key), encrypt_bytes(data, context=_context(key)), content_type=content_type
     )
+    on_rollback(partial(discard, key))
 
 
 async def get(key: str) -> bytes:

@@ -427,21 +427,17 @@ async def upload_image(actor: Actor, article_id: int, upload: UploadedFile | Non
         raise DomainError(_("只能上传 JPEG、PNG 或 WebP 图片"), field="image")
     key = storage.new_key(f"articles/{article_id}")
     name = key.rsplit("/", 1)[-1]
-    try:
-        async with transaction():
-            await _locked(article_id)
-            await storage.put(key, upload.content, content_type=media_type)
-            await ArticleImage.insert(
-                ArticleImage(
-                    name=name,
-                    storage_key=key,
-                    media_type=media_type,
-                    article=article_id,
-                    uploader=actor.user_id,
-                )
+    async with transaction():  # a rollback discards the stored file (storage.put)
+        await _locked(article_id)
+        await storage.put(key, upload.content, content_type=media_type)
+        await ArticleImage.insert(
+            ArticleImage(
+                name=name,
+                storage_key=key,
+                media_type=media_type,
+                article=article_id,
+                uploader=actor.user_id,
             )
-            await audit(actor, "content.image_upload", "article", article_id, image=name)
-    except BaseException:
-        await storage.discard(key)  # nothing refers to it: the row was rolled back
-        raise
+        )
+        await audit(actor, "content.image_upload", "article", article_id, image=name)
     return name

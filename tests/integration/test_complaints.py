@@ -237,6 +237,29 @@ async def test_attachments_are_checked_by_their_bytes_and_limited(world):
     assert all("a.png" not in r["storage_key"] for r in stored)
 
 
+async def test_attachments_of_a_step_that_fails_are_deleted_again(world, monkeypatch):
+    from marketplace import storage
+    from marketplace.settings import settings
+
+    def stored() -> list:
+        return [p for p in (settings.files_dir / "complaints").rglob("*") if p.is_file()]
+
+    ref, cid = await _filed(world, files=[UploadedFile("a.png", PNG)])
+    [kept] = stored()
+    [row] = await ComplaintAttachment.select().where(ComplaintAttachment.complaint == cid)
+
+    async def failing(*args, **kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(services, "audit", failing)
+    with pytest.raises(RuntimeError):  # filing: the files are stored before the audit row
+        await _filed(world, files=[UploadedFile("b.png", PNG), UploadedFile("c.pdf", PDF)])
+    with pytest.raises(RuntimeError):  # a reply with a file, rolled back the same way
+        await services.reply(world.borrower, ref, "补充凭证", [UploadedFile("d.pdf", PDF)])
+    assert stored() == [kept] and await Complaint.count() == 1
+    assert await storage.get(row["storage_key"]) == PNG
+
+
 async def test_two_operators_assigning_at_once_exactly_one_wins(world):
     first = await _cs("客服甲", "cs1@loanmart.example")
     second = await _cs("客服乙", "cs2@loanmart.example")
