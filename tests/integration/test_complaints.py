@@ -581,3 +581,60 @@ async def test_a_collection_complaint_links_the_loan_and_its_latest_contact(
     page = soup(await staff_client.get(f"/console/complaints/{abuse['id']}"))
     assert line in page.text
     assert page.select_one(f"a[href='/console/collections/{loan_id}']") is not None
+
+
+async def test_anonymous_feedback_is_answered_at_the_contact_it_left(world, client):
+    from marketplace.notifications.services import BODY_CONTEXT
+    from marketplace.notifications.tables import Notification
+
+    guest = services.SLA_ACTOR.__class__(
+        user_id=None, kind="guest", label="guest", ip="203.0.113.9"
+    )
+    by_phone = await services.send_feedback(
+        guest, FeedbackInput("problem_report", "计算器在手机上显示不全", "139 1234 5678")
+    )
+    by_mail = await services.send_feedback(
+        guest, FeedbackInput("suggestion", "希望增加夜间模式", "Reader@Example.com")
+    )
+    silent = await services.send_feedback(guest, FeedbackInput("suggestion", "不留联系方式"))
+    ids = {
+        ref: (await Complaint.select(Complaint.id).where(Complaint.reference == ref).first())["id"]
+        for ref in (by_phone, by_mail, silent)
+    }
+    cs = await _cs()
+
+    async def sent() -> list[tuple[str, str, str]]:
+        rows = await Notification.select().where(Notification.template == "complaint.answer")
+        return [
+            (
+                r["channel"],
+                r["recipient_masked"],
+                decrypt_field(r["body_encrypted"], context=BODY_CONTEXT),
+            )
+            for r in sorted(rows, key=lambda r: r["id"])
+        ]
+
+    # The desk sees the masked contact and is told where its answer goes.
+    await login(client, "/admin/login", CS)
+    page = soup(await client.get(f"/admin/complaints/{ids[by_phone]}"))
+    assert "139****5678" in page.select_one("#f-reply-hint").get_text()
+    assert "13912345678" not in page.text
+
+    for ref in (by_phone, by_mail, silent):
+        await services.assign(cs, ids[ref])
+    # An SMS answer must fit one long SMS: refused with the field named, nothing sent.
+    with pytest.raises(DomainError) as refused:
+        await services.reply(cs, ids[by_phone], "很" * (services.SMS_ANSWER_MAX_LENGTH + 1))
+    assert refused.value.field == "reply"
+    await services.reply(cs, ids[by_phone], "已修复，请刷新页面")
+    await services.resolve(cs, ids[by_mail], "已列入下个版本计划。" + "谢谢" * 200)
+    await services.resolve(cs, ids[silent], "感谢建议")
+    await services.add_note(cs, ids[by_phone], "内部：前端已发版")
+    assert await sent() == [
+        ("sms", "139****5678", f"【LoanMart】您的意见反馈{by_phone}有答复：已修复，请刷新页面"),
+        (
+            "email",
+            "r***@example.com",
+            f"【LoanMart】您的意见反馈{by_mail}有答复：已列入下个版本计划。" + "谢谢" * 200,
+        ),
+    ]
