@@ -558,6 +558,17 @@ async def test_a_collection_complaint_links_the_loan_and_its_latest_contact(
     )
     [loan] = await Loan.select(Loan.application, Loan.dpd).where(Loan.id == loan_id)
     application = await reference_of(loan["application"])
+    # The overdue loan's card links to the form with the loan's application, its
+    # institution and the collection category chosen.
+    await login(client, "/login", world.borrower_mobile)
+    link = soup(await client.get("/me/loans")).select_one(f"#loan-{loan_id} a[data-complaint-link]")
+    assert link.get_text(strip=True) == "投诉催收或这笔借款"
+    form = soup(await client.get(link["href"]))
+    assert form.select_one(f"select[name=application] option[value='{application}'][selected]")
+    assert form.select_one(f"select[name=target] option[value='{world.bank_id}'][selected]")
+    assert form.select_one("select[name=category] option[value='collection_abuse'][selected]")
+    hostile = soup(await client.get("/me/complaints/new?category=%3Cscript%3E&application=x"))
+    assert [o["value"] for o in hostile.select("select[name=category] option[selected]")] == [""]
 
     async def file(category: str) -> dict:
         ref = await services.file_complaint(
