@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from marketplace.actors import Actor
@@ -20,6 +21,7 @@ from marketplace.campaigns.queries import (
     banner_rows,
     campaign_row,
     campaign_rows,
+    export_rows,
     product_choices,
 )
 from marketplace.campaigns.services import (
@@ -35,6 +37,8 @@ from marketplace.campaigns.services import (
 from marketplace.campaigns.statuses import MANAGE, PLACEMENT_LABELS, VIEW
 from marketplace.i18n import _
 from marketplace.parsing import first, lenient, parse_int
+from marketplace.spreadsheets import FORMATS
+from server.attachments import download
 from server.auth import require_actor
 from server.forms import FormData, as_list, query_choice, submit_form, uploaded_files
 from server.rendering import flash, redirect, render
@@ -53,6 +57,16 @@ async def campaigns_list(request: Request) -> Response:
     return await render(
         request, "admin/campaigns.html", {"tab": tab, "rows": rows}, nav="campaigns"
     )
+
+
+@get("/campaigns/export/{file_format:str}", name="admin.campaigns.export", opt=SEE)
+async def campaigns_export(request: Request, file_format: FromPath[str]) -> Response:
+    """The tab's table as Excel or CSV (`?tab=` as on the list)."""
+    if file_format not in FORMATS:
+        raise NotFoundException()
+    actor = await require_actor(request)
+    export = await export_rows(actor, query_choice(request, "tab", TABS, "banners"), file_format)
+    return download(export.content, export.media_type, export.filename)
 
 
 def _version(data: FormData) -> int:
@@ -273,6 +287,7 @@ async def campaign_status(request: Request, campaign_id: FromPath[int]) -> Respo
 
 handlers = [
     campaigns_list,
+    campaigns_export,
     banner_new,
     banner_create,
     banner_page,

@@ -23,6 +23,7 @@ from marketplace.complaints.queries import (
 from marketplace.complaints.services import (
     MAX_FILE_BYTES,
     MAX_FILES,
+    SMS_ANSWER_MAX_LENGTH,
     add_note,
     assign,
     close,
@@ -132,6 +133,7 @@ async def _page(
             "values": values or {},
             "max_files": MAX_FILES,
             "max_file_mb": MAX_FILE_BYTES // 2**20,
+            "sms_answer_max": SMS_ANSWER_MAX_LENGTH,
         },
         nav="complaints",
     )

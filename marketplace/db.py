@@ -13,6 +13,7 @@ from marketplace.settings import settings
 
 AfterCommit = Callable[[], Awaitable[None]]
 _after_commit: ContextVar[list[AfterCommit] | None] = ContextVar("after_commit", default=None)
+_after_rollback: ContextVar[list[AfterCommit] | None] = ContextVar("after_rollback", default=None)
 
 
 def make_engine(database_url: str) -> PostgresEngine:
@@ -45,20 +46,36 @@ def engine() -> PostgresEngine:
 @asynccontextmanager
 async def transaction() -> AsyncIterator[None]:
     """One unit of work. Nested calls join the outer one; `on_commit` callbacks run
-    only after the outermost transaction has committed."""
+    only after the outermost transaction has committed, `on_rollback` ones only after it
+    has rolled back (before the error goes on)."""
     db = engine()
     if db.current_transaction.get() is not None:
         yield
         return
     callbacks: list[AfterCommit] = []
+    undo: list[AfterCommit] = []
     token = _after_commit.set(callbacks)
+    undo_token = _after_rollback.set(undo)
     try:
         async with db.transaction():
             yield
+    except BaseException:
+        for callback in undo:
+            await callback()
+        raise
     finally:
         _after_commit.reset(token)
+        _after_rollback.reset(undo_token)
     for callback in callbacks:
         await callback()
+
+
+def on_rollback(callback: AfterCommit) -> None:
+    """Undo an effect outside the database (a stored file) if the open transaction rolls
+    back; outside a transaction there is nothing to roll back, so nothing to do."""
+    callbacks = _after_rollback.get()
+    if callbacks is not None:
+        callbacks.append(callback)
 
 
 def on_commit(callback: AfterCommit) -> None:

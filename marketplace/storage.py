@@ -14,18 +14,22 @@ Adapters: a local directory under the var dir (default) and an S3-compatible buc
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
 import tempfile
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from marketplace.db import on_rollback
 from marketplace.errors import NotFound
 from marketplace.security import decrypt_bytes, encrypt_bytes
 from marketplace.settings import Settings, settings
+
+log = logging.getLogger(__name__)
 
 # Lower-case segments of letters, digits, '-' and '_' (a dot only inside a segment).
 _KEY = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:/[a-z0-9_-]+(?:\.[a-z0-9_-]+)*)*")
@@ -167,9 +171,12 @@ def _context(key: str) -> str:
 
 
 async def put(key: str, data: bytes, *, content_type: str) -> None:
+    """Store a file. Inside a transaction, the file goes again if it rolls back: no row
+    can point at it then (outside one, the caller discards it when its save fails)."""
     await adapter().put(
         check_key(key), encrypt_bytes(data, context=_context(key)), content_type=content_type
     )
+    on_rollback(partial(discard, key))
 
 
 async def get(key: str) -> bytes:
@@ -178,3 +185,13 @@ async def get(key: str) -> bytes:
 
 async def delete(key: str) -> None:
     await adapter().delete(check_key(key))
+
+
+async def discard(key: str) -> None:
+    """Delete a file nothing points at any more (replaced, or stored for a save that
+    failed). Called after the commit or the rollback, so a failure here is logged and
+    leaves only an orphan file, never a broken record."""
+    try:
+        await delete(key)
+    except Exception:  # noqa: BLE001 - the record's own change has happened
+        log.warning("stored file %s not deleted", key, exc_info=True)

@@ -27,19 +27,20 @@ from marketplace.complaints.services import (
     reply,
     send_feedback,
 )
-from marketplace.complaints.statuses import ComplaintKind
+from marketplace.complaints.statuses import CATEGORIES, ComplaintKind
 from marketplace.complaints.tables import CONTACT_MAX_LENGTH, DESCRIPTION_MAX_LENGTH
 from marketplace.i18n import _
 from marketplace.parsing import first
 from server.attachments import attachment as as_attachment
 from server.auth import client_address, current_actor, request_id, require_actor
-from server.forms import FormData, query_text, submit_form, uploaded_files
+from server.forms import FormData, query_choice, query_text, submit_form, uploaded_files
 from server.rendering import flash, redirect, redirect_to, render
 
 BORROWER = {"access": "borrower", "permission": "complaint.file"}
 PUBLIC = {"access": "public"}
 UPLOAD_BODY_LIMIT = MAX_FILES * (MAX_FILE_BYTES + 1) + 64 * 1024
 FILING_FIELDS = ("target", "category", "description", "application")
+COMPLAINT_CATEGORIES = [str(c) for c in CATEGORIES[ComplaintKind.COMPLAINT]]
 
 
 @get("/me/complaints", name="portal.complaints.list", opt=BORROWER)
@@ -69,8 +70,13 @@ async def _new_page(request: Request, values: dict[str, str], errors: dict[str, 
 
 @get("/me/complaints/new", name="portal.complaints.new", opt=BORROWER)
 async def complaint_new(request: Request) -> Response:
-    application = query_text(request, "application", max_length=24)
-    return await _new_page(request, {"application": application}, {})
+    """The form, with the application (and a category) preselected by the page that links
+    here (an application's or a loan's)."""
+    values = {
+        "application": query_text(request, "application", max_length=24),
+        "category": query_choice(request, "category", COMPLAINT_CATEGORIES),
+    }
+    return await _new_page(request, values, {})
 
 
 @post(

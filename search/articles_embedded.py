@@ -1,6 +1,8 @@
 """The article index of the embedded engine: a tantivy index of its own beside the
 products' one (same directory lock, same analysis from search/text.py), behind the
-article port (marketplace.content.search_port). Matches are ordered newest first."""
+article port (marketplace.content.search_port). With text, matches are ordered by
+relevance (BM25 with the field boosts below), equally relevant ones newest first; without
+text, newest first."""
 
 from __future__ import annotations
 
@@ -104,17 +106,52 @@ class EmbeddedArticleSearch(EmbeddedSearch):
         ]
         if q.category is not None:
             clauses.append((Occur.Must, self._term("category", q.category)))
+        searcher = self._searcher()
         if not terms:
             clauses.append((Occur.Must, Query.all_query()))
-        searcher = self._searcher()
-        found = searcher.search(
-            Query.boolean_query(clauses),
-            limit=q.per_page,
-            offset=q.offset,
-            count=True,
+            found = searcher.search(
+                Query.boolean_query(clauses),
+                limit=q.per_page,
+                offset=q.offset,
+                count=True,
+                order_by_field=NEWEST,
+                order=Order.Desc,
+            )
+            ids = [int(searcher.doc(address)["id"][0]) for _, address in found.hits]
+            return ArticleResult(total=_count(found), ids=ids)
+        return self._by_relevance(searcher, Query.boolean_query(clauses), q)
+
+    def _by_relevance(
+        self, searcher: tantivy.Searcher, query: Query, q: ArticleQuery
+    ) -> ArticleResult:
+        """The page by score, ties newest first. Hits are fetched until the page's last
+        score is passed (so every hit tied with it is in hand), then the tied ones are
+        put in order by the newest-first key, read with a second query on their ids."""
+        end = q.offset + q.per_page
+        limit = end + 1
+        while True:
+            found = searcher.search(query, limit=limit, count=True)
+            hits = [(score, int(searcher.doc(address)["id"][0])) for score, address in found.hits]
+            if len(hits) < limit or hits[-1][0] < hits[end - 1][0]:
+                break
+            limit *= 2
+        if not hits:
+            return ArticleResult(total=0, ids=[])
+        ids = [doc_id for _, doc_id in hits]
+        newest = searcher.search(
+            Query.term_set_query(self._schema, "id", ids),
+            limit=len(ids),
             order_by_field=NEWEST,
             order=Order.Desc,
         )
-        ids = [int(searcher.doc(address)["id"][0]) for _, address in found.hits]
-        total = int(found.count)  # type: ignore[attr-defined]  # set with count=True
-        return ArticleResult(total=total, ids=ids)
+        rank = {
+            int(searcher.doc(address)["id"][0]): i for i, (_, address) in enumerate(newest.hits)
+        }
+        hits.sort(key=lambda hit: (-hit[0], rank[hit[1]]))
+        return ArticleResult(
+            total=_count(found), ids=[doc_id for _, doc_id in hits[q.offset : end]]
+        )
+
+
+def _count(found: tantivy.SearchResult) -> int:
+    return int(found.count)  # type: ignore[attr-defined]  # set with count=True

@@ -1,7 +1,8 @@
 """The article index on Meilisearch: an index of its own ("articles") beside the
 products' one, behind the article port (marketplace.content.search_port). Meilisearch
 segments Chinese itself; the title's pinyin and initials are indexed as extra fields.
-Matches are ordered newest first, like the embedded engine."""
+With text, matches are ordered by relevance (the rules before "sort"), equally relevant
+ones newest first; without text, newest first — like the embedded engine."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ ARTICLE_SETTINGS: dict[str, Any] = {
     "searchableAttributes": ["title", "title_pinyin", "title_initials", "summary", "body"],
     "filterableAttributes": ["id", "category"],
     "sortableAttributes": ["published_at", "id"],
-    "rankingRules": ["sort", "words", "typo", "proximity", "attribute", "exactness"],
+    # "sort" last: it only orders what the relevance rules leave tied (all, without text).
+    "rankingRules": ["words", "typo", "proximity", "attribute", "exactness", "sort"],
     "typoTolerance": {
         "enabled": True,
         "minWordSizeForTypos": {"oneTypo": tx.TYPO_MIN_LENGTH, "twoTypos": 9},

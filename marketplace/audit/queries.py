@@ -83,6 +83,7 @@ ACTIONS: dict[str, str] = {
     "campaign.activate": N_("启用活动页"),
     "campaign.withdraw": N_("活动页撤回为草稿"),
     "campaign.archive": N_("归档活动页"),
+    "campaign.export": N_("导出活动与横幅列表"),
     "rating.submit": N_("借款人提交或修改产品评价"),
     "rating.vote": N_("借款人为评价点“有用”"),
     "rating.reply": N_("机构回复评价"),

@@ -3,14 +3,10 @@ the storage interface (encrypted at rest)."""
 
 from __future__ import annotations
 
-import logging
-
 from marketplace import storage
 from marketplace.errors import DomainError
 from marketplace.files import SIGNATURES, UploadedFile
 from marketplace.i18n import _
-
-log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 1024 * 1024
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp")
@@ -49,12 +45,3 @@ async def store_image(content: bytes, media_type: str) -> str:
 
 async def read_image(key: str) -> bytes:
     return await storage.get(key)
-
-
-async def discard_image(key: str) -> None:
-    """Delete an image no banner points at any more (replaced, or stored for a save that
-    failed). After the commit, so a failure here is logged and leaves only an orphan file."""
-    try:
-        await storage.delete(key)
-    except Exception:  # noqa: BLE001 - the banner's own change has happened
-        log.warning("banner image %s not deleted", key, exc_info=True)

@@ -13,22 +13,27 @@ from typing import Any
 
 from marketplace import clock, freshness
 from marketplace.actors import Actor
+from marketplace.audit.services import record as audit
 from marketplace.campaigns.images import read_image
 from marketplace.campaigns.links import href
 from marketplace.campaigns.statuses import (
     CONTENT_MACHINE,
     PHASE_LABELS,
+    PLACEMENT_LABELS,
+    VIEW,
     ContentStatus,
     Phase,
     Placement,
 )
 from marketplace.campaigns.tables import Banner, Campaign
-from marketplace.errors import NotFound
+from marketplace.db import transaction
+from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.loancalc import SHANGHAI
 from marketplace.products.queries import ProductCard, products_by_ids
 from marketplace.products.tables import Product
 from marketplace.products.visibility import on_portal
+from marketplace.spreadsheets import Export, export_file
 from marketplace.statemachine import Actions
 
 # The strip shows at most this many banners at once.
@@ -204,6 +209,57 @@ async def campaign_rows(actor: Actor) -> list[ContentRow]:
     rows = await Campaign.select().order_by(Campaign.id, ascending=False).limit(LIST_LIMIT)
     now = clock.now()
     return [_campaign_row(row, actor, now) for row in rows]
+
+
+def _exported(row: ContentRow, *cells: object) -> list[object]:
+    return [
+        row.id,
+        row.title,
+        *cells,
+        row.phase_label,
+        local_text(row.start_at),
+        local_text(row.end_at),
+        row.version,
+        local_text(row.updated_at),
+    ]
+
+
+async def export_rows(actor: Actor, tab: str, file_format: str) -> Export:
+    """The banners or the campaigns table as a spreadsheet, every row the page lists,
+    audited. Editorial content only: nothing personal."""
+    if not actor.can(VIEW):
+        raise PermissionDenied()
+    banners = tab == "banners"
+    rows = await (banner_rows(actor) if banners else campaign_rows(actor))
+    async with transaction():
+        await audit(
+            actor, "campaign.export", "campaign_list", tab, rows=len(rows), format=file_format
+        )
+    window = [_("状态"), _("开始（北京时间）"), _("结束（北京时间）"), _("版本"), _("更新时间")]
+    if banners:
+        headers = [_("编号"), _("标题"), _("副标题"), _("位置"), _("排序"), _("链接"), *window]
+        cells = [
+            _exported(
+                r,
+                r.values["subtitle"],
+                _(PLACEMENT_LABELS[Placement(r.values["placement"])]),
+                int(r.values["sort_order"]),
+                r.detail,
+            )
+            for r in rows
+        ]
+    else:
+        headers = [_("编号"), _("标题"), _("页面与产品"), *window]
+        cells = [_exported(r, r.detail) for r in rows]
+    return export_file(
+        file_format,
+        tab,
+        _("首页横幅") if banners else _("活动页"),
+        headers,
+        cells,
+        limit=LIST_LIMIT,
+        truncated=len(rows) >= LIST_LIMIT,
+    )
 
 
 async def banner_row(actor: Actor, banner_id: int) -> ContentRow:

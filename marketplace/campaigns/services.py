@@ -14,9 +14,10 @@ from typing import Any
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.table import Table
 
+from marketplace import storage
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.campaigns.images import checked_image, discard_image, store_image
+from marketplace.campaigns.images import checked_image, store_image
 from marketplace.campaigns.links import SLUG, clean_link
 from marketplace.campaigns.statuses import CONTENT_MACHINE, MANAGE, ContentStatus, Placement
 from marketplace.campaigns.tables import Banner, Campaign
@@ -187,7 +188,7 @@ async def create_banner(actor: Actor, cmd: BannerInput, image: tuple[bytes, str]
             banner_id = rows[0]["id"]
             await audit(actor, "campaign.banner_create", "banner", banner_id, **_detail(cmd))
     except BaseException:
-        await discard_image(key)
+        await storage.discard(key)
         raise
     return banner_id
 
@@ -241,10 +242,10 @@ async def update_banner(
             )
     except BaseException:
         if new_key is not None:
-            await discard_image(new_key)
+            await storage.discard(new_key)
         raise
     if new_key is not None:
-        await discard_image(row["image_key"])  # replaced: nothing serves it any more
+        await storage.discard(row["image_key"])  # replaced: nothing serves it any more
     return version
 
 

@@ -22,6 +22,7 @@ CONTEXT = declare_context(
         "loans",
         "collections",
         "inbox",
+        "notifications",
         "audit",
     ),
     public=("services", "queries", "statuses", "stats"),

@@ -16,6 +16,7 @@ from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.applications.tables import Application
 from marketplace.audit.services import record as audit
+from marketplace.collections.kinds import CHANNEL_LABELS, RESULT_LABELS, Channel, Result
 from marketplace.complaints.services import (
     BODY_CONTEXT,
     CONTACT_CONTEXT,
@@ -141,7 +142,9 @@ class ComplaintDetail(ComplaintRow):
     contact: str = ""  # masked, anonymous feedback only
     application_reference: str = ""
     loan_id: int | None = None
-    collection_contact_id: int | None = None
+    # The collection contact the complaint is about, in one line (time, channel, result,
+    # days overdue then), or "".
+    collection_contact: str = ""
     rating_comment: str = ""
     resolved_within_sla: bool | None = None
     version: int = 0
@@ -278,6 +281,19 @@ async def _steps(complaint_id: int, *, internal: bool) -> tuple[Step, ...]:
     )
 
 
+def _collection_contact(r: dict[str, Any]) -> str:
+    if r["collection_contact"] is None:
+        return ""
+    return _(
+        "#{id} · {at} · {channel} · {result} · 当时逾期{dpd}天",
+        id=r["collection_contact"],
+        at=r["contacted_at"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"),
+        channel=_(CHANNEL_LABELS[Channel(r["contact_channel"])]),
+        result=_(RESULT_LABELS[Result(r["contact_result"])]),
+        dpd=r["contact_dpd"],
+    )
+
+
 async def _detail(
     actor: Actor, where: Any, *, internal: bool, action_names: tuple[str, ...] | None
 ) -> ComplaintDetail:
@@ -289,6 +305,10 @@ async def _detail(
             Complaint.application.reference.as_alias("application_reference"),
             Complaint.loan,
             Complaint.collection_contact,
+            Complaint.collection_contact.contacted_at.as_alias("contacted_at"),
+            Complaint.collection_contact.channel.as_alias("contact_channel"),
+            Complaint.collection_contact.result.as_alias("contact_result"),
+            Complaint.collection_contact.dpd.as_alias("contact_dpd"),
             Complaint.rating_comment_encrypted,
             Complaint.resolved_within_sla,
             Complaint.version,
@@ -318,7 +338,7 @@ async def _detail(
         else "",
         application_reference=r["application_reference"] or "",
         loan_id=r["loan"],
-        collection_contact_id=r["collection_contact"],
+        collection_contact=_collection_contact(r),
         rating_comment=_decrypt(r["rating_comment_encrypted"], RATING_CONTEXT),
         resolved_within_sla=r["resolved_within_sla"],
         version=r["version"],

@@ -58,9 +58,10 @@ from marketplace.files import UploadedFile, safe_name, sniff
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower, notify_institution, notify_users
 from marketplace.loans.tables import Loan
+from marketplace.notifications.services import send_email, send_sms
 from marketplace.parameters.services import get_parameters
 from marketplace.parsing import FieldError, column_length, parse_text
-from marketplace.security import encrypt_field, normalise_mobile, validate_mobile
+from marketplace.security import decrypt_field, encrypt_field, normalise_mobile, validate_mobile
 
 S = ComplaintStatus
 MAX_FILES = 3
@@ -68,6 +69,8 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 HOUR = 3600
 # Anonymous feedback per client address and hour (the public form's limit).
 FEEDBACK_PER_HOUR = 5
+# An answer to anonymous feedback that left a mobile goes out whole in one (long) SMS.
+SMS_ANSWER_MAX_LENGTH = 300
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,63}\.[A-Za-z]{2,20}")
 
 # The SLA run acts as the system: it may close resolved complaints nobody rated.
@@ -254,6 +257,38 @@ async def _tell_borrower(row: Mapping[str, Any], title: str) -> None:
     await notify_borrower(
         row["borrower"], "complaint.update", title, borrower_link(row["reference"]), sms=sms
     )
+
+
+def sender_contact(row: Mapping[str, Any]) -> str:
+    """The mobile or e-mail an anonymous sender left to be answered at, or ""."""
+    if row["borrower"] is not None or not row["contact_encrypted"]:
+        return ""
+    return decrypt_field(row["contact_encrypted"], context=CONTACT_CONTEXT)
+
+
+def _check_answer_length(row: Mapping[str, Any], body: str, field: str) -> None:
+    if (
+        "@" not in (contact := sender_contact(row))
+        and contact
+        and len(body) > SMS_ANSWER_MAX_LENGTH
+    ):
+        raise DomainError(
+            _("对方留的是手机号，答复以短信发送，最多{n}字", n=SMS_ANSWER_MAX_LENGTH), field=field
+        )
+
+
+async def _answer_sender(row: Mapping[str, Any], body: str) -> None:
+    """Anonymous feedback is answered where its sender asked: the operator's reply or
+    result goes to the mobile (SMS) or e-mail they left, through the notifier (which keeps
+    it encrypted); nothing is shown to the operator but the masked contact."""
+    contact = sender_contact(row)
+    if not contact:
+        return
+    text = _("【LoanMart】您的意见反馈{ref}有答复：{body}", ref=row["reference"], body=body)
+    if "@" in contact:
+        await send_email(contact, "complaint.answer", text)
+    else:
+        await send_sms(contact, "complaint.answer", text)
 
 
 async def _tell_handler(row: Mapping[str, Any], title: str, *, skip: int | None = None) -> None:
@@ -644,8 +679,10 @@ async def resolve(
     async with transaction():
         row = await _locked(scope(actor, complaint_id))
         _check_version(row, version)
+        _check_answer_length(row, body, "body")
         row = await _move(actor, row, "resolve", body=body)
         await _tell_borrower(row, _("您的{ref}已办结，请查看处理结果并评价", ref=row["reference"]))
+        await _answer_sender(row, body)
         if row["forwarded_at"] is not None:
             await _tell_institution(row, _("投诉 {ref} 已由平台办结", ref=row["reference"]))
 
@@ -736,12 +773,16 @@ async def reply(
             side is Side.INSTITUTION and row["status"] != S.AWAITING_INSTITUTION
         ):
             raise DomainError(_("该投诉已结束，不能再回复"))
+        if side is Side.OPERATOR:
+            _check_answer_length(row, body, "reply")
         await _message(row["id"], side, actor, "reply", body, files=checked)
         await Complaint.update({Complaint.updated_at: clock.now()}).where(Complaint.id == row["id"])
         await audit(actor, "complaint.reply", "complaint", row["id"], reference=row["reference"])
         title = _("投诉 {ref} 有新回复", ref=row["reference"])
         if side is not Side.BORROWER:
             await _tell_borrower(row, title)
+        if side is Side.OPERATOR:
+            await _answer_sender(row, body)
         if side is not Side.OPERATOR:
             await _tell_handler(row, title)
         if side is not Side.INSTITUTION and row["status"] == S.AWAITING_INSTITUTION:

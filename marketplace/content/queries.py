@@ -11,7 +11,7 @@ from piccolo.columns.combination import Combinable
 from marketplace.actors import Actor
 from marketplace.content.rendering import IMAGE_NAME, image_url
 from marketplace.content.search_port import ArticleQuery, article_backend
-from marketplace.content.services import may_approve
+from marketplace.content.services import may_approve, shows_image
 from marketplace.content.slugs import is_slug
 from marketplace.content.statuses import (
     ARTICLE_MACHINE,
@@ -280,7 +280,8 @@ def _public() -> Combinable:
 async def published_articles(
     *, category: str, q: str, page: int, per_page: int
 ) -> tuple[list[ArticleCard], int]:
-    """Newest first; with text, the search index finds them (Chinese words, pinyin)."""
+    """Newest first; with text, the search index finds them (Chinese words, pinyin),
+    most relevant first."""
     if q:
         result = await article_backend().search(
             ArticleQuery(text=q, category=category or None, page=page, per_page=per_page)
@@ -352,9 +353,7 @@ async def article_image(name: str, viewer: Actor | None) -> ImageFile:
     )
     if row is None:
         raise NotFound()
-    shown = await Article.exists().where(
-        _public() & ((Article.cover_image == name) | Article.body_html.like(f"%{image_url(name)}%"))
-    )
+    shown = await Article.exists().where(_public() & shows_image(name))
     editor = viewer is not None and viewer.kind == "operator" and viewer.can(VIEW)
     if not shown and not editor:
         raise NotFound()

@@ -2,8 +2,10 @@
 document shape, query and backend protocol (adapters in search/: embedded tantivy and
 Meilisearch). Only published articles' public text is indexed — no personal data.
 
-Matches are ordered newest first (published_at, then id): readers look for current
-explanations, and both engines order the same way."""
+With text, matches are ordered by relevance (a title match before a body match), equally
+relevant ones newest first: a reader who typed words wants the article about them. Without
+text, newest first (published_at, then id): readers browse for current explanations.
+Both engines order the same way."""
 
 from __future__ import annotations
 
@@ -56,7 +58,7 @@ class ArticleQuery:
 @dataclass(frozen=True)
 class ArticleResult:
     total: int
-    ids: list[int]  # this page's articles, newest first
+    ids: list[int]  # this page's articles, most relevant (or, without text, newest) first
 
 
 class ArticleSearchBackend(Protocol):

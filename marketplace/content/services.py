@@ -11,11 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from asyncpg.exceptions import UniqueViolationError
+from piccolo.columns.combination import Combinable
 
 from marketplace import clock, outbox, storage
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.content.rendering import IMAGE_NAME, plain_text, render_markdown
+from marketplace.content.rendering import (
+    IMAGE_NAME,
+    image_url,
+    plain_text,
+    referenced_images,
+    render_markdown,
+)
 from marketplace.content.slugs import SLUG_MAX, is_slug, slug_from_title, with_suffix
 from marketplace.content.statuses import (
     APPROVE,
@@ -184,6 +191,30 @@ async def _check_cover(article_id: int | None, name: str) -> None:
         raise DomainError(_("请选择本文已上传的图片作为封面"), field="cover_image")
 
 
+def shows_image(name: str) -> Combinable:
+    """Articles that show the image `name`, in their body or as their cover (the body may
+    show any article's image)."""
+    return (Article.cover_image == name) | Article.body_html.like(f"%{image_url(name)}%")
+
+
+def _shown(body_html: str, cover_image: str) -> set[str]:
+    return referenced_images(body_html) | ({cover_image} if cover_image else set())
+
+
+async def _drop_images(article_id: int, names: set[str]) -> list[dict]:
+    """Delete the rows of this article's images among `names` that no article shows any
+    more; their names and storage keys (the files go after the commit)."""
+    if not names:
+        return []
+    rows = await ArticleImage.select(
+        ArticleImage.id, ArticleImage.name, ArticleImage.storage_key
+    ).where((ArticleImage.article == article_id) & ArticleImage.name.is_in(sorted(names)))
+    dropped = [row for row in rows if not await Article.exists().where(shows_image(row["name"]))]
+    if dropped:
+        await ArticleImage.delete().where(ArticleImage.id.is_in([row["id"] for row in dropped]))
+    return dropped
+
+
 def _rendered(article: ArticleInput) -> dict:
     return {
         Article.title: article.title,
@@ -233,7 +264,11 @@ async def _locked(article_id: int) -> dict:
 async def save_article(actor: Actor, article_id: int, data: dict[str, Any]) -> int:
     """Save the text of a draft or of a published article (live at once, reindexed).
     `data["version"]` is the version the editor opened: if someone saved since, nothing
-    is written and EditConflict says so. Returns the new version."""
+    is written and EditConflict says so. Returns the new version.
+
+    Images the saved version stopped showing (in the body or as the cover), and that no
+    other article shows, are deleted: their rows in the transaction, their files after
+    the commit. Uploaded images never shown yet stay for the editor to use."""
     _require(actor, EDIT)
     opened = parse_version(data.get("version"))
     article = parse_article(data)
@@ -256,21 +291,36 @@ async def save_article(actor: Actor, article_id: int, data: dict[str, Any]) -> i
             await _check_cover(article_id, article.cover_image)
             slug = await _free_slug(article.slug or row["slug"], article.title, article_id)
             version = row["version"] + 1
+            rendered = _rendered(article)
             await Article.update(
                 {
-                    **_rendered(article),
+                    **rendered,
                     Article.slug: slug,
                     Article.editor: actor.user_id,
                     Article.version: version,
                     Article.updated_at: clock.now(),
                 }
             ).where(Article.id == article_id)
+            dropped = await _drop_images(
+                article_id,
+                _shown(row["body_html"], row["cover_image"])
+                - _shown(rendered[Article.body_html], article.cover_image),
+            )
             await _event(article_id, EventKind.EDITED, actor)
-            await audit(actor, "content.article_edit", "article", article_id, version=version)
+            await audit(
+                actor,
+                "content.article_edit",
+                "article",
+                article_id,
+                version=version,
+                images_removed=[image["name"] for image in dropped],
+            )
             if row["status"] == ArticleStatus.PUBLISHED:
                 await outbox.record("content.index", article_id=article_id)
     except UniqueViolationError:
         raise DomainError(_("该链接名已被其他文章使用"), field="slug") from None
+    for image in dropped:
+        await storage.discard(image["storage_key"])
     return version
 
 
@@ -377,7 +427,7 @@ async def upload_image(actor: Actor, article_id: int, upload: UploadedFile | Non
         raise DomainError(_("只能上传 JPEG、PNG 或 WebP 图片"), field="image")
     key = storage.new_key(f"articles/{article_id}")
     name = key.rsplit("/", 1)[-1]
-    async with transaction():
+    async with transaction():  # a rollback discards the stored file (storage.put)
         await _locked(article_id)
         await storage.put(key, upload.content, content_type=media_type)
         await ArticleImage.insert(

@@ -1,7 +1,9 @@
 """Demo ratings (P11): six demo borrowers (13500002xx) apply to three listed products of
 different institutions through the applications verbs, then rate them; the institutions
-reply to some, borrowers vote some "有用", one rating is held (a phone number in its text)
-and one rejected by the super admin (a banned phrase) — all through the real verbs."""
+reply to some, borrowers vote some "有用", one rating is held (a phone number in its text),
+one rejected by the super admin (a banned phrase), one published then reported by its
+institution (held again) and one published then hidden by the super admin — so the
+moderation queue shows every state a rating can rest in, all through the real verbs."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from marketplace.demo.decisions import _actor, apply_and_deliver
 from marketplace.errors import DomainError
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
-from marketplace.ratings.services import moderate, reply, submit_rating, vote_helpful
+from marketplace.ratings.services import moderate, reply, report, submit_rating, vote_helpful
 from marketplace.ratings.tables import ProductRating
 from marketplace.security import encrypt_field, hash_password, mask_mobile
 
@@ -39,7 +41,13 @@ RATINGS = (
     (1, 5, 4, "有问题可以打我电话 135 0000 2006 交流经验", ""),  # held: a mobile number
     (2, 0, 5, "这家包下款，放心借", ""),  # held (banned phrase), then rejected
     (2, 1, 1, "被拒了也没说原因。", "您好，拒绝原因已在申请页说明，欢迎三个月后再申请。"),
+    (2, 2, 1, "客服电话根本打不通，这家就是骗人的。", ""),  # published, then reported
+    (1, 0, 2, "想要更低利率的可以关注我的公众号，每天分享内部渠道。", ""),  # published, hidden
 )
+# What happens after publishing (the text says which rating): the institution's report
+# and the operator's hiding, each with the reason its author reads.
+REPORTED = ("骗人的", "该借款人未在我行提交过申请，评价与事实不符，请平台核实")
+HIDDEN = ("公众号", "引流广告，与产品使用体验无关")
 VOTES = ((0, 1, 3), (0, 1, 4), (0, 0, 5), (1, 3, 0))  # (product, author, voter)
 
 
@@ -142,6 +150,10 @@ async def seed_ratings() -> int:
             await reply(staff, rating_id, answer)
         if "包下款" in text:
             await moderate(operator, rating_id, "reject", "含违禁词“包下款”，容易误导其他借款人")
+        if REPORTED[0] in text and staff is not None:
+            await report(staff, rating_id, REPORTED[1])
+        if HIDDEN[0] in text:
+            await moderate(operator, rating_id, "hide", HIDDEN[1])
     for nth, author, voter in VOTES:
         rating_id = await _rating_id(products[nth]["id"], borrowers[author])
         if rating_id is not None:

@@ -78,6 +78,7 @@ class RepaymentView:
 @dataclass(frozen=True)
 class BorrowerLoan:
     id: int
+    application_reference: str  # what a complaint about the loan names (投诉这笔借款)
     institution_name: str
     product_name: str
     principal: Decimal
@@ -126,6 +127,7 @@ async def borrower_loans(actor: Actor) -> tuple[BorrowerLoan, ...]:
             *Loan.all_columns(),
             Loan.institution.short_name.as_alias("institution_name"),
             Loan.product.name.as_alias("product_name"),
+            Loan.application.reference.as_alias("application_reference"),
         )
         .where(Loan.borrower == actor.user_id)
         .order_by(Loan.disbursed_on, ascending=False)
@@ -151,6 +153,7 @@ async def borrower_loans(actor: Actor) -> tuple[BorrowerLoan, ...]:
     return tuple(
         BorrowerLoan(
             id=loan["id"],
+            application_reference=loan["application_reference"],
             institution_name=loan["institution_name"],
             product_name=loan["product_name"],
             principal=loan["principal"],

@@ -260,7 +260,7 @@ async def _store(application_id: int, files: list[_Checked]) -> list[str]:
 
 async def _attach(application_id: int, files: list[_Checked]) -> None:
     """Store the files and record them, inside the caller's transaction; a rollback
-    leaves stray ciphertext at most, which no row points to."""
+    deletes the stored files again (storage.put)."""
     keys = await _store(application_id, files)
     await PartnerDocument.insert(
         *(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from marketplace import clock, jobs
+from marketplace import clock, jobs, storage
 from marketplace.audit.tables import AuditEntry
 from marketplace.content.search_port import ArticleQuery, article_backend
 from marketplace.content.services import (
@@ -18,11 +18,14 @@ from marketplace.content.services import (
     create_article,
     publish_due,
     save_article,
+    upload_image,
 )
-from marketplace.content.tables import Article, ArticleEvent
+from marketplace.content.tables import Article, ArticleEvent, ArticleImage
 from marketplace.errors import InvalidTransition, PermissionDenied
+from marketplace.files import UploadedFile
 from marketplace.loancalc import SHANGHAI
 from marketplace.outbox.tables import OutboxMessage
+from marketplace.settings import settings
 from tests import factories
 from tests.fixtures import login, soup
 
@@ -431,6 +434,82 @@ async def test_images_are_checked_and_public_only_once_a_published_article_shows
     assert "max-age=31536000" in response.headers["cache-control"]
     page = soup(await staff_client.get(f"/articles/{article.slug}"))
     assert page.select_one(f".article-body img[src='{url}']") is not None
+
+
+async def _stored(name: str) -> bytes | None:
+    """The image's bytes, or None when neither its row nor its file is left."""
+    row = await ArticleImage.select(ArticleImage.storage_key).where(ArticleImage.name == name)
+    if not row:
+        return None
+    return await storage.get(row[0]["storage_key"])
+
+
+def _files(article_id: int) -> set:
+    return {
+        p for p in (settings.files_dir / "articles" / str(article_id)).rglob("*") if p.is_file()
+    }
+
+
+async def test_replaced_images_are_deleted_unless_another_article_shows_them(editors, staff_client):
+    writer, reviewer, _boss = editors
+    article_id = await create_article(writer, form())
+    other_id = await create_article(writer, form(title="另一篇"))
+    pngs = {key: PNG + key.encode() for key in ("body", "cover", "shared", "spare", "new")}
+    names = {
+        key: await upload_image(writer, article_id, UploadedFile(f"{key}.png", content))
+        for key, content in pngs.items()
+    }
+
+    def body(*keys: str) -> str:
+        return BODY + "".join(f"\n\n![](/articles/images/{names[k]})" for k in keys)
+
+    await save_article(
+        writer,
+        article_id,
+        {**form(body=body("body", "shared"), cover_image=names["cover"]), "version": "1"},
+    )
+    # The other article shows "shared" too (a body may show any article's image).
+    await save_article(
+        writer, other_id, {**form(title="另一篇", body=body("shared")), "version": "1"}
+    )
+    # Published, then the body's picture and the cover are replaced by a new one.
+    await change_status(writer, article_id, "submit")
+    await change_status(reviewer, article_id, "approve")
+    await save_article(
+        writer, article_id, {**form(body=body("new"), cover_image=names["new"]), "version": "2"}
+    )
+    for key in ("body", "cover"):
+        assert await _stored(names[key]) is None, key
+    assert len(_files(article_id)) == 3
+    for key in ("shared", "spare", "new"):  # shown elsewhere, never shown yet, shown now
+        assert await _stored(names[key]) == pngs[key], key
+    edits = (
+        await AuditEntry.select(AuditEntry.detail)
+        .where(AuditEntry.action == "content.article_edit")
+        .output(load_json=True)
+    )
+    [last] = [e["detail"] for e in edits if e["detail"]["version"] == 3]
+    assert sorted(last["images_removed"]) == sorted([names["body"], names["cover"]])
+    # Gone for readers too, even when an old page still asks for it.
+    response = await staff_client.get(f"/articles/images/{names['body']}")
+    assert response.status_code == 404
+    response = await staff_client.get(f"/articles/images/{names['new']}")
+    assert response.status_code == 200
+
+
+async def test_an_upload_that_fails_to_save_leaves_no_file(editors, monkeypatch):
+    writer, _reviewer, _boss = editors
+    article_id = await create_article(writer, form())
+    await upload_image(writer, article_id, UploadedFile("a.png", PNG))
+    kept = _files(article_id)
+
+    async def refused(*args, **kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr("marketplace.content.services.audit", refused)
+    with pytest.raises(RuntimeError):
+        await upload_image(writer, article_id, UploadedFile("b.png", PNG + b"b"))
+    assert _files(article_id) == kept and await ArticleImage.count() == 1
 
 
 # -- portal search -----------------------------------------------------------------------

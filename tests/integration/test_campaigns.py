@@ -7,12 +7,14 @@ version check under concurrent edits."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from openpyxl import load_workbook
 
 from marketplace import clock, storage
 from marketplace.audit.tables import AuditEntry
@@ -614,3 +616,47 @@ async def test_campaign_admin_journey_and_audit(client, world, editor, at):
     await _active_banner(editor, link="campaign:zhuangxiu-2026")
     [link] = soup(await client.get("/")).select(".banner-strip a")
     assert link["href"] == "/campaigns/zhuangxiu-2026"
+
+
+async def test_both_tables_export_as_spreadsheets_audited(client, world, editor, at):
+    at(START + timedelta(hours=1))
+    await _active_banner(editor, title="=HYPERLINK(1)", subtitle="新春")
+    await create_banner(editor, banner_input(title="草稿横幅"), (png(), "image/png"))
+    await create_campaign(editor, CampaignInput("zhuanchang", "装修季专场", "", "", (), START, END))
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    listing = soup(await client.get("/admin/campaigns?tab=campaigns"))
+    assert listing.select_one("a[href='/admin/campaigns/export/xlsx?tab=campaigns']")
+
+    response = await client.get("/admin/campaigns/export/csv?tab=banners")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == 'attachment; filename="banners.csv"'
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("编号,标题,副标题,位置,排序,链接,状态")
+    assert len(lines) == 3
+    # A title that a spreadsheet would run as a formula is written as text.
+    assert any("'=HYPERLINK(1),新春,首页顶部横幅,0,/calculator,进行中" in line for line in lines)
+    assert any("草稿横幅" in line and ",草稿," in line for line in lines)
+
+    response = await client.get("/admin/campaigns/export/xlsx?tab=campaigns")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][:4] == ["编号", "标题", "页面与产品", "状态"]
+    assert rows[1][1:4] == ["装修季专场", "/campaigns/zhuanchang · 0 个产品", "草稿"]
+    assert rows[1][4] == _local(START).replace("T", " ")
+
+    # An unknown format is a 404, an unknown tab the default one; each export is audited.
+    assert (await client.get("/admin/campaigns/export/pdf")).status_code == 404
+    odd = await client.get("/admin/campaigns/export/csv?tab=%3Cscript%3E")
+    assert odd.status_code == 200 and "草稿横幅" in odd.content.decode("utf-8-sig")
+    audits = await _audits("campaign.export")
+    audits.sort(key=lambda a: a["id"])
+    assert [(a["object_id"], a["detail"]["format"], a["detail"]["rows"]) for a in audits] == [
+        ("banners", "csv", 2),
+        ("campaigns", "xlsx", 1),
+        ("banners", "csv", 2),
+    ]
+    # Whoever may not see the tables may not export them.
+    await client.post("/admin/logout", data={"_csrf_token": await client.csrf_token()})
+    await login(client, "/admin/login", "reviewer@loanmart.example")
+    assert (await client.get("/admin/campaigns/export/csv?tab=banners")).status_code == 403

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 
@@ -262,6 +262,29 @@ async def test_staff_and_operator_downloads_of_attachments_are_audited(world):
     assert sorted(r["actor_id"] for r in rows) == sorted([cs.user_id, world.staff.user_id])
     assert {r["object_id"] for r in rows} == {str(cid)}
     assert all(str(file_id) in str(r["detail"]) and "凭证" not in str(r["detail"]) for r in rows)
+
+
+async def test_attachments_of_a_step_that_fails_are_deleted_again(world, monkeypatch):
+    from marketplace import storage
+    from marketplace.settings import settings
+
+    def stored() -> list:
+        return [p for p in (settings.files_dir / "complaints").rglob("*") if p.is_file()]
+
+    ref, cid = await _filed(world, files=[UploadedFile("a.png", PNG)])
+    [kept] = stored()
+    [row] = await ComplaintAttachment.select().where(ComplaintAttachment.complaint == cid)
+
+    async def failing(*args, **kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr(services, "audit", failing)
+    with pytest.raises(RuntimeError):  # filing: the files are stored before the audit row
+        await _filed(world, files=[UploadedFile("b.png", PNG), UploadedFile("c.pdf", PDF)])
+    with pytest.raises(RuntimeError):  # a reply with a file, rolled back the same way
+        await services.reply(world.borrower, ref, "补充凭证", [UploadedFile("d.pdf", PDF)])
+    assert stored() == [kept] and await Complaint.count() == 1
+    assert await storage.get(row["storage_key"]) == PNG
 
 
 async def test_two_operators_assigning_at_once_exactly_one_wins(world):
@@ -536,3 +559,120 @@ async def test_anonymous_feedback_on_the_public_page(client):
     assert forged.status_code == 403
     # The footer links here.
     assert soup(await client.get("/")).select_one("footer a[href='/feedback']") is not None
+
+
+async def test_a_collection_complaint_links_the_loan_and_its_latest_contact(
+    world, monkeypatch, client, staff_client
+):
+    from marketplace import clock
+    from marketplace.collections.services import record_contact
+    from marketplace.loancalc import SHANGHAI, add_months, today_shanghai
+    from marketplace.loans.jobs import run_daily_overdue
+    from marketplace.loans.tables import Loan
+    from tests.loan_factories import disbursed_loan, reference_of
+
+    today = today_shanghai()
+    noon = datetime.combine(today, time(12, 0), tzinfo=SHANGHAI)
+    monkeypatch.setattr(clock, "now", lambda: noon)
+    loan_id = await disbursed_loan(world, add_months(today, -2) - timedelta(days=5), "6000", 6)
+    await run_daily_overdue(today)
+    contact = {"channel": "phone", "result": "promised", "note": "借款人承诺还款"}
+    await record_contact(world.staff, loan_id, {**contact, "contact_time": "09:30"})
+    latest = await record_contact(
+        world.staff,
+        loan_id,
+        {**contact, "contact_time": "11:40", "channel": "sms", "result": "no_answer"},
+    )
+    [loan] = await Loan.select(Loan.application, Loan.dpd).where(Loan.id == loan_id)
+    application = await reference_of(loan["application"])
+    # The overdue loan's card links to the form with the loan's application, its
+    # institution and the collection category chosen.
+    await login(client, "/login", world.borrower_mobile)
+    link = soup(await client.get("/me/loans")).select_one(f"#loan-{loan_id} a[data-complaint-link]")
+    assert link.get_text(strip=True) == "投诉催收或这笔借款"
+    form = soup(await client.get(link["href"]))
+    assert form.select_one(f"select[name=application] option[value='{application}'][selected]")
+    assert form.select_one(f"select[name=target] option[value='{world.bank_id}'][selected]")
+    assert form.select_one("select[name=category] option[value='collection_abuse'][selected]")
+    hostile = soup(await client.get("/me/complaints/new?category=%3Cscript%3E&application=x"))
+    assert [o["value"] for o in hostile.select("select[name=category] option[selected]")] == [""]
+
+    async def file(category: str) -> dict:
+        ref = await services.file_complaint(
+            world.borrower,
+            ComplaintInput(str(world.bank_id), category, "每天打电话到单位", application),
+        )
+        return await Complaint.select().where(Complaint.reference == ref).first()
+
+    abuse = await file("collection_abuse")
+    assert (abuse["loan"], abuse["collection_contact"]) == (loan_id, latest)
+    fees = await file("opaque_fees")  # about the loan, not about collection
+    assert (fees["loan"], fees["collection_contact"]) == (loan_id, None)
+
+    line = f"#{latest} · {today:%Y-%m-%d} 11:40 · 短信 · 无人接听 · 当时逾期{loan['dpd']}天"
+    cs = await _cs()
+    await login(client, "/admin/login", CS)
+    assert line in (await client.get(f"/admin/complaints/{abuse['id']}")).text
+    await services.assign(cs, abuse["id"])
+    await services.forward(cs, abuse["id"], "请核实催收记录")
+    await login(staff_client, "/console/login", "staff@test-bank.example")
+    page = soup(await staff_client.get(f"/console/complaints/{abuse['id']}"))
+    assert line in page.text
+    assert page.select_one(f"a[href='/console/collections/{loan_id}']") is not None
+
+
+async def test_anonymous_feedback_is_answered_at_the_contact_it_left(world, client):
+    from marketplace.notifications.services import BODY_CONTEXT
+    from marketplace.notifications.tables import Notification
+
+    guest = services.SLA_ACTOR.__class__(
+        user_id=None, kind="guest", label="guest", ip="203.0.113.9"
+    )
+    by_phone = await services.send_feedback(
+        guest, FeedbackInput("problem_report", "计算器在手机上显示不全", "139 1234 5678")
+    )
+    by_mail = await services.send_feedback(
+        guest, FeedbackInput("suggestion", "希望增加夜间模式", "Reader@Example.com")
+    )
+    silent = await services.send_feedback(guest, FeedbackInput("suggestion", "不留联系方式"))
+    ids = {
+        ref: (await Complaint.select(Complaint.id).where(Complaint.reference == ref).first())["id"]
+        for ref in (by_phone, by_mail, silent)
+    }
+    cs = await _cs()
+
+    async def sent() -> list[tuple[str, str, str]]:
+        rows = await Notification.select().where(Notification.template == "complaint.answer")
+        return [
+            (
+                r["channel"],
+                r["recipient_masked"],
+                decrypt_field(r["body_encrypted"], context=BODY_CONTEXT),
+            )
+            for r in sorted(rows, key=lambda r: r["id"])
+        ]
+
+    # The desk sees the masked contact and is told where its answer goes.
+    await login(client, "/admin/login", CS)
+    page = soup(await client.get(f"/admin/complaints/{ids[by_phone]}"))
+    assert "139****5678" in page.select_one("#f-reply-hint").get_text()
+    assert "13912345678" not in page.text
+
+    for ref in (by_phone, by_mail, silent):
+        await services.assign(cs, ids[ref])
+    # An SMS answer must fit one long SMS: refused with the field named, nothing sent.
+    with pytest.raises(DomainError) as refused:
+        await services.reply(cs, ids[by_phone], "很" * (services.SMS_ANSWER_MAX_LENGTH + 1))
+    assert refused.value.field == "reply"
+    await services.reply(cs, ids[by_phone], "已修复，请刷新页面")
+    await services.resolve(cs, ids[by_mail], "已列入下个版本计划。" + "谢谢" * 200)
+    await services.resolve(cs, ids[silent], "感谢建议")
+    await services.add_note(cs, ids[by_phone], "内部：前端已发版")
+    assert await sent() == [
+        ("sms", "139****5678", f"【LoanMart】您的意见反馈{by_phone}有答复：已修复，请刷新页面"),
+        (
+            "email",
+            "r***@example.com",
+            f"【LoanMart】您的意见反馈{by_mail}有答复：已列入下个版本计划。" + "谢谢" * 200,
+        ),
+    ]

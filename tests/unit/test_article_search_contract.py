@@ -1,5 +1,6 @@
 """One contract for the article index, every engine: Chinese words, pinyin, category
-filter, newest first, pagination, deletes; the product index beside it is untouched.
+filter, relevance first with text and newest first without, pagination, deletes; the
+product index beside it is untouched.
 
 The embedded engine always runs; Meilisearch only when MEILISEARCH_URL is set."""
 
@@ -110,7 +111,34 @@ async def test_without_text_everything_newest_first_ties_by_higher_id(index) -> 
     ],
 )
 async def test_chinese_words(index, text: str, expected: list[int]) -> None:
-    assert await ids(index, text=text) == expected
+    # Which articles match; their order is relevance's, pinned in the tests below.
+    assert sorted(await ids(index, text=text)) == sorted(expected)
+
+
+# Relevance with text: the term in the title beats the term only in the body, however new
+# the latter; equally relevant articles (the same text) come newest first, higher id on
+# the same day, on every page.
+RELEVANCE = [
+    article(21, "提前还款要不要付违约金", "guide", 1, "提前还款之前先看合同条款和违约金约定。"),
+    article(22, "还款日前要准备什么", "guide", 9, "想提前还款的，先联系机构确认金额和到账时间。"),
+    *(
+        article(30 + n, "逾期会影响征信吗", "news", days, "逾期信息保留五年。")
+        for n, days in enumerate((2, 7, 4, 7, 1))
+    ),
+]
+
+
+async def test_with_text_the_most_relevant_first_ties_newest_first(index) -> None:
+    await index.upsert(RELEVANCE)
+    assert await ids(index, text="提前还款") == [21, 22]
+    assert await ids(index, text="违约金") == [21]
+    assert await ids(index, text="逾期信息") == [33, 31, 32, 30, 34]
+    pages = [await ids(index, text="逾期信息", per_page=2, page=n) for n in (1, 2, 3)]
+    assert pages == [[33, 31], [32, 30], [34]]
+    result = await index.search(ArticleQuery(text="逾期信息", per_page=2, page=3))
+    assert result.total == 5
+    # Without text the order stays newest first.
+    assert (await ids(index))[:2] == [22, 33]
 
 
 async def test_pinyin_and_initials_of_the_title(index) -> None:
