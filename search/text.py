@@ -314,6 +314,7 @@ def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, in
     # An exact, initials or prefix match starts with the token's first letter; a typo
     # match (one edit) has the token's first or second letter first or second.
     firsts = token[:1] if not typo else token[:2]
+    size = len(token)
     for run in _HAN_RUN_RE.finditer(norm):
         syl = syllables(run.group())
         for i in range(len(syl)):
@@ -329,11 +330,20 @@ def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, in
                 if (
                     token == concat
                     or (n >= 2 and token == initials)
-                    or (typo and within_one_edit(token, concat))
-                    or (prefix and before < len(token) and concat.startswith(token))
+                    or (typo and abs(len(concat) - size) <= 1 and within_one_edit(token, concat))
+                    or (prefix and before < size and concat.startswith(token))
                 ):
                     yield run.start() + i, run.start() + j + 1
-                if len(concat) > len(token) + 1 and n > len(token):
+                # Stop once no longer span can match: a longer concatenation can
+                # still spell the token, its prefix or (typo) a one-edit variant only
+                # while it is shorter than the token and spells its start (with a
+                # typo: while it is at most as long); longer initials only while
+                # they are shorter than the token and spell its start.
+                if typo:
+                    spelling = len(concat) <= size
+                else:
+                    spelling = len(concat) < size and token.startswith(concat)
+                if not (spelling or (n < size and token.startswith(initials))):
                     break
 
 
