@@ -31,6 +31,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -57,6 +58,9 @@ WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 10_000
 # Results (and facets) remembered per index generation, most recently used kept.
 RESULT_CACHE_SIZE = 1024
+# A page ending at most this far into the results is collected by the aggregation that
+# counts the facets (one pass over the matching products instead of two).
+ONE_PASS_HITS = 100
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
 # character (phrase matching); pair fields every two consecutive char tokens (a
@@ -277,17 +281,27 @@ class EmbeddedSearch:
         """`compute()` remembered under `key` until the index generation changes (the
         caller has just called _searcher, which clears the cache on a new generation)."""
         generation = self._generation
-        with self._cache_lock:
-            if (generation, key) in self._cache:
-                self._cache.move_to_end((generation, key))
-                return self._cache[(generation, key)]  # type: ignore[no-any-return]
+        found, value = self._cache_get(generation, key)
+        if found:
+            return value  # type: ignore[no-any-return]
         value = compute()
+        self._cache_put(generation, key, value)
+        return value
+
+    def _cache_get(self, generation: Hashable, key: Hashable) -> tuple[bool, Any]:
+        with self._cache_lock:
+            if (generation, key) not in self._cache:
+                return False, None
+            self._cache.move_to_end((generation, key))
+            return True, self._cache[(generation, key)]
+
+    def _cache_put(self, generation: Hashable, key: Hashable, value: Any) -> None:
+        """Remember `value` if it was computed on the current generation."""
         with self._cache_lock:
             if generation == self._generation:
                 self._cache[(generation, key)] = value
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        return value
 
     @staticmethod
     async def _run(fn: Callable[..., T], *args: Any) -> T:
@@ -464,8 +478,22 @@ class EmbeddedSearch:
         levels = self._levels(terms)
         # Every page and sort of one search has the same total and facets.
         facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
-        total, facets = self._cached(facet_key, lambda: self._facets(searcher, q, levels))
-        addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
+        generation = self._generation
+        found, known = self._cache_get(generation, facet_key)
+        end = q.offset + q.per_page
+        if not found and sort != "relevance" and len(levels) <= 1 and end <= ONE_PASS_HITS:
+            # One group of results sorted on a fast field: the aggregation that counts
+            # the facets also collects the page, so the filters are evaluated once.
+            total, facets, ids = self._facets(searcher, q, levels, (sort, end))
+            self._cache_put(generation, facet_key, (total, facets))
+            addresses = [self._address(searcher, doc_id) for doc_id in ids[q.offset :]]
+        else:
+            if found:
+                total, facets = known
+            else:
+                total, facets, _ = self._facets(searcher, q, levels)
+                self._cache_put(generation, facet_key, (total, facets))
+            addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
         forms = [form for term in terms for form in term.forms]
         hits = []
         for address in addresses:
@@ -509,37 +537,77 @@ class EmbeddedSearch:
                 break
         return addresses
 
+    def _address(self, searcher: tantivy.Searcher, doc_id: int) -> tantivy.DocAddress:
+        return searcher.search(self._term("id", doc_id), 1, count=False).hits[0][1]
+
     def _facets(
-        self, searcher: tantivy.Searcher, q: SearchQuery, levels: list[Query]
-    ) -> tuple[int, dict[str, dict[str, int]]]:
-        """(number of matching products, facets); the institution facet ignores the
+        self,
+        searcher: tantivy.Searcher,
+        q: SearchQuery,
+        levels: list[Query],
+        first: tuple[str, int] | None = None,
+    ) -> tuple[int, dict[str, dict[str, int]], list[int]]:
+        """(number of matching products, facets, ids of the first `first` = (sort, n)
+        matching products: none without `first`); the institution facet ignores the
         institution filter (see FACETS)."""
         text = levels[-1] if levels else None
-        total, facets = _aggregate(searcher, self._query(self._filters(q), text), FACETS)
+        query = self._query(self._filters(q), text)
+        total, facets, ids = _aggregate(searcher, query, FACETS, first)
         if q.institution_id is not None:
             anywhere = dataclasses.replace(q, institution_id=None)
             query = self._query(self._filters(anywhere), text)
             facets.update(_aggregate(searcher, query, ("institution_id",))[1])
-        return total, facets
+        return total, facets, ids
+
+
+# The aggregation collecting the first products (a name no facet has).
+FIRST_AGGREGATION = "first"
 
 
 def _aggregate(
-    searcher: tantivy.Searcher, query: Query, names: Sequence[str]
-) -> tuple[int, dict[str, dict[str, int]]]:
-    """(number of matching products, counts of the facets `names`) in one aggregation
-    over their FACET_FIELDS; the number is known only when "category" is counted."""
-    aggs = {name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names}
+    searcher: tantivy.Searcher,
+    query: Query,
+    names: Sequence[str],
+    first: tuple[str, int] | None = None,
+) -> tuple[int, dict[str, dict[str, int]], list[int]]:
+    """(number of matching products, counts of the facets `names`, ids of the first
+    products) in one aggregation over their FACET_FIELDS (and, with `first` = (sort, n),
+    the sort's key field for the first n in that order); the number is known only when
+    "category" is counted."""
+    aggs: dict[str, Any] = {
+        name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names
+    }
+    if first is not None:
+        sort, size = first
+        field, order = SORT_KEYS[sort]
+        # From the first hit: tantivy 0.27 panics when "from" is past the last one.
+        aggs[FIRST_AGGREGATION] = {
+            "top_hits": {
+                "size": size,
+                "from": 0,
+                "sort": [{field: "asc" if order == Order.Asc else "desc"}],
+                "docvalue_fields": ["id"],
+            }
+        }
     result = searcher.aggregate(query, aggs)
     facets: dict[str, dict[str, int]] = {}
     for name in names:
         counts: dict[str, int] = {}
-        for bucket in result.get(name, {}).get("buckets", []):
-            for value in str(bucket["key"]).split(FACET_SEP):
-                counts[value] = counts.get(value, 0) + int(bucket["doc_count"])
+        for bucket in result.get(name, {}).get("buckets", ()):
+            n = bucket["doc_count"]
+            for value in _facet_set(bucket["key"]):
+                counts[value] = counts.get(value, 0) + n
         if name == "cities":
             nationwide = counts.pop(NATIONWIDE, 0)
             counts = {city: n + nationwide for city, n in counts.items()}
         # Most products first, like the engine's own buckets (templates keep this order).
         facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     total = sum(facets.get("category", {}).values())  # every product has one category
-    return total, facets
+    hits = result.get(FIRST_AGGREGATION, {}).get("hits", ())
+    return total, facets, [int(hit["docvalue_fields"]["id"][0]) for hit in hits]
+
+
+@lru_cache(maxsize=FACET_SIZE)
+def _facet_set(key: str) -> tuple[str, ...]:
+    """The values of a FACET_FIELDS value (a value set), split once per distinct set."""
+    return tuple(str(key).split(FACET_SEP))
