@@ -357,17 +357,22 @@ class EmbeddedSearch:
     def _term(self, field: str, value: Any) -> Query:
         return Query.term_query(self._schema, field, value)
 
-    def _term_clause(self, term: tx.QueryTerm, last: bool) -> Query:
-        """Should-match alternatives for one query term and its synonyms across fields."""
-        alts = [alt for form in term.forms for alt in self._form_alternatives(form, last)]
+    def _term_clause(self, term: tx.QueryTerm, last: bool, scored: bool = True) -> Query:
+        """Should-match alternatives for one query term and its synonyms across fields.
+        Unscored (for counting, or a sort on a field), only those that can find a
+        product the others do not."""
+        alts = [alt for form in term.forms for alt in self._form_alternatives(form, last, scored)]
         return Query.boolean_query([(Occur.Should, a) for a in alts])
 
-    def _form_alternatives(self, term: str, last: bool) -> list[Query]:
+    def _form_alternatives(self, term: str, last: bool, scored: bool = True) -> list[Query]:
         alts: list[Query] = []
         if not tx.is_latin(term):
             chars: list[str | tuple[int, str]] = list(tx.char_tokens(term))
-            for field, boost in WORD_FIELDS:
-                alts.append(Query.boost_query(self._term(field, term), boost))
+            # A word of Han characters in a word field is also their run in the char
+            # field (one token per character): the word alternatives only score.
+            if scored or not tx.is_han(term):
+                for field, boost in WORD_FIELDS:
+                    alts.append(Query.boost_query(self._term(field, term), boost))
             for (field, boost), (pairs, _) in zip(CHAR_FIELDS, PAIR_FIELDS, strict=True):
                 if len(chars) == 1:  # a one-word phrase query panics in tantivy
                     q = self._term(field, chars[0])
@@ -454,11 +459,15 @@ class EmbeddedSearch:
             else Query.boolean_query([(Occur.Should, c) for c in combos])
         )
 
-    def _levels(self, terms: list[tx.QueryTerm]) -> list[Query]:
+    def _levels(self, terms: list[tx.QueryTerm], scored: bool = True) -> list[Query]:
         """Text queries for the groups of results, best first: products matching every
         term, then (up to TIERED_TERMS terms) at least all but one, …, at least one. The
-        last one matches every product the text finds."""
-        clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]
+        last one matches every product the text finds. Unscored: the same products,
+        found with fewer clauses."""
+        clauses = [
+            self._term_clause(t, last=i == len(terms) - 1, scored=scored)
+            for i, t in enumerate(terms)
+        ]
         n = len(clauses)
         levels = range(n, 0, -1) if n <= TIERED_TERMS else (n, 1)
         return [self._at_least(clauses, k) for k in levels]
@@ -475,7 +484,9 @@ class EmbeddedSearch:
         if sort == "relevance" and not terms:
             sort = "apr"  # e.g. text of punctuation only
         filters = self._filters(q)
-        levels = self._levels(terms)
+        # Only a relevance sort needs scores: the facets count, other sorts read a field.
+        levels = self._levels(terms, scored=False)
+        ranked = self._levels(terms) if sort == "relevance" else levels
         # Every page and sort of one search has the same total and facets.
         facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
         generation = self._generation
@@ -486,19 +497,25 @@ class EmbeddedSearch:
             # the facets also collects the page, so the filters are evaluated once.
             total, facets, ids = self._facets(searcher, q, levels, (sort, end))
             self._cache_put(generation, facet_key, (total, facets))
-            addresses = [self._address(searcher, doc_id) for doc_id in ids[q.offset :]]
+            ids = ids[q.offset :]
+            addresses = None
         else:
             if found:
                 total, facets = known
             else:
                 total, facets, _ = self._facets(searcher, q, levels)
                 self._cache_put(generation, facet_key, (total, facets))
-            addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
+            addresses = self._page(searcher, q, sort, filters, ranked, total) if total else []
+            ids = searcher.fast_field_values("id", addresses) if addresses else []
         forms = [form for term in terms for form in term.forms]
+        if not forms:  # nothing to highlight: the stored documents are not needed
+            return SearchResult(total=total, hits=[SearchHit(id=i) for i in ids], facets=facets)
+        if addresses is None:
+            addresses = [self._address(searcher, doc_id) for doc_id in ids]
         hits = []
-        for address in addresses:
+        for doc_id, address in zip(ids, addresses, strict=True):
             payload = json.loads(searcher.doc(address)["payload"][0])
-            hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
+            hits.append(SearchHit(id=doc_id, highlights=tx.highlights(payload, forms)))
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def _page(

@@ -56,6 +56,11 @@ def is_latin(token: str) -> bool:
     return token.isascii() and token.isalnum()
 
 
+def is_han(token: str) -> bool:
+    """Han characters only: each one a token of its own in char_tokens."""
+    return _HAN_RUN_RE.fullmatch(token) is not None
+
+
 def typo_tolerant(token: str) -> bool:
     return is_latin(token) and len(token) >= TYPO_MIN_LENGTH and not token.isdigit()
 
