@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -312,44 +313,91 @@ def _latin_match(token: str, word: str, prefix: bool) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _PinyinText:
+    """The Han characters of a text read for matching pinyin, one syllable each: the
+    syllables joined, where each starts in that string (and where the last one ends),
+    their initials, the character each is read from, where its run of Han characters
+    ends (a span never crosses it), and the syllables a match can start from by their
+    first and second letter (with the next syllable's when a syllable has one letter;
+    "" when there is no second)."""
+
+    joined: str
+    bounds: tuple[int, ...]
+    initials: str
+    chars: tuple[int, ...]
+    run_ends: tuple[int, ...]
+    by_first: Mapping[str, tuple[int, ...]]
+    by_second: Mapping[str, tuple[int, ...]]
+
+
+@lru_cache(maxsize=8192)
+def _pinyin_text(norm: str) -> _PinyinText:
+    syl: list[str] = []
+    chars: list[int] = []
+    run_ends: list[int] = []
+    by_first: dict[str, list[int]] = {}
+    by_second: dict[str, list[int]] = {}
+    for run in _HAN_RUN_RE.finditer(norm):
+        run_syl = syllables(run.group())
+        for i, s in enumerate(run_syl):
+            head = s if len(s) > 1 or i + 1 == len(run_syl) else s + run_syl[i + 1]
+            by_first.setdefault(head[0], []).append(len(syl))
+            by_second.setdefault(head[1:2], []).append(len(syl))
+            syl.append(s)
+            chars.append(run.start() + i)
+        run_ends.extend([len(syl)] * len(run_syl))
+    bounds = [0]
+    for s in syl:
+        bounds.append(bounds[-1] + len(s))
+    return _PinyinText(
+        "".join(syl),
+        tuple(bounds),
+        "".join(s[0] for s in syl),
+        tuple(chars),
+        tuple(run_ends),
+        {k: tuple(v) for k, v in by_first.items()},
+        {k: tuple(v) for k, v in by_second.items()},
+    )
+
+
 def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, int]]:
-    """Spans of Han characters whose pinyin or initials the Latin token matches."""
+    """Spans of Han characters whose pinyin or initials the Latin token matches: the
+    syllables i..j-1 (at most PINYIN_MAX_SPAN, in one run) spell the token, or with a
+    typo, or start with it (prefix: the span ends with the syllable completing it), or
+    their initials (two or more) are the token."""
     typo = typo_tolerant(token)
     prefix = prefix and len(token) >= PREFIX_MIN_LENGTH
+    size = len(token)
+    t = _pinyin_text(norm)
     # An exact, initials or prefix match starts with the token's first letter; a typo
     # match (one edit) has the token's first or second letter first or second.
     firsts = token[:1] if not typo else token[:2]
-    size = len(token)
-    for run in _HAN_RUN_RE.finditer(norm):
-        syl = syllables(run.group())
-        for i in range(len(syl)):
-            head = syl[i] if len(syl[i]) > 1 or i + 1 == len(syl) else syl[i] + syl[i + 1]
-            if head[0] not in firsts and not (typo and head[1:2] in firsts):
-                continue
-            concat = initials = ""
-            for j in range(i, min(len(syl), i + PINYIN_MAX_SPAN)):
-                before = len(concat)
-                concat += syl[j]
-                initials += syl[j][0]
-                n = j - i + 1
-                if (
-                    token == concat
-                    or (n >= 2 and token == initials)
-                    or (typo and abs(len(concat) - size) <= 1 and within_one_edit(token, concat))
-                    or (prefix and before < size and concat.startswith(token))
-                ):
-                    yield run.start() + i, run.start() + j + 1
-                # Stop once no longer span can match: a longer concatenation can
-                # still spell the token, its prefix or (typo) a one-edit variant only
-                # while it is shorter than the token and spells its start (with a
-                # typo: while it is at most as long); longer initials only while
-                # they are shorter than the token and spell its start.
-                if typo:
-                    spelling = len(concat) <= size
-                else:
-                    spelling = len(concat) < size and token.startswith(concat)
-                if not (spelling or (n < size and token.startswith(initials))):
-                    break
+    starts = {i for letter in firsts for i in t.by_first.get(letter, ())}
+    if typo:  # the second letter, or none ("" is in any string)
+        for letter in (*firsts, ""):
+            starts.update(t.by_second.get(letter, ()))
+    # Only spans whose pinyin is as long as the token (one letter more or less with a
+    # typo) can spell it.
+    shortest, longest = (size - 1, size + 1) if typo else (size, size)
+    for i in sorted(starts):
+        last = min(t.run_ends[i], i + PINYIN_MAX_SPAN)  # spans end at i + 1 .. last
+        base = t.bounds[i]
+        ends: set[int] = set()
+        lo = bisect_left(t.bounds, base + shortest, i + 1, last + 1)
+        hi = bisect_right(t.bounds, base + longest, i + 1, last + 1)
+        for j in range(lo, hi):
+            spelled = t.joined[base : t.bounds[j]]
+            if token == spelled or (typo and within_one_edit(token, spelled)):
+                ends.add(j)
+        if prefix and t.joined.startswith(token, base):
+            j = bisect_left(t.bounds, base + size, i + 1, last + 1)
+            if j <= last:
+                ends.add(j)
+        if size >= 2 and i + size <= last and t.initials.startswith(token, i):
+            ends.add(i + size)
+        for j in sorted(ends):
+            yield t.chars[i], t.chars[i] + j - i
 
 
 def _match_spans(norm: str, terms: Sequence[str], prefix_last: bool) -> list[tuple[int, int]]:
