@@ -15,9 +15,12 @@ cached result unreachable, so a cached answer is never staler than a reload woul
 Facets are cached apart from the page and sort, which share them.
 
 A computed search makes as few passes over the matching products as it can: one
-aggregation gives the facets and the total; the page comes from the best group of
-results (see _tiers), and a worse group is searched only when the better ones do not
-fill the page.
+aggregation gives the facets and the total. When the results form one group sorted on a
+field (every browse page; a one-term search not sorted by relevance), that aggregation
+also collects the page, so the filters are evaluated once. Otherwise the page comes from
+the best group of results (see _levels), and a worse group is searched only when the
+better ones do not fill the page. Counting and field sorts leave out the clauses that
+only add to the score. A hit reads its stored document only to highlight the text.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tantivy import FieldType, Occur, Order, Query
 
 from marketplace.products.search_port import (
     FACETS,
+    HIGHLIGHT_FIELDS,
     TERM_CHOICES,
     ProductDocument,
     SearchHit,
@@ -150,7 +154,9 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
         raise ValueError(f"product id {doc.id} out of range for the embedded index")
     d = tantivy.Document()
     d.add_integer("id", doc.id)
-    d.add_bytes("payload", json.dumps(doc.to_dict(), ensure_ascii=False).encode())
+    # What a hit needs from its document: the text it highlights.
+    highlighted = {field: getattr(doc, field) for field in HIGHLIGHT_FIELDS}
+    d.add_bytes("payload", json.dumps(highlighted, ensure_ascii=False).encode())
     labels = " ".join([doc.category_label, *doc.tags])
     for field, value in (
         ("name", doc.name),
