@@ -137,6 +137,11 @@ def _sort_key(value: float, doc_id: int, order: Order) -> int:
     return (v << 32) | (doc_id if order == Order.Asc else _U32 - doc_id)
 
 
+def _sort_key_id(key: int, order: Order) -> int:
+    """The product id a _sort_key holds."""
+    return key & _U32 if order == Order.Asc else _U32 - (key & _U32)
+
+
 def _facet_values(doc: ProductDocument) -> dict[str, list[str]]:
     """facet -> the values the product counts under (a nationwide product: NATIONWIDE)."""
     return {
@@ -601,15 +606,14 @@ def _aggregate(
         name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names
     }
     if first is not None:
-        sort, size = first
-        field, order = SORT_KEYS[sort]
-        # From the first hit: tantivy 0.27 panics when "from" is past the last one.
+        field, order = SORT_KEYS[first[0]]
+        # From the first hit: tantivy 0.27 panics when "from" is past the last one. The
+        # ids are read from the sort keys (no document values to fetch).
         aggs[FIRST_AGGREGATION] = {
             "top_hits": {
-                "size": size,
+                "size": first[1],
                 "from": 0,
                 "sort": [{field: "asc" if order == Order.Asc else "desc"}],
-                "docvalue_fields": ["id"],
             }
         }
     result = searcher.aggregate(query, aggs)
@@ -626,8 +630,11 @@ def _aggregate(
         # Most products first, like the engine's own buckets (templates keep this order).
         facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     total = sum(facets.get("category", {}).values())  # every product has one category
+    if first is None:
+        return total, facets, []
+    order = SORT_KEYS[first[0]][1]
     hits = result.get(FIRST_AGGREGATION, {}).get("hits", ())
-    return total, facets, [int(hit["docvalue_fields"]["id"][0]) for hit in hits]
+    return total, facets, [_sort_key_id(int(hit["sort"][0]), order) for hit in hits]
 
 
 @lru_cache(maxsize=FACET_SIZE)
