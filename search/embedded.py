@@ -517,7 +517,8 @@ class EmbeddedSearch:
                 total, facets, _ = self._facets(searcher, q, levels)
                 self._cache_put(generation, facet_key, (total, facets))
             addresses = self._page(searcher, q, sort, filters, ranked, total) if total else []
-            ids = searcher.fast_field_values("id", addresses) if addresses else []
+            values = searcher.fast_field_values("id", addresses) if addresses else []
+            ids = [int(v) for v in values if v is not None]  # None: no such column (never)
         forms = [form for term in terms for form in term.forms]
         if not forms:  # nothing to highlight: the stored documents are not needed
             return SearchResult(total=total, hits=[SearchHit(id=i) for i in ids], facets=facets)
