@@ -331,7 +331,8 @@ class _PinyinText:
     by_second: Mapping[str, tuple[int, ...]]
 
 
-@lru_cache(maxsize=8192)
+# ~3 KB a text (a summary ~5 KB): enough for the products of the pages being looked at.
+@lru_cache(maxsize=1024)
 def _pinyin_text(norm: str) -> _PinyinText:
     syl: list[str] = []
     chars: list[int] = []
