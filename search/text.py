@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -317,49 +318,47 @@ def _latin_match(token: str, word: str, prefix: bool) -> int:
 class _PinyinText:
     """The Han characters of a text read for matching pinyin, one syllable each: the
     syllables joined, where each starts in that string (and where the last one ends),
-    their initials, the character each is read from, where its run of Han characters
-    ends (a span never crosses it), and the syllables a match can start from by their
-    first and second letter (with the next syllable's when a syllable has one letter;
-    "" when there is no second)."""
+    their initials, their second letters (with the next syllable's first when a
+    syllable has one letter; NO_LETTER when there is none), the character each is read
+    from and where its run of Han characters ends (a span never crosses it)."""
 
     joined: str
-    bounds: tuple[int, ...]
+    bounds: array[int]
     initials: str
-    chars: tuple[int, ...]
-    run_ends: tuple[int, ...]
-    by_first: Mapping[str, tuple[int, ...]]
-    by_second: Mapping[str, tuple[int, ...]]
+    seconds: str
+    chars: array[int]
+    run_ends: array[int]
 
 
-# ~3 KB a text (a summary ~5 KB): enough for the products of the pages being looked at.
-@lru_cache(maxsize=1024)
+NO_LETTER = "\x00"
+
+
+# Up to ~1.5 KB a text (a product summary): ~6 MB when full.
+@lru_cache(maxsize=4096)
 def _pinyin_text(norm: str) -> _PinyinText:
-    syl: list[str] = []
-    chars: list[int] = []
-    run_ends: list[int] = []
-    by_first: dict[str, list[int]] = {}
-    by_second: dict[str, list[int]] = {}
+    joined: list[str] = []
+    bounds = array("I", [0])
+    seconds: list[str] = []
+    chars = array("I")
+    run_ends = array("I")
     for run in _HAN_RUN_RE.finditer(norm):
         run_syl = syllables(run.group())
         for i, s in enumerate(run_syl):
             head = s if len(s) > 1 or i + 1 == len(run_syl) else s + run_syl[i + 1]
-            by_first.setdefault(head[0], []).append(len(syl))
-            by_second.setdefault(head[1:2], []).append(len(syl))
-            syl.append(s)
+            seconds.append(head[1:2] or NO_LETTER)
+            joined.append(s)
+            bounds.append(bounds[-1] + len(s))
             chars.append(run.start() + i)
-        run_ends.extend([len(syl)] * len(run_syl))
-    bounds = [0]
-    for s in syl:
-        bounds.append(bounds[-1] + len(s))
-    return _PinyinText(
-        "".join(syl),
-        tuple(bounds),
-        "".join(s[0] for s in syl),
-        tuple(chars),
-        tuple(run_ends),
-        {k: tuple(v) for k, v in by_first.items()},
-        {k: tuple(v) for k, v in by_second.items()},
-    )
+        run_ends.extend([len(joined)] * len(run_syl))
+    initials = "".join(s[0] for s in joined)
+    return _PinyinText("".join(joined), bounds, initials, "".join(seconds), chars, run_ends)
+
+
+def _positions(letters: str, letter: str) -> Iterator[int]:
+    i = letters.find(letter)
+    while i != -1:
+        yield i
+        i = letters.find(letter, i + 1)
 
 
 def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, int]]:
@@ -372,12 +371,13 @@ def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, in
     size = len(token)
     t = _pinyin_text(norm)
     # An exact, initials or prefix match starts with the token's first letter; a typo
-    # match (one edit) has the token's first or second letter first or second.
+    # match (one edit) has the token's first or second letter first or second (or a
+    # one-letter syllable last in its run).
     firsts = token[:1] if not typo else token[:2]
-    starts = {i for letter in firsts for i in t.by_first.get(letter, ())}
-    if typo:  # the second letter, or none ("" is in any string)
-        for letter in (*firsts, ""):
-            starts.update(t.by_second.get(letter, ()))
+    starts = {i for letter in firsts for i in _positions(t.initials, letter)}
+    if typo:
+        for letter in (*firsts, NO_LETTER):
+            starts.update(_positions(t.seconds, letter))
     # Only spans whose pinyin is as long as the token (one letter more or less with a
     # typo) can spell it.
     shortest, longest = (size - 1, size + 1) if typo else (size, size)
