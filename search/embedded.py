@@ -395,17 +395,25 @@ class EmbeddedSearch:
                     continue
                 alts.append(Query.boost_query(q, boost))
         else:
-            exact_fields = WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS
-            for field, boost in exact_fields:
-                alts.append(Query.boost_query(self._term(field, term), boost))
             short_fields = SHORT_WORD_FIELDS + SHORT_PINYIN_FIELDS
+            prefixed = last and len(term) >= tx.PREFIX_MIN_LENGTH
+            # Unscored, a field searched by prefix or with a typo needs no exact term:
+            # both match the term itself.
+            covered: set[str] = set()
+            if not scored and prefixed:
+                covered.update(f for f, _ in short_fields + SHORT_INITIALS_FIELDS)
+            elif not scored and tx.typo_tolerant(term):
+                covered.update(f for f, _ in short_fields)
+            for field, boost in WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
+                if field not in covered:
+                    alts.append(Query.boost_query(self._term(field, term), boost))
             if tx.typo_tolerant(term):
                 for field, boost in short_fields:
                     fuzzy = Query.fuzzy_term_query(
                         self._schema, field, term, distance=1, transposition_cost_one=True
                     )
                     alts.append(Query.boost_query(fuzzy, boost * FUZZY_WEIGHT))
-            if last and len(term) >= tx.PREFIX_MIN_LENGTH:
+            if prefixed:
                 for field, boost in short_fields + SHORT_INITIALS_FIELDS:
                     prefix = Query.fuzzy_term_query(
                         self._schema, field, term, distance=0, prefix=True
