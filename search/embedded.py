@@ -630,7 +630,7 @@ def _aggregate(
     for name in names:
         counts: dict[str, int] = {}
         for bucket in result.get(name, {}).get("buckets", ()):
-            n = bucket["doc_count"]
+            n = int(bucket["doc_count"])
             for value in _facet_set(bucket["key"]):
                 counts[value] = counts.get(value, 0) + n
         if name == "cities":
