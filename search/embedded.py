@@ -15,9 +15,12 @@ cached result unreachable, so a cached answer is never staler than a reload woul
 Facets are cached apart from the page and sort, which share them.
 
 A computed search makes as few passes over the matching products as it can: one
-aggregation gives the facets and the total; the page comes from the best group of
-results (see _tiers), and a worse group is searched only when the better ones do not
-fill the page.
+aggregation gives the facets and the total. When the results form one group sorted on a
+field (every browse page; a one-term search not sorted by relevance), that aggregation
+also collects the page, so the filters are evaluated once. Otherwise the page comes from
+the best group of results (see _levels), and a worse group is searched only when the
+better ones do not fill the page. Counting and field sorts leave out the clauses that
+only add to the score. A hit reads its stored document only to highlight the text.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +43,7 @@ from tantivy import FieldType, Occur, Order, Query
 
 from marketplace.products.search_port import (
     FACETS,
+    HIGHLIGHT_FIELDS,
     TERM_CHOICES,
     ProductDocument,
     SearchHit,
@@ -57,6 +62,9 @@ WRITER_HEAP_BYTES = 50_000_000
 FACET_SIZE = 10_000
 # Results (and facets) remembered per index generation, most recently used kept.
 RESULT_CACHE_SIZE = 1024
+# A page ending at most this far into the results is collected by the aggregation that
+# counts the facets (one pass over the matching products instead of two).
+ONE_PASS_HITS = 100
 
 # (field, boost). Word fields hold jieba search-mode tokens; char fields one token per Han
 # character (phrase matching); pair fields every two consecutive char tokens (a
@@ -129,6 +137,11 @@ def _sort_key(value: float, doc_id: int, order: Order) -> int:
     return (v << 32) | (doc_id if order == Order.Asc else _U32 - doc_id)
 
 
+def _sort_key_id(key: int, order: Order) -> int:
+    """The product id a _sort_key holds."""
+    return key & _U32 if order == Order.Asc else _U32 - (key & _U32)
+
+
 def _facet_values(doc: ProductDocument) -> dict[str, list[str]]:
     """facet -> the values the product counts under (a nationwide product: NATIONWIDE)."""
     return {
@@ -146,7 +159,9 @@ def _to_tantivy(doc: ProductDocument) -> tantivy.Document:
         raise ValueError(f"product id {doc.id} out of range for the embedded index")
     d = tantivy.Document()
     d.add_integer("id", doc.id)
-    d.add_bytes("payload", json.dumps(doc.to_dict(), ensure_ascii=False).encode())
+    # What a hit needs from its document: the text it highlights.
+    highlighted = {field: getattr(doc, field) for field in HIGHLIGHT_FIELDS}
+    d.add_bytes("payload", json.dumps(highlighted, ensure_ascii=False).encode())
     labels = " ".join([doc.category_label, *doc.tags])
     for field, value in (
         ("name", doc.name),
@@ -277,17 +292,27 @@ class EmbeddedSearch:
         """`compute()` remembered under `key` until the index generation changes (the
         caller has just called _searcher, which clears the cache on a new generation)."""
         generation = self._generation
-        with self._cache_lock:
-            if (generation, key) in self._cache:
-                self._cache.move_to_end((generation, key))
-                return self._cache[(generation, key)]  # type: ignore[no-any-return]
+        found, value = self._cache_get(generation, key)
+        if found:
+            return value  # type: ignore[no-any-return]
         value = compute()
+        self._cache_put(generation, key, value)
+        return value
+
+    def _cache_get(self, generation: Hashable, key: Hashable) -> tuple[bool, Any]:
+        with self._cache_lock:
+            if (generation, key) not in self._cache:
+                return False, None
+            self._cache.move_to_end((generation, key))
+            return True, self._cache[(generation, key)]
+
+    def _cache_put(self, generation: Hashable, key: Hashable, value: Any) -> None:
+        """Remember `value` if it was computed on the current generation."""
         with self._cache_lock:
             if generation == self._generation:
                 self._cache[(generation, key)] = value
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        return value
 
     @staticmethod
     async def _run(fn: Callable[..., T], *args: Any) -> T:
@@ -343,17 +368,22 @@ class EmbeddedSearch:
     def _term(self, field: str, value: Any) -> Query:
         return Query.term_query(self._schema, field, value)
 
-    def _term_clause(self, term: tx.QueryTerm, last: bool) -> Query:
-        """Should-match alternatives for one query term and its synonyms across fields."""
-        alts = [alt for form in term.forms for alt in self._form_alternatives(form, last)]
+    def _term_clause(self, term: tx.QueryTerm, last: bool, scored: bool = True) -> Query:
+        """Should-match alternatives for one query term and its synonyms across fields.
+        Unscored (for counting, or a sort on a field), only those that can find a
+        product the others do not."""
+        alts = [alt for form in term.forms for alt in self._form_alternatives(form, last, scored)]
         return Query.boolean_query([(Occur.Should, a) for a in alts])
 
-    def _form_alternatives(self, term: str, last: bool) -> list[Query]:
+    def _form_alternatives(self, term: str, last: bool, scored: bool = True) -> list[Query]:
         alts: list[Query] = []
         if not tx.is_latin(term):
             chars: list[str | tuple[int, str]] = list(tx.char_tokens(term))
-            for field, boost in WORD_FIELDS:
-                alts.append(Query.boost_query(self._term(field, term), boost))
+            # A word of Han characters in a word field is also their run in the char
+            # field (one token per character): the word alternatives only score.
+            if scored or not tx.is_han(term):
+                for field, boost in WORD_FIELDS:
+                    alts.append(Query.boost_query(self._term(field, term), boost))
             for (field, boost), (pairs, _) in zip(CHAR_FIELDS, PAIR_FIELDS, strict=True):
                 if len(chars) == 1:  # a one-word phrase query panics in tantivy
                     q = self._term(field, chars[0])
@@ -365,17 +395,25 @@ class EmbeddedSearch:
                     continue
                 alts.append(Query.boost_query(q, boost))
         else:
-            exact_fields = WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS
-            for field, boost in exact_fields:
-                alts.append(Query.boost_query(self._term(field, term), boost))
             short_fields = SHORT_WORD_FIELDS + SHORT_PINYIN_FIELDS
+            prefixed = last and len(term) >= tx.PREFIX_MIN_LENGTH
+            # Unscored, a field searched by prefix or with a typo needs no exact term:
+            # both match the term itself.
+            covered: set[str] = set()
+            if not scored and prefixed:
+                covered.update(f for f, _ in short_fields + SHORT_INITIALS_FIELDS)
+            elif not scored and tx.typo_tolerant(term):
+                covered.update(f for f, _ in short_fields)
+            for field, boost in WORD_FIELDS + PINYIN_FIELDS + INITIALS_FIELDS:
+                if field not in covered:
+                    alts.append(Query.boost_query(self._term(field, term), boost))
             if tx.typo_tolerant(term):
                 for field, boost in short_fields:
                     fuzzy = Query.fuzzy_term_query(
                         self._schema, field, term, distance=1, transposition_cost_one=True
                     )
                     alts.append(Query.boost_query(fuzzy, boost * FUZZY_WEIGHT))
-            if last and len(term) >= tx.PREFIX_MIN_LENGTH:
+            if prefixed:
                 for field, boost in short_fields + SHORT_INITIALS_FIELDS:
                     prefix = Query.fuzzy_term_query(
                         self._schema, field, term, distance=0, prefix=True
@@ -440,11 +478,15 @@ class EmbeddedSearch:
             else Query.boolean_query([(Occur.Should, c) for c in combos])
         )
 
-    def _levels(self, terms: list[tx.QueryTerm]) -> list[Query]:
+    def _levels(self, terms: list[tx.QueryTerm], scored: bool = True) -> list[Query]:
         """Text queries for the groups of results, best first: products matching every
         term, then (up to TIERED_TERMS terms) at least all but one, …, at least one. The
-        last one matches every product the text finds."""
-        clauses = [self._term_clause(t, last=i == len(terms) - 1) for i, t in enumerate(terms)]
+        last one matches every product the text finds. Unscored: the same products,
+        found with fewer clauses."""
+        clauses = [
+            self._term_clause(t, last=i == len(terms) - 1, scored=scored)
+            for i, t in enumerate(terms)
+        ]
         n = len(clauses)
         levels = range(n, 0, -1) if n <= TIERED_TERMS else (n, 1)
         return [self._at_least(clauses, k) for k in levels]
@@ -461,16 +503,39 @@ class EmbeddedSearch:
         if sort == "relevance" and not terms:
             sort = "apr"  # e.g. text of punctuation only
         filters = self._filters(q)
-        levels = self._levels(terms)
+        # Only a relevance sort needs scores: the facets count, other sorts read a field.
+        levels = self._levels(terms, scored=False)
+        ranked = self._levels(terms) if sort == "relevance" else levels
         # Every page and sort of one search has the same total and facets.
         facet_key = ("facets", dataclasses.replace(q, sort="apr", page=1, per_page=1))
-        total, facets = self._cached(facet_key, lambda: self._facets(searcher, q, levels))
-        addresses = self._page(searcher, q, sort, filters, levels, total) if total else []
+        generation = self._generation
+        found, known = self._cache_get(generation, facet_key)
+        end = q.offset + q.per_page
+        if not found and sort != "relevance" and len(levels) <= 1 and end <= ONE_PASS_HITS:
+            # One group of results sorted on a fast field: the aggregation that counts
+            # the facets also collects the page, so the filters are evaluated once.
+            total, facets, ids = self._facets(searcher, q, levels, (sort, end))
+            self._cache_put(generation, facet_key, (total, facets))
+            ids = ids[q.offset :]
+            addresses = None
+        else:
+            if found:
+                total, facets = known
+            else:
+                total, facets, _ = self._facets(searcher, q, levels)
+                self._cache_put(generation, facet_key, (total, facets))
+            addresses = self._page(searcher, q, sort, filters, ranked, total) if total else []
+            values = searcher.fast_field_values("id", addresses) if addresses else []
+            ids = [int(v) for v in values if v is not None]  # None: no such column (never)
         forms = [form for term in terms for form in term.forms]
+        if not forms:  # nothing to highlight: the stored documents are not needed
+            return SearchResult(total=total, hits=[SearchHit(id=i) for i in ids], facets=facets)
+        if addresses is None:
+            addresses = [self._address(searcher, doc_id) for doc_id in ids]
         hits = []
-        for address in addresses:
+        for doc_id, address in zip(ids, addresses, strict=True):
             payload = json.loads(searcher.doc(address)["payload"][0])
-            hits.append(SearchHit(id=int(payload["id"]), highlights=tx.highlights(payload, forms)))
+            hits.append(SearchHit(id=doc_id, highlights=tx.highlights(payload, forms)))
         return SearchResult(total=total, hits=hits, facets=facets)
 
     def _page(
@@ -509,37 +574,79 @@ class EmbeddedSearch:
                 break
         return addresses
 
+    def _address(self, searcher: tantivy.Searcher, doc_id: int) -> tantivy.DocAddress:
+        return searcher.search(self._term("id", doc_id), 1, count=False).hits[0][1]
+
     def _facets(
-        self, searcher: tantivy.Searcher, q: SearchQuery, levels: list[Query]
-    ) -> tuple[int, dict[str, dict[str, int]]]:
-        """(number of matching products, facets); the institution facet ignores the
+        self,
+        searcher: tantivy.Searcher,
+        q: SearchQuery,
+        levels: list[Query],
+        first: tuple[str, int] | None = None,
+    ) -> tuple[int, dict[str, dict[str, int]], list[int]]:
+        """(number of matching products, facets, ids of the first `first` = (sort, n)
+        matching products: none without `first`); the institution facet ignores the
         institution filter (see FACETS)."""
         text = levels[-1] if levels else None
-        total, facets = _aggregate(searcher, self._query(self._filters(q), text), FACETS)
+        query = self._query(self._filters(q), text)
+        total, facets, ids = _aggregate(searcher, query, FACETS, first)
         if q.institution_id is not None:
             anywhere = dataclasses.replace(q, institution_id=None)
             query = self._query(self._filters(anywhere), text)
             facets.update(_aggregate(searcher, query, ("institution_id",))[1])
-        return total, facets
+        return total, facets, ids
+
+
+# The aggregation collecting the first products (a name no facet has).
+FIRST_AGGREGATION = "first"
 
 
 def _aggregate(
-    searcher: tantivy.Searcher, query: Query, names: Sequence[str]
-) -> tuple[int, dict[str, dict[str, int]]]:
-    """(number of matching products, counts of the facets `names`) in one aggregation
-    over their FACET_FIELDS; the number is known only when "category" is counted."""
-    aggs = {name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names}
+    searcher: tantivy.Searcher,
+    query: Query,
+    names: Sequence[str],
+    first: tuple[str, int] | None = None,
+) -> tuple[int, dict[str, dict[str, int]], list[int]]:
+    """(number of matching products, counts of the facets `names`, ids of the first
+    products) in one aggregation over their FACET_FIELDS (and, with `first` = (sort, n),
+    the sort's key field for the first n in that order); the number is known only when
+    "category" is counted."""
+    aggs: dict[str, Any] = {
+        name: {"terms": {"field": FACET_FIELDS[name], "size": FACET_SIZE}} for name in names
+    }
+    if first is not None:
+        field, order = SORT_KEYS[first[0]]
+        # From the first hit: tantivy 0.27 panics when "from" is past the last one. The
+        # ids are read from the sort keys (no document values to fetch).
+        aggs[FIRST_AGGREGATION] = {
+            "top_hits": {
+                "size": first[1],
+                "from": 0,
+                "sort": [{field: "asc" if order == Order.Asc else "desc"}],
+            }
+        }
     result = searcher.aggregate(query, aggs)
     facets: dict[str, dict[str, int]] = {}
     for name in names:
         counts: dict[str, int] = {}
-        for bucket in result.get(name, {}).get("buckets", []):
-            for value in str(bucket["key"]).split(FACET_SEP):
-                counts[value] = counts.get(value, 0) + int(bucket["doc_count"])
+        for bucket in result.get(name, {}).get("buckets", ()):
+            n = int(bucket["doc_count"])
+            for value in _facet_set(bucket["key"]):
+                counts[value] = counts.get(value, 0) + n
         if name == "cities":
             nationwide = counts.pop(NATIONWIDE, 0)
             counts = {city: n + nationwide for city, n in counts.items()}
         # Most products first, like the engine's own buckets (templates keep this order).
         facets[name] = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
     total = sum(facets.get("category", {}).values())  # every product has one category
-    return total, facets
+    if first is None:
+        return total, facets, []
+    order = SORT_KEYS[first[0]][1]
+    hits = result.get(FIRST_AGGREGATION, {}).get("hits", ())
+    return total, facets, [_sort_key_id(int(hit["sort"][0]), order) for hit in hits]
+
+
+@lru_cache(maxsize=FACET_SIZE)
+def _facet_set(key: str) -> tuple[str, ...]:
+    """The values of a FACET_FIELDS value (a value set), split once per distinct set."""
+    return tuple(str(key).split(FACET_SEP))

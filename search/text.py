@@ -10,7 +10,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +56,11 @@ def normalize(text: str) -> str:
 def is_latin(token: str) -> bool:
     """An ASCII letters/digits token: matched as a word, with pinyin, typos and prefixes."""
     return token.isascii() and token.isalnum()
+
+
+def is_han(token: str) -> bool:
+    """Han characters only: each one a token of its own in char_tokens."""
+    return _HAN_RUN_RE.fullmatch(token) is not None
 
 
 def typo_tolerant(token: str) -> bool:
@@ -307,34 +314,91 @@ def _latin_match(token: str, word: str, prefix: bool) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class _PinyinText:
+    """The Han characters of a text read for matching pinyin, one syllable each: the
+    syllables joined, where each starts in that string (and where the last one ends),
+    their initials, their second letters (with the next syllable's first when a
+    syllable has one letter; NO_LETTER when there is none), the character each is read
+    from and where its run of Han characters ends (a span never crosses it)."""
+
+    joined: str
+    bounds: array[int]
+    initials: str
+    seconds: str
+    chars: array[int]
+    run_ends: array[int]
+
+
+NO_LETTER = "\x00"
+
+
+# Up to ~1.5 KB a text (a product summary): ~6 MB when full.
+@lru_cache(maxsize=4096)
+def _pinyin_text(norm: str) -> _PinyinText:
+    joined: list[str] = []
+    bounds = array("I", [0])
+    seconds: list[str] = []
+    chars = array("I")
+    run_ends = array("I")
+    for run in _HAN_RUN_RE.finditer(norm):
+        run_syl = syllables(run.group())
+        for i, s in enumerate(run_syl):
+            head = s if len(s) > 1 or i + 1 == len(run_syl) else s + run_syl[i + 1]
+            seconds.append(head[1:2] or NO_LETTER)
+            joined.append(s)
+            bounds.append(bounds[-1] + len(s))
+            chars.append(run.start() + i)
+        run_ends.extend([len(joined)] * len(run_syl))
+    initials = "".join(s[0] for s in joined)
+    return _PinyinText("".join(joined), bounds, initials, "".join(seconds), chars, run_ends)
+
+
+def _positions(letters: str, letter: str) -> Iterator[int]:
+    i = letters.find(letter)
+    while i != -1:
+        yield i
+        i = letters.find(letter, i + 1)
+
+
 def _pinyin_spans(norm: str, token: str, prefix: bool) -> Iterable[tuple[int, int]]:
-    """Spans of Han characters whose pinyin or initials the Latin token matches."""
+    """Spans of Han characters whose pinyin or initials the Latin token matches: the
+    syllables i..j-1 (at most PINYIN_MAX_SPAN, in one run) spell the token, or with a
+    typo, or start with it (prefix: the span ends with the syllable completing it), or
+    their initials (two or more) are the token."""
     typo = typo_tolerant(token)
     prefix = prefix and len(token) >= PREFIX_MIN_LENGTH
+    size = len(token)
+    t = _pinyin_text(norm)
     # An exact, initials or prefix match starts with the token's first letter; a typo
-    # match (one edit) has the token's first or second letter first or second.
+    # match (one edit) has the token's first or second letter first or second (or a
+    # one-letter syllable last in its run).
     firsts = token[:1] if not typo else token[:2]
-    for run in _HAN_RUN_RE.finditer(norm):
-        syl = syllables(run.group())
-        for i in range(len(syl)):
-            head = syl[i] if len(syl[i]) > 1 or i + 1 == len(syl) else syl[i] + syl[i + 1]
-            if head[0] not in firsts and not (typo and head[1:2] in firsts):
-                continue
-            concat = initials = ""
-            for j in range(i, min(len(syl), i + PINYIN_MAX_SPAN)):
-                before = len(concat)
-                concat += syl[j]
-                initials += syl[j][0]
-                n = j - i + 1
-                if (
-                    token == concat
-                    or (n >= 2 and token == initials)
-                    or (typo and within_one_edit(token, concat))
-                    or (prefix and before < len(token) and concat.startswith(token))
-                ):
-                    yield run.start() + i, run.start() + j + 1
-                if len(concat) > len(token) + 1 and n > len(token):
-                    break
+    starts = {i for letter in firsts for i in _positions(t.initials, letter)}
+    if typo:
+        for letter in (*firsts, NO_LETTER):
+            starts.update(_positions(t.seconds, letter))
+    # Only spans whose pinyin is as long as the token (one letter more or less with a
+    # typo) can spell it.
+    shortest, longest = (size - 1, size + 1) if typo else (size, size)
+    for i in sorted(starts):
+        last = min(t.run_ends[i], i + PINYIN_MAX_SPAN)  # spans end at i + 1 .. last
+        base = t.bounds[i]
+        ends: set[int] = set()
+        lo = bisect_left(t.bounds, base + shortest, i + 1, last + 1)
+        hi = bisect_right(t.bounds, base + longest, i + 1, last + 1)
+        for j in range(lo, hi):
+            spelled = t.joined[base : t.bounds[j]]
+            if token == spelled or (typo and within_one_edit(token, spelled)):
+                ends.add(j)
+        if prefix and t.joined.startswith(token, base):
+            j = bisect_left(t.bounds, base + size, i + 1, last + 1)
+            if j <= last:
+                ends.add(j)
+        if size >= 2 and i + size <= last and t.initials.startswith(token, i):
+            ends.add(i + size)
+        for j in sorted(ends):
+            yield t.chars[i], t.chars[i] + j - i
 
 
 def _match_spans(norm: str, terms: Sequence[str], prefix_last: bool) -> list[tuple[int, int]]:
