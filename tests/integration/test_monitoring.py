@@ -727,6 +727,23 @@ async def test_the_board_pages_fifty_rows_keeping_filters_and_sort(client, world
     assert [r[0] for r in exported] == [f"监控产品{n:02d}" for n in range(53, 0, -1)]
 
 
+async def test_the_board_shows_a_fixed_rate_once_and_a_range_as_a_range(client, world):
+    fixed = await _product(world, apr_min="0.052", apr_max="0.052")
+    ranged = await _product(world)
+    book = Book(world, ranged, world.bank_id)
+    await book.offer(await book.application("accepted"), "0.09")
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    page = soup(await client.get("/admin/monitoring"))
+
+    def cell(product_id: int, label: str) -> str:
+        row = page.select_one(f"tr[data-subject='product:{product_id}']")
+        return row.select_one(f"td[data-label='{label}']").get_text(" ", strip=True)
+
+    assert cell(fixed, "标示年化") == "5.20%"
+    assert cell(ranged, "标示年化") == "8.00% – 11.00%"
+    assert cell(ranged, "实际批复年化").startswith("9.00% 1 笔批复")
+
+
 @pytest.mark.parametrize("page", ["0", "-1", "1" + "0" * 30, "abc", "２", "1.5", "%00"])
 async def test_hostile_board_page_numbers_show_the_first_page(client, world, page):
     await _watched_products(world, 2)
