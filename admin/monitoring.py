@@ -58,14 +58,18 @@ def _board_filters(request: Request) -> BoardFilters:
 async def monitoring_board(request: Request) -> Response:
     actor = await require_actor(request)
     filters = _board_filters(request)
+    page = query_page(request)
+    report = await board(actor, filters, page=page, per_page=PER_PAGE)
+    query = filters.as_query()
     return await render(
         request,
         "admin/monitoring.html",
         {
-            "report": await board(actor, filters),
-            "query": filters.as_query(),
+            "report": report,
+            "query": query,
             "windows": WINDOWS,
             "sorts": SORTS,
+            **pagination(request.url.path, query, page, report.total, PER_PAGE),
         },
         nav="monitoring",
     )

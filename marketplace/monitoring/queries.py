@@ -106,8 +106,12 @@ class BoardRow:
 
 @dataclass(frozen=True)
 class Board:
+    """`rows` is one page of the filtered, sorted rows (all of them without a page);
+    `total` counts every filtered row."""
+
     filters: BoardFilters
     rows: list[BoardRow]
+    total: int
     institution_options: list[tuple[int, str]]
     complaints_counted: bool
 
@@ -134,7 +138,11 @@ def _status_label(subject: Subject, status: str) -> str:
         return status
 
 
-async def board(actor: Actor, filters: BoardFilters) -> Board:
+async def board(
+    actor: Actor, filters: BoardFilters, *, page: int | None = None, per_page: int = 50
+) -> Board:
+    """Every figure comes from one query (figures.py), so filtering, sorting and paging
+    happen here; `page=None` (the export) keeps every filtered row."""
     _require(actor, VIEW)
     limits = await thresholds()
     rows = await figures(filters.level, filters.window, apr_tolerance=limits.apr_tolerance)
@@ -147,9 +155,12 @@ async def board(actor: Actor, filters: BoardFilters) -> Board:
         and (not needle or needle in f"{row.name} {row.institution_name}".casefold())
         and (not filters.flagged or row.unresolved_cases > 0)
     ]
+    ordered = _sorted(chosen, filters.sort, filters.descending)
+    shown = ordered if page is None else ordered[(page - 1) * per_page : page * per_page]
     return Board(
         filters=filters,
-        rows=_sorted(chosen, filters.sort, filters.descending),
+        rows=shown,
+        total=len(ordered),
         institution_options=options,
         complaints_counted=counting_complaints(),
     )

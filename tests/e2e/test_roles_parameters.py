@@ -44,3 +44,25 @@ async def test_super_admin_changes_a_parameter_and_reads_the_matrix(new_page, li
     await expect(page.get_by_role("heading", name="编辑角色：数据分析员")).to_be_visible()
     await expect(page.get_by_label("查看结算单")).to_be_checked()
     await expect(page.get_by_label("管理结算", exact=False).first).not_to_be_checked()
+
+
+OPERATOR_PAGES = (
+    "/admin/users",
+    "/admin/roles",
+    "/admin/parameters",
+    "/admin/monitoring",
+    "/admin/monitoring/cases",
+    "/admin/risk",
+    "/admin/audit",
+)
+
+
+async def test_operator_pages_do_not_scroll_sideways_on_a_phone(new_page, live_server):
+    """Wide tables scroll inside their frame; nothing in them (the role matrix's
+    visually-hidden cell text) widens the page itself."""
+    page = await new_page()
+    await sign_in(page, "/admin/login", "super@loanmart.example", server=live_server)
+    for path in OPERATOR_PAGES:
+        await page.goto(path)
+        overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a 390px phone"

@@ -675,6 +675,89 @@ async def _risk_actor():
     )
 
 
+async def _watched_products(world, count: int) -> list[int]:
+    """`count` listed products of the bank named 监控产品01…, and one of the other bank's
+    (listed products are watched even without applications)."""
+    ids = []
+    for n in range(1, count + 1):
+        product_id = await factories.listed_product(
+            world.staff, world.operator, name=f"监控产品{n:02d}"
+        )
+        ids.append(product_id)
+    await factories.listed_product(world.other_staff, world.operator, name="别家监控产品")
+    return ids
+
+
+async def test_the_board_pages_fifty_rows_keeping_filters_and_sort(client, world):
+    ids = await _watched_products(world, 53)
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    query = f"q=监控产品&institution={world.bank_id}&sort=name&dir=desc&window=90"
+    first = soup(await client.get(f"/admin/monitoring?{query}"))
+    names = [row.select_one(".table__primary").text for row in first.select("tr[data-subject]")]
+    assert names == [f"监控产品{n:02d}" for n in range(53, 3, -1)], "50 rows, by name, newest"
+    assert "共 53 项" in first.get_text()
+    pager = first.select_one("nav.pagination a[rel=next]")
+    assert pager is not None
+    for kept in ("q=%E7%9B%91", f"institution={world.bank_id}", "sort=name", "dir=desc"):
+        assert kept in pager["href"], f"the pager keeps {kept}"
+    assert "window=90" in pager["href"] and "page=2" in pager["href"]
+
+    second = soup(await client.get(pager["href"]))
+    rows = second.select("tr[data-subject]")
+    assert [row.select_one(".table__primary").text for row in rows] == [
+        "监控产品03",
+        "监控产品02",
+        "监控产品01",
+    ], "page 2 holds the rest in the same order"
+    assert {row["data-subject"] for row in rows} == {f"product:{i}" for i in ids[:3]}
+    assert second.select_one("th[aria-sort]")["aria-sort"] == "descending"
+
+    past = await client.get(f"/admin/monitoring?{query}&page=3")
+    assert past.status_code == 200
+    state = soup(past).select_one(".empty-state")
+    assert state is not None and "没有更多结果了" in state.get_text()
+    assert "没有符合条件的对象" not in past.text
+    assert (
+        "page=1" in state.select_one("a")["href"] and "sort=name" in state.select_one("a")["href"]
+    )
+
+    # The export still holds every filtered row, whatever page the operator is on.
+    response = await client.get(f"/admin/monitoring/export/csv?{query}&page=2")
+    exported = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1:]
+    assert [r[0] for r in exported] == [f"监控产品{n:02d}" for n in range(53, 0, -1)]
+
+
+async def test_the_board_shows_a_fixed_rate_once_and_a_range_as_a_range(client, world):
+    fixed = await _product(world, apr_min="0.052", apr_max="0.052")
+    ranged = await _product(world)
+    book = Book(world, ranged, world.bank_id)
+    await book.offer(await book.application("accepted"), "0.09")
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    page = soup(await client.get("/admin/monitoring"))
+
+    def cell(product_id: int, label: str) -> str:
+        row = page.select_one(f"tr[data-subject='product:{product_id}']")
+        return row.select_one(f"td[data-label='{label}']").get_text(" ", strip=True)
+
+    assert cell(fixed, "标示年化") == "5.20%"
+    assert cell(ranged, "标示年化") == "8.00% – 11.00%"
+    assert cell(ranged, "实际批复年化").startswith("9.00% 1 笔批复")
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "1" + "0" * 30, "abc", "２", "1.5", "%00"])
+async def test_hostile_board_page_numbers_show_the_first_page(client, world, page):
+    await _watched_products(world, 2)
+    await login(client, "/admin/login", "auditor@loanmart.example")
+    response = await client.get(f"/admin/monitoring?sort=name&dir=asc&page={page}")
+    assert response.status_code == 200
+    rows = soup(response).select("tr[data-subject]")
+    assert [row.select_one(".table__primary").text for row in rows] == [
+        "别家监控产品",
+        "监控产品01",
+        "监控产品02",
+    ], "a malformed page number is page 1"
+
+
 async def test_the_product_page_shows_actual_aprs_only_from_enough_offers(client, world):
     product_id = await _product(world)
     book = Book(world, product_id, world.bank_id)
