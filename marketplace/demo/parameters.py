@@ -13,8 +13,16 @@ from marketplace.parameters.tables import ParameterChange
 
 SUPER_ADMIN = "super@loanmart.example"
 
-# (key, value, reason, days ago): a trial and its reversal, and one change that stayed.
+# (key, value, reason, days ago): a trial and its reversal, and changes that stayed.
 HISTORY = [
+    # The demo borrower arrives with seven applications made this week (decisions and
+    # offers): under the default pause after six, they could not try applying at all.
+    (
+        "cooling_off_applications",
+        12,
+        "演示环境：演示借款人本周已有7笔申请，放宽到12笔以便体验申请",
+        1,
+    ),
     ("lead_sla_hours", 12, "试行：线索处理时限缩短到12小时，提升借款人体验", 40),
     ("lead_sla_hours", 24, "恢复24小时：多家机构反馈夜间线索无法按时处理", 26),
     ("data_export_link_minutes", 60, "借款人反馈下载大文件时链接过期，延长到60分钟", 9),

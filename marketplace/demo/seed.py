@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +39,6 @@ from marketplace.demo.webhooks import seed_webhooks
 from marketplace.institutions.tables import Institution
 from marketplace.loancalc import Fee, classify_cost
 from marketplace.parameters.services import cost_lines
-from marketplace.parameters.tables import SystemParameter
 from marketplace.products.statuses import ProductStatus
 from marketplace.products.tables import Product
 from marketplace.products.validation import PriceTerms, methods_apr_range
@@ -138,7 +136,6 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
         for account in DEMO_ACCOUNTS:
             await User.insert(_demo_user(account, ids))
             progress(1, total)
-    await _demo_parameters()
     await seed_parameters()  # every parameter's row, a short history, created roles
     await seed_agreements()  # before any lead: delivery needs an agreement in force
     await seed_webhooks()
@@ -165,22 +162,6 @@ async def seed_demo(progress: Callable[[int, int], None] = _no_progress) -> bool
     await seed_articles()
     await seed_analytics()
     return True
-
-
-# The demo borrower arrives with seven applications made this week (decisions and offers):
-# under the default pause after six, they could not try applying at all.
-DEMO_PARAMETERS = {"cooling_off_applications": 12}
-
-
-async def _demo_parameters() -> None:
-    for key, value in DEMO_PARAMETERS.items():
-        await SystemParameter.insert(
-            SystemParameter(key=key, value=json.dumps(value), updated_by="demo")
-        ).on_conflict(  # `loanmart migrate` has seeded every default row already
-            target=SystemParameter.key,
-            action="DO UPDATE",
-            values=[SystemParameter.value, SystemParameter.updated_by],
-        )
 
 
 def _demo_user(account: dict, institution_ids: dict[str, int]) -> User:

@@ -255,6 +255,11 @@ async def test_the_demo_has_parameter_history_and_created_roles():
     assert await seed_demo()
     assert await SystemParameter.count() == len(DEFAULTS)
     assert (await get_parameters("cooling_off_applications"))["cooling_off_applications"] == 12
+    # A value that is not its default came through the verb: the page says who changed it.
+    for row in await SystemParameter.select(
+        SystemParameter.key, SystemParameter.value, SystemParameter.version
+    ):
+        assert json.loads(row["value"]) == DEFAULTS[row["key"]] or row["version"] > 0, row
     history = await ParameterChange.select().order_by(ParameterChange.at)
     assert len(history) >= 2 and all(change["reason"] for change in history)
     assert history[0]["at"] < history[-1]["at"]
