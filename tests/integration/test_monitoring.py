@@ -591,8 +591,10 @@ async def test_board_page_filters_sorts_and_exports_audited(client, world):
     assert row is not None and "66.67%" in row.text and "10" in row.text
     th = page.select_one("th[aria-sort]")
     assert th is not None and th["aria-sort"] == "descending"
+    assert page.select_one("h1").get_text(strip=True) == "产品监控"
     page = soup(await client.get("/admin/monitoring?level=institution"))
     assert page.select_one(f"tr[data-subject='institution:{world.bank_id}']") is not None
+    assert page.select_one("h1").get_text(strip=True) == "机构监控"
     page = soup(await client.get("/admin/monitoring?q=不存在的名字"))
     assert page.select("tr[data-subject]") == []
 
