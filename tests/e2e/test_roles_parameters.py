@@ -66,3 +66,9 @@ async def test_operator_pages_do_not_scroll_sideways_on_a_phone(new_page, live_s
         await page.goto(path)
         overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than a 390px phone"
+        # The header keeps the whole brand: the avatar stands for the operator's name.
+        cut = await page.evaluate(
+            "(() => { const n = document.querySelector('.brand__name');"
+            " return n.scrollWidth - n.clientWidth; })()"
+        )
+        assert cut <= 0, f"{path}: the brand name is cut by {cut}px"
