@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # handlers take ids and are idempotent (at-least-once).
 JOBS: dict[str, str] = job_table()
 JOB_NAMES = frozenset(JOBS)
+# The queue job that runs several outbox rows (of any of the jobs above) at once.
+BATCH_JOB = "outbox.batch"
 
 _pool: ArqRedis | None = None
 
@@ -106,6 +108,8 @@ DRAIN_SECONDS = 10.0
 # Every job runs through the outbox's delivery step. Named like the handlers and resolved
 # when the worker is built: the outbox imports this module to enqueue.
 DELIVERY = "marketplace.outbox.services:execute"
+BATCH_DELIVERY = "marketplace.outbox.services:execute_batch"
+BATCH_SIZE = "marketplace.outbox.services:BATCH_SIZE"
 
 
 def _outbox_job(name: str, target: str) -> Any:
@@ -127,14 +131,38 @@ def _outbox_job(name: str, target: str) -> Any:
     return func(run, name=name, timeout=settings.outbox_job_timeout_seconds + 30, max_tries=1)
 
 
+def _outbox_batch_job() -> Any:
+    """The queue carries [row id, run] pairs; the rows run in one transaction."""
+    deliver = _resolve(BATCH_DELIVERY)
+    refresh_permissions = _resolve(REFRESH_PERMISSIONS)
+    handlers = {name: _resolve(target) for name, target in JOBS.items()}
+
+    async def run(ctx: dict, messages: list[list[int]]) -> str:
+        current_request_id.set(f"job:{BATCH_JOB}:{messages[0][0]}:{messages[0][1]}")
+        await refresh_permissions()
+        statuses = await deliver(handlers, ctx, messages)
+        return f"{len(statuses)} of {len(messages)} ran"
+
+    run.__qualname__ = run.__name__ = BATCH_JOB.replace(".", "_")
+    # Each row of a batch (the outbox sends at most BATCH_SIZE) may take its own timeout.
+    timeout = settings.outbox_job_timeout_seconds * _resolve(BATCH_SIZE) + 30
+    return func(run, name=BATCH_JOB, timeout=timeout, max_tries=1)
+
+
 def worker_settings() -> dict[str, Any]:
     return {
-        "functions": [_outbox_job(name, target) for name, target in JOBS.items()],
+        "functions": [
+            _outbox_batch_job(),
+            *(_outbox_job(name, target) for name, target in JOBS.items()),
+        ],
         "cron_jobs": [_cron_job(entry) for entry in cron_table()],
         "redis_settings": redis_settings(),
         # The outbox retries with backoff; arq only delivers (and never retries itself).
         "max_tries": 1,
-        "keep_result": 3600,
+        # No result is kept (one Redis write less per job): the outbox row is the record,
+        # and every enqueue has a job id of its own, so nothing relies on arq refusing a
+        # job id it remembers from a finished job.
+        "keep_result": 0,
         "health_check_interval": 30,
     }
 
