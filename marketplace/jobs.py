@@ -108,7 +108,7 @@ DRAIN_SECONDS = 10.0
 # Every job runs through the outbox's delivery step. Named like the handlers and resolved
 # when the worker is built: the outbox imports this module to enqueue.
 DELIVERY = "marketplace.outbox.services:execute"
-BATCH_DELIVERY = "marketplace.outbox.services:execute_batch"
+BATCH_RUNNER = "marketplace.outbox.services:BatchRunner"
 BATCH_SIZE = "marketplace.outbox.services:BATCH_SIZE"
 
 
@@ -132,15 +132,15 @@ def _outbox_job(name: str, target: str) -> Any:
 
 
 def _outbox_batch_job() -> Any:
-    """The queue carries [row id, run] pairs; the rows run in one transaction."""
-    deliver = _resolve(BATCH_DELIVERY)
+    """The queue carries [row id, run] pairs; the rows run in one transaction, with the
+    rows of other batch jobs this worker runs at the same time."""
+    runner = _resolve(BATCH_RUNNER)({name: _resolve(target) for name, target in JOBS.items()})
     refresh_permissions = _resolve(REFRESH_PERMISSIONS)
-    handlers = {name: _resolve(target) for name, target in JOBS.items()}
 
     async def run(ctx: dict, messages: list[list[int]]) -> str:
         current_request_id.set(f"job:{BATCH_JOB}:{messages[0][0]}:{messages[0][1]}")
         await refresh_permissions()
-        statuses = await deliver(handlers, ctx, messages)
+        statuses = await runner.run(ctx, messages)
         return f"{len(statuses)} of {len(messages)} ran"
 
     run.__qualname__ = run.__name__ = BATCH_JOB.replace(".", "_")
@@ -159,6 +159,8 @@ def worker_settings() -> dict[str, Any]:
         "redis_settings": redis_settings(),
         # The outbox retries with backoff; arq only delivers (and never retries itself).
         "max_tries": 1,
+        # Enough batch jobs in hand for the runner to merge a backlog of one-row jobs.
+        "max_jobs": 32,
         # No result is kept (one Redis write less per job): the outbox row is the record,
         # and every enqueue has a job id of its own, so nothing relies on arq refusing a
         # job id it remembers from a finished job.

@@ -291,6 +291,62 @@ async def execute_batch(
     return statuses
 
 
+class BatchRunner:
+    """One worker's batch jobs, merged: the rows of jobs that arrive while `PARALLEL`
+    batches are running wait and then run together, up to BATCH_SIZE rows per
+    transaction. A backlog of one-row jobs (a submission each) is thus delivered many to
+    a transaction, and an idle worker runs a job at once. Whichever waiting job finds a
+    free slot runs the next batch, its rows or others'; a job cancelled mid-batch (the
+    worker stopping) puts the unfinished rows back for the others, and what nobody runs
+    stays pending for the sweeper."""
+
+    PARALLEL = 2
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self.handlers = handlers
+        self._waiting: list[_Waiting] = []
+        self._running = 0
+        self._changed: asyncio.Future[None] | None = None
+
+    async def run(self, ctx: dict, messages: Sequence[Sequence[int]]) -> dict[int, OutboxStatus]:
+        mine = _Waiting([(int(m), int(r)) for m, r in messages])
+        self._waiting.append(mine)
+        while mine.statuses is None:
+            if self._running < self.PARALLEL and self._waiting:
+                await self._run_next(ctx)
+            else:
+                if self._changed is None:
+                    self._changed = asyncio.get_running_loop().create_future()
+                await asyncio.shield(self._changed)
+        return mine.statuses
+
+    async def _run_next(self, ctx: dict) -> None:
+        taken = [self._waiting.pop(0)]
+        size = len(taken[0].messages)
+        while self._waiting and size + len(self._waiting[0].messages) <= BATCH_SIZE:
+            size += len(self._waiting[0].messages)
+            taken.append(self._waiting.pop(0))
+        self._running += 1
+        try:
+            statuses = await execute_batch(
+                self.handlers, ctx, [message for job in taken for message in job.messages]
+            )
+            for job in taken:
+                job.statuses = {m: statuses[m] for m, _run in job.messages if m in statuses}
+        finally:
+            self._running -= 1
+            self._waiting[:0] = [job for job in taken if job.statuses is None]
+            if self._changed is not None and not self._changed.done():
+                self._changed.set_result(None)
+            self._changed = None
+
+
+@dataclass
+class _Waiting:
+    messages: list[tuple[int, int]]
+    statuses: dict[int, OutboxStatus] | None = None
+
+
 async def _record_failure(message_id: int, run: int, exc: Exception) -> OutboxStatus | None:
     async with transaction():
         rows = await OutboxMessage.raw(
