@@ -274,20 +274,20 @@ async def execute_batch(
                     "attempts = attempts + 1, runs = runs + 1 WHERE id = ANY({})",
                     done,
                 )
-    except Exception as exc:  # noqa: BLE001 - nothing of the batch committed
+    except Exception as batch_error:  # noqa: BLE001 - nothing of the batch committed
         log.warning(
             "outbox batch of %s rows from %s failed (%s); running them one by one",
             len(runs),
             min(runs),
-            type(exc).__name__,
+            type(batch_error).__name__,
         )
         alone = {
             message_id: await _execute_alone(handlers.__getitem__, ctx, message_id, run)
             for message_id, run in runs.items()
         }
         return {message_id: status for message_id, status in alone.items() if status}
-    for row, exc, status in failures:
-        _log_failure(row, exc, status)
+    for row, error, status in failures:
+        _log_failure(row, error, status)
     return statuses
 
 

@@ -200,3 +200,42 @@ async def test_a_savepoint_that_fails_takes_back_what_it_recorded():
 
 def _handlers() -> dict:
     return {name: jobs._resolve(target) for name, target in jobs.JOBS.items()}  # noqa: SLF001
+
+
+async def test_a_batch_whose_transaction_fails_runs_again_row_by_row():
+    recorded_failures = []
+
+    class Refused(outbox_services.RecordedFailure):
+        async def record(self) -> None:
+            recorded_failures.append(self)
+            if len(recorded_failures) == 1:
+                raise ConnectionError("lost the database while recording")
+
+    calls: list[int] = []
+
+    async def handler(ctx: dict, notification_id: int, **_: object) -> None:
+        calls.append(notification_id)
+        if notification_id == 3:
+            raise Refused("receiver said no")
+
+    async with transaction():
+        message_ids = [
+            await outbox.record("notifications.deliver", notification_id=number)
+            for number in (1, 2, 3)
+        ]
+    statuses = await execute_batch(
+        {"notifications.deliver": handler}, {}, [[message_id, 0] for message_id in message_ids]
+    )
+    assert calls == [1, 2, 3, 1, 2, 3], "the batch, then each row on its own"
+    assert statuses == {
+        message_ids[0]: OutboxStatus.DONE,
+        message_ids[1]: OutboxStatus.DONE,
+        message_ids[2]: OutboxStatus.PENDING,
+    }
+    rows = await OutboxMessage.objects().order_by(OutboxMessage.id)
+    assert [(row.status, row.attempts, row.runs) for row in rows] == [
+        (OutboxStatus.DONE, 1, 1),
+        (OutboxStatus.DONE, 1, 1),
+        (OutboxStatus.PENDING, 1, 1),
+    ]
+    assert await _transactions_that_finished(message_ids[:2]) == 2
