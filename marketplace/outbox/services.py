@@ -113,9 +113,14 @@ class _Sender:
         self._task: asyncio.Task[None] | None = None
 
     async def send(self, rows: list[dict[str, Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and self._task.get_loop() is not loop:
+            # Left by an event loop that has ended (one per test): its rows are leased, so
+            # the sweeper sends them.
+            self._waiting, self._round, self._task = [], None, None
         self._waiting.extend(rows)
         if self._round is None:
-            self._round = asyncio.get_running_loop().create_future()
+            self._round = loop.create_future()
         handed_over = self._round
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run())
