@@ -6,7 +6,6 @@ again; a worker merges the one-row jobs it holds at once into shared transaction
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 
 import pytest
 
@@ -18,17 +17,7 @@ from marketplace.outbox import services as outbox_services
 from marketplace.outbox.services import execute_batch, sweep
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
 from tests import factories
-
-
-class Boom(Exception):
-    pass
-
-
-@pytest.fixture
-def fast_policy(monkeypatch):
-    policy = replace(outbox_services.POLICY, max_attempts=3, base_seconds=0.001, max_seconds=0.01)
-    monkeypatch.setattr(outbox_services, "POLICY", policy)
-    return policy
+from tests.integration.test_outbox import Boom, fast_policy  # noqa: F401 - a fixture
 
 
 async def _submitted(world, count: int) -> list[int]:
@@ -94,9 +83,8 @@ async def test_a_transactions_rows_are_one_queue_job_and_one_worker_transaction(
     assert await _transactions_that_finished(message_ids) == 1
 
 
-async def test_one_failing_lead_in_a_batch_neither_blocks_nor_loses_the_others(
-    world, fast_policy, monkeypatch
-):
+@pytest.mark.usefixtures("fast_policy")
+async def test_one_failing_lead_in_a_batch_neither_blocks_nor_loses_the_others(world, monkeypatch):
     first, failing, last = await _submitted(world, 3)
     real_handler = application_jobs.deliver_application_job
     calls: list[int] = []
