@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
 
@@ -83,3 +84,50 @@ def on_commit(callback: AfterCommit) -> None:
     if callbacks is None:
         raise RuntimeError("on_commit() needs an open transaction()")
     callbacks.append(callback)
+
+
+class _Collected:
+    """One after-commit call of `send` with every item the transaction collected for it."""
+
+    def __init__(self, send: Callable[[list[Any]], Awaitable[None]]) -> None:
+        self.send = send
+        self.items: list[Any] = []
+
+    async def __call__(self) -> None:
+        await self.send(self.items)
+
+
+def on_commit_collect(send: Callable[[list[Any]], Awaitable[None]], item: Any) -> None:
+    """Like `on_commit`, but `send` runs once after the commit, with every item collected
+    for it during the transaction, in order."""
+    callbacks = _after_commit.get()
+    if callbacks is None:
+        raise RuntimeError("on_commit_collect() needs an open transaction()")
+    collected = next((c for c in callbacks if isinstance(c, _Collected) and c.send is send), None)
+    if collected is None:
+        collected = _Collected(send)
+        callbacks.append(collected)
+    collected.items.append(item)
+
+
+@asynccontextmanager
+async def savepoint() -> AsyncIterator[None]:
+    """A part of the open transaction that may fail alone: on an error its writes and the
+    `on_commit` callbacks it registered are undone and the error propagates; the
+    transaction goes on. (A cancellation aborts the whole transaction instead.) A part
+    that succeeds is not released: it ends with the transaction, one round trip less."""
+    current = engine().current_transaction.get()
+    callbacks = _after_commit.get()
+    if current is None or callbacks is None:
+        raise RuntimeError("savepoint() needs an open transaction()")
+    registered = len(callbacks)
+    collected = [(c, len(c.items)) for c in callbacks if isinstance(c, _Collected)]
+    point = await current.savepoint()
+    try:
+        yield
+    except Exception:
+        await point.rollback_to()
+        del callbacks[registered:]
+        for collector, count in collected:
+            del collector.items[count:]
+        raise

@@ -118,23 +118,31 @@ async def _save(session: Session) -> bytes | None:
     new_token = session.token is None
     if new_token:
         session.token = secrets.token_urlsafe(32)
-    await r.set(_key(session.token), json.dumps(session.data), ex=IDLE_SECONDS)  # type: ignore[arg-type]
-    if user_id := session.data.get("uid"):
-        await _index(int(user_id), session_id(session.token))  # type: ignore[arg-type]
-    return _cookie_header(session.token, IDLE_SECONDS) if new_token else None  # type: ignore[arg-type]
+    token: str = session.token  # type: ignore[assignment]
+    user_id = session.data.get("uid")
+    # One round trip: the session, and its place in the user's index.
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.set(_key(token), json.dumps(session.data), ex=IDLE_SECONDS)
+        if user_id:
+            index = _index_key(int(user_id))
+            pipe.zadd(index, {session_id(token): time.time()}, nx=True)
+            # Outlives the newest session by a little: that session's TTL was refreshed at
+            # most SEEN_RESOLUTION_SECONDS before this save.
+            pipe.expire(index, IDLE_SECONDS + 2 * SEEN_RESOLUTION_SECONDS)
+        saved = await pipe.execute()
+    if user_id and saved[1]:
+        await _cap(int(user_id))  # the index grew: a new session
+    return _cookie_header(token, IDLE_SECONDS) if new_token else None
 
 
-async def _index(user_id: int, sid: str) -> None:
+async def _cap(user_id: int) -> None:
+    """At most MAX_SESSIONS_PER_USER live sessions: the oldest beyond it end."""
     r = redis()
     index = _index_key(user_id)
-    await r.zadd(index, {sid: time.time()}, nx=True)
     await _prune(user_id)
     if (extra := await r.zcard(index) - MAX_SESSIONS_PER_USER) > 0:
         oldest = await r.zpopmin(index, extra)
         await r.delete(*(_id_key(member) for member, _score in oldest))
-    # Outlives the newest session by a little: that session's TTL was refreshed at most
-    # SEEN_RESOLUTION_SECONDS before this save.
-    await r.expire(index, IDLE_SECONDS + 2 * SEEN_RESOLUTION_SECONDS)
 
 
 async def _prune(user_id: int) -> list[tuple[str, dict[str, Any]]]:

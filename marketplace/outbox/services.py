@@ -12,14 +12,14 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from marketplace import jobs
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.db import on_commit, transaction
+from marketplace.db import on_commit, on_commit_collect, savepoint, transaction
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[Any]]
 ERROR_LENGTH = 300
+# Rows per queue job and per transaction of the worker: each handler runs in a savepoint
+# of its own, and PostgreSQL keeps up to 64 subtransactions per backend in shared memory.
+BATCH_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -73,46 +76,93 @@ POLICY = RetryPolicy.from_settings(settings)
 async def record(job: str, **payload: int | str) -> int:
     """Payloads carry ids only — never personal data. Returns the row's id.
 
-    The row is written already leased to the queue, and enqueued right after the commit:
-    no second transaction per job. Should the enqueue fail, the row is made due at once
-    for the sweeper; should the process die between the commit and the enqueue, the
-    sweeper sends the row when its lease ends. (A transaction that outlives the lease
-    may have its row sent twice; `execute` skips the second run.)"""
+    The row is written already leased to the queue, and enqueued right after the commit
+    together with the transaction's other rows (one queue job for them all): no second
+    transaction per job. Should the enqueue fail, the rows are made due at once for the
+    sweeper; should the process die between the commit and the enqueue, the sweeper sends
+    them when their lease ends. (A transaction that outlives the lease may have its rows
+    sent twice; `execute` skips the second run.)"""
     if job not in jobs.JOB_NAMES:
         raise ValueError(f"unknown job {job!r}")
     [row] = await OutboxMessage.raw(
         "INSERT INTO outbox_message (job, payload, next_attempt_at) "
         "VALUES ({}, {}::jsonb, clock_timestamp() + make_interval(secs => {})) "
-        "RETURNING id, job, runs, next_attempt_at",
+        "RETURNING id, runs, next_attempt_at",
         job,
         json.dumps(payload),
         POLICY.lease_seconds,
     )
-
-    async def enqueue_now() -> None:
-        try:
-            await _enqueue(row)
-        except Exception as exc:  # noqa: BLE001 - the sweeper sends it once it is due
-            log.warning(
-                "outbox enqueue of %s failed (%s); left for the sweeper",
-                row["id"],
-                type(exc).__name__,
-            )
-            await _release([row["id"]])
-
-    on_commit(enqueue_now)
+    on_commit_collect(_send_committed, row)
     return int(row["id"])
 
 
-async def _enqueue(row: dict[str, Any]) -> None:
-    """Hand a leased row to the queue. One queue id per delivery: arq silently drops a
-    job id it still remembers."""
-    lease = int(row["next_attempt_at"].timestamp() * 1000)
+async def _send_committed(rows: list[dict[str, Any]]) -> None:
+    await _SENDER.send(rows)
+
+
+class _Sender:
+    """Enqueues committed rows in batches, like a group commit: while one enqueue is in
+    flight, the rows that other transactions of this process commit meanwhile wait for
+    the next, so under load one Redis round trip carries many rows, and when idle none
+    waits for another. Each caller returns once its rows have been handed over (or
+    released for the sweeper)."""
+
+    def __init__(self) -> None:
+        self._waiting: list[dict[str, Any]] = []
+        self._round: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(self, rows: list[dict[str, Any]]) -> None:
+        loop = asyncio.get_running_loop()
+        if self._task is not None and self._task.get_loop() is not loop:
+            # Left by an event loop that has ended (one per test): its rows are leased, so
+            # the sweeper sends them.
+            self._waiting, self._round, self._task = [], None, None
+        self._waiting.extend(rows)
+        if self._round is None:
+            self._round = loop.create_future()
+        handed_over = self._round
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run())
+        await asyncio.shield(handed_over)
+
+    async def _run(self) -> None:
+        while self._waiting:
+            rows, self._waiting = self._waiting, []
+            handed_over, self._round = self._round, None
+            try:
+                for start in range(0, len(rows), BATCH_SIZE):
+                    await _enqueue_or_release(rows[start : start + BATCH_SIZE])
+            finally:
+                if handed_over is not None and not handed_over.done():
+                    handed_over.set_result(None)
+
+
+_SENDER = _Sender()
+
+
+async def _enqueue_or_release(rows: list[dict[str, Any]]) -> None:
+    try:
+        await _enqueue(rows)
+    except Exception as exc:  # noqa: BLE001 - the sweeper sends them once they are due
+        log.warning(
+            "outbox enqueue of %s rows from %s failed (%s); left for the sweeper",
+            len(rows),
+            rows[0]["id"],
+            type(exc).__name__,
+        )
+        await _release([row["id"] for row in rows])
+
+
+async def _enqueue(rows: list[dict[str, Any]]) -> None:
+    """Hand leased rows to the queue as one job. One queue id per delivery (the first
+    row's id, run and lease): arq silently drops a job id it still remembers."""
+    first = rows[0]
+    lease = int(first["next_attempt_at"].timestamp() * 1000)
     await jobs.enqueue(
-        row["job"],
-        job_id=f"outbox-{row['id']}-{row['runs']}-{lease}",
-        message_id=row["id"],
-        run=row["runs"],
+        jobs.BATCH_JOB,
+        job_id=f"outbox-{first['id']}-{first['runs']}-{lease}",
+        messages=[[row["id"], row["runs"]] for row in rows],
     )
 
 
@@ -147,14 +197,14 @@ async def _dispatch_due(ids: list[int] | None, batch: int) -> int:
             "WHERE id IN (SELECT id FROM outbox_message WHERE status = 'pending' "
             "AND next_attempt_at <= now() AND ({} OR id = ANY({})) "
             "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) "
-            "RETURNING id, job, runs, next_attempt_at",
+            "RETURNING id, runs, next_attempt_at",
             POLICY.lease_seconds,
             ids is None,
             ids or [],
             batch,
         )
-        for row in rows:
-            await _enqueue(row)
+        for start in range(0, len(rows), BATCH_SIZE):
+            await _enqueue(rows[start : start + BATCH_SIZE])
     return len(rows)
 
 
@@ -164,6 +214,12 @@ async def execute(handler: Handler, ctx: dict, message_id: int, run: int) -> Out
     A delivery for a row that is no longer pending, or that another run has overtaken
     (`run` differs), is skipped: duplicates from the queue are harmless. Returns the
     row's status after this run, or None when skipped."""
+    return await _execute_alone(lambda _job: handler, ctx, message_id, run)
+
+
+async def _execute_alone(
+    handler_of: Callable[[str], Handler], ctx: dict, message_id: int, run: int
+) -> OutboxStatus | None:
     try:
         async with transaction():
             rows = await OutboxMessage.raw(
@@ -173,7 +229,7 @@ async def execute(handler: Handler, ctx: dict, message_id: int, run: int) -> Out
             if not rows or rows[0]["status"] != OutboxStatus.PENDING or rows[0]["runs"] != run:
                 return None
             async with asyncio.timeout(POLICY.job_timeout_seconds):
-                await handler(ctx, **_payload(rows[0]["payload"]))
+                await handler_of(rows[0]["job"])(ctx, **_payload(rows[0]["payload"]))
             await OutboxMessage.raw(
                 "UPDATE outbox_message SET status = 'done', done_at = now(), "
                 "attempts = attempts + 1, runs = runs + 1 WHERE id = {}",
@@ -184,39 +240,160 @@ async def execute(handler: Handler, ctx: dict, message_id: int, run: int) -> Out
         return await _record_failure(message_id, run, exc)
 
 
+async def execute_batch(
+    handlers: Mapping[str, Handler], ctx: dict, messages: Sequence[Sequence[int]]
+) -> dict[int, OutboxStatus]:
+    """Run one delivery of several rows ([id, run] pairs) in one transaction: each
+    handler in a savepoint of its own, so a failing row rolls back alone and is recorded
+    as failed (retried with backoff, or dead) in the same transaction, while the others'
+    effects commit with their `done`. Rows no longer pending or overtaken are skipped as
+    in `execute`. Should the transaction itself fail (a lost connection, its commit), each
+    row runs again on its own. Returns the status of every row that ran."""
+    runs = {int(message_id): int(run) for message_id, run in messages}
+    statuses: dict[int, OutboxStatus] = {}
+    failures: list[tuple[Mapping[str, Any], Exception, OutboxStatus]] = []
+    try:
+        async with transaction():
+            rows = await OutboxMessage.raw(
+                "SELECT id, job, payload, status, attempts, runs FROM outbox_message "
+                "WHERE id = ANY({}) ORDER BY id FOR UPDATE",
+                list(runs),
+            )
+            done = []
+            for row in rows:
+                if row["status"] != OutboxStatus.PENDING or row["runs"] != runs[row["id"]]:
+                    continue
+                try:
+                    async with savepoint(), asyncio.timeout(POLICY.job_timeout_seconds):
+                        await handlers[row["job"]](ctx, **_payload(row["payload"]))
+                except Exception as exc:  # noqa: BLE001 - recorded with the batch
+                    status = await _fail(row, exc)
+                    failures.append((row, exc, status))
+                    statuses[row["id"]] = status
+                else:
+                    done.append(row["id"])
+                    statuses[row["id"]] = OutboxStatus.DONE
+            if done:
+                await OutboxMessage.raw(
+                    "UPDATE outbox_message SET status = 'done', done_at = now(), "
+                    "attempts = attempts + 1, runs = runs + 1 WHERE id = ANY({})",
+                    done,
+                )
+    except Exception as batch_error:  # noqa: BLE001 - nothing of the batch committed
+        log.warning(
+            "outbox batch of %s rows from %s failed (%s); running them one by one",
+            len(runs),
+            min(runs),
+            type(batch_error).__name__,
+        )
+        alone = {
+            message_id: await _execute_alone(handlers.__getitem__, ctx, message_id, run)
+            for message_id, run in runs.items()
+        }
+        return {message_id: status for message_id, status in alone.items() if status}
+    for row, error, status in failures:
+        _log_failure(row, error, status)
+    return statuses
+
+
+class BatchRunner:
+    """One worker's batch jobs, merged: the rows of jobs that arrive while `PARALLEL`
+    batches are running wait and then run together, up to BATCH_SIZE rows per
+    transaction. A backlog of one-row jobs (a submission each) is thus delivered many to
+    a transaction, and an idle worker runs a job at once. Whichever waiting job finds a
+    free slot runs the next batch, its rows or others'; a job cancelled mid-batch (the
+    worker stopping) puts the unfinished rows back for the others, and what nobody runs
+    stays pending for the sweeper."""
+
+    PARALLEL = 2
+
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        self.handlers = handlers
+        self._waiting: list[_Waiting] = []
+        self._running = 0
+        self._changed: asyncio.Future[None] | None = None
+
+    async def run(self, ctx: dict, messages: Sequence[Sequence[int]]) -> dict[int, OutboxStatus]:
+        mine = _Waiting([(int(m), int(r)) for m, r in messages])
+        self._waiting.append(mine)
+        while mine.statuses is None:
+            if self._running < self.PARALLEL and self._waiting:
+                await self._run_next(ctx)
+            else:
+                if self._changed is None:
+                    self._changed = asyncio.get_running_loop().create_future()
+                await asyncio.shield(self._changed)
+        return mine.statuses
+
+    async def _run_next(self, ctx: dict) -> None:
+        taken = [self._waiting.pop(0)]
+        size = len(taken[0].messages)
+        while self._waiting and size + len(self._waiting[0].messages) <= BATCH_SIZE:
+            size += len(self._waiting[0].messages)
+            taken.append(self._waiting.pop(0))
+        self._running += 1
+        try:
+            statuses = await execute_batch(
+                self.handlers, ctx, [message for job in taken for message in job.messages]
+            )
+            for job in taken:
+                job.statuses = {m: statuses[m] for m, _run in job.messages if m in statuses}
+        finally:
+            self._running -= 1
+            self._waiting[:0] = [job for job in taken if job.statuses is None]
+            if self._changed is not None and not self._changed.done():
+                self._changed.set_result(None)
+            self._changed = None
+
+
+@dataclass
+class _Waiting:
+    messages: list[tuple[int, int]]
+    statuses: dict[int, OutboxStatus] | None = None
+
+
 async def _record_failure(message_id: int, run: int, exc: Exception) -> OutboxStatus | None:
-    error = redact_sensitive(f"{type(exc).__name__}: {exc}")[:ERROR_LENGTH]
     async with transaction():
         rows = await OutboxMessage.raw(
-            "SELECT job, status, attempts, runs FROM outbox_message WHERE id = {} FOR UPDATE",
+            "SELECT id, job, status, attempts, runs FROM outbox_message WHERE id = {} FOR UPDATE",
             message_id,
         )
         if not rows or rows[0]["status"] != OutboxStatus.PENDING or rows[0]["runs"] != run:
             return None
-        if isinstance(exc, RecordedFailure):
-            await exc.record()
-        attempts = rows[0]["attempts"] + 1
-        status = OutboxStatus.DEAD if attempts >= POLICY.max_attempts else OutboxStatus.PENDING
-        delay = POLICY.backoff(attempts) if status == OutboxStatus.PENDING else 0.0
-        await OutboxMessage.raw(
-            "UPDATE outbox_message SET attempts = {}, runs = runs + 1, status = {}, "
-            "last_error = {}, next_attempt_at = now() + make_interval(secs => {}) WHERE id = {}",
-            attempts,
-            status.value,
-            error,
-            delay,
-            message_id,
-        )
+        status = await _fail(rows[0], exc)
+    _log_failure(rows[0], exc, status)
+    return status
+
+
+async def _fail(row: Mapping[str, Any], exc: Exception) -> OutboxStatus:
+    """Record a failed run of a row locked by the caller's transaction."""
+    if isinstance(exc, RecordedFailure):
+        await exc.record()
+    attempts = row["attempts"] + 1
+    status = OutboxStatus.DEAD if attempts >= POLICY.max_attempts else OutboxStatus.PENDING
+    delay = POLICY.backoff(attempts) if status == OutboxStatus.PENDING else 0.0
+    await OutboxMessage.raw(
+        "UPDATE outbox_message SET attempts = {}, runs = runs + 1, status = {}, "
+        "last_error = {}, next_attempt_at = now() + make_interval(secs => {}) WHERE id = {}",
+        attempts,
+        status.value,
+        redact_sensitive(f"{type(exc).__name__}: {exc}")[:ERROR_LENGTH],
+        delay,
+        row["id"],
+    )
+    return status
+
+
+def _log_failure(row: Mapping[str, Any], exc: Exception, status: OutboxStatus) -> None:
     # The class only: an exception's text may carry what it was handed.
     log.warning(
         "outbox %s (%s) attempt %s failed with %s; now %s",
-        message_id,
-        rows[0]["job"],
-        attempts,
+        row["id"],
+        row["job"],
+        row["attempts"] + 1,
         type(exc).__name__,
         status.value,
     )
-    return status
 
 
 def _payload(raw: Any) -> dict[str, Any]:

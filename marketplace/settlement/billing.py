@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from marketplace import outbox
-from marketplace.accounts.tables import BorrowerProfile
 from marketplace.agreements.queries import agreement_in_force
 from marketplace.agreements.terms import PricingModel
 from marketplace.applications.statuses import ApplicationStatus
@@ -33,15 +32,6 @@ async def _status_moment(application_id: int, status: str) -> datetime | None:
     return rows[0]["at"] if rows else None
 
 
-async def _borrower_key(borrower_id: int) -> str:
-    row = (
-        await BorrowerProfile.select(BorrowerProfile.id_number_index)
-        .where(BorrowerProfile.user == borrower_id)
-        .first()
-    )
-    return row["id_number_index"] if row else ""
-
-
 async def refresh_if_past(institution_id: int, period: date) -> None:
     """A charge or credit landing in an ended month: rebuild that month's draft."""
     if period < current_month():
@@ -55,18 +45,16 @@ async def bill(kind: str, application_id: int) -> int | None:
     the business moment bills that model. Idempotent: one event per (lead, kind)."""
     model = PricingModel(kind)
     async with transaction():
-        app = (
-            await Application.select(
-                Application.id,
-                Application.institution,
-                Application.borrower,
-                Application.delivered_at,
-            )
-            .where(Application.id == application_id)
-            .first()
+        # The lead with its borrower's key (the duplicate screen's), in one round trip.
+        apps = await Application.raw(
+            "SELECT a.institution, a.delivered_at, coalesce(p.id_number_index, '') AS borrower_key"
+            ' FROM application a LEFT JOIN borrower_profile p ON p."user" = a.borrower'
+            " WHERE a.id = {}",
+            application_id,
         )
-        if app is None:
+        if not apps:
             return None
+        app = apps[0]
         loan_id: int | None = None
         base: Decimal | None = None
         if model is PricingModel.CPL:
@@ -89,7 +77,7 @@ async def bill(kind: str, application_id: int) -> int | None:
         if terms is None or terms.pricing_model is not model:
             return None
         amount = to_fen(base * terms.rate) if base is not None else to_fen(terms.rate)
-        borrower_key = await _borrower_key(app["borrower"])
+        borrower_key: str = app["borrower_key"]
         await lock_institution(institution_id, exclusive=False)
         if model is PricingModel.CPL and borrower_key:
             await BillingEvent.raw(_DUPLICATE_LOCK, f"{institution_id}:{borrower_key}")
@@ -117,7 +105,7 @@ async def bill(kind: str, application_id: int) -> int | None:
         await refresh_if_past(institution_id, period)
         if model is PricingModel.CPL:
             await _screen_duplicates(event_id)
-            await screen_withdrawal(application_id)
+            await _credit_if_withdrawn_soon(event_id, application_id, moment)
         flag = (
             await FlaggedLead.select(FlaggedLead.reason, FlaggedLead.flagged_by)
             .where(FlaggedLead.application == application_id)
@@ -167,19 +155,26 @@ async def screen_withdrawal(application_id: int) -> int | None:
         if event is None:
             return None
         app = (
-            await Application.select(Application.delivered_at, Application.status)
+            await Application.select(Application.delivered_at)
             .where(Application.id == application_id)
             .first()
         )
         if app is None or app["delivered_at"] is None:
             return None
-        withdrawn_at = await _status_moment(application_id, ApplicationStatus.WITHDRAWN)
-        if withdrawn_at is None:
-            return None
-        hours = int((await get_parameters("credit_withdrawal_hours"))["credit_withdrawal_hours"])
-        if withdrawn_at - app["delivered_at"] > timedelta(hours=hours):
-            return None
-        return await credit_event(event["id"], CreditReason.WITHDRAWN, at=withdrawn_at)
+        return await _credit_if_withdrawn_soon(event["id"], application_id, app["delivered_at"])
+
+
+async def _credit_if_withdrawn_soon(
+    event_id: int, application_id: int, delivered_at: datetime
+) -> int | None:
+    """`screen_withdrawal` for a CPL event and delivery the caller has read."""
+    withdrawn_at = await _status_moment(application_id, ApplicationStatus.WITHDRAWN)
+    if withdrawn_at is None:
+        return None
+    hours = int((await get_parameters("credit_withdrawal_hours"))["credit_withdrawal_hours"])
+    if withdrawn_at - delivered_at > timedelta(hours=hours):
+        return None
+    return await credit_event(event_id, CreditReason.WITHDRAWN, at=withdrawn_at)
 
 
 async def event_net(event_id: int) -> Decimal:
