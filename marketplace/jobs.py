@@ -14,12 +14,8 @@ from typing import Any
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
-from arq.constants import job_key_prefix, result_key_prefix
 from arq.cron import cron
-from arq.jobs import serialize_job
-from arq.utils import timestamp_ms
 from arq.worker import Worker, create_worker, func
-from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from marketplace.contexts import Cron, cron_table, job_table
@@ -35,7 +31,7 @@ JOB_NAMES = frozenset(JOBS)
 # The queue job that runs several outbox rows (of any of the jobs above) at once.
 BATCH_JOB = "outbox.batch"
 
-_queue: tuple[ArqRedis, AsyncScript] | None = None
+_pool: ArqRedis | None = None
 
 
 def redis_settings() -> RedisSettings:
@@ -44,40 +40,18 @@ def redis_settings() -> RedisSettings:
     return RedisSettings.from_dsn(settings.redis_url)
 
 
-# arq's `enqueue_job` in one round trip instead of three (WATCH, EXISTS, then MULTI):
-# the same keys and the same rule, a job id still queued (or with a kept result) is not
-# enqueued again.
-_ENQUEUE_SCRIPT = """
-if redis.call('exists', KEYS[1], KEYS[2]) > 0 then return 0 end
-redis.call('psetex', KEYS[1], ARGV[1], ARGV[2])
-redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
-return 1
-"""
-
-
 async def enqueue(job: str, *, job_id: str, **kwargs: Any) -> None:
-    global _queue
-    if _queue is None:
-        pool = await create_pool(redis_settings())
-        _queue = (pool, pool.register_script(_ENQUEUE_SCRIPT))
-    pool, script = _queue
-    now = timestamp_ms()
-    await script(
-        keys=[job_key_prefix + job_id, result_key_prefix + job_id, pool.default_queue_name],
-        args=[
-            pool.expires_extra_ms,
-            serialize_job(job, (), kwargs, None, now, serializer=pool.job_serializer),
-            now,
-            job_id,
-        ],
-    )
+    global _pool
+    if _pool is None:
+        _pool = await create_pool(redis_settings())
+    await _pool.enqueue_job(job, _job_id=job_id, **kwargs)
 
 
 async def close() -> None:
-    global _queue
-    if _queue is not None:
-        await _queue[0].aclose()
-        _queue = None
+    global _pool
+    if _pool is not None:
+        await _pool.aclose()
+        _pool = None
 
 
 def _resolve(target: str):
