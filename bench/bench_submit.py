@@ -532,6 +532,13 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
     parser.add_argument("--profile", type=int, default=0, help="submissions under cProfile")
     parser.add_argument("--profile-out", type=Path, help="keep the profile here")
     parser.add_argument("--database", help="an existing generated database instead of a fresh one")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the job worker at this niceness (0-19): on a machine where it shares the"
+        " web workers' cores, it then delivers in their idle time instead of competing",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     sustained = int(args.rate * args.seconds)
@@ -578,7 +585,7 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
         processes.append(web)
         processes.append(
             start(
-                [sys.executable, "-m", "server.cli", "worker"],
+                ["nice", "-n", str(args.worker_nice), sys.executable, "-m", "server.cli", "worker"],
                 PROJECT_ROOT,
                 env,
                 tmp / "worker.log",
