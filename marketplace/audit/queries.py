@@ -267,6 +267,7 @@ OBJECT_TYPES: dict[str, str] = {
     "ordering_rules": N_("排序规则"),
     "banner": N_("首页横幅"),
     "campaign": N_("活动页"),
+    "campaign_list": N_("活动与横幅列表"),
     "complaint": N_("投诉"),
     "complaint_desk": N_("投诉列表"),
     "monitoring_case": N_("监控案件"),

@@ -12,7 +12,8 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from marketplace.i18n import _
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
 from marketplace.security import redact_sensitive
 from marketplace.settings import Settings, settings
+from marketplace.tracing import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +242,16 @@ async def _execute_alone(
         return await _record_failure(message_id, run, exc)
 
 
+@contextmanager
+def _row_run(row: Mapping[str, Any]) -> Iterator[None]:
+    """Log lines inside name the row's own run, as a one-row job's do (`jobs.py`)."""
+    token = current_request_id.set(f"job:{row['job']}:{row['id']}:{row['runs']}")
+    try:
+        yield
+    finally:
+        current_request_id.reset(token)
+
+
 async def execute_batch(
     handlers: Mapping[str, Handler], ctx: dict, messages: Sequence[Sequence[int]]
 ) -> dict[int, OutboxStatus]:
@@ -264,8 +276,9 @@ async def execute_batch(
                 if row["status"] != OutboxStatus.PENDING or row["runs"] != runs[row["id"]]:
                     continue
                 try:
-                    async with savepoint(), asyncio.timeout(POLICY.job_timeout_seconds):
-                        await handlers[row["job"]](ctx, **_payload(row["payload"]))
+                    with _row_run(row):
+                        async with savepoint(), asyncio.timeout(POLICY.job_timeout_seconds):
+                            await handlers[row["job"]](ctx, **_payload(row["payload"]))
                 except Exception as exc:  # noqa: BLE001 - recorded with the batch
                     status = await _fail(row, exc)
                     failures.append((row, exc, status))
@@ -292,7 +305,8 @@ async def execute_batch(
         }
         return {message_id: status for message_id, status in alone.items() if status}
     for row, error, status in failures:
-        _log_failure(row, error, status)
+        with _row_run(row):
+            _log_failure(row, error, status)
     return statuses
 
 
