@@ -193,20 +193,20 @@ def _campaign_row(row: dict, actor: Actor, now: datetime) -> ContentRow:
     return _row(row, actor, now, _campaign_values(row), detail)
 
 
-async def banner_rows(actor: Actor) -> list[ContentRow]:
+async def banner_rows(actor: Actor, limit: int = LIST_LIMIT) -> list[ContentRow]:
     rows = (
         await Banner.select()
         .order_by(Banner.placement)
         .order_by(Banner.sort_order)
         .order_by(Banner.id, ascending=False)
-        .limit(LIST_LIMIT)
+        .limit(limit)
     )
     now = clock.now()
     return [_banner_row(row, actor, now) for row in rows]
 
 
-async def campaign_rows(actor: Actor) -> list[ContentRow]:
-    rows = await Campaign.select().order_by(Campaign.id, ascending=False).limit(LIST_LIMIT)
+async def campaign_rows(actor: Actor, limit: int = LIST_LIMIT) -> list[ContentRow]:
+    rows = await Campaign.select().order_by(Campaign.id, ascending=False).limit(limit)
     now = clock.now()
     return [_campaign_row(row, actor, now) for row in rows]
 
@@ -230,7 +230,11 @@ async def export_rows(actor: Actor, tab: str, file_format: str) -> Export:
     if not actor.can(VIEW):
         raise PermissionDenied()
     banners = tab == "banners"
-    rows = await (banner_rows(actor) if banners else campaign_rows(actor))
+    # One row past the limit tells a cut list from one that is exactly that long.
+    read = banner_rows if banners else campaign_rows
+    rows = await read(actor, LIST_LIMIT + 1)
+    truncated = len(rows) > LIST_LIMIT
+    rows = rows[:LIST_LIMIT]
     async with transaction():
         await audit(
             actor, "campaign.export", "campaign_list", tab, rows=len(rows), format=file_format
@@ -258,7 +262,7 @@ async def export_rows(actor: Actor, tab: str, file_format: str) -> Export:
         headers,
         cells,
         limit=LIST_LIMIT,
-        truncated=len(rows) >= LIST_LIMIT,
+        truncated=truncated,
     )
 
 

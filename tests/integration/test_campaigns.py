@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 
 from marketplace import clock, storage
 from marketplace.audit.tables import AuditEntry
+from marketplace.campaigns import queries as campaign_queries
 from marketplace.campaigns.links import clean_link, href
 from marketplace.campaigns.queries import live_banners
 from marketplace.campaigns.services import (
@@ -618,7 +619,7 @@ async def test_campaign_admin_journey_and_audit(client, world, editor, at):
     assert link["href"] == "/campaigns/zhuangxiu-2026"
 
 
-async def test_both_tables_export_as_spreadsheets_audited(client, world, editor, at):
+async def test_both_tables_export_as_spreadsheets_audited(client, world, editor, at, monkeypatch):
     at(START + timedelta(hours=1))
     await _active_banner(editor, title="=HYPERLINK(1)", subtitle="新春")
     await create_banner(editor, banner_input(title="草稿横幅"), (png(), "image/png"))
@@ -656,6 +657,13 @@ async def test_both_tables_export_as_spreadsheets_audited(client, world, editor,
         ("campaigns", "xlsx", 1),
         ("banners", "csv", 2),
     ]
+    # A list exactly as long as the limit is whole; one more and the file says it was cut.
+    monkeypatch.setattr(campaign_queries, "LIST_LIMIT", 2)
+    whole = (await client.get("/admin/campaigns/export/csv?tab=banners")).content
+    assert "仅导出前" not in whole.decode("utf-8-sig")
+    await create_banner(editor, banner_input(title="第三个横幅"), (png(), "image/png"))
+    cut = (await client.get("/admin/campaigns/export/csv?tab=banners")).content.decode("utf-8-sig")
+    assert "仅导出前 2 条" in cut and len(cut.splitlines()) == 4
     # Whoever may not see the tables may not export them.
     await client.post("/admin/logout", data={"_csrf_token": await client.csrf_token()})
     await login(client, "/admin/login", "reviewer@loanmart.example")
