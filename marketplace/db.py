@@ -113,14 +113,17 @@ def on_commit_collect(send: Callable[[list[Any]], Awaitable[None]], item: Any) -
 @asynccontextmanager
 async def savepoint() -> AsyncIterator[None]:
     """A part of the open transaction that may fail alone: on an error its writes and the
-    `on_commit` callbacks it registered are undone and the error propagates; the
-    transaction goes on. (A cancellation aborts the whole transaction instead.) A part
-    that succeeds is not released: it ends with the transaction, one round trip less."""
+    `on_commit` callbacks it registered are undone, its `on_rollback` ones run (a file it
+    stored goes again), and the error propagates; the transaction goes on. (A
+    cancellation aborts the whole transaction instead.) A part that succeeds is not
+    released: it ends with the transaction, one round trip less."""
     current = engine().current_transaction.get()
     callbacks = _after_commit.get()
-    if current is None or callbacks is None:
+    undo = _after_rollback.get()
+    if current is None or callbacks is None or undo is None:
         raise RuntimeError("savepoint() needs an open transaction()")
     registered = len(callbacks)
+    undo_registered = len(undo)
     collected = [(c, len(c.items)) for c in callbacks if isinstance(c, _Collected)]
     point = await current.savepoint()
     try:
@@ -130,4 +133,7 @@ async def savepoint() -> AsyncIterator[None]:
         del callbacks[registered:]
         for collector, count in collected:
             del collector.items[count:]
+        undone, undo[undo_registered:] = undo[undo_registered:], []
+        for callback in undone:
+            await callback()
         raise

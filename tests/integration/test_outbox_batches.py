@@ -13,6 +13,7 @@ from marketplace import cache, jobs, outbox
 from marketplace.applications import jobs as application_jobs
 from marketplace.applications.tables import Application, ApplicationEvent
 from marketplace.db import savepoint, transaction
+from marketplace.errors import NotFound
 from marketplace.outbox import services as outbox_services
 from marketplace.outbox.services import execute_batch, sweep
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
@@ -184,6 +185,23 @@ async def test_a_savepoint_that_fails_takes_back_what_it_recorded():
     await jobs.run_until_idle()
     statuses = await OutboxMessage.select(OutboxMessage.status)
     assert {row["status"] for row in statuses} == {OutboxStatus.DONE}
+
+
+async def test_a_file_stored_by_a_savepoint_that_fails_goes_again():
+    """A batched handler that stores a file and then fails leaves no file behind; files of
+    the parts that succeed stay with the committed transaction."""
+    from marketplace import storage
+
+    async with transaction():
+        with pytest.raises(Boom):
+            async with savepoint():
+                await storage.put("exports/failed-part.csv", b"a", content_type="text/csv")
+                raise Boom
+        async with savepoint():
+            await storage.put("exports/kept-part.csv", b"b", content_type="text/csv")
+    with pytest.raises(NotFound):
+        await storage.get("exports/failed-part.csv")
+    assert await storage.get("exports/kept-part.csv") == b"b"
 
 
 def _handlers() -> dict:
