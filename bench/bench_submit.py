@@ -26,7 +26,8 @@ database's PostgreSQL backends, this load generator): on a shared 2-core machine
 say where the time goes better than the rates do.
 
 --profile N: N more submissions through the same app in this process (no uvicorn) under
-cProfile; the top functions are printed (--profile-out keeps the file).
+cProfile; the top functions are printed (--profile-out keeps the file), and the
+PostgreSQL and Redis round trips per submission.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/bench_submit.py \\
@@ -52,6 +53,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -472,6 +474,49 @@ row is one run; compare the ratios within a row.
 """
 
 
+class RoundTrips:
+    """Counts the statements sent to PostgreSQL (a transaction's BEGIN and COMMIT
+    included) and the commands or pipelines sent to Redis while it is entered."""
+
+    def __init__(self) -> None:
+        self.postgres = 0
+        self.redis = 0
+        self._restore: list[tuple[type, str, Any]] = []
+
+    def _count(self, owner: type, method: str, counter: str) -> None:
+        original = getattr(owner, method)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            setattr(self, counter, getattr(self, counter) + 1)
+            return await original(*args, **kwargs)
+
+        self._restore.append((owner, method, original))
+        setattr(owner, method, counted)
+
+    def __enter__(self) -> RoundTrips:
+        from asyncpg.connection import Connection
+        from redis.asyncio.connection import AbstractConnection
+
+        # `_execute` carries every query with arguments; `execute` without them goes
+        # straight to the protocol (BEGIN, COMMIT).
+        self._count(Connection, "_execute", "postgres")
+        original_execute = Connection.execute
+
+        async def execute(connection: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            if not args:
+                self.postgres += 1
+            return await original_execute(connection, query, *args, **kwargs)
+
+        self._restore.append((Connection, "execute", original_execute))
+        Connection.execute = execute  # type: ignore[method-assign]
+        self._count(AbstractConnection, "send_packed_command", "redis")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, method, original in reversed(self._restore):
+            setattr(owner, method, original)
+
+
 def profile_submissions(
     args: argparse.Namespace, borrowers: list[Borrower], tokens: dict[int, str],
     product: int, digest: str, csrf: str,
@@ -505,11 +550,17 @@ def profile_submissions(
     async def run() -> None:
         async with lifespan(app):
             await submit_all(borrowers[:warm])
-            profiler.enable()
-            try:
-                await submit_all(borrowers[warm:])
-            finally:
-                profiler.disable()
+            with RoundTrips() as trips:
+                profiler.enable()
+                try:
+                    await submit_all(borrowers[warm:])
+                finally:
+                    profiler.disable()
+        measured = len(borrowers) - warm
+        print(
+            f"round trips per submission: PostgreSQL {trips.postgres / measured:.1f},"
+            f" Redis {trips.redis / measured:.1f} (web process, job worker not included)"
+        )
 
     asyncio.run(run())
     if args.profile_out:
