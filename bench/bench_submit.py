@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import os
 import platform
@@ -642,6 +643,12 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
                 tmp / "worker.log",
             )
         )
+        if args.worker_nice:
+            # Started in a session of its own, the worker is its own scheduler autogroup,
+            # where niceness only ranks it against its own threads: the group's own
+            # niceness is what ranks it against the web workers.
+            with contextlib.suppress(OSError):  # no autogroups on this kernel: nothing to do
+                Path(f"/proc/{processes[1].pid}/autogroup").write_text(str(args.worker_nice))
         base = start(
             [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port",
              str(base_port), "--workers", str(WORKERS), "--no-access-log"],

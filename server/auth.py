@@ -53,7 +53,7 @@ async def current_actor(connection: ASGIConnection) -> Actor | None:
     actor = None
     if user_id := session.get("uid"):
         # Once per signed-in request: permissions as the super admin last left the matrix.
-        await ensure_fresh()
+        await ensure_fresh(session.matrix_stamp)
         try:
             actor = (await actor_for(int(user_id))).with_request(
                 client_address(connection), request_id(connection), device_id(connection)

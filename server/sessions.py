@@ -22,6 +22,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from marketplace.accounts.role_matrix import MATRIX_STAMP_KEY
 from marketplace.cache import redis
 from marketplace.i18n import N_, _
 from marketplace.security import mask_ip
@@ -54,11 +55,15 @@ def _index_key(user_id: int) -> str:
 
 
 class Session:
-    def __init__(self, token: str | None, data: dict[str, Any]) -> None:
+    def __init__(
+        self, token: str | None, data: dict[str, Any], matrix_stamp: str | None = None
+    ) -> None:
         self.token = token
         self.data = data
         self.modified = False
         self.rotated = False
+        # The role matrix's stamp as it was when the session was read (None: not read).
+        self.matrix_stamp = matrix_stamp
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -95,10 +100,15 @@ def _cookie_header(value: str, max_age: int) -> bytes:
 
 async def _load(token: str | None) -> Session:
     if token:
-        # Read and slide the idle expiry in one round trip (GETEX, Redis ≥ 6.2).
-        raw = await redis().getex(_key(token), ex=IDLE_SECONDS)
+        # One round trip: read the session and slide its idle expiry (GETEX, Redis ≥ 6.2),
+        # and read the role matrix's stamp, which a signed-in request checks next
+        # (`role_matrix.ensure_fresh`).
+        async with redis().pipeline(transaction=False) as pipe:
+            pipe.getex(_key(token), ex=IDLE_SECONDS)
+            pipe.get(MATRIX_STAMP_KEY)
+            raw, stamp = await pipe.execute()
         if raw is not None:
-            return Session(token, json.loads(raw))
+            return Session(token, json.loads(raw), stamp)
     return Session(None, {})
 
 

@@ -8,7 +8,8 @@ an in-process copy of those rows. Freshness across processes: after an edit comm
 writer stores a new random token under `MATRIX_STAMP_KEY` in Redis; `ensure_fresh()` —
 called once per signed-in request by the guard (`server.auth.current_actor`) and before
 every job and cron a worker runs (`marketplace.jobs`) — compares that token (one Redis GET) with
-the one the copy was loaded under and reloads the rows when they differ. So an edit applies
+the one the copy was loaded under and reloads the rows when they differ (on a request,
+the session load reads the token in the same round trip as the session). So an edit applies
 in every web and worker process from their next request or job. A lost key (Redis flushed)
 is replaced by a new token, which makes every process reload once.
 """
@@ -190,10 +191,13 @@ def permission_group(code: str) -> str:
 # --- keeping the in-process copy current -------------------------------------------------
 
 
-async def ensure_fresh() -> None:
-    """Reload the matrix edits when another process (or this one) changed them."""
+async def ensure_fresh(stamp: str | None = None) -> None:
+    """Reload the matrix edits when another process (or this one) changed them.
+
+    `stamp`: the token under `MATRIX_STAMP_KEY` when the caller has just read it (the
+    session load reads it in the same round trip as the session); read here otherwise."""
     try:
-        token = await cache.redis().get(MATRIX_STAMP_KEY)
+        token = stamp if stamp is not None else await cache.redis().get(MATRIX_STAMP_KEY)
         if token is None:
             await cache.redis().set(MATRIX_STAMP_KEY, secrets.token_hex(8), nx=True)
             token = await cache.redis().get(MATRIX_STAMP_KEY)

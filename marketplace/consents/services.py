@@ -28,18 +28,22 @@ async def grant_consent(actor: Actor, institution_id: int, notice: Notice) -> in
     """Record the borrower's separate consent to share SHARED_ITEMS with one institution,
     bound to the exact notice text shown (its digest). Call inside the caller's
     transaction; returns the consent id."""
-    rows = await Consent.insert(
-        Consent(
-            borrower=actor.user_id,
-            institution=institution_id,
-            notice_version=NOTICE_VERSION,
-            notice_hash=notice.digest,
-            purpose=notice.purpose,
-            data_items=list(SHARED_ITEMS),
-            retention=notice.retention,
-        )
-    ).returning(Consent.id)
-    consent_id = rows[0]["id"]
+    # Plain SQL: it runs on every application submitted, and building the ORM's INSERT
+    # cost more CPU than running it.
+    [row] = await Consent.raw(
+        "INSERT INTO consent (borrower, institution, notice_version, notice_hash, purpose,"
+        " data_items, retention, granted_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
+        " RETURNING id",
+        actor.user_id,
+        institution_id,
+        NOTICE_VERSION,
+        notice.digest,
+        notice.purpose,
+        list(SHARED_ITEMS),
+        notice.retention,
+        datetime.now(UTC),
+    )
+    consent_id = row["id"]
     await audit(
         actor,
         "consent.granted",
