@@ -18,16 +18,19 @@ baseline app with two workers. Phases, each beside the baseline's `/db` measured
 way right before:
 - capacity: --capacity submissions, C at a time (closed loop): submissions/s vs req/s;
 - sustained: --rate submissions a second for --seconds (open loop: each is sent at its
-  time whatever the others do; latency counts from that time), achieved rate, p50 / p99.
+  time whatever the others do; latency counts from that time), achieved rate, p50 / p99;
+  it starts once the capacity phase's applications are delivered (a quiet system).
 Then: how many of the run's applications were delivered (waiting up to --drain seconds),
 the web workers' resident memory after the load, and the CPU each component spent per
 submission from the first phase to the last delivery (web workers, job worker, the bench
 database's PostgreSQL backends, this load generator): on a shared 2-core machine these
 say where the time goes better than the rates do.
 
---profile N: N more submissions through the same app in this process (no uvicorn) under
-cProfile; the top functions are printed (--profile-out keeps the file), and the
-PostgreSQL and Redis round trips per submission.
+--profile N: N more submissions through the same app in this process (no uvicorn, no HTTP
+client): half of them measured (the web process's CPU, the database backends' CPU and the
+PostgreSQL and Redis round trips, per submission: steadier than the rates on a shared
+machine), the other half under cProfile, whose top functions are printed (--profile-out
+keeps the file).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres \\
     REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/bench_submit.py \\
@@ -400,10 +403,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def cpu_by_component(database_url: str, web: int, worker: int) -> dict[str, float]:
-    """CPU seconds used so far by the web workers, the job worker, this process (the load
-    generator) and the PostgreSQL backends connected to the bench database. Backends are
-    found by pid: a delta between two calls counts the ones alive at the second."""
+async def backend_cpu(database_url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to the bench database
+    (by pid: a delta between two calls counts the ones alive at the second)."""
     conn = await asyncpg.connect(**_config(database_url))
     try:
         backends = await conn.fetch(
@@ -412,11 +414,18 @@ async def cpu_by_component(database_url: str, web: int, worker: int) -> dict[str
         )
     finally:
         await conn.close()
+    return {row["pid"]: cpu_seconds(row["pid"]) for row in backends}
+
+
+async def cpu_by_component(database_url: str, web: int, worker: int) -> dict[str, float]:
+    """CPU seconds used so far by the web workers, the job worker, this process (the load
+    generator) and the PostgreSQL backends connected to the bench database."""
+    backends = await backend_cpu(database_url)
     return {
         "web": sum(cpu_seconds(pid) for pid in children(web)),
         "worker": cpu_seconds(worker),
         "client": time.process_time(),
-        **{f"pg{row['pid']}": cpu_seconds(row["pid"]) for row in backends},
+        **{f"pg{pid}": cpu for pid, cpu in backends.items()},
     }
 
 
@@ -463,7 +472,8 @@ addresses) each POST the apply form of one listed product once: the whole submis
 (guard and duplicate window, profile, consent, application, event, audit rows, anti-fraud
 screening with its per-key locked counts, outbox) on two uvicorn workers, with the job
 worker delivering. Capacity: C submissions at a time (closed loop). Sustained: R a second
-for S seconds (open loop, latency from each one's due time). Same-run baseline: the
+for S seconds (open loop, latency from each one's due time; from 2026-12-02 02:00 it
+starts once the capacity phase's applications are delivered). Same-run baseline: the
 bare-stack `/db` page (one query of 20 rows, two workers), measured the same way right
 before each phase. Delivered: the run's applications delivered to the institution, and
 how long after the load the last one was. RSS: the web workers' resident memory after the
@@ -518,31 +528,65 @@ class RoundTrips:
             setattr(owner, method, original)
 
 
-def profile_submissions(
+async def asgi_post(app: Any, path: str, cookie: str, data: dict[str, str], source: str) -> int:
+    """One form POST straight into the ASGI app (no server, no HTTP client: only the
+    app's own work is on this process's CPU); returns the status."""
+    body = urlencode(data).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "client": (source, 50000), "server": ("127.0.0.1", 80),
+        "headers": [
+            (b"host", b"127.0.0.1"), (b"cookie", cookie.encode()),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }  # fmt: skip
+    statuses: list[int] = []
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:  # the app only asks again to wait for a disconnect
+            await asyncio.Event().wait()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(scope, receive, send)
+    return statuses[0]
+
+
+def in_process_submissions(
     args: argparse.Namespace, borrowers: list[Borrower], tokens: dict[int, str],
-    product: int, digest: str, csrf: str,
+    product: int, digest: str, csrf: str, database_url: str,
 ) -> None:  # fmt: skip
-    """The app in this process (httpx's ASGI transport, the app `loanmart web` serves,
-    with its lifespan, without uvicorn): a few unprofiled submissions first, then cProfile
-    around the rest, C at a time. The client's own work is in the profile too."""
+    """The app `loanmart web` serves, in this process with its lifespan (no uvicorn, no
+    HTTP client), C submissions at a time: a few to warm up; half the rest measured (this
+    process's CPU, the bench database's backends' CPU and the round trips, per
+    submission); the other half under cProfile."""
     from server.app import create_app, lifespan
 
     app = create_app()
+    path = f"/products/{product}/apply"
     warm = min(5, len(borrowers) // 4)
+    timed = borrowers[warm : warm + (len(borrowers) - warm) // 2]
+    profiled = borrowers[warm + len(timed) :]
 
     async def submit_all(group: list[Borrower]) -> None:
         semaphore = asyncio.Semaphore(args.concurrency)
 
         async def one(borrower: Borrower) -> None:
-            transport = httpx.ASGITransport(app=app, client=(address(borrower.n), 50000))
-            cookies = {"lm_session": tokens[borrower.user_id], "csrftoken": csrf}
-            async with (
-                semaphore,
-                httpx.AsyncClient(
-                    transport=transport, base_url="http://127.0.0.1", cookies=cookies
-                ) as client,
-            ):
-                await client.post(f"/products/{product}/apply", data=form(digest, csrf, borrower.n))
+            cookie = f"lm_session={tokens[borrower.user_id]}; csrftoken={csrf}"
+            async with semaphore:
+                status = await asgi_post(
+                    app, path, cookie, form(digest, csrf, borrower.n), address(borrower.n)
+                )
+            if status != 303:
+                raise SystemExit(f"an in-process submission answered {status}")
 
         await asyncio.gather(*(one(b) for b in group))
 
@@ -551,17 +595,25 @@ def profile_submissions(
     async def run() -> None:
         async with lifespan(app):
             await submit_all(borrowers[:warm])
+            before = await backend_cpu(database_url)
+            started = time.process_time()
             with RoundTrips() as trips:
-                profiler.enable()
-                try:
-                    await submit_all(borrowers[warm:])
-                finally:
-                    profiler.disable()
-        measured = len(borrowers) - warm
-        print(
-            f"round trips per submission: PostgreSQL {trips.postgres / measured:.1f},"
-            f" Redis {trips.redis / measured:.1f} (web process, job worker not included)"
-        )
+                await submit_all(timed)
+            web = time.process_time() - started
+            after = await backend_cpu(database_url)
+            postgres = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+            n = len(timed)
+            print(
+                f"in process, {n} submissions {args.concurrency} at a time: web CPU"
+                f" {1000 * web / n:.2f} ms, PostgreSQL backends {1000 * postgres / n:.2f} ms,"
+                f" round trips PostgreSQL {trips.postgres / n:.1f}, Redis {trips.redis / n:.1f}"
+                " per submission (job worker not included)"
+            )
+            profiler.enable()
+            try:
+                await submit_all(profiled)
+            finally:
+                profiler.disable()
 
     asyncio.run(run())
     if args.profile_out:
@@ -696,6 +748,12 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
             await closed_loop(web_port, posts(warm), 4)
             base_capacity = await closed_loop(base_port, db_gets(capacity), args.concurrency)
             submit_capacity = await closed_loop(web_port, posts(capacity), args.concurrency)
+            # The sustained phase starts from a quiet system, not on top of the capacity
+            # phase's backlog of deliveries (whose queries would compete with it).
+            settled = await deliveries(
+                database_url, [b.user_id for b in warm + capacity], args.drain
+            )
+            print(f"capacity phase delivered {settled[0]} of {settled[1]} in {settled[2]:.1f} s")
             base_steady = await open_loop(base_port, db_gets(steady), args.rate)
             submit_steady = await open_loop(web_port, posts(steady), args.rate)
             return base_capacity, submit_capacity, base_steady, submit_steady
@@ -737,7 +795,9 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
         for process in processes:
             stop_server(process)
         if args.profile:
-            profile_submissions(args, borrowers[-args.profile :], tokens, product, digest, csrf)
+            in_process_submissions(
+                args, borrowers[-args.profile :], tokens, product, digest, csrf, database_url
+            )
         if not args.no_write:
             row = (
                 f"| {now()} | {'fresh demo' if fresh else name} | {before:,} "
