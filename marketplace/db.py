@@ -15,6 +15,7 @@ from marketplace.settings import settings
 AfterCommit = Callable[[], Awaitable[None]]
 _after_commit: ContextVar[list[AfterCommit] | None] = ContextVar("after_commit", default=None)
 _after_rollback: ContextVar[list[AfterCommit] | None] = ContextVar("after_rollback", default=None)
+_before_commit: ContextVar[list[_Collected] | None] = ContextVar("before_commit", default=None)
 
 
 def make_engine(database_url: str) -> PostgresEngine:
@@ -55,11 +56,15 @@ async def transaction() -> AsyncIterator[None]:
         return
     callbacks: list[AfterCommit] = []
     undo: list[AfterCommit] = []
+    pending: list[_Collected] = []
     token = _after_commit.set(callbacks)
     undo_token = _after_rollback.set(undo)
+    pending_token = _before_commit.set(pending)
     try:
         async with db.transaction():
             yield
+            for write in pending:
+                await write()
     except BaseException:
         for callback in undo:
             await callback()
@@ -67,6 +72,7 @@ async def transaction() -> AsyncIterator[None]:
     finally:
         _after_commit.reset(token)
         _after_rollback.reset(undo_token)
+        _before_commit.reset(pending_token)
     for callback in callbacks:
         await callback()
 
@@ -110,6 +116,23 @@ def on_commit_collect(send: Callable[[list[Any]], Awaitable[None]], item: Any) -
     collected.items.append(item)
 
 
+def before_commit_collect(write: Callable[[list[Any]], Awaitable[None]], item: Any) -> bool:
+    """Collect `item` for one call of `write` inside the open transaction, just before it
+    commits, with every item collected for it, in order: rows that nothing reads before
+    the commit go in one statement instead of one each. Items collected in a savepoint
+    that fails go with it. False outside a `transaction()` (nothing collected: the
+    caller writes the item itself)."""
+    pending = _before_commit.get()
+    if pending is None:
+        return False
+    collected = next((c for c in pending if c.send is write), None)
+    if collected is None:
+        collected = _Collected(write)
+        pending.append(collected)
+    collected.items.append(item)
+    return True
+
+
 @asynccontextmanager
 async def savepoint() -> AsyncIterator[None]:
     """A part of the open transaction that may fail alone: on an error its writes and the
@@ -120,17 +143,20 @@ async def savepoint() -> AsyncIterator[None]:
     current = engine().current_transaction.get()
     callbacks = _after_commit.get()
     undo = _after_rollback.get()
-    if current is None or callbacks is None or undo is None:
+    pending = _before_commit.get()
+    if current is None or callbacks is None or undo is None or pending is None:
         raise RuntimeError("savepoint() needs an open transaction()")
     registered = len(callbacks)
     undo_registered = len(undo)
-    collected = [(c, len(c.items)) for c in callbacks if isinstance(c, _Collected)]
+    pending_registered = len(pending)
+    collected = [(c, len(c.items)) for c in [*callbacks, *pending] if isinstance(c, _Collected)]
     point = await current.savepoint()
     try:
         yield
     except Exception:
         await point.rollback_to()
         del callbacks[registered:]
+        del pending[pending_registered:]
         for collector, count in collected:
             del collector.items[count:]
         undone, undo[undo_registered:] = undo[undo_registered:], []
