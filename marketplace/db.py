@@ -109,6 +109,12 @@ def on_commit_collect(send: Callable[[list[Any]], Awaitable[None]], item: Any) -
     callbacks = _after_commit.get()
     if callbacks is None:
         raise RuntimeError("on_commit_collect() needs an open transaction()")
+    _collect(callbacks, send, item)
+
+
+def _collect(callbacks: list[Any], send: Callable[[list[Any]], Awaitable[None]], item: Any) -> None:
+    """Add `item` to the `_Collected` call of `send` among `callbacks`, adding that call
+    the first time."""
     collected = next((c for c in callbacks if isinstance(c, _Collected) and c.send is send), None)
     if collected is None:
         collected = _Collected(send)
@@ -125,11 +131,7 @@ def before_commit_collect(write: Callable[[list[Any]], Awaitable[None]], item: A
     pending = _before_commit.get()
     if pending is None:
         return False
-    collected = next((c for c in pending if c.send is write), None)
-    if collected is None:
-        collected = _Collected(write)
-        pending.append(collected)
-    collected.items.append(item)
+    _collect(pending, write, item)
     return True
 
 
