@@ -151,20 +151,27 @@ def guard_from(params: Mapping[str, Any]) -> GuardSettings:
     )
 
 
-async def active_loan_payments(borrower_id: int) -> Decimal:
-    """The monthly payments of the borrower's loans tracked here that still owe money."""
-    rows = await Application.raw(
-        "SELECT i.loan, i.principal_due + i.interest_due + i.fee_due AS due "
-        "FROM loan_instalment i JOIN loan l ON l.id = i.loan "
-        "WHERE l.borrower = {} AND l.status = ANY({}) AND i.status = ANY({}) "
-        "ORDER BY i.loan, i.number",
-        borrower_id,
-        list(ACTIVE_LOAN_STATES),
-        list(OPEN_INSTALMENT_STATES),
-    )
+# The open instalments of the borrower's tracked loans as JSON pairs [loan, due], next
+# first: a scalar subquery, so the submission reads it in the statement that takes the
+# borrower's lock (loans do not change with submissions, so its snapshot is good enough).
+OPEN_DUES_SQL = (
+    "SELECT COALESCE(json_agg(json_build_array(i.loan,"
+    " i.principal_due + i.interest_due + i.fee_due) ORDER BY i.loan, i.number), '[]')"
+    " FROM loan_instalment i JOIN loan l ON l.id = i.loan"
+    " WHERE l.borrower = {} AND l.status = ANY({}) AND i.status = ANY({})"
+)
+
+
+def open_dues_args(borrower_id: int) -> tuple[int, list[str], list[str]]:
+    return borrower_id, list(ACTIVE_LOAN_STATES), list(OPEN_INSTALMENT_STATES)
+
+
+def active_loan_payments(open_dues: str) -> Decimal:
+    """The monthly payments of the borrower's loans tracked here that still owe money,
+    from `OPEN_DUES_SQL`'s answer."""
     dues: dict[int, list[Decimal]] = defaultdict(list)
-    for row in rows:
-        dues[row["loan"]].append(Decimal(row["due"]))
+    for loan, due in json.loads(open_dues, parse_float=Decimal):
+        dues[loan].append(Decimal(due))
     return sum((monthly_payment(schedule) for schedule in dues.values()), Decimal("0.00"))
 
 

@@ -26,6 +26,7 @@ from marketplace.applications.applicant import (
 )
 from marketplace.applications.guard import (
     GUARD_PARAMETERS,
+    OPEN_DUES_SQL,
     DebtToIncome,
     GuardSettings,
     active_loan_payments,
@@ -33,6 +34,7 @@ from marketplace.applications.guard import (
     cooling_off_message,
     guard_from,
     new_loan_payment,
+    open_dues_args,
     product_quote,
 )
 from marketplace.applications.reporting import Channel, income_band
@@ -468,19 +470,21 @@ async def _submit(
             errors[prefix + "amount"] = exc.message
         else:
             payments.append(new_loan_payment(plan))
-    if payments and "monthly_income" not in errors:
-        # The borrower means to take one of these loans: the dearest is the burden to weigh.
-        debt = DebtToIncome(
-            new_payment=max(payments),
-            existing_payments=await active_loan_payments(actor.user_id or 0),
-            monthly_income=cmd.person.monthly_income,
-            limit=guard.dti_warning_ratio,
-        )
-        if debt.exceeded and not cmd.debt_warning_read:
-            errors[DEBT_WARNING] = debt.warning()
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
-        mobile = await _lock_borrower(actor.user_id)
+        borrower = await _lock_borrower(actor.user_id or 0)
+        mobile = borrower.mobile
+        if payments and "monthly_income" not in errors:
+            # The borrower means to take one of these loans: the dearest is the burden to
+            # weigh.
+            debt = DebtToIncome(
+                new_payment=max(payments),
+                existing_payments=borrower.loan_payments,
+                monthly_income=cmd.person.monthly_income,
+                limit=guard.dti_warning_ratio,
+            )
+            if debt.exceeded and not cmd.debt_warning_read:
+                errors[DEBT_WARNING] = debt.warning()
         now = datetime.now(UTC)
         history = await _borrower_history(
             actor.user_id,
@@ -569,12 +573,29 @@ async def _submit(
     return references
 
 
-async def _lock_borrower(user_id: int | None) -> str:
-    """Lock the borrower's account row for the transaction; their mobile ("" if none)."""
-    rows = await User.raw("SELECT mobile_encrypted FROM app_user WHERE id = {} FOR UPDATE", user_id)
-    if not rows or not rows[0]["mobile_encrypted"]:
-        return ""
-    return decrypt_field(rows[0]["mobile_encrypted"], context="user.mobile")
+@dataclass(frozen=True)
+class LockedBorrower:
+    mobile: str  # "" if none
+    loan_payments: Decimal  # what their tracked loans cost a month (`active_loan_payments`)
+
+
+_LOCK_BORROWER = """
+SELECT mobile_encrypted, ({dues}) AS open_dues FROM app_user WHERE id = {{}} FOR UPDATE
+"""
+_LOCK_BORROWER_SQL = _LOCK_BORROWER.format(dues=OPEN_DUES_SQL)
+
+
+async def _lock_borrower(user_id: int) -> LockedBorrower:
+    """Lock the borrower's account row for the transaction; with what the submission
+    needs of it and of their loans, in the same round trip."""
+    rows = await User.raw(_LOCK_BORROWER_SQL, *open_dues_args(user_id), user_id)
+    if not rows:
+        return LockedBorrower("", Decimal("0.00"))
+    encrypted = rows[0]["mobile_encrypted"]
+    return LockedBorrower(
+        decrypt_field(encrypted, context="user.mobile") if encrypted else "",
+        active_loan_payments(rows[0]["open_dues"]),
+    )
 
 
 async def _borrower_history(
