@@ -473,7 +473,7 @@ addresses) each POST the apply form of one listed product once: the whole submis
 (guard and duplicate window, profile, consent, application, event, audit rows, anti-fraud
 screening with its per-key locked counts, outbox) on two uvicorn workers, with the job
 worker delivering. Capacity: C submissions at a time (closed loop). Sustained: R a second
-for S seconds (open loop, latency from each one's due time; from 2026-12-02 02:00 it
+for S seconds (open loop, latency from each one's due time; from the 2026-12-02 09:34 row it
 starts once the capacity phase's applications are delivered). Same-run baseline: the
 bare-stack `/db` page (one query of 20 rows, two workers), measured the same way right
 before each phase. Delivered: the run's applications delivered to the institution, and
@@ -647,7 +647,7 @@ def main() -> int:  # noqa: PLR0915 - one run, start to end
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     # The load generator on the event loop the web workers run on (uvicorn's): the
-    # standard one spends about twice its CPU, which it takes from the processes measured.
+    # standard one spends 1.5–2× its CPU, which it takes from the processes measured.
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     sustained = int(args.rate * args.seconds)
     if args.rate <= 0 or sustained < 20 or args.capacity < 20 or args.concurrency < 1:

@@ -473,7 +473,6 @@ async def _submit(
     async with transaction():
         # Serialise one borrower's submissions: the checks below are then race-free.
         borrower = await _lock_borrower(actor.user_id or 0)
-        mobile = borrower.mobile
         if payments and "monthly_income" not in errors:
             # The borrower means to take one of these loans: the dearest is the burden to
             # weigh.
@@ -509,7 +508,7 @@ async def _submit(
             {
                 "real_name": cmd.person.real_name,
                 "id_number": cmd.person.id_number,
-                "mobile": mobile,
+                "mobile": borrower.mobile,
                 "city": cmd.person.city,
                 "employment_type": cmd.person.employment_type,
                 "monthly_income": str(cmd.person.monthly_income),
@@ -559,7 +558,7 @@ async def _submit(
                     reference,
                     product["institution"],
                     actor.user_id,
-                    mobile,
+                    borrower.mobile,
                     cmd.person.id_number,
                 )
             )
