@@ -12,7 +12,7 @@ from marketplace.accounts.roles import permissions_of, role_label
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.db import transaction
+from marketplace.db import fetch, transaction
 from marketplace.errors import DomainError, Throttled, ValidationFailed
 from marketplace.i18n import _
 from marketplace.notifications.services import send_sms
@@ -210,7 +210,7 @@ async def actor_for(user_id: int) -> Actor:
     """The acting principal for a session's user id; frozen users are refused."""
     # Plain SQL: this runs on every signed-in request, and building the ORM's join cost
     # more CPU than running it.
-    rows = await User.raw(
+    rows = await fetch(
         "SELECT u.id, u.kind, u.display_name, u.role, u.status, i.id AS institution_id,"
         " i.short_name AS institution_name"
         " FROM app_user u LEFT JOIN institution i ON i.id = u.institution WHERE u.id = {}",

@@ -51,7 +51,7 @@ from marketplace.cache import catalogue_cached, pinned_catalogue
 from marketplace.consents.notices import Notice, build_notice
 from marketplace.consents.services import grant_consent
 from marketplace.consents.tables import Consent
-from marketplace.db import transaction
+from marketplace.db import fetch, transaction
 from marketplace.delivery.rules import LeadFacts
 from marketplace.delivery.services import admission
 from marketplace.errors import (
@@ -274,7 +274,7 @@ async def _insert_application(new: NewApplication, actor: Actor, now: datetime) 
     another one, so it never reaches the borrower."""
     for _attempt in range(REFERENCE_ATTEMPTS):
         reference = _reference()
-        rows = await Application.raw(
+        rows = await fetch(
             _INSERT_APPLICATION_SQL,
             reference,
             new.borrower,
@@ -587,7 +587,7 @@ _LOCK_BORROWER_SQL = _LOCK_BORROWER.format(dues=OPEN_DUES_SQL)
 async def _lock_borrower(user_id: int) -> LockedBorrower:
     """Lock the borrower's account row for the transaction; with what the submission
     needs of it and of their loans, in the same round trip."""
-    rows = await User.raw(_LOCK_BORROWER_SQL, *open_dues_args(user_id), user_id)
+    rows = await fetch(_LOCK_BORROWER_SQL, *open_dues_args(user_id), user_id)
     if not rows:
         return LockedBorrower("", Decimal("0.00"))
     encrypted = rows[0]["mobile_encrypted"]
@@ -602,7 +602,7 @@ async def _borrower_history(
 ) -> list[dict[str, Any]]:
     """The borrower's applications the checks need, in one query: those sent since
     `since` (the longest window the checks count) and those of this submission key."""
-    return await Application.raw(
+    return await fetch(
         "SELECT reference, product, institution, status, submitted_at, submission_key"
         " FROM application WHERE borrower = {} AND (submission_key = {} OR submitted_at >= {})"
         " ORDER BY id",

@@ -6,8 +6,7 @@ from piccolo.utils.encoding import dump_json
 
 from marketplace import freshness
 from marketplace.actors import Actor
-from marketplace.audit.tables import AuditEntry
-from marketplace.db import before_commit_collect, engine, on_commit
+from marketplace.db import Statement, engine, on_commit, write_before_commit
 
 
 async def record(
@@ -15,7 +14,7 @@ async def record(
 ) -> None:
     """Append one audit row inside the transaction of the write it describes, so the row
     exists exactly when the write does. The rows of a transaction are written together,
-    just before it commits (one statement for them all: a submission records two)."""
+    just before it commits (one statement for them all, with its other such writes)."""
     if engine().current_transaction.get() is None:
         raise RuntimeError("audit.record() needs an open transaction()")
     row = (
@@ -30,8 +29,7 @@ async def record(
         actor.request_id,
         dump_json(detail),
     )
-    if not before_commit_collect(_write, row):  # a transaction not opened by `transaction()`
-        await _write([row])
+    await write_before_commit(_insert_rows, row)
     if freshness.affects_catalogue(action):
         on_commit(freshness.changed)
 
@@ -51,5 +49,5 @@ ORDER BY position
 """
 
 
-async def _write(rows: list[tuple[Any, ...]]) -> None:
-    await AuditEntry.raw(_INSERT_ROWS_SQL, *(list(column) for column in zip(*rows, strict=True)))
+def _insert_rows(rows: list[tuple[Any, ...]]) -> Statement:
+    return _INSERT_ROWS_SQL, [list(column) for column in zip(*rows, strict=True)]

@@ -12,7 +12,7 @@ from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
 from marketplace.consents.notices import NOTICE_VERSION, SHARED_ITEMS, Notice
 from marketplace.consents.tables import Consent, ConsentWithdrawal, DataExport
-from marketplace.db import transaction
+from marketplace.db import fetch, transaction
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.inbox.services import notify_borrower, notify_institution
@@ -30,7 +30,7 @@ async def grant_consent(actor: Actor, institution_id: int, notice: Notice) -> in
     transaction; returns the consent id."""
     # Plain SQL: it runs on every application submitted, and building the ORM's INSERT
     # cost more CPU than running it.
-    [row] = await Consent.raw(
+    [row] = await fetch(
         "INSERT INTO consent (borrower, institution, notice_version, notice_hash, purpose,"
         " data_items, retention, granted_at) VALUES ({}, {}, {}, {}, {}, {}, {}, {})"
         " RETURNING id",

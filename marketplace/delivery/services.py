@@ -19,7 +19,7 @@ from marketplace.actors import Actor
 from marketplace.agreements.queries import TERMS_IN_FORCE_SQL, terms_from, terms_in_force_args
 from marketplace.audit.services import record as audit
 from marketplace.cities import parse_city_list
-from marketplace.db import transaction
+from marketplace.db import fetch, transaction
 from marketplace.delivery.rules import Admission, LeadFacts, Limits, Usage, judge
 from marketplace.delivery.tables import DeliverySettings
 from marketplace.errors import PermissionDenied
@@ -62,7 +62,7 @@ def _starts(now: datetime) -> tuple[datetime, datetime]:
 async def usage_of(institution_id: int, now: datetime) -> Usage:
     day, month = _starts(now)
     row = (
-        await DeliverySettings.raw(
+        await fetch(
             _USAGE_SQL,
             institution_id,
             day,
@@ -123,7 +123,7 @@ async def admission(
     """May a lead with `facts` (None: not typed yet) go to the institution now? With
     `lock`, inside the caller's transaction, the answer holds until it commits."""
     now = datetime.now(UTC)
-    [row] = await DeliverySettings.raw(
+    [row] = await fetch(
         _GATE_LOCKED if lock else _GATE,
         institution_id,
         *terms_in_force_args(institution_id, now),

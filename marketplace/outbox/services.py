@@ -20,7 +20,7 @@ from typing import Any
 from marketplace import jobs
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.db import on_commit, on_commit_collect, savepoint, transaction
+from marketplace.db import fetch, on_commit, on_commit_collect, savepoint, transaction
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
@@ -86,7 +86,7 @@ async def record(job: str, **payload: int | str) -> int:
     sent twice; `execute` skips the second run.)"""
     if job not in jobs.JOB_NAMES:
         raise ValueError(f"unknown job {job!r}")
-    [row] = await OutboxMessage.raw(
+    [row] = await fetch(
         "INSERT INTO outbox_message (job, payload, next_attempt_at) "
         "VALUES ({}, {}::jsonb, clock_timestamp() + make_interval(secs => {})) "
         "RETURNING id, runs, next_attempt_at",

@@ -20,7 +20,7 @@ from typing import Any
 from marketplace import outbox
 from marketplace.actors import SYSTEM, Actor
 from marketplace.audit.services import record as audit
-from marketplace.db import transaction
+from marketplace.db import fetch, transaction
 from marketplace.errors import (
     DomainError,
     InvalidTransition,
@@ -220,7 +220,7 @@ async def _screen_keys(
     locks = sorted(_lock_name(stage, rule.key, refs[rule.key].ref) for rule in rules)
     phone, id_number = refs.get(KeyKind.PHONE), refs.get(KeyKind.ID_NUMBER)
     address = _ip_or_none(keys.get(KeyKind.ADDRESS))
-    [found] = await RiskObservation.raw(
+    [found] = await fetch(
         _LOCK_AND_BLACKLIST_SQL,
         locks,
         phone.ref if phone else None,
@@ -229,7 +229,7 @@ async def _screen_keys(
     )
     hits: list[Hit] = []
     if rules:
-        rows = await RiskObservation.raw(
+        rows = await fetch(
             _OBSERVE_AND_COUNT_SQL,
             at,
             stage,

@@ -1,0 +1,115 @@
+"""Fewer round trips, same answers: `marketplace.db.fetch` (the busiest paths' statements
+without Piccolo's per-call parsing) answers what `Table.raw` answers, on the transaction's
+connection when one is open; `write_before_commit` sends a transaction's last writes (its
+audit rows, the borrower's profile) as one statement just before the commit."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from marketplace import db
+from marketplace.accounts.profiles import ProfileFacts, save_borrower_profile
+from marketplace.accounts.tables import BorrowerProfile, User
+from marketplace.audit.services import record as audit
+from marketplace.audit.tables import AuditEntry
+from marketplace.db import _numbered, fetch, transaction
+from tests import factories
+
+COLUMNS = (
+    "SELECT id, display_name, status, {}::numeric AS amount, {}::text[] AS tags"
+    " FROM app_user WHERE id = {}"
+)
+
+
+async def test_it_answers_what_piccolo_raw_answers():
+    user = await factories.user("borrower", "13700003333", "borrower", None, "取数人")
+    args = (Decimal("12.50"), ["a", "b"], user.user_id)
+    assert await fetch(COLUMNS, *args) == await User.raw(COLUMNS, *args)
+    [row] = await fetch(COLUMNS, *args)
+    assert row == {
+        "id": user.user_id,
+        "display_name": "取数人",
+        "status": "active",
+        "amount": Decimal("12.50"),
+        "tags": ["a", "b"],
+    }
+    # Doubled braces are literal ones (Piccolo's own compiler gets them wrong).
+    assert await fetch("SELECT '{{}}'::jsonb AS empty, {}::int AS one", 1) == [
+        {"empty": "{}", "one": 1}
+    ]
+    assert await fetch("SELECT id FROM app_user WHERE id = {}", -1) == []
+
+
+async def test_inside_a_transaction_it_sees_and_loses_the_transactions_writes():
+    user = await factories.user("borrower", "13700003333", "borrower", None, "取数人")
+    rename = "UPDATE app_user SET display_name = {} WHERE id = {} RETURNING display_name"
+    with pytest.raises(RuntimeError):
+        async with transaction():
+            assert await fetch(rename, "改名中", user.user_id) == [{"display_name": "改名中"}]
+            [row] = await fetch("SELECT display_name FROM app_user WHERE id = {}", user.user_id)
+            assert row["display_name"] == "改名中"
+            raise RuntimeError("roll back")
+    [row] = await fetch("SELECT display_name FROM app_user WHERE id = {}", user.user_id)
+    assert row["display_name"] == "取数人"
+
+
+def test_placeholders_are_numbered_in_order_and_doubled_braces_stay_literal():
+    assert _numbered("a = {} AND b = ANY({}::int[]) AND c = '{{}}'") == (
+        "a = $1 AND b = ANY($2::int[]) AND c = '{}'"
+    )
+    assert _numbered("SELECT 1") == "SELECT 1"
+    with pytest.raises(ValueError, match="placeholders"):
+        _numbered("SELECT {name}")
+
+
+def _facts(city: str) -> ProfileFacts:
+    return ProfileFacts(
+        real_name="张伟",
+        id_number=factories.valid_id_number(),
+        city=city,
+        monthly_income=Decimal("12000"),
+        employment_type="employee",
+    )
+
+
+async def test_a_transactions_last_writes_go_in_one_statement_just_before_its_commit(
+    world, monkeypatch
+):
+    borrower = world.borrower.user_id
+    statements: list[str] = []
+
+    async def counted_fetch(template: str, *args: object) -> list[dict]:
+        statements.append(template)
+        return await fetch(template, *args)
+
+    monkeypatch.setattr(db, "fetch", counted_fetch)
+    async with transaction():
+        await save_borrower_profile(borrower, _facts("北京"))
+        await audit(world.borrower, "profile.update", "borrower_profile", borrower)
+        await save_borrower_profile(borrower, _facts("上海"))  # twice: the last one
+        assert statements == [], "nothing is written before the commit"
+    [write] = statements
+    assert "INSERT INTO borrower_profile" in write
+    assert "INSERT INTO audit_entry" in write
+    [profile] = await BorrowerProfile.select(BorrowerProfile.city)
+    assert profile["city"] == "上海"
+    assert [row.action for row in await AuditEntry.objects()] == ["profile.update"]
+
+
+async def test_a_transaction_that_fails_leaves_none_of_its_last_writes(world):
+    borrower = world.borrower.user_id
+    with pytest.raises(ZeroDivisionError):
+        async with transaction():
+            await save_borrower_profile(borrower, _facts("北京"))
+            await audit(world.borrower, "profile.update", "borrower_profile", borrower)
+            _ = 1 / 0
+    assert await BorrowerProfile.count() == 0
+    assert await AuditEntry.count() == 0
+
+
+async def test_outside_a_transaction_the_write_goes_at_once(world):
+    await save_borrower_profile(world.borrower.user_id, _facts("广州"))
+    [profile] = await BorrowerProfile.select(BorrowerProfile.city)
+    assert profile["city"] == "广州"
