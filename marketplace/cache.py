@@ -12,9 +12,10 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from redis.asyncio import Redis
 
-from marketplace.db import engine
+from marketplace.db import commits, engine
 from marketplace.i18n import LANGUAGE
 from marketplace.settings import settings
+from marketplace.tracing import current_request_id
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +56,9 @@ CATALOGUE_VERSION_SQL = "SELECT token FROM catalogue_version WHERE id = 1"
 MAX_ENTRIES = 5_000
 
 _pinned: ContextVar[int | None] = ContextVar("pinned_catalogue", default=None)
+# A token read with another statement of a web request: (token, request id, `commits()`
+# at that moment).
+_offered: ContextVar[tuple[int, str, int] | None] = ContextVar("offered_catalogue", default=None)
 
 
 class _Entries:
@@ -84,9 +88,22 @@ async def catalogue_version() -> int | None:
     pinned = _pinned.get()
     if pinned is not None:
         return pinned
+    offered = _offered.get()
+    if offered is not None and offered[1:] == (current_request_id.get(), commits()):
+        return offered[0]
     pool = db.pool
     # Without a pool (one-off commands) every read opens a connection anyway.
     return None if pool is None else await pool.fetchval(CATALOGUE_VERSION_SQL)
+
+
+def offer_catalogue_version(token: int) -> None:
+    """A token the request read anyway, with a statement it runs first (the signed-in
+    actor's row, `CATALOGUE_VERSION_SQL` as a column of it): the request's reads take it
+    instead of a round trip of their own, until it commits a transaction (its own write
+    may have changed the catalogue). Only within the web request that read it."""
+    request_id = current_request_id.get()
+    if request_id is not None:
+        _offered.set((token, request_id, commits()))
 
 
 @asynccontextmanager

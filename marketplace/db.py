@@ -19,6 +19,7 @@ AfterCommit = Callable[[], Awaitable[None]]
 _after_commit: ContextVar[list[AfterCommit] | None] = ContextVar("after_commit", default=None)
 _after_rollback: ContextVar[list[AfterCommit] | None] = ContextVar("after_rollback", default=None)
 _before_commit: ContextVar[list[_Collected] | None] = ContextVar("before_commit", default=None)
+_commits: ContextVar[int] = ContextVar("commits", default=0)
 
 
 def make_engine(database_url: str) -> PostgresEngine:
@@ -109,8 +110,15 @@ async def transaction() -> AsyncIterator[None]:
         _after_commit.reset(token)
         _after_rollback.reset(undo_token)
         _before_commit.reset(pending_token)
+    _commits.set(_commits.get() + 1)
     for callback in callbacks:
         await callback()
+
+
+def commits() -> int:
+    """How many transactions this request (this task) has committed so far: what it read
+    before a commit may be older than its own writes."""
+    return _commits.get()
 
 
 def on_rollback(callback: AfterCommit) -> None:

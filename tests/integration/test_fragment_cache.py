@@ -134,6 +134,35 @@ async def test_cache_is_bypassed_inside_a_transaction():
         assert await cache.catalogue_version() is None
 
 
+async def test_signed_in_pages_read_the_catalogue_version_with_the_actor(
+    client, world, monkeypatch
+):
+    """No round trip of its own: the version comes with the signed-in actor's row."""
+    first, _second = await _signed_in_catalogue(client, world)
+    monkeypatch.setattr(cache, "CATALOGUE_VERSION_SQL", "SELECT 1 / 0")
+    for path in (*PAGES, f"/products/{first}"):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_a_version_read_with_the_actor_serves_its_request_until_it_commits():
+    from marketplace.db import transaction
+    from marketplace.tracing import current_request_id
+
+    current = await cache.catalogue_version()
+    request = current_request_id.set("request-1")
+    try:
+        cache.offer_catalogue_version(-1)
+        assert await cache.catalogue_version() == -1
+        current_request_id.set("request-2")
+        assert await cache.catalogue_version() == current, "another request reads its own"
+        current_request_id.set("request-1")
+        async with transaction():
+            pass
+        assert await cache.catalogue_version() == current, "its own write may have changed it"
+    finally:
+        current_request_id.reset(request)
+
+
 async def test_featured_products_put_high_cost_last(client, world):
     cheap_popular = await factories.listed_product(world.staff, world.operator, name="低价热门贷")
     cheap_quiet = await factories.listed_product(world.staff, world.operator, name="低价冷门贷")
