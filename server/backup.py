@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from marketplace.db import engine
+from marketplace.db import engine, start_pool
 from marketplace.dburl import engine_config
 from marketplace.settings import settings
 
@@ -282,7 +282,7 @@ async def restore_backup(
                 on_table,
             )
         finally:
-            await engine().start_connection_pool(min_size=1, max_size=4)
+            await start_pool(max_size=4)
         restored_files = sorted(p for p in (work_dir / FILES).rglob("*") if p.is_file())
         if files_dir().exists():
             shutil.rmtree(files_dir())

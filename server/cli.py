@@ -19,9 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 async def _with_db(coro_factory):
-    from marketplace.db import engine
+    from marketplace.db import engine, start_pool
 
-    await engine().start_connection_pool(min_size=1, max_size=4)
+    await start_pool(max_size=4)
     try:
         return await coro_factory()
     finally:
