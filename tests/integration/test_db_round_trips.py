@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import asyncpg
 import pytest
 
 from marketplace import db
@@ -107,6 +108,21 @@ async def test_a_transaction_that_fails_leaves_none_of_its_last_writes(world):
             _ = 1 / 0
     assert await BorrowerProfile.count() == 0
     assert await AuditEntry.count() == 0
+
+
+async def test_a_last_write_that_fails_rolls_the_whole_transaction_back(world):
+    """The collected writes fail at the commit, not where they were asked for: everything
+    the transaction did goes with them, and the caller gets the error."""
+    borrower = world.borrower.user_id
+    with pytest.raises(asyncpg.exceptions.ForeignKeyViolationError):
+        async with transaction():
+            await fetch("UPDATE app_user SET display_name = {} WHERE id = {}", "改名", borrower)
+            await audit(world.borrower, "profile.update", "borrower_profile", borrower)
+            await save_borrower_profile(-1, _facts("北京"))  # no such account
+    [row] = await fetch("SELECT display_name FROM app_user WHERE id = {}", borrower)
+    assert row["display_name"] == "张伟"
+    assert await AuditEntry.count() == 0
+    assert await BorrowerProfile.count() == 0
 
 
 async def test_outside_a_transaction_the_write_goes_at_once(world):
