@@ -92,7 +92,7 @@ async def catalogue_version() -> int | None:
     if offered is not None and offered[1:] == (current_request_id.get(), commits()):
         return offered[0]
     pool = db.pool
-    # Without a pool (one-off commands) every read opens a connection anyway.
+    # Without a pool (a script) every read opens a connection anyway.
     return None if pool is None else await pool.fetchval(CATALOGUE_VERSION_SQL)
 
 

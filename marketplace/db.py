@@ -61,7 +61,7 @@ async def fetch(template: str, *args: Any) -> list[dict[str, Any]]:
         records = await current.connection.fetch(_numbered(template), *args)
     elif db.pool is not None:
         records = await db.pool.fetch(_numbered(template), *args)
-    else:  # one-off commands run without a pool: Piccolo opens a connection
+    else:  # a process that started no pool (a script): Piccolo opens a connection
         records = await db.run_querystring(QueryString(template, *args))
     return [dict(record) for record in records]
 
