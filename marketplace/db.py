@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from functools import lru_cache
+from functools import lru_cache, partial
 from string import Formatter
 from typing import Any
 
@@ -101,7 +102,7 @@ async def transaction() -> AsyncIterator[None]:
         async with db.transaction():
             yield
             if pending:
-                await _write_together([write.send(write.items) for write in pending])
+                await _write_pending(pending, callbacks)
     except BaseException:
         for callback in undo:
             await callback()
@@ -139,10 +140,11 @@ def on_commit(callback: AfterCommit) -> None:
 class _Collected:
     """One call of `send` with every item the transaction collected for it: after the
     commit (`on_commit_collect`), or as one of the writes just before it
-    (`write_before_commit`)."""
+    (`write_before_commit`, whose `written` callback then gets the rows it returned)."""
 
-    def __init__(self, send: Callable[[list[Any]], Any]) -> None:
+    def __init__(self, send: Callable[[list[Any]], Any], written: Written | None = None) -> None:
         self.send = send
+        self.written = written
         self.items: list[Any] = []
 
     async def __call__(self) -> None:
@@ -158,48 +160,90 @@ def on_commit_collect(send: Callable[[list[Any]], Awaitable[None]], item: Any) -
     _collect(callbacks, send, item)
 
 
-def _collect(callbacks: list[Any], send: Callable[[list[Any]], Any], item: Any) -> None:
+def _collect(
+    callbacks: list[Any],
+    send: Callable[[list[Any]], Any],
+    item: Any,
+    written: Written | None = None,
+) -> None:
     """Add `item` to the `_Collected` call of `send` among `callbacks`, adding that call
     the first time."""
     collected = next((c for c in callbacks if isinstance(c, _Collected) and c.send is send), None)
     if collected is None:
-        collected = _Collected(send)
+        collected = _Collected(send, written)
         callbacks.append(collected)
     collected.items.append(item)
 
 
 Statement = tuple[str, Sequence[Any]]  # a `fetch` template and its arguments
+# What a write's `RETURNING` gave, as JSON values (numbers, strings, lists, objects).
+Written = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
-async def write_before_commit(statement: Callable[[list[Any]], Statement], item: Any) -> None:
+async def write_before_commit(
+    statement: Callable[[list[Any]], Statement], item: Any, *, written: Written | None = None
+) -> None:
     """Write `item` just before the open transaction commits, for rows nothing reads
     earlier: `statement(items)` writes every item collected for it, in order, and all the
     transaction's such writes go in one statement (one round trip: a submission's audit
-    rows and the borrower's profile). Items collected in a savepoint that fails go with
-    it. Outside a `transaction()` the item is written at once."""
+    rows, the borrower's profile and its outbox row). Items collected in a savepoint that
+    fails go with it. With `written`, the statement ends in `RETURNING`, and `written`
+    gets those rows after the commit. Outside a `transaction()` the item is written at
+    once (and `written` runs then)."""
     pending = _before_commit.get()
     if pending is None:
-        await _write_together([statement([item])])
+        [rows] = await _write_together([_Collected(statement, written)], [item])
+        if written is not None:
+            await written(rows)
     else:
-        _collect(pending, statement, item)
+        _collect(pending, statement, item, written)
+
+
+async def _write_pending(pending: list[_Collected], after_commit: list[AfterCommit]) -> None:
+    """The transaction's collected writes, as its last statement; the rows of those that
+    asked for them go to their `written` callbacks after the commit."""
+    returned = await _write_together(pending)
+    for write, rows in zip(pending, returned, strict=True):
+        if write.written is not None:
+            after_commit.append(partial(write.written, rows))
 
 
 # Each write one data-modifying CTE: they all see the same snapshot, so none may touch a
-# row another one writes (each `statement` writes its own table).
+# row another one writes (each `statement` writes its own table). A write whose rows are
+# wanted is read back as one JSON array.
 _WRITE_PART = "write_{number} AS ({sql})"
-_WRITES = "WITH {parts} SELECT 1"
+_WRITES = "WITH {parts} SELECT {results}"
+_RESULT = "(SELECT coalesce(json_agg(w), '[]') FROM write_{number} AS w) AS write_{number}"
 
 
-async def _write_together(statements: list[Statement]) -> None:
-    if len(statements) == 1:
+async def _write_together(
+    writes: list[_Collected], items: list[Any] | None = None
+) -> list[list[dict[str, Any]]]:
+    """Send `writes` (with `items`, or each with its own) in one statement; the rows each
+    returned, as JSON values ([] for those without `written`)."""
+    statements = [write.send(items if items is not None else write.items) for write in writes]
+    wanted = [number for number, write in enumerate(writes, 1) if write.written is not None]
+    if len(statements) == 1 and not wanted:
         [(sql, args)] = statements
         await fetch(sql, *args)
-        return
+        return [[]]
     parts = ", ".join(
         _WRITE_PART.format(number=number, sql=sql)
         for number, (sql, _args) in enumerate(statements, 1)
     )
-    await fetch(_WRITES.format(parts=parts), *(arg for _sql, args in statements for arg in args))
+    results = ", ".join(_RESULT.format(number=number) for number in wanted) or "1"
+    [row] = await fetch(
+        _WRITES.format(parts=parts, results=results),
+        *(arg for _sql, args in statements for arg in args),
+    )
+    return [
+        _json(row[f"write_{number}"]) if number in wanted else []
+        for number in range(1, len(statements) + 1)
+    ]
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
 
 
 @asynccontextmanager

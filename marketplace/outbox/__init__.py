@@ -1,3 +1,3 @@
-from marketplace.outbox.services import record
+from marketplace.outbox.services import record, record_now
 
-__all__ = ["record"]
+__all__ = ["record", "record_now"]

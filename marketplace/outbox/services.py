@@ -20,7 +20,16 @@ from typing import Any
 from marketplace import jobs
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.db import fetch, on_commit, on_commit_collect, savepoint, transaction
+from marketplace.db import (
+    Statement,
+    engine,
+    fetch,
+    on_commit,
+    on_commit_collect,
+    savepoint,
+    transaction,
+    write_before_commit,
+)
 from marketplace.errors import NotFound, PermissionDenied
 from marketplace.i18n import _
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
@@ -75,27 +84,53 @@ class RecordedFailure(Exception):
 POLICY = RetryPolicy.from_settings(settings)
 
 
-async def record(job: str, **payload: int | str) -> int:
-    """Payloads carry ids only — never personal data. Returns the row's id.
+async def record(job: str, **payload: int | str) -> None:
+    """Payloads carry ids only — never personal data.
 
-    The row is written already leased to the queue, and enqueued right after the commit
-    together with the transaction's other rows (one queue job for them all): no second
-    transaction per job. Should the enqueue fail, the rows are made due at once for the
-    sweeper; should the process die between the commit and the enqueue, the sweeper sends
-    them when their lease ends. (A transaction that outlives the lease may have its rows
-    sent twice; `execute` skips the second run.)"""
-    if job not in jobs.JOB_NAMES:
-        raise ValueError(f"unknown job {job!r}")
-    [row] = await fetch(
-        "INSERT INTO outbox_message (job, payload, next_attempt_at) "
-        "VALUES ({}, {}::jsonb, clock_timestamp() + make_interval(secs => {})) "
-        "RETURNING id, runs, next_attempt_at",
-        job,
-        json.dumps(payload),
-        POLICY.lease_seconds,
-    )
+    The row is written with the transaction's other last writes, just before its commit
+    (`write_before_commit`: no round trip of its own), already leased to the queue, and
+    enqueued right after the commit together with the transaction's other rows (one
+    queue job for them all): no second transaction per job. Should the enqueue fail, the
+    rows are made due at once for the sweeper; should the process die between the commit
+    and the enqueue, the sweeper sends them when their lease ends. (A transaction that
+    outlives the lease may have its rows sent twice; `execute` skips the second run.)"""
+    await write_before_commit(_insert_rows, _message(job, payload), written=_send_committed)
+
+
+async def record_now(job: str, **payload: int | str) -> int:
+    """`record`, written at once: for a caller that keeps the row's id. Returns it."""
+    sql, args = _insert_rows([_message(job, payload)])
+    [row] = await fetch(sql, *args)
     on_commit_collect(_send_committed, row)
     return int(row["id"])
+
+
+def _message(job: str, payload: Mapping[str, int | str]) -> tuple[str, str]:
+    if job not in jobs.JOB_NAMES:
+        raise ValueError(f"unknown job {job!r}")
+    if engine().current_transaction.get() is None:
+        raise RuntimeError("outbox.record() needs the caller's open transaction()")
+    return job, json.dumps(payload)
+
+
+# What the sender needs of a leased row; the lease (its end, in ms) names the queue job.
+_LEASED = "RETURNING id, runs, (extract(epoch FROM next_attempt_at) * 1000)::bigint AS lease_ms"
+_INSERT_ROWS_SQL = (
+    "INSERT INTO outbox_message (job, payload, next_attempt_at) "
+    "SELECT job, payload::jsonb, clock_timestamp() + make_interval(secs => {{}}) "
+    "FROM unnest({{}}::text[], {{}}::text[]) WITH ORDINALITY AS m(job, payload, n) "
+    "ORDER BY n {leased}"
+)
+_INSERT_ROWS = _INSERT_ROWS_SQL.format(leased=_LEASED)
+
+
+def _insert_rows(messages: list[tuple[str, str]]) -> Statement:
+    """Rows in the order recorded (ids ascending: a batch runs them in that order)."""
+    return _INSERT_ROWS, [
+        POLICY.lease_seconds,
+        [job for job, _payload in messages],
+        [payload for _job, payload in messages],
+    ]
 
 
 async def _send_committed(rows: list[dict[str, Any]]) -> None:
@@ -160,10 +195,9 @@ async def _enqueue(rows: list[dict[str, Any]]) -> None:
     """Hand leased rows to the queue as one job. One queue id per delivery (the first
     row's id, run and lease): arq silently drops a job id it still remembers."""
     first = rows[0]
-    lease = int(first["next_attempt_at"].timestamp() * 1000)
     await jobs.enqueue(
         jobs.BATCH_JOB,
-        job_id=f"outbox-{first['id']}-{first['runs']}-{lease}",
+        job_id=f"outbox-{first['id']}-{first['runs']}-{first['lease_ms']}",
         messages=[[row["id"], row["runs"]] for row in rows],
     )
 
@@ -190,16 +224,21 @@ async def sweep(batch: int = 500) -> int:
     return await _dispatch_due(None, batch)
 
 
+_LEASE_DUE_SQL = (
+    "UPDATE outbox_message SET next_attempt_at = now() + make_interval(secs => {{}}) "
+    "WHERE id IN (SELECT id FROM outbox_message WHERE status = 'pending' "
+    "AND next_attempt_at <= now() AND ({{}} OR id = ANY({{}})) "
+    "ORDER BY next_attempt_at LIMIT {{}} FOR UPDATE SKIP LOCKED) {leased}"
+)
+_LEASE_DUE = _LEASE_DUE_SQL.format(leased=_LEASED)
+
+
 async def _dispatch_due(ids: list[int] | None, batch: int) -> int:
     # Enqueued inside the transaction that takes the lease: if Redis refuses, the lease
     # rolls back and the row stays due for the next sweep.
     async with transaction():
         rows = await OutboxMessage.raw(
-            "UPDATE outbox_message SET next_attempt_at = now() + make_interval(secs => {}) "
-            "WHERE id IN (SELECT id FROM outbox_message WHERE status = 'pending' "
-            "AND next_attempt_at <= now() AND ({} OR id = ANY({})) "
-            "ORDER BY next_attempt_at LIMIT {} FOR UPDATE SKIP LOCKED) "
-            "RETURNING id, runs, next_attempt_at",
+            _LEASE_DUE,
             POLICY.lease_seconds,
             ids is None,
             ids or [],

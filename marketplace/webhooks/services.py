@@ -192,7 +192,7 @@ async def publish(institution_id: int, event: str, **subject: int) -> int:
 
 
 async def _send(delivery_id: int) -> None:
-    message_id = await outbox.record(SEND_JOB, delivery_id=delivery_id)
+    message_id = await outbox.record_now(SEND_JOB, delivery_id=delivery_id)
     await WebhookDelivery.update(
         {WebhookDelivery.outbox_message: message_id, WebhookDelivery.delivered_at: None}
     ).where(WebhookDelivery.id == delivery_id)

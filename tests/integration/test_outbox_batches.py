@@ -6,6 +6,7 @@ again; a worker merges the one-row jobs it holds at once into shared transaction
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -37,7 +38,7 @@ async def _queued_jobs() -> int:
 async def _deliveries_recorded(application_ids: list[int]) -> list[int]:
     async with transaction():
         return [
-            await outbox.record("applications.deliver", application_id=application_id)
+            await outbox.record_now("applications.deliver", application_id=application_id)
             for application_id in application_ids
         ]
 
@@ -172,15 +173,15 @@ async def test_the_worker_merges_the_one_row_jobs_it_holds_into_shared_transacti
 
 async def test_a_savepoint_that_fails_takes_back_what_it_recorded():
     async with transaction():
-        kept = await outbox.record("notifications.deliver", notification_id=1)
+        await outbox.record("notifications.deliver", notification_id=1)
         with pytest.raises(Boom):
             async with savepoint():
                 await outbox.record("notifications.deliver", notification_id=2)
                 raise Boom
         async with savepoint():
-            also_kept = await outbox.record("notifications.deliver", notification_id=3)
-    rows = await OutboxMessage.select(OutboxMessage.id).order_by(OutboxMessage.id)
-    assert [row["id"] for row in rows] == [kept, also_kept]
+            await outbox.record("notifications.deliver", notification_id=3)
+    rows = await OutboxMessage.select(OutboxMessage.payload).order_by(OutboxMessage.id)
+    assert [json.loads(row["payload"])["notification_id"] for row in rows] == [1, 3]
     assert await _queued_jobs() == 1
     await jobs.run_until_idle()
     statuses = await OutboxMessage.select(OutboxMessage.status)
@@ -226,7 +227,7 @@ async def test_a_batch_whose_transaction_fails_runs_again_row_by_row():
 
     async with transaction():
         message_ids = [
-            await outbox.record("notifications.deliver", notification_id=number)
+            await outbox.record_now("notifications.deliver", notification_id=number)
             for number in (1, 2, 3)
         ]
     statuses = await execute_batch(
