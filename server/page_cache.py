@@ -1,7 +1,7 @@
 """Rendered pages for anonymous visitors, kept in this process and never stale (issue 14).
 
-Which requests: a GET of a route in CACHED_ROUTES by a visitor with no session cookie and
-either no CSRF cookie or one this server signed. The key: the path, the query string with
+Which requests: a GET of a route in CACHED_ROUTES by a visitor with no session or flash
+cookie and either no CSRF cookie or one this server signed. The key: the path, the query string with
 its keys sorted (a repeated key or a blank value is not cached), the htmx fragment flag
 and the language.
 
@@ -54,6 +54,7 @@ from server.behaviour import TRACKED_KEY, Tracked, replay
 from server.metrics import REGISTRY
 from server.rendering import IMPERSONAL_KEY, fragment_wanted
 from server.sessions import COOKIE_NAME as SESSION_COOKIE
+from server.sessions import FLASH_COOKIE
 
 # The discovery pages, and the calculators: a quote is a pure function of its URL (and of
 # the product, which the generation covers), but rendering its schedule is the costliest
@@ -290,7 +291,7 @@ class PageCacheMiddleware(HttpMiddleware):
         if scope["method"] != "GET" or not self.paths.fullmatch(scope["path"]):  # type: ignore[typeddict-item]
             return None
         cookies = _cookies(scope)
-        if cookies is None or SESSION_COOKIE in cookies:
+        if cookies is None or SESSION_COOKIE in cookies or FLASH_COOKIE in cookies:
             return None
         token = cookies.get(self.csrf.cookie_name)
         if token is not None and not self._signed(token):

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 from marketplace.accounts.services import principal_view
 from marketplace.inbox.queries import unread_count
 from server.auth import current_actor
-from server.sessions import session_of
+from server.sessions import flashes_of
 
 IMPERSONAL_KEY = "lm_impersonal"
 
@@ -38,8 +38,7 @@ def wants_fragment(request: Request) -> bool:
 
 
 def flash(request: Request, message: str, category: str = "success") -> None:
-    session = session_of(request.scope)
-    session["flashes"] = [*session.get("flashes", []), {"category": category, "message": message}]
+    flashes_of(request.scope).add(category, message)
 
 
 async def render(
@@ -62,7 +61,7 @@ async def render(
     }
     partial = fragment is not None and wants_fragment(request)
     if not partial:
-        ctx["flashes"] = session_of(request.scope).pop("flashes", [])
+        ctx["flashes"] = flashes_of(request.scope).take()
     if actor is None and not ctx.get("flashes"):
         # Nothing of this visitor's but the CSRF token: the page cache may keep the page.
         request.scope[IMPERSONAL_KEY] = True  # type: ignore[literal-required]

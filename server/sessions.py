@@ -11,7 +11,9 @@ has expired whenever it is written or read."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -31,6 +33,11 @@ from marketplace.settings import settings
 COOKIE_NAME = "lm_session"
 IDLE_SECONDS = 12 * 3600
 SCOPE_KEY = "lm_session"
+FLASH_COOKIE = "lm_flash"
+FLASHES_KEY = "lm_flashes"
+# A flash waits this long for the page that shows it, and no longer than a cookie can hold.
+FLASH_SECONDS = 600
+MAX_FLASH_BYTES = 3000
 # More sign-ins than this end the oldest session: the index cannot grow without bound.
 MAX_SESSIONS_PER_USER = 10
 # "Last seen" is written at most this often, not on every request.
@@ -91,8 +98,8 @@ def session_of(scope: Scope) -> Session:
     return scope[SCOPE_KEY]  # type: ignore[literal-required]
 
 
-def _cookie_header(value: str, max_age: int) -> bytes:
-    parts = [f"{COOKIE_NAME}={value}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
+def _cookie_header(value: str, max_age: int, name: str = COOKIE_NAME) -> bytes:
+    parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax", f"Max-Age={max_age}"]
     if settings.secure_cookies:
         parts.append("Secure")
     return "; ".join(parts).encode("latin-1")
@@ -297,17 +304,94 @@ def _touch(session: Session) -> None:
         session["_seen"] = int(time.time())
 
 
-def _cookie_token(scope: Scope) -> str | None:
+def _cookie(scope: Scope, cookie_name: str) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"cookie":
             cookie: SimpleCookie = SimpleCookie()
             try:
                 cookie.load(value.decode("latin-1"))
-            except Exception:  # noqa: S112 - a malformed cookie header means no session
+            except Exception:  # noqa: S112 - a malformed cookie header means no such cookie
                 continue
-            if COOKIE_NAME in cookie:
-                return cookie[COOKIE_NAME].value
+            if cookie_name in cookie:
+                return cookie[cookie_name].value
     return None
+
+
+class Flashes:
+    """The one-time messages shown on the visitor's next page (申请已提交…): in a cookie
+    of their own, signed, not in the session, so a POST that only flashes before its
+    redirect writes nothing to Redis. Another's text cannot be planted: a cookie whose
+    signature fails is ignored."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.incoming = _unsealed(_cookie(scope, FLASH_COOKIE))
+        self.waiting = list(self.incoming)
+        self.changed = False
+
+    def add(self, category: str, message: str) -> None:
+        self.waiting.append({"category": category, "message": message})
+        self.changed = True
+
+    def take(self) -> list[dict[str, str]]:
+        taken, self.waiting = self.waiting, []
+        self.changed = self.changed or bool(taken)
+        return taken
+
+    def cookie_header(self) -> bytes | None:
+        if not self.changed:
+            return None
+        if self.waiting:
+            return _cookie_header(_sealed(self.waiting), FLASH_SECONDS, FLASH_COOKIE)
+        return _cookie_header("", 0, FLASH_COOKIE) if self.incoming else None
+
+
+def flashes_of(scope: Scope) -> Flashes:
+    flashes: Flashes | None = scope.get(FLASHES_KEY)  # type: ignore[call-overload,assignment]
+    if flashes is None:
+        flashes = scope[FLASHES_KEY] = Flashes(scope)  # type: ignore[literal-required]
+    return flashes
+
+
+def _flash_key() -> bytes:
+    return hashlib.sha256(b"flash-cookie:" + settings.secret_key.encode()).digest()
+
+
+def _sealed(flashes: list[dict[str, str]]) -> str:
+    """base64url(JSON).base64url(HMAC): the newest messages that fit in a cookie."""
+    while True:
+        body = base64.urlsafe_b64encode(json.dumps(flashes, ensure_ascii=False).encode()).decode()
+        if len(body) <= MAX_FLASH_BYTES or len(flashes) <= 1:
+            break
+        flashes = flashes[1:]
+    mac = hmac.new(_flash_key(), body.encode(), hashlib.sha256).digest()
+    return body[:MAX_FLASH_BYTES] + "." + base64.urlsafe_b64encode(mac).decode()
+
+
+def _unsealed(value: str | None) -> list[dict[str, str]]:
+    body, _dot, mac = (value or "").partition(".")
+    expected = base64.urlsafe_b64encode(
+        hmac.new(_flash_key(), body.encode(), hashlib.sha256).digest()
+    ).decode()
+    if not body or not hmac.compare_digest(mac, expected):
+        return []
+    try:
+        flashes = json.loads(base64.urlsafe_b64decode(body.encode()))
+    except ValueError:
+        return []
+    return (
+        [
+            {"category": str(f.get("category", "")), "message": str(f.get("message", ""))}
+            for f in flashes
+            if isinstance(f, dict)
+        ]
+        if isinstance(flashes, list)
+        else []
+    )
+
+
+def _flash_header(scope: Scope) -> bytes | None:
+    flashes: Flashes | None = scope.get(FLASHES_KEY)  # type: ignore[call-overload,assignment]
+    return flashes.cookie_header() if flashes is not None else None
 
 
 class SessionMiddleware:
@@ -325,15 +409,20 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         # A Redis outage raises here; server.errors turns it into a 503 page.
-        session = await _load(_cookie_token(scope))
+        session = await _load(_cookie(scope, COOKIE_NAME))
         _touch(session)
         scope[SCOPE_KEY] = session  # type: ignore[literal-required]
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and session.modified:
-                header = await _save(session)
-                if header is not None:
-                    message["headers"] = [*message.get("headers", []), (b"set-cookie", header)]
+            if message["type"] == "http.response.start":
+                headers = [_flash_header(scope)]
+                if session.modified:
+                    headers.append(await _save(session))
+                if any(headers):
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        *((b"set-cookie", header) for header in headers if header),
+                    ]
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
