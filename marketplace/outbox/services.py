@@ -114,7 +114,9 @@ def _message(job: str, payload: Mapping[str, int | str]) -> tuple[str, str]:
 
 
 # What the sender needs of a leased row; the lease (its end, in ms) names the queue job.
-_LEASED = "RETURNING id, runs, (extract(epoch FROM next_attempt_at) * 1000)::bigint AS lease_ms"
+_LEASED = (
+    "RETURNING id, runs, floor(extract(epoch FROM next_attempt_at) * 1000)::bigint AS lease_ms"
+)
 _INSERT_ROWS_SQL = (
     "INSERT INTO outbox_message (job, payload, next_attempt_at) "
     "SELECT job, payload::jsonb, clock_timestamp() + make_interval(secs => {{}}) "
