@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import lru_cache, partial
@@ -181,22 +181,30 @@ Written = Callable[[list[dict[str, Any]]], Awaitable[None]]
 
 
 async def write_before_commit(
-    statement: Callable[[list[Any]], Statement], item: Any, *, written: Written | None = None
+    statement: Callable[[list[Any]], Statement], *items: Any, written: Written | None = None
 ) -> None:
     """Write `item` just before the open transaction commits, for rows nothing reads
     earlier: `statement(items)` writes every item collected for it, in order, and all the
     transaction's such writes go in one statement (one round trip: a submission's audit
     rows, the borrower's profile and its outbox row). Items collected in a savepoint that
     fails go with it. With `written`, the statement ends in `RETURNING`, and `written`
-    gets those rows after the commit. Outside a `transaction()` the item is written at
+    gets those rows after the commit. Outside a `transaction()` the items are written at
     once (and `written` runs then)."""
     pending = _before_commit.get()
     if pending is None:
-        [rows] = await _write_together([_Collected(statement, written)], [item])
+        [rows] = await _write_together([_Collected(statement, written)], list(items))
         if written is not None:
             await written(rows)
     else:
-        _collect(pending, statement, item, written)
+        for item in items:
+            _collect(pending, statement, item, written)
+
+
+def by_column(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows as one array per column: any number of rows as one `unnest(...)` statement
+    with a fixed number of parameters (building the ORM's INSERT costs more CPU than
+    running it)."""
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 async def _write_pending(pending: list[_Collected], after_commit: list[AfterCommit]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from marketplace.accounts.tables import BorrowerProfile
 from marketplace.actors import Actor
 from marketplace.audit.services import record as audit
-from marketplace.db import Statement, transaction, write_before_commit
+from marketplace.db import Statement, by_column, transaction, write_before_commit
 from marketplace.errors import PermissionDenied
 from marketplace.i18n import N_
 from marketplace.security import (
@@ -148,7 +148,7 @@ async def save_borrower_profile(user_id: int, facts: ProfileFacts) -> None:
 
 def _upsert_profiles(rows: list[tuple[Any, ...]]) -> Statement:
     latest = {row[0]: row for row in rows}  # a borrower saved twice: the last one
-    return _UPSERT_PROFILES_SQL, [list(column) for column in zip(*latest.values(), strict=True)]
+    return _UPSERT_PROFILES_SQL, by_column(latest.values())
 
 
 async def update_profile(actor: Actor, facts: ProfileFacts) -> None:

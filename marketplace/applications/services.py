@@ -45,13 +45,12 @@ from marketplace.applications.statuses import (
     ApplicationStatus,
     received_leads,
 )
-from marketplace.applications.tables import Application, ApplicationEvent
+from marketplace.applications.tables import Application
 from marketplace.audit.services import record as audit
 from marketplace.cache import catalogue_cached, pinned_catalogue
 from marketplace.consents.notices import Notice, build_notice
 from marketplace.consents.services import grant_consent
-from marketplace.consents.tables import Consent
-from marketplace.db import fetch, transaction
+from marketplace.db import Statement, by_column, fetch, transaction, write_before_commit
 from marketplace.delivery.rules import LeadFacts
 from marketplace.delivery.services import admission
 from marketplace.errors import (
@@ -690,47 +689,51 @@ def _check_batch_limits(
 
 
 async def _add_event(application_id: int, status: str, actor: Actor, note: str = "") -> None:
-    await ApplicationEvent.insert(
-        ApplicationEvent(
-            application=application_id,
-            status=status,
-            actor_kind=actor.kind,
-            actor_id=actor.user_id,
-            note=note,
-        )
+    """A step on the application's timeline, written with the transaction's last writes
+    (nothing in it reads the timeline back)."""
+    await write_before_commit(
+        _insert_events, (application_id, str(status), actor.kind, actor.user_id, note)
     )
+
+
+# One array per column, in the order the steps happened (the timeline's tie-break).
+_INSERT_EVENTS_SQL = """
+INSERT INTO application_event (application, status, actor_kind, actor_id, note)
+SELECT application, status, actor_kind, actor_id, note
+FROM unnest({}::integer[], {}::text[], {}::text[], {}::integer[], {}::text[]) WITH ORDINALITY
+  AS event (application, status, actor_kind, actor_id, note, position)
+ORDER BY position
+"""
+
+
+def _insert_events(events: list[tuple[Any, ...]]) -> Statement:
+    return _INSERT_EVENTS_SQL, by_column(events)
+
+
+# Plain SQL on the delivery job's path, which runs once per application submitted.
+_LOCK_FOR_DELIVERY_SQL = """
+SELECT id, status, consent, institution, reference, borrower, amount, shared_data_encrypted
+FROM application WHERE id = {} FOR UPDATE
+"""
+_CONSENT_WITHDRAWN_SQL = "SELECT 1 FROM consent WHERE id = {} AND withdrawn_at IS NOT NULL"
 
 
 async def deliver(application_id: int) -> bool:
     """Hand a submitted application to its institution, if consent still stands."""
     async with transaction():
-        row = (
-            await Application.select(
-                Application.id,
-                Application.status,
-                Application.consent,
-                Application.institution,
-                Application.reference,
-                Application.borrower,
-                Application.amount,
-                Application.shared_data_encrypted,
-            )
-            .where(Application.id == application_id)
-            .lock_rows()
-            .first()
-        )
+        rows = await fetch(_LOCK_FOR_DELIVERY_SQL, application_id)
         # Delivered already (a job that ran twice): nothing to do.
-        if row is None or row["status"] != ApplicationStatus.SUBMITTED:
+        if not rows or rows[0]["status"] != ApplicationStatus.SUBMITTED:
             return False
+        row = rows[0]
         hold = await hold_status(application_id)
         if hold == HoldStatus.HELD:
             return False
         if hold == HoldStatus.REJECTED:
             await _refuse_delivery(row, _(NEUTRAL_REFUSAL), "risk")
             return False
-        if await Consent.exists().where(
-            (Consent.id == row["consent"]) & Consent.withdrawn_at.is_not_null()
-        ):
+        # Its own statement, after the lock: a withdrawal committed meanwhile is seen.
+        if await fetch(_CONSENT_WITHDRAWN_SQL, row["consent"]):
             await _set_status(row, "withdraw", SYSTEM, _("借款人已撤回授权，未向机构提供信息"))
             await audit(SYSTEM, "application.withdrawn", "application", application_id)
             await notify_borrower(
@@ -799,16 +802,20 @@ async def record_prescreen_score(application_id: int, score: int) -> None:
         )
 
 
+_SET_STATUS_SQL = (
+    "UPDATE application SET status = {}, updated_at = {},"
+    " delivered_at = coalesce({}::timestamptz, delivered_at) WHERE id = {}"
+)
+
+
 async def _set_status(
     row: Mapping[str, Any], action: str, actor: Actor, note: str = ""
 ) -> ApplicationStatus:
     """Take `action` on a locked application row ({id, status}) by the one transition table."""
     target = APPLICATION_MACHINE.target(row["status"], action, actor)
     now = datetime.now(UTC)
-    changes: dict[Any, Any] = {Application.status: target, Application.updated_at: now}
-    if target is ApplicationStatus.DELIVERED:
-        changes[Application.delivered_at] = now  # the lead desk's SLA clock starts here
-    await Application.update(changes).where(Application.id == row["id"])
+    delivered_at = now if target is ApplicationStatus.DELIVERED else None  # the SLA clock
+    await fetch(_SET_STATUS_SQL, target.value, now, delivered_at, row["id"])
     await _add_event(row["id"], target, actor, note)
     await _record_settlement_jobs(row["id"], row["status"], target)
     return target

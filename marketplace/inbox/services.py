@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from marketplace.accounts.roles import permissions_of
 from marketplace.accounts.tables import User
 from marketplace.actors import Actor
-from marketplace.db import transaction
+from marketplace.db import Statement, by_column, fetch, transaction, write_before_commit
 from marketplace.errors import NotFound
 from marketplace.i18n import _
 from marketplace.inbox.tables import InboxItem
@@ -35,13 +35,24 @@ async def notify_users(user_ids: Iterable[int], kind: str, title: str, link: str
     if not recipients:
         return 0
     link = _safe_link(link) if link else ""
-    await InboxItem.insert(
-        *(
-            InboxItem(recipient=user_id, kind=kind, title=title[:TITLE_MAX], link=link)
-            for user_id in recipients
-        )
+    # With the transaction's last writes: nothing in it reads the inbox back.
+    await write_before_commit(
+        _insert_items, *((user_id, kind, title[:TITLE_MAX], link) for user_id in recipients)
     )
     return len(recipients)
+
+
+_INSERT_ITEMS_SQL = """
+INSERT INTO inbox_item (recipient, kind, title, link)
+SELECT recipient, kind, title, link
+FROM unnest({}::integer[], {}::text[], {}::text[], {}::text[]) WITH ORDINALITY
+  AS item (recipient, kind, title, link, position)
+ORDER BY position
+"""
+
+
+def _insert_items(items: list[tuple[int, str, str, str]]) -> Statement:
+    return _INSERT_ITEMS_SQL, by_column(items)
 
 
 async def notify_borrower(
@@ -58,6 +69,12 @@ async def notify_borrower(
         await send_user_sms(user_id, mobile, kind, sms)
 
 
+_STAFF_SQL = (
+    "SELECT id, role FROM app_user WHERE kind = 'staff' AND institution = {}"
+    " AND status = 'active' AND ({}::integer IS NULL OR id = {})"
+)
+
+
 async def notify_institution(
     institution_id: int,
     kind: str,
@@ -69,12 +86,7 @@ async def notify_institution(
 ) -> int:
     """The staff who handle it: the assignee when there is one, otherwise every active
     member of the institution whose role has `permission`."""
-    rows = await User.select(User.id, User.role).where(
-        (User.kind == "staff")
-        & (User.institution == institution_id)
-        & (User.status == "active")
-        & ((User.id == assignee_id) if assignee_id else (User.id > 0))
-    )
+    rows = await fetch(_STAFF_SQL, institution_id, assignee_id, assignee_id)
     recipients = [r["id"] for r in rows if permission in permissions_of("staff", r["role"])]
     return await notify_users(recipients, kind, title, link)
 

@@ -433,12 +433,8 @@ async def screen_application(
 
 async def hold_status(application_id: int) -> HoldStatus | None:
     """What the delivery job must respect: held (wait), rejected (refuse), else deliver."""
-    row = (
-        await RiskHold.select(RiskHold.status)
-        .where(RiskHold.application_id == application_id)
-        .first()
-    )
-    return HoldStatus(row["status"]) if row else None
+    rows = await fetch("SELECT status FROM risk_hold WHERE application_id = {}", application_id)
+    return HoldStatus(rows[0]["status"]) if rows else None
 
 
 async def purge_expired() -> int:

@@ -7,6 +7,7 @@ commit."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -18,9 +19,12 @@ from marketplace.accounts.tables import BorrowerProfile, User
 from marketplace.audit.services import record as audit
 from marketplace.audit.tables import AuditEntry
 from marketplace.db import _numbered, fetch, transaction
+from marketplace.inbox.services import notify_users
+from marketplace.inbox.tables import InboxItem
 from marketplace.outbox.tables import OutboxMessage, OutboxStatus
 from tests import factories
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COLUMNS = (
     "SELECT id, display_name, status, {}::numeric AS amount, {}::text[] AS tags"
     " FROM app_user WHERE id = {}"
@@ -170,7 +174,7 @@ async def test_outbox_rows_go_with_the_last_writes_and_to_the_queue_after_the_co
         {"notification_id": 1},
         {"notification_id": 2},
     ]
-    lease = int(rows[0]["next_attempt_at"].timestamp() * 1000)
+    lease = (rows[0]["next_attempt_at"] - EPOCH) // timedelta(milliseconds=1)
     assert queued == [f"outbox-{rows[0]['id']}-0-{lease}"], "one queue job, named by its lease"
     assert await cache.redis().zcard("arq:queue") == 1
 
@@ -192,3 +196,36 @@ async def test_record_now_gives_the_rows_id_within_the_transaction():
     assert await jobs.run_until_idle() == 1
     [row] = await OutboxMessage.select(OutboxMessage.status)
     assert row["status"] == OutboxStatus.DONE
+
+
+async def test_inbox_items_go_with_the_last_writes_and_at_once_outside_a_transaction(
+    world, monkeypatch
+):
+    staff = [world.staff.user_id, world.borrower.user_id]
+    statements: list[str] = []
+
+    async def counted_fetch(template: str, *args: object) -> list[dict]:
+        statements.append(template)
+        return await fetch(template, *args)
+
+    monkeypatch.setattr(db, "fetch", counted_fetch)
+    async with transaction():
+        assert await notify_users(staff, "lead.new", "收到新的借款申请", "/console/leads") == 2
+        await audit(world.staff, "lead.view", "application", 1)
+        assert statements == [], "nothing written before the commit"
+    [write] = statements
+    assert "INSERT INTO inbox_item" in write and "INSERT INTO audit_entry" in write
+    # Outside a transaction: at once, every recipient in one statement.
+    assert await notify_users(staff, "lead.new", "又一条", "/console/leads") == 2
+    assert len(statements) == 2
+    rows = (
+        await InboxItem.select(InboxItem.recipient, InboxItem.title)
+        .where(InboxItem.title.is_in(["收到新的借款申请", "又一条"]))
+        .order_by(InboxItem.id)
+    )
+    assert [(row["recipient"], row["title"]) for row in rows] == [
+        (min(staff), "收到新的借款申请"),
+        (max(staff), "收到新的借款申请"),
+        (min(staff), "又一条"),
+        (max(staff), "又一条"),
+    ]
