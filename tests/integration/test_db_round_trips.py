@@ -82,17 +82,23 @@ def _facts(city: str) -> ProfileFacts:
     )
 
 
-async def test_a_transactions_last_writes_go_in_one_statement_just_before_its_commit(
-    world, monkeypatch
-):
-    borrower = world.borrower.user_id
-    statements: list[str] = []
+@pytest.fixture
+def statements(monkeypatch) -> list[str]:
+    """The templates `db.fetch` is asked to run from here on, in order."""
+    sent: list[str] = []
 
     async def counted_fetch(template: str, *args: object) -> list[dict]:
-        statements.append(template)
+        sent.append(template)
         return await fetch(template, *args)
 
     monkeypatch.setattr(db, "fetch", counted_fetch)
+    return sent
+
+
+async def test_a_transactions_last_writes_go_in_one_statement_just_before_its_commit(
+    world, statements
+):
+    borrower = world.borrower.user_id
     async with transaction():
         await save_borrower_profile(borrower, _facts("北京"))
         await audit(world.borrower, "profile.update", "borrower_profile", borrower)
@@ -139,26 +145,20 @@ async def test_outside_a_transaction_the_write_goes_at_once(world):
 
 
 async def test_outbox_rows_go_with_the_last_writes_and_to_the_queue_after_the_commit(
-    world, monkeypatch
+    world, statements, monkeypatch
 ):
     """A transaction's jobs cost no round trip of their own: they are written in its last
     statement, in the order recorded, leased, and queued as one job once it commits."""
     borrower = world.borrower.user_id
     await jobs.run_until_idle()  # what the world's setup queued
-    statements: list[str] = []
+    statements.clear()
     queued: list[str] = []
-
-    async def counted_fetch(template: str, *args: object) -> list[dict]:
-        statements.append(template)
-        return await fetch(template, *args)
-
     real_enqueue = jobs.enqueue
 
     async def watched_enqueue(job: str, *, job_id: str, **kwargs: object) -> None:
         queued.append(job_id)
         await real_enqueue(job, job_id=job_id, **kwargs)
 
-    monkeypatch.setattr(db, "fetch", counted_fetch)
     monkeypatch.setattr(jobs, "enqueue", watched_enqueue)
     async with transaction():
         await audit(world.borrower, "profile.update", "borrower_profile", borrower)
@@ -199,16 +199,9 @@ async def test_record_now_gives_the_rows_id_within_the_transaction():
 
 
 async def test_inbox_items_go_with_the_last_writes_and_at_once_outside_a_transaction(
-    world, monkeypatch
+    world, statements
 ):
     staff = [world.staff.user_id, world.borrower.user_id]
-    statements: list[str] = []
-
-    async def counted_fetch(template: str, *args: object) -> list[dict]:
-        statements.append(template)
-        return await fetch(template, *args)
-
-    monkeypatch.setattr(db, "fetch", counted_fetch)
     async with transaction():
         assert await notify_users(staff, "lead.new", "收到新的借款申请", "/console/leads") == 2
         await audit(world.staff, "lead.view", "application", 1)
