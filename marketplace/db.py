@@ -183,16 +183,20 @@ Written = Callable[[list[dict[str, Any]]], Awaitable[None]]
 async def write_before_commit(
     statement: Callable[[list[Any]], Statement], *items: Any, written: Written | None = None
 ) -> None:
-    """Write `item` just before the open transaction commits, for rows nothing reads
+    """Write `items` just before the open transaction commits, for rows nothing reads
     earlier: `statement(items)` writes every item collected for it, in order, and all the
     transaction's such writes go in one statement (one round trip: a submission's audit
     rows, the borrower's profile and its outbox row). Items collected in a savepoint that
     fails go with it. With `written`, the statement ends in `RETURNING`, and `written`
-    gets those rows after the commit. Outside a `transaction()` the items are written at
-    once (and `written` runs then)."""
+    gets those rows after the commit (one `written` per `statement`: the first given).
+    Outside a `transaction()` the items are written at once (and `written` runs then)."""
     pending = _before_commit.get()
+    if not items:
+        return
     if pending is None:
-        [rows] = await _write_together([_Collected(statement, written)], list(items))
+        write = _Collected(statement, written)
+        write.items.extend(items)
+        [rows] = await _write_together([write])
         if written is not None:
             await written(rows)
     else:
@@ -224,12 +228,10 @@ _WRITES = "WITH {parts} SELECT {results}"
 _RESULT = "(SELECT coalesce(json_agg(w), '[]') FROM write_{number} AS w) AS write_{number}"
 
 
-async def _write_together(
-    writes: list[_Collected], items: list[Any] | None = None
-) -> list[list[dict[str, Any]]]:
-    """Send `writes` (with `items`, or each with its own) in one statement; the rows each
-    returned, as JSON values ([] for those without `written`)."""
-    statements = [write.send(items if items is not None else write.items) for write in writes]
+async def _write_together(writes: list[_Collected]) -> list[list[dict[str, Any]]]:
+    """Send `writes`, each with its items, in one statement; the rows each returned, as
+    JSON values ([] for those without `written`)."""
+    statements = [write.send(write.items) for write in writes]
     wanted = [number for number, write in enumerate(writes, 1) if write.written is not None]
     if len(statements) == 1 and not wanted:
         [(sql, args)] = statements

@@ -38,6 +38,7 @@ FLASHES_KEY = "lm_flashes"
 # A flash waits this long for the page that shows it, and no longer than a cookie can hold.
 FLASH_SECONDS = 600
 MAX_FLASH_BYTES = 3000
+MAX_FLASH_CHARACTERS = 300  # a flash is a sentence; longer text belongs on a page
 # More sign-ins than this end the oldest session: the index cannot grow without bound.
 MAX_SESSIONS_PER_USER = 10
 # "Last seen" is written at most this often, not on every request.
@@ -329,7 +330,7 @@ class Flashes:
         self.changed = False
 
     def add(self, category: str, message: str) -> None:
-        self.waiting.append({"category": category, "message": message})
+        self.waiting.append({"category": category, "message": message[:MAX_FLASH_CHARACTERS]})
         self.changed = True
 
     def take(self) -> list[dict[str, str]]:
@@ -364,7 +365,7 @@ def _sealed(flashes: list[dict[str, str]]) -> str:
             break
         flashes = flashes[1:]
     mac = hmac.new(_flash_key(), body.encode(), hashlib.sha256).digest()
-    return body[:MAX_FLASH_BYTES] + "." + base64.urlsafe_b64encode(mac).decode()
+    return body + "." + base64.urlsafe_b64encode(mac).decode()
 
 
 def _unsealed(value: str | None) -> list[dict[str, str]]:

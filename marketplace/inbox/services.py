@@ -86,7 +86,8 @@ async def notify_institution(
 ) -> int:
     """The staff who handle it: the assignee when there is one, otherwise every active
     member of the institution whose role has `permission`."""
-    rows = await fetch(_STAFF_SQL, institution_id, assignee_id, assignee_id)
+    assignee = assignee_id or None
+    rows = await fetch(_STAFF_SQL, institution_id, assignee, assignee)
     recipients = [r["id"] for r in rows if permission in permissions_of("staff", r["role"])]
     return await notify_users(recipients, kind, title, link)
 
