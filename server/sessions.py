@@ -357,6 +357,11 @@ def _flash_key() -> bytes:
     return hashlib.sha256(b"flash-cookie:" + settings.secret_key.encode()).digest()
 
 
+def _mac(body: str) -> str:
+    digest = hmac.new(_flash_key(), body.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
 def _sealed(flashes: list[dict[str, str]]) -> str:
     """base64url(JSON).base64url(HMAC): the newest messages that fit in a cookie."""
     while True:
@@ -364,16 +369,12 @@ def _sealed(flashes: list[dict[str, str]]) -> str:
         if len(body) <= MAX_FLASH_BYTES or len(flashes) <= 1:
             break
         flashes = flashes[1:]
-    mac = hmac.new(_flash_key(), body.encode(), hashlib.sha256).digest()
-    return body + "." + base64.urlsafe_b64encode(mac).decode()
+    return body + "." + _mac(body)
 
 
 def _unsealed(value: str | None) -> list[dict[str, str]]:
     body, _dot, mac = (value or "").partition(".")
-    expected = base64.urlsafe_b64encode(
-        hmac.new(_flash_key(), body.encode(), hashlib.sha256).digest()
-    ).decode()
-    if not body or not hmac.compare_digest(mac, expected):
+    if not body or not hmac.compare_digest(mac, _mac(body)):
         return []
     try:
         flashes = json.loads(base64.urlsafe_b64decode(body.encode()))
